@@ -1,0 +1,19 @@
+// as-pect runs the AssemblyScript unit specs that sit beside the code they test
+// (`assembly/**/__tests__/*.spec.ts`, `filters/**/__tests__/*.spec.ts`). Specs test pure
+// code; proxy-wasm host imports a spec's module happens to link get a stub that answers
+// NOT_FOUND (1), so a spec that needs a real host belongs in the vitest suites instead.
+const NOT_FOUND = 1;
+
+export default {
+  entries: ['assembly/**/__tests__/**/*.spec.ts', 'filters/**/__tests__/**/*.spec.ts'],
+  include: ['assembly/**/__tests__/**/*.include.ts'],
+  disclude: [/node_modules/],
+  async instantiate(memory, createImports, instantiate, binary) {
+    const stubs = new Proxy({ memory }, {
+      get: (target, name) => (name in target ? target[name] : () => NOT_FOUND),
+      has: () => true,
+    });
+    return instantiate(binary, createImports({ env: stubs }));
+  },
+  outputBinary: false,
+};

@@ -1,0 +1,1 @@
+// Filled in by the crypto work of issue 3 (eddsa).
