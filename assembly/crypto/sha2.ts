@@ -1,0 +1,507 @@
+/**
+ * SHA-256, SHA-384 and SHA-512 (FIPS 180-4): one-shot functions and streaming hashers
+ * that allocate nothing after construction. Used by HMAC (RFC 2104), RSA (RFC 8017),
+ * ECDSA and Ed25519 verification.
+ *
+ * The compression functions keep the working variables in locals and unroll eight
+ * rounds per loop step (variables rotate by renaming instead of by moves); the message
+ * schedule lives in one module-wide scratch area, which is safe because Wasm runs one
+ * call at a time.
+ */
+
+/** Hash functions by JOSE name (JWS RS256/PS256/HS256/ES256 use SHA256, and so on). */
+export enum HashAlg {
+  SHA256 = 1,
+  SHA384 = 2,
+  SHA512 = 3,
+}
+
+/** Digest length in bytes of `alg` (32, 48 or 64), or 0 for an unknown value. */
+export function hashLength(alg: HashAlg): i32 {
+  if (alg == HashAlg.SHA256) return 32;
+  if (alg == HashAlg.SHA384) return 48;
+  if (alg == HashAlg.SHA512) return 64;
+  return 0;
+}
+
+/** Message block length in bytes of `alg` (64 or 128; HMAC pads keys to it), or 0. */
+export function blockLength(alg: HashAlg): i32 {
+  if (alg == HashAlg.SHA256) return 64;
+  if (alg == HashAlg.SHA384 || alg == HashAlg.SHA512) return 128;
+  return 0;
+}
+
+// FIPS 180-4 §4.2.2: first 32 bits of the fractional parts of the cube roots of the
+// first 64 primes.
+const K256: usize = memory.data<u32>([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+]);
+
+// FIPS 180-4 §4.2.3: first 64 bits of the fractional parts of the cube roots of the
+// first 80 primes.
+const K512: usize = memory.data<u64>([
+  0x428a2f98d728ae22, 0x7137449123ef65cd, 0xb5c0fbcfec4d3b2f, 0xe9b5dba58189dbbc,
+  0x3956c25bf348b538, 0x59f111f1b605d019, 0x923f82a4af194f9b, 0xab1c5ed5da6d8118,
+  0xd807aa98a3030242, 0x12835b0145706fbe, 0x243185be4ee4b28c, 0x550c7dc3d5ffb4e2,
+  0x72be5d74f27b896f, 0x80deb1fe3b1696b1, 0x9bdc06a725c71235, 0xc19bf174cf692694,
+  0xe49b69c19ef14ad2, 0xefbe4786384f25e3, 0x0fc19dc68b8cd5b5, 0x240ca1cc77ac9c65,
+  0x2de92c6f592b0275, 0x4a7484aa6ea6e483, 0x5cb0a9dcbd41fbd4, 0x76f988da831153b5,
+  0x983e5152ee66dfab, 0xa831c66d2db43210, 0xb00327c898fb213f, 0xbf597fc7beef0ee4,
+  0xc6e00bf33da88fc2, 0xd5a79147930aa725, 0x06ca6351e003826f, 0x142929670a0e6e70,
+  0x27b70a8546d22ffc, 0x2e1b21385c26c926, 0x4d2c6dfc5ac42aed, 0x53380d139d95b3df,
+  0x650a73548baf63de, 0x766a0abb3c77b2a8, 0x81c2c92e47edaee6, 0x92722c851482353b,
+  0xa2bfe8a14cf10364, 0xa81a664bbc423001, 0xc24b8b70d0f89791, 0xc76c51a30654be30,
+  0xd192e819d6ef5218, 0xd69906245565a910, 0xf40e35855771202a, 0x106aa07032bbd1b8,
+  0x19a4c116b8d2d0c8, 0x1e376c085141ab53, 0x2748774cdf8eeb99, 0x34b0bcb5e19b48a8,
+  0x391c0cb3c5c95a63, 0x4ed8aa4ae3418acb, 0x5b9cca4f7763e373, 0x682e6ff3d6b2b8a3,
+  0x748f82ee5defb2fc, 0x78a5636f43172f60, 0x84c87814a1f0ab72, 0x8cc702081a6439ec,
+  0x90befffa23631e28, 0xa4506cebde82bde9, 0xbef9a3f7b2c67915, 0xc67178f2e372532b,
+  0xca273eceea26619c, 0xd186b8c721c0c207, 0xeada7dd6cde0eb1e, 0xf57d4f7fee6ed178,
+  0x06f067aa72176fba, 0x0a637dc5a2c898a6, 0x113f9804bef90dae, 0x1b710b35131c471b,
+  0x28db77f523047d84, 0x32caab7b40c72493, 0x3c9ebe0a15c9bebc, 0x431d67c49c100d4c,
+  0x4cc5d4becb3e42b6, 0x597f299cfc657e2a, 0x5fcb6fab3ad6faec, 0x6c44198c4a475817
+]);
+
+// Message schedules W_t (FIPS 180-4 §6.2.2 step 1, §6.4.2 step 1).
+const W256: usize = memory.data(64 * 4, 16);
+const W512: usize = memory.data(80 * 8, 16);
+
+/** SHA-256 compression of the 64-byte block at `block` into the 8 words at `state`. */
+function compress256(state: usize, block: usize): void {
+  const W = W256;
+  for (let i: usize = 0; i < 64; i += 4) {
+    store<u32>(W + i, bswap<u32>(load<u32>(block + i)));
+  }
+  for (let i: usize = 64; i < 256; i += 4) {
+    const w15 = load<u32>(W + i - 60);
+    const w2 = load<u32>(W + i - 8);
+    const s0 = rotr<u32>(w15, 7) ^ rotr<u32>(w15, 18) ^ (w15 >>> 3);
+    const s1 = rotr<u32>(w2, 17) ^ rotr<u32>(w2, 19) ^ (w2 >>> 10);
+    store<u32>(W + i, load<u32>(W + i - 64) + s0 + load<u32>(W + i - 28) + s1);
+  }
+  let a = load<u32>(state, 0);
+  let b = load<u32>(state, 4);
+  let c = load<u32>(state, 8);
+  let d = load<u32>(state, 12);
+  let e = load<u32>(state, 16);
+  let f = load<u32>(state, 20);
+  let g = load<u32>(state, 24);
+  let h = load<u32>(state, 28);
+  let t: u32;
+  for (let i: usize = 0; i < 256; i += 32) {
+    const k = K256 + i;
+    const w = W + i;
+      t = h + (rotr<u32>(e, 6) ^ rotr<u32>(e, 11) ^ rotr<u32>(e, 25)) + (g ^ (e & (f ^ g))) + load<u32>(k, 0) + load<u32>(w, 0);
+      d += t; h = t + (rotr<u32>(a, 2) ^ rotr<u32>(a, 13) ^ rotr<u32>(a, 22)) + ((a & b) | (c & (a | b)));
+      t = g + (rotr<u32>(d, 6) ^ rotr<u32>(d, 11) ^ rotr<u32>(d, 25)) + (f ^ (d & (e ^ f))) + load<u32>(k, 4) + load<u32>(w, 4);
+      c += t; g = t + (rotr<u32>(h, 2) ^ rotr<u32>(h, 13) ^ rotr<u32>(h, 22)) + ((h & a) | (b & (h | a)));
+      t = f + (rotr<u32>(c, 6) ^ rotr<u32>(c, 11) ^ rotr<u32>(c, 25)) + (e ^ (c & (d ^ e))) + load<u32>(k, 8) + load<u32>(w, 8);
+      b += t; f = t + (rotr<u32>(g, 2) ^ rotr<u32>(g, 13) ^ rotr<u32>(g, 22)) + ((g & h) | (a & (g | h)));
+      t = e + (rotr<u32>(b, 6) ^ rotr<u32>(b, 11) ^ rotr<u32>(b, 25)) + (d ^ (b & (c ^ d))) + load<u32>(k, 12) + load<u32>(w, 12);
+      a += t; e = t + (rotr<u32>(f, 2) ^ rotr<u32>(f, 13) ^ rotr<u32>(f, 22)) + ((f & g) | (h & (f | g)));
+      t = d + (rotr<u32>(a, 6) ^ rotr<u32>(a, 11) ^ rotr<u32>(a, 25)) + (c ^ (a & (b ^ c))) + load<u32>(k, 16) + load<u32>(w, 16);
+      h += t; d = t + (rotr<u32>(e, 2) ^ rotr<u32>(e, 13) ^ rotr<u32>(e, 22)) + ((e & f) | (g & (e | f)));
+      t = c + (rotr<u32>(h, 6) ^ rotr<u32>(h, 11) ^ rotr<u32>(h, 25)) + (b ^ (h & (a ^ b))) + load<u32>(k, 20) + load<u32>(w, 20);
+      g += t; c = t + (rotr<u32>(d, 2) ^ rotr<u32>(d, 13) ^ rotr<u32>(d, 22)) + ((d & e) | (f & (d | e)));
+      t = b + (rotr<u32>(g, 6) ^ rotr<u32>(g, 11) ^ rotr<u32>(g, 25)) + (a ^ (g & (h ^ a))) + load<u32>(k, 24) + load<u32>(w, 24);
+      f += t; b = t + (rotr<u32>(c, 2) ^ rotr<u32>(c, 13) ^ rotr<u32>(c, 22)) + ((c & d) | (e & (c | d)));
+      t = a + (rotr<u32>(f, 6) ^ rotr<u32>(f, 11) ^ rotr<u32>(f, 25)) + (h ^ (f & (g ^ h))) + load<u32>(k, 28) + load<u32>(w, 28);
+      e += t; a = t + (rotr<u32>(b, 2) ^ rotr<u32>(b, 13) ^ rotr<u32>(b, 22)) + ((b & c) | (d & (b | c)));
+  }
+  store<u32>(state, load<u32>(state, 0) + a, 0);
+  store<u32>(state, load<u32>(state, 4) + b, 4);
+  store<u32>(state, load<u32>(state, 8) + c, 8);
+  store<u32>(state, load<u32>(state, 12) + d, 12);
+  store<u32>(state, load<u32>(state, 16) + e, 16);
+  store<u32>(state, load<u32>(state, 20) + f, 20);
+  store<u32>(state, load<u32>(state, 24) + g, 24);
+  store<u32>(state, load<u32>(state, 28) + h, 28);
+}
+
+/** SHA-512 compression of the 128-byte block at `block` into the 8 words at `state`. */
+function compress512(state: usize, block: usize): void {
+  const W = W512;
+  for (let i: usize = 0; i < 128; i += 8) {
+    store<u64>(W + i, bswap<u64>(load<u64>(block + i)));
+  }
+  for (let i: usize = 128; i < 640; i += 8) {
+    const w15 = load<u64>(W + i - 120);
+    const w2 = load<u64>(W + i - 16);
+    const s0 = rotr<u64>(w15, 1) ^ rotr<u64>(w15, 8) ^ (w15 >>> 7);
+    const s1 = rotr<u64>(w2, 19) ^ rotr<u64>(w2, 61) ^ (w2 >>> 6);
+    store<u64>(W + i, load<u64>(W + i - 128) + s0 + load<u64>(W + i - 56) + s1);
+  }
+  let a = load<u64>(state, 0);
+  let b = load<u64>(state, 8);
+  let c = load<u64>(state, 16);
+  let d = load<u64>(state, 24);
+  let e = load<u64>(state, 32);
+  let f = load<u64>(state, 40);
+  let g = load<u64>(state, 48);
+  let h = load<u64>(state, 56);
+  let t: u64;
+  for (let i: usize = 0; i < 640; i += 64) {
+    const k = K512 + i;
+    const w = W + i;
+      t = h + (rotr<u64>(e, 14) ^ rotr<u64>(e, 18) ^ rotr<u64>(e, 41)) + (g ^ (e & (f ^ g))) + load<u64>(k, 0) + load<u64>(w, 0);
+      d += t; h = t + (rotr<u64>(a, 28) ^ rotr<u64>(a, 34) ^ rotr<u64>(a, 39)) + ((a & b) | (c & (a | b)));
+      t = g + (rotr<u64>(d, 14) ^ rotr<u64>(d, 18) ^ rotr<u64>(d, 41)) + (f ^ (d & (e ^ f))) + load<u64>(k, 8) + load<u64>(w, 8);
+      c += t; g = t + (rotr<u64>(h, 28) ^ rotr<u64>(h, 34) ^ rotr<u64>(h, 39)) + ((h & a) | (b & (h | a)));
+      t = f + (rotr<u64>(c, 14) ^ rotr<u64>(c, 18) ^ rotr<u64>(c, 41)) + (e ^ (c & (d ^ e))) + load<u64>(k, 16) + load<u64>(w, 16);
+      b += t; f = t + (rotr<u64>(g, 28) ^ rotr<u64>(g, 34) ^ rotr<u64>(g, 39)) + ((g & h) | (a & (g | h)));
+      t = e + (rotr<u64>(b, 14) ^ rotr<u64>(b, 18) ^ rotr<u64>(b, 41)) + (d ^ (b & (c ^ d))) + load<u64>(k, 24) + load<u64>(w, 24);
+      a += t; e = t + (rotr<u64>(f, 28) ^ rotr<u64>(f, 34) ^ rotr<u64>(f, 39)) + ((f & g) | (h & (f | g)));
+      t = d + (rotr<u64>(a, 14) ^ rotr<u64>(a, 18) ^ rotr<u64>(a, 41)) + (c ^ (a & (b ^ c))) + load<u64>(k, 32) + load<u64>(w, 32);
+      h += t; d = t + (rotr<u64>(e, 28) ^ rotr<u64>(e, 34) ^ rotr<u64>(e, 39)) + ((e & f) | (g & (e | f)));
+      t = c + (rotr<u64>(h, 14) ^ rotr<u64>(h, 18) ^ rotr<u64>(h, 41)) + (b ^ (h & (a ^ b))) + load<u64>(k, 40) + load<u64>(w, 40);
+      g += t; c = t + (rotr<u64>(d, 28) ^ rotr<u64>(d, 34) ^ rotr<u64>(d, 39)) + ((d & e) | (f & (d | e)));
+      t = b + (rotr<u64>(g, 14) ^ rotr<u64>(g, 18) ^ rotr<u64>(g, 41)) + (a ^ (g & (h ^ a))) + load<u64>(k, 48) + load<u64>(w, 48);
+      f += t; b = t + (rotr<u64>(c, 28) ^ rotr<u64>(c, 34) ^ rotr<u64>(c, 39)) + ((c & d) | (e & (c | d)));
+      t = a + (rotr<u64>(f, 14) ^ rotr<u64>(f, 18) ^ rotr<u64>(f, 41)) + (h ^ (f & (g ^ h))) + load<u64>(k, 56) + load<u64>(w, 56);
+      e += t; a = t + (rotr<u64>(b, 28) ^ rotr<u64>(b, 34) ^ rotr<u64>(b, 39)) + ((b & c) | (d & (b | c)));
+  }
+  store<u64>(state, load<u64>(state, 0) + a, 0);
+  store<u64>(state, load<u64>(state, 8) + b, 8);
+  store<u64>(state, load<u64>(state, 16) + c, 16);
+  store<u64>(state, load<u64>(state, 24) + d, 24);
+  store<u64>(state, load<u64>(state, 32) + e, 32);
+  store<u64>(state, load<u64>(state, 40) + f, 40);
+  store<u64>(state, load<u64>(state, 48) + g, 48);
+  store<u64>(state, load<u64>(state, 56) + h, 56);
+}
+
+/**
+ * Streaming SHA-256 (FIPS 180-4 §6.2). `update` any number of times, then `finalInto`,
+ * which also resets the hasher for the next message. No allocation after construction.
+ */
+export class Sha256 {
+  /** H_0..H_7, native byte order. */
+  private state: StaticArray<u32> = new StaticArray<u32>(8);
+  /** Bytes of an incomplete block, waiting for more input. */
+  private buffer: StaticArray<u8> = new StaticArray<u8>(64);
+  private buffered: i32 = 0;
+  /** Message length so far, in bytes. */
+  private length: u64 = 0;
+
+  constructor() {
+    this.reset();
+  }
+
+  /** Digest length in bytes (32). */
+  get digestLength(): i32 {
+    return 32;
+  }
+
+  /** Forgets any input: back to the initial hash value (FIPS 180-4 §5.3.3). */
+  reset(): this {
+    const s = changetype<usize>(this.state);
+    store<u32>(s, 0x6a09e667, 0);
+    store<u32>(s, 0xbb67ae85, 4);
+    store<u32>(s, 0x3c6ef372, 8);
+    store<u32>(s, 0xa54ff53a, 12);
+    store<u32>(s, 0x510e527f, 16);
+    store<u32>(s, 0x9b05688c, 20);
+    store<u32>(s, 0x1f83d9ab, 24);
+    store<u32>(s, 0x5be0cd19, 28);
+    this.buffered = 0;
+    this.length = 0;
+    return this;
+  }
+
+  /** Makes this hasher's state a copy of `other`'s (HMAC restores precomputed pad states). */
+  copyFrom(other: Sha256): this {
+    memory.copy(changetype<usize>(this.state), changetype<usize>(other.state), 32);
+    memory.copy(changetype<usize>(this.buffer), changetype<usize>(other.buffer), 64);
+    this.buffered = other.buffered;
+    this.length = other.length;
+    return this;
+  }
+
+  /**
+   * Absorbs `data[start..end)`. The range is clamped to the array, so a bad range
+   * absorbs fewer bytes instead of trapping.
+   */
+  update(data: Uint8Array, start: i32 = 0, end: i32 = data.length): this {
+    if (start < 0) start = 0;
+    if (end > data.length) end = data.length;
+    if (end > start) this.updateRaw(data.dataStart + <usize>start, <usize>(end - start));
+    return this;
+  }
+
+  /** Absorbs `len` bytes at address `ptr` (the caller vouches for the range). */
+  updateRaw(ptr: usize, len: usize): this {
+    this.length += <u64>len;
+    const state = changetype<usize>(this.state);
+    const buffer = changetype<usize>(this.buffer);
+    let buffered = <usize>this.buffered;
+    if (buffered > 0) {
+      const take = min<usize>(64 - buffered, len);
+      memory.copy(buffer + buffered, ptr, take);
+      buffered += take;
+      ptr += take;
+      len -= take;
+      if (buffered < 64) {
+        this.buffered = <i32>buffered;
+        return this;
+      }
+      compress256(state, buffer);
+      buffered = 0;
+    }
+    while (len >= 64) {
+      compress256(state, ptr);
+      ptr += 64;
+      len -= 64;
+    }
+    if (len > 0) memory.copy(buffer, ptr, len);
+    this.buffered = <i32>len;
+    return this;
+  }
+
+  /**
+   * Pads (FIPS 180-4 §5.1.1), writes the 32-byte digest to `out[outOffset..]` and resets.
+   * Returns false, writing nothing, when `out` has no room for it.
+   */
+  finalInto(out: Uint8Array, outOffset: i32 = 0): bool {
+    if (outOffset < 0 || outOffset > out.length - 32) {
+      this.reset();
+      return false;
+    }
+    this.finalRaw(out.dataStart + <usize>outOffset);
+    return true;
+  }
+
+  /** As `finalInto`, to 32 bytes at address `ptr`. */
+  finalRaw(ptr: usize): void {
+    const state = changetype<usize>(this.state);
+    const buffer = changetype<usize>(this.buffer);
+    const bits = this.length << 3;
+    let n = <usize>this.buffered;
+    store<u8>(buffer + n, 0x80);
+    n++;
+    if (n > 56) {
+      memory.fill(buffer + n, 0, 64 - n);
+      compress256(state, buffer);
+      n = 0;
+    }
+    memory.fill(buffer + n, 0, 56 - n);
+    store<u64>(buffer, bswap<u64>(bits), 56);
+    compress256(state, buffer);
+    for (let i: usize = 0; i < 32; i += 4) {
+      store<u32>(ptr + i, bswap<u32>(load<u32>(state + i)));
+    }
+    this.reset();
+  }
+}
+
+/**
+ * Streaming SHA-512 (FIPS 180-4 §6.4), and SHA-384 (§6.5) when built with
+ * `digestLength` 48: the same function with another initial value, truncated.
+ * No allocation after construction.
+ */
+export class Sha512 {
+  private state: StaticArray<u64> = new StaticArray<u64>(8);
+  private buffer: StaticArray<u8> = new StaticArray<u8>(128);
+  private buffered: i32 = 0;
+  /** Message length so far, in bytes (2^64 bytes is beyond any input here). */
+  private length: u64 = 0;
+  private readonly is384: bool;
+
+  /** `digestLength`: 64 for SHA-512, 48 for SHA-384 (any other value means 64). */
+  constructor(digestLength: i32 = 64) {
+    this.is384 = digestLength == 48;
+    this.reset();
+  }
+
+  /** Digest length in bytes (64, or 48 for SHA-384). */
+  get digestLength(): i32 {
+    return this.is384 ? 48 : 64;
+  }
+
+  /** Forgets any input: back to the initial hash value (FIPS 180-4 §5.3.4, §5.3.5). */
+  reset(): this {
+    const s = changetype<usize>(this.state);
+    if (this.is384) {
+      store<u64>(s, 0xcbbb9d5dc1059ed8, 0);
+      store<u64>(s, 0x629a292a367cd507, 8);
+      store<u64>(s, 0x9159015a3070dd17, 16);
+      store<u64>(s, 0x152fecd8f70e5939, 24);
+      store<u64>(s, 0x67332667ffc00b31, 32);
+      store<u64>(s, 0x8eb44a8768581511, 40);
+      store<u64>(s, 0xdb0c2e0d64f98fa7, 48);
+      store<u64>(s, 0x47b5481dbefa4fa4, 56);
+    } else {
+      store<u64>(s, 0x6a09e667f3bcc908, 0);
+      store<u64>(s, 0xbb67ae8584caa73b, 8);
+      store<u64>(s, 0x3c6ef372fe94f82b, 16);
+      store<u64>(s, 0xa54ff53a5f1d36f1, 24);
+      store<u64>(s, 0x510e527fade682d1, 32);
+      store<u64>(s, 0x9b05688c2b3e6c1f, 40);
+      store<u64>(s, 0x1f83d9abfb41bd6b, 48);
+      store<u64>(s, 0x5be0cd19137e2179, 56);
+    }
+    this.buffered = 0;
+    this.length = 0;
+    return this;
+  }
+
+  /** Makes this hasher's state a copy of `other`'s (both must have the same digest length). */
+  copyFrom(other: Sha512): this {
+    memory.copy(changetype<usize>(this.state), changetype<usize>(other.state), 64);
+    memory.copy(changetype<usize>(this.buffer), changetype<usize>(other.buffer), 128);
+    this.buffered = other.buffered;
+    this.length = other.length;
+    return this;
+  }
+
+  /** Absorbs `data[start..end)`, the range clamped to the array (see `Sha256.update`). */
+  update(data: Uint8Array, start: i32 = 0, end: i32 = data.length): this {
+    if (start < 0) start = 0;
+    if (end > data.length) end = data.length;
+    if (end > start) this.updateRaw(data.dataStart + <usize>start, <usize>(end - start));
+    return this;
+  }
+
+  /** Absorbs `len` bytes at address `ptr` (the caller vouches for the range). */
+  updateRaw(ptr: usize, len: usize): this {
+    this.length += <u64>len;
+    const state = changetype<usize>(this.state);
+    const buffer = changetype<usize>(this.buffer);
+    let buffered = <usize>this.buffered;
+    if (buffered > 0) {
+      const take = min<usize>(128 - buffered, len);
+      memory.copy(buffer + buffered, ptr, take);
+      buffered += take;
+      ptr += take;
+      len -= take;
+      if (buffered < 128) {
+        this.buffered = <i32>buffered;
+        return this;
+      }
+      compress512(state, buffer);
+      buffered = 0;
+    }
+    while (len >= 128) {
+      compress512(state, ptr);
+      ptr += 128;
+      len -= 128;
+    }
+    if (len > 0) memory.copy(buffer, ptr, len);
+    this.buffered = <i32>len;
+    return this;
+  }
+
+  /**
+   * Pads (FIPS 180-4 §5.1.2), writes the digest (`digestLength` bytes) to
+   * `out[outOffset..]` and resets. Returns false, writing nothing, when `out` has no room.
+   */
+  finalInto(out: Uint8Array, outOffset: i32 = 0): bool {
+    if (outOffset < 0 || outOffset > out.length - this.digestLength) {
+      this.reset();
+      return false;
+    }
+    this.finalRaw(out.dataStart + <usize>outOffset);
+    return true;
+  }
+
+  /** As `finalInto`, to `digestLength` bytes at address `ptr`. */
+  finalRaw(ptr: usize): void {
+    const state = changetype<usize>(this.state);
+    const buffer = changetype<usize>(this.buffer);
+    let n = <usize>this.buffered;
+    store<u8>(buffer + n, 0x80);
+    n++;
+    if (n > 112) {
+      memory.fill(buffer + n, 0, 128 - n);
+      compress512(state, buffer);
+      n = 0;
+    }
+    // 128-bit big-endian bit length: high word is length >> 61.
+    memory.fill(buffer + n, 0, 112 - n);
+    store<u64>(buffer, bswap<u64>(this.length >>> 61), 112);
+    store<u64>(buffer, bswap<u64>(this.length << 3), 120);
+    compress512(state, buffer);
+    const words: usize = this.is384 ? 6 : 8;
+    for (let i: usize = 0; i < words; i++) {
+      store<u64>(ptr + (i << 3), bswap<u64>(load<u64>(state + (i << 3))));
+    }
+    this.reset();
+  }
+}
+
+/** Streaming SHA-384 (FIPS 180-4 §6.5): a `Sha512` with SHA-384's initial value, 48-byte digest. */
+export class Sha384 extends Sha512 {
+  constructor() {
+    super(48);
+  }
+}
+
+// One hasher per function for the one-shot helpers (Wasm runs one call at a time).
+let shared256: Sha256 | null = null;
+let shared384: Sha512 | null = null;
+let shared512: Sha512 | null = null;
+
+/** The module-wide SHA-256 hasher behind the one-shot helpers (reset before use). */
+export function sharedSha256(): Sha256 {
+  let h = shared256;
+  if (h === null) shared256 = h = new Sha256();
+  return h.reset();
+}
+
+/** The module-wide SHA-384 or SHA-512 hasher behind the one-shot helpers (reset before use). */
+export function sharedSha512(digestLength: i32 = 64): Sha512 {
+  let h: Sha512 | null;
+  if (digestLength == 48) {
+    h = shared384;
+    if (h === null) shared384 = h = new Sha512(48);
+  } else {
+    h = shared512;
+    if (h === null) shared512 = h = new Sha512(64);
+  }
+  return h.reset();
+}
+
+/** SHA-256 of `data` (FIPS 180-4 §6.2): a new 32-byte array. */
+export function sha256(data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(32);
+  sharedSha256().update(data).finalInto(out);
+  return out;
+}
+
+/** SHA-384 of `data` (FIPS 180-4 §6.5): a new 48-byte array. */
+export function sha384(data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(48);
+  sharedSha512(48).update(data).finalInto(out);
+  return out;
+}
+
+/** SHA-512 of `data` (FIPS 180-4 §6.4): a new 64-byte array. */
+export function sha512(data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(64);
+  sharedSha512(64).update(data).finalInto(out);
+  return out;
+}
+
+/**
+ * Hashes `data` with `alg` into `out[outOffset..]` without allocating. Returns the
+ * digest length written (32, 48 or 64), or 0 when `alg` is unknown or `out` is too short.
+ */
+export function hashInto(alg: HashAlg, data: Uint8Array, out: Uint8Array, outOffset: i32 = 0): i32 {
+  return hashRawInto(alg, data.dataStart, <usize>data.length, out, outOffset);
+}
+
+/** As `hashInto`, for `len` bytes at address `ptr` (the caller vouches for the range). */
+export function hashRawInto(alg: HashAlg, ptr: usize, len: usize, out: Uint8Array, outOffset: i32 = 0): i32 {
+  const n = hashLength(alg);
+  if (n == 0 || outOffset < 0 || outOffset > out.length - n) return 0;
+  const dst = out.dataStart + <usize>outOffset;
+  if (alg == HashAlg.SHA256) sharedSha256().updateRaw(ptr, len).finalRaw(dst);
+  else sharedSha512(n).updateRaw(ptr, len).finalRaw(dst);
+  return n;
+}
