@@ -193,6 +193,8 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
 
   const perform = (a: UpstreamAction, rec: RecordedRequest, req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
     if (res.destroyed || res.writableEnded) return;
+    // The HTTP/2 compatibility response has the same writing methods as HTTP/1's.
+    const out = res as http.ServerResponse;
     switch (a.kind) {
       case 'echo': {
         const body = JSON.stringify({
@@ -204,18 +206,18 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
           trailers: rec.trailers,
           protocol: rec.protocol,
         });
-        res.writeHead(a.status ?? 200, { 'content-type': 'application/json', ...a.headers });
-        res.end(body);
+        out.writeHead(a.status ?? 200, { 'content-type': 'application/json', ...a.headers });
+        out.end(body);
         return;
       }
       case 'respond': {
         const wantTrailers = a.trailers && Object.keys(a.trailers).length > 0;
         const headers: Record<string, string> = { ...a.headers };
         if (wantTrailers && rec.protocol !== 'HTTP/2') headers['trailer'] = Object.keys(a.trailers!).join(', ');
-        res.writeHead(a.status, headers);
-        if (a.body !== undefined && a.body.length) res.write(a.body);
-        if (wantTrailers) res.addTrailers(a.trailers!);
-        res.end();
+        out.writeHead(a.status, headers);
+        if (a.body !== undefined && a.body.length) out.write(a.body);
+        if (wantTrailers) out.addTrailers(a.trailers!);
+        out.end();
         return;
       }
       case 'grpc-status': {
@@ -223,8 +225,8 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
         if (a.message) h['grpc-message'] = encodeURIComponent(a.message);
         if ('stream' in res) res.stream.respond(h, { endStream: true });
         else {
-          res.writeHead(200, h as http.OutgoingHttpHeaders);
-          res.end();
+          out.writeHead(200, h as http.OutgoingHttpHeaders);
+          out.end();
         }
         return;
       }
@@ -235,8 +237,8 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
         destroy(req, res, http2.constants.NGHTTP2_REFUSED_STREAM);
         return;
       case 'reset-after-headers':
-        res.writeHead(a.status ?? 200, { 'content-type': 'text/plain' });
-        res.write(a.body ?? 'partial');
+        out.writeHead(a.status ?? 200, { 'content-type': 'text/plain' });
+        out.write(a.body ?? 'partial');
         setTimeout(() => destroy(req, res, http2.constants.NGHTTP2_INTERNAL_ERROR), 20);
         return;
       case 'hang':
