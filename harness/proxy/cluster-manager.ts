@@ -1,0 +1,355 @@
+/**
+ * A worker's cluster manager: static clusters, round-robin host selection, and its own
+ * upstream connections — HTTP/1.1 through a keep-alive `http.Agent` per cluster (one
+ * request per connection at a time, like Envoy's HTTP/1 pool) and HTTP/2 (h2c with prior
+ * knowledge) through one `http2` session per host — as each cluster's protocol options
+ * say. Connection failures map to Envoy's stream reset reasons
+ * (source/common/router/upstream_request.cc `onPoolFailure`, source/common/http/utility.cc
+ * `resetReasonToString`): refused/unreachable → `remote connection failure`,
+ * `connect_timeout` → `connection timeout`, a closed connection before the response →
+ * `connection termination`, HTTP/2 RST_STREAM REFUSED_STREAM → `remote refused stream reset`,
+ * another RST_STREAM → `remote reset`.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import type net from 'node:net';
+import { HeaderMap } from '../http/header-map.ts';
+import type { ClusterConfig } from './bootstrap.ts';
+import type { StreamResetReason } from './retry-state.ts';
+import type { ProxyStats } from './stats.ts';
+
+export interface UpstreamHost {
+  /** `ip:port`, the host's address (stats, `/clusters`, `upstream.address`). */
+  address: string;
+  ip: string;
+  port: number;
+  /** The name it was resolved from (STRICT_DNS), or ''. */
+  hostname: string;
+}
+
+export interface UpstreamStreamCallbacks {
+  /** Connected and the request is on the wire (Envoy onPoolReady): counts `upstream_rq_total`. */
+  onPoolReady(host: UpstreamHost): void;
+  onHeaders(headers: HeaderMap, endStream: boolean): void;
+  onData(data: Buffer, endStream: boolean): void;
+  onTrailers(trailers: HeaderMap): void;
+  onReset(reason: StreamResetReason, transportFailureReason: string): void;
+}
+
+/** One request to one upstream host (Envoy `GenericUpstream` + codec stream). */
+export interface UpstreamStream {
+  readonly host: UpstreamHost;
+  sendHeaders(headers: HeaderMap, endStream: boolean): void;
+  sendData(data: Buffer, endStream: boolean): void;
+  sendTrailers(trailers: HeaderMap): void;
+  /** Local reset; no callbacks follow. */
+  reset(): void;
+}
+
+/** strerror-style text of a connect error, as Envoy's transport failure reason shows it. */
+function connectErrorText(err: NodeJS.ErrnoException): string {
+  const text: Record<string, string> = {
+    ECONNREFUSED: 'Connection refused',
+    EHOSTUNREACH: 'No route to host',
+    ENETUNREACH: 'Network is unreachable',
+    ECONNRESET: 'Connection reset by peer',
+    ETIMEDOUT: 'Connection timed out',
+  };
+  return `delayed connect error: ${text[err.code ?? ''] ?? err.code ?? err.message}`;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host']);
+
+export class Cluster {
+  private rr = 0;
+  private readonly agent: http.Agent;
+  private readonly sessions = new Map<string, http2.ClientHttp2Session>();
+
+  constructor(
+    readonly config: ClusterConfig,
+    readonly hosts: UpstreamHost[],
+    private readonly stats: ProxyStats,
+  ) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Round robin over all hosts (no health checking: every host is healthy); null when the cluster is empty. */
+  chooseHost(): UpstreamHost | null {
+    if (!this.hosts.length) return null;
+    const h = this.hosts[this.rr % this.hosts.length];
+    this.rr = (this.rr + 1) % this.hosts.length;
+    return h;
+  }
+
+  /** Opens a stream to `host`, HTTP/2 or HTTP/1.1 per the cluster (`downstreamHttp2` for `use_downstream_protocol_config`). */
+  newStream(host: UpstreamHost, cb: UpstreamStreamCallbacks, downstreamHttp2: boolean): UpstreamStream {
+    const h2 = this.config.protocol === 'HTTP2' || (this.config.protocol === 'DOWNSTREAM' && downstreamHttp2);
+    return h2 ? this.h2Stream(host, cb) : this.h1Stream(host, cb);
+  }
+
+  private connectFailed(host: UpstreamHost, timeout: boolean): void {
+    this.stats.cluster(this.name, 'upstream_cx_connect_fail');
+    if (timeout) this.stats.cluster(this.name, 'upstream_cx_connect_timeout');
+    this.stats.cluster(this.name, 'upstream_rq_pending_failure_eject');
+    this.stats.host(this.name, host.address, 'cx_connect_fail');
+  }
+
+  private connected(host: UpstreamHost, socket: net.Socket | null): void {
+    this.stats.cluster(this.name, 'upstream_cx_total');
+    this.stats.cluster(this.name, 'upstream_cx_active');
+    this.stats.host(this.name, host.address, 'cx_total');
+    this.stats.host(this.name, host.address, 'cx_active');
+    socket?.once('close', () => {
+      this.stats.cluster(this.name, 'upstream_cx_active', -1);
+      this.stats.host(this.name, host.address, 'cx_active', -1);
+    });
+  }
+
+  private h1Stream(host: UpstreamHost, cb: UpstreamStreamCallbacks): UpstreamStream {
+    let req: http.ClientRequest | null = null;
+    let done = false;
+    let gotHeaders = false;
+    let connected = false;
+    let connectTimer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const fail = (reason: StreamResetReason, detail: string): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(connectTimer);
+      cb.onReset(reason, detail);
+    };
+    const cluster = this;
+    return {
+      host,
+      sendHeaders(headers, endStream) {
+        const raw: string[] = [];
+        const authority = headers.get(':authority');
+        if (authority !== undefined) raw.push('host', authority);
+        for (const [k, v] of headers) if (!k.startsWith(':') && !HOP_BY_HOP.has(k)) raw.push(k, v);
+        req = http.request({
+          host: host.ip,
+          port: host.port,
+          method: headers.get(':method') ?? 'GET',
+          path: headers.get(':path') ?? '/',
+          headers: raw as unknown as http.OutgoingHttpHeaders,
+          agent: cluster.agent,
+          setHost: false,
+        });
+        const onReady = (socket: net.Socket | null, fresh: boolean): void => {
+          connected = true;
+          clearTimeout(connectTimer);
+          if (fresh) cluster.connected(host, socket);
+          cb.onPoolReady(host);
+        };
+        req.on('socket', (socket: net.Socket) => {
+          if (socket.connecting) {
+            connectTimer = setTimeout(() => {
+              timedOut = true;
+              req?.destroy(new Error('connect timeout'));
+            }, cluster.config.connectTimeoutMs);
+            socket.once('connect', () => onReady(socket, true));
+          } else onReady(socket, false);
+        });
+        req.on('response', (res: http.IncomingMessage) => {
+          if (done) return;
+          gotHeaders = true;
+          const h = new HeaderMap([[':status', String(res.statusCode ?? 0)]]);
+          for (let i = 0; i < res.rawHeaders.length; i += 2) h.add(res.rawHeaders[i], res.rawHeaders[i + 1]);
+          const noBody = res.headers['content-length'] === '0' || res.statusCode === 204 || res.statusCode === 304 || headers.get(':method') === 'HEAD';
+          if (noBody) {
+            // Envoy's HTTP/1 codec ends the stream with the headers when there is no body.
+            done = true;
+            res.resume();
+            cb.onHeaders(h, true);
+            return;
+          }
+          cb.onHeaders(h, false);
+          res.on('data', (chunk: Buffer) => !done && cb.onData(chunk, false));
+          res.on('end', () => {
+            if (done) return;
+            done = true;
+            if (res.rawTrailers.length) {
+              const t = new HeaderMap();
+              for (let i = 0; i < res.rawTrailers.length; i += 2) t.add(res.rawTrailers[i], res.rawTrailers[i + 1]);
+              cb.onTrailers(t);
+            } else cb.onData(Buffer.alloc(0), true);
+          });
+          res.on('error', () => fail('connection termination', ''));
+          res.on('aborted', () => fail('connection termination', ''));
+        });
+        req.on('error', (err: NodeJS.ErrnoException) => {
+          if (!connected) {
+            cluster.connectFailed(host, timedOut);
+            fail(timedOut ? 'connection timeout' : 'remote connection failure', timedOut ? '' : connectErrorText(err));
+          } else {
+            if (!gotHeaders) cluster.stats.cluster(cluster.name, 'upstream_cx_destroy_remote_with_active_rq');
+            fail('connection termination', '');
+          }
+        });
+        if (endStream) req.end();
+      },
+      sendData(data, endStream) {
+        if (!req || done) return;
+        if (data.length) req.write(data);
+        if (endStream) req.end();
+      },
+      sendTrailers(trailers) {
+        if (!req || done) return;
+        const t: Record<string, string> = {};
+        for (const [k, v] of trailers) t[k] = v;
+        req.addTrailers(t);
+        req.end();
+      },
+      reset() {
+        if (done) return;
+        done = true;
+        clearTimeout(connectTimer);
+        req?.destroy();
+      },
+    };
+  }
+
+  private session(host: UpstreamHost): { session: http2.ClientHttp2Session; fresh: boolean } {
+    const existing = this.sessions.get(host.address);
+    if (existing && !existing.closed && !existing.destroyed) return { session: existing, fresh: false };
+    const session = http2.connect(`http://${host.address}`);
+    this.sessions.set(host.address, session);
+    session.on('error', () => {});
+    session.once('close', () => {
+      if (this.sessions.get(host.address) === session) this.sessions.delete(host.address);
+    });
+    session.once('connect', (s: http2.ClientHttp2Session, socket: net.Socket) => this.connected(host, socket));
+    return { session, fresh: true };
+  }
+
+  private h2Stream(host: UpstreamHost, cb: UpstreamStreamCallbacks): UpstreamStream {
+    let stream: http2.ClientHttp2Stream | null = null;
+    let done = false;
+    let pendingTrailers: HeaderMap | null = null;
+    let connectTimer: NodeJS.Timeout | undefined;
+    const cluster = this;
+    const fail = (reason: StreamResetReason, detail: string): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(connectTimer);
+      cb.onReset(reason, detail);
+    };
+    return {
+      host,
+      sendHeaders(headers, endStream) {
+        const { session } = cluster.session(host);
+        const out: http2.OutgoingHttpHeaders = {};
+        for (const [k, v] of headers) {
+          if (HOP_BY_HOP.has(k) || k === 'te') continue;
+          const prev = out[k];
+          out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [String(prev), v];
+        }
+        if (!out[':scheme']) out[':scheme'] = 'http';
+        const ready = (): void => {
+          clearTimeout(connectTimer);
+          cb.onPoolReady(host);
+        };
+        if (session.connecting) {
+          connectTimer = setTimeout(() => {
+            cluster.connectFailed(host, true);
+            session.destroy();
+            fail('connection timeout', '');
+          }, cluster.config.connectTimeoutMs);
+          session.once('connect', ready);
+          session.once('error', (err: NodeJS.ErrnoException) => {
+            if (done) return;
+            cluster.connectFailed(host, false);
+            fail('remote connection failure', connectErrorText(err));
+          });
+        } else queueMicrotask(ready);
+        try {
+          stream = session.request(out, { endStream, waitForTrailers: !endStream });
+        } catch {
+          queueMicrotask(() => fail('remote connection failure', 'session closed'));
+          return;
+        }
+        stream.on('wantTrailers', () => {
+          const t: http2.OutgoingHttpHeaders = {};
+          if (pendingTrailers) for (const [k, v] of pendingTrailers) t[k] = v;
+          stream!.sendTrailers(t);
+        });
+        stream.on('response', (rh: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number) => {
+          if (done) return;
+          const h = new HeaderMap();
+          for (const [k, v] of Object.entries(rh)) {
+            if (v === undefined) continue;
+            if (Array.isArray(v)) for (const x of v) h.add(k, x);
+            else h.add(k, String(v));
+          }
+          const end = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+          if (end) done = true;
+          cb.onHeaders(h, end);
+        });
+        stream.on('data', (chunk: Buffer) => !done && cb.onData(chunk, false));
+        stream.on('trailers', (th: http2.IncomingHttpHeaders) => {
+          if (done) return;
+          done = true;
+          const t = new HeaderMap();
+          for (const [k, v] of Object.entries(th)) if (v !== undefined) t.add(k, Array.isArray(v) ? v.join(', ') : String(v));
+          cb.onTrailers(t);
+        });
+        stream.on('end', () => {
+          if (done) return;
+          done = true;
+          cb.onData(Buffer.alloc(0), true);
+        });
+        stream.on('error', () => {});
+        stream.on('close', () => {
+          if (done) return;
+          const code = stream!.rstCode;
+          if (code === http2.constants.NGHTTP2_REFUSED_STREAM) fail('remote refused stream reset', '');
+          else if (session.destroyed || session.closed) fail('connection termination', '');
+          else fail('remote reset', '');
+        });
+      },
+      sendData(data, endStream) {
+        if (!stream || done) return;
+        if (endStream) stream.end(data.length ? data : undefined);
+        else if (data.length) stream.write(data);
+      },
+      sendTrailers(trailers) {
+        if (!stream || done) return;
+        pendingTrailers = trailers;
+        stream.end();
+      },
+      reset() {
+        if (done) return;
+        done = true;
+        clearTimeout(connectTimer);
+        if (stream && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      },
+    };
+  }
+
+  close(): void {
+    this.agent.destroy();
+    for (const s of this.sessions.values()) s.destroy();
+    this.sessions.clear();
+  }
+}
+
+/** The worker's clusters by name (Envoy `ClusterManager::getThreadLocalCluster`). */
+export class ClusterManager {
+  readonly clusters = new Map<string, Cluster>();
+
+  constructor(configs: Map<string, ClusterConfig>, hosts: Map<string, UpstreamHost[]>, stats: ProxyStats) {
+    for (const [name, cfg] of configs) this.clusters.set(name, new Cluster(cfg, hosts.get(name) ?? [], stats));
+  }
+
+  get(name: string): Cluster | undefined {
+    return this.clusters.get(name);
+  }
+
+  close(): void {
+    for (const c of this.clusters.values()) c.close();
+  }
+}

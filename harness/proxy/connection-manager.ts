@@ -1,0 +1,286 @@
+/**
+ * The HTTP connection manager of one listener on one worker (Envoy's
+ * source/common/http/conn_manager_impl.cc ActiveStream and conn_manager_utility.cc):
+ * it makes a filter manager per stream, mutates request headers as Envoy does before the
+ * filters run, and response headers after them, and hands responses to a `StreamSink`
+ * (the codec on the main thread, reached by messages).
+ *
+ * Request side (ConnectionManagerUtility::mutateRequestHeaders): hop-by-hop headers and
+ * `x-envoy-internal` removed; with `use_remote_address` the client address is appended to
+ * `x-forwarded-for` and `x-forwarded-proto` set, else the client is taken from
+ * `x-forwarded-for` honouring `xff_num_trusted_hops`; a request is internal only when that
+ * leaves one address inside `internal_address_config` (empty by default since Envoy 1.36:
+ * nothing is internal), and an external request loses the `x-envoy-*` control headers
+ * (retry, timeouts); `x-request-id` is generated for edge requests or when absent.
+ * Response side (ActiveStream::encodeHeaders): `date`, `server` (per
+ * `server_header_transformation`), hop-by-hop headers removed.
+ */
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import type { HttpFilter, StreamInfo } from '../http/filter.ts';
+import { HeaderMap, type HeaderPair } from '../http/header-map.ts';
+import type { Cidr, ListenerConfig } from './bootstrap.ts';
+import { FilterManager, type FilterEntry } from './filter-manager.ts';
+import { RouteTable } from './route-table.ts';
+import { RouterFilter, type RouterContext } from './router.ts';
+import type { ProxyStats } from './stats.ts';
+
+/** Creates one stream's filter for a configured HTTP filter (Envoy FilterFactoryCb). */
+export interface FilterFactoryEntry {
+  name: string;
+  create(info: StreamInfo): FilterEntry;
+}
+
+/** Where responses go: the downstream codec. */
+export interface StreamSink {
+  headers(id: number, headers: HeaderPair[], endStream: boolean): void;
+  data(id: number, data: Buffer, endStream: boolean): void;
+  trailers(id: number, trailers: HeaderPair[]): void;
+  reset(id: number): void;
+  /** Flow control: stop / resume reading this stream's request body. */
+  pauseReading(id: number): void;
+  resumeReading(id: number): void;
+}
+
+/** A new downstream stream, as the codec saw it. */
+export interface StreamStart {
+  id: number;
+  connectionId: number;
+  /** `HTTP/1.0`, `HTTP/1.1` or `HTTP/2`. */
+  protocol: string;
+  /** `ip:port` of the client and of the listener. */
+  remote: string;
+  local: string;
+  headers: HeaderPair[];
+  endStream: boolean;
+}
+
+const HOP_BY_HOP_REQUEST = ['connection', 'upgrade', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'x-envoy-internal'];
+const HOP_BY_HOP_RESPONSE = ['connection', 'transfer-encoding', 'keep-alive', 'proxy-connection'];
+/** Control headers an external request may not set (mutateRequestHeaders, external branch). */
+const EXTERNAL_STRIPPED = [
+  'x-envoy-retry-on',
+  'x-envoy-retry-grpc-on',
+  'x-envoy-max-retries',
+  'x-envoy-upstream-alt-stat-name',
+  'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms',
+  'x-envoy-upstream-rq-timeout-alt-response',
+  'x-envoy-expected-rq-timeout-ms',
+  'x-envoy-force-trace',
+  'x-envoy-ip-tags',
+];
+
+function ipOf(address: string): string {
+  if (address.startsWith('[')) return address.slice(1, address.indexOf(']'));
+  const i = address.lastIndexOf(':');
+  return i > 0 && net.isIPv4(address.slice(0, i)) ? address.slice(0, i) : address;
+}
+
+function inCidr(ip: string, c: Cidr): boolean {
+  const list = new net.BlockList();
+  list.addSubnet(c.address, c.prefixLen, c.family === 4 ? 'ipv4' : 'ipv6');
+  return list.check(ip, net.isIPv4(ip) ? 'ipv4' : 'ipv6');
+}
+
+/** Utility::getLastAddressFromXFF: the address `skip` entries from the end, and whether XFF held just one. */
+export function lastAddressFromXff(xff: string | undefined, skip: number): { address: string | null; single: boolean } {
+  if (xff === undefined) return { address: null, single: false };
+  const parts = xff.split(',');
+  if (skip >= parts.length) return { address: null, single: false };
+  const candidate = parts[parts.length - 1 - skip].trim();
+  return net.isIP(candidate) ? { address: candidate, single: parts.length === 1 && skip === 0 } : { address: null, single: false };
+}
+
+let nextStreamId = 1;
+
+interface ActiveStream {
+  fm: FilterManager;
+  info: StreamInfo;
+  startedAt: number;
+}
+
+export class ConnectionManager {
+  private readonly streams = new Map<number, ActiveStream>();
+  private readonly routes: RouteTable;
+  private readonly statPrefix: string;
+
+  constructor(
+    readonly listener: ListenerConfig,
+    private readonly filters: FilterFactoryEntry[],
+    private readonly router: RouterContext,
+    private readonly stats: ProxyStats,
+    private readonly sink: StreamSink,
+    private readonly node: { id: string; cluster: string },
+  ) {
+    this.routes = new RouteTable(listener.hcm.routeConfig);
+    this.statPrefix = listener.hcm.statPrefix;
+  }
+
+  /** Streams in flight on this worker for this listener. */
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  onHeaders(s: StreamStart): void {
+    const headers = new HeaderMap(s.headers);
+    const info: StreamInfo = {
+      streamId: nextStreamId++,
+      connectionId: s.connectionId,
+      startTimeMs: Date.now(),
+      protocol: s.protocol,
+      downstreamRemoteAddress: s.remote,
+      downstreamLocalAddress: s.local,
+      mtls: false,
+      nodeId: this.node.id,
+      nodeCluster: this.node.cluster,
+      listenerName: this.listener.name,
+      requestBodyBytes: 0,
+      responseBodyBytes: 0,
+    };
+    this.mutateRequestHeaders(headers, info, s);
+    const id = s.id;
+    const cm = this;
+    let paused = false;
+    const fm: FilterManager = new FilterManager(
+      info,
+      {
+        encodeHeaders(h, end) {
+          cm.mutateResponseHeaders(h);
+          cm.stats.hcmCode(cm.statPrefix, Number(h.get(':status')));
+          cm.sink.headers(id, h.entries(), end);
+        },
+        encodeData: (d, end) => cm.sink.data(id, d, end),
+        encodeTrailers: (t) => cm.sink.trailers(id, t.entries()),
+        resetStream() {
+          cm.stats.hcm(cm.statPrefix, 'downstream_rq_tx_reset');
+          cm.sink.reset(id);
+        },
+        resolveRoute: (h) => cm.routes.resolve(h),
+        onDecoderAboveHighWatermark() {
+          if (!paused) {
+            paused = true;
+            cm.sink.pauseReading(id);
+          }
+        },
+        onDecoderBelowLowWatermark() {
+          if (paused) {
+            paused = false;
+            cm.sink.resumeReading(id);
+          }
+        },
+        onDone: () => cm.reap(id),
+      },
+      this.filters.map((f) => f.create(info)),
+      this.listener.bufferLimitBytes,
+    );
+    this.streams.set(id, { fm, info, startedAt: performance.now() });
+    this.stats.hcm(this.statPrefix, 'downstream_rq_total');
+    this.stats.hcm(this.statPrefix, 'downstream_rq_active');
+    fm.decodeHeaders(headers, s.endStream);
+  }
+
+  onData(id: number, data: Buffer, endStream: boolean): void {
+    const s = this.streams.get(id);
+    if (!s) return;
+    s.fm.decodeData(data, endStream);
+  }
+
+  onTrailers(id: number, trailers: HeaderPair[]): void {
+    const s = this.streams.get(id);
+    if (!s) return;
+    s.fm.decodeTrailers(new HeaderMap(trailers));
+  }
+
+  /** The client reset the stream or closed the connection. */
+  onReset(id: number): void {
+    const s = this.streams.get(id);
+    if (!s) return;
+    this.stats.hcm(this.statPrefix, 'downstream_rq_rx_reset');
+    s.fm.onDownstreamReset();
+  }
+
+  /** Forgets streams whose filter manager completed (their filters were destroyed). */
+  reap(id: number): void {
+    const s = this.streams.get(id);
+    if (s && s.fm.done) {
+      this.streams.delete(id);
+      this.stats.hcm(this.statPrefix, 'downstream_rq_active', -1);
+      this.stats.hcm(this.statPrefix, 'downstream_rq_completed');
+    }
+  }
+
+  /** Resets every stream (shutdown). */
+  resetAll(): void {
+    for (const [id, s] of this.streams) {
+      s.fm.onDownstreamReset();
+      this.streams.delete(id);
+    }
+  }
+
+  private isInternal(ip: string | null): boolean {
+    return ip !== null && this.listener.hcm.internalAddressCidrs.some((c) => inCidr(ip, c));
+  }
+
+  /** ConnectionManagerUtility::mutateRequestHeaders. */
+  private mutateRequestHeaders(h: HeaderMap, info: StreamInfo, s: StreamStart): void {
+    const cfg = this.listener.hcm;
+    for (const k of HOP_BY_HOP_REQUEST) h.remove(k);
+    const remoteIp = ipOf(s.remote);
+    let finalRemote: string | null = null;
+    let single: boolean;
+    if (cfg.useRemoteAddress) {
+      single = !h.has('x-forwarded-for');
+      if (cfg.xffNumTrustedHops > 0) finalRemote = lastAddressFromXff(h.get('x-forwarded-for'), cfg.xffNumTrustedHops - 1).address;
+      finalRemote ??= remoteIp;
+      if (!cfg.skipXffAppend) {
+        // A loopback peer is replaced by our own address (appendXff with config.localAddress()).
+        const appended = remoteIp.startsWith('127.') || remoteIp === '::1' ? ipOf(s.local) : remoteIp;
+        const prev = h.get('x-forwarded-for');
+        h.set('x-forwarded-for', prev ? `${prev},${appended}` : appended);
+      }
+      h.set('x-forwarded-proto', 'http');
+    } else {
+      const r = lastAddressFromXff(h.get('x-forwarded-for'), cfg.xffNumTrustedHops);
+      finalRemote = r.address;
+      single = r.single;
+    }
+    if (!h.has('x-forwarded-proto')) h.set('x-forwarded-proto', 'http');
+    const internal = single && this.isInternal(finalRemote);
+    if (finalRemote === null) finalRemote = remoteIp;
+    const edge = !internal && cfg.useRemoteAddress;
+    if (internal) h.set('x-envoy-internal', 'true');
+    else {
+      if (edge) {
+        h.remove('x-envoy-decorator-operation');
+        h.remove('x-envoy-downstream-service-cluster');
+        h.remove('x-envoy-downstream-service-node');
+      }
+      for (const k of EXTERNAL_STRIPPED) h.remove(k);
+    }
+    if (edge) h.set('x-envoy-external-address', finalRemote);
+    if (cfg.generateRequestId && (edge || !h.has('x-request-id'))) h.set('x-request-id', randomUUID());
+    if (finalRemote !== remoteIp) {
+      const port = s.remote.slice(s.remote.lastIndexOf(':') + 1);
+      (info as { downstreamRemoteAddress: string }).downstreamRemoteAddress = net.isIPv6(finalRemote) ? `[${finalRemote}]:${port}` : `${finalRemote}:${port}`;
+    }
+  }
+
+  /** ActiveStream::encodeHeaders + mutateResponseHeaders. */
+  private mutateResponseHeaders(h: HeaderMap): void {
+    for (const k of HOP_BY_HOP_RESPONSE) h.remove(k);
+    h.set('date', new Date().toUTCString());
+    const cfg = this.listener.hcm;
+    if (cfg.serverHeaderTransformation === 'OVERWRITE' || (cfg.serverHeaderTransformation === 'APPEND_IF_ABSENT' && !h.has('server'))) h.set('server', cfg.serverName);
+  }
+}
+
+/** The router's filter entry (decoder only, Envoy addStreamDecoderFilter). */
+export function routerFactory(ctx: RouterContext): FilterFactoryEntry {
+  return { name: 'envoy.filters.http.router', create: () => ({ name: 'envoy.filters.http.router', filter: new RouterFilter(ctx), decoder: true, encoder: false }) };
+}
+
+/** A factory for an `HttpFilter`-producing plugin (wasm or native test filter): decoder and encoder. */
+export function streamFilterFactory(name: string, create: (info: StreamInfo) => HttpFilter): FilterFactoryEntry {
+  return { name, create: (info) => ({ name, filter: create(info), decoder: true, encoder: true }) };
+}
