@@ -1,0 +1,212 @@
+/**
+ * The `match` object of filters.md ("Common rules"), which every filter uses to select
+ * requests:
+ *
+ *   { "prefix": "/api", "path": "/exact", "suffix": ".json",
+ *     "methods": ["GET", "HEAD"],
+ *     "headers": [{ "name": "x-user-tier", "exact": "premium" },
+ *                 { "name": "authorization", "absent": true }] }
+ *
+ * All present conditions must hold; an empty or missing `match` matches every request.
+ * Path conditions apply to `:path` without its query string and fragment, as Envoy's
+ * route matching does (Http::PathUtil::removeQueryAndFragment,
+ * source/common/http/path_utility.cc); comparisons are case-sensitive (Envoy's default).
+ *
+ * Parsed once at configure time into an immutable `RequestMatch`; `matches()` allocates
+ * nothing and asks the request only for what a condition needs (cheapest first: method,
+ * path, then headers).
+ */
+import { ConfigObject } from "../config";
+import { RequestHeaders } from "./request";
+
+/** The fields of a `match` object. */
+export const MATCH_FIELDS: string[] = ["prefix", "path", "suffix", "methods", "headers"];
+const HEADER_FIELDS: string[] = ["name", "exact", "prefix", "present", "absent"];
+const HEADER_CONDITIONS: string[] = ["exact", "prefix", "present", "absent"];
+
+/** How a header condition compares (filters.md: one of exact | prefix | present | absent). */
+export enum HeaderMatchKind {
+  Exact = 0,
+  Prefix = 1,
+  Present = 2,
+  Absent = 3,
+}
+
+/** One entry of `headers`. */
+export class HeaderMatch {
+  constructor(
+    /** Lower-case header name. */
+    readonly name: string,
+    readonly kind: HeaderMatchKind,
+    /** The value or prefix compared against ("" for Present/Absent). */
+    readonly value: string,
+  ) {}
+
+  matches(request: RequestHeaders): bool {
+    const actual = request.header(this.name);
+    switch (this.kind) {
+      case HeaderMatchKind.Absent:
+        return actual === null;
+      case HeaderMatchKind.Present:
+        return actual !== null;
+      case HeaderMatchKind.Exact:
+        return actual !== null && actual == this.value;
+      default:
+        return actual !== null && startsWithAt(actual, this.value, actual.length);
+    }
+  }
+}
+
+/** An immutable request matcher. */
+export class RequestMatch {
+  constructor(
+    readonly prefix: string | null,
+    /** The `path` condition: the whole path must equal it. */
+    readonly exactPath: string | null,
+    readonly suffix: string | null,
+    /** Accepted `:method` values (empty: any). */
+    readonly methods: StaticArray<string>,
+    readonly headers: StaticArray<HeaderMatch>,
+  ) {}
+
+  /** The matcher of an empty or missing `match`. */
+  static all(): RequestMatch {
+    return MATCH_ALL;
+  }
+
+  /** True when there is no condition at all. */
+  get matchesAll(): bool {
+    return this.prefix === null && this.exactPath === null && this.suffix === null &&
+      this.methods.length == 0 && this.headers.length == 0;
+  }
+
+  /** Whether every condition holds for `request`. */
+  matches(request: RequestHeaders): bool {
+    const methods = this.methods;
+    if (methods.length > 0) {
+      const method = request.method();
+      let found = false;
+      for (let i = 0, n = methods.length; i < n; i++) {
+        if (unchecked(methods[i]) == method) {
+          found = true;
+          break;
+        }
+      }
+      if (!found) return false;
+    }
+    const prefix = this.prefix;
+    const exactPath = this.exactPath;
+    const suffix = this.suffix;
+    if (prefix !== null || exactPath !== null || suffix !== null) {
+      const path = request.path();
+      const length = pathLength(path);
+      if (exactPath !== null && (length != exactPath.length || !startsWithAt(path, exactPath, length))) return false;
+      if (prefix !== null && !startsWithAt(path, prefix, length)) return false;
+      if (suffix !== null && !endsWithAt(path, suffix, length)) return false;
+    }
+    const headers = this.headers;
+    for (let i = 0, n = headers.length; i < n; i++) {
+      if (!unchecked(headers[i]).matches(request)) return false;
+    }
+    return true;
+  }
+}
+
+// @ts-ignore: decorator
+@lazy const MATCH_ALL = new RequestMatch(null, null, null, new StaticArray<string>(0), new StaticArray<HeaderMatch>(0));
+
+/** Length of `path` without its query string and fragment (the first '?' or '#' ends it). */
+export function pathLength(path: string): i32 {
+  const p = changetype<usize>(path);
+  for (let i = 0, n = path.length; i < n; i++) {
+    const c = load<u16>(p + (<usize>i << 1));
+    if (c == 0x3f || c == 0x23) return i;
+  }
+  return path.length;
+}
+
+/** Whether the first `length` code units of `s` start with `prefix`, without a substring. */
+// @ts-ignore: decorator
+@inline function startsWithAt(s: string, prefix: string, length: i32): bool {
+  const n = prefix.length;
+  return n <= length && memory.compare(changetype<usize>(s), changetype<usize>(prefix), <usize>n << 1) == 0;
+}
+
+/** Whether the first `length` code units of `s` end with `suffix`, without a substring. */
+// @ts-ignore: decorator
+@inline function endsWithAt(s: string, suffix: string, length: i32): bool {
+  const n = suffix.length;
+  return n <= length &&
+    memory.compare(changetype<usize>(s) + (<usize>(length - n) << 1), changetype<usize>(suffix), <usize>n << 1) == 0;
+}
+
+/** RFC 9110 §5.6.2 `tchar`: what header names and methods are made of. */
+function isToken(s: string, allowLeadingColon: bool): bool {
+  const n = s.length;
+  if (n == 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (i == 0 && c == 0x3a && allowLeadingColon && n > 1) continue; // pseudo-headers (:authority)
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+      c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2a || c == 0x2b || c == 0x2d || c == 0x2e ||
+      c == 0x5e || c == 0x5f || c == 0x60 || c == 0x7c || c == 0x7e;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/**
+ * Reads member `field` (default "match") of `parent` as a `match` object; absent or
+ * `{}` gives `RequestMatch.all()`. Errors go to the reader with their path, e.g.
+ * `rules[1].match.headers[0]: expected exactly one of "exact", "prefix", "present", "absent"`.
+ */
+export function readMatch(parent: ConfigObject, field: string = "match"): RequestMatch {
+  const obj = parent.optionalObject(field, MATCH_FIELDS);
+  return obj === null ? RequestMatch.all() : readMatchObject(obj);
+}
+
+/** Reads a `match` object already opened with `MATCH_FIELDS`. */
+export function readMatchObject(obj: ConfigObject): RequestMatch {
+  const prefix = obj.has("prefix") ? obj.requiredString("prefix", false) : null;
+  const exactPath = obj.has("path") ? obj.requiredString("path", false) : null;
+  const suffix = obj.has("suffix") ? obj.requiredString("suffix", false) : null;
+
+  const methodList = obj.stringList("methods");
+  for (let i = 0; i < methodList.length; i++) {
+    if (!isToken(unchecked(methodList[i]), false)) {
+      obj.reader.fail(obj.pathOf("methods") + "[" + i.toString() + "]", "expected an HTTP method");
+    }
+  }
+
+  const entries = obj.optionalArray("headers");
+  const headers = new StaticArray<HeaderMatch>(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries.objectAt(i, HEADER_FIELDS);
+    const name = entry.requiredString("name");
+    if (name.length > 0 && !isToken(name, true)) entry.fail("name", "expected a header name");
+    const which = entry.exactlyOneOf(HEADER_CONDITIONS);
+    let kind = HeaderMatchKind.Present;
+    let value = "";
+    if (which == 0) {
+      kind = HeaderMatchKind.Exact;
+      value = entry.requiredString("exact", false);
+    } else if (which == 1) {
+      kind = HeaderMatchKind.Prefix;
+      value = entry.requiredString("prefix");
+    } else if (which == 2) {
+      kind = HeaderMatchKind.Present;
+      if (!entry.requiredBool("present")) entry.fail("present", "expected true (use \"absent\": true to match a missing header)");
+    } else if (which == 3) {
+      kind = HeaderMatchKind.Absent;
+      if (!entry.requiredBool("absent")) entry.fail("absent", "expected true (use \"present\": true to match any value)");
+    }
+    unchecked((headers[i] = new HeaderMatch(name.toLowerCase(), kind, value)));
+  }
+
+  const methods = new StaticArray<string>(methodList.length);
+  for (let i = 0; i < methodList.length; i++) unchecked((methods[i] = unchecked(methodList[i])));
+  if (prefix === null && exactPath === null && suffix === null && methods.length == 0 && headers.length == 0) {
+    return RequestMatch.all();
+  }
+  return new RequestMatch(prefix, exactPath, suffix, methods, headers);
+}

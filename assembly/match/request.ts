@@ -1,0 +1,56 @@
+/**
+ * What a `RequestMatch` reads from a request: `:path`, `:method` and headers by
+ * lower-case name. Filters implement it over the SDK, fetching each value only when a
+ * matcher asks for it (and caching it for the next rule); specs implement it directly
+ * with `HeaderList`.
+ */
+export abstract class RequestHeaders {
+  /** The `:path` pseudo-header, query string included ("" when absent). */
+  abstract path(): string;
+
+  /** The `:method` pseudo-header ("" when absent). */
+  abstract method(): string;
+
+  /**
+   * Value of header `name` (given in lower case), or null when the request has none.
+   * For a header sent several times, Envoy's matchers see the values joined with ","
+   * (HeaderUtility::getAllOfHeaderAsString, source/common/http/header_utility.cc).
+   */
+  abstract header(name: string): string | null;
+}
+
+/** A fixed list of headers: for specs, and for filters' logic tests. */
+export class HeaderList extends RequestHeaders {
+  private names: string[] = [];
+  private values: string[] = [];
+
+  constructor(private readonly pathValue: string = "/", private readonly methodValue: string = "GET") {
+    super();
+  }
+
+  /** Adds a header (its name is lower-cased); returns this for chaining. */
+  add(name: string, value: string): HeaderList {
+    this.names.push(name.toLowerCase());
+    this.values.push(value);
+    return this;
+  }
+
+  path(): string {
+    return this.pathValue;
+  }
+
+  method(): string {
+    return this.methodValue;
+  }
+
+  header(name: string): string | null {
+    let found: string | null = null;
+    for (let i = 0; i < this.names.length; i++) {
+      if (unchecked(this.names[i]) == name) {
+        const v = unchecked(this.values[i]);
+        found = found === null ? v : found + "," + v;
+      }
+    }
+    return found;
+  }
+}
