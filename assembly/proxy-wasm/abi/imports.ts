@@ -15,6 +15,7 @@
 // Only the SDK calls these; filters use the wrappers in `../hostcalls.ts`. An
 // import is only emitted into the module when something calls it.
 
+import './marker';
 import {
   BufferType,
   LogLevel,

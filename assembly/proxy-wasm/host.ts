@@ -1,0 +1,362 @@
+// Hostcalls that belong to no context: time, properties, shared data, shared queues,
+// foreign functions. Each wraps one ABI function (proxy-wasm/spec v0.2.1) and returns
+// a typed result; none traps on a host error.
+
+import {
+  proxy_call_foreign_function,
+  proxy_dequeue_shared_queue,
+  proxy_enqueue_shared_queue,
+  proxy_get_current_time_nanoseconds,
+  proxy_get_property,
+  proxy_get_shared_data,
+  proxy_register_shared_queue,
+  proxy_resolve_shared_queue,
+  proxy_set_property,
+  proxy_set_shared_data,
+} from './abi/imports';
+import {
+  RET_CAS,
+  RET_ID,
+  RET_PTR,
+  RET_SIZE,
+  RET_U64,
+  argPtr,
+  argSize,
+  argsBegin,
+  hostMemoryMark,
+  reserve,
+  putString,
+  releaseHostMemory,
+  returnedRange,
+  takeBytes,
+  takeResult,
+  takeString,
+  utf8MaxSize,
+} from './abi/memory';
+import { HeaderPair, deserializePairs } from './abi/pairs';
+import {
+  decodeBool,
+  decodeInt64,
+  decodeUint64,
+  encodePropertyPathInto,
+  propertyPathMaxSize,
+} from './abi/property';
+import { WasmResult } from './abi/types';
+import { setLastResult } from './state';
+
+// ---------------------------------------------------------------------------
+// Time
+
+/**
+ * Wall-clock time in ns since the Unix epoch (`proxy_get_current_time_nanoseconds`);
+ * Envoy may freeze it for the duration of a callback. 0 if the host fails.
+ */
+export function getCurrentTimeNanoseconds(): u64 {
+  const r = proxy_get_current_time_nanoseconds(RET_U64);
+  setLastResult(r);
+  return r == WasmResult.Ok ? load<u64>(RET_U64) : 0;
+}
+
+/** `getCurrentTimeNanoseconds` in whole milliseconds. */
+export function getCurrentTimeMilliseconds(): u64 {
+  return getCurrentTimeNanoseconds() / 1_000_000;
+}
+
+// ---------------------------------------------------------------------------
+// Properties
+
+let pathPtr: usize = 0;
+let pathSize: usize = 0;
+
+// Encodes `path` into the argument scratch (pathPtr, pathSize), leaving `extra` bytes
+// of room after it; false if a segment contains NUL.
+function putPath(path: string[], extra: usize): bool {
+  const max = propertyPathMaxSize(path);
+  argsBegin(max + extra);
+  const ptr = reserve(max);
+  const size = encodePropertyPathInto(path, ptr);
+  if (size < 0) return false;
+  pathPtr = ptr;
+  pathSize = <usize>size;
+  return true;
+}
+
+/**
+ * The raw value of property `path` (`proxy_get_property`; segments such as
+ * `["request", "headers", "x-id"]`), or null: NotFound when absent, BadArgument when a
+ * segment contains NUL (see `lastResult()`).
+ */
+export function getProperty(path: string[]): ArrayBuffer | null {
+  if (!putPath(path, 0)) {
+    setLastResult(WasmResult.BadArgument);
+    return null;
+  }
+  const mark = hostMemoryMark();
+  const r = proxy_get_property(pathPtr, pathSize, RET_PTR, RET_SIZE);
+  if (r != WasmResult.Ok) {
+    releaseHostMemory(mark);
+    setLastResult(r);
+    return null;
+  }
+  const value = takeBytes(mark);
+  setLastResult(takeResult);
+  return value;
+}
+
+/** A string property (Envoy sends strings raw), or null. */
+export function getPropertyString(path: string[]): string | null {
+  if (!putPath(path, 0)) {
+    setLastResult(WasmResult.BadArgument);
+    return null;
+  }
+  const mark = hostMemoryMark();
+  const r = proxy_get_property(pathPtr, pathSize, RET_PTR, RET_SIZE);
+  if (r != WasmResult.Ok) {
+    releaseHostMemory(mark);
+    setLastResult(r);
+    return null;
+  }
+  const value = takeString(mark);
+  setLastResult(takeResult);
+  return value;
+}
+
+/**
+ * An int64 property (8 bytes little endian; also durations and timestamps in ns), or
+ * `fallback` when absent or not 8 bytes long (then `lastResult()` is not Ok).
+ */
+export function getPropertyInt64(path: string[], fallback: i64 = 0): i64 {
+  const value = getProperty(path);
+  if (!value) return fallback;
+  if (value.byteLength != 8) {
+    setLastResult(WasmResult.SerializationFailure);
+    return fallback;
+  }
+  return decodeInt64(value, fallback);
+}
+
+/** A uint64 property, or `fallback` (see `getPropertyInt64`). */
+export function getPropertyUint64(path: string[], fallback: u64 = 0): u64 {
+  const value = getProperty(path);
+  if (!value) return fallback;
+  if (value.byteLength != 8) {
+    setLastResult(WasmResult.SerializationFailure);
+    return fallback;
+  }
+  return decodeUint64(value, fallback);
+}
+
+/** A bool property (1 byte), or `fallback` when absent or malformed. */
+export function getPropertyBool(path: string[], fallback: bool = false): bool {
+  const value = getProperty(path);
+  if (!value) return fallback;
+  if (value.byteLength != 1) {
+    setLastResult(WasmResult.SerializationFailure);
+    return fallback;
+  }
+  return decodeBool(value, fallback);
+}
+
+/** A map property (serialized pairs, e.g. `request.headers`), or null. */
+export function getPropertyPairs(path: string[]): HeaderPair[] | null {
+  if (!putPath(path, 0)) {
+    setLastResult(WasmResult.BadArgument);
+    return null;
+  }
+  const mark = hostMemoryMark();
+  const r = proxy_get_property(pathPtr, pathSize, RET_PTR, RET_SIZE);
+  if (r != WasmResult.Ok || !returnedRange(mark)) {
+    releaseHostMemory(mark);
+    setLastResult(r != WasmResult.Ok ? r : takeResult);
+    return null;
+  }
+  const pairs = deserializePairs(load<usize>(RET_PTR), load<usize>(RET_SIZE));
+  releaseHostMemory(mark);
+  setLastResult(pairs ? WasmResult.Ok : WasmResult.SerializationFailure);
+  return pairs;
+}
+
+/** Sets property `path` to `value` (`proxy_set_property`). */
+export function setProperty(path: string[], value: ArrayBuffer): WasmResult {
+  if (!putPath(path, 0)) return setLastResult(WasmResult.BadArgument);
+  return setLastResult(proxy_set_property(
+    pathPtr, pathSize, changetype<usize>(value), <usize>value.byteLength,
+  ));
+}
+
+/** Sets property `path` to the UTF-8 of `value`. */
+export function setPropertyString(path: string[], value: string): WasmResult {
+  if (!putPath(path, utf8MaxSize(value))) return setLastResult(WasmResult.BadArgument);
+  // The path block was reserved at its maximum size; the value goes after it.
+  putString(value);
+  return setLastResult(proxy_set_property(pathPtr, pathSize, argPtr, argSize));
+}
+
+// ---------------------------------------------------------------------------
+// Shared data
+
+/**
+ * A shared data entry (`proxy_get_shared_data`): `status` Ok with `value` and `cas`, or
+ * NotFound (value null, cas 0). Pass `cas` back to `setSharedData` for an atomic update.
+ */
+export class SharedData {
+  constructor(readonly status: WasmResult, readonly value: ArrayBuffer | null, readonly cas: u32) {}
+
+  /** Whether the key exists. */
+  get found(): bool {
+    return this.status == WasmResult.Ok;
+  }
+
+  /** The value decoded from UTF-8, or null. */
+  valueString(): string | null {
+    const v = this.value;
+    return v ? String.UTF8.decode(v) : null;
+  }
+}
+
+function getSharedDataAt(keyPtr: usize, keySize: usize): SharedData {
+  const mark = hostMemoryMark();
+  const r = proxy_get_shared_data(keyPtr, keySize, RET_PTR, RET_SIZE, RET_CAS);
+  if (r != WasmResult.Ok) {
+    releaseHostMemory(mark);
+    setLastResult(r);
+    return new SharedData(r, null, 0);
+  }
+  const value = takeBytes(mark);
+  setLastResult(takeResult);
+  return value ? new SharedData(WasmResult.Ok, value, load<u32>(RET_CAS)) : new SharedData(takeResult, null, 0);
+}
+
+/** Reads shared data `key` (common to every VM of this `vm_id`). */
+export function getSharedData(key: string): SharedData {
+  argsBegin(utf8MaxSize(key));
+  putString(key);
+  return getSharedDataAt(argPtr, argSize);
+}
+
+/** `getSharedData` with a byte key. */
+export function getSharedDataBytes(key: ArrayBuffer): SharedData {
+  return getSharedDataAt(changetype<usize>(key), <usize>key.byteLength);
+}
+
+/**
+ * Writes shared data `key` (`proxy_set_shared_data`). With `cas` 0 the write is
+ * unconditional; otherwise it succeeds only if the entry's CAS still equals `cas`, else
+ * CasMismatch: read again and retry.
+ */
+export function setSharedData(key: string, value: ArrayBuffer, cas: u32 = 0): WasmResult {
+  argsBegin(utf8MaxSize(key));
+  putString(key);
+  return setLastResult(proxy_set_shared_data(
+    argPtr, argSize, changetype<usize>(value), <usize>value.byteLength, cas,
+  ));
+}
+
+/** `setSharedData` with a string value, written as UTF-8. */
+export function setSharedDataString(key: string, value: string, cas: u32 = 0): WasmResult {
+  argsBegin(utf8MaxSize(key) + utf8MaxSize(value));
+  putString(key);
+  const kp = argPtr, ks = argSize;
+  putString(value);
+  return setLastResult(proxy_set_shared_data(kp, ks, argPtr, argSize, cas));
+}
+
+/** `setSharedData` with a byte key. */
+export function setSharedDataBytes(key: ArrayBuffer, value: ArrayBuffer, cas: u32 = 0): WasmResult {
+  return setLastResult(proxy_set_shared_data(
+    changetype<usize>(key), <usize>key.byteLength,
+    changetype<usize>(value), <usize>value.byteLength, cas,
+  ));
+}
+
+// ---------------------------------------------------------------------------
+// Shared queues
+
+/** Id of a shared queue, or the status that kept it from being registered/resolved. */
+export class SharedQueue {
+  constructor(readonly status: WasmResult, readonly queueId: u32) {}
+
+  get ok(): bool {
+    return this.status == WasmResult.Ok;
+  }
+}
+
+/**
+ * Creates, or opens if it exists, the queue `name` of this VM's `vm_id`
+ * (`proxy_register_shared_queue`). Items enqueued on it call `onQueueReady` of the root
+ * context that registered it.
+ */
+export function registerSharedQueue(name: string): SharedQueue {
+  argsBegin(utf8MaxSize(name));
+  putString(name);
+  const r = setLastResult(proxy_register_shared_queue(argPtr, argSize, RET_ID));
+  return new SharedQueue(r, r == WasmResult.Ok ? load<u32>(RET_ID) : 0);
+}
+
+/** Finds the existing queue `name` of VM `vmId` (`proxy_resolve_shared_queue`); NotFound if none. */
+export function resolveSharedQueue(vmId: string, name: string): SharedQueue {
+  argsBegin(utf8MaxSize(vmId) + utf8MaxSize(name));
+  putString(vmId);
+  const vp = argPtr, vs = argSize;
+  putString(name);
+  const r = setLastResult(proxy_resolve_shared_queue(vp, vs, argPtr, argSize, RET_ID));
+  return new SharedQueue(r, r == WasmResult.Ok ? load<u32>(RET_ID) : 0);
+}
+
+/** Appends `value` to queue `queueId` (`proxy_enqueue_shared_queue`). */
+export function enqueueSharedQueue(queueId: u32, value: ArrayBuffer): WasmResult {
+  return setLastResult(proxy_enqueue_shared_queue(
+    queueId, changetype<usize>(value), <usize>value.byteLength,
+  ));
+}
+
+/** Appends the UTF-8 of `value` to queue `queueId`. */
+export function enqueueSharedQueueString(queueId: u32, value: string): WasmResult {
+  argsBegin(utf8MaxSize(value));
+  putString(value);
+  return setLastResult(proxy_enqueue_shared_queue(queueId, argPtr, argSize));
+}
+
+/**
+ * Takes the front item of queue `queueId` (`proxy_dequeue_shared_queue`), or null:
+ * `lastResult()` is Empty when the queue has no item, NotFound for an unknown queue.
+ */
+export function dequeueSharedQueue(queueId: u32): ArrayBuffer | null {
+  const mark = hostMemoryMark();
+  const r = proxy_dequeue_shared_queue(queueId, RET_PTR, RET_SIZE);
+  if (r != WasmResult.Ok) {
+    releaseHostMemory(mark);
+    setLastResult(r);
+    return null;
+  }
+  const value = takeBytes(mark);
+  setLastResult(takeResult);
+  return value;
+}
+
+// ---------------------------------------------------------------------------
+// Foreign functions
+
+/**
+ * Calls the host's foreign function `name` (`proxy_call_foreign_function`; Envoy's are
+ * listed in source/extensions/common/wasm/foreign.cc) and returns its result bytes, or
+ * null with `lastResult()` NotFound for an unknown function.
+ */
+export function callForeignFunction(name: string, args: ArrayBuffer | null): ArrayBuffer | null {
+  argsBegin(utf8MaxSize(name));
+  putString(name);
+  const mark = hostMemoryMark();
+  const r = proxy_call_foreign_function(
+    argPtr, argSize,
+    args ? changetype<usize>(args) : 0, args ? <usize>args.byteLength : 0,
+    RET_PTR, RET_SIZE,
+  );
+  if (r != WasmResult.Ok) {
+    releaseHostMemory(mark);
+    setLastResult(r);
+    return null;
+  }
+  const value = takeBytes(mark);
+  setLastResult(takeResult);
+  return value;
+}

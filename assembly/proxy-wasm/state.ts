@@ -1,0 +1,92 @@
+// VM-wide SDK state that several modules read: the effective context, the last host
+// status, the cached host log level.
+
+import { proxy_get_log_level, proxy_set_effective_context } from './abi/imports';
+import { RET_ID } from './abi/memory';
+import { WasmResult } from './abi/types';
+
+// The context the host applies stream hostcalls to. The host resets it to the
+// callback's own context on every callback and restores it afterwards
+// (proxy-wasm-cpp-host / Envoy `SaveRestoreContext`), and the dispatcher mirrors that.
+let effectiveContextId: u32 = 0;
+
+/** The context hostcalls currently act on. */
+export function currentContextId(): u32 {
+  return effectiveContextId;
+}
+
+// Callbacks in progress: the host can call back into the module from a hostcall.
+let depth: i32 = 0;
+
+/** Called by the dispatcher on callback entry; returns the context id it replaced. */
+export function enterContext(contextId: u32): u32 {
+  const previous = effectiveContextId;
+  effectiveContextId = contextId;
+  hostLogLevel = -1;
+  depth++;
+  return previous;
+}
+
+/** Restores the context saved by `enterContext`. */
+export function leaveContext(previous: u32): void {
+  effectiveContextId = previous;
+  depth--;
+}
+
+// With the `minimal` runtime the GC never runs by itself and does not scan the stack:
+// collect between outermost callbacks, where no managed reference is on the stack.
+const COLLECT_EVERY: u32 = 64;
+let callbacksSinceCollect: u32 = 0;
+
+/** Called by every export last, with no managed reference live. */
+// @ts-ignore: decorator
+@inline
+export function afterCallback(): void {
+  if (ASC_RUNTIME == 1) {
+    if (depth == 0 && ++callbacksSinceCollect >= COLLECT_EVERY) {
+      callbacksSinceCollect = 0;
+      __collect();
+    }
+  }
+}
+
+/**
+ * Makes `contextId` the context hostcalls act on (`proxy_set_effective_context`), unless
+ * it already is: a callback acting on its own context makes no hostcall for this.
+ */
+export function activateContext(contextId: u32): WasmResult {
+  if (contextId == effectiveContextId) return WasmResult.Ok;
+  const r = proxy_set_effective_context(contextId);
+  if (r == WasmResult.Ok) effectiveContextId = contextId;
+  return r;
+}
+
+let lastStatus: WasmResult = WasmResult.Ok;
+
+/** Records the status of a hostcall and returns it. */
+// @ts-ignore: decorator
+@inline
+export function setLastResult(r: WasmResult): WasmResult {
+  lastStatus = r;
+  return r;
+}
+
+/**
+ * Status of the last hostcall a wrapper made: tells a getter's `null` for "absent"
+ * (NotFound) from a failure (e.g. BadArgument outside the callback that owns a map).
+ */
+export function lastResult(): WasmResult {
+  return lastStatus;
+}
+
+// -1: not fetched in this callback.
+let hostLogLevel: i32 = -1;
+
+/** The host's log level, fetched at most once per callback (`proxy_get_log_level`). */
+export function currentHostLogLevel(): i32 {
+  if (hostLogLevel < 0) {
+    // On failure log everything: dropping a line silently is worse than an extra line.
+    hostLogLevel = proxy_get_log_level(RET_ID) == WasmResult.Ok ? load<i32>(RET_ID) : 0;
+  }
+  return hostLogLevel;
+}
