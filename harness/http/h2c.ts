@@ -13,8 +13,8 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 export interface DualProtocolServer {
   readonly tcp: net.Server;
-  readonly h1: http.Server;
-  readonly h2: http2.Http2Server;
+  readonly h1: http.Server | null;
+  readonly h2: http2.Http2Server | null;
   /** Bound address once listening. */
   address(): net.AddressInfo;
   listen(port: number, host: string): Promise<net.AddressInfo>;
@@ -26,7 +26,11 @@ export interface DualProtocolServer {
  * Makes a TCP server that hands each connection to `h1` or `h2` after reading enough
  * bytes to compare with the preface. Errors on a socket close that socket only.
  */
-export function createDualProtocolServer(h1: http.Server, h2: http2.Http2Server): DualProtocolServer {
+export function createDualProtocolServer(
+  h1: http.Server | null,
+  h2: http2.Http2Server | null,
+  beforeHandOff?: (socket: net.Socket, protocol: 'HTTP/1.1' | 'HTTP/2') => void,
+): DualProtocolServer {
   const sockets = new Set<net.Socket>();
   const tcp = net.createServer((socket) => {
     sockets.add(socket);
@@ -36,18 +40,22 @@ export function createDualProtocolServer(h1: http.Server, h2: http2.Http2Server)
     const onData = (chunk: Buffer): void => {
       seen = seen.length ? Buffer.concat([seen, chunk]) : chunk;
       const n = Math.min(seen.length, PREFACE.length);
-      const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+      let isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+      // A listener with one codec (codec_type HTTP1 or HTTP2) parses everything with it.
+      if (!h1) isH2 = true;
+      else if (!h2) isH2 = false;
       // Wait for more bytes only while what we have is still a prefix of the preface.
       if (isH2 && n < PREFACE.length) return;
       socket.off('data', onData);
       socket.pause();
       socket.unshift(seen);
+      beforeHandOff?.(socket, isH2 ? 'HTTP/2' : 'HTTP/1.1');
       if (isH2) {
         // Node's Http2Session reads what is buffered on the socket on its next tick;
         // resuming here would hand those bytes to no one.
-        h2.emit('connection', socket);
+        h2!.emit('connection', socket);
       } else {
-        h1.emit('connection', socket);
+        h1!.emit('connection', socket);
         socket.resume();
       }
     };
@@ -71,7 +79,7 @@ export function createDualProtocolServer(h1: http.Server, h2: http2.Http2Server)
       new Promise((resolve) => {
         tcp.close(() => resolve());
         for (const s of sockets) s.destroy();
-        h1.closeAllConnections?.();
+        h1?.closeAllConnections?.();
       }),
   };
 }
