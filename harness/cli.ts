@@ -1,20 +1,243 @@
 #!/usr/bin/env node
-/** Placeholder CLI until the full `mesh-filters` command lands (issue 2, item 5). */
-import { buildAll } from './build.ts';
+/**
+ * `mesh-filters`: build the filters, validate Envoy/Istio configuration, run a bootstrap on
+ * the embedded data plane or on real Envoy, start the demo, mint demo tokens.
+ *
+ *   mesh-filters build [target...] [--tests]
+ *   mesh-filters validate -c envoy/mesh.yaml
+ *   mesh-filters run -c envoy/mesh.yaml [--concurrency 2] [--envoy] [--log-level info]
+ *   mesh-filters demo
+ *   mesh-filters token [--alg HS256|RS256|ES256] [--sub u] [--permissions a,b] [--scope s] [--tier t] [--exp 1h]
+ *
+ * Every failure the user can cause (missing file, YAML error, bad config, port in use, no
+ * Envoy) ends with one line on stderr and exit code 1. Set
+ * MESH_FILTERS_DEBUG=1 to see stack traces.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
-const [cmd, ...args] = process.argv.slice(2);
-if (cmd === 'build') {
-  const tests = args.includes('--tests');
-  const only = args.filter((a) => !a.startsWith('--'));
-  try {
-    for (const r of await buildAll({ tests, only })) {
+const projectRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const debug = !!process.env.MESH_FILTERS_DEBUG;
+
+/** An error whose message is the whole story: printed as is, one line. */
+class CliError extends Error {}
+
+/** The one line a user sees for an error. */
+function oneLine(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.split('\n').find((l) => l.trim())?.trim() ?? 'unknown error';
+}
+
+function die(e: unknown): never {
+  if (debug && e instanceof Error) console.error(e.stack);
+  console.error(`mesh-filters: ${oneLine(e)}`);
+  process.exit(1);
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'critical', 'off'];
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('expected a whole number from 1 to 256');
+  return n;
+}
+
+const program = new Command('mesh-filters')
+  .description('Envoy WebAssembly filters (jwt-auth, rate-limit, circuit-breaker, retry): build, validate, run, demo')
+  .version(JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')).version)
+  .exitOverride()
+  .showSuggestionAfterError()
+  .configureOutput({ outputError: (str, write) => write(`mesh-filters: ${str.replace(/^error: /, '').trim()}\n`) });
+
+program
+  .command('build')
+  .description('compile the AssemblyScript filters (asconfig.json targets) into build/*.wasm')
+  .argument('[targets...]', 'targets to build (default: every filter)')
+  .option('--tests', 'also build the test-only modules')
+  .action(async (targets: string[], opts: { tests?: boolean }) => {
+    const { buildAll, listTargets } = await import('./build.ts');
+    const known = (await listTargets()).map((t) => t.name);
+    const unknown = targets.filter((t) => !known.includes(t));
+    if (unknown.length) throw new CliError(`unknown build target '${unknown[0]}' (targets: ${known.join(', ')})`);
+    for (const r of await buildAll({ tests: opts.tests, only: targets })) {
       console.log(`${r.target.outFile.padEnd(32)} ${(r.bytes / 1024).toFixed(1).padStart(8)} KiB  (${Math.round(r.millis)} ms)`);
     }
-  } catch (e) {
-    console.error((e as Error).message);
-    process.exit(1);
+  });
+
+program
+  .command('validate')
+  .description("check Envoy bootstrap files and Istio WasmPlugin manifests against Envoy's API and the filters' own configuration rules")
+  .argument('[files...]', 'more files to check')
+  .option('-c, --config <file>', 'file to check')
+  .option('--no-plugins', "skip running each wasm filter's configure step")
+  .action(async (files: string[], opts: { config?: string; plugins: boolean }) => {
+    const all = [...(opts.config ? [opts.config] : []), ...files];
+    if (!all.length) throw new CliError('nothing to validate: give a file with -c <file>');
+    const { validateFile, formatIssue } = await import('./envoy/validate.ts');
+    let failed = false;
+    for (const file of all) {
+      for (const report of await validateFile(file, { plugins: opts.plugins })) {
+        for (const w of report.warnings) console.error(`warning: ${formatIssue(report.source, w)}`);
+        for (const e of report.errors) console.error(formatIssue(report.source, e));
+        if (report.errors.length) failed = true;
+        else console.log(`${report.source}: valid (${report.summary})`);
+      }
+    }
+    if (failed) process.exitCode = 1;
+  });
+
+program
+  .command('run')
+  .description('serve an Envoy bootstrap on the embedded data plane (or on real Envoy with --envoy)')
+  .requiredOption('-c, --config <file>', 'Envoy bootstrap (YAML or JSON)')
+  .option('--concurrency <n>', 'worker threads, each with its own wasm VMs (Envoy --concurrency)', positiveInt, 2)
+  .option('--envoy', 'run real Envoy (ENVOY_BIN, func-e or envoy on PATH) instead of the embedded data plane')
+  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+  .action(async (opts: { config: string; concurrency: number; envoy?: boolean; logLevel: string }) => {
+    if (opts.envoy) await runOnEnvoy(opts);
+    else await runEmbedded(opts);
+  });
+
+program
+  .command('demo')
+  .description('build the filters, start the demo services and serve envoy/mesh.yaml (what `npm start` runs)')
+  .option('-c, --config <file>', 'bootstrap to serve', 'envoy/mesh.yaml')
+  .option('--concurrency <n>', 'worker threads', positiveInt, 2)
+  .option('--no-build', 'skip building the filters')
+  .action(async (opts: { config: string; concurrency: number; build: boolean }) => {
+    const { startDemo } = await import('./demo/index.ts');
+    const demo = await startDemo({ bootstrap: opts.config, concurrency: opts.concurrency, build: opts.build, log: (l) => console.log(l) });
+    await untilSignal(() => demo.stop());
+  });
+
+program
+  .command('token')
+  .description('mint a JWT for the demo (HS256 with the shared secret, or RS256/ES256 with the demo keys)')
+  .addOption(new Option('--alg <alg>', 'signature algorithm').choices(['HS256', 'RS256', 'ES256']).default('HS256'))
+  .option('--sub <subject>', 'sub claim', 'demo-user')
+  .option('--permissions <list>', 'permissions claim, comma separated (e.g. credit:read,documents:write)')
+  .option('--scope <scope>', 'scope claim (space separated)')
+  .option('--tier <tier>', 'tier claim (e.g. authenticated, premium)')
+  .option('--exp <lifetime>', 'lifetime from now: 3600, 90s, 15m, 1h, 2d; negative for an expired token', '1h')
+  .option('--iss <issuer>', 'iss claim (default: the demo issuer)')
+  .option('--aud <audience>', 'aud claim (default: the demo audience)')
+  .option('--kid <kid>', 'key id to put in the header')
+  .option('--claim <name=json>', 'extra claim (repeatable); the value is JSON or a plain string', (v: string, acc: string[]) => [...acc, v], [])
+  .action(async (opts: {
+    alg: 'HS256' | 'RS256' | 'ES256'; sub: string; permissions?: string; scope?: string; tier?: string;
+    exp: string; iss?: string; aud?: string; kid?: string; claim: string[];
+  }) => {
+    const { mintDemoToken, parseLifetime } = await import('./demo/token.ts');
+    const lifetime = parseLifetime(opts.exp);
+    if (lifetime === null) throw new CliError(`--exp: expected a lifetime like 3600, 15m, 1h or -1h, got '${opts.exp}'`);
+    const claims: Record<string, unknown> = {};
+    for (const c of opts.claim) {
+      const eq = c.indexOf('=');
+      if (eq < 1) throw new CliError(`--claim: expected name=value, got '${c}'`);
+      const raw = c.slice(eq + 1);
+      try {
+        claims[c.slice(0, eq)] = JSON.parse(raw);
+      } catch {
+        claims[c.slice(0, eq)] = raw;
+      }
+    }
+    const token = await mintDemoToken({
+      alg: opts.alg,
+      sub: opts.sub,
+      permissions: opts.permissions?.split(',').map((p) => p.trim()).filter(Boolean),
+      scope: opts.scope,
+      tier: opts.tier,
+      expiresInSeconds: lifetime,
+      iss: opts.iss,
+      aud: opts.aud,
+      kid: opts.kid,
+      claims,
+    });
+    console.log(token);
+  });
+
+/** The embedded data plane: validate the bootstrap against Envoy's API first, as Envoy does at start. */
+async function runEmbedded(opts: { config: string; concurrency: number; logLevel: string }): Promise<void> {
+  const { validateFile, formatIssue } = await import('./envoy/validate.ts');
+  // The plugins' configure step runs when the proxy creates them; its error is the plugin's line.
+  const [report] = await validateFile(opts.config, { plugins: false });
+  if (report.kind !== 'bootstrap') throw new CliError(`${opts.config}: not an Envoy bootstrap (an Istio manifest is applied with kubectl)`);
+  for (const w of report.warnings) console.error(`warning: ${formatIssue(report.source, w)}`);
+  if (report.errors.length) throw new CliError(formatIssue(report.source, report.errors[0]));
+  const { startProxy } = await loadProxy();
+  const proxy = await startProxy({ bootstrap: opts.config, concurrency: opts.concurrency, logLevel: opts.logLevel });
+  console.log(`embedded data plane, ${opts.concurrency} worker thread(s)`);
+  for (const line of describeProxy(proxy)) console.log(line);
+  await untilSignal(() => proxy.stop());
+}
+
+async function runOnEnvoy(opts: { config: string; concurrency: number; logLevel: string }): Promise<void> {
+  const { envoyAvailable, startEnvoy } = await import('./envoy/runner.ts');
+  const availability = envoyAvailable();
+  if (!availability.ok) {
+    throw new CliError(`cannot run real Envoy: ${availability.reason} (none can be downloaded here; drop --envoy to use the embedded data plane)`);
   }
-} else {
-  console.error(`mesh-filters: unknown command ${cmd ?? ''}`);
-  process.exit(2);
+  const { readConfigFile } = await import('./envoy/config-file.ts');
+  readConfigFile(opts.config); // one-line errors for a missing or broken file, before Envoy's own
+  const envoy = await startEnvoy({
+    bootstrap: opts.config,
+    concurrency: opts.concurrency,
+    logLevel: opts.logLevel === 'off' ? 'off' : opts.logLevel,
+    stdio: 'inherit',
+    availability,
+  });
+  console.log(`envoy (${availability.command.join(' ')}) pid ${envoy.pid}`);
+  console.log(`admin     http://${envoy.adminAddress}`);
+  for (const [name, address] of Object.entries(envoy.listeners)) console.log(`listener  ${name}  http://${address}`);
+  const code = await Promise.race([envoy.exited, untilSignal(() => envoy.stop()).then(() => 0)]);
+  if (code !== 0) throw new CliError(`envoy exited (${code})`);
+}
+
+/** The embedded data plane (harness/proxy), loaded only by the commands that serve traffic. */
+async function loadProxy(): Promise<{ startProxy: (opts: Record<string, unknown>) => Promise<any> }> {
+  const modulePath = './proxy/index.ts'; // TODO(integration): static import once harness/proxy/index.ts lands
+  try {
+    return await import(modulePath);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new CliError('the embedded data plane (harness/proxy) is not available yet');
+    throw e;
+  }
+}
+
+function describeProxy(proxy: any): string[] {
+  const lines: string[] = [];
+  for (const l of proxy.listeners ?? []) lines.push(`listener  ${l.name}  http://${l.address}`);
+  if (proxy.adminAddress) lines.push(`admin     http://${proxy.adminAddress}`);
+  return lines;
+}
+
+/** Waits for Ctrl-C (or SIGTERM), then runs `stop` and exits 0. */
+function untilSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = () => {
+      if (stopping) process.exit(130); // a second Ctrl-C: leave at once
+      stopping = true;
+      stop().then(
+        () => {
+          resolve();
+          process.exit(0);
+        },
+        (e) => die(e),
+      );
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+}
+
+process.on('uncaughtException', die);
+process.on('unhandledRejection', die);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) process.exit(e.exitCode);
+  die(e);
 }
