@@ -132,6 +132,8 @@ abstract class ActiveFilter {
   abstract doTrailers(): void;
   abstract bufferTooLarge(): void;
   abstract bufferDrained(): void;
+  /** Marks the buffered direction as streaming (watermarks) or not (413/500 on overflow). */
+  abstract setStreaming(streaming: boolean): void;
 
   /** ActiveStreamFilterBase::commonContinue. */
   commonContinue(): void {
@@ -187,7 +189,7 @@ abstract class ActiveFilter {
   }
 
   /** commonHandleAfterDataCallback: true = go on to the next filter. */
-  afterData(status: FilterDataStatus, data: BodyBuffer, streaming: { v: boolean }): boolean {
+  afterData(status: FilterDataStatus, data: BodyBuffer): boolean {
     if (status === FilterDataStatus.Continue) {
       if (this.iteration === Iteration.StopSingle) {
         this.bufferData(data);
@@ -198,7 +200,7 @@ abstract class ActiveFilter {
     }
     this.iteration = Iteration.StopSingle;
     if (status === FilterDataStatus.StopIterationAndBuffer || status === FilterDataStatus.StopIterationAndWatermark) {
-      streaming.v = status === FilterDataStatus.StopIterationAndWatermark;
+      this.setStreaming(status === FilterDataStatus.StopIterationAndWatermark);
       this.bufferData(data);
     } else if (this.complete() && !this.hasTrailers() && !this.buffered() && !this.fm.destroyed) {
       // StopIterationNoBuffer on the last (possibly empty) frame: keep an empty buffer so
@@ -255,6 +257,9 @@ class ActiveDecoderFilter extends ActiveFilter implements StreamDecoderCallbacks
   }
   bufferDrained(): void {
     this.fm.callbacks.onDecoderBelowLowWatermark();
+  }
+  setStreaming(streaming: boolean): void {
+    this.fm.decoderStreaming = streaming;
   }
 
   // DecoderFilterCallbacks
@@ -346,6 +351,9 @@ class ActiveEncoderFilter extends ActiveFilter implements EncoderFilterCallbacks
     this.fm.sendLocalReply({ status: 500, body: 'Internal Server Error', details: 'response_payload_too_large' });
   }
   bufferDrained(): void {}
+  setStreaming(streaming: boolean): void {
+    this.fm.encoderStreaming = streaming;
+  }
 
   // EncoderFilterCallbacks
   continueEncoding(): void {
@@ -528,9 +536,7 @@ export class FilterManager {
         endStream = false;
         trailersAddedAt = e;
       }
-      const streaming = { v: this.decoderStreaming };
-      const goOn = e.afterData(status, data, streaming);
-      this.decoderStreaming = streaming.v;
+      const goOn = e.afterData(status, data);
       if (this.destroyed) return;
       if (!goOn && i + 1 < this.decoders.length) break;
       void status;
@@ -645,9 +651,7 @@ export class FilterManager {
       this.callState &= ~(CALL_ENCODE_DATA | CALL_END_OF_STREAM);
       if (this.encoderChainAborted) status = FilterDataStatus.StopIterationNoBuffer;
       if (!trailersAtStart && this.responseTrailersMap && !trailersAddedAt) trailersAddedAt = e;
-      const streaming = { v: this.encoderStreaming };
-      const goOn = e.afterData(status, data, streaming);
-      this.encoderStreaming = streaming.v;
+      const goOn = e.afterData(status, data);
       if (this.destroyed || !goOn) return;
     }
     const end = endStream && trailersAddedAt === null;
