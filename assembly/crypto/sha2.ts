@@ -218,7 +218,7 @@ export class Sha256 {
   /** Makes this hasher's state a copy of `other`'s (HMAC restores precomputed pad states). */
   copyFrom(other: Sha256): this {
     memory.copy(changetype<usize>(this.state), changetype<usize>(other.state), 32);
-    memory.copy(changetype<usize>(this.buffer), changetype<usize>(other.buffer), 64);
+    memory.copy(changetype<usize>(this.buffer), changetype<usize>(other.buffer), <usize>other.buffered);
     this.buffered = other.buffered;
     this.length = other.length;
     return this;
@@ -354,7 +354,7 @@ export class Sha512 {
   /** Makes this hasher's state a copy of `other`'s (both must have the same digest length). */
   copyFrom(other: Sha512): this {
     memory.copy(changetype<usize>(this.state), changetype<usize>(other.state), 64);
-    memory.copy(changetype<usize>(this.buffer), changetype<usize>(other.buffer), 128);
+    memory.copy(changetype<usize>(this.buffer), changetype<usize>(other.buffer), <usize>other.buffered);
     this.buffered = other.buffered;
     this.length = other.length;
     return this;

@@ -1,7 +1,12 @@
 /**
  * Loads build/test/crypto.wasm (see test/wasm/crypto.ts) and calls its exports with
  * byte arrays: each Uint8Array argument becomes a (ptr, len) pair, numbers pass as is.
+ *
+ * The module's imports are whatever the build routes the runtime hooks to (`env.abort`,
+ * `env.trace`, `env.seed`, or the SDK's `env.proxy_log` and WASI `random_get`); each is
+ * answered here, and a trap carries the last message the module logged.
  */
+import { randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -14,29 +19,69 @@ export interface CryptoModule {
   call(name: string, ...args: Arg[]): number;
   /** Calls `name`, which returns a length written to the output area; returns those bytes. */
   callBytes(name: string, ...args: Arg[]): Uint8Array;
+  /**
+   * Copies `data` into module memory once and returns its (ptr, len) pair, for calls
+   * repeated many times on the same bytes (the bench). Free it with `free`.
+   */
+  place(data: Uint8Array): [number, number];
+  free(ptr: number): void;
   exports: Record<string, unknown>;
 }
 
 export function loadCryptoModule(file = wasmPath): CryptoModule {
   const module = new WebAssembly.Module(readFileSync(file));
   let memory!: WebAssembly.Memory;
+  let lastLog = '';
   const readString = (ptr: number) => {
     if (!ptr) return '';
     const len = new Uint32Array(memory.buffer, ptr - 4, 1)[0];
     return Buffer.from(memory.buffer, ptr, len).toString('utf16le');
   };
-  const instance = new WebAssembly.Instance(module, {
+  const known: Record<string, Record<string, (...a: number[]) => number | void>> = {
     env: {
       abort(msg: number, file: number, line: number, col: number) {
         throw new Error(`abort: ${readString(msg)} at ${readString(file)}:${line}:${col}`);
       },
       seed: () => Date.now(),
       trace: () => {},
+      proxy_log(_level: number, ptr: number, len: number) {
+        lastLog = Buffer.from(memory.buffer, ptr, len).toString('utf8');
+        return 0;
+      },
     },
-  });
+    wasi_snapshot_preview1: {
+      random_get(ptr: number, len: number) {
+        randomFillSync(new Uint8Array(memory.buffer, ptr, len));
+        return 0;
+      },
+    },
+  };
+  const imports: Record<string, Record<string, unknown>> = {};
+  for (const imp of WebAssembly.Module.imports(module)) {
+    if (imp.kind !== 'function') continue;
+    const fn = known[imp.module]?.[imp.name];
+    if (!fn) throw new Error(`crypto.wasm imports ${imp.module}.${imp.name}, which this loader does not provide`);
+    (imports[imp.module] ??= {})[imp.name] = fn;
+  }
+  const instance = new WebAssembly.Instance(module, imports as WebAssembly.Imports);
   const ex = instance.exports as Record<string, any>;
   memory = ex.memory as WebAssembly.Memory;
   if (typeof ex._initialize === 'function') ex._initialize();
+
+  const run = (fn: (...a: number[]) => number, raw: number[]): number => {
+    try {
+      return fn(...raw);
+    } catch (err) {
+      if (lastLog && err instanceof WebAssembly.RuntimeError) err.message += ` (module logged: ${lastLog})`;
+      throw err;
+    }
+  };
+
+  const place = (data: Uint8Array): [number, number] => {
+    const ptr = ex.alloc(Math.max(1, data.length)) as number;
+    new Uint8Array(memory.buffer, ptr, data.length).set(data);
+    return [ptr, data.length];
+  };
 
   const invoke = (name: string, args: Arg[]): number => {
     const fn = ex[name];
@@ -48,13 +93,12 @@ export function loadCryptoModule(file = wasmPath): CryptoModule {
         raw.push(a);
         continue;
       }
-      const ptr = ex.alloc(Math.max(1, a.length)) as number;
-      new Uint8Array(memory.buffer, ptr, a.length).set(a);
+      const [ptr, len] = place(a);
       owned.push(ptr);
-      raw.push(ptr, a.length);
+      raw.push(ptr, len);
     }
     try {
-      return fn(...raw) as number;
+      return run(fn, raw);
     } finally {
       for (const p of owned) ex.dealloc(p);
     }
@@ -68,5 +112,7 @@ export function loadCryptoModule(file = wasmPath): CryptoModule {
       if (len < 0) throw new Error(`${name} returned ${len}`);
       return new Uint8Array(memory.buffer, ex.output() as number, len).slice();
     },
+    place,
+    free: (ptr) => ex.dealloc(ptr),
   };
 }

@@ -11,8 +11,13 @@ export function dealloc(ptr: usize): void {
   heap.free(ptr);
 }
 
-const OUTPUT_CAPACITY: i32 = 1024;
+const OUTPUT_CAPACITY: i32 = 8192;
 const outputArea = new Uint8Array(OUTPUT_CAPACITY);
+
+/** The output area as an array, for exports that write into it directly. */
+export function outputArray(): Uint8Array {
+  return outputArea;
+}
 
 /** Address of the output area (OUTPUT_CAPACITY bytes). */
 export function output(): usize {
