@@ -1,0 +1,515 @@
+// Short Weierstrass curves y² = x³ - 3x + b over GF(p) (both NIST curves have a = -3):
+// Jacobian point arithmetic, fixed-base tables, the double-scalar multiplication
+// u1·G + u2·Q and ECDSA verification (FIPS 186-4 §6.4.2, SEC 1 v2 §4.1.4).
+// Written once for any field class with FieldP256's shape (fields.ts); compiled per field.
+// Variable time on purpose: verification only ever sees public values.
+import { VerifyResult } from "../result";
+import { ScalarField } from "./scalar";
+import { wordsAdd, wordsCompare, wordsEqual, wordsFromBytes, wordsIsZero, wordsSub, wordsToBytes } from "./words";
+
+/** Big-endian bytes of a hex string (curve constants). */
+function hexBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = <u8>I32.parseInt(hex.substr(i << 1, 2), 16);
+  return out;
+}
+
+/** Domain parameters as big-endian hex (FIPS 186-4 App. D.1.2 / SEC 2 v2 §2.4.2, §2.5.1). */
+export class CurveParams {
+  constructor(
+    public p: string,
+    public n: string,
+    public b: string,
+    public gx: string,
+    public gy: string,
+    /** Signed window width w of the scalar digits (table rows hold 2^(w-1) points). */
+    public window: i32,
+    /** Digits per table M: each table spans w·M bits; verification doubles w·(M-1) times. */
+    public columns: i32,
+    /** Tables per point B; B·M·w must cover the 32·words bits of a scalar. */
+    public tables: i32,
+  ) {}
+}
+
+/**
+ * One curve over the field class F. Field elements are `words` little-endian 32-bit words
+ * in Montgomery form; a Jacobian point is X, Y, Z consecutive (x = X/Z², y = Y/Z³); an
+ * affine table entry is x, y consecutive.
+ */
+export class Curve<F> {
+  readonly field: F;
+  readonly words: i32;
+  /** Bytes of one field element or scalar (32 or 48). */
+  readonly bytes: i32;
+  readonly scalar: ScalarField;
+  readonly window: i32;
+  readonly columns: i32;
+  readonly tables: i32;
+  /** Points per table: 2^(window-1). */
+  readonly rowPoints: i32;
+  /** Words of a whole affine table (tables·rowPoints points). */
+  readonly tableWords: i32;
+
+  private readonly mem: StaticArray<u32>;
+  // Constants: p (plain), p - 2 (plain), 1 (plain), R mod p (Montgomery 1), R² mod p, b·R, zero.
+  private readonly p: usize;
+  private readonly pMinus2: usize;
+  private readonly plainOne: usize;
+  readonly one: usize;
+  private readonly r2: usize;
+  private readonly b: usize;
+  private readonly zero: usize;
+  /** Generator G, affine, Montgomery form (x then y). */
+  private readonly g: usize;
+  // The accumulator (Jacobian) of the double-scalar multiplication.
+  private readonly acc: usize;
+  private accInfinity: bool = true;
+  // Field temporaries.
+  private readonly t0: usize;
+  private readonly t1: usize;
+  private readonly t2: usize;
+  private readonly t3: usize;
+  private readonly t4: usize;
+  private readonly t5: usize;
+  private readonly t6: usize;
+  private readonly t7: usize;
+  // Scalars (words + 1, so that digit extraction may read one word past the top).
+  private readonly e: usize;
+  private readonly r: usize;
+  private readonly sInv: usize;
+  private readonly u1: usize;
+  private readonly u2: usize;
+  private readonly digitsG: StaticArray<i32>;
+  private readonly digitsQ: StaticArray<i32>;
+  private gTable: StaticArray<u32> | null = null;
+  // Table precomputation: the imported point, the base point of the current table, the
+  // table in Jacobian coordinates and the running products of its Z coordinates.
+  private readonly point: usize;
+  private readonly base: usize;
+  private readonly jacobianScratch: StaticArray<u32>;
+  private readonly prefixScratch: StaticArray<u32>;
+
+  constructor(field: F, words: i32, params: CurveParams) {
+    // Managed fields first: AssemblyScript wants them set before `this` is read.
+    const digitCount = params.columns * params.tables;
+    this.digitsG = new StaticArray<i32>(digitCount);
+    this.digitsQ = new StaticArray<i32>(digitCount);
+    // 8 constants + G (2) + accumulator (3) + 8 temporaries + 5 scalars (with spare words)
+    // + an imported point (2) + the table base point (3).
+    this.mem = new StaticArray<u32>((8 + 2 + 3 + 8 + 5 * 2 + 2 + 3) * words);
+    const count = params.tables * (1 << (params.window - 1));
+    this.jacobianScratch = new StaticArray<u32>(count * 3 * words);
+    this.prefixScratch = new StaticArray<u32>(count * words);
+    this.field = field;
+    this.words = words;
+    const bytes = words << 2;
+    this.bytes = bytes;
+    this.scalar = new ScalarField(hexBytes(params.n));
+    this.window = params.window;
+    this.columns = params.columns;
+    this.tables = params.tables;
+    this.rowPoints = 1 << (params.window - 1);
+    this.tableWords = params.tables * this.rowPoints * 2 * words;
+    assert(params.window * params.columns * params.tables >= 32 * words, "window too small");
+
+    let at = changetype<usize>(this.mem);
+    const el = <usize>bytes;
+    this.p = at; at += el;
+    this.pMinus2 = at; at += el;
+    this.plainOne = at; at += el;
+    this.one = at; at += el;
+    this.r2 = at; at += el;
+    this.b = at; at += el;
+    this.zero = at; at += el;
+    at += el; // spare
+    this.g = at; at += 2 * el;
+    this.acc = at; at += 3 * el;
+    this.t0 = at; at += el;
+    this.t1 = at; at += el;
+    this.t2 = at; at += el;
+    this.t3 = at; at += el;
+    this.t4 = at; at += el;
+    this.t5 = at; at += el;
+    this.t6 = at; at += el;
+    this.t7 = at; at += el;
+    this.e = at; at += 2 * el;
+    this.r = at; at += 2 * el;
+    this.sInv = at; at += 2 * el;
+    this.u1 = at; at += 2 * el;
+    this.u2 = at; at += 2 * el;
+    this.point = at; at += 2 * el;
+    this.base = at; at += 3 * el;
+
+    const pBytes = hexBytes(params.p);
+    wordsFromBytes(this.p, words, pBytes.dataStart, bytes);
+    store<u32>(this.plainOne, 1);
+    wordsSub(this.pMinus2, this.p, this.plainOne, words);
+    wordsSub(this.pMinus2, this.pMinus2, this.plainOne, words);
+    // R mod p = R - p (p > R/2); R² mod p by doubling R mod p 32·words times.
+    wordsSub(this.one, this.zero, this.p, words);
+    memory.copy(this.r2, this.one, el);
+    for (let i = 0; i < 32 * words; i++) this.fieldAdd(this.r2, this.r2, this.r2);
+    const b = hexBytes(params.b);
+    wordsFromBytes(this.b, words, b.dataStart, bytes);
+    this.toMont(this.b, this.b);
+    const gx = hexBytes(params.gx);
+    const gy = hexBytes(params.gy);
+    wordsFromBytes(this.g, words, gx.dataStart, bytes);
+    wordsFromBytes(this.g + el, words, gy.dataStart, bytes);
+    this.toMont(this.g, this.g);
+    this.toMont(this.g + el, this.g + el);
+  }
+
+  // ---- field helpers -------------------------------------------------------------
+
+  @inline private fieldAdd(out: usize, a: usize, b: usize): void {
+    this.field.add(out, a, b);
+  }
+
+  /** out = a·R mod p (into Montgomery form). */
+  toMont(out: usize, a: usize): void {
+    this.field.mul(out, a, this.r2);
+  }
+
+  /** out = a·R^-1 mod p (out of Montgomery form). */
+  fromMont(out: usize, a: usize): void {
+    this.field.mul(out, a, this.plainOne);
+  }
+
+  /** Reads a big-endian field element of `bytes` bytes; false if it is ≥ p. Plain form. */
+  parseFieldElement(out: usize, src: usize): bool {
+    wordsFromBytes(out, this.words, src, this.bytes);
+    return wordsCompare(out, this.p, this.words) < 0;
+  }
+
+  /** out = a^-1 = a^(p-2) (Fermat), a ≠ 0, Montgomery form. For precomputation only. */
+  invert(out: usize, a: usize): void {
+    const f = this.field;
+    const x = this.t7;
+    memory.copy(x, a, <usize>this.bytes);
+    memory.copy(out, this.one, <usize>this.bytes);
+    for (let i = 32 * this.words - 1; i >= 0; i--) {
+      f.sqr(out, out);
+      if (((load<u32>(this.pMinus2 + (<usize>(i >> 5) << 2)) >>> (i & 31)) & 1) != 0) f.mul(out, out, x);
+    }
+  }
+
+  /** True if (x, y) (Montgomery form) satisfies y² = x³ - 3x + b. */
+  isOnCurve(x: usize, y: usize): bool {
+    const f = this.field;
+    const lhs = this.t0, rhs = this.t1, t = this.t2;
+    f.sqr(lhs, y);
+    f.sqr(rhs, x);
+    f.mul(rhs, rhs, x); // x³
+    f.add(t, x, x);
+    f.add(t, t, x); // 3x
+    f.sub(rhs, rhs, t);
+    f.add(rhs, rhs, this.b);
+    return wordsEqual(lhs, rhs, this.words);
+  }
+
+  // ---- point formulas (a = -3) -----------------------------------------------------
+
+  /**
+   * out = 2·P for Jacobian P ≠ O (out may be P). Doubling for a = -3 after Bernstein 2001
+   * (EFD "dbl-2001-b"), with Z3 = 2·Y1·Z1: 4M + 4S.
+   */
+  double(out: usize, pt: usize): void {
+    const f = this.field;
+    const el = <usize>this.bytes;
+    const X1 = pt, Y1 = pt + el, Z1 = pt + 2 * el;
+    const delta = this.t0, gamma = this.t1, beta = this.t2, alpha = this.t3, t = this.t4;
+    f.sqr(delta, Z1);
+    f.sqr(gamma, Y1);
+    f.mul(beta, X1, gamma);
+    f.sub(t, X1, delta);
+    f.add(alpha, X1, delta);
+    f.mul(alpha, alpha, t);
+    f.add(t, alpha, alpha);
+    f.add(alpha, t, alpha); // alpha = 3·(X1 - delta)·(X1 + delta)
+    f.mul(t, Y1, Z1);
+    f.add(out + 2 * el, t, t); // Z3 = 2·Y1·Z1
+    f.add(beta, beta, beta);
+    f.add(beta, beta, beta); // 4·beta
+    f.sqr(t, alpha);
+    f.sub(t, t, beta);
+    f.sub(out, t, beta); // X3 = alpha² - 8·beta
+    f.sub(beta, beta, out);
+    f.mul(beta, beta, alpha); // alpha·(4·beta - X3)
+    f.sqr(gamma, gamma);
+    f.add(gamma, gamma, gamma);
+    f.add(gamma, gamma, gamma);
+    f.add(gamma, gamma, gamma); // 8·gamma²
+    f.sub(out + el, beta, gamma); // Y3
+  }
+
+  /**
+   * The accumulator += (x2, ±y2) for an affine point: mixed Jacobian-affine addition
+   * (Hankerson–Menezes–Vanstone, Guide to ECC Alg. 3.22; EFD "madd-2004-hmv"): 8M + 3S.
+   * Handles the accumulator at infinity, equal points (doubles) and opposite points.
+   */
+  private accAddAffine(x2: usize, y2: usize, negate: bool): void {
+    const f = this.field;
+    const el = <usize>this.bytes;
+    const acc = this.acc;
+    if (negate) {
+      f.sub(this.t6, this.zero, y2);
+      y2 = this.t6;
+    }
+    if (this.accInfinity) {
+      memory.copy(acc, x2, el);
+      memory.copy(acc + el, y2, el);
+      memory.copy(acc + 2 * el, this.one, el);
+      this.accInfinity = false;
+      return;
+    }
+    const X1 = acc, Y1 = acc + el, Z1 = acc + 2 * el;
+    const u2 = this.t0, s2 = this.t1, h = this.t2, r = this.t3, t = this.t4, h3 = this.t5;
+    f.sqr(u2, Z1);
+    f.mul(s2, u2, Z1);
+    f.mul(u2, u2, x2);
+    f.mul(s2, s2, y2);
+    f.sub(h, u2, X1);
+    f.sub(r, s2, Y1);
+    if (wordsIsZero(h, this.words)) {
+      if (wordsIsZero(r, this.words)) this.double(acc, acc);
+      else this.accInfinity = true;
+      return;
+    }
+    f.mul(Z1, Z1, h); // Z3 = Z1·H
+    f.sqr(t, h);
+    f.mul(h3, t, h); // H³
+    f.mul(t, t, X1); // X1·H²
+    f.sqr(X1, r);
+    f.sub(X1, X1, h3);
+    f.sub(X1, X1, t);
+    f.sub(X1, X1, t); // X3 = R² - H³ - 2·X1·H²
+    f.sub(t, t, X1);
+    f.mul(t, t, r);
+    f.mul(h3, h3, Y1);
+    f.sub(Y1, t, h3); // Y3 = R·(X1·H² - X3) - Y1·H³
+  }
+
+  /**
+   * out = P1 + P2, both Jacobian and ≠ O, P1 ≠ -P2 (out may be P1): EFD "add-1998-cmo-2",
+   * 12M + 4S. Table precomputation only, where neither exception can occur but equality
+   * is still handled.
+   */
+  private addJacobian(out: usize, p1: usize, p2: usize): void {
+    const f = this.field;
+    const el = <usize>this.bytes;
+    const z1z1 = this.t0, z2z2 = this.t1, u1 = this.t2, u2 = this.t3, s1 = this.t4, s2 = this.t5, t = this.t6;
+    f.sqr(z1z1, p1 + 2 * el);
+    f.sqr(z2z2, p2 + 2 * el);
+    f.mul(u1, p1, z2z2);
+    f.mul(u2, p2, z1z1);
+    f.mul(s1, p2 + 2 * el, z2z2);
+    f.mul(s1, s1, p1 + el); // S1 = Y1·Z2³
+    f.mul(s2, p1 + 2 * el, z1z1);
+    f.mul(s2, s2, p2 + el); // S2 = Y2·Z1³
+    f.sub(u2, u2, u1); // H
+    f.sub(s2, s2, s1); // R
+    if (wordsIsZero(u2, this.words)) {
+      this.double(out, p1);
+      return;
+    }
+    f.mul(t, p1 + 2 * el, p2 + 2 * el);
+    f.mul(out + 2 * el, t, u2); // Z3 = Z1·Z2·H
+    f.sqr(z1z1, u2); // H²
+    f.mul(z2z2, z1z1, u2); // H³
+    f.mul(u1, u1, z1z1); // U1·H²
+    f.sqr(t, s2);
+    f.sub(t, t, z2z2);
+    f.sub(t, t, u1);
+    f.sub(out, t, u1); // X3 = R² - H³ - 2·U1·H²
+    f.sub(u1, u1, out);
+    f.mul(u1, u1, s2);
+    f.mul(s1, s1, z2z2);
+    f.sub(out + el, u1, s1); // Y3 = R·(U1·H² - X3) - S1·H³
+  }
+
+  // ---- tables ----------------------------------------------------------------------
+
+  /**
+   * Fills `table` (tableWords words) for the affine point (x, y) (Montgomery form):
+   * entry (j, m) = m·2^(w·M·j)·P for j < tables, 1 ≤ m ≤ 2^(w-1), affine, computed in
+   * Jacobian coordinates and converted with one inversion (Montgomery's batch trick).
+   */
+  buildTable(table: StaticArray<u32>, x: usize, y: usize): void {
+    const f = this.field;
+    const el = <usize>this.bytes;
+    const count = this.tables * this.rowPoints;
+    // Scratch owned by the curve: an address of a fresh array held only in a local is
+    // not a GC root, and the collector could reclaim it mid-computation.
+    const J = changetype<usize>(this.jacobianScratch);
+    const base = this.base;
+    memory.copy(base, x, el);
+    memory.copy(base + el, y, el);
+    memory.copy(base + 2 * el, this.one, el);
+    const span = this.window * this.columns;
+    for (let j = 0; j < this.tables; j++) {
+      const row = J + <usize>(j * this.rowPoints) * 3 * el;
+      memory.copy(row, base, 3 * el);
+      this.double(row + 3 * el, base);
+      for (let m = 2; m < this.rowPoints; m++) {
+        this.addJacobian(row + <usize>m * 3 * el, row + <usize>(m - 1) * 3 * el, base);
+      }
+      if (j + 1 < this.tables) for (let i = 0; i < span; i++) this.double(base, base);
+    }
+    // Batch inversion of the Z coordinates.
+    const P = changetype<usize>(this.prefixScratch);
+    memory.copy(P, J + 2 * el, el);
+    for (let i = 1; i < count; i++) f.mul(P + <usize>i * el, P + <usize>(i - 1) * el, J + <usize>i * 3 * el + 2 * el);
+    const inv = this.t5;
+    const zi = this.t6;
+    this.invert(inv, P + <usize>(count - 1) * el);
+    const T = changetype<usize>(table);
+    for (let i = count - 1; i >= 0; i--) {
+      const pt = J + <usize>i * 3 * el;
+      if (i > 0) {
+        f.mul(zi, inv, P + <usize>(i - 1) * el);
+        f.mul(inv, inv, pt + 2 * el);
+      } else {
+        memory.copy(zi, inv, el);
+      }
+      const out = T + <usize>i * 2 * el;
+      f.sqr(this.t4, zi);
+      f.mul(out, pt, this.t4);
+      f.mul(this.t4, this.t4, zi);
+      f.mul(out + el, pt + el, this.t4);
+    }
+  }
+
+  /** The table of G, built on first use. */
+  generatorTable(): StaticArray<u32> {
+    let t = this.gTable;
+    if (t === null) {
+      t = new StaticArray<u32>(this.tableWords);
+      this.buildTable(t, this.g, this.g + <usize>this.bytes);
+      this.gTable = t;
+    }
+    return t;
+  }
+
+  /**
+   * Validates a public key (SEC 1 v2 §3.2.2.1: coordinates < p, on the curve; the curves'
+   * cofactor is 1, and the point at infinity has no affine coordinates) given as big-endian
+   * x and y of `bytes` bytes each, and fills its table. False when the key is invalid.
+   */
+  importPublicKey(table: StaticArray<u32>, x: usize, y: usize): bool {
+    const el = <usize>this.bytes;
+    const px = this.t6;
+    const py = this.t7;
+    if (!this.parseFieldElement(px, x) || !this.parseFieldElement(py, y)) return false;
+    this.toMont(px, px);
+    this.toMont(py, py);
+    if (!this.isOnCurve(px, py)) return false;
+    // buildTable uses t4-t7 as temporaries; keep the point elsewhere.
+    const point = this.point;
+    memory.copy(point, px, el);
+    memory.copy(point + el, py, el);
+    this.buildTable(table, point, point + el);
+    return true;
+  }
+
+  // ---- double-scalar multiplication and ECDSA -----------------------------------------
+
+  /** Adds sign(d)·table entry (j, |d|) to the accumulator. */
+  @inline private addEntry(table: usize, j: i32, d: i32): void {
+    const el = <usize>this.bytes;
+    const m = d < 0 ? -d : d;
+    const entry = table + <usize>(j * this.rowPoints + m - 1) * 2 * el;
+    this.accAddAffine(entry, entry + el, d < 0);
+  }
+
+  /**
+   * acc = Σ digitsG·G-table + Σ digitsQ·Q-table: both scalars share one chain of
+   * w·(M-1) doublings (Shamir's trick over M columns of B fixed-base tables each).
+   */
+  private mulDouble(qTable: usize): void {
+    const gTable = changetype<usize>(this.generatorTable());
+    const M = this.columns;
+    this.accInfinity = true;
+    for (let col = M - 1; col >= 0; col--) {
+      if (!this.accInfinity) for (let i = 0; i < this.window; i++) this.double(this.acc, this.acc);
+      for (let j = 0; j < this.tables; j++) {
+        const dg = unchecked(this.digitsG[col + M * j]);
+        if (dg != 0) this.addEntry(gTable, j, dg);
+        const dq = unchecked(this.digitsQ[col + M * j]);
+        if (dq != 0) this.addEntry(qTable, j, dq);
+      }
+    }
+  }
+
+  /**
+   * ECDSA signature verification (FIPS 186-4 §6.4.2, SEC 1 v2 §4.1.4) of a signature
+   * r || s (2·bytes bytes at `sig`, big-endian, RFC 7518 §3.4) over the hash at `digest`
+   * (`bytes` bytes: SHA-256 for P-256, SHA-384 for P-384, so no truncation applies),
+   * with the public key whose table is `qTable`.
+   * Returns Valid, Invalid, or BadSignature when r or s is not in [1, n-1].
+   */
+  verifyDigest(qTable: StaticArray<u32>, digest: usize, sig: usize): VerifyResult {
+    const N = this.words;
+    const el = <usize>this.bytes;
+    const sc = this.scalar;
+    const r = this.r, sInv = this.sInv;
+    if (!sc.parseNonZero(r, sig) || !sc.parseNonZero(sInv, sig + el)) return VerifyResult.BadSignature;
+    // e = the hash as an integer (may exceed n; the Montgomery product accepts e < R).
+    wordsFromBytes(this.e, N, digest, this.bytes);
+    sc.invertMont(sInv, sInv); // s^-1·R
+    sc.montMul(this.u1, this.e, sInv); // u1 = e·s^-1 mod n
+    sc.montMul(this.u2, r, sInv); // u2 = r·s^-1 mod n
+    const count = this.columns * this.tables;
+    sc.recode(this.digitsG, this.u1, this.window, count);
+    sc.recode(this.digitsQ, this.u2, this.window, count);
+    this.mulDouble(changetype<usize>(qTable));
+    if (this.accInfinity) return VerifyResult.Invalid;
+    // x(R) ≡ r (mod n) without inverting Z: X == r·Z² or, when r + n < p, X == (r + n)·Z².
+    const f = this.field;
+    const z2 = this.t0, rz = this.t1;
+    f.sqr(z2, this.acc + 2 * el);
+    this.toMont(rz, r);
+    f.mul(rz, rz, z2);
+    if (wordsEqual(rz, this.acc, N)) return VerifyResult.Valid;
+    const carry = wordsAdd(r, r, sc.n, N);
+    if (carry == 0 && wordsCompare(r, this.p, N) < 0) {
+      this.toMont(rz, r);
+      f.mul(rz, rz, z2);
+      if (wordsEqual(rz, this.acc, N)) return VerifyResult.Valid;
+    }
+    return VerifyResult.Invalid;
+  }
+
+  // ---- test access -------------------------------------------------------------------
+
+  /**
+   * k1·G + k2·Q for scalars (big-endian, `bytes` bytes, 1 ≤ k < n, or 0 to skip a term)
+   * into affine big-endian x || y at `out`; false when the sum is the point at infinity.
+   * For tests of the point arithmetic against other implementations.
+   */
+  mulDoubleAffine(out: usize, k1: usize, k2: usize, qTable: StaticArray<u32>): bool {
+    const N = this.words;
+    const el = <usize>this.bytes;
+    const count = this.columns * this.tables;
+    wordsFromBytes(this.u1, N, k1, this.bytes);
+    wordsFromBytes(this.u2, N, k2, this.bytes);
+    if (wordsIsZero(this.u1, N)) this.digitsG.fill(0);
+    else this.scalar.recode(this.digitsG, this.u1, this.window, count);
+    if (wordsIsZero(this.u2, N)) this.digitsQ.fill(0);
+    else this.scalar.recode(this.digitsQ, this.u2, this.window, count);
+    this.mulDouble(changetype<usize>(qTable));
+    if (this.accInfinity) return false;
+    const f = this.field;
+    const zi = this.t5, t = this.t4;
+    this.invert(zi, this.acc + 2 * el);
+    f.sqr(t, zi);
+    f.mul(this.t0, this.acc, t);
+    f.mul(t, t, zi);
+    f.mul(this.t1, this.acc + el, t);
+    this.fromMont(this.t0, this.t0);
+    this.fromMont(this.t1, this.t1);
+    wordsToBytes(out, this.bytes, this.t0);
+    wordsToBytes(out + el, this.bytes, this.t1);
+    return true;
+  }
+}

@@ -1,0 +1,187 @@
+// Arithmetic modulo the group order n, for the few scalar operations of ECDSA
+// verification (FIPS 186-4 §6.4.2 steps 4-5: w = s^-1, u1 = e·w, u2 = r·w) and the
+// signed-window recoding of u1 and u2. Variable time: every input here is public.
+import {
+  wordsAdd, wordsCompare, wordsFromBytes, wordsIsZero, wordsShiftLeft, wordsShiftRight, wordsSub,
+} from "./words";
+
+/** Z/nZ for an n whose top bit is set (both NIST orders), on `words` 32-bit words. */
+export class ScalarField {
+  readonly words: i32;
+  /** n, `words` words. */
+  readonly n: usize;
+  /** -n^-1 mod 2^32, the Montgomery factor. */
+  private readonly n0inv: u32;
+  /** R mod n with R = 2^(32·words). */
+  private readonly rModN: usize;
+  // Scratch: CIOS accumulator (words + 2) and the four registers of the inversion.
+  private readonly t: usize;
+  private readonly u: usize;
+  private readonly v: usize;
+  private readonly r: usize;
+  private readonly s: usize;
+  private readonly pow: usize;
+  private readonly mem: StaticArray<u32>;
+
+  /** `order`: n as big-endian bytes, 4·words long, top bit set. */
+  constructor(order: Uint8Array) {
+    const words = order.length >> 2;
+    this.words = words;
+    const stride = <usize>(words + 2) << 2;
+    this.mem = new StaticArray<u32>((words + 2) * 8);
+    const base = changetype<usize>(this.mem);
+    this.n = base;
+    this.rModN = base + stride;
+    this.t = base + 2 * stride;
+    this.u = base + 3 * stride;
+    this.v = base + 4 * stride;
+    this.r = base + 5 * stride;
+    this.s = base + 6 * stride;
+    this.pow = base + 7 * stride;
+    wordsFromBytes(this.n, words, order.dataStart, order.length);
+    // R mod n = R - n, since n > R/2.
+    wordsSub(this.rModN, this.t, this.n, words); // t is zero here
+    // n^-1 mod 2^32 by Newton's iteration (each step doubles the correct low bits).
+    const n0 = load<u32>(this.n);
+    let inv: u32 = n0;
+    for (let i = 0; i < 5; i++) inv *= 2 - n0 * inv;
+    this.n0inv = -inv;
+  }
+
+  /** Reads a big-endian scalar of 4·words bytes; false unless 1 ≤ value < n. */
+  parseNonZero(out: usize, src: usize): bool {
+    wordsFromBytes(out, this.words, src, this.words << 2);
+    return !wordsIsZero(out, this.words) && wordsCompare(out, this.n, this.words) < 0;
+  }
+
+  /**
+   * Montgomery product out = a·b·R^-1 mod n (CIOS, Koç–Acar–Kaliski 1996). Needs
+   * a·b < n·R (for instance a < R and b < n); out < n and may alias a or b.
+   */
+  montMul(out: usize, a: usize, b: usize): void {
+    const N = this.words;
+    const t = this.t;
+    const n = this.n;
+    memory.fill(t, 0, <usize>(N + 2) << 2);
+    for (let i = 0; i < N; i++) {
+      const bi = <u64>load<u32>(b + (<usize>i << 2));
+      let c: u64 = 0;
+      for (let j = 0; j < N; j++) {
+        const at = t + (<usize>j << 2);
+        c += <u64>load<u32>(at) + <u64>load<u32>(a + (<usize>j << 2)) * bi;
+        store<u32>(at, <u32>c);
+        c >>= 32;
+      }
+      c += <u64>load<u32>(t + (<usize>N << 2));
+      store<u32>(t + (<usize>N << 2), <u32>c);
+      store<u32>(t + (<usize>(N + 1) << 2), <u32>(c >> 32));
+      // Masked: the optimizer may widen a u32 product into an i64 one.
+      const m = (<u64>load<u32>(t) * <u64>this.n0inv) & 0xffffffff;
+      c = (<u64>load<u32>(t) + m * <u64>load<u32>(n)) >> 32;
+      for (let j = 1; j < N; j++) {
+        c += <u64>load<u32>(t + (<usize>j << 2)) + m * <u64>load<u32>(n + (<usize>j << 2));
+        store<u32>(t + (<usize>(j - 1) << 2), <u32>c);
+        c >>= 32;
+      }
+      c += <u64>load<u32>(t + (<usize>N << 2));
+      store<u32>(t + (<usize>(N - 1) << 2), <u32>c);
+      store<u32>(t + (<usize>N << 2), load<u32>(t + (<usize>(N + 1) << 2)) + <u32>(c >> 32));
+    }
+    if (load<u32>(t + (<usize>N << 2)) != 0 || wordsCompare(t, n, N) >= 0) wordsSub(t, t, n, N);
+    memory.copy(out, t, <usize>N << 2);
+  }
+
+  /**
+   * out = a^-1·R mod n (the inverse in Montgomery form), for 1 ≤ a < n: the almost
+   * Montgomery inverse (Kaliski, IEEE Trans. Computers 44(8), 1995) gives a^-1·2^k, then
+   * one Montgomery product by 2^(2·32·words - k) sets the power of two to R.
+   * Invariants: n = u·s + v·r, a·r ≡ -u·2^k and a·s ≡ v·2^k (mod n).
+   */
+  invertMont(out: usize, a: usize): void {
+    const N = this.words;
+    const u = this.u, v = this.v, r = this.r, s = this.s;
+    const bytes = <usize>N << 2;
+    memory.copy(u, this.n, bytes);
+    memory.copy(v, a, bytes);
+    memory.fill(r, 0, bytes);
+    memory.fill(s, 0, bytes);
+    store<u32>(s, 1);
+    let k: i32 = 0;
+    // r and s stay ≤ n (from n = u·s + v·r), so `words` words hold them.
+    while (!wordsIsZero(v, N)) {
+      const u0 = load<u32>(u);
+      const v0 = load<u32>(v);
+      if ((u0 & 1) == 0) {
+        const z = u0 == 0 ? 31 : ctz(u0);
+        wordsShiftRight(u, N, z);
+        wordsShiftLeft(s, N, z);
+        k += z;
+      } else if ((v0 & 1) == 0) {
+        const z = v0 == 0 ? 31 : ctz(v0);
+        wordsShiftRight(v, N, z);
+        wordsShiftLeft(r, N, z);
+        k += z;
+      } else if (wordsCompare(u, v, N) > 0) {
+        wordsSub(u, u, v, N);
+        wordsAdd(r, r, s, N);
+      } else {
+        wordsSub(v, v, u, N);
+        wordsAdd(s, s, r, N);
+      }
+    }
+    // u = gcd = 1 (n prime), so a·r ≡ -2^k: a^-1·2^k = n - r.
+    wordsSub(r, this.n, r, N);
+    this.powerOfTwo(this.pow, 2 * 32 * N - k);
+    this.montMul(out, r, this.pow);
+  }
+
+  /** out = 2^e mod n for 0 ≤ e: a set bit below R, else R mod n doubled (e - 32·words) times. */
+  private powerOfTwo(out: usize, e: i32): void {
+    const N = this.words;
+    memory.fill(out, 0, <usize>N << 2);
+    if (e < 32 * N) {
+      store<u32>(out + (<usize>(e >> 5) << 2), 1 << (e & 31));
+      return;
+    }
+    memory.copy(out, this.rModN, <usize>N << 2);
+    for (let i = 32 * N; i < e; i++) {
+      const carry = wordsAdd(out, out, out, N);
+      if (carry != 0 || wordsCompare(out, this.n, N) >= 0) wordsSub(out, out, this.n, N);
+    }
+  }
+
+  /**
+   * Signed fixed-window recoding of k (1 ≤ k < n): `count` digits d_i of `width` bits with
+   * k = ±Σ d_i·2^(width·i), |d_i| ≤ 2^(width-1). When k ≥ 2^(32·words - 1) it recodes
+   * n - k instead and negates every digit (k·P = -(n-k)·P), so the top digit never carries.
+   * k is overwritten; needs width·count ≥ 32·words.
+   */
+  recode(digits: StaticArray<i32>, k: usize, width: i32, count: i32): void {
+    const N = this.words;
+    let sign: i32 = 1;
+    if ((load<u32>(k + (<usize>(N - 1) << 2)) >>> 31) != 0) {
+      wordsSub(k, this.n, k, N);
+      sign = -1;
+    }
+    const half: i32 = 1 << (width - 1);
+    const mask: u64 = (<u64>1 << width) - 1;
+    let carry: i32 = 0;
+    for (let i = 0; i < count; i++) {
+      const bit = i * width;
+      const word = bit >> 5;
+      let chunk: u64 = 0;
+      if (word < N) {
+        chunk = <u64>load<u32>(k + (<usize>word << 2));
+        if (word + 1 < N) chunk |= <u64>load<u32>(k + (<usize>(word + 1) << 2)) << 32;
+        chunk >>= <u64>(bit & 31);
+      }
+      let d = <i32>(chunk & mask) + carry;
+      carry = 0;
+      if (d > half) {
+        d -= 1 << width;
+        carry = 1;
+      }
+      unchecked(digits[i] = d * sign);
+    }
+  }
+}
