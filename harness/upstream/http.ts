@@ -225,7 +225,8 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
         if (a.message) h['grpc-message'] = encodeURIComponent(a.message);
         if ('stream' in res) res.stream.respond(h, { endStream: true });
         else {
-          out.writeHead(200, h as http.OutgoingHttpHeaders);
+          const { ':status': _s, ...rest } = h;
+          out.writeHead(200, rest as http.OutgoingHttpHeaders);
           out.end();
         }
         return;

@@ -1,0 +1,115 @@
+/**
+ * Builds Envoy v3 bootstrap documents for proxy tests: the same shape real Envoy reads
+ * (so the files tests make stay valid Envoy configs, except native test filters).
+ */
+export interface RouteSpec {
+  match: Record<string, unknown>;
+  route?: Record<string, unknown>;
+  direct_response?: Record<string, unknown>;
+  name?: string;
+}
+
+export interface VirtualHostSpec {
+  name?: string;
+  domains?: string[];
+  routes: RouteSpec[];
+  include_request_attempt_count?: boolean;
+  include_attempt_count_in_response?: boolean;
+  retry_policy?: Record<string, unknown>;
+}
+
+export interface ClusterSpec {
+  endpoints: string[];
+  http2?: boolean;
+  connect_timeout?: string;
+  type?: string;
+  extra?: Record<string, unknown>;
+}
+
+export interface BootstrapSpec {
+  virtualHosts: VirtualHostSpec[];
+  clusters: Record<string, ClusterSpec>;
+  /** HTTP filters before the router (typed_config entries). */
+  filters?: Record<string, unknown>[];
+  hcm?: Record<string, unknown>;
+  listenerPort?: number;
+  adminPort?: number;
+}
+
+export const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
+
+/** A native TypeScript test filter (see bootstrap.ts `NATIVE_FILTER_TYPE`). */
+export function nativeFilter(name: string, module: string, exportName: string, config: unknown = {}): Record<string, unknown> {
+  return {
+    name,
+    typed_config: { '@type': 'type.googleapis.com/xds.type.v3.TypedStruct', type_url: 'type.googleapis.com/mesh.test.NativeFilter', value: { module, export: exportName, config } },
+  };
+}
+
+/** Trusts loopback clients so their `x-envoy-*` request headers reach the router (internal requests). */
+export const TRUST_LOOPBACK = { use_remote_address: true, internal_address_config: { cidr_ranges: [{ address_prefix: '127.0.0.0', prefix_len: 8 }] } };
+
+export function bootstrap(spec: BootstrapSpec): Record<string, unknown> {
+  const clusters = Object.entries(spec.clusters).map(([name, c]) => {
+    const cluster: Record<string, unknown> = {
+      name,
+      connect_timeout: c.connect_timeout ?? '1s',
+      type: c.type ?? 'STATIC',
+      lb_policy: 'ROUND_ROBIN',
+      load_assignment: {
+        cluster_name: name,
+        endpoints: [
+          {
+            lb_endpoints: c.endpoints.map((e) => {
+              const [host, port] = e.split(':');
+              return { endpoint: { address: { socket_address: { address: host, port_value: Number(port) } } } };
+            }),
+          },
+        ],
+      },
+      ...c.extra,
+    };
+    if (c.http2) {
+      cluster.typed_extension_protocol_options = {
+        'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+          '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+          explicit_http_config: { http2_protocol_options: {} },
+        },
+      };
+    }
+    return cluster;
+  });
+  return {
+    node: { id: 'test-node', cluster: 'test' },
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: spec.adminPort ?? 0 } } },
+    static_resources: {
+      listeners: [
+        {
+          name: 'ingress',
+          address: { socket_address: { address: '127.0.0.1', port_value: spec.listenerPort ?? 0 } },
+          filter_chains: [
+            {
+              filters: [
+                {
+                  name: 'envoy.filters.network.http_connection_manager',
+                  typed_config: {
+                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                    stat_prefix: 'ingress_http',
+                    codec_type: 'AUTO',
+                    route_config: {
+                      name: 'local',
+                      virtual_hosts: spec.virtualHosts.map((v, i) => ({ name: v.name ?? `vh${i}`, domains: v.domains ?? ['*'], ...v, routes: v.routes })),
+                    },
+                    http_filters: [...(spec.filters ?? []), ROUTER_FILTER],
+                    ...spec.hcm,
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+      clusters,
+    },
+  };
+}
