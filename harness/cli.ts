@@ -35,7 +35,12 @@ function die(e: unknown): never {
   process.exit(1);
 }
 
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'critical', 'off'];
+/** Envoy's `--log-level` names (`warn` and `warning` are the same level). */
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'warning', 'error', 'critical', 'off'];
+
+function proxyLogLevel(level: string): 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical' | 'off' {
+  return (level === 'warn' ? 'warning' : level) as never;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -165,10 +170,17 @@ async function runEmbedded(opts: { config: string; concurrency: number; logLevel
   if (report.kind !== 'bootstrap') throw new CliError(`${opts.config}: not an Envoy bootstrap (an Istio manifest is applied with kubectl)`);
   for (const w of report.warnings) console.error(`warning: ${formatIssue(report.source, w)}`);
   if (report.errors.length) throw new CliError(formatIssue(report.source, report.errors[0]));
-  const { startProxy } = await loadProxy();
-  const proxy = await startProxy({ bootstrap: opts.config, concurrency: opts.concurrency, logLevel: opts.logLevel });
-  console.log(`embedded data plane, ${opts.concurrency} worker thread(s)`);
-  for (const line of describeProxy(proxy)) console.log(line);
+  const { startProxy } = await import('./proxy/index.ts');
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  try {
+    proxy = await startProxy({ bootstrap: opts.config, concurrency: opts.concurrency, logLevel: proxyLogLevel(opts.logLevel) });
+  } catch (e) {
+    // ProxyConfigError: one line naming the path (port in use, a plugin's configure error...).
+    throw new CliError(`${opts.config}: ${oneLine(e)}`);
+  }
+  console.log(`${opts.config} on the embedded data plane (${proxy.concurrency} worker threads)`);
+  for (const l of proxy.listeners) console.log(`listener  ${l.name}  http://${l.address}`);
+  if (proxy.admin) console.log(`admin     http://${proxy.admin.address}`);
   await untilSignal(() => proxy.stop());
 }
 
@@ -192,24 +204,6 @@ async function runOnEnvoy(opts: { config: string; concurrency: number; logLevel:
   for (const [name, address] of Object.entries(envoy.listeners)) console.log(`listener  ${name}  http://${address}`);
   const code = await Promise.race([envoy.exited, untilSignal(() => envoy.stop()).then(() => 0)]);
   if (code !== 0) throw new CliError(`envoy exited (${code})`);
-}
-
-/** The embedded data plane (harness/proxy), loaded only by the commands that serve traffic. */
-async function loadProxy(): Promise<{ startProxy: (opts: Record<string, unknown>) => Promise<any> }> {
-  const modulePath = './proxy/index.ts'; // TODO(integration): static import once harness/proxy/index.ts lands
-  try {
-    return await import(modulePath);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new CliError('the embedded data plane (harness/proxy) is not available yet');
-    throw e;
-  }
-}
-
-function describeProxy(proxy: any): string[] {
-  const lines: string[] = [];
-  for (const l of proxy.listeners ?? []) lines.push(`listener  ${l.name}  http://${l.address}`);
-  if (proxy.adminAddress) lines.push(`admin     http://${proxy.adminAddress}`);
-  return lines;
 }
 
 /** Waits for Ctrl-C (or SIGTERM), then runs `stop` and exits 0. */

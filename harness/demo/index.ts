@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { ConfigError, readConfigFile } from '../envoy/config-file.ts';
+import { startProxy, type ProxyLogLevel, type RunningProxy } from '../proxy/index.ts';
 import { formatIssue, validateBootstrap } from '../envoy/validate.ts';
 import { DEMO_CLUSTERS, startDemoService, type DemoService } from './services.ts';
 
@@ -18,7 +19,7 @@ export interface DemoOptions {
   build?: boolean;
   /** 0: every service, listener and admin on ephemeral ports (tests); default: the bootstrap's ports. */
   portOverride?: 0;
-  logLevel?: string;
+  logLevel?: ProxyLogLevel;
   /** Where the lines for the user go; default nowhere. */
   log?: (line: string) => void;
   cwd?: string;
@@ -52,14 +53,14 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
   const started = await startDemoServices(bootstrap, { portOverride: opts.portOverride, log });
   const services = started.services;
   const stopServices = started.stop;
-  let proxy: any;
+  let proxy: RunningProxy;
   try {
-    const { startProxy } = await loadProxy();
     try {
       proxy = await startProxy({
         bootstrap: opts.portOverride === 0 ? bootstrap : path.resolve(cwd, file),
         concurrency: opts.concurrency ?? 2,
         logLevel: opts.logLevel ?? 'info',
+        baseDir: cwd,
         ...(opts.portOverride === 0 ? { portOverride: 0 } : {}),
       });
     } catch (e) {
@@ -70,8 +71,8 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
     throw e;
   }
 
-  const listenerAddress = String(proxy.listeners?.[0]?.address ?? '');
-  const adminAddress = String(proxy.adminAddress ?? '');
+  const listenerAddress = proxy.listeners[0]?.address ?? '';
+  const adminAddress = proxy.admin?.address ?? '';
   for (const line of banner(file, listenerAddress, adminAddress, services, report.summary, opts.concurrency ?? 2)) log(line);
   return {
     listenerAddress,
@@ -121,17 +122,6 @@ export async function startDemoServices(
     throw e;
   }
   return { services, stop };
-}
-
-/** The embedded data plane (harness/proxy). */
-async function loadProxy(): Promise<{ startProxy: (opts: Record<string, unknown>) => Promise<any> }> {
-  const modulePath = '../proxy/index.ts'; // TODO(integration): static import once harness/proxy/index.ts lands
-  try {
-    return await import(modulePath);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') throw new Error('the embedded data plane (harness/proxy) is not available yet');
-    throw e;
-  }
 }
 
 function portError(e: unknown, what: string, sock: Msg | undefined): Error {

@@ -1,8 +1,13 @@
 /**
  * Runs a wasm plugin's own configure step (`proxy_on_vm_start` + `proxy_on_configure`) on
- * the project's proxy-wasm host, so that `mesh-filters validate` rejects a filter
- * configuration exactly as Envoy would when it creates the listener: with the plugin's
- * own error line.
+ * the project's proxy-wasm host (harness/host `createWasmPlugin`), so that `mesh-filters
+ * validate` rejects a filter configuration exactly as Envoy would when it creates the
+ * listener: with the plugin's own error line.
+ *
+ * The VM gets the services a configure step may touch: a clock and timers (real), HTTP
+ * and gRPC calls that are accepted for the bootstrap's clusters and never answered
+ * (unknown clusters are refused, as Envoy refuses them), and a log sink that keeps the
+ * plugin's lines out of the user's way (the host reports the failing line itself).
  */
 
 /** One plugin as Envoy's `envoy.extensions.wasm.v3.PluginConfig` describes it. */
@@ -21,30 +26,70 @@ export interface PluginUnderTest {
   vmConfiguration: Uint8Array;
   /** `VmConfig.environment_variables.key_values`. */
   environment: Record<string, string>;
+  /** Clusters that `proxy_http_call` may name; undefined: any (an Istio manifest, whose clusters are Istio's). */
+  clusters?: ReadonlySet<string>;
+  /** The bootstrap's `node`. */
+  node?: { id: string; cluster: string };
 }
 
 export type PluginCheck =
   | { status: 'ok' }
-  /** `proxy_on_configure` returned false (or the VM failed to start); `message` is the plugin's error line. */
+  /** `proxy_on_configure` returned false (or the VM failed to load or start); `message` is the plugin's error line. */
   | { status: 'rejected'; message: string }
-  /** The check could not run (no host yet); `reason` says why. */
+  /** The check could not run (no host in this checkout); `reason` says why. */
   | { status: 'unchecked'; reason: string };
+
+/** The part of harness/host this check uses. */
+interface HostApi {
+  createWasmPlugin(
+    config: { name: string; rootId?: string; vmId?: string; code: Uint8Array; configuration?: Uint8Array; vmConfiguration?: Uint8Array; environmentVariables?: Record<string, string> },
+    services?: Record<string, unknown>,
+  ): Promise<{ close(): void }>;
+  WasmPluginError: new (...args: never[]) => Error;
+}
+
+async function loadHost(): Promise<HostApi | string> {
+  const modulePath = '../host/index.ts'; // TODO(integration): static import once harness/host is committed
+  try {
+    const host = (await import(modulePath)) as Partial<HostApi>;
+    if (typeof host.createWasmPlugin !== 'function' || typeof host.WasmPluginError !== 'function') return 'harness/host does not export createWasmPlugin';
+    return host as HostApi;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    const message = (e as Error).message;
+    return /host\/index\.ts'/.test(message) ? 'the proxy-wasm host (harness/host) is not in this checkout' : `the proxy-wasm host cannot be loaded: ${message}`;
+  }
+}
 
 /** Configures the plugin on a throw-away VM and reports whether the plugin accepted its configuration. */
 export async function checkPluginConfiguration(plugin: PluginUnderTest): Promise<PluginCheck> {
-  let host: Record<string, unknown>;
+  const host = await loadHost();
+  if (typeof host === 'string') return { status: 'unchecked', reason: host };
+  const known = (cluster: string) => !plugin.clusters || plugin.clusters.has(cluster);
+  const pending = { cancel() {} };
   try {
-    const modulePath = '../host/index.ts'; // TODO(integration): static import once harness/host/index.ts lands
-    host = (await import(modulePath)) as Record<string, unknown>;
+    const instance = await host.createWasmPlugin(
+      {
+        name: plugin.name,
+        rootId: plugin.rootId,
+        vmId: plugin.vmId,
+        code: plugin.module,
+        configuration: plugin.configuration,
+        vmConfiguration: plugin.vmConfiguration,
+        environmentVariables: plugin.environment,
+      },
+      {
+        log: () => {},
+        httpCall: (cluster: string) => (known(cluster) ? pending : false),
+        grpcCall: (request: { cluster: string }) => (known(request.cluster) ? pending : false),
+        grpcStream: (request: { cluster: string }) => (known(request.cluster) ? { ...pending, send() {}, close() {} } : false),
+        node: plugin.node ?? { id: 'mesh-filters-validate', cluster: 'mesh-filters' },
+      },
+    );
+    instance.close();
+    return { status: 'ok' };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
-      return { status: 'unchecked', reason: 'the proxy-wasm host (harness/host) is not available yet' };
-    }
+    if (e instanceof host.WasmPluginError) return { status: 'rejected', message: e.message };
     throw e;
   }
-  if (typeof host.createWasmPlugin !== 'function') {
-    return { status: 'unchecked', reason: 'harness/host does not export createWasmPlugin yet' };
-  }
-  void plugin;
-  return { status: 'unchecked', reason: 'harness/host integration pending' };
 }

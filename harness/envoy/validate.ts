@@ -100,6 +100,8 @@ interface Collected {
   routeActions: Found[];
   hcms: Found[];
   wasm: Found[];
+  /** The bootstrap's `node` (for the plugins' `node.*` properties). */
+  node?: { id: string; cluster: string };
 }
 
 function collectFromApiCheck(doc: unknown): Collected {
@@ -120,6 +122,7 @@ function collectFromApiCheck(doc: unknown): Collected {
     else if (type === 'envoy.config.route.v3.RouteAction') c.routeActions.push(item);
     else if (type === 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager') c.hcms.push(item);
     else if (type === WASM_FILTER) c.wasm.push(item);
+    else if (type === 'envoy.config.core.v3.Node' && p === 'node') c.node = { id: String(value.id ?? ''), cluster: String(value.cluster ?? '') };
   };
   checkMessage(c.ctx, BOOTSTRAP, doc, '');
   // Only static_resources are served; dynamic ones would come from a control plane.
@@ -367,6 +370,8 @@ async function checkWasmFilter(w: Found, c: Collected, cwd: string, errors: Issu
     configuration,
     vmConfiguration,
     environment: env,
+    clusters: new Set(c.clusters.map((x) => String(x.value.name ?? ''))),
+    node: c.node,
   };
   const result = await checkPluginConfiguration(plugin);
   if (result.status === 'rejected') errors.push({ path: joinPath(pp, 'configuration'), message: result.message });

@@ -102,6 +102,23 @@ describe('mesh-filters: bad input gives one line and a non-zero exit', () => {
     }
   });
 
+  it('port in use (listener)', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const file = meshVariant('busy-listener.yaml', (d) => {
+        d.static_resources.listeners[0].address.socket_address.port_value = port;
+        d.admin.address.socket_address.port_value = 0;
+      });
+      const line = oneLineFailure(await cli(['run', '--concurrency', '1', '-c', file]));
+      expect(line.startsWith(`mesh-filters: ${file}: static_resources.listeners[0].address: `), line).toBe(true);
+      expect(line).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}.*in use`));
+    } finally {
+      blocker.close();
+    }
+  });
+
   it('usage errors: unknown command, missing option, bad value', async () => {
     expect(oneLineFailure(await cli(['serve']))).toMatch(/^mesh-filters: unknown command 'serve'/);
     expect(oneLineFailure(await cli(['run']))).toBe("mesh-filters: required option '-c, --config <file>' not specified");
