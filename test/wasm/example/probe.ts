@@ -1,0 +1,220 @@
+// SDK probe: one filter that exercises every part of the SDK API, for test/sdk/*.test.ts.
+// The request header `x-probe` picks what a request does; each action says what it
+// exercises. Not an example to copy (index.ts is): it packs many features in one file.
+
+export * from '../../../assembly/proxy-wasm/exports';
+
+import {
+  Counter,
+  FilterDataStatus,
+  FilterHeadersStatus,
+  Gauge,
+  HeaderPair,
+  Histogram,
+  HttpContext,
+  LogLevel,
+  RootContext,
+  WasmResult,
+  getCurrentTimeNanoseconds,
+  getPropertyBool,
+  getPropertyInt64,
+  getPropertyString,
+  getSharedData,
+  httpCallResponseBody,
+  httpCallResponseHeaders,
+  isLogEnabled,
+  lastResult,
+  logDebug,
+  logInfo,
+  registerRootContext,
+  setSharedDataString,
+  utf8,
+  wasmResultName,
+} from '../../../assembly/proxy-wasm';
+
+const X_PROBE = utf8('x-probe');
+const SOURCE_ADDRESS: string[] = ['source', 'address'];
+const REQUEST_SIZE: string[] = ['request', 'size'];
+const CONNECTION_MTLS: string[] = ['connection', 'mtls'];
+
+class ProbeRoot extends RootContext {
+  requests: Counter | null = null;
+  gauge: Gauge | null = null;
+  histogram: Histogram | null = null;
+  waiting: ProbeStream[] = [];
+  fetchInFlight: bool = false;
+  ticks: i32 = 0;
+
+  onConfigure(size: usize): bool {
+    const config = this.getPluginConfigurationString();
+    if (config === null || config == 'fail') return false;
+    this.requests = Counter.define('probe_requests');
+    this.gauge = Gauge.define('probe_gauge');
+    this.histogram = Histogram.define('probe_histogram');
+    logInfo('configured: ' + config);
+    if (isLogEnabled(LogLevel.Debug)) logDebug('debug detail');
+    this.setTickPeriodMilliseconds(1000);
+    return true;
+  }
+
+  onTick(): void {
+    this.ticks++;
+    logInfo('tick ' + this.ticks.toString());
+  }
+
+  createHttpContext(contextId: u32): HttpContext | null {
+    return new ProbeStream(contextId, this);
+  }
+
+  // Fetches "keys" once for all waiting streams (the JWKS pattern).
+  fetch(): void {
+    if (this.fetchInFlight) return;
+    const call = this.httpCall('keys', [
+      new HeaderPair(':method', 'GET'),
+      new HeaderPair(':path', '/keys'),
+      new HeaderPair(':authority', 'keys.internal'),
+    ], null, null, 500);
+    this.fetchInFlight = call.ok;
+    if (!call.ok) this.finish(null);
+  }
+
+  onHttpCallResponse(callId: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {
+    this.fetchInFlight = false;
+    this.finish(numHeaders == 0 ? null : httpCallResponseBody.getString());
+  }
+
+  // Resumes (with the keys in a header) or answers every waiting stream, from the root.
+  private finish(keys: string | null): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (let i = 0; i < waiting.length; i++) {
+      const stream = waiting[i];
+      if (stream.deleted) continue;
+      if (keys === null) {
+        stream.sendLocalResponse(503, 'keys_unavailable', 'no keys', [new HeaderPair('x-probe', 'failed')]);
+      } else {
+        stream.requestHeaders.replace('x-keys', keys);
+        stream.resumeRequest();
+      }
+    }
+  }
+}
+
+class ProbeStream extends HttpContext {
+  action: string = '';
+
+  constructor(contextId: u32, readonly plugin: ProbeRoot) {
+    super(contextId, plugin);
+  }
+
+  onRequestHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
+    const requests = this.plugin.requests;
+    if (requests) requests.increment();
+    const action = this.requestHeaders.getByName(X_PROBE);
+    this.action = action !== null ? action : '';
+    const headers = this.requestHeaders;
+    if (this.action == 'pause') {
+      // Paused until the root's fetch completes; the root resumes or answers us.
+      this.plugin.waiting.push(this);
+      this.plugin.fetch();
+      return FilterHeadersStatus.StopAllIterationAndWatermark;
+    }
+    if (this.action == 'reply') {
+      this.sendLocalResponse(403, 'probe_denied', '{"error":"denied"}', [
+        new HeaderPair('content-type', 'application/json'),
+      ]);
+      return FilterHeadersStatus.StopAllIterationAndWatermark;
+    }
+    if (this.action == 'echo-all') {
+      const all = headers.getAll();
+      if (all !== null) {
+        const reversed = all.reverse();
+        reversed.push(new HeaderPair('x-count', all.length.toString()));
+        headers.setAll(reversed);
+      }
+    } else if (this.action == 'shared') {
+      headers.replace('x-hits', incrementShared('hits').toString());
+    } else if (this.action == 'property') {
+      const source = getPropertyString(SOURCE_ADDRESS);
+      headers.replace('x-source', source !== null ? source : 'none');
+      headers.replace('x-size', getPropertyInt64(REQUEST_SIZE, -1).toString());
+      headers.replace('x-mtls', getPropertyBool(CONNECTION_MTLS, false) ? 'yes' : 'no');
+      const missing = getPropertyString(['no', 'such']);
+      headers.replace('x-missing', missing === null ? wasmResultName(lastResult()) : missing);
+      const nul = getPropertyString(['bad\0segment']);
+      headers.replace('x-nul', nul === null ? wasmResultName(lastResult()) : nul);
+    } else if (this.action == 'time') {
+      headers.replace('x-time', getCurrentTimeNanoseconds().toString());
+    } else if (this.action == 'bogus') {
+      // The host is told (by the test) to return a pointer we never allocated.
+      const value = headers.get('x-probe');
+      headers.replace('x-bogus', value === null ? wasmResultName(lastResult()) : 'accepted');
+    } else if (this.action == 'missing') {
+      const value = headers.get('x-absent');
+      headers.replace('x-missing', value === null ? wasmResultName(lastResult()) : value);
+      headers.replace('x-has', headers.has('x-probe') ? 'yes' : 'no');
+    } else if (this.action == 'call') {
+      const call = this.httpCall('unknown', [new HeaderPair(':method', 'GET')], null, null, 100);
+      headers.replace('x-call-unknown', wasmResultName(call.status));
+      const ok = this.httpCall('upstream', [
+        new HeaderPair(':method', 'POST'),
+        new HeaderPair(':path', '/check'),
+        new HeaderPair(':authority', 'upstream'),
+      ], utf8('ping'), [new HeaderPair('x-trailer', 't')], 250);
+      return ok.ok ? FilterHeadersStatus.StopAllIterationAndWatermark : FilterHeadersStatus.Continue;
+    } else if (this.action == 'metrics') {
+      const gauge = this.plugin.gauge;
+      const histogram = this.plugin.histogram;
+      if (gauge) gauge.set(7);
+      if (gauge) gauge.add(-2);
+      if (histogram) histogram.record(42);
+      const requests = this.plugin.requests;
+      headers.replace('x-counter', requests ? requests.get().toString() : 'none');
+      headers.replace('x-gauge', gauge ? gauge.get().toString() : 'none');
+    } else if (this.action == 'abort') {
+      assert(false, 'probe assertion');
+    }
+    return FilterHeadersStatus.Continue;
+  }
+
+  onRequestBody(bodySize: usize, endOfStream: bool): FilterDataStatus {
+    if (this.action != 'body') return FilterDataStatus.Continue;
+    if (!endOfStream) return FilterDataStatus.StopIterationAndBuffer;
+    const body = this.requestBody.getString();
+    this.requestBody.replaceString(body !== null ? body.toUpperCase() : 'NULL');
+    this.requestBody.appendString('!');
+    return FilterDataStatus.Continue;
+  }
+
+  onHttpCallResponse(callId: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {
+    if (numHeaders == 0) {
+      this.sendLocalResponse(504, 'call_failed', 'timeout');
+      return;
+    }
+    const status = httpCallResponseHeaders.get(':status');
+    const body = httpCallResponseBody.getString();
+    const call = this.getCallStatus();
+    this.requestHeaders.replace('x-call-status', status !== null ? status : 'none');
+    this.requestHeaders.replace('x-call-body', body !== null ? body : 'none');
+    this.requestHeaders.replace('x-call-get-status', call.code.toString() + ' ' + call.message);
+    this.resumeRequest();
+  }
+
+  onLog(): void {
+    logInfo('log ' + this.contextId.toString() + ' ' + this.action);
+  }
+}
+
+// Read-modify-write of a shared decimal counter with CAS, retried on conflict.
+function incrementShared(key: string): u32 {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const current = getSharedData(key);
+    const text = current.valueString();
+    const next = (text !== null ? <u32>parseInt(text) : 0) + 1;
+    const r = setSharedDataString(key, next.toString(), current.cas);
+    if (r == WasmResult.Ok) return next;
+  }
+  return 0;
+}
+
+registerRootContext((contextId: u32): RootContext => new ProbeRoot(contextId));
