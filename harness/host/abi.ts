@@ -1,0 +1,118 @@
+/**
+ * Proxy-Wasm ABI constants as the host sees them: proxy-wasm/spec
+ * `abi-versions/v0.2.1/README.md` ("Types"), plus the codes proxy-wasm-cpp-host
+ * (`include/proxy-wasm/word.h`, `context_interface.h`) uses beyond the spec.
+ * The HTTP filter statuses live in `harness/http/filter.ts` (same values).
+ */
+
+/** `proxy_status_t` (cpp-host `WasmResult`). */
+export enum WasmResult {
+  Ok = 0,
+  NotFound = 1,
+  BadArgument = 2,
+  SerializationFailure = 3,
+  ParseFailure = 4,
+  BadExpression = 5,
+  InvalidMemoryAccess = 6,
+  Empty = 7,
+  CasMismatch = 8,
+  ResultMismatch = 9,
+  InternalFailure = 10,
+  BrokenConnection = 11,
+  Unimplemented = 12,
+}
+
+/** `proxy_log_level_t`; Envoy maps them 1:1 onto spdlog levels (context.cc `Context::log`). */
+export enum LogLevel {
+  Trace = 0,
+  Debug = 1,
+  Info = 2,
+  Warn = 3,
+  Error = 4,
+  Critical = 5,
+}
+
+export const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'critical'] as const;
+
+/** `proxy_buffer_type_t`. */
+export enum BufferType {
+  HttpRequestBody = 0,
+  HttpResponseBody = 1,
+  DownstreamData = 2,
+  UpstreamData = 3,
+  HttpCallResponseBody = 4,
+  GrpcCallMessage = 5,
+  VmConfiguration = 6,
+  PluginConfiguration = 7,
+  ForeignFunctionArguments = 8,
+  Max = 8,
+}
+
+/** `proxy_map_type_t`. */
+export enum MapType {
+  HttpRequestHeaders = 0,
+  HttpRequestTrailers = 1,
+  HttpResponseHeaders = 2,
+  HttpResponseTrailers = 3,
+  GrpcCallInitialMetadata = 4,
+  GrpcCallTrailingMetadata = 5,
+  HttpCallResponseHeaders = 6,
+  HttpCallResponseTrailers = 7,
+  Max = 7,
+}
+
+/** `proxy_stream_type_t`. */
+export enum StreamType {
+  HttpRequest = 0,
+  HttpResponse = 1,
+  Downstream = 2,
+  Upstream = 3,
+  Max = 3,
+}
+
+/** `proxy_metric_type_t`. */
+export enum MetricType {
+  Counter = 0,
+  Gauge = 1,
+  Histogram = 2,
+}
+
+/** `wasi_errno_t` values Envoy returns (cpp-host src/exports.cc). */
+export enum WasiErrno {
+  Success = 0,
+  Badf = 8,
+  Noent = 44,
+  Notdir = 20,
+  Fault = 21,
+  Inval = 28,
+  Nosys = 52,
+  Notsup = 58,
+}
+
+/** The ABI a module declares by exporting `proxy_abi_version_*` (cpp-host bytecode_util.cc). */
+export enum AbiVersion {
+  V0_1_0 = '0.1.0',
+  V0_2_0 = '0.2.0',
+  V0_2_1 = '0.2.1',
+}
+
+/** cpp-host `FailState`: why a VM stopped being usable. */
+export enum FailState {
+  Ok = 'Ok',
+  UnableToCreateVm = 'UnableToCreateVm',
+  UnableToCloneVm = 'UnableToCloneVm',
+  MissingFunction = 'MissingFunction',
+  UnableToInitializeCode = 'UnableToInitializeCode',
+  StartFailed = 'StartFailed',
+  ConfigureFailed = 'ConfigureFailed',
+  RuntimeError = 'RuntimeError',
+}
+
+/**
+ * `envoy.extensions.wasm.v3.FailurePolicy` (Envoy >= 1.33). `fail_open: true` of older
+ * configs maps to FAIL_OPEN, unset to FAIL_CLOSED (Envoy common/wasm/wasm.cc `PluginConfig`).
+ */
+export type FailurePolicy = 'FAIL_CLOSED' | 'FAIL_OPEN' | 'FAIL_RELOAD';
+
+/** gRPC `UNAVAILABLE`, used by Envoy's fail-closed local reply (context.cc `failStream`). */
+export const GRPC_STATUS_UNAVAILABLE = 14;

@@ -1,0 +1,695 @@
+/**
+ * A test API that drives one real `.wasm` plugin by hand, in the spirit of
+ * proxy-wasm-go-sdk's `proxytest` host emulator, on the same host code the proxy uses
+ * (`createWasmPlugin`), with a fake clock and fake timers:
+ *
+ * ```ts
+ * const emu = await WasmEmulator.create({ wasm: 'build/test/example.wasm', pluginConfiguration: 'x-hello=world' });
+ * const id = emu.initializeHttpContext();
+ * expect(emu.callOnRequestHeaders(id, { ':path': '/' }, false)).toBe(FilterHeadersStatus.Continue);
+ * expect(emu.getCurrentRequestHeaders(id)).toContainEqual(['x-hello', 'world']);
+ * emu.completeHttpContext(id); // proxy_on_log, proxy_on_done, proxy_on_delete
+ * ```
+ *
+ * The emulator plays the part of Envoy's filter manager for this one filter: it keeps
+ * the bodies the filter forwards or buffers (`StopIterationAndBuffer`), records
+ * `continue`, local replies (and, as Envoy does, runs the filter's response path over
+ * its own local reply), resets and route-cache clears; HTTP and gRPC calls wait until
+ * the test answers them or the fake clock passes their timeout (zero headers, as a
+ * reset). Shared data, queues and metrics are the emulator's own unless `shared` is
+ * given, so tests do not see each other.
+ */
+import { readFile } from 'node:fs/promises';
+import { BodyBuffer } from '../http/body-buffer.ts';
+import {
+  type DecoderFilterCallbacks,
+  type EncoderFilterCallbacks,
+  FilterDataStatus,
+  FilterHeadersStatus,
+  FilterTrailersStatus,
+  type HttpFilter,
+  type LocalReply,
+  type StreamInfo,
+} from '../http/filter.ts';
+import { HeaderMap, type HeaderPair } from '../http/header-map.ts';
+import { type FailurePolicy, LogLevel, MetricType, type WasmResult } from './abi.ts';
+import { Context } from './context.ts';
+import { WasmPlugin } from './plugin.ts';
+import type { Clock, GrpcCallRequest, HttpCallResponse, LogSource, NodeInfo, TimerHandle, Timers } from './services.ts';
+import { type MetricSnapshot } from './shared/metrics.ts';
+import { renderPrometheus } from './shared/prometheus.ts';
+import { SharedState } from './shared/shared-state.ts';
+
+export interface EmulatorOptions {
+  /** Path of a `.wasm` file, or the module bytes. */
+  wasm: string | Uint8Array;
+  /** Plugin configuration (`proxy_on_configure`). */
+  pluginConfiguration?: string | Uint8Array;
+  /** VM configuration (`proxy_on_vm_start`). */
+  vmConfiguration?: string | Uint8Array;
+  name?: string;
+  rootId?: string;
+  vmId?: string;
+  environmentVariables?: Record<string, string>;
+  failurePolicy?: FailurePolicy;
+  reloadBaseIntervalMs?: number;
+  /** Fake wall clock start, ms since the epoch (default 2026-01-01T00:00:00Z). */
+  startTimeMs?: number;
+  /** Level below which plugin logs are dropped, as `proxy_get_log_level` reports it (default trace). */
+  logLevel?: LogLevel;
+  /** Clusters `proxy_http_call` / `proxy_grpc_call` may use (default: any). */
+  clusters?: string[];
+  /** Shared data, queues and metrics (default: the emulator's own). */
+  shared?: SharedState;
+  node?: NodeInfo;
+}
+
+export interface LogEntry {
+  level: LogLevel;
+  message: string;
+  source: LogSource;
+}
+
+/** An HTTP call the plugin made and the test has not answered yet. */
+export interface PendingHttpCall {
+  /** Order of the call (1, 2, ...), to answer it with `respondHttpCall`. */
+  id: number;
+  cluster: string;
+  headers: HeaderPair[];
+  body: Buffer;
+  trailers: HeaderPair[];
+  timeoutMs: number;
+}
+
+export interface PendingGrpcCall {
+  id: number;
+  request: GrpcCallRequest;
+}
+
+/** A response to hand to `proxy_on_http_call_response`. */
+export interface EmulatedResponse {
+  status?: number;
+  headers?: HeaderPair[] | Record<string, string>;
+  body?: string | Uint8Array;
+  trailers?: HeaderPair[] | Record<string, string>;
+}
+
+type Headers = HeaderPair[] | Record<string, string>;
+
+interface StreamState {
+  id: number;
+  filter: HttpFilter;
+  info: StreamInfo & Record<string, unknown>;
+  requestHeaders: HeaderMap | null;
+  requestTrailers: HeaderMap | null;
+  responseHeaders: HeaderMap | null;
+  responseTrailers: HeaderMap | null;
+  requestForwarded: Buffer[];
+  requestBuffered: BodyBuffer | null;
+  responseForwarded: Buffer[];
+  responseBuffered: BodyBuffer | null;
+  localReply: LocalReply | undefined;
+  reset: boolean;
+  routeCacheClears: number;
+  decodingContinued: number;
+  encodingContinued: number;
+  completed: boolean;
+}
+
+const DEFAULT_START = Date.UTC(2026, 0, 1);
+
+class FakeClock implements Clock, Timers {
+  private timers: Array<{ due: number; seq: number; fn: () => void }> = [];
+  private seq = 0;
+  private mono = 0;
+
+  constructor(private wall: number) {}
+
+  now(): number {
+    return this.wall;
+  }
+
+  monotonic(): number {
+    return this.mono;
+  }
+
+  setTimer(fn: () => void, delayMs: number): TimerHandle {
+    const timer = { due: this.mono + Math.max(0, delayMs), seq: ++this.seq, fn };
+    this.timers.push(timer);
+    return timer;
+  }
+
+  clearTimer(handle: TimerHandle): void {
+    this.timers = this.timers.filter((t) => t !== handle);
+  }
+
+  /** Moves time forward by `ms`, running due timers in order; `after` runs after each. */
+  advance(ms: number, after: () => void): void {
+    const target = this.mono + ms;
+    for (;;) {
+      let next: (typeof this.timers)[number] | undefined;
+      for (const t of this.timers) if (t.due <= target && (!next || t.due < next.due || (t.due === next.due && t.seq < next.seq))) next = t;
+      if (!next) break;
+      this.timers = this.timers.filter((t) => t !== next);
+      this.wall += next.due - this.mono;
+      this.mono = next.due;
+      next.fn();
+      after();
+    }
+    this.wall += target - this.mono;
+    this.mono = target;
+  }
+}
+
+function toPairs(headers: Headers | undefined): HeaderPair[] {
+  if (!headers) return [];
+  return Array.isArray(headers) ? headers : Object.entries(headers);
+}
+
+function toBytes(body: string | Uint8Array | undefined): Buffer {
+  if (body === undefined) return Buffer.alloc(0);
+  return typeof body === 'string' ? Buffer.from(body) : Buffer.from(body);
+}
+
+export class WasmEmulator {
+  readonly plugin: WasmPlugin;
+  readonly shared: SharedState;
+  private readonly clock: FakeClock;
+  private readonly logs: LogEntry[];
+  private readonly streams = new Map<number, StreamState>();
+  private readonly httpCalls: Array<PendingHttpCall & { respond: (r: HttpCallResponse | null) => void; timer?: TimerHandle }>;
+  private readonly grpcCalls: Array<PendingGrpcCall & { onSuccess(m: Uint8Array): void; onFailure(s: number, m: string): void }>;
+  private nextCallId = 0;
+  private nextSyntheticId = 1_000_000;
+  private nextStreamId = 1;
+
+  private constructor(
+    plugin: WasmPlugin,
+    shared: SharedState,
+    clock: FakeClock,
+    logs: LogEntry[],
+    httpCalls: WasmEmulator['httpCalls'],
+    grpcCalls: WasmEmulator['grpcCalls'],
+  ) {
+    this.plugin = plugin;
+    this.shared = shared;
+    this.clock = clock;
+    this.logs = logs;
+    this.httpCalls = httpCalls;
+    this.grpcCalls = grpcCalls;
+  }
+
+  /**
+   * Loads the module and runs `proxy_on_vm_start` / `proxy_on_configure`; rejects with
+   * `WasmPluginError` when the plugin refuses its configuration.
+   */
+  static async create(options: EmulatorOptions): Promise<WasmEmulator> {
+    const code = typeof options.wasm === 'string' ? await readFile(options.wasm) : options.wasm;
+    const clock = new FakeClock(options.startTimeMs ?? DEFAULT_START);
+    const shared = options.shared ?? SharedState.create({ data: { bytes: 4 << 20, buckets: 1024 }, queues: { bytes: 1 << 20, maxQueues: 64 }, metrics: { maxMetrics: 1024, nameBytes: 65536 } });
+    const logs: LogEntry[] = [];
+    const httpCalls: WasmEmulator['httpCalls'] = [];
+    const grpcCalls: WasmEmulator['grpcCalls'] = [];
+    const clusters = options.clusters ? new Set(options.clusters) : undefined;
+    let emulator: WasmEmulator | undefined;
+    let callIds = 0;
+    const logLevel = options.logLevel ?? LogLevel.Trace;
+    const plugin = await WasmPlugin.create(
+      {
+        name: options.name ?? 'emulated',
+        rootId: options.rootId,
+        vmId: options.vmId,
+        code,
+        configuration: options.pluginConfiguration,
+        vmConfiguration: options.vmConfiguration,
+        environmentVariables: options.environmentVariables,
+        failurePolicy: options.failurePolicy,
+        reloadBaseIntervalMs: options.reloadBaseIntervalMs,
+      },
+      {
+        clock,
+        timers: clock,
+        shared,
+        node: options.node ?? { id: 'emulator', cluster: 'emulator' },
+        logLevel: () => logLevel,
+        log: (level, message, source) => logs.push({ level, message, source }),
+        httpCall: (cluster, headers, body, trailers, timeoutMs, onResponse) => {
+          if (clusters && !clusters.has(cluster)) return false;
+          const id = emulator ? ++emulator.nextCallId : ++callIds;
+          const call = { id, cluster, headers, body: Buffer.from(body), trailers, timeoutMs, respond: onResponse, timer: undefined as TimerHandle | undefined };
+          if (timeoutMs > 0) {
+            call.timer = clock.setTimer(() => {
+              const i = httpCalls.indexOf(call);
+              if (i >= 0) httpCalls.splice(i, 1);
+              onResponse(null);
+            }, timeoutMs);
+          }
+          httpCalls.push(call);
+          return {
+            cancel: () => {
+              const i = httpCalls.indexOf(call);
+              if (i >= 0) httpCalls.splice(i, 1);
+              if (call.timer !== undefined) clock.clearTimer(call.timer);
+            },
+          };
+        },
+        grpcCall: (request, callbacks) => {
+          if (clusters && !clusters.has(request.cluster)) return false;
+          const id = emulator ? ++emulator.nextCallId : ++callIds;
+          const call = { id, request, ...callbacks };
+          grpcCalls.push(call);
+          return { cancel: () => void grpcCalls.splice(grpcCalls.indexOf(call) >>> 0, 1) };
+        },
+      },
+    );
+    emulator = new WasmEmulator(plugin, shared, clock, logs, httpCalls, grpcCalls);
+    emulator.nextCallId = callIds;
+    emulator.deliverQueues();
+    return emulator;
+  }
+
+  // --- streams -------------------------------------------------------------------
+
+  /** Starts a stream (the filter is created as the filter manager would) and returns its id. */
+  initializeHttpContext(streamInfo: Partial<StreamInfo> = {}): number {
+    const info = {
+      streamId: this.nextStreamId++,
+      connectionId: 1,
+      startTimeMs: this.clock.now(),
+      protocol: 'HTTP/1.1',
+      downstreamRemoteAddress: '10.0.0.1:50000',
+      downstreamLocalAddress: '10.0.0.2:8080',
+      mtls: false,
+      nodeId: 'emulator',
+      nodeCluster: 'emulator',
+      requestBodyBytes: 0,
+      responseBodyBytes: 0,
+      ...streamInfo,
+    } as StreamState['info'];
+    const filter = this.plugin.createFilter(info);
+    const id = filter instanceof Context ? filter.id : this.nextSyntheticId++;
+    const state: StreamState = {
+      id,
+      filter,
+      info,
+      requestHeaders: null,
+      requestTrailers: null,
+      responseHeaders: null,
+      responseTrailers: null,
+      requestForwarded: [],
+      requestBuffered: null,
+      responseForwarded: [],
+      responseBuffered: null,
+      localReply: undefined,
+      reset: false,
+      routeCacheClears: 0,
+      decodingContinued: 0,
+      encodingContinued: 0,
+      completed: false,
+    };
+    this.streams.set(id, state);
+    filter.setDecoderFilterCallbacks(this.decoderCallbacks(state));
+    filter.setEncoderFilterCallbacks(this.encoderCallbacks(state));
+    return id;
+  }
+
+  /** `proxy_on_request_headers`; returns the action as the filter manager sees it. */
+  callOnRequestHeaders(id: number, headers: Headers, endOfStream: boolean): FilterHeadersStatus {
+    const s = this.stream(id);
+    s.requestHeaders = new HeaderMap(toPairs(headers));
+    const status = s.filter.decodeHeaders?.(s.requestHeaders, endOfStream) ?? FilterHeadersStatus.Continue;
+    this.deliverQueues();
+    return status;
+  }
+
+  /** `proxy_on_request_body` with one chunk. */
+  callOnRequestBody(id: number, body: string | Uint8Array, endOfStream: boolean): FilterDataStatus {
+    const s = this.stream(id);
+    const data = new BodyBuffer(toBytes(body));
+    s.info.requestBodyBytes += data.length;
+    const status = s.filter.decodeData?.(data, endOfStream) ?? FilterDataStatus.Continue;
+    this.handleData(s, true, data, status);
+    this.deliverQueues();
+    return status;
+  }
+
+  callOnRequestTrailers(id: number, trailers: Headers): FilterTrailersStatus {
+    const s = this.stream(id);
+    s.requestTrailers = new HeaderMap(toPairs(trailers));
+    const status = s.filter.decodeTrailers?.(s.requestTrailers) ?? FilterTrailersStatus.Continue;
+    this.deliverQueues();
+    return status;
+  }
+
+  callOnResponseHeaders(id: number, headers: Headers, endOfStream: boolean): FilterHeadersStatus {
+    const s = this.stream(id);
+    s.responseHeaders = new HeaderMap(toPairs(headers));
+    const code = Number(s.responseHeaders.get(':status'));
+    if (Number.isInteger(code)) s.info.responseCode = code;
+    const status = s.filter.encodeHeaders?.(s.responseHeaders, endOfStream) ?? FilterHeadersStatus.Continue;
+    this.deliverQueues();
+    return status;
+  }
+
+  callOnResponseBody(id: number, body: string | Uint8Array, endOfStream: boolean): FilterDataStatus {
+    const s = this.stream(id);
+    const data = new BodyBuffer(toBytes(body));
+    s.info.responseBodyBytes += data.length;
+    const status = s.filter.encodeData?.(data, endOfStream) ?? FilterDataStatus.Continue;
+    this.handleData(s, false, data, status);
+    this.deliverQueues();
+    return status;
+  }
+
+  callOnResponseTrailers(id: number, trailers: Headers): FilterTrailersStatus {
+    const s = this.stream(id);
+    s.responseTrailers = new HeaderMap(toPairs(trailers));
+    const status = s.filter.encodeTrailers?.(s.responseTrailers) ?? FilterTrailersStatus.Continue;
+    this.deliverQueues();
+    return status;
+  }
+
+  /** Ends the stream as Envoy does: `proxy_on_log`, then `proxy_on_done` and `proxy_on_delete`. */
+  completeHttpContext(id: number): void {
+    const s = this.stream(id);
+    if (s.completed) return;
+    s.completed = true;
+    s.filter.onStreamComplete?.();
+    s.filter.onDestroy?.();
+    this.deliverQueues();
+  }
+
+  getCurrentRequestHeaders(id: number): HeaderPair[] {
+    return this.stream(id).requestHeaders?.entries() ?? [];
+  }
+
+  getCurrentResponseHeaders(id: number): HeaderPair[] {
+    return this.stream(id).responseHeaders?.entries() ?? [];
+  }
+
+  getCurrentRequestTrailers(id: number): HeaderPair[] {
+    return this.stream(id).requestTrailers?.entries() ?? [];
+  }
+
+  getCurrentResponseTrailers(id: number): HeaderPair[] {
+    return this.stream(id).responseTrailers?.entries() ?? [];
+  }
+
+  /** The request body as forwarded (and buffered) so far, after the filter's edits. */
+  getCurrentRequestBody(id: number): Buffer {
+    const s = this.stream(id);
+    return Buffer.concat([...s.requestForwarded, ...(s.requestBuffered ? [s.requestBuffered.bytes()] : [])]);
+  }
+
+  getCurrentResponseBody(id: number): Buffer {
+    const s = this.stream(id);
+    return Buffer.concat([...s.responseForwarded, ...(s.responseBuffered ? [s.responseBuffered.bytes()] : [])]);
+  }
+
+  /** The local reply the filter sent (`proxy_send_local_response`), if any. */
+  getSentLocalResponse(id: number): LocalReply | undefined {
+    return this.stream(id).localReply;
+  }
+
+  /** How often the filter resumed the request (`proxy_continue_stream(HTTP_REQUEST)`) and response. */
+  getContinueCalls(id: number): { request: number; response: number } {
+    const s = this.stream(id);
+    return { request: s.decodingContinued, response: s.encodingContinued };
+  }
+
+  /** Whether the filter reset the stream (`proxy_close_stream`). */
+  isStreamReset(id: number): boolean {
+    return this.stream(id).reset;
+  }
+
+  /** How often the filter cleared the route cache (request header edits do). */
+  getRouteCacheClears(id: number): number {
+    return this.stream(id).routeCacheClears;
+  }
+
+  /** The stream's `StreamInfo`, to set e.g. `responseCode` or `upstreamAddress` as the router would. */
+  getStreamInfo(id: number): StreamState['info'] {
+    return this.stream(id).info;
+  }
+
+  // --- root context ------------------------------------------------------------
+
+  get rootContextId(): number {
+    return this.plugin.rootContext.id;
+  }
+
+  /** True once a trap has failed the plugin's current VM. */
+  get vmFailed(): boolean {
+    return this.plugin.wasm.failed;
+  }
+
+  /** Runs `proxy_on_tick` now (whatever the tick period). */
+  tick(): void {
+    this.plugin.rootContext.onTick();
+    this.deliverQueues();
+  }
+
+  /** Moves the fake clock, firing ticks and call timeouts that fall due. */
+  advanceClock(ms: number): void {
+    this.clock.advance(ms, () => this.deliverQueues());
+  }
+
+  /** Fake wall clock, ms since the epoch. */
+  now(): number {
+    return this.clock.now();
+  }
+
+  // --- logs ----------------------------------------------------------------------
+
+  /** Messages the plugin logged, all or at one level. */
+  getLogs(level?: LogLevel): string[] {
+    return this.logs.filter((l) => level === undefined || l.level === level).map((l) => l.message);
+  }
+
+  getLogEntries(): readonly LogEntry[] {
+    return this.logs;
+  }
+
+  clearLogs(): void {
+    this.logs.length = 0;
+  }
+
+  // --- metrics -------------------------------------------------------------------
+
+  /** Value of a metric the plugin defined (by its own name), or undefined. */
+  getMetric(name: string, type?: MetricType): bigint | undefined {
+    const m = this.findMetric(`wasmcustom.${name}`, type) ?? this.findMetric(name, type);
+    return m?.value;
+  }
+
+  getCounterValue(name: string): bigint | undefined {
+    return this.getMetric(name, MetricType.Counter);
+  }
+
+  getGaugeValue(name: string): bigint | undefined {
+    return this.getMetric(name, MetricType.Gauge);
+  }
+
+  getHistogram(name: string): MetricSnapshot['histogram'] {
+    return this.findMetric(`wasmcustom.${name}`, MetricType.Histogram)?.histogram;
+  }
+
+  /** Envoy's `/stats/prometheus` rendering of this emulator's metrics. */
+  renderPrometheus(): string {
+    return renderPrometheus(this.shared.metrics);
+  }
+
+  private findMetric(name: string, type?: MetricType): MetricSnapshot | undefined {
+    return this.shared.metrics.snapshot().find((m) => m.name === name && (type === undefined || m.type === type));
+  }
+
+  // --- HTTP and gRPC calls ---------------------------------------------------------
+
+  getPendingHttpCalls(): PendingHttpCall[] {
+    return this.httpCalls.map(({ id, cluster, headers, body, trailers, timeoutMs }) => ({ id, cluster, headers, body, trailers, timeoutMs }));
+  }
+
+  /** Answers call `id` (default: the oldest pending); `proxy_on_http_call_response` runs now. */
+  respondHttpCall(response: EmulatedResponse, id?: number): void {
+    const call = this.takeHttpCall(id);
+    const headers = toPairs(response.headers);
+    if (!headers.some(([k]) => k === ':status')) headers.unshift([':status', String(response.status ?? 200)]);
+    call.respond({ headers, body: toBytes(response.body), trailers: toPairs(response.trailers) });
+    this.deliverQueues();
+  }
+
+  /** Fails call `id` (reset): `proxy_on_http_call_response` with zero headers. */
+  failHttpCall(id?: number): void {
+    this.takeHttpCall(id).respond(null);
+    this.deliverQueues();
+  }
+
+  getPendingGrpcCalls(): PendingGrpcCall[] {
+    return this.grpcCalls.map(({ id, request }) => ({ id, request }));
+  }
+
+  respondGrpcCall(message: Uint8Array, id?: number): void {
+    this.takeGrpcCall(id).onSuccess(message);
+    this.deliverQueues();
+  }
+
+  failGrpcCall(status: number, message: string, id?: number): void {
+    this.takeGrpcCall(id).onFailure(status, message);
+    this.deliverQueues();
+  }
+
+  private takeHttpCall(id?: number): WasmEmulator['httpCalls'][number] {
+    const i = id === undefined ? 0 : this.httpCalls.findIndex((c) => c.id === id);
+    const call = this.httpCalls[i];
+    if (!call) throw new Error(id === undefined ? 'no pending HTTP call' : `no pending HTTP call ${id}`);
+    this.httpCalls.splice(i, 1);
+    if (call.timer !== undefined) this.clock.clearTimer(call.timer);
+    return call;
+  }
+
+  private takeGrpcCall(id?: number): WasmEmulator['grpcCalls'][number] {
+    const i = id === undefined ? 0 : this.grpcCalls.findIndex((c) => c.id === id);
+    const call = this.grpcCalls[i];
+    if (!call) throw new Error(id === undefined ? 'no pending gRPC call' : `no pending gRPC call ${id}`);
+    this.grpcCalls.splice(i, 1);
+    return call;
+  }
+
+  // --- shared data and queues ------------------------------------------------------
+
+  /** Shared data of the plugin's vm_id. */
+  getSharedData(key: string): { value: Buffer; cas: number } | undefined {
+    return this.shared.data.read(this.plugin.info.vmId, key);
+  }
+
+  setSharedData(key: string, value: string | Uint8Array, cas = 0): WasmResult {
+    return this.shared.data.write(this.plugin.info.vmId, key, value, cas);
+  }
+
+  /** Enqueues on queue `name` of the plugin's vm_id (as another plugin would); false if none. */
+  enqueue(name: string, value: string | Uint8Array): boolean {
+    const vmId = Buffer.from(this.plugin.info.vmId);
+    const token = this.shared.queues.resolve(vmId, Buffer.from(name));
+    if (token === 0) return false;
+    this.shared.queues.enqueue(token, toBytes(value));
+    this.deliverQueues();
+    return true;
+  }
+
+  /** Dequeues from queue `name` of the plugin's vm_id. */
+  dequeue(name: string): Buffer | undefined {
+    const token = this.shared.queues.resolve(Buffer.from(this.plugin.info.vmId), Buffer.from(name));
+    if (token === 0) return undefined;
+    const len = this.shared.queues.dequeue(token);
+    return len < 0 ? undefined : Buffer.from(this.shared.queues.scratch.subarray(0, len));
+  }
+
+  /** Closes the plugin (root context `proxy_on_done` / `proxy_on_delete`). */
+  close(): void {
+    this.plugin.close();
+    if (this.shared !== undefined) this.shared.queues.close();
+  }
+
+  // --- the filter manager's part ---------------------------------------------------
+
+  private stream(id: number): StreamState {
+    const s = this.streams.get(id);
+    if (!s) throw new Error(`no HTTP context ${id}`);
+    return s;
+  }
+
+  /** Delivers `proxy_on_queue_ready` for same-thread enqueues at once, deterministically. */
+  private deliverQueues(): void {
+    this.shared.queues.drain();
+  }
+
+  /** Envoy FilterManager buffering: keep, forward or drop the chunk as the status says. */
+  private handleData(s: StreamState, request: boolean, data: BodyBuffer, status: FilterDataStatus): void {
+    const forwarded = request ? s.requestForwarded : s.responseForwarded;
+    const bufferedKey = request ? 'requestBuffered' : 'responseBuffered';
+    if (status === FilterDataStatus.Continue) {
+      const buffered = s[bufferedKey];
+      if (buffered) {
+        forwarded.push(Buffer.from(buffered.drain()));
+        s[bufferedKey] = null;
+      }
+      forwarded.push(Buffer.from(data.drain()));
+    } else if (status === FilterDataStatus.StopIterationAndBuffer || status === FilterDataStatus.StopIterationAndWatermark) {
+      const buffered = (s[bufferedKey] ??= new BodyBuffer());
+      if (data.length > 0) buffered.append(data.drain());
+    }
+  }
+
+  private continueDecoding(s: StreamState): void {
+    s.decodingContinued++;
+    if (s.requestBuffered) {
+      s.requestForwarded.push(Buffer.from(s.requestBuffered.drain()));
+      s.requestBuffered = null;
+    }
+  }
+
+  private continueEncoding(s: StreamState): void {
+    s.encodingContinued++;
+    if (s.responseBuffered) {
+      s.responseForwarded.push(Buffer.from(s.responseBuffered.drain()));
+      s.responseBuffered = null;
+    }
+  }
+
+  /**
+   * Envoy `sendLocalReply`: the reply becomes the response and runs through the
+   * filter's response path (the filter sees its own local reply in
+   * `proxy_on_response_headers`, as in Envoy).
+   */
+  private sendLocalReply(s: StreamState, reply: LocalReply): void {
+    if (s.localReply) return;
+    s.localReply = reply;
+    s.info.responseCode = reply.status;
+    s.info.responseCodeDetails = reply.details;
+    const body = toBytes(reply.body);
+    const headers = new HeaderMap([[':status', String(reply.status)]]);
+    if (body.length > 0) {
+      headers.add('content-length', String(body.length));
+      headers.add('content-type', 'text/plain');
+    }
+    for (const [k, v] of reply.headers ?? []) headers.add(k, v);
+    s.responseHeaders = headers;
+    s.responseForwarded = [];
+    s.responseBuffered = null;
+    const status = s.filter.encodeHeaders?.(headers, body.length === 0) ?? FilterHeadersStatus.Continue;
+    if (body.length > 0 && status === FilterHeadersStatus.Continue) {
+      const data = new BodyBuffer(body);
+      this.handleData(s, false, data, s.filter.encodeData?.(data, true) ?? FilterDataStatus.Continue);
+    } else if (body.length > 0) {
+      s.responseBuffered = new BodyBuffer(body);
+    }
+  }
+
+  private decoderCallbacks(s: StreamState): DecoderFilterCallbacks {
+    return {
+      streamInfo: s.info,
+      continueDecoding: () => this.continueDecoding(s),
+      decodingBuffer: () => s.requestBuffered,
+      requestHeaders: () => s.requestHeaders,
+      requestTrailers: () => s.requestTrailers,
+      addDecodedTrailers: () => (s.requestTrailers ??= new HeaderMap()),
+      sendLocalReply: (reply) => this.sendLocalReply(s, reply),
+      clearRouteCache: () => void s.routeCacheClears++,
+      route: () => (s.info.routeName ? { name: s.info.routeName, clusterName: s.info.clusterName ?? '' } : null),
+      resetStream: () => void (s.reset = true),
+    };
+  }
+
+  private encoderCallbacks(s: StreamState): EncoderFilterCallbacks {
+    return {
+      streamInfo: s.info,
+      continueEncoding: () => this.continueEncoding(s),
+      encodingBuffer: () => s.responseBuffered,
+      responseHeaders: () => s.responseHeaders,
+      responseTrailers: () => s.responseTrailers,
+      addEncodedTrailers: () => (s.responseTrailers ??= new HeaderMap()),
+      sendLocalReply: (reply) => this.sendLocalReply(s, reply),
+      resetStream: () => void (s.reset = true),
+    };
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Views of a VM's linear memory for hostcalls: bounds-checked reads and writes with
+ * the semantics of cpp-host `WasmVm::getMemory` / `setMemory` / `setWord`
+ * (src/v8/v8.cc): an access past the end of memory fails, and the hostcall then
+ * returns `INVALID_MEMORY_ACCESS` (or WASI `FAULT`).
+ *
+ * The typed-array views are made once and refreshed only when the memory grows
+ * (growing detaches the old ArrayBuffer, whose views then read as length 0), so a
+ * hostcall allocates nothing to touch memory. Header bytes are decoded as latin1,
+ * one char per octet, like `harness/http/header-map.ts` keeps them.
+ */
+
+const TWO_32 = 4294967296;
+
+export class MemoryView {
+  private memory: WebAssembly.Memory | undefined;
+  /** Whole-memory views; valid until the memory grows (call `refresh`). */
+  u8: Buffer = Buffer.alloc(0);
+  dv: DataView = new DataView(new ArrayBuffer(0));
+
+  attach(memory: WebAssembly.Memory): void {
+    this.memory = memory;
+    this.refresh();
+  }
+
+  /** Re-creates the views if the memory has grown since they were made. */
+  refresh(): void {
+    const buffer = this.memory?.buffer;
+    if (buffer && buffer !== this.u8.buffer) {
+      this.u8 = Buffer.from(buffer);
+      this.dv = new DataView(buffer);
+    }
+  }
+
+  get size(): number {
+    if (this.u8.length === 0) this.refresh();
+    return this.u8.length;
+  }
+
+  /** True when [ptr, ptr+len) lies inside memory (pointers are unsigned 32-bit). */
+  inBounds(ptr: number, len: number): boolean {
+    if (this.u8.length === 0 || this.u8.buffer !== this.memory?.buffer) this.refresh();
+    return (ptr >>> 0) + (len >>> 0) <= this.u8.length;
+  }
+
+  /** A view (no copy) of [ptr, ptr+len), or null when out of bounds. */
+  bytes(ptr: number, len: number): Buffer | null {
+    ptr >>>= 0;
+    len >>>= 0;
+    if (!this.inBounds(ptr, len)) return null;
+    return this.u8.subarray(ptr, ptr + len);
+  }
+
+  /** [ptr, ptr+len) decoded as latin1 (bytes round-trip), or null when out of bounds. */
+  latin1(ptr: number, len: number): string | null {
+    ptr >>>= 0;
+    len >>>= 0;
+    if (!this.inBounds(ptr, len)) return null;
+    return len === 0 ? '' : this.u8.toString('latin1', ptr, ptr + len);
+  }
+
+  /** [ptr, ptr+len) decoded as UTF-8, or null when out of bounds. */
+  utf8(ptr: number, len: number): string | null {
+    ptr >>>= 0;
+    len >>>= 0;
+    if (!this.inBounds(ptr, len)) return null;
+    return len === 0 ? '' : this.u8.toString('utf8', ptr, ptr + len);
+  }
+
+  getU32(ptr: number): number | null {
+    ptr >>>= 0;
+    if (!this.inBounds(ptr, 4)) return null;
+    return this.dv.getUint32(ptr, true);
+  }
+
+  setU32(ptr: number, value: number): boolean {
+    ptr >>>= 0;
+    if (!this.inBounds(ptr, 4)) return false;
+    this.dv.setUint32(ptr, value >>> 0, true);
+    return true;
+  }
+
+  setU16(ptr: number, value: number): boolean {
+    ptr >>>= 0;
+    if (!this.inBounds(ptr, 2)) return false;
+    this.dv.setUint16(ptr, value, true);
+    return true;
+  }
+
+  /** Writes an unsigned 64-bit value given as its two 32-bit halves. */
+  setU64Parts(ptr: number, hi: number, lo: number): boolean {
+    ptr >>>= 0;
+    if (!this.inBounds(ptr, 8)) return false;
+    this.dv.setUint32(ptr, lo >>> 0, true);
+    this.dv.setUint32(ptr + 4, hi >>> 0, true);
+    return true;
+  }
+
+  setU64(ptr: number, value: bigint): boolean {
+    ptr >>>= 0;
+    if (!this.inBounds(ptr, 8)) return false;
+    this.dv.setBigUint64(ptr, BigInt.asUintN(64, value), true);
+    return true;
+  }
+
+  /**
+   * Writes a millisecond time as unsigned 64-bit nanoseconds, exactly and without
+   * BigInt: ms * 1e6 exceeds 2^53, so the product is built from 32-bit halves.
+   */
+  setNanosFromMillis(ptr: number, ms: number): boolean {
+    const whole = Math.floor(ms);
+    const fracNs = Math.round((ms - whole) * 1e6);
+    const mh = Math.floor(whole / TWO_32);
+    const ml = whole - mh * TWO_32;
+    const x = ml * 1e6 + fracNs; // < 2^53
+    const carry = Math.floor(x / TWO_32);
+    return this.setU64Parts(ptr, mh * 1e6 + carry, x - carry * TWO_32);
+  }
+
+  /** Copies `src` to `ptr`; false when out of bounds. */
+  write(ptr: number, src: Uint8Array): boolean {
+    ptr >>>= 0;
+    if (!this.inBounds(ptr, src.length)) return false;
+    this.u8.set(src, ptr);
+    return true;
+  }
+
+  /** Writes a latin1 string (one byte per char) at `ptr`; the caller checked the bounds. */
+  writeLatin1Unchecked(ptr: number, s: string): number {
+    return s.length === 0 ? 0 : this.u8.write(s, ptr, s.length, 'latin1');
+  }
+}
