@@ -149,7 +149,7 @@ function banner(file: string, listener: string, admin: string, services: readonl
     `  curl -i ${base}/api/banking/accounts -H 'x-upstream-status: 503'`,
     `  curl -i '${base}/api/documents/slow?ms=2000'`,
     `  curl -i ${base}/api/credit-bureau/flap                        # 5 s up, 5 s down`,
-    `  TOKEN=$(npx mesh-filters token --permissions credit:read --tier premium)`,
+    `  TOKEN=$(node bin/mesh-filters.js token --permissions credit:read --tier premium)`,
     `  curl -i ${base}/api/credit-bureau/report -H "authorization: Bearer $TOKEN"`,
     `  grpcurl -plaintext -import-path harness/demo -proto project.proto -d '{"name":"demo"}' ${listener} zoptal.project.v1.ProjectService/CreateProject`,
     `  curl -s http://${admin}/stats/prometheus | grep -E 'jwt_auth|rate_limit|circuit_breaker|retry|upstream_rq'`,

@@ -26,7 +26,7 @@ describe('demo on the embedded data plane', () => {
     const text = lines.join('\n');
     expect(text).toContain(`listener  http://${demo.listenerAddress}`);
     expect(text).toContain(`admin     http://${demo.adminAddress}`);
-    expect(text).toContain('mesh-filters token');
+    expect(text).toContain('bin/mesh-filters.js token');
   });
 
   it('routes HTTP and gRPC to the demo services', async () => {
