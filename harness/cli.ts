@@ -165,8 +165,9 @@ program
 /** The embedded data plane: validate the bootstrap against Envoy's API first, as Envoy does at start. */
 async function runEmbedded(opts: { config: string; concurrency: number; logLevel: string }): Promise<void> {
   const { validateFile, formatIssue } = await import('./envoy/validate.ts');
-  // The plugins' configure step runs when the proxy creates them; its error is the plugin's line.
-  const [report] = await validateFile(opts.config, { plugins: false });
+  // Includes each plugin's configure step, so that a rejected filter configuration is one
+  // line here rather than worker logs.
+  const [report] = await validateFile(opts.config);
   if (report.kind !== 'bootstrap') throw new CliError(`${opts.config}: not an Envoy bootstrap (an Istio manifest is applied with kubectl)`);
   for (const w of report.warnings) console.error(`warning: ${formatIssue(report.source, w)}`);
   if (report.errors.length) throw new CliError(formatIssue(report.source, report.errors[0]));

@@ -80,7 +80,6 @@ export async function checkIstioWasmPlugin(doc: unknown, source: string, opts: V
         environment: {},
       });
       if (result.status === 'rejected') errors.push({ path: 'spec.pluginConfig', message: result.message });
-      else if (result.status === 'unchecked') warnings.push({ path: 'spec.pluginConfig', message: `not checked: ${result.reason}` });
     }
   }
   return { source, kind: 'istio-wasm-plugin', errors, warnings, summary: `WasmPlugin ${String(meta?.name ?? '')} (${name || 'no pluginName'})` };

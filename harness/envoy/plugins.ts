@@ -9,6 +9,7 @@
  * (unknown clusters are refused, as Envoy refuses them), and a log sink that keeps the
  * plugin's lines out of the user's way (the host reports the failing line itself).
  */
+import { createWasmPlugin, WasmPluginError } from '../host/index.ts';
 
 /** One plugin as Envoy's `envoy.extensions.wasm.v3.PluginConfig` describes it. */
 export interface PluginUnderTest {
@@ -35,40 +36,14 @@ export interface PluginUnderTest {
 export type PluginCheck =
   | { status: 'ok' }
   /** `proxy_on_configure` returned false (or the VM failed to load or start); `message` is the plugin's error line. */
-  | { status: 'rejected'; message: string }
-  /** The check could not run (no host in this checkout); `reason` says why. */
-  | { status: 'unchecked'; reason: string };
-
-/** The part of harness/host this check uses. */
-interface HostApi {
-  createWasmPlugin(
-    config: { name: string; rootId?: string; vmId?: string; code: Uint8Array; configuration?: Uint8Array; vmConfiguration?: Uint8Array; environmentVariables?: Record<string, string> },
-    services?: Record<string, unknown>,
-  ): Promise<{ close(): void }>;
-  WasmPluginError: new (...args: never[]) => Error;
-}
-
-async function loadHost(): Promise<HostApi | string> {
-  const modulePath = '../host/index.ts'; // TODO(integration): static import once harness/host is committed
-  try {
-    const host = (await import(modulePath)) as Partial<HostApi>;
-    if (typeof host.createWasmPlugin !== 'function' || typeof host.WasmPluginError !== 'function') return 'harness/host does not export createWasmPlugin';
-    return host as HostApi;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
-    const message = (e as Error).message;
-    return /host\/index\.ts'/.test(message) ? 'the proxy-wasm host (harness/host) is not in this checkout' : `the proxy-wasm host cannot be loaded: ${message}`;
-  }
-}
+  | { status: 'rejected'; message: string };
 
 /** Configures the plugin on a throw-away VM and reports whether the plugin accepted its configuration. */
 export async function checkPluginConfiguration(plugin: PluginUnderTest): Promise<PluginCheck> {
-  const host = await loadHost();
-  if (typeof host === 'string') return { status: 'unchecked', reason: host };
   const known = (cluster: string) => !plugin.clusters || plugin.clusters.has(cluster);
   const pending = { cancel() {} };
   try {
-    const instance = await host.createWasmPlugin(
+    const instance = await createWasmPlugin(
       {
         name: plugin.name,
         rootId: plugin.rootId,
@@ -80,16 +55,16 @@ export async function checkPluginConfiguration(plugin: PluginUnderTest): Promise
       },
       {
         log: () => {},
-        httpCall: (cluster: string) => (known(cluster) ? pending : false),
-        grpcCall: (request: { cluster: string }) => (known(request.cluster) ? pending : false),
-        grpcStream: (request: { cluster: string }) => (known(request.cluster) ? { ...pending, send() {}, close() {} } : false),
+        httpCall: (cluster) => (known(cluster) ? pending : false),
+        grpcCall: (request) => (known(request.cluster) ? pending : false),
+        grpcStream: (request) => (known(request.cluster) ? { ...pending, send() {}, close() {} } : false),
         node: plugin.node ?? { id: 'mesh-filters-validate', cluster: 'mesh-filters' },
       },
     );
     instance.close();
     return { status: 'ok' };
   } catch (e) {
-    if (e instanceof host.WasmPluginError) return { status: 'rejected', message: e.message };
+    if (e instanceof WasmPluginError) return { status: 'rejected', message: e.message };
     throw e;
   }
 }

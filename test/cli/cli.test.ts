@@ -4,20 +4,25 @@
  * stack trace; `validate`, `run --envoy` without Envoy, `token`.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { buildAll } from '../../harness/build.ts';
 import { DEMO_AUDIENCE, DEMO_HS256_SECRET, DEMO_ISSUER, demoJwks } from '../../harness/demo/keys.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const bin = path.join(root, 'bin/mesh-filters.js');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'mesh-filters-cli-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+beforeAll(async () => {
+  // The SDK's example filter, for the bad-filter-configuration case (npm test builds it first).
+  if (!existsSync(path.join(root, 'build/test/example.wasm'))) await buildAll({ only: ['test-example'] });
+});
 
 interface Run {
   code: number;
@@ -84,6 +89,26 @@ describe('mesh-filters: bad input gives one line and a non-zero exit', () => {
     expect(oneLineFailure(await cli(['run', '-c', file]))).toBe(
       `mesh-filters: ${file}: static_resources.clusters[0].conect_timeout: unknown field (did you mean "connect_timeout"?)`,
     );
+  });
+
+  it("bad filter configuration: the plugin's own error line, for validate and for run", async () => {
+    const file = meshVariant('bad-filter.yaml', (d) => {
+      d.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters.unshift({
+        name: 'envoy.filters.http.wasm',
+        typed_config: {
+          '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+          config: {
+            name: 'example',
+            root_id: 'example',
+            vm_config: { runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: 'build/test/example.wasm' } } },
+            configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: 'colour=red' },
+          },
+        },
+      });
+    });
+    const at = 'static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.config.configuration';
+    expect(oneLineFailure(await cli(['validate', '-c', file]))).toBe(`${file}: ${at}: example: line 1: unknown key "colour"`);
+    expect(oneLineFailure(await cli(['run', '-c', file]))).toBe(`mesh-filters: ${file}: ${at}: example: line 1: unknown key "colour"`);
   });
 
   it('port in use (demo service)', async () => {

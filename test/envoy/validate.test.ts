@@ -3,10 +3,11 @@
  * own static-config checks: every file under envoy/ passes, and each kind of mistake is
  * reported with the path of the offending value.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { buildAll } from '../../harness/build.ts';
 import { validateBootstrap, validateFile, type ValidationReport } from '../../harness/envoy/validate.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -226,6 +227,46 @@ describe("validate: Envoy's checks on static config", () => {
     hcm(doc).http_filters.unshift(wasmFilter({ code: { local: { inline_bytes: Buffer.from('not wasm').toString('base64') } } }));
     const report = await check(doc);
     expect(errorAt(report, `${HCM}.http_filters[0].typed_config.config.vm_config.code.local`)).toMatch(/not a valid WebAssembly module/);
+  });
+});
+
+describe("validate: each wasm filter's own configure step", () => {
+  // The SDK's example filter (test/wasm/example): `key=value` lines, unknown keys rejected.
+  const example = (configuration: string) =>
+    wasmFilter({
+      code: { local: { filename: 'build/test/example.wasm' } },
+      config: { name: 'example', root_id: 'example', configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: configuration } },
+    });
+
+  beforeAll(async () => {
+    if (!existsSync(path.join(root, 'build/test/example.wasm'))) await buildAll({ only: ['test-example'] });
+  });
+
+  it("reports a rejected configuration with the plugin's own error line, at the filter's path", async () => {
+    const doc = mesh();
+    hcm(doc).http_filters.unshift(example('request_header=x-a'), example('colour=red'));
+    const report = await validateBootstrap(doc, { cwd: root });
+    expect(report.errors).toEqual([
+      { path: `${HCM}.http_filters[1].typed_config.config.configuration`, message: 'example: line 1: unknown key "colour"' },
+    ]);
+    expect(report.summary).toBe('1 listener, 6 clusters, 2 wasm filters');
+  });
+
+  it('accepts a configuration the plugin accepts', async () => {
+    const doc = mesh();
+    hcm(doc).http_filters.unshift(example('request_header=x-a\nresponse_header=x-b'));
+    const report = await validateBootstrap(doc, { cwd: root });
+    expect(report.errors).toEqual([]);
+    expect(report.warnings).toEqual([]);
+  });
+
+  it('refuses a configuration that is not a StringValue', async () => {
+    const doc = mesh();
+    const f = example('');
+    f.typed_config.config.configuration = { '@type': 'type.googleapis.com/google.protobuf.Struct', value: { a: 1 } };
+    hcm(doc).http_filters.unshift(f);
+    const report = await validateBootstrap(doc, { cwd: root });
+    expect(errorAt(report, `${HCM}.http_filters[0].typed_config.config.configuration["@type"]`)).toMatch(/StringValue/);
   });
 });
 
