@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import protobuf from 'protobufjs';
+import type * as Protobuf from 'protobufjs';
 
 /** One field of a message, named as in the `.proto` file. */
 export interface FieldSchema {
@@ -74,6 +74,7 @@ const BUNDLED = new Set(
 );
 
 let memo: EnvoySchema | undefined;
+let protobuf: typeof Protobuf;
 
 /** The Envoy API schema, loaded once per process (from the disk cache when it is fresh). */
 export function loadEnvoySchema(): EnvoySchema {
@@ -173,6 +174,8 @@ const SCALARS = new Set([
 ]);
 
 function buildSchema(sourceName: string): EnvoySchema {
+  // Loaded only here: with a fresh cache, validation never needs protobufjs.
+  protobuf = require('protobufjs') as typeof Protobuf;
   const files = loadableFiles();
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : findImport(target)) as string;
@@ -180,18 +183,18 @@ function buildSchema(sourceName: string): EnvoySchema {
   root.resolveAll();
 
   const types: EnvoySchema['types'] = {};
-  const visit = (ns: protobuf.NamespaceBase) => {
+  const visit = (ns: Protobuf.NamespaceBase) => {
     for (const nested of ns.nestedArray) {
       if (nested instanceof protobuf.Type) types[nested.fullName.slice(1)] = messageSchema(nested);
       else if (nested instanceof protobuf.Enum) types[nested.fullName.slice(1)] = enumSchema(nested);
-      if (nested instanceof protobuf.Namespace || nested instanceof protobuf.Type) visit(nested as protobuf.NamespaceBase);
+      if (nested instanceof protobuf.Namespace || nested instanceof protobuf.Type) visit(nested as Protobuf.NamespaceBase);
     }
   };
   visit(root);
   return { types, source: `${sourceName}, ${files.length} files` };
 }
 
-function messageSchema(type: protobuf.Type): MessageSchema {
+function messageSchema(type: Protobuf.Type): MessageSchema {
   const fields: Record<string, FieldSchema> = {};
   for (const f of type.fieldsArray) {
     const resolved = f.resolvedType;
@@ -224,7 +227,7 @@ function messageSchema(type: protobuf.Type): MessageSchema {
   return schema;
 }
 
-function enumSchema(e: protobuf.Enum): EnumSchema {
+function enumSchema(e: Protobuf.Enum): EnumSchema {
   const schema: EnumSchema = { kind: 'enum', values: { ...e.values } };
   const deprecated = Object.entries(e.valuesOptions ?? {})
     .filter(([, o]) => o?.deprecated === true)
