@@ -67,7 +67,7 @@ export async function validateBootstrap(doc: unknown, opts: ValidateOptions & { 
   const source = opts.source ?? '<inline>';
   const found = collectFromApiCheck(doc);
   const { errors, warnings } = found.ctx;
-  checkStaticConfig(found, errors, warnings);
+  checkStaticConfig(found, errors);
   const wasmCount = found.wasm.length;
   if (opts.plugins !== false && !errors.length) {
     for (const w of found.wasm) await checkWasmFilter(w, found, opts.cwd ?? process.cwd(), errors, warnings);
@@ -131,7 +131,7 @@ function collectFromApiCheck(doc: unknown): Collected {
 
 // ---- pass 2: Envoy's checks on static config ----------------------------------------------
 
-function checkStaticConfig(c: Collected, errors: Issue[], warnings: Issue[]): void {
+function checkStaticConfig(c: Collected, errors: Issue[]): void {
   const clusterNames = new Set<string>();
   for (const { value, path: p } of c.clusters) {
     const name = String(value.name ?? '');
@@ -150,7 +150,7 @@ function checkStaticConfig(c: Collected, errors: Issue[], warnings: Issue[]): vo
     listenerNames.add(name);
     const sock = socketAddress(value.address);
     if (sock) {
-      checkIp(sock.address, sock.resolver, joinPath(joinPath(joinPath(p, 'address'), 'socket_address'), 'address'), errors);
+      checkIp(sock.address, sock.resolver, joinPath(joinPath(joinPath(p, 'address'), 'socket_address'), 'address'), errors, false);
       const key = `${sock.address}:${sock.port}`;
       const other = listenerAddresses.get(key);
       if (other !== undefined && sock.port !== 0) {
@@ -218,7 +218,6 @@ function checkStaticConfig(c: Collected, errors: Issue[], warnings: Issue[]): vo
     });
     if (!filters.length) errors.push({ path: joinPath(p, 'http_filters'), message: 'no http filters: Envoy needs at least envoy.filters.http.router' });
   }
-  void warnings;
 }
 
 /** The message type an Any holds, seeing through TypedStruct (`type_url`). */
@@ -242,12 +241,10 @@ function socketAddress(address: unknown): { address: string; port: number; resol
 }
 
 /** Envoy parses listener and STATIC endpoint addresses as IPs (source/common/network/utility.cc: "malformed IP address"). */
-function checkIp(address: string, resolver: string | undefined, at: string, errors: Issue[]): void {
+function checkIp(address: string, resolver: string | undefined, at: string, errors: Issue[], inCluster: boolean): void {
   if (resolver || net.isIP(address)) return;
-  errors.push({
-    path: at,
-    message: `malformed IP address: ${address}. Consider setting resolver_name or setting cluster type to 'STRICT_DNS' or 'LOGICAL_DNS'`,
-  });
+  const hint = inCluster ? ". Consider setting resolver_name or setting cluster type to 'STRICT_DNS' or 'LOGICAL_DNS'" : ' (a listener binds an IP address)';
+  errors.push({ path: at, message: `malformed IP address: ${address}${hint}` });
 }
 
 function checkClusterEndpoints(cluster: Msg, p: string, errors: Issue[]): void {
@@ -263,7 +260,7 @@ function checkClusterEndpoints(cluster: Msg, p: string, errors: Issue[]): void {
   });
   if (type === 'STATIC' || type === 0) {
     // source/extensions/clusters/static/static_cluster.cc resolves each endpoint as an IP.
-    for (const e of endpoints) if (e.sock) checkIp(e.sock.address, e.sock.resolver, e.at, errors);
+    for (const e of endpoints) if (e.sock) checkIp(e.sock.address, e.sock.resolver, e.at, errors, true);
   }
   if ((type === 'LOGICAL_DNS' || type === 2) && (localities.length !== 1 || endpoints.length !== 1)) {
     // source/extensions/clusters/logical_dns/logical_dns_cluster.cc
