@@ -6,11 +6,10 @@
  * Accurately", PLDI 1990: an exact significand ≤ 2^53 and |exponent| ≤ 22 give an exact
  * product or quotient). Everything else comes here: an approximation, then exact big
  * integer comparisons against the halfway points of the neighbouring doubles (Clinger's
- * AlgorithmR idea) until the nearest double is found. Rare on request paths (JWT
+ * AlgorithmR idea) until the nearest double is found. (AssemblyScript's own `strtod`
+ * is not used: it truncates to 19 digits and loses a power of ten for exponents 23–37.) Rare on request paths (JWT
  * numbers are integers), so it favours being obviously right over being fast.
  */
-import { strtod } from "util/string";
-
 /** Significant digits kept; more only set a sticky bit (767 suffice for binary64). */
 export const MAX_SIGNIFICANT_DIGITS: i32 = 800;
 
@@ -78,6 +77,10 @@ class BigNat {
   }
 }
 
+const POW10_F64: StaticArray<f64> = [
+  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
 const POW10_U32: StaticArray<u32> = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
 
 // Digits of the number being converted, and the two sides of a comparison.
@@ -144,14 +147,24 @@ function collectDigits(start: usize, end: usize): void {
   decimalExponent = extra - fraction + exp;
 }
 
-/** A double within a few ulps of the value, from its first 19 digits. */
+/**
+ * A double within a few ulps of the value: the first 19 digits times exact powers of ten
+ * (10^22 at most per step, each step rounding once).
+ */
 function approximate(): f64 {
   let mant: u64 = 0;
   const n = digitCount < 19 ? digitCount : 19;
   for (let i = 0; i < n; i++) mant = mant * 10 + unchecked(digits[i]);
-  const e = decimalExponent + (digitCount - n);
-  const approx = strtod(mant.toString() + "e" + e.toString());
-  return isFinite(approx) ? approx : f64.MAX_VALUE;
+  let e = decimalExponent + (digitCount - n);
+  let x = <f64>mant;
+  if (e > 0) {
+    for (; e > 22; e -= 22) x *= 1e22;
+    x *= unchecked(POW10_F64[e]);
+  } else if (e < 0) {
+    for (; e < -22; e += 22) x /= 1e22;
+    x /= unchecked(POW10_F64[-e]);
+  }
+  return isFinite(x) ? x : f64.MAX_VALUE;
 }
 
 /** Steps from `b` to the double nearest the collected decimal value. */

@@ -9,7 +9,7 @@
  * if (exp !== null && exp.isInteger()) expiresAt = exp.asI64();
  * ```
  */
-export { JsonKind, JsonValue, emptyJsonArray, emptyJsonObject } from "./value";
+export { JsonDocument, JsonKind, JsonValue } from "./value";
 export { JsonError, JsonErrorKind } from "./error";
-export { JsonOptions, JsonResult, parseJson, parseJsonAt, parseJsonBuffer, parseJsonString } from "./parser";
+export { JsonOptions, JsonResult, emptyJsonObject, parseJson, parseJsonAt, parseJsonBuffer, parseJsonString } from "./parser";
 export { JsonWriter, quoteJsonString, stringify, stringifyToBytes } from "./writer";

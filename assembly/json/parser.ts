@@ -14,12 +14,19 @@
  * handled with an explicit stack (no recursion, so no stack overflow), every read is
  * checked against the input end. Every failure is a `JsonError` result, never a trap.
  *
- * Not re-entrant (module-level scratch stacks, reused across calls so that a parse
- * allocates only the values it returns); Wasm modules run one callback at a time.
+ * The result is a tape (tape.ts): a successful parse allocates the result, the document,
+ * a copy of the input, the tape and the root handle, whatever the document holds.
+ * Not re-entrant (module-level scratch memory, reused across calls); Wasm modules run
+ * one callback at a time.
  */
-import { JsonValue, SMALL_OBJECT_MEMBERS, emptyJsonArray, emptyJsonObject } from "./value";
+import { JsonDocument, JsonValue } from "./value";
 import { JsonError, JsonErrorKind } from "./error";
 import { decimalTokenToF64 } from "./decimal";
+import {
+  INDEXED_OBJECT_MEMBERS, MAX_CONTAINER_COUNT, MAX_STRING_BYTES, TAG_ARRAY, TAG_F64, TAG_FALSE, TAG_INT, TAG_NULL,
+  TAG_OBJECT, TAG_TRUE, containerEntry, decodeString, entriesEqual, hashAscii, hashEntry, hex4, indexCapacity,
+  indexInsert, stringEntry,
+} from "./tape";
 
 /** Limits for one parse. */
 export class JsonOptions {
@@ -75,16 +82,29 @@ export function parseJsonAt(ptr: usize, length: i32, options: JsonOptions = DEFA
   base = ptr;
   end = ptr + <usize>length;
   errorKind = JsonErrorKind.None;
-  const value = parseDocument(options.maxDepth < 0 ? 0 : options.maxDepth);
-  // Drop references held by the scratch stacks, so the values can be collected.
-  values.length = 0;
-  keys.length = 0;
-  keyOffsets.length = 0;
-  frames.length = 0;
-  if (value === null) {
+  tapeLength = 0;
+  frameCount = 0;
+  nameCount = 0;
+  const ok = parseDocument(options.maxDepth < 0 ? 0 : options.maxDepth);
+  if (!ok) {
+    finishedTables.length = 0;
+    finishedTablePositions.length = 0;
+    for (let i = 0; i < openTables.length; i++) unchecked((openTables[i] = null));
     return new JsonResult(null, new JsonError(errorKind, <i32>(errorAt - base), errorMessage));
   }
-  return new JsonResult(value, null);
+  return new JsonResult(finishDocument(length), null);
+}
+
+let EMPTY_OBJECT: JsonValue | null = null;
+
+/** `{}`, one shared instance (values are immutable). */
+export function emptyJsonObject(): JsonValue {
+  let v = EMPTY_OBJECT;
+  if (v === null) {
+    const text = memory.data<u8>([0x7b, 0x7d]);
+    EMPTY_OBJECT = v = parseJsonAt(text, 2).value!;
+  }
+  return v;
 }
 
 // ---- parser state -----------------------------------------------------------------
@@ -95,17 +115,29 @@ let errorKind = JsonErrorKind.None;
 let errorAt: usize = 0;
 let errorMessage: string = "";
 
-// Completed values, member names and their offsets, waiting for their container to close.
-const values = new Array<JsonValue>();
-const keys = new Array<string>();
-const keyOffsets = new Array<i32>();
-// One entry per open container: index into `values` where its items start; objects
-// also push the index into `keys` (stored as -1 - index, to tell the kinds apart).
-const frames = new Array<i32>();
+// Scratch memory outside the GC heap, grown as needed and kept for the next parse.
+// The tape being built (u64 entries).
+let tapePtr: usize = 0;
+let tapeCapacity: i32 = 0;
+let tapeLength: i32 = 0;
+// Open containers, 3 i32 each: tape index of the container entry, count so far, and for
+// objects the index in the name scratch where its names start (-1 for arrays).
+let framePtr: usize = 0;
+let frameCapacity: i32 = 0;
+let frameCount: i32 = 0;
+// Member names of the open objects, 2 i32 each: hash and tape index of the name entry.
+let namePtr: usize = 0;
+let nameCapacity: i32 = 0;
+let nameCount: i32 = 0;
+// Hash tables of open objects that grew past INDEXED_OBJECT_MEMBERS (by frame), and of
+// closed ones (kept in the document as their index).
+const openTables = new Array<StaticArray<i32> | null>();
+const finishedTables = new Array<StaticArray<i32>>();
+const finishedTablePositions = new Array<i32>();
 
-// Results of scanString / scanNumber.
-let lastString: string = "";
-let lastNumber: JsonValue = JsonValue.null();
+// Result of scanString.
+let stringStart: usize = 0;
+let stringEscapedFlag: bool = false;
 
 const CH_TAB: u8 = 0x09;
 const CH_LF: u8 = 0x0a;
@@ -134,6 +166,52 @@ function fail(kind: JsonErrorKind, at: usize, message: string): usize {
   return 0;
 }
 
+/** Grows a scratch area to hold `needed` items of `itemSize` bytes; returns its (new) address. */
+function grow(ptr: usize, capacity: i32, needed: i32, itemSize: i32): usize {
+  let size = capacity > 0 ? capacity : 64;
+  while (size < needed) size <<= 1;
+  const grown = heap.alloc(<usize>size * itemSize);
+  if (ptr) {
+    memory.copy(grown, ptr, <usize>capacity * itemSize);
+    heap.free(ptr);
+  }
+  growCapacity = size;
+  return grown;
+}
+let growCapacity: i32 = 0;
+
+// @ts-ignore: decorator
+@inline function pushTape(entry: u64): void {
+  if (tapeLength == tapeCapacity) {
+    tapePtr = grow(tapePtr, tapeCapacity, tapeLength + 1, 8);
+    tapeCapacity = growCapacity;
+  }
+  store<u64>(tapePtr + (<usize>tapeLength << 3), entry);
+  tapeLength++;
+}
+
+// @ts-ignore: decorator
+@inline function tapeAt(i: i32): u64 {
+  return load<u64>(tapePtr + (<usize>i << 3));
+}
+
+function finishDocument(length: i32): JsonValue {
+  const tape = new StaticArray<u64>(tapeLength);
+  memory.copy(changetype<usize>(tape), tapePtr, <usize>tapeLength << 3);
+  const source = new ArrayBuffer(length);
+  memory.copy(changetype<usize>(source), base, <usize>length);
+  let indexes: Map<i32, StaticArray<i32>> | null = null;
+  const tables = finishedTables.length;
+  if (tables > 0) {
+    const map = new Map<i32, StaticArray<i32>>();
+    for (let i = 0; i < tables; i++) map.set(unchecked(finishedTablePositions[i]), unchecked(finishedTables[i]));
+    indexes = map;
+    finishedTables.length = 0;
+    finishedTablePositions.length = 0;
+  }
+  return new JsonValue(new JsonDocument(source, tape, indexes), 0);
+}
+
 // @ts-ignore: decorator
 @inline function skipWhitespace(p: usize): usize {
   while (p < end) {
@@ -152,126 +230,211 @@ function describeUnexpected(p: usize, expected: string): string {
   return "unexpected character '" + String.fromCharCode(c) + "', " + expected;
 }
 
-function parseDocument(maxDepth: i32): JsonValue | null {
-  let p = skipWhitespace(base);
-  let depth = 0;
-  while (true) {
-    // A value starts at p.
-    if (p >= end) {
-      fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input, expected a value");
-      return null;
-    }
-    let c = load<u8>(p);
-    let value: JsonValue;
-    if (c == CH_LBRACE || c == CH_LBRACKET) {
-      if (depth >= maxDepth) {
-        fail(JsonErrorKind.TooDeep, p, "nesting deeper than " + maxDepth.toString());
-        return null;
-      }
-      p = skipWhitespace(p + 1);
-      if (c == CH_LBRACKET) {
-        if (p < end && load<u8>(p) == CH_RBRACKET) {
-          value = emptyJsonArray();
-          p++;
-        } else {
-          frames.push(values.length);
-          depth++;
-          continue;
-        }
-      } else {
-        if (p < end && load<u8>(p) == CH_RBRACE) {
-          value = emptyJsonObject();
-          p++;
-        } else {
-          frames.push(-1 - keys.length);
-          frames.push(values.length);
-          depth++;
-          p = parseMemberName(p);
-          if (!p) return null;
-          continue;
-        }
-      }
-    } else if (c == CH_QUOTE) {
-      p = scanString(p);
-      if (!p) return null;
-      value = JsonValue.string(lastString);
-    } else if (c == CH_MINUS || <u32>(c - CH_0) < 10) {
-      p = scanNumber(p);
-      if (!p) return null;
-      value = lastNumber;
-    } else if (c == 0x74) {
-      p = expectLiteral(p, "true");
-      if (!p) return null;
-      value = JsonValue.bool(true);
-    } else if (c == 0x66) {
-      p = expectLiteral(p, "false");
-      if (!p) return null;
-      value = JsonValue.bool(false);
-    } else if (c == 0x6e) {
-      p = expectLiteral(p, "null");
-      if (!p) return null;
-      value = JsonValue.null();
-    } else {
-      if (c == CH_RBRACKET || c == CH_RBRACE) {
-        fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, "expected a value"));
-      } else if (c == CH_PLUS || c == CH_DOT) {
-        fail(JsonErrorKind.InvalidNumber, p, "numbers start with '-' or a digit");
-      } else {
-        fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, "expected a value"));
-      }
-      return null;
-    }
+// ---- containers -------------------------------------------------------------------
 
-    // `value` is complete: hand it to the enclosing containers, closing those that end.
-    while (true) {
-      const open = frames.length;
-      if (open == 0) {
-        p = skipWhitespace(p);
-        if (p != end) {
-          fail(JsonErrorKind.TrailingData, p, describeUnexpected(p, "expected the end of input"));
-          return null;
-        }
-        return value;
+// @ts-ignore: decorator
+@inline function frameAddress(i: i32): usize {
+  return framePtr + <usize>i * 12;
+}
+
+function openContainer(object: bool): void {
+  if (frameCount == frameCapacity) {
+    framePtr = grow(framePtr, frameCapacity, frameCount + 1, 12);
+    frameCapacity = growCapacity;
+  }
+  const f = frameAddress(frameCount++);
+  store<i32>(f, tapeLength);
+  store<i32>(f, 0, 4);
+  store<i32>(f, object ? nameCount : -1, 8);
+  pushTape(0); // patched when the container closes
+}
+
+// @ts-ignore: decorator
+@inline function topIsObject(): bool {
+  return load<i32>(frameAddress(frameCount - 1), 8) >= 0;
+}
+
+/** Counts one more item in the innermost container; false (with the error set) past the limit. */
+function countItem(at: usize): bool {
+  const f = frameAddress(frameCount - 1);
+  const count = load<i32>(f, 4) + 1;
+  if (count > MAX_CONTAINER_COUNT) {
+    fail(JsonErrorKind.TooLarge, at, "more than " + MAX_CONTAINER_COUNT.toString() + " items in one container");
+    return false;
+  }
+  store<i32>(f, count, 4);
+  return true;
+}
+
+function closeContainer(): void {
+  const f = frameAddress(--frameCount);
+  const at = load<i32>(f);
+  const count = load<i32>(f, 4);
+  const names = load<i32>(f, 8);
+  const object = names >= 0;
+  store<u64>(tapePtr + (<usize>at << 3), containerEntry(object ? TAG_OBJECT : TAG_ARRAY, count, tapeLength));
+  if (object) {
+    nameCount = names;
+    if (frameCount < openTables.length) {
+      const table = unchecked(openTables[frameCount]);
+      if (table !== null) {
+        finishedTables.push(table);
+        finishedTablePositions.push(at);
+        unchecked((openTables[frameCount] = null));
       }
-      values.push(value);
-      p = skipWhitespace(p);
-      if (p >= end) {
-        fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input inside " + (isObjectFrame() ? "an object" : "an array"));
-        return null;
-      }
-      c = load<u8>(p);
-      const inObject = isObjectFrame();
-      if (c == CH_COMMA) {
-        const comma = p;
-        p = skipWhitespace(p + 1);
-        if (p < end && load<u8>(p) == (inObject ? CH_RBRACE : CH_RBRACKET)) {
-          fail(JsonErrorKind.TrailingComma, comma, "trailing comma");
-          return null;
-        }
-        if (inObject) {
-          p = parseMemberName(p);
-          if (!p) return null;
-        }
-        break; // next value
-      }
-      if (c == (inObject ? CH_RBRACE : CH_RBRACKET)) {
-        p++;
-        depth--;
-        const closed = inObject ? closeObject() : closeArray();
-        if (closed === null) return null;
-        value = closed;
-        continue;
-      }
-      fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, inObject ? "expected ',' or '}'" : "expected ',' or ']'"));
-      return null;
     }
   }
 }
 
-// @ts-ignore: decorator
-@inline function isObjectFrame(): bool {
-  const n = frames.length;
-  return n >= 2 && unchecked(frames[n - 2]) < 0;
+/** Records the name just pushed on the tape for the innermost object; false (error set) on a duplicate. */
+function addName(quote: usize): bool {
+  const namePos = tapeLength - 1;
+  const entry = tapeAt(namePos);
+  const hash = stringEscapedFlag ? hashEntry(base, entry) : hashAscii(stringStart, <i32>(stringEnd - stringStart));
+  const frame = frameCount - 1;
+  const first = load<i32>(frameAddress(frame), 8);
+  let duplicate = -1;
+  let table: StaticArray<i32> | null = frame < openTables.length ? unchecked(openTables[frame]) : null;
+  if (table !== null) {
+    duplicate = indexInsert(table, tapePtr, base, hash, namePos);
+  } else {
+    for (let i = first; i < nameCount; i++) {
+      const a = namePtr + (<usize>i << 3);
+      if (load<u32>(a) == hash && entriesEqual(base, tapeAt(load<i32>(a, 4)), entry)) {
+        duplicate = i;
+        break;
+      }
+    }
+  }
+  if (duplicate >= 0) {
+    let name = decodeString(base, entry);
+    if (name.length > 64) name = name.substring(0, 64) + "...";
+    fail(JsonErrorKind.DuplicateKey, quote, "duplicate member name \"" + name + "\"");
+    return false;
+  }
+  if (nameCount == nameCapacity) {
+    namePtr = grow(namePtr, nameCapacity, nameCount + 1, 8);
+    nameCapacity = growCapacity;
+  }
+  const a = namePtr + (<usize>nameCount << 3);
+  store<u32>(a, hash);
+  store<i32>(a, namePos, 4);
+  nameCount++;
+  const members = nameCount - first;
+  if (table !== null) {
+    if (members * 2 > (table.length >> 1)) rebuildTable(frame, first); // keep the load under 1/2
+  } else if (members > INDEXED_OBJECT_MEMBERS) {
+    rebuildTable(frame, first);
+  }
+  return true;
+}
+
+/** (Re)builds the hash table of the object at `frame` from its names so far. */
+function rebuildTable(frame: i32, first: i32): void {
+  const table = new StaticArray<i32>(indexCapacity(nameCount - first) * 2);
+  for (let i = first; i < nameCount; i++) {
+    const a = namePtr + (<usize>i << 3);
+    indexInsert(table, tapePtr, base, load<u32>(a), load<i32>(a, 4));
+  }
+  while (openTables.length <= frame) openTables.push(null);
+  unchecked((openTables[frame] = table));
+}
+
+// ---- document -----------------------------------------------------------------------
+
+function parseDocument(maxDepth: i32): bool {
+  let p = skipWhitespace(base);
+  while (true) {
+    // A value starts at p.
+    if (p >= end) {
+      fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input, expected a value");
+      return false;
+    }
+    let c = load<u8>(p);
+    if (c == CH_LBRACE || c == CH_LBRACKET) {
+      if (frameCount >= maxDepth) {
+        fail(JsonErrorKind.TooDeep, p, "nesting deeper than " + maxDepth.toString());
+        return false;
+      }
+      const object = c == CH_LBRACE;
+      openContainer(object);
+      p = skipWhitespace(p + 1);
+      if (p < end && load<u8>(p) == (object ? CH_RBRACE : CH_RBRACKET)) {
+        p++;
+        closeContainer();
+      } else {
+        if (object) {
+          p = parseMemberName(p);
+          if (!p) return false;
+        }
+        continue;
+      }
+    } else if (c == CH_QUOTE) {
+      p = scanString(p);
+      if (!p) return false;
+      pushString(p);
+    } else if (c == CH_MINUS || <u32>(c - CH_0) < 10) {
+      p = scanNumber(p);
+      if (!p) return false;
+    } else if (c == 0x74) {
+      p = expectLiteral(p, "true");
+      if (!p) return false;
+      pushTape(<u64>TAG_TRUE << 60);
+    } else if (c == 0x66) {
+      p = expectLiteral(p, "false");
+      if (!p) return false;
+      pushTape(<u64>TAG_FALSE << 60);
+    } else if (c == 0x6e) {
+      p = expectLiteral(p, "null");
+      if (!p) return false;
+      pushTape(<u64>TAG_NULL << 60);
+    } else {
+      if (c == CH_PLUS || c == CH_DOT) fail(JsonErrorKind.InvalidNumber, p, "numbers start with '-' or a digit");
+      else fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, "expected a value"));
+      return false;
+    }
+
+    // A value is complete: count it in its container, closing the containers that end.
+    while (true) {
+      if (frameCount == 0) {
+        p = skipWhitespace(p);
+        if (p != end) {
+          fail(JsonErrorKind.TrailingData, p, describeUnexpected(p, "expected the end of input"));
+          return false;
+        }
+        return true;
+      }
+      if (!countItem(p)) return false;
+      p = skipWhitespace(p);
+      const inObject = topIsObject();
+      if (p >= end) {
+        fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input inside " + (inObject ? "an object" : "an array"));
+        return false;
+      }
+      c = load<u8>(p);
+      const close = inObject ? CH_RBRACE : CH_RBRACKET;
+      if (c == CH_COMMA) {
+        const comma = p;
+        p = skipWhitespace(p + 1);
+        if (p < end && load<u8>(p) == close) {
+          fail(JsonErrorKind.TrailingComma, comma, "trailing comma");
+          return false;
+        }
+        if (inObject) {
+          p = parseMemberName(p);
+          if (!p) return false;
+        }
+        break; // next value
+      }
+      if (c == close) {
+        p++;
+        closeContainer();
+        continue;
+      }
+      fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, inObject ? "expected ',' or '}'" : "expected ',' or ']'"));
+      return false;
+    }
+  }
 }
 
 /** At p (after whitespace): `"name"` then `:`; returns the position of the value (after whitespace). */
@@ -280,73 +443,15 @@ function parseMemberName(p: usize): usize {
   if (load<u8>(p) != CH_QUOTE) {
     return fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, "expected a member name in double quotes"));
   }
-  const at = p;
+  const quote = p;
   p = scanString(p);
   if (!p) return 0;
-  keys.push(lastString);
-  keyOffsets.push(<i32>(at - base));
+  pushString(p);
+  if (!addName(quote)) return 0;
   p = skipWhitespace(p);
   if (p >= end) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input, expected ':'");
   if (load<u8>(p) != CH_COLON) return fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, "expected ':'"));
   return skipWhitespace(p + 1);
-}
-
-function closeArray(): JsonValue {
-  const start = frames.pop();
-  const n = values.length - start;
-  const items = new StaticArray<JsonValue>(n);
-  for (let i = 0; i < n; i++) unchecked((items[i] = unchecked(values[start + i])));
-  values.length = start;
-  return JsonValue.array(items);
-}
-
-function closeObject(): JsonValue | null {
-  const start = frames.pop();
-  const keyStart = -1 - frames.pop();
-  const n = values.length - start;
-  const names = new StaticArray<string>(n);
-  const items = new StaticArray<JsonValue>(n);
-  for (let i = 0; i < n; i++) {
-    unchecked((names[i] = unchecked(keys[keyStart + i])));
-    unchecked((items[i] = unchecked(values[start + i])));
-  }
-  let index: Map<string, i32> | null = null;
-  let duplicate = -1;
-  if (n <= SMALL_OBJECT_MEMBERS) {
-    for (let i = 1; i < n && duplicate < 0; i++) {
-      const k = unchecked(names[i]);
-      for (let j = 0; j < i; j++) {
-        if (unchecked(names[j]) == k) {
-          duplicate = i;
-          break;
-        }
-      }
-    }
-  } else {
-    const map = new Map<string, i32>();
-    for (let i = 0; i < n; i++) {
-      const k = unchecked(names[i]);
-      if (map.has(k)) {
-        duplicate = i;
-        break;
-      }
-      map.set(k, i);
-    }
-    index = map;
-  }
-  if (duplicate >= 0) {
-    fail(JsonErrorKind.DuplicateKey, base + <usize>unchecked(keyOffsets[keyStart + duplicate]),
-      "duplicate member name \"" + clip(unchecked(names[duplicate])) + "\"");
-    return null;
-  }
-  values.length = start;
-  keys.length = keyStart;
-  keyOffsets.length = keyStart;
-  return JsonValue.objectUnchecked(names, items, index);
-}
-
-function clip(s: string): string {
-  return s.length <= 64 ? s : s.substring(0, 64) + "...";
 }
 
 function expectLiteral(p: usize, word: string): usize {
@@ -363,22 +468,12 @@ function expectLiteral(p: usize, word: string): usize {
 
 // ---- strings ----------------------------------------------------------------------
 
-/** Value of a hex digit, or -1. */
-// @ts-ignore: decorator
-@inline function hexValue(c: u32): i32 {
-  if (c - 0x30 < 10) return <i32>(c - 0x30);
-  const l = (c | 0x20) - 0x61;
-  return l < 6 ? <i32>(l + 10) : -1;
-}
+let stringEnd: usize = 0;
 
-/** The code unit of the 4 hex digits at p (caller checked p + 4 <= end), or -1. */
-function hex4(p: usize): i32 {
-  const a = hexValue(load<u8>(p));
-  const b = hexValue(load<u8>(p, 1));
-  const c = hexValue(load<u8>(p, 2));
-  const d = hexValue(load<u8>(p, 3));
-  if ((a | b | c | d) < 0) return -1;
-  return (a << 12) | (b << 8) | (c << 4) | d;
+/** Pushes the string scanned last (p is after its closing quote). */
+// @ts-ignore: decorator
+@inline function pushString(p: usize): void {
+  pushTape(stringEntry(<u32>(stringStart - base), <i32>(stringEnd - stringStart), stringEscapedFlag));
 }
 
 /**
@@ -412,20 +507,20 @@ function utf8SequenceLength(p: usize): i32 {
 }
 
 /**
- * Scans and decodes the string literal whose opening quote is at p into `lastString`;
- * returns the position after the closing quote, or 0 with the error set.
+ * Validates the string literal whose opening quote is at p: sets stringStart/stringEnd
+ * (its body) and stringEscapedFlag; returns the position after the closing quote, or 0
+ * with the error set. Nothing is decoded here: the tape keeps the bytes.
  */
 function scanString(p: usize): usize {
   const start = p + 1;
   let q = start;
-  let units: i32 = 0; // UTF-16 code units of the decoded string
-  let plain = true; // ASCII without escapes: decoded by widening
+  let escaped = false; // escapes or non-ASCII: decoded the slow way
   while (true) {
     // Run of plain ASCII (the common case), eight bytes at a time while possible.
-    const runStart = q;
     while (q + 8 <= end) {
       const w = load<u64>(q);
-      // A lane is special when < 0x20, == '"', == '\\' or >= 0x80 (SWAR, lanes < 0x80 after masking).
+      // A lane is special when < 0x20, == '"', == '\\' or >= 0x80 (SWAR on the low 7 bits;
+      // false positives only above a real hit, which the byte loop sorts out).
       const lanes = w & 0x7f7f7f7f7f7f7f7f;
       const ctrl = (lanes - 0x2020202020202020) & ~lanes;
       const xq = lanes ^ 0x2222222222222222;
@@ -440,16 +535,14 @@ function scanString(p: usize): usize {
       if (c < 0x20 || c == CH_QUOTE || c == CH_BACKSLASH || c >= 0x80) break;
       q++;
     }
-    units += <i32>(q - runStart);
     if (q >= end) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input inside a string");
     const c = load<u8>(q);
     if (c == CH_QUOTE) break;
-    plain = false;
+    escaped = true;
     if (c == CH_BACKSLASH) {
       if (q + 1 >= end) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input in an escape");
       const e = load<u8>(q + 1);
       if (e == CH_QUOTE || e == CH_BACKSLASH || e == CH_SLASH || e == 0x62 || e == 0x66 || e == 0x6e || e == 0x72 || e == 0x74) {
-        units++;
         q += 2;
         continue;
       }
@@ -471,11 +564,9 @@ function scanString(p: usize): usize {
         const second = hex4(low + 2);
         if (second < 0) return fail(JsonErrorKind.InvalidEscape, low, "\\u must be followed by four hex digits");
         if (second < 0xdc00 || second > 0xdfff) return fail(JsonErrorKind.LoneSurrogate, q, "lone high surrogate in \\u escape");
-        units += 2;
         q += 12;
         continue;
       }
-      units++;
       q += 6;
       continue;
     }
@@ -485,72 +576,15 @@ function scanString(p: usize): usize {
     const n = utf8SequenceLength(q);
     if (n < 0) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input inside a UTF-8 sequence");
     if (n == 0) return fail(JsonErrorKind.InvalidUtf8, q, "invalid UTF-8");
-    units += n == 4 ? 2 : 1;
     q += <usize>n;
   }
-  // q is at the closing quote; decode [start, q).
-  const out = changetype<usize>(__new(<usize>units << 1, idof<string>()));
-  if (plain) {
-    widenAscii(out, start, <i32>(q - start));
-  } else {
-    decodeEscaped(out, start, q);
+  if (q - start > <usize>MAX_STRING_BYTES) {
+    return fail(JsonErrorKind.TooLarge, p, "string longer than " + MAX_STRING_BYTES.toString() + " bytes");
   }
-  lastString = changetype<string>(out);
+  stringStart = start;
+  stringEnd = q;
+  stringEscapedFlag = escaped;
   return q + 1;
-}
-
-function widenAscii(out: usize, src: usize, n: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const w = <u64>load<u32>(src + <usize>i);
-    const wide = (w & 0xff) | ((w & 0xff00) << 8) | ((w & 0xff0000) << 16) | ((w & 0xff000000) << 24);
-    store<u64>(out + (<usize>i << 1), wide);
-  }
-  for (; i < n; i++) store<u16>(out + (<usize>i << 1), load<u8>(src + <usize>i));
-}
-
-/** Decodes an already validated string body with escapes and/or UTF-8 sequences. */
-function decodeEscaped(out: usize, p: usize, stop: usize): void {
-  while (p < stop) {
-    const c = <u32>load<u8>(p);
-    if (c == CH_BACKSLASH) {
-      const e = <u32>load<u8>(p + 1);
-      let unit: u32;
-      if (e == 0x75) {
-        unit = <u32>hex4(p + 2);
-        p += 6;
-      } else {
-        p += 2;
-        if (e == 0x62) unit = 0x08;
-        else if (e == 0x66) unit = 0x0c;
-        else if (e == 0x6e) unit = 0x0a;
-        else if (e == 0x72) unit = 0x0d;
-        else if (e == 0x74) unit = 0x09;
-        else unit = e; // '"', '\\', '/'
-      }
-      store<u16>(out, <u16>unit);
-      out += 2;
-    } else if (c < 0x80) {
-      store<u16>(out, <u16>c);
-      out += 2;
-      p++;
-    } else if (c < 0xe0) {
-      store<u16>(out, <u16>(((c & 0x1f) << 6) | (<u32>load<u8>(p + 1) & 0x3f)));
-      out += 2;
-      p += 2;
-    } else if (c < 0xf0) {
-      store<u16>(out, <u16>(((c & 0x0f) << 12) | ((<u32>load<u8>(p + 1) & 0x3f) << 6) | (<u32>load<u8>(p + 2) & 0x3f)));
-      out += 2;
-      p += 3;
-    } else {
-      const cp = ((c & 0x07) << 18) | ((<u32>load<u8>(p + 1) & 0x3f) << 12) | ((<u32>load<u8>(p + 2) & 0x3f) << 6) | (<u32>load<u8>(p + 3) & 0x3f);
-      const v = cp - 0x10000;
-      store<u16>(out, <u16>(0xd800 | (v >> 10)));
-      store<u16>(out, <u16>(0xdc00 | (v & 0x3ff)), 2);
-      out += 4;
-      p += 4;
-    }
-  }
 }
 
 // ---- numbers ----------------------------------------------------------------------
@@ -569,8 +603,8 @@ const POW10_F64: StaticArray<f64> = [
 ];
 
 /**
- * Scans the number at p (RFC 8259 §6) into `lastNumber`: exact i64 when its decimal
- * value is an integer within range, and the correctly rounded f64 in every case.
+ * Scans the number at p (RFC 8259 §6) onto the tape: an exact i64 when its decimal
+ * value is an integer within range, else the correctly rounded f64.
  */
 function scanNumber(p: usize): usize {
   const tokenStart = p;
@@ -675,11 +709,15 @@ function scanNumber(p: usize): usize {
     }
   }
 
+  if (isInteger) {
+    pushTape((<u64>TAG_INT << 60) | (negative && mant == 0 ? 1 : 0)); // remember -0 for asF64
+    pushTape(<u64>int);
+    return p;
+  }
+
   // Nearest double.
   let f: f64;
-  if (mant == 0) {
-    f = 0;
-  } else if (!inexact && e10 == 0) {
+  if (!inexact && e10 == 0) {
     f = <f64>mant; // u64 -> f64 rounds to nearest even
   } else if (!inexact && mant <= 9007199254740992 && e10 >= -22 && e10 <= 22) {
     f = e10 >= 0 ? <f64>mant * unchecked(POW10_F64[e10]) : <f64>mant / unchecked(POW10_F64[-e10]);
@@ -687,7 +725,7 @@ function scanNumber(p: usize): usize {
     f = decimalTokenToF64(digitsStart, p);
     if (!isFinite(f)) return fail(JsonErrorKind.NumberOutOfRange, tokenStart, "number out of range for a double");
   }
-  if (negative) f = -f;
-  lastNumber = JsonValue.numberExact(isInteger, int, f);
+  pushTape(<u64>TAG_F64 << 60);
+  pushTape(reinterpret<u64>(negative ? -f : f));
   return p;
 }

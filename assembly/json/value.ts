@@ -1,10 +1,15 @@
 /**
  * The immutable JSON document model (RFC 8259 §3–§7) that `parseJson` returns.
  *
- * One class for every kind, so that a lookup never needs a cast. Accessors of the
- * wrong kind return their fallback instead of trapping: a filter reading untrusted
+ * A `JsonValue` is a small handle into its document's tape (see tape.ts): reading a
+ * member or an item makes a new handle, reading a string decodes it then. Accessors of
+ * the wrong kind return their fallback instead of trapping: a filter reading untrusted
  * claims checks the kind it expects and otherwise treats the value as absent.
  */
+import {
+  INDEXED_OBJECT_MEMBERS, TAG_ARRAY, TAG_F64, TAG_INT, TAG_NULL, TAG_OBJECT, TAG_STRING, TAG_TRUE,
+  containerCount, decodeString, entryEquals, indexFind, skipValue, tagOf,
+} from "./tape";
 
 /** The six JSON value kinds of RFC 8259 §3. */
 export enum JsonKind {
@@ -16,97 +21,60 @@ export enum JsonKind {
   Object = 5,
 }
 
-/** Objects with more members than this get a hash index; smaller ones are scanned. */
-export const SMALL_OBJECT_MEMBERS: i32 = 8;
-
-const FLAG_TRUE: u8 = 1;
-const FLAG_INTEGER: u8 = 2;
-
-// @ts-ignore: decorator
-@lazy const EMPTY_VALUES = new StaticArray<JsonValue>(0);
-// @ts-ignore: decorator
-@lazy const EMPTY_KEYS = new StaticArray<string>(0);
-
-export class JsonValue {
-  /** Use the static factories; the parser builds values through them too. */
+/** A parsed document: a copy of the input bytes, its tape, and the indexes of large objects. */
+export class JsonDocument {
   constructor(
-    /** What this value is. */
-    readonly kind: JsonKind,
-    private readonly flags: u8,
-    private readonly int: i64,
-    private readonly num: f64,
-    private readonly str: string | null,
-    private readonly items: StaticArray<JsonValue> | null,
-    private readonly keys: StaticArray<string> | null,
-    private readonly index: Map<string, i32> | null,
+    readonly source: ArrayBuffer,
+    readonly tape: StaticArray<u64>,
+    /** Hash index per object of more than INDEXED_OBJECT_MEMBERS members, by tape index. */
+    readonly indexes: Map<i32, StaticArray<i32>> | null,
   ) {}
 
-  // ---- factories ----------------------------------------------------------------
+  /** The top-level value. */
+  root(): JsonValue {
+    return new JsonValue(this, 0);
+  }
+}
 
-  /** `null`. One shared instance. */
-  static null(): JsonValue {
-    return JSON_NULL;
+export class JsonValue {
+  // Position of the last item/member reached by at/keyAt/valueAt, so that reading them in
+  // order costs O(1) each (not part of the value: handles stay immutable to their users).
+  private cursorIndex: i32 = 0;
+  private cursorPos: i32 = -1;
+
+  /** @internal Values come from parseJson and from other values' accessors. */
+  constructor(
+    private readonly doc: JsonDocument,
+    /** Tape index of this value's first entry. */
+    private readonly pos: i32,
+  ) {}
+
+  // @ts-ignore: decorator
+  @inline private entry(pos: i32): u64 {
+    return load<u64>(changetype<usize>(this.doc.tape) + (<usize>pos << 3));
   }
 
-  /** `true` / `false`. Shared instances. */
-  static bool(value: bool): JsonValue {
-    return value ? JSON_TRUE : JSON_FALSE;
+  // @ts-ignore: decorator
+  @inline private get tag(): u32 {
+    return tagOf(this.entry(this.pos));
   }
 
-  /** An integral number, exact as i64 (its f64 is the nearest double). */
-  static integer(value: i64): JsonValue {
-    return new JsonValue(JsonKind.Number, FLAG_INTEGER, value, <f64>value, null, null, null, null);
+  /** What this value is. */
+  get kind(): JsonKind {
+    const tag = this.tag;
+    if (tag == TAG_NULL) return JsonKind.Null;
+    if (tag <= TAG_TRUE) return JsonKind.Bool;
+    if (tag <= TAG_F64) return JsonKind.Number;
+    if (tag == TAG_STRING) return JsonKind.String;
+    return tag == TAG_ARRAY ? JsonKind.Array : JsonKind.Object;
   }
 
-  /**
-   * A number from its nearest double. Integral doubles within ±2^53 are also exact
-   * integers (`isInteger()` is true); others are not.
-   */
-  static number(value: f64): JsonValue {
-    if (value == Math.trunc(value) && Math.abs(value) <= 9007199254740992.0) {
-      return new JsonValue(JsonKind.Number, FLAG_INTEGER, <i64>value, value, null, null, null, null);
-    }
-    return new JsonValue(JsonKind.Number, 0, 0, value, null, null, null, null);
-  }
-
-  /** @internal Used by the parser, which knows both representations exactly. */
-  static numberExact(isInteger: bool, int: i64, num: f64): JsonValue {
-    return new JsonValue(JsonKind.Number, isInteger ? FLAG_INTEGER : 0, int, num, null, null, null, null);
-  }
-
-  static string(value: string): JsonValue {
-    return new JsonValue(JsonKind.String, 0, 0, 0, value, null, null, null);
-  }
-
-  /** An array holding `items` (the array is taken over, not copied: do not change it after). */
-  static array(items: StaticArray<JsonValue>): JsonValue {
-    return new JsonValue(JsonKind.Array, 0, 0, 0, null, items, null, null);
-  }
-
-  /**
-   * An object from member names and values in member order (both taken over, not copied).
-   * Returns null when the lengths differ or a name repeats (RFC 8259 §4 "names SHOULD be
-   * unique"; this library makes it a MUST, as RFC 7515 §4 and I-JSON (RFC 7493 §2.3) do).
-   */
-  static object(keys: StaticArray<string>, values: StaticArray<JsonValue>): JsonValue | null {
-    if (keys.length != values.length) return null;
-    if (findDuplicateKey(keys) >= 0) return null;
-    return JsonValue.objectUnchecked(keys, values, buildIndex(keys));
-  }
-
-  /** @internal The parser has already checked uniqueness and built the index. */
-  static objectUnchecked(keys: StaticArray<string>, values: StaticArray<JsonValue>, index: Map<string, i32> | null): JsonValue {
-    return new JsonValue(JsonKind.Object, 0, 0, 0, null, values, keys, index);
-  }
-
-  // ---- kind tests ---------------------------------------------------------------
-
-  isNull(): bool { return this.kind == JsonKind.Null; }
-  isBool(): bool { return this.kind == JsonKind.Bool; }
-  isNumber(): bool { return this.kind == JsonKind.Number; }
-  isString(): bool { return this.kind == JsonKind.String; }
-  isArray(): bool { return this.kind == JsonKind.Array; }
-  isObject(): bool { return this.kind == JsonKind.Object; }
+  isNull(): bool { return this.tag == TAG_NULL; }
+  isBool(): bool { const t = this.tag; return t != TAG_NULL && t <= TAG_TRUE; }
+  isNumber(): bool { const t = this.tag; return t == TAG_INT || t == TAG_F64; }
+  isString(): bool { return this.tag == TAG_STRING; }
+  isArray(): bool { return this.tag == TAG_ARRAY; }
+  isObject(): bool { return this.tag == TAG_OBJECT; }
 
   /**
    * True for a number whose exact decimal value is an integer within the i64 range:
@@ -114,19 +82,20 @@ export class JsonValue {
    * are not. For those, `asI64()` is exact; for the others use `asF64()`.
    */
   isInteger(): bool {
-    return (this.flags & FLAG_INTEGER) != 0;
+    return this.tag == TAG_INT;
   }
 
   // ---- scalar accessors ---------------------------------------------------------
 
   /** The boolean, or `fallback` when this is not a boolean. */
   asBool(fallback: bool = false): bool {
-    return this.kind == JsonKind.Bool ? (this.flags & FLAG_TRUE) != 0 : fallback;
+    const t = this.tag;
+    return t == TAG_TRUE ? true : t == TAG_NULL || t > TAG_TRUE ? fallback : false;
   }
 
   /** The exact integer when `isInteger()`, else `fallback` (also for non-numbers). */
   asI64(fallback: i64 = 0): i64 {
-    return (this.flags & FLAG_INTEGER) != 0 ? this.int : fallback;
+    return this.tag == TAG_INT ? <i64>this.entry(this.pos + 1) : fallback;
   }
 
   /**
@@ -134,70 +103,111 @@ export class JsonValue {
    * integer beyond ±2^53 is rounded), or `fallback` when this is not a number.
    */
   asF64(fallback: f64 = NaN): f64 {
-    return this.kind == JsonKind.Number ? this.num : fallback;
+    const t = this.tag;
+    if (t == TAG_F64) return reinterpret<f64>(this.entry(this.pos + 1));
+    if (t != TAG_INT) return fallback;
+    if (this.entry(this.pos) & 1) return -0.0;
+    return <f64><i64>this.entry(this.pos + 1);
   }
 
-  /** The string (UTF-16, escapes decoded), or `fallback` when this is not a string. */
+  /** The string (UTF-16, escapes decoded; decoded now, allocating), or `fallback` when this is not a string. */
   asString(fallback: string = ""): string {
-    const s = this.str;
-    return s !== null ? s : fallback;
+    const e = this.entry(this.pos);
+    return tagOf(e) == TAG_STRING ? decodeString(changetype<usize>(this.doc.source), e) : fallback;
   }
 
   /** The string, or null when this is not a string. */
   stringOrNull(): string | null {
-    return this.str;
+    const e = this.entry(this.pos);
+    return tagOf(e) == TAG_STRING ? decodeString(changetype<usize>(this.doc.source), e) : null;
+  }
+
+  /** Whether this is a string equal to `s` (compared without decoding or allocating). */
+  equalsString(s: string): bool {
+    const e = this.entry(this.pos);
+    return tagOf(e) == TAG_STRING && entryEquals(changetype<usize>(this.doc.source), e, s);
   }
 
   // ---- containers ---------------------------------------------------------------
 
   /** Number of items (array) or members (object); 0 for scalars. */
   get length(): i32 {
-    const items = this.items;
-    return items !== null ? items.length : 0;
+    const e = this.entry(this.pos);
+    return tagOf(e) >= TAG_ARRAY ? containerCount(e) : 0;
+  }
+
+  /** Tape index of item/member `i` (its name entry for objects), stepping from the cursor. */
+  private seek(i: i32): i32 {
+    let index = this.cursorIndex;
+    let p = this.cursorPos;
+    if (p < 0 || i < index) {
+      index = 0;
+      p = this.pos + 1;
+    }
+    const tape = changetype<usize>(this.doc.tape);
+    const object = this.tag == TAG_OBJECT;
+    for (; index < i; index++) p = skipValue(tape, object ? p + 1 : p);
+    this.cursorIndex = index;
+    this.cursorPos = p;
+    return p;
   }
 
   /** Array item `i`, or null when out of range or not an array. */
   at(i: i32): JsonValue | null {
-    const items = this.items;
-    if (items === null || this.kind != JsonKind.Array || <u32>i >= <u32>items.length) return null;
-    return unchecked(items[i]);
+    const e = this.entry(this.pos);
+    if (tagOf(e) != TAG_ARRAY || <u32>i >= <u32>containerCount(e)) return null;
+    return new JsonValue(this.doc, this.seek(i));
   }
 
   /** Name of object member `i` in document order, or null when out of range or not an object. */
   keyAt(i: i32): string | null {
-    const keys = this.keys;
-    if (keys === null || <u32>i >= <u32>keys.length) return null;
-    return unchecked(keys[i]);
+    const e = this.entry(this.pos);
+    if (tagOf(e) != TAG_OBJECT || <u32>i >= <u32>containerCount(e)) return null;
+    return decodeString(changetype<usize>(this.doc.source), this.entry(this.seek(i)));
+  }
+
+  /** Whether the name of object member `i` equals `name` (no allocation). */
+  keyAtEquals(i: i32, name: string): bool {
+    const e = this.entry(this.pos);
+    if (tagOf(e) != TAG_OBJECT || <u32>i >= <u32>containerCount(e)) return false;
+    return entryEquals(changetype<usize>(this.doc.source), this.entry(this.seek(i)), name);
   }
 
   /** Value of object member `i` in document order, or null when out of range or not an object. */
   valueAt(i: i32): JsonValue | null {
-    const items = this.items;
-    if (items === null || this.kind != JsonKind.Object || <u32>i >= <u32>items.length) return null;
-    return unchecked(items[i]);
+    const e = this.entry(this.pos);
+    if (tagOf(e) != TAG_OBJECT || <u32>i >= <u32>containerCount(e)) return null;
+    return new JsonValue(this.doc, this.seek(i) + 1);
   }
 
-  /** Position of member `key` in an object, or -1 (also when this is not an object). */
-  indexOf(key: string): i32 {
-    const keys = this.keys;
-    if (keys === null) return -1;
-    const index = this.index;
-    if (index !== null) return index.has(key) ? index.get(key) : -1;
-    for (let i = 0, n = keys.length; i < n; i++) {
-      if (unchecked(keys[i]) == key) return i;
+  /** Tape index of the name entry of member `key`, or -1. */
+  private findMember(key: string): i32 {
+    const e = this.entry(this.pos);
+    if (tagOf(e) != TAG_OBJECT) return -1;
+    const n = containerCount(e);
+    const tape = changetype<usize>(this.doc.tape);
+    const source = changetype<usize>(this.doc.source);
+    if (n > INDEXED_OBJECT_MEMBERS) {
+      const indexes = this.doc.indexes;
+      if (indexes !== null && indexes.has(this.pos)) return indexFind(indexes.get(this.pos), tape, source, key);
+    }
+    let p = this.pos + 1;
+    for (let i = 0; i < n; i++) {
+      if (entryEquals(source, load<u64>(tape + (<usize>p << 3)), key)) return p;
+      p = skipValue(tape, p + 1);
     }
     return -1;
   }
 
-  /** Member `key` of an object, or null when absent or when this is not an object. */
+  /** Member `key` of an object, or null when absent or when this is not an object. Small objects are scanned, large ones hashed. */
   get(key: string): JsonValue | null {
-    const i = this.indexOf(key);
-    return i >= 0 ? unchecked(this.items![i]) : null;
+    const p = this.findMember(key);
+    return p >= 0 ? new JsonValue(this.doc, p + 1) : null;
   }
 
   /** Whether an object has member `key`. */
   has(key: string): bool {
-    return this.indexOf(key) >= 0;
+    return this.findMember(key) >= 0;
   }
 
   /** Member `key` when it is a string, else `fallback`. */
@@ -205,54 +215,4 @@ export class JsonValue {
     const v = this.get(key);
     return v !== null ? v.asString(fallback) : fallback;
   }
-}
-
-// @ts-ignore: decorator
-@lazy const JSON_NULL = new JsonValue(JsonKind.Null, 0, 0, 0, null, null, null, null);
-// @ts-ignore: decorator
-@lazy const JSON_TRUE = new JsonValue(JsonKind.Bool, FLAG_TRUE, 0, 0, null, null, null, null);
-// @ts-ignore: decorator
-@lazy const JSON_FALSE = new JsonValue(JsonKind.Bool, 0, 0, 0, null, null, null, null);
-
-// @ts-ignore: decorator
-@lazy const JSON_EMPTY_ARRAY = JsonValue.array(EMPTY_VALUES);
-// @ts-ignore: decorator
-@lazy const JSON_EMPTY_OBJECT = JsonValue.objectUnchecked(EMPTY_KEYS, EMPTY_VALUES, null);
-
-/** `[]`, one shared instance (values are immutable). */
-export function emptyJsonArray(): JsonValue {
-  return JSON_EMPTY_ARRAY;
-}
-
-/** `{}`, one shared instance. */
-export function emptyJsonObject(): JsonValue {
-  return JSON_EMPTY_OBJECT;
-}
-
-/** Index of the first name that repeats an earlier one, or -1. */
-export function findDuplicateKey(keys: StaticArray<string>): i32 {
-  const n = keys.length;
-  if (n <= SMALL_OBJECT_MEMBERS) {
-    for (let i = 1; i < n; i++) {
-      const k = unchecked(keys[i]);
-      for (let j = 0; j < i; j++) if (unchecked(keys[j]) == k) return i;
-    }
-    return -1;
-  }
-  const seen = new Set<string>();
-  for (let i = 0; i < n; i++) {
-    const k = unchecked(keys[i]);
-    if (seen.has(k)) return i;
-    seen.add(k);
-  }
-  return -1;
-}
-
-/** The hash index of a large object (null for small ones); names must be unique. */
-export function buildIndex(keys: StaticArray<string>): Map<string, i32> | null {
-  const n = keys.length;
-  if (n <= SMALL_OBJECT_MEMBERS) return null;
-  const index = new Map<string, i32>();
-  for (let i = 0; i < n; i++) index.set(unchecked(keys[i]), i);
-  return index;
 }

@@ -71,8 +71,31 @@ describe("parseJson: values", () => {
     expect<i32>(large.length).toBe(40);
     expect<i64>(large.get("k0")!.asI64()).toBe(0);
     expect<i64>(large.get("k39")!.asI64()).toBe(39);
-    expect<i32>(large.indexOf("k17")).toBe(17);
+    expect<bool>(large.keyAtEquals(17, "k17")).toBe(true);
+    expect<i64>(large.valueAt(17)!.asI64()).toBe(17);
+    expect<bool>(large.get("k\u0031")!.isNumber()).toBe(true); // "k1", found through the hash index
     expect<bool>(large.has("k40")).toBe(false);
+  });
+
+  it("finds members whose names were escaped, and compares strings without decoding", () => {
+    const v = accept("{\"\\u0061lg\":\"RS\\u0032256\",\"k\u00e9y\":\"\\u00e9\"}");
+    expect<string>(v.getString("alg")).toBe("RS2256");
+    expect<bool>(v.get("alg")!.equalsString("RS2256")).toBe(true);
+    expect<bool>(v.get("alg")!.equalsString("RS256")).toBe(false);
+    expect<bool>(v.get("k\u00e9y")!.equalsString("\u00e9")).toBe(true);
+    expect<bool>(v.keyAtEquals(1, "k\u00e9y")).toBe(true);
+    expect<bool>(accept("7").equalsString("7")).toBe(false);
+  });
+
+  it("reads items in any order", () => {
+    const v = accept("[[1,[2]],{\"a\":{\"b\":3}},4,\"x\",5.5]");
+    expect<f64>(v.at(4)!.asF64()).toBe(5.5);
+    expect<i64>(v.at(0)!.at(1)!.at(0)!.asI64()).toBe(2);
+    expect<i64>(v.at(2)!.asI64()).toBe(4);
+    expect<i64>(v.at(1)!.get("a")!.get("b")!.asI64()).toBe(3);
+    expect<string>(v.at(3)!.asString()).toBe("x");
+    expect<i64>(v.at(2)!.asI64()).toBe(4);
+    expect<JsonValue | null>(v.at(5)).toBeNull();
   });
 
   it("returns fallbacks, not traps, for accessors of the wrong kind", () => {
@@ -270,6 +293,11 @@ describe("parseJson: structure", () => {
     let text = "{";
     for (let i = 0; i < 20; i++) text += "\"k" + i.toString() + "\":0,";
     expectKind(text + "\"k3\":1}", JsonErrorKind.DuplicateKey);
+    // Past 32 members the check goes through a hash table; escapes still count.
+    let large = "{";
+    for (let i = 0; i < 100; i++) large += "\"name" + i.toString() + "\":0,";
+    expectKind(large + "\"name\\u0037\":1}", JsonErrorKind.DuplicateKey);
+    expect<i32>(accept(large + "\"name100\":1}").length).toBe(101);
     // The same name in sibling objects is fine.
     expect<i32>(accept("[{\"a\":1},{\"a\":2}]").length).toBe(2);
   });
