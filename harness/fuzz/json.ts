@@ -100,7 +100,7 @@ export function runJsonFuzz(options: JsonFuzzOptions = {}): JsonFuzzReport {
       : DEFAULT_LIMITS;
     const doc = rng.chance(0.05) ? rng.pick(corpus) : encoder.encode(generateDocument(rng));
     run(doc, limits);
-    let current = doc;
+    let current: Uint8Array = doc;
     for (let i = 0; i < mutations; i++) {
       current = mutate(rng, rng.chance(0.5) ? doc : current);
       run(current, limits);
