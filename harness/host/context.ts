@@ -238,6 +238,15 @@ export class Context implements HttpFilter {
   private release(): void {
     this.onDelete();
     this.wasm.contexts.delete(this.id);
+    this.onReleased?.();
+  }
+
+  /** Called once a root context is deleted (its plugin then lets the VM go). */
+  onReleased: (() => void) | undefined;
+
+  /** True while a closed root context waits for the plugin's `proxy_done`. */
+  get awaitingDone(): boolean {
+    return this.pendingDone;
   }
 
   // --- lifecycle: stream (HttpFilter) -----------------------------------------

@@ -263,8 +263,8 @@ export function hostFunctionTable(): HostFunctionTable {
     if (buffer === null) return WasmResult.NotFound;
     start >>>= 0;
     length >>>= 0;
-    // cpp-host: 32-bit overflow of start + length is BAD_ARGUMENT; then clamp to the buffer.
-    if (start + length > 0xffffffff) return WasmResult.BadArgument;
+    // cpp-host checks `start > start + length` on 64-bit words, which 32-bit arguments
+    // never overflow: a range past the end is clamped (to empty), not refused.
     const total = buffer.length;
     if (start > total) length = 0;
     else if (start + length > total) length = total - start;

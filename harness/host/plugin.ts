@@ -222,8 +222,20 @@ export class WasmPlugin implements HttpFilterFactory {
     if (this.closed) return;
     this.closed = true;
     const wasm = this.wasmRef;
-    if (!wasm.failed) this.rootRef.shutdown();
+    const root = this.rootRef;
     wasm.rootContexts.delete(this.info.key);
+    if (!wasm.failed) {
+      root.shutdown();
+      // A root context kept by proxy_on_done keeps its VM until the plugin calls proxy_done.
+      if (root.awaitingDone) {
+        root.onReleased = () => this.releaseVm(wasm);
+        return;
+      }
+    }
+    this.releaseVm(wasm);
+  }
+
+  private releaseVm(wasm: Wasm): void {
     const localVms = vmRegistry(this.services.shared);
     const entry = localVms.get(wasm.vmKey);
     if (entry && entry.wasm === wasm) {

@@ -175,6 +175,8 @@ export class Wasm {
   readonly abiVersion: AbiVersion | undefined;
   readonly mem = new MemoryView();
   readonly fns: ModuleFunctions = {};
+  /** All exports of the instance (tests call probe helpers through it). */
+  exports: WebAssembly.Exports = {};
   readonly pluginName: string;
 
   failState = FailState.Ok;
@@ -275,6 +277,7 @@ export class Wasm {
     } finally {
       this.current = saved;
     }
+    this.exports = instance.exports;
     for (const value of Object.values(instance.exports)) {
       if (value instanceof WebAssembly.Memory) {
         this.mem.attach(value);
