@@ -10,9 +10,23 @@ import { randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-const wasmPath = path.resolve(import.meta.dirname, '../../build/test/crypto.wasm');
+// CRYPTO_WASM names another build of the module (e.g. one built with `--enable simd`)
+// for the suites and the bench to run against.
+const wasmPath = process.env.CRYPTO_WASM
+  ? path.resolve(process.env.CRYPTO_WASM)
+  : path.resolve(import.meta.dirname, '../../build/test/crypto.wasm');
 
 export type Arg = Uint8Array | number;
+
+/** assembly/crypto/result.ts `VerifyResult`, as the exports return it. */
+export const VerifyResult = { Valid: 0, Invalid: 1, BadKey: 2, BadSignature: 3, BadInput: 4 } as const;
+
+/** assembly/crypto/sha2.ts `HashAlg`, as the exports take it. */
+export const HashAlg = { SHA256: 1, SHA384: 2, SHA512: 3 } as const;
+
+/** Name of a VerifyResult code, for test messages. */
+export const verifyResultName = (code: number): string =>
+  Object.entries(VerifyResult).find(([, v]) => v === code)?.[0] ?? `code ${code}`;
 
 export interface CryptoModule {
   /** Calls `name` and returns its i32 result. */

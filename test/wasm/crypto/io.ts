@@ -37,3 +37,8 @@ export function writeOutput(data: Uint8Array): i32 {
   memory.copy(outputArea.dataStart, data.dataStart, <usize>data.length);
   return data.length;
 }
+
+/** 1 when this build uses Wasm SIMD (`--enable simd`: RSA's vector path), else 0. */
+export function simd_enabled(): i32 {
+  return ASC_FEATURE_SIMD ? 1 : 0;
+}
