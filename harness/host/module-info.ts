@@ -34,6 +34,8 @@ export interface ModuleInfo {
   abiVersion: AbiVersion | undefined;
   /** True when the module has a start section (e.g. AssemblyScript 0.14 modules). */
   hasStartSection: boolean;
+  /** True when the module carries function names (a `name` custom section). */
+  hasNames: boolean;
 }
 
 /** Thrown for bytes that are not a WebAssembly module this reader understands. */
@@ -108,6 +110,7 @@ export function readModuleInfo(bytes: Uint8Array): ModuleInfo {
   const functions = new Map<string, FuncType>();
   let abiVersion: AbiVersion | undefined;
   let hasStartSection = false;
+  let hasNames = false;
   while (r.pos < bytes.length) {
     const id = r.byte();
     const size = r.u32();
@@ -177,12 +180,15 @@ export function readModuleInfo(bytes: Uint8Array): ModuleInfo {
       case 8:
         hasStartSection = true;
         break;
+      case 0:
+        if (r.name() === 'name') hasNames = true;
+        break;
       default:
         break;
     }
     r.pos = end;
   }
-  return { imports, functions, abiVersion, hasStartSection };
+  return { imports, functions, abiVersion, hasStartSection, hasNames };
 }
 
 /** `i32 i32 -> i32` / `void`, as cpp-host's `printValTypes` writes signatures in its errors. */

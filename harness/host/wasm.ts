@@ -178,6 +178,7 @@ export class Wasm {
   /** All exports of the instance (tests call probe helpers through it). */
   exports: WebAssembly.Exports = {};
   readonly pluginName: string;
+  private readonly hasNames: boolean;
 
   failState = FailState.Ok;
   failMessage = '';
@@ -224,6 +225,7 @@ export class Wasm {
     this.services = options.services;
     this.pluginName = options.pluginName;
     this.abiVersion = options.compiled.info.abiVersion;
+    this.hasNames = options.compiled.info.hasNames;
     this.vmKey = makeVmKey(options.vmId, options.vmConfiguration, options.compiled.codeHash);
     // Envoy's LifecycleStatsHandler: wasm.<runtime>.created / .active.
     const metrics = this.services.shared.metrics;
@@ -476,7 +478,7 @@ export class Wasm {
 
   private trap(name: string, err: unknown): void {
     if (this.failed) return; // a nested call already failed the VM
-    this.fail(FailState.RuntimeError, failMessage(name, err));
+    this.fail(FailState.RuntimeError, failMessage(name, err, this.hasNames));
   }
 
   // --- memory ----------------------------------------------------------------------
@@ -639,11 +641,13 @@ function describeError(err: unknown): string {
 const WASM_FRAME = /at (?:(\S+) \()?wasm:\/\/wasm\/[^:]*:wasm-function\[(\d+)\]:0x([0-9a-f]+)\)?/;
 
 /**
- * cpp-host `V8::getFailMessage`: "Function: <name> failed: <trap>" and, when frames
- * are known, "Proxy-Wasm plugin in-VM backtrace:" with "  0:  0x1a2b - fn" lines.
+ * cpp-host `V8::getFailMessage`: "Function: <name> failed: <trap>" and, when the
+ * module has function names, "Proxy-Wasm plugin in-VM backtrace:" with
+ * "  0:  0x1a2b - fn" lines.
  */
-export function failMessage(name: string, err: unknown): string {
+export function failMessage(name: string, err: unknown, withBacktrace = true): string {
   let message = `Function: ${name} failed: ${describeError(err)}`;
+  if (!withBacktrace) return message;
   const stack = err instanceof Error && typeof err.stack === 'string' ? err.stack.split('\n') : [];
   const frames: string[] = [];
   for (const line of stack) {
