@@ -27,6 +27,14 @@ import { setLastResult } from './state';
 // to append, and a size larger than the buffer covers all of it.
 const ALL: usize = <usize>u32.MAX_VALUE;
 
+// Keeps start + size within 32 bits: cpp-host rejects an overflowing range
+// (exports.cc get_buffer_bytes, "Check for overflow") and clamps the rest to the buffer.
+// @ts-ignore: decorator
+@inline
+function clampSize(start: usize, size: usize): usize {
+  return size > ALL - start ? ALL - start : size;
+}
+
 /**
  * One buffer of the current context. Like `HeaderMap`, obtain it from the context (or
  * the exported constants for call responses and configurations) and use it right away.
@@ -44,7 +52,7 @@ export class Buffer {
   /** Up to `maxSize` bytes from `start` (default: all), or null if unavailable. */
   get(start: usize = 0, maxSize: usize = ALL): ArrayBuffer | null {
     const mark = hostMemoryMark();
-    const r = proxy_get_buffer_bytes(this.bufferType, start, maxSize, RET_PTR, RET_SIZE);
+    const r = proxy_get_buffer_bytes(this.bufferType, start, clampSize(start, maxSize), RET_PTR, RET_SIZE);
     if (r != WasmResult.Ok) {
       releaseHostMemory(mark);
       setLastResult(r);
@@ -58,7 +66,7 @@ export class Buffer {
   /** Like `get`, decoded from UTF-8. */
   getString(start: usize = 0, maxSize: usize = ALL): string | null {
     const mark = hostMemoryMark();
-    const r = proxy_get_buffer_bytes(this.bufferType, start, maxSize, RET_PTR, RET_SIZE);
+    const r = proxy_get_buffer_bytes(this.bufferType, start, clampSize(start, maxSize), RET_PTR, RET_SIZE);
     if (r != WasmResult.Ok) {
       releaseHostMemory(mark);
       setLastResult(r);

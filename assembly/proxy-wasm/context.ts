@@ -64,7 +64,13 @@ import {
   responseHeadersMap,
   responseTrailersMap,
 } from './headers';
-import { activateContext, setLastResult } from './state';
+import {
+  activateContext,
+  grpcCaller,
+  rememberGrpcCaller,
+  rememberHttpCaller,
+  setLastResult,
+} from './state';
 
 /** Which kind of context an object is; the dispatcher uses it instead of `instanceof`. */
 export enum ContextKind {
@@ -111,7 +117,11 @@ function pairsMax(pairs: HeaderPair[] | null): usize {
 export class Context {
   private isDeleted: bool = false;
 
-  constructor(readonly contextId: u32, readonly kind: ContextKind) {}
+  /**
+   * `rootContextId` is the plugin's root context (a root context's own id). Subclass
+   * constructors set it; filters extend `RootContext`, `HttpContext` or `StreamContext`.
+   */
+  constructor(readonly contextId: u32, readonly kind: ContextKind, readonly rootContextId: u32) {}
 
   /**
    * The host is done with this context (`proxy_on_done`). Return false to keep it until
@@ -128,11 +138,15 @@ export class Context {
   onDelete(): void {}
 
   /**
-   * Response to `httpCall` `callId` (`proxy_on_http_call_response`). `numHeaders` 0 means
-   * the call failed (timeout, reset, no upstream). Read the response with
-   * `httpCallResponseHeaders`, `httpCallResponseBody`, `httpCallResponseTrailers`.
+   * Response to this context's `httpCall` `callId` (`proxy_on_http_call_response`,
+   * which Envoy sends to the root context; the SDK forwards it here and makes this
+   * context effective). `numHeaders` 0 means the call failed (timeout, reset, no
+   * upstream). Read the response with `httpCallResponseHeaders`, `httpCallResponseBody`,
+   * `httpCallResponseTrailers` during the callback.
    */
   onHttpCallResponse(callId: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {}
+
+  // gRPC callbacks, like HTTP-call responses, come to the context that made the call.
 
   /** Initial metadata of gRPC call `callId`; read it with `grpcInitialMetadata`. */
   onGrpcReceiveInitialMetadata(callId: u32, numElements: u32): void {}
@@ -194,7 +208,10 @@ export class Context {
       body ? changetype<usize>(body) : 0, body ? <usize>body.byteLength : 0,
       pairsPtr, pairsSize, timeoutMilliseconds, RET_ID,
     ));
-    return new CallResult(r, r == WasmResult.Ok ? load<u32>(RET_ID) : 0);
+    if (r != WasmResult.Ok) return new CallResult(r, 0);
+    const callId = load<u32>(RET_ID);
+    rememberHttpCaller(this.rootContextId, callId, this.contextId);
+    return new CallResult(r, callId);
   }
 
   /**
@@ -224,7 +241,10 @@ export class Context {
       message ? changetype<usize>(message) : 0, message ? <usize>message.byteLength : 0,
       timeoutMilliseconds, RET_ID,
     ));
-    return new CallResult(r, r == WasmResult.Ok ? load<u32>(RET_ID) : 0);
+    if (r != WasmResult.Ok) return new CallResult(r, 0);
+    const callId = load<u32>(RET_ID);
+    rememberGrpcCaller(this.rootContextId, callId, this.contextId);
+    return new CallResult(r, callId);
   }
 
   /** Opens a gRPC stream (`proxy_grpc_stream`); send on it with `grpcSend`. */
@@ -240,7 +260,10 @@ export class Context {
     const mp = argPtr, ms = argSize;
     putPairs(initialMetadata);
     const r = setLastResult(proxy_grpc_stream(cp, cs, sp, ss, mp, ms, pairsPtr, pairsSize, RET_ID));
-    return new CallResult(r, r == WasmResult.Ok ? load<u32>(RET_ID) : 0);
+    if (r != WasmResult.Ok) return new CallResult(r, 0);
+    const callId = load<u32>(RET_ID);
+    rememberGrpcCaller(this.rootContextId, callId, this.contextId);
+    return new CallResult(r, callId);
   }
 
   /** Sends `message` on gRPC stream `streamId`, half-closing it if `endStream`. */
@@ -256,6 +279,7 @@ export class Context {
   grpcCancel(callId: u32): WasmResult {
     const a = this.activate();
     if (a != WasmResult.Ok) return setLastResult(a);
+    grpcCaller(this.rootContextId, callId, true);
     return setLastResult(proxy_grpc_cancel(callId));
   }
 
@@ -287,7 +311,7 @@ export class Context {
  */
 export class RootContext extends Context {
   constructor(contextId: u32) {
-    super(contextId, ContextKind.Root);
+    super(contextId, ContextKind.Root, contextId);
   }
 
   /** The VM started (`proxy_on_vm_start`); read it with `getVmConfiguration()`. False fails the VM. */
@@ -351,7 +375,7 @@ export class RootContext extends Context {
 /** The context of one HTTP request/response pair (Envoy: one per stream per filter). */
 export class HttpContext extends Context {
   constructor(contextId: u32, readonly root: RootContext) {
-    super(contextId, ContextKind.Http);
+    super(contextId, ContextKind.Http, root.contextId);
   }
 
   /** Request headers arrived (`proxy_on_request_headers`); `endOfStream` when no body follows. */
@@ -500,7 +524,7 @@ export class HttpContext extends Context {
 /** The context of one TCP connection (network filter), both directions. */
 export class StreamContext extends Context {
   constructor(contextId: u32, readonly root: RootContext) {
-    super(contextId, ContextKind.Stream);
+    super(contextId, ContextKind.Stream, root.contextId);
   }
 
   /** A connection was accepted (`proxy_on_new_connection`). */

@@ -14,11 +14,18 @@
 // Continue / true, so a host event the filter did not expect never traps.
 
 import { allocateForHost } from './abi/memory';
-import { FilterDataStatus, FilterHeadersStatus, FilterStatus, FilterTrailersStatus } from './abi/types';
-import { ContextKind, HttpContext, RootContext, StreamContext } from './context';
+import { FilterDataStatus, FilterHeadersStatus, FilterStatus, FilterTrailersStatus, PeerType, WasmResult } from './abi/types';
+import { Context, ContextKind, HttpContext, RootContext, StreamContext } from './context';
 import { createContext, deleteContext, findContext } from './dispatch';
 import { logCritical } from './log';
-import { afterCallback, enterContext, leaveContext } from './state';
+import {
+  activateContext,
+  afterCallback,
+  enterContext,
+  grpcCaller,
+  leaveContext,
+  takeHttpCaller,
+} from './state';
 
 // ---------------------------------------------------------------------------
 // Integration and memory
@@ -208,56 +215,61 @@ export function proxy_on_response_trailers(contextId: u32, numTrailers: u32): u3
 }
 
 // ---------------------------------------------------------------------------
-// HTTP and gRPC calls: delivered to the context that made the call.
+// HTTP and gRPC calls. The host calls back the root context (Envoy makes every call on
+// it); the SDK hands the event to the context that made the call, effective for its
+// hostcalls. A caller deleted in the meantime gets nothing.
+
+// Enters the callback of `contextId` and makes `callerId` effective; null if it is gone.
+function enterCaller(contextId: u32, callerId: u32): Context | null {
+  const caller = findContext(callerId);
+  if (!caller) return null;
+  if (callerId != contextId && activateContext(callerId) != WasmResult.Ok) return null;
+  return caller;
+}
 
 /** Response (or failure: no headers) of an HTTP call. */
 export function proxy_on_http_call_response(
   contextId: u32, callId: u32, numHeaders: u32, bodySize: usize, numTrailers: u32,
 ): void {
-  const context = findContext(contextId);
-  if (!context) return;
   const saved = enterContext(contextId);
-  context.onHttpCallResponse(callId, numHeaders, bodySize, numTrailers);
+  const caller = enterCaller(contextId, takeHttpCaller(contextId, callId));
+  if (caller) caller.onHttpCallResponse(callId, numHeaders, bodySize, numTrailers);
   leaveContext(saved);
   afterCallback();
 }
 
 /** Initial metadata of a gRPC call. */
 export function proxy_on_grpc_receive_initial_metadata(contextId: u32, callId: u32, numElements: u32): void {
-  const context = findContext(contextId);
-  if (!context) return;
   const saved = enterContext(contextId);
-  context.onGrpcReceiveInitialMetadata(callId, numElements);
+  const caller = enterCaller(contextId, grpcCaller(contextId, callId, false));
+  if (caller) caller.onGrpcReceiveInitialMetadata(callId, numElements);
   leaveContext(saved);
   afterCallback();
 }
 
 /** A message of a gRPC call. */
 export function proxy_on_grpc_receive(contextId: u32, callId: u32, messageSize: usize): void {
-  const context = findContext(contextId);
-  if (!context) return;
   const saved = enterContext(contextId);
-  context.onGrpcReceive(callId, messageSize);
+  const caller = enterCaller(contextId, grpcCaller(contextId, callId, false));
+  if (caller) caller.onGrpcReceive(callId, messageSize);
   leaveContext(saved);
   afterCallback();
 }
 
 /** Trailing metadata of a gRPC call. */
 export function proxy_on_grpc_receive_trailing_metadata(contextId: u32, callId: u32, numElements: u32): void {
-  const context = findContext(contextId);
-  if (!context) return;
   const saved = enterContext(contextId);
-  context.onGrpcReceiveTrailingMetadata(callId, numElements);
+  const caller = enterCaller(contextId, grpcCaller(contextId, callId, false));
+  if (caller) caller.onGrpcReceiveTrailingMetadata(callId, numElements);
   leaveContext(saved);
   afterCallback();
 }
 
-/** A gRPC call ended. */
+/** A gRPC call ended: its last callback. */
 export function proxy_on_grpc_close(contextId: u32, callId: u32, statusCode: u32): void {
-  const context = findContext(contextId);
-  if (!context) return;
   const saved = enterContext(contextId);
-  context.onGrpcClose(callId, statusCode);
+  const caller = enterCaller(contextId, grpcCaller(contextId, callId, true));
+  if (caller) caller.onGrpcClose(callId, statusCode);
   leaveContext(saved);
   afterCallback();
 }
@@ -299,7 +311,7 @@ export function proxy_on_downstream_connection_close(contextId: u32, peerType: u
   const stream = streamContext(contextId);
   if (!stream) return;
   const saved = enterContext(contextId);
-  stream.onDownstreamConnectionClose(peerType);
+  stream.onDownstreamConnectionClose(<PeerType>peerType);
   leaveContext(saved);
   afterCallback();
 }
@@ -320,7 +332,7 @@ export function proxy_on_upstream_connection_close(contextId: u32, peerType: u32
   const stream = streamContext(contextId);
   if (!stream) return;
   const saved = enterContext(contextId);
-  stream.onUpstreamConnectionClose(peerType);
+  stream.onUpstreamConnectionClose(<PeerType>peerType);
   leaveContext(saved);
   afterCallback();
 }

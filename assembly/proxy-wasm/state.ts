@@ -90,3 +90,52 @@ export function currentHostLogLevel(): i32 {
   }
   return hostLogLevel;
 }
+
+// ---------------------------------------------------------------------------
+// Callers of HTTP and gRPC calls.
+//
+// Envoy makes every call on the root context (proxy-wasm-cpp-host src/exports.cc:
+// http_call, grpc_call, grpc_stream use `contextOrEffectiveContext()->root_context()`),
+// so responses arrive at the root context with the call id. The SDK remembers which
+// context started each call and hands the response to it, as proxy-wasm-rust-sdk and
+// -go-sdk do. Keys are (root context id, call id): ids are per root context.
+
+const httpCallers = new Map<u64, u32>();
+const grpcCallers = new Map<u64, u32>();
+
+// @ts-ignore: decorator
+@inline
+function callKey(rootContextId: u32, callId: u32): u64 {
+  return (<u64>rootContextId << 32) | <u64>callId;
+}
+
+/** Records that `callerId` started HTTP call `callId` (ids of root `rootContextId`). */
+export function rememberHttpCaller(rootContextId: u32, callId: u32, callerId: u32): void {
+  httpCallers.set(callKey(rootContextId, callId), callerId);
+}
+
+/**
+ * The context that started HTTP call `callId`, forgotten now that its response came;
+ * `contextId` (the context the host called back) when the SDK did not see the call.
+ */
+export function takeHttpCaller(contextId: u32, callId: u32): u32 {
+  const key = callKey(contextId, callId);
+  if (!httpCallers.has(key)) return contextId;
+  const caller = httpCallers.get(key);
+  httpCallers.delete(key);
+  return caller;
+}
+
+/** Records that `callerId` started gRPC call or stream `callId`. */
+export function rememberGrpcCaller(rootContextId: u32, callId: u32, callerId: u32): void {
+  grpcCallers.set(callKey(rootContextId, callId), callerId);
+}
+
+/** The context that started gRPC call `callId`; with `forget` (close, cancel) the entry goes. */
+export function grpcCaller(contextId: u32, callId: u32, forget: bool): u32 {
+  const key = callKey(contextId, callId);
+  if (!grpcCallers.has(key)) return contextId;
+  const caller = grpcCallers.get(key);
+  if (forget) grpcCallers.delete(key);
+  return caller;
+}

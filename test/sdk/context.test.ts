@@ -216,13 +216,13 @@ describe('SDK through the probe module', () => {
     expect(header(host, request(host, [['x-probe', 'time']]).id, 'x-time')).toBe('1712345678901234567');
   });
 
-  it('makes HTTP calls from a stream and delivers the response to that stream', () => {
+  it('makes HTTP calls from a stream and delivers the response, which the host sends to the root, to that stream', () => {
     const { id, action } = request(host, [['x-probe', 'call']]);
     expect(header(host, id, 'x-call-unknown')).toBe('BAD_ARGUMENT');
     expect(action).toBe(4);
     const call = host.httpCalls[0]!;
     expect(call).toMatchObject({
-      contextId: id, cluster: 'upstream', timeoutMs: 250,
+      contextId: ROOT, cluster: 'upstream', timeoutMs: 250,
       headers: [[':method', 'POST'], [':path', '/check'], [':authority', 'upstream']],
       trailers: [['x-trailer', 't']],
     });
@@ -232,6 +232,17 @@ describe('SDK through the probe module', () => {
     expect(header(host, id, 'x-call-body')).toBe('pong');
     expect(header(host, id, 'x-call-get-status')).toBe('14 upstream unavailable');
     expect(host.continued).toEqual([{ contextId: id, streamType: 0 }]);
+    expect(host.effectiveContextCalls).toEqual([id]);
+  });
+
+  it('drops the response of a call whose stream is gone', () => {
+    const { id } = request(host, [['x-probe', 'call']]);
+    finish(host, id);
+    const logs = host.logs.length;
+    host.respondHttpCall(host.httpCalls[0]!, [[':status', '200']], 'late');
+    expect(host.continued).toEqual([]);
+    expect(host.localResponses).toEqual([]);
+    expect(host.logs.length).toBe(logs);
   });
 
   it('answers locally when its own call times out (zero headers)', () => {

@@ -113,6 +113,8 @@ export class FakeHost {
   returnBogusPointer = false;
   allocations = 0;
   hostcalls = 0;
+  /** Parent of each context (0 for roots), from proxy_on_context_create. */
+  readonly parents = new Map<number, number>();
   private current = 0;
   private effective = 0;
   private nextCallId = 1;
@@ -147,6 +149,7 @@ export class FakeHost {
   call(name: string, ...args: (number | boolean | bigint)[]): any {
     const fn = this.exports[name];
     if (typeof fn !== 'function') throw new Error(`module does not export ${name}`);
+    if (name === 'proxy_on_context_create') this.parents.set(Number(args[0]), Number(args[1]));
     const savedCurrent = this.current, savedEffective = this.effective;
     this.current = Number(args[0] ?? 0);
     this.effective = 0;
@@ -285,19 +288,26 @@ export class FakeHost {
     });
     return 0;
   }
+  private rootOf(id: number): number {
+    const parent = this.parents.get(id) ?? 0;
+    return parent === 0 ? id : parent;
+  }
+
+  // Like Envoy (cpp-host exports.cc http_call: `->root_context()`), the call belongs to
+  // the root context, which is the one called back.
   proxy_http_call(up: number, ul: number, hp: number, hl: number, bp: number, bl: number, tp: number, tl: number, timeout: number, ret: number) {
     const cluster = this.string(up, ul);
     if (cluster === 'unknown') return WasmResult.BadArgument;
     const callId = this.nextCallId++;
     this.httpCalls.push({
-      contextId: this.context(), callId, cluster, headers: parsePairs(this.bytes(hp, hl)),
+      contextId: this.rootOf(this.context()), callId, cluster, headers: parsePairs(this.bytes(hp, hl)),
       body: this.bytes(bp, bl), trailers: parsePairs(this.bytes(tp, tl)), timeoutMs: timeout,
     });
     this.view().setUint32(ret, callId, true);
     return 0;
   }
 
-  /** Answers HTTP call `call` as Envoy does: to the calling context, maps readable during the callback. */
+  /** Answers HTTP call `call` as Envoy does: to its root context, maps readable during the callback. */
   respondHttpCall(call: HttpCall, headers: Pairs, body: string, trailers: Pairs = []) {
     this.maps.set(`0:${MapType.HttpCallResponseHeaders}`, headers);
     this.maps.set(`0:${MapType.HttpCallResponseTrailers}`, trailers);
