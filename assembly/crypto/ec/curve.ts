@@ -22,11 +22,13 @@ export class CurveParams {
     public b: string,
     public gx: string,
     public gy: string,
-    /** Signed window width w of the scalar digits (table rows hold 2^(w-1) points). */
+    /** Signed window width w of a public key's digits (its table rows hold 2^(w-1) points). */
     public window: i32,
-    /** Digits per table M: each table spans w·M bits; verification doubles w·(M-1) times. */
-    public columns: i32,
-    /** Tables per point B; B·M·w must cover the 32·words bits of a scalar. */
+    /** Window width of G's digits: G's one global table can afford wider rows. */
+    public gWindow: i32,
+    /** Bits S spanned by one table, a multiple of both windows; verification doubles < S times. */
+    public span: i32,
+    /** Tables per point B; B·S must cover the 32·words bits of a scalar. */
     public tables: i32,
   ) {}
 }
@@ -43,11 +45,10 @@ export class Curve<F> {
   readonly bytes: i32;
   readonly scalar: ScalarField;
   readonly window: i32;
-  readonly columns: i32;
+  readonly gWindow: i32;
+  readonly span: i32;
   readonly tables: i32;
-  /** Points per table: 2^(window-1). */
-  readonly rowPoints: i32;
-  /** Words of a whole affine table (tables·rowPoints points). */
+  /** Words of a public key's affine table (tables·2^(window-1) points). */
   readonly tableWords: i32;
 
   private readonly mem: StaticArray<u32>;
@@ -82,6 +83,8 @@ export class Curve<F> {
   private readonly digitsG: StaticArray<i32>;
   private readonly digitsQ: StaticArray<i32>;
   private gTable: StaticArray<u32> | null = null;
+  private gScratch: StaticArray<u32> | null = null;
+  private gPrefix: StaticArray<u32> | null = null;
   // Table precomputation: the imported point, the base point of the current table, the
   // table in Jacobian coordinates and the running products of its Z coordinates.
   private readonly point: usize;
@@ -91,9 +94,8 @@ export class Curve<F> {
 
   constructor(field: F, words: i32, params: CurveParams) {
     // Managed fields first: AssemblyScript wants them set before `this` is read.
-    const digitCount = params.columns * params.tables;
-    this.digitsG = new StaticArray<i32>(digitCount);
-    this.digitsQ = new StaticArray<i32>(digitCount);
+    this.digitsG = new StaticArray<i32>((params.span / params.gWindow) * params.tables);
+    this.digitsQ = new StaticArray<i32>((params.span / params.window) * params.tables);
     // 8 constants + G (2) + accumulator (3) + 8 temporaries + 5 scalars (with spare words)
     // + an imported point (2) + the table base point (3).
     this.mem = new StaticArray<u32>((8 + 2 + 3 + 8 + 5 * 2 + 2 + 3) * words);
@@ -106,11 +108,14 @@ export class Curve<F> {
     this.bytes = bytes;
     this.scalar = new ScalarField(hexBytes(params.n));
     this.window = params.window;
-    this.columns = params.columns;
+    this.gWindow = params.gWindow;
+    this.span = params.span;
     this.tables = params.tables;
-    this.rowPoints = 1 << (params.window - 1);
-    this.tableWords = params.tables * this.rowPoints * 2 * words;
-    assert(params.window * params.columns * params.tables >= 32 * words, "window too small");
+    this.tableWords = params.tables * (1 << (params.window - 1)) * 2 * words;
+    assert(
+      params.span % params.window == 0 && params.span % params.gWindow == 0 && params.span * params.tables >= 32 * words,
+      "bad window parameters",
+    );
 
     let at = changetype<usize>(this.mem);
     const el = <usize>bytes;
@@ -331,33 +336,37 @@ export class Curve<F> {
   // ---- tables ----------------------------------------------------------------------
 
   /**
-   * Fills `table` (tableWords words) for the affine point (x, y) (Montgomery form):
-   * entry (j, m) = m·2^(w·M·j)·P for j < tables, 1 ≤ m ≤ 2^(w-1), affine, computed in
-   * Jacobian coordinates and converted with one inversion (Montgomery's batch trick).
+   * Fills `table` for the affine point P = (x, y) (Montgomery form) and window width w:
+   * entry (j, m) = m·2^(span·j)·P for j < tables, 1 ≤ m ≤ 2^(w-1), affine, computed in
+   * Jacobian coordinates (in `jacobian`, 3 elements a point) and converted with one
+   * inversion (Montgomery's batch trick, running products in `prefix`). The scratch
+   * arrays are fields of the caller's: an address held only in a local is no GC root.
    */
-  buildTable(table: StaticArray<u32>, x: usize, y: usize): void {
+  private buildTable(
+    table: StaticArray<u32>, x: usize, y: usize, window: i32,
+    jacobian: StaticArray<u32>, prefix: StaticArray<u32>,
+  ): void {
     const f = this.field;
     const el = <usize>this.bytes;
-    const count = this.tables * this.rowPoints;
-    // Scratch owned by the curve: an address of a fresh array held only in a local is
-    // not a GC root, and the collector could reclaim it mid-computation.
-    const J = changetype<usize>(this.jacobianScratch);
+    const rowPoints = 1 << (window - 1);
+    const count = this.tables * rowPoints;
+    const J = changetype<usize>(jacobian);
     const base = this.base;
     memory.copy(base, x, el);
     memory.copy(base + el, y, el);
     memory.copy(base + 2 * el, this.one, el);
-    const span = this.window * this.columns;
+    const span = this.span;
     for (let j = 0; j < this.tables; j++) {
-      const row = J + <usize>(j * this.rowPoints) * 3 * el;
+      const row = J + <usize>(j * rowPoints) * 3 * el;
       memory.copy(row, base, 3 * el);
       this.double(row + 3 * el, base);
-      for (let m = 2; m < this.rowPoints; m++) {
+      for (let m = 2; m < rowPoints; m++) {
         this.addJacobian(row + <usize>m * 3 * el, row + <usize>(m - 1) * 3 * el, base);
       }
       if (j + 1 < this.tables) for (let i = 0; i < span; i++) this.double(base, base);
     }
     // Batch inversion of the Z coordinates.
-    const P = changetype<usize>(this.prefixScratch);
+    const P = changetype<usize>(prefix);
     memory.copy(P, J + 2 * el, el);
     for (let i = 1; i < count; i++) f.mul(P + <usize>i * el, P + <usize>(i - 1) * el, J + <usize>i * 3 * el + 2 * el);
     const inv = this.t5;
@@ -380,13 +389,20 @@ export class Curve<F> {
     }
   }
 
-  /** The table of G, built on first use. */
+  /** The table of G (window gWindow), built on first use; its scratch is dropped after. */
   generatorTable(): StaticArray<u32> {
     let t = this.gTable;
     if (t === null) {
-      t = new StaticArray<u32>(this.tableWords);
-      this.buildTable(t, this.g, this.g + <usize>this.bytes);
+      const count = this.tables << (this.gWindow - 1);
+      t = new StaticArray<u32>(count * 2 * this.words);
+      const jacobian = new StaticArray<u32>(count * 3 * this.words);
+      const prefix = new StaticArray<u32>(count * this.words);
+      this.gScratch = jacobian;
+      this.gPrefix = prefix;
+      this.buildTable(t, this.g, this.g + <usize>this.bytes, this.gWindow, jacobian, prefix);
       this.gTable = t;
+      this.gScratch = null;
+      this.gPrefix = null;
     }
     return t;
   }
@@ -408,37 +424,59 @@ export class Curve<F> {
     const point = this.point;
     memory.copy(point, px, el);
     memory.copy(point + el, py, el);
-    this.buildTable(table, point, point + el);
+    this.buildTable(table, point, point + el, this.window, this.jacobianScratch, this.prefixScratch);
     return true;
   }
 
   // ---- double-scalar multiplication and ECDSA -----------------------------------------
 
-  /** Adds sign(d)·table entry (j, |d|) to the accumulator. */
-  @inline private addEntry(table: usize, j: i32, d: i32): void {
+  /** Adds sign(d)·entry (j, |d|) of a table with `rowPoints` points a row to the accumulator. */
+  @inline private addEntry(table: usize, rowPoints: i32, j: i32, d: i32): void {
     const el = <usize>this.bytes;
     const m = d < 0 ? -d : d;
-    const entry = table + <usize>(j * this.rowPoints + m - 1) * 2 * el;
+    const entry = table + <usize>(j * rowPoints + m - 1) * 2 * el;
     this.accAddAffine(entry, entry + el, d < 0);
   }
 
   /**
-   * acc = Σ digitsG·G-table + Σ digitsQ·Q-table: both scalars share one chain of
-   * w·(M-1) doublings (Shamir's trick over M columns of B fixed-base tables each).
+   * acc = u1·G + u2·Q from their digits (Shamir's trick over fixed-base tables): digit
+   * (col, j) of a scalar with window w weighs 2^(w·col + span·j), so one Horner pass over
+   * the bit positions of a span, doubling once per position, adds table j's entry for
+   * both scalars where their windows fall: fewer than `span` doublings in all.
    */
   private mulDouble(qTable: usize): void {
     const gTable = changetype<usize>(this.generatorTable());
-    const M = this.columns;
+    const w = this.window, wG = this.gWindow;
+    const columns = this.span / w, gColumns = this.span / wG;
+    const rowPoints = 1 << (w - 1), gRowPoints = 1 << (wG - 1);
     this.accInfinity = true;
-    for (let col = M - 1; col >= 0; col--) {
-      if (!this.accInfinity) for (let i = 0; i < this.window; i++) this.double(this.acc, this.acc);
-      for (let j = 0; j < this.tables; j++) {
-        const dg = unchecked(this.digitsG[col + M * j]);
-        if (dg != 0) this.addEntry(gTable, j, dg);
-        const dq = unchecked(this.digitsQ[col + M * j]);
-        if (dq != 0) this.addEntry(qTable, j, dq);
+    for (let pos = this.span - 1; pos >= 0; pos--) {
+      if (!this.accInfinity) this.double(this.acc, this.acc);
+      if (pos % wG == 0) {
+        const col = pos / wG;
+        for (let j = 0; j < this.tables; j++) {
+          const d = unchecked(this.digitsG[col + gColumns * j]);
+          if (d != 0) this.addEntry(gTable, gRowPoints, j, d);
+        }
+      }
+      if (pos % w == 0) {
+        const col = pos / w;
+        for (let j = 0; j < this.tables; j++) {
+          const d = unchecked(this.digitsQ[col + columns * j]);
+          if (d != 0) this.addEntry(qTable, rowPoints, j, d);
+        }
       }
     }
+  }
+
+  /** Recodes u1 (for G) and u2 (for Q) into their digits; a zero scalar gives zero digits. */
+  private recodeBoth(): void {
+    const N = this.words;
+    const tables = this.tables;
+    if (wordsIsZero(this.u1, N)) this.digitsG.fill(0);
+    else this.scalar.recode(this.digitsG, this.u1, this.gWindow, (this.span / this.gWindow) * tables);
+    if (wordsIsZero(this.u2, N)) this.digitsQ.fill(0);
+    else this.scalar.recode(this.digitsQ, this.u2, this.window, (this.span / this.window) * tables);
   }
 
   /**
@@ -459,9 +497,7 @@ export class Curve<F> {
     sc.invertMont(sInv, sInv); // s^-1·R
     sc.montMul(this.u1, this.e, sInv); // u1 = e·s^-1 mod n
     sc.montMul(this.u2, r, sInv); // u2 = r·s^-1 mod n
-    const count = this.columns * this.tables;
-    sc.recode(this.digitsG, this.u1, this.window, count);
-    sc.recode(this.digitsQ, this.u2, this.window, count);
+    this.recodeBoth();
     this.mulDouble(changetype<usize>(qTable));
     if (this.accInfinity) return VerifyResult.Invalid;
     // x(R) ≡ r (mod n) without inverting Z: X == r·Z² or, when r + n < p, X == (r + n)·Z².
@@ -490,13 +526,9 @@ export class Curve<F> {
   mulDoubleAffine(out: usize, k1: usize, k2: usize, qTable: StaticArray<u32>): bool {
     const N = this.words;
     const el = <usize>this.bytes;
-    const count = this.columns * this.tables;
     wordsFromBytes(this.u1, N, k1, this.bytes);
     wordsFromBytes(this.u2, N, k2, this.bytes);
-    if (wordsIsZero(this.u1, N)) this.digitsG.fill(0);
-    else this.scalar.recode(this.digitsG, this.u1, this.window, count);
-    if (wordsIsZero(this.u2, N)) this.digitsQ.fill(0);
-    else this.scalar.recode(this.digitsQ, this.u2, this.window, count);
+    this.recodeBoth();
     this.mulDouble(changetype<usize>(qTable));
     if (this.accInfinity) return false;
     const f = this.field;

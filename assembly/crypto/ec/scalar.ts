@@ -1,9 +1,7 @@
 // Arithmetic modulo the group order n, for the few scalar operations of ECDSA
 // verification (FIPS 186-4 §6.4.2 steps 4-5: w = s^-1, u1 = e·w, u2 = r·w) and the
 // signed-window recoding of u1 and u2. Variable time: every input here is public.
-import {
-  wordsAdd, wordsCompare, wordsFromBytes, wordsIsZero, wordsShiftLeft, wordsShiftRight, wordsSub,
-} from "./words";
+import { wordsAdd, wordsCompare, wordsFromBytes, wordsIsZero, wordsSub } from "./words";
 
 /** Z/nZ for an n whose top bit is set (both NIST orders), on `words` 32-bit words. */
 export class ScalarField {
@@ -99,6 +97,7 @@ export class ScalarField {
    */
   invertMont(out: usize, a: usize): void {
     const N = this.words;
+    const L = N >> 1; // 64-bit limbs: the same memory read two words at a time
     const u = this.u, v = this.v, r = this.r, s = this.s;
     const bytes = <usize>N << 2;
     memory.copy(u, this.n, bytes);
@@ -109,24 +108,24 @@ export class ScalarField {
     let k: i32 = 0;
     // r and s stay ≤ n (from n = u·s + v·r), so `words` words hold them.
     while (!wordsIsZero(v, N)) {
-      const u0 = load<u32>(u);
-      const v0 = load<u32>(v);
+      const u0 = load<u64>(u);
+      const v0 = load<u64>(v);
       if ((u0 & 1) == 0) {
-        const z = u0 == 0 ? 31 : ctz(u0);
-        wordsShiftRight(u, N, z);
-        wordsShiftLeft(s, N, z);
+        const z = u0 == 0 ? 63 : <i32>ctz(u0);
+        limbsShiftRight(u, L, z);
+        limbsShiftLeft(s, L, z);
         k += z;
       } else if ((v0 & 1) == 0) {
-        const z = v0 == 0 ? 31 : ctz(v0);
-        wordsShiftRight(v, N, z);
-        wordsShiftLeft(r, N, z);
+        const z = v0 == 0 ? 63 : <i32>ctz(v0);
+        limbsShiftRight(v, L, z);
+        limbsShiftLeft(r, L, z);
         k += z;
       } else if (wordsCompare(u, v, N) > 0) {
-        wordsSub(u, u, v, N);
-        wordsAdd(r, r, s, N);
+        limbsSub(u, v, L);
+        limbsAdd(r, s, L);
       } else {
-        wordsSub(v, v, u, N);
-        wordsAdd(s, s, r, N);
+        limbsSub(v, u, L);
+        limbsAdd(s, r, L);
       }
     }
     // u = gcd = 1 (n prime), so a·r ≡ -2^k: a^-1·2^k = n - r.
@@ -183,5 +182,56 @@ export class ScalarField {
       }
       unchecked(digits[i] = d * sign);
     }
+  }
+}
+
+// 64-bit limb helpers for the inversion's inner loop (little-endian u64 limbs, the same
+// bytes as the 32-bit words elsewhere).
+
+/** a >>= z for 0 < z < 64. */
+function limbsShiftRight(a: usize, limbs: i32, z: i32): void {
+  const zz = <u64>z;
+  let low = load<u64>(a);
+  for (let i = 1; i < limbs; i++) {
+    const high = load<u64>(a + (<usize>i << 3));
+    store<u64>(a + (<usize>(i - 1) << 3), (low >>> zz) | (high << (64 - zz)));
+    low = high;
+  }
+  store<u64>(a + (<usize>(limbs - 1) << 3), low >>> zz);
+}
+
+/** a <<= z for 0 < z < 64 (the caller's invariant keeps the result in range). */
+function limbsShiftLeft(a: usize, limbs: i32, z: i32): void {
+  const zz = <u64>z;
+  for (let i = limbs - 1; i > 0; i--) {
+    const at = a + (<usize>i << 3);
+    store<u64>(at, (load<u64>(at) << zz) | (load<u64>(at - 8) >>> (64 - zz)));
+  }
+  store<u64>(a, load<u64>(a) << zz);
+}
+
+/** a -= b (a ≥ b). */
+function limbsSub(a: usize, b: usize, limbs: i32): void {
+  let borrow: u64 = 0;
+  for (let i = 0; i < limbs; i++) {
+    const at = <usize>i << 3;
+    const x = load<u64>(a + at);
+    const y = load<u64>(b + at);
+    const d = x - y - borrow;
+    borrow = <u64>(x < y) | (<u64>(x == y) & borrow);
+    store<u64>(a + at, d);
+  }
+}
+
+/** a += b (no overflow by the caller's invariant). */
+function limbsAdd(a: usize, b: usize, limbs: i32): void {
+  let carry: u64 = 0;
+  for (let i = 0; i < limbs; i++) {
+    const at = <usize>i << 3;
+    const x = load<u64>(a + at);
+    const t = x + load<u64>(b + at);
+    const sum = t + carry;
+    carry = <u64>(t < x) | <u64>(sum < t);
+    store<u64>(a + at, sum);
   }
 }

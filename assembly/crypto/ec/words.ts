@@ -62,23 +62,3 @@ export function wordsSub(out: usize, a: usize, b: usize, words: i32): u32 {
   }
   return <u32>(-acc);
 }
-
-/** Shifts a right by `z` bits (0 < z < 32) in place. */
-export function wordsShiftRight(a: usize, words: i32, z: u32): void {
-  let low = load<u32>(a);
-  for (let i = 0; i < words - 1; i++) {
-    const high = load<u32>(a + (<usize>(i + 1) << 2));
-    store<u32>(a + (<usize>i << 2), (low >>> z) | (high << (32 - z)));
-    low = high;
-  }
-  store<u32>(a + (<usize>(words - 1) << 2), low >>> z);
-}
-
-/** Shifts a left by `z` bits (0 < z < 32) in place; bits shifted out of the top are lost. */
-export function wordsShiftLeft(a: usize, words: i32, z: u32): void {
-  for (let i = words - 1; i > 0; i--) {
-    const at = a + (<usize>i << 2);
-    store<u32>(at, (load<u32>(at) << z) | (load<u32>(at - 4) >>> (32 - z)));
-  }
-  store<u32>(a, load<u32>(a) << z);
-}
