@@ -70,7 +70,8 @@ export class Ed25519PublicKey {
    * Decodes a public key from its 32-byte encoding (RFC 8032 §5.1.5; the bytes of JWK
    * `x`, RFC 8037 §2). Returns null (VerifyResult.BadKey) when the length is not 32, the
    * encoding is not canonical or not on the curve (§5.1.3), or the point has small order.
-   * Costs about as much as two verifications.
+   * Costs about five verifications; the first key of a module also builds B's tables
+   * (msm.ts, a few milliseconds once).
    */
   static fromBytes(x: Uint8Array): Ed25519PublicKey | null {
     if (x.length != ED25519_PUBLIC_KEY_LENGTH) return null;
