@@ -216,7 +216,8 @@ export class Context {
 
   /**
    * Sends one unary gRPC request (`proxy_grpc_call`) to `service`/`method` on
-   * `cluster`; replies come to this context's `onGrpc*` callbacks with `callId`.
+   * `cluster`; the reply comes to this context with `callId`: `onGrpcReceive` on
+   * success, or `onGrpcClose` with the gRPC status on failure (Envoy sends one of the two).
    */
   grpcCall(
     cluster: string,
@@ -243,7 +244,7 @@ export class Context {
     ));
     if (r != WasmResult.Ok) return new CallResult(r, 0);
     const callId = load<u32>(RET_ID);
-    rememberGrpcCaller(this.rootContextId, callId, this.contextId);
+    rememberGrpcCaller(this.rootContextId, callId, this.contextId, false);
     return new CallResult(r, callId);
   }
 
@@ -262,7 +263,7 @@ export class Context {
     const r = setLastResult(proxy_grpc_stream(cp, cs, sp, ss, mp, ms, pairsPtr, pairsSize, RET_ID));
     if (r != WasmResult.Ok) return new CallResult(r, 0);
     const callId = load<u32>(RET_ID);
-    rememberGrpcCaller(this.rootContextId, callId, this.contextId);
+    rememberGrpcCaller(this.rootContextId, callId, this.contextId, true);
     return new CallResult(r, callId);
   }
 

@@ -250,7 +250,7 @@ export function proxy_on_grpc_receive_initial_metadata(contextId: u32, callId: u
 /** A message of a gRPC call. */
 export function proxy_on_grpc_receive(contextId: u32, callId: u32, messageSize: usize): void {
   const saved = enterContext(contextId);
-  const caller = enterCaller(contextId, grpcCaller(contextId, callId, false));
+  const caller = enterCaller(contextId, grpcCaller(contextId, callId, false, true));
   if (caller) caller.onGrpcReceive(callId, messageSize);
   leaveContext(saved);
   afterCallback();

@@ -101,7 +101,7 @@ export function currentHostLogLevel(): i32 {
 // -go-sdk do. Keys are (root context id, call id): ids are per root context.
 
 const httpCallers = new Map<u64, u32>();
-const grpcCallers = new Map<u64, u32>();
+const grpcCallers = new Map<u64, u64>();
 
 // @ts-ignore: decorator
 @inline
@@ -126,16 +126,26 @@ export function takeHttpCaller(contextId: u32, callId: u32): u32 {
   return caller;
 }
 
-/** Records that `callerId` started gRPC call or stream `callId`. */
-export function rememberGrpcCaller(rootContextId: u32, callId: u32, callerId: u32): void {
-  grpcCallers.set(callKey(rootContextId, callId), callerId);
+// gRPC: the caller's id, plus GRPC_STREAM for streams. Envoy ends a unary call with
+// either one proxy_on_grpc_receive (success) or one proxy_on_grpc_close (failure)
+// (source/extensions/common/wasm/context.cc onGrpcReceiveWrapper/onGrpcCloseWrapper);
+// a stream ends with proxy_on_grpc_close.
+const GRPC_STREAM: u64 = 1 << 32;
+
+/** Records that `callerId` started gRPC call (or stream, `isStream`) `callId`. */
+export function rememberGrpcCaller(rootContextId: u32, callId: u32, callerId: u32, isStream: bool): void {
+  grpcCallers.set(callKey(rootContextId, callId), <u64>callerId | (isStream ? GRPC_STREAM : 0));
 }
 
-/** The context that started gRPC call `callId`; with `forget` (close, cancel) the entry goes. */
-export function grpcCaller(contextId: u32, callId: u32, forget: bool): u32 {
+/**
+ * The context that started gRPC call or stream `callId` (`contextId` if unknown). The
+ * entry goes when the event ends the call: `closing` (close, cancel), or a message of
+ * a unary call.
+ */
+export function grpcCaller(contextId: u32, callId: u32, closing: bool, isMessage: bool = false): u32 {
   const key = callKey(contextId, callId);
   if (!grpcCallers.has(key)) return contextId;
-  const caller = grpcCallers.get(key);
-  if (forget) grpcCallers.delete(key);
-  return caller;
+  const entry = grpcCallers.get(key);
+  if (closing || (isMessage && (entry & GRPC_STREAM) == 0)) grpcCallers.delete(key);
+  return <u32>entry;
 }

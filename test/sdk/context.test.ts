@@ -251,6 +251,42 @@ describe('SDK through the probe module', () => {
     expect(host.localResponses).toMatchObject([{ contextId: id, status: 504, details: 'call_failed', body: 'timeout' }]);
   });
 
+  it('registers a queue at configure, enqueues from a stream, drains it on queue-ready', () => {
+    const { id } = request(host, [['x-probe', 'enqueue']]);
+    expect(header(host, id, 'x-enqueue')).toBe('OK');
+    expect(header(host, id, 'x-resolve')).toBe('NOT_FOUND');
+    request(host, [['x-probe', 'enqueue']]);
+    host.deliverQueue(1);
+    expect(host.logs.slice(-3).map((l) => l.message)).toEqual([
+      `dequeued item-${id}`, `dequeued item-${id + 1}`, 'queue drained: EMPTY',
+    ]);
+  });
+
+  it('makes a unary gRPC call from a stream and delivers its reply to that stream', () => {
+    const { id, action } = request(host, [['x-probe', 'grpc']]);
+    expect(action).toBe(4);
+    const call = host.grpcCalls[0]!;
+    expect(call).toMatchObject({
+      contextId: ROOT, cluster: 'grpc-backend', service: 'probe.Echo', method: 'Say',
+      metadata: [['x-md', '1']], timeoutMs: 300,
+    });
+    expect(new TextDecoder().decode(call.message)).toBe('hi');
+    host.buffers.set(`0:${BufferType.GrpcCallMessage}`, new TextEncoder().encode('hello back'));
+    host.call('proxy_on_grpc_receive', ROOT, call.callId, 10);
+    expect(header(host, id, 'x-grpc-message')).toBe('hello back');
+    expect(host.continued).toEqual([{ contextId: id, streamType: 0 }]);
+    // The reply ended the unary call: a later event with its id goes to the root.
+    host.call('proxy_on_grpc_close', ROOT, call.callId, 14);
+    expect(header(host, id, 'x-grpc-status')).toBeUndefined();
+  });
+
+  it('delivers the failure of a unary gRPC call (close with a status) to its stream', () => {
+    const { id } = request(host, [['x-probe', 'grpc']]);
+    host.call('proxy_on_grpc_close', ROOT, host.grpcCalls[0]!.callId, 14);
+    expect(header(host, id, 'x-grpc-status')).toBe('14 upstream unavailable');
+    expect(host.continued).toEqual([{ contextId: id, streamType: 0 }]);
+  });
+
   it('updates counters, gauges and histograms', () => {
     request(host, [['x-probe', 'none']]);
     const { id } = request(host, [['x-probe', 'metrics']]);

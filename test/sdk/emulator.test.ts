@@ -81,6 +81,28 @@ describe('SDK probe on the project host (WasmEmulator)', () => {
     expect(emu.getContinueCalls(id).request).toBe(1);
   });
 
+  it('drains a shared queue on queue-ready', async () => {
+    const emu = await WasmEmulator.create({ wasm, pluginConfiguration: 'x' });
+    expect(emu.enqueue('probe-queue', 'from-test')).toBe(true);
+    expect(emu.getLogs()).toContain('dequeued from-test');
+    expect(emu.getLogs()).toContain('queue drained: EMPTY');
+  });
+
+  it('makes a unary gRPC call from a stream and gets its reply, or its failure, there', async () => {
+    const emu = await WasmEmulator.create({ wasm, pluginConfiguration: 'x' });
+    const ok = emu.initializeHttpContext();
+    emu.callOnRequestHeaders(ok, { ':path': '/', 'x-probe': 'grpc' }, true);
+    expect(emu.getPendingGrpcCalls()).toHaveLength(1);
+    emu.respondGrpcCall(new TextEncoder().encode('hello back'));
+    expect(value(emu.getCurrentRequestHeaders(ok), 'x-grpc-message')).toBe('hello back');
+    expect(emu.getContinueCalls(ok).request).toBe(1);
+    const failed = emu.initializeHttpContext();
+    emu.callOnRequestHeaders(failed, { ':path': '/', 'x-probe': 'grpc' }, true);
+    emu.failGrpcCall(14, 'no healthy upstream');
+    expect(value(emu.getCurrentRequestHeaders(failed), 'x-grpc-status')).toBe('14 no healthy upstream');
+    expect(emu.getContinueCalls(failed).request).toBe(1);
+  });
+
   it('logs an abort at critical level before the trap', async () => {
     const emu = await WasmEmulator.create({ wasm, pluginConfiguration: 'x', failurePolicy: 'FAIL_CLOSED' });
     const id = emu.initializeHttpContext();

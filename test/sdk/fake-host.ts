@@ -29,6 +29,7 @@ export const BufferType = {
   HttpRequestBody: 0,
   HttpResponseBody: 1,
   HttpCallResponseBody: 4,
+  GrpcCallMessage: 5,
   VmConfiguration: 6,
   PluginConfiguration: 7,
 } as const;
@@ -359,6 +360,52 @@ export class FakeHost {
     const m = this.metrics[id];
     if (!m) return WasmResult.NotFound;
     this.view().setBigUint64(ret, m.value, true);
+    return 0;
+  }
+
+  readonly queues = new Map<number, { name: string; items: Uint8Array[]; owner: number }>();
+  readonly grpcCalls: { contextId: number; callId: number; cluster: string; service: string; method: string; metadata: Pairs; message: Uint8Array; timeoutMs: number }[] = [];
+
+  proxy_register_shared_queue(np: number, nl: number, ret: number) {
+    const name = this.string(np, nl);
+    let id = [...this.queues].find(([, q]) => q.name === name)?.[0];
+    if (id === undefined) {
+      id = this.queues.size + 1;
+      this.queues.set(id, { name, items: [], owner: this.rootOf(this.context()) });
+    }
+    this.view().setUint32(ret, id, true);
+    return 0;
+  }
+  proxy_resolve_shared_queue(_vp: number, _vl: number, np: number, nl: number, ret: number) {
+    const name = this.string(np, nl);
+    const id = [...this.queues].find(([, q]) => q.name === name)?.[0];
+    if (id === undefined) return WasmResult.NotFound;
+    this.view().setUint32(ret, id, true);
+    return 0;
+  }
+  proxy_enqueue_shared_queue(id: number, vp: number, vl: number) {
+    const q = this.queues.get(id);
+    if (!q) return WasmResult.NotFound;
+    q.items.push(this.bytes(vp, vl));
+    return 0;
+  }
+  proxy_dequeue_shared_queue(id: number, ptrPtr: number, sizePtr: number) {
+    const q = this.queues.get(id);
+    if (!q) return WasmResult.NotFound;
+    const item = q.items.shift();
+    if (!item) return WasmResult.Empty;
+    return this.copyOut(item, ptrPtr, sizePtr);
+  }
+  /** Calls proxy_on_queue_ready on the queue's root context, as Envoy does after an enqueue. */
+  deliverQueue(id: number) { this.call('proxy_on_queue_ready', this.queues.get(id)!.owner, id); }
+
+  proxy_grpc_call(up: number, ul: number, sp: number, sl: number, mp: number, ml: number, hp: number, hl: number, bp: number, bl: number, timeout: number, ret: number) {
+    const callId = this.nextCallId++;
+    this.grpcCalls.push({
+      contextId: this.rootOf(this.context()), callId, cluster: this.string(up, ul), service: this.string(sp, sl),
+      method: this.string(mp, ml), metadata: parsePairs(this.bytes(hp, hl)), message: this.bytes(bp, bl), timeoutMs: timeout,
+    });
+    this.view().setUint32(ret, callId, true);
     return 0;
   }
 

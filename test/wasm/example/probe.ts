@@ -19,7 +19,10 @@ import {
   getPropertyBool,
   getPropertyInt64,
   getPropertyString,
+  dequeueSharedQueue,
+  enqueueSharedQueueString,
   getSharedData,
+  grpcMessage,
   httpCallResponseBody,
   httpCallResponseHeaders,
   isLogEnabled,
@@ -27,6 +30,8 @@ import {
   logDebug,
   logInfo,
   registerRootContext,
+  registerSharedQueue,
+  resolveSharedQueue,
   setSharedDataString,
   utf8,
   wasmResultName,
@@ -44,6 +49,7 @@ class ProbeRoot extends RootContext {
   waiting: ProbeStream[] = [];
   fetchInFlight: bool = false;
   ticks: i32 = 0;
+  queueId: u32 = 0;
 
   onConfigure(size: usize): bool {
     const config = this.getPluginConfigurationString();
@@ -54,7 +60,18 @@ class ProbeRoot extends RootContext {
     logInfo('configured: ' + config);
     if (isLogEnabled(LogLevel.Debug)) logDebug('debug detail');
     this.setTickPeriodMilliseconds(1000);
+    const queue = registerSharedQueue('probe-queue');
+    if (!queue.ok) logInfo('queue: ' + wasmResultName(queue.status));
+    this.queueId = queue.queueId;
     return true;
+  }
+
+  // Drains the queue: one log line per item, then the status that ended the loop.
+  onQueueReady(queueId: u32): void {
+    for (let item = dequeueSharedQueue(queueId); item !== null; item = dequeueSharedQueue(queueId)) {
+      logInfo('dequeued ' + String.UTF8.decode(item));
+    }
+    logInfo('queue drained: ' + wasmResultName(lastResult()));
   }
 
   onTick(): void {
@@ -171,6 +188,14 @@ class ProbeStream extends HttpContext {
       const requests = this.plugin.requests;
       headers.replace('x-counter', requests ? requests.get().toString() : 'none');
       headers.replace('x-gauge', gauge ? gauge.get().toString() : 'none');
+    } else if (this.action == 'enqueue') {
+      const r = enqueueSharedQueueString(this.plugin.queueId, 'item-' + this.contextId.toString());
+      headers.replace('x-enqueue', wasmResultName(r));
+      headers.replace('x-resolve', wasmResultName(resolveSharedQueue('no-such-vm', 'no-such-queue').status));
+    } else if (this.action == 'grpc') {
+      const call = this.grpcCall('grpc-backend', 'probe.Echo', 'Say', [new HeaderPair('x-md', '1')], utf8('hi'), 300);
+      headers.replace('x-grpc-call', wasmResultName(call.status));
+      if (call.ok) return FilterHeadersStatus.StopAllIterationAndWatermark;
     } else if (this.action == 'abort') {
       assert(false, 'probe assertion');
     }
@@ -197,6 +222,18 @@ class ProbeStream extends HttpContext {
     this.requestHeaders.replace('x-call-status', status !== null ? status : 'none');
     this.requestHeaders.replace('x-call-body', body !== null ? body : 'none');
     this.requestHeaders.replace('x-call-get-status', call.code.toString() + ' ' + call.message);
+    this.resumeRequest();
+  }
+
+  // A unary call ends with exactly one of these two.
+  onGrpcReceive(callId: u32, messageSize: usize): void {
+    const message = grpcMessage.getString();
+    this.requestHeaders.replace('x-grpc-message', message !== null ? message : 'none');
+    this.resumeRequest();
+  }
+
+  onGrpcClose(callId: u32, statusCode: u32): void {
+    this.requestHeaders.replace('x-grpc-status', statusCode.toString() + ' ' + this.getCallStatus().message);
     this.resumeRequest();
   }
 
