@@ -91,25 +91,39 @@ export function loadCryptoModule(file = wasmPath): CryptoModule {
     }
   };
 
+  // A view of memory, renewed when memory grows (growth detaches the old buffer).
+  let bytes = new Uint8Array(memory.buffer);
+  const view = () => (bytes.byteLength ? bytes : (bytes = new Uint8Array(memory.buffer)));
+
   const place = (data: Uint8Array): [number, number] => {
     const ptr = ex.alloc(Math.max(1, data.length)) as number;
-    new Uint8Array(memory.buffer, ptr, data.length).set(data);
+    view().set(data, ptr);
     return [ptr, data.length];
   };
+
+  // Byte arguments go to one area allocated once (calls are never reentrant, and every
+  // export copies what it keeps), so a call costs two copies and no allocation.
+  const ARENA_BYTES = 1 << 16;
+  const arena = ex.alloc(ARENA_BYTES) as number;
 
   const invoke = (name: string, args: Arg[]): number => {
     const fn = ex[name];
     if (typeof fn !== 'function') throw new Error(`crypto.wasm has no export ${name}`);
     const raw: number[] = [];
     const owned: number[] = [];
+    let offset = 0;
     for (const a of args) {
       if (typeof a === 'number') {
         raw.push(a);
-        continue;
+      } else if (offset + a.length <= ARENA_BYTES) {
+        view().set(a, arena + offset);
+        raw.push(arena + offset, a.length);
+        offset += (a.length + 15) & ~15;
+      } else {
+        const [ptr, len] = place(a);
+        owned.push(ptr);
+        raw.push(ptr, len);
       }
-      const [ptr, len] = place(a);
-      owned.push(ptr);
-      raw.push(ptr, len);
     }
     try {
       return run(fn, raw);
@@ -124,7 +138,8 @@ export function loadCryptoModule(file = wasmPath): CryptoModule {
     callBytes(name, ...args) {
       const len = invoke(name, args);
       if (len < 0) throw new Error(`${name} returned ${len}`);
-      return new Uint8Array(memory.buffer, ex.output() as number, len).slice();
+      const at = ex.output() as number;
+      return view().slice(at, at + len);
     },
     place,
     free: (ptr) => ex.dealloc(ptr),
