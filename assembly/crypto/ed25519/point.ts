@@ -87,11 +87,6 @@ export function copyP3(p: P3, q: P3): void {
   memory.copy(p, q, P3_SIZE);
 }
 
-/** True when p is the neutral element: X = 0 and Y = Z. */
-export function isIdentity(p: P2): bool {
-  return isZero(X(p)) && equal(Y(p), Z(p));
-}
-
 /** r = 2p ("dbl-2008-hwcd", a = -1): 4 squarings; p needs X, Y, Z only; r ≠ p. */
 export function dbl(r: P1P1, p: P2): void {
   const rX = X(r), rY = Y(r), rZ = Z(r), rT = T(r);
