@@ -5,14 +5,7 @@
 // Variable time on purpose: verification only ever sees public values.
 import { VerifyResult } from "../result";
 import { ScalarField } from "./scalar";
-import { wordsAdd, wordsCompare, wordsEqual, wordsFromBytes, wordsIsZero, wordsSub, wordsToBytes } from "./words";
-
-/** Big-endian bytes of a hex string (curve constants). */
-function hexBytes(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = <u8>I32.parseInt(hex.substr(i << 1, 2), 16);
-  return out;
-}
+import { wordsAdd, wordsCompare, wordsEqual, wordsFromBytes, wordsFromHex, wordsIsZero, wordsSub, wordsToBytes } from "./words";
 
 /** Domain parameters as big-endian hex (FIPS 186-4 App. D.1.2 / SEC 2 v2 §2.4.2, §2.5.1). */
 export class CurveParams {
@@ -34,12 +27,13 @@ export class CurveParams {
 }
 
 /**
- * One curve over the field class F. Field elements are `words` little-endian 32-bit words
- * in Montgomery form; a Jacobian point is X, Y, Z consecutive (x = X/Z², y = Y/Z³); an
- * affine table entry is x, y consecutive.
+ * The part of a curve that does not depend on its field class: constants, the layout of
+ * the scratch memory, and the scalar side of verification. Kept out of the generic
+ * Curve<F> so that it is compiled once, not once per field. Field elements are `words`
+ * little-endian 32-bit words; a Jacobian point is X, Y, Z consecutive (x = X/Z²,
+ * y = Y/Z³); an affine table entry is x, y consecutive.
  */
-export class Curve<F> {
-  readonly field: F;
+export class CurveCore {
   readonly words: i32;
   /** Bytes of one field element or scalar (32 or 48). */
   readonly bytes: i32;
@@ -51,48 +45,48 @@ export class Curve<F> {
   /** Words of a public key's affine table (tables·2^(window-1) points). */
   readonly tableWords: i32;
 
-  private readonly mem: StaticArray<u32>;
+  protected readonly mem: StaticArray<u32>;
   // Constants: p (plain), p - 2 (plain), 1 (plain), R mod p (Montgomery 1), R² mod p, b·R, zero.
-  private readonly p: usize;
-  private readonly pMinus2: usize;
-  private readonly plainOne: usize;
+  protected readonly p: usize;
+  protected readonly pMinus2: usize;
+  protected readonly plainOne: usize;
   readonly one: usize;
-  private readonly r2: usize;
-  private readonly b: usize;
-  private readonly zero: usize;
+  protected readonly r2: usize;
+  protected readonly b: usize;
+  protected readonly zero: usize;
   /** Generator G, affine, Montgomery form (x then y). */
-  private readonly g: usize;
+  protected readonly g: usize;
   // The accumulator (Jacobian) of the double-scalar multiplication.
-  private readonly acc: usize;
-  private accInfinity: bool = true;
+  protected readonly acc: usize;
+  protected accInfinity: bool = true;
   // Field temporaries.
-  private readonly t0: usize;
-  private readonly t1: usize;
-  private readonly t2: usize;
-  private readonly t3: usize;
-  private readonly t4: usize;
-  private readonly t5: usize;
-  private readonly t6: usize;
-  private readonly t7: usize;
+  protected readonly t0: usize;
+  protected readonly t1: usize;
+  protected readonly t2: usize;
+  protected readonly t3: usize;
+  protected readonly t4: usize;
+  protected readonly t5: usize;
+  protected readonly t6: usize;
+  protected readonly t7: usize;
   // Scalars (words + 1, so that digit extraction may read one word past the top).
-  private readonly e: usize;
-  private readonly r: usize;
-  private readonly sInv: usize;
-  private readonly u1: usize;
-  private readonly u2: usize;
-  private readonly digitsG: StaticArray<i32>;
-  private readonly digitsQ: StaticArray<i32>;
-  private gTable: StaticArray<u32> | null = null;
-  private gScratch: StaticArray<u32> | null = null;
-  private gPrefix: StaticArray<u32> | null = null;
+  protected readonly e: usize;
+  protected readonly r: usize;
+  protected readonly sInv: usize;
+  protected readonly u1: usize;
+  protected readonly u2: usize;
+  protected readonly digitsG: StaticArray<i32>;
+  protected readonly digitsQ: StaticArray<i32>;
+  protected gTable: StaticArray<u32> | null = null;
+  protected gScratch: StaticArray<u32> | null = null;
+  protected gPrefix: StaticArray<u32> | null = null;
   // Table precomputation: the imported point, the base point of the current table, the
   // table in Jacobian coordinates and the running products of its Z coordinates.
-  private readonly point: usize;
-  private readonly base: usize;
-  private readonly jacobianScratch: StaticArray<u32>;
-  private readonly prefixScratch: StaticArray<u32>;
+  protected readonly point: usize;
+  protected readonly base: usize;
+  protected readonly jacobianScratch: StaticArray<u32>;
+  protected readonly prefixScratch: StaticArray<u32>;
 
-  constructor(field: F, words: i32, params: CurveParams) {
+  constructor(words: i32, params: CurveParams) {
     // Managed fields first: AssemblyScript wants them set before `this` is read.
     this.digitsG = new StaticArray<i32>((params.span / params.gWindow) * params.tables);
     this.digitsQ = new StaticArray<i32>((params.span / params.window) * params.tables);
@@ -102,11 +96,10 @@ export class Curve<F> {
     const count = params.tables * (1 << (params.window - 1));
     this.jacobianScratch = new StaticArray<u32>(count * 3 * words);
     this.prefixScratch = new StaticArray<u32>(count * words);
-    this.field = field;
     this.words = words;
     const bytes = words << 2;
     this.bytes = bytes;
-    this.scalar = new ScalarField(hexBytes(params.n));
+    this.scalar = new ScalarField(words, params.n);
     this.window = params.window;
     this.gWindow = params.gWindow;
     this.span = params.span;
@@ -145,31 +138,81 @@ export class Curve<F> {
     this.point = at; at += 2 * el;
     this.base = at; at += 3 * el;
 
-    const pBytes = hexBytes(params.p);
-    wordsFromBytes(this.p, words, pBytes.dataStart, bytes);
+    wordsFromHex(this.p, words, params.p);
     store<u32>(this.plainOne, 1);
     wordsSub(this.pMinus2, this.p, this.plainOne, words);
     wordsSub(this.pMinus2, this.pMinus2, this.plainOne, words);
-    // R mod p = R - p (p > R/2); R² mod p by doubling R mod p 32·words times.
+    // R mod p = R - p (p > R/2): 1 in Montgomery form.
     wordsSub(this.one, this.zero, this.p, words);
+    // Plain values; Curve<F> turns b and G into Montgomery form.
+    wordsFromHex(this.b, words, params.b);
+    wordsFromHex(this.g, words, params.gx);
+    wordsFromHex(this.g + el, words, params.gy);
+  }
+
+  /** Reads a big-endian field element of `bytes` bytes; false if it is ≥ p. Plain form. */
+  parseFieldElement(out: usize, src: usize): bool {
+    wordsFromBytes(out, this.words, src, this.bytes);
+    return wordsCompare(out, this.p, this.words) < 0;
+  }
+
+  /** Recodes u1 (for G) and u2 (for Q) into their digits; a zero scalar gives zero digits. */
+  protected recodeBoth(): void {
+    const N = this.words;
+    const tables = this.tables;
+    if (wordsIsZero(this.u1, N)) this.digitsG.fill(0);
+    else this.scalar.recode(this.digitsG, this.u1, this.gWindow, (this.span / this.gWindow) * tables);
+    if (wordsIsZero(this.u2, N)) this.digitsQ.fill(0);
+    else this.scalar.recode(this.digitsQ, this.u2, this.window, (this.span / this.window) * tables);
+  }
+
+  /**
+   * The scalar steps of verification (FIPS 186-4 §6.4.2 steps 1 and 4-5): r and s in
+   * [1, n-1] from the signature (2·bytes bytes), e = the digest (`bytes` bytes: SHA-256
+   * for P-256, SHA-384 for P-384, so no truncation applies; it may exceed n, which the
+   * Montgomery product accepts), u1 = e·s^-1 and u2 = r·s^-1 mod n, recoded into digits.
+   * False when r or s is out of range. Leaves r in `this.r` for the final comparison.
+   */
+  protected prepareScalars(digest: usize, sig: usize): bool {
+    const sc = this.scalar;
+    const r = this.r, sInv = this.sInv;
+    if (!sc.parseNonZero(r, sig) || !sc.parseNonZero(sInv, sig + <usize>this.bytes)) return false;
+    wordsFromBytes(this.e, this.words, digest, this.bytes);
+    sc.invertMont(sInv, sInv); // s^-1·R
+    sc.montMul(this.u1, this.e, sInv); // u1 = e·s^-1 mod n
+    sc.montMul(this.u2, r, sInv); // u2 = r·s^-1 mod n
+    this.recodeBoth();
+    return true;
+  }
+
+  /** Reads k1 and k2 (big-endian, `bytes` bytes each) into u1, u2 and recodes them (tests). */
+  protected prepareTestScalars(k1: usize, k2: usize): void {
+    wordsFromBytes(this.u1, this.words, k1, this.bytes);
+    wordsFromBytes(this.u2, this.words, k2, this.bytes);
+    this.recodeBoth();
+  }
+}
+
+/**
+ * One curve over the field class F: Montgomery-form constants, point formulas, tables,
+ * the double-scalar multiplication and verification.
+ */
+export class Curve<F> extends CurveCore {
+  readonly field: F;
+
+  constructor(field: F, words: i32, params: CurveParams) {
+    super(words, params);
+    this.field = field;
+    const el = <usize>this.bytes;
+    // R² mod p by doubling R mod p 32·words times, then b and G into Montgomery form.
     memory.copy(this.r2, this.one, el);
-    for (let i = 0; i < 32 * words; i++) this.fieldAdd(this.r2, this.r2, this.r2);
-    const b = hexBytes(params.b);
-    wordsFromBytes(this.b, words, b.dataStart, bytes);
+    for (let i = 0; i < 32 * words; i++) this.field.add(this.r2, this.r2, this.r2);
     this.toMont(this.b, this.b);
-    const gx = hexBytes(params.gx);
-    const gy = hexBytes(params.gy);
-    wordsFromBytes(this.g, words, gx.dataStart, bytes);
-    wordsFromBytes(this.g + el, words, gy.dataStart, bytes);
     this.toMont(this.g, this.g);
     this.toMont(this.g + el, this.g + el);
   }
 
   // ---- field helpers -------------------------------------------------------------
-
-  @inline private fieldAdd(out: usize, a: usize, b: usize): void {
-    this.field.add(out, a, b);
-  }
 
   /** out = a·R mod p (into Montgomery form). */
   toMont(out: usize, a: usize): void {
@@ -179,12 +222,6 @@ export class Curve<F> {
   /** out = a·R^-1 mod p (out of Montgomery form). */
   fromMont(out: usize, a: usize): void {
     this.field.mul(out, a, this.plainOne);
-  }
-
-  /** Reads a big-endian field element of `bytes` bytes; false if it is ≥ p. Plain form. */
-  parseFieldElement(out: usize, src: usize): bool {
-    wordsFromBytes(out, this.words, src, this.bytes);
-    return wordsCompare(out, this.p, this.words) < 0;
   }
 
   /** out = a^-1 = a^(p-2) (Fermat), a ≠ 0, Montgomery form. For precomputation only. */
@@ -469,16 +506,6 @@ export class Curve<F> {
     }
   }
 
-  /** Recodes u1 (for G) and u2 (for Q) into their digits; a zero scalar gives zero digits. */
-  private recodeBoth(): void {
-    const N = this.words;
-    const tables = this.tables;
-    if (wordsIsZero(this.u1, N)) this.digitsG.fill(0);
-    else this.scalar.recode(this.digitsG, this.u1, this.gWindow, (this.span / this.gWindow) * tables);
-    if (wordsIsZero(this.u2, N)) this.digitsQ.fill(0);
-    else this.scalar.recode(this.digitsQ, this.u2, this.window, (this.span / this.window) * tables);
-  }
-
   /**
    * ECDSA signature verification (FIPS 186-4 §6.4.2, SEC 1 v2 §4.1.4) of a signature
    * r || s (2·bytes bytes at `sig`, big-endian, RFC 7518 §3.4) over the hash at `digest`
@@ -489,15 +516,8 @@ export class Curve<F> {
   verifyDigest(qTable: StaticArray<u32>, digest: usize, sig: usize): VerifyResult {
     const N = this.words;
     const el = <usize>this.bytes;
-    const sc = this.scalar;
-    const r = this.r, sInv = this.sInv;
-    if (!sc.parseNonZero(r, sig) || !sc.parseNonZero(sInv, sig + el)) return VerifyResult.BadSignature;
-    // e = the hash as an integer (may exceed n; the Montgomery product accepts e < R).
-    wordsFromBytes(this.e, N, digest, this.bytes);
-    sc.invertMont(sInv, sInv); // s^-1·R
-    sc.montMul(this.u1, this.e, sInv); // u1 = e·s^-1 mod n
-    sc.montMul(this.u2, r, sInv); // u2 = r·s^-1 mod n
-    this.recodeBoth();
+    const r = this.r;
+    if (!this.prepareScalars(digest, sig)) return VerifyResult.BadSignature;
     this.mulDouble(changetype<usize>(qTable));
     if (this.accInfinity) return VerifyResult.Invalid;
     // x(R) ≡ r (mod n) without inverting Z: X == r·Z² or, when r + n < p, X == (r + n)·Z².
@@ -507,7 +527,7 @@ export class Curve<F> {
     this.toMont(rz, r);
     f.mul(rz, rz, z2);
     if (wordsEqual(rz, this.acc, N)) return VerifyResult.Valid;
-    const carry = wordsAdd(r, r, sc.n, N);
+    const carry = wordsAdd(r, r, this.scalar.n, N);
     if (carry == 0 && wordsCompare(r, this.p, N) < 0) {
       this.toMont(rz, r);
       f.mul(rz, rz, z2);
@@ -526,9 +546,7 @@ export class Curve<F> {
   mulDoubleAffine(out: usize, k1: usize, k2: usize, qTable: StaticArray<u32>): bool {
     const N = this.words;
     const el = <usize>this.bytes;
-    wordsFromBytes(this.u1, N, k1, this.bytes);
-    wordsFromBytes(this.u2, N, k2, this.bytes);
-    this.recodeBoth();
+    this.prepareTestScalars(k1, k2);
     this.mulDouble(changetype<usize>(qTable));
     if (this.accInfinity) return false;
     const f = this.field;
