@@ -24,7 +24,7 @@
 import { Sha512 } from "../sha2";
 import { VerifyResult } from "../result";
 import { isCanonical, isZero } from "./field";
-import { A_WINDOW, buildTable, doubleScalarMulEncode, tableSize } from "./msm";
+import { A_WINDOW, baseTableAddress, buildTable, doubleScalarMulEncode, tableSize } from "./msm";
 import { P3_SIZE, P1P1, P2, X, dbl, decode, toP2 } from "./point";
 import { isCanonicalScalar, reduce512 } from "./scalar";
 
@@ -88,6 +88,7 @@ export class Ed25519PublicKey {
     memory.copy(changetype<usize>(encoded), ptr, ED25519_PUBLIC_KEY_LENGTH);
     const table = new StaticArray<u8>(<i32>tableSize(A_WINDOW));
     buildTable(changetype<usize>(table), POINT, A_WINDOW);
+    baseTableAddress(); // B's tables too, now rather than on a request's path
     return new Ed25519PublicKey(encoded, table);
   }
 
