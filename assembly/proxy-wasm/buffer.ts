@@ -23,15 +23,17 @@ import {
 import { BufferType, WasmResult } from './abi/types';
 import { setLastResult } from './state';
 
-// "To the end" for start/size arguments: the spec lets `start` be the maximum size_t
-// to append, and a size larger than the buffer covers all of it.
-const ALL: usize = <usize>u32.MAX_VALUE;
+// "To the end" for start/size arguments: a start at or past the end appends, a size
+// larger than the buffer covers all of it (Envoy context.cc Buffer::copyFrom/copyTo).
+// i32's maximum, as proxy-wasm-go-sdk uses, so that no host reads it as negative.
+const ALL: usize = <usize>i32.MAX_VALUE;
 
-// Keeps start + size within 32 bits: cpp-host rejects an overflowing range
-// (exports.cc get_buffer_bytes, "Check for overflow") and clamps the rest to the buffer.
+// Keeps start + size from overflowing: cpp-host rejects such a range (exports.cc
+// get_buffer_bytes, "Check for overflow") and clamps the rest to the buffer.
 // @ts-ignore: decorator
 @inline
 function clampSize(start: usize, size: usize): usize {
+  if (start >= ALL) return 0;
   return size > ALL - start ? ALL - start : size;
 }
 

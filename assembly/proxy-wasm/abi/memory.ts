@@ -33,9 +33,9 @@ const pendingPtrs: usize = memory.data(MAX_PENDING * 4, 4);
 const pendingSizes: usize = memory.data(MAX_PENDING * 4, 4);
 let pendingCount: i32 = 0;
 
-// A request above this cannot be satisfied without trapping inside the allocator;
-// the spec lets `proxy_on_memory_allocate` answer 0 instead.
-const MAX_HOST_ALLOCATION: usize = 1 << 29;
+// Above this the block, or the string decoded from it (2 bytes per byte), could not be
+// allocated without trapping; the spec lets `proxy_on_memory_allocate` answer 0 instead.
+const MAX_HOST_ALLOCATION: usize = 1 << 28;
 
 /** Body of `proxy_on_memory_allocate`: a raw block of `size` bytes, or 0 when too large. */
 export function allocateForHost(size: usize): usize {
