@@ -92,10 +92,23 @@ function dot(x: usize, y: usize, i0: i32, i1: i32): u64 {
   if (ASC_FEATURE_SIMD) {
     let v0 = i64x2.splat(0);
     let v1 = i64x2.splat(0);
-    for (let i = i0 & ~3; i <= i1; i += 4) {
-      const o = <usize>i << 2;
-      const vx = v128.load(x + o);
-      const vy = v128.load(y + o);
+    let i = i0 & ~3;
+    // Two groups of 4 limbs per step: one address computation per operand for both.
+    for (; i + 4 <= i1; i += 8) {
+      const px = x + (<usize>i << 2);
+      const py = y + (<usize>i << 2);
+      const x0 = v128.load(px);
+      const y0 = v128.load(py);
+      const x1 = v128.load(px, 16);
+      const y1 = v128.load(py, 16);
+      v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(x0, y0));
+      v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(x0, y0));
+      v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(x1, y1));
+      v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(x1, y1));
+    }
+    if (i <= i1) {
+      const vx = v128.load(x + (<usize>i << 2));
+      const vy = v128.load(y + (<usize>i << 2));
       v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(vx, vy));
       v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(vx, vy));
     }
@@ -118,7 +131,31 @@ function dot2(x: usize, y: usize, z: usize, w: usize, i0: i32, i1: i32): u64 {
   if (ASC_FEATURE_SIMD) {
     let v0 = i64x2.splat(0);
     let v1 = i64x2.splat(0);
-    for (let i = i0 & ~3; i <= i1; i += 4) {
+    let i = i0 & ~3;
+    for (; i + 4 <= i1; i += 8) {
+      const o = <usize>i << 2;
+      const px = x + o;
+      const py = y + o;
+      const pz = z + o;
+      const pw = w + o;
+      const x0 = v128.load(px);
+      const y0 = v128.load(py);
+      const z0 = v128.load(pz);
+      const w0 = v128.load(pw);
+      v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(x0, y0));
+      v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(x0, y0));
+      v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(z0, w0));
+      v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(z0, w0));
+      const x1 = v128.load(px, 16);
+      const y1 = v128.load(py, 16);
+      const z1 = v128.load(pz, 16);
+      const w1 = v128.load(pw, 16);
+      v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(x1, y1));
+      v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(x1, y1));
+      v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(z1, w1));
+      v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(z1, w1));
+    }
+    if (i <= i1) {
       const o = <usize>i << 2;
       const vx = v128.load(x + o);
       const vy = v128.load(y + o);
@@ -152,12 +189,24 @@ function dotExact(x: usize, y: usize, i0: i32, i1: i32): u64 {
     let v0 = i64x2.splat(0);
     let v1 = i64x2.splat(0);
     let i = i0 & ~3;
-    for (; i + 3 <= i1; i += 4) {
-      const o = <usize>i << 2;
-      const vx = v128.load(x + o);
-      const vy = v128.load(y + o);
+    for (; i + 7 <= i1; i += 8) {
+      const px = x + (<usize>i << 2);
+      const py = y + (<usize>i << 2);
+      const x0 = v128.load(px);
+      const y0 = v128.load(py);
+      const x1 = v128.load(px, 16);
+      const y1 = v128.load(py, 16);
+      v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(x0, y0));
+      v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(x0, y0));
+      v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(x1, y1));
+      v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(x1, y1));
+    }
+    if (i + 3 <= i1) {
+      const vx = v128.load(x + (<usize>i << 2));
+      const vy = v128.load(y + (<usize>i << 2));
       v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(vx, vy));
       v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(vx, vy));
+      i += 4;
     }
     if (i <= i1) {
       const o = <usize>i << 2;
