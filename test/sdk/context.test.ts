@@ -339,6 +339,20 @@ describe('SDK through the probe module', () => {
     expect(host.logs.at(-1)).toEqual({ level: 2, message: `log ${id} none` });
   });
 
+  it('runs as a network filter: TCP callbacks and the downstream data buffer', () => {
+    const tcp = new FakeHost(file);
+    expect(tcp.startPlugin(ROOT, 'tcp')).toBe(true);
+    tcp.call('proxy_on_context_create', 50, ROOT);
+    expect(tcp.call('proxy_on_new_connection', 50)).toBe(0);
+    tcp.buffers.set(`50:${BufferType.DownstreamData}`, new TextEncoder().encode('ping ü'));
+    expect(tcp.call('proxy_on_downstream_data', 50, 7, false)).toBe(0);
+    expect(new TextDecoder().decode(tcp.buffers.get(`50:${BufferType.DownstreamData}`))).toBe('PING Ü');
+    tcp.call('proxy_on_downstream_connection_close', 50, 2);
+    expect(tcp.logs.slice(-2).map((l) => l.message)).toEqual(['tcp new 50', 'tcp closed by remote']);
+    // No HTTP context was made: HTTP callbacks for that id do nothing.
+    expect(tcp.call('proxy_on_request_headers', 50, 0, true)).toBe(0);
+  });
+
   it('frees every block the host allocated: memory stays flat over many requests', () => {
     const run = (n: number) => {
       for (let i = 0; i < n; i++) {

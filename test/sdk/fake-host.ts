@@ -28,6 +28,7 @@ export const MapType = {
 export const BufferType = {
   HttpRequestBody: 0,
   HttpResponseBody: 1,
+  DownstreamData: 2,
   HttpCallResponseBody: 4,
   GrpcCallMessage: 5,
   VmConfiguration: 6,

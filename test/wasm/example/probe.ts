@@ -13,7 +13,10 @@ import {
   Histogram,
   HttpContext,
   LogLevel,
+  FilterStatus,
+  PeerType,
   RootContext,
+  StreamContext,
   WasmResult,
   getCurrentTimeNanoseconds,
   getPropertyBool,
@@ -54,6 +57,7 @@ class ProbeRoot extends RootContext {
   onConfigure(size: usize): bool {
     const config = this.getPluginConfigurationString();
     if (config === null || config == 'fail') return false;
+    this.tcp = config == 'tcp';
     this.requests = Counter.define('probe_requests');
     this.gauge = Gauge.define('probe_gauge');
     this.histogram = Histogram.define('probe_histogram');
@@ -79,8 +83,15 @@ class ProbeRoot extends RootContext {
     logInfo('tick ' + this.ticks.toString());
   }
 
+  tcp: bool = false;
+
   createHttpContext(contextId: u32): HttpContext | null {
-    return new ProbeStream(contextId, this);
+    return this.tcp ? null : new ProbeStream(contextId, this);
+  }
+
+  // With configuration "tcp" the probe is a network filter.
+  createStreamContext(contextId: u32): StreamContext | null {
+    return new ProbeConnection(contextId, this);
   }
 
   // Fetches "keys" once for all waiting streams (the JWKS pattern).
@@ -239,6 +250,24 @@ class ProbeStream extends HttpContext {
 
   onLog(): void {
     logInfo('log ' + this.contextId.toString() + ' ' + this.action);
+  }
+}
+
+// TCP: upper-cases what the client sends, logs the connection's events.
+class ProbeConnection extends StreamContext {
+  onNewConnection(): FilterStatus {
+    logInfo('tcp new ' + this.contextId.toString());
+    return FilterStatus.Continue;
+  }
+
+  onDownstreamData(dataSize: usize, endOfStream: bool): FilterStatus {
+    const data = this.downstreamData.getString(0, dataSize);
+    if (data !== null) this.downstreamData.replaceString(data.toUpperCase());
+    return FilterStatus.Continue;
+  }
+
+  onDownstreamConnectionClose(peerType: PeerType): void {
+    logInfo('tcp closed by ' + (peerType == PeerType.Remote ? 'remote' : 'local'));
   }
 }
 
