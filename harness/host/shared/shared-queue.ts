@@ -252,17 +252,22 @@ export class SharedQueueStore {
     return delivered;
   }
 
+  /**
+   * Waits for the next enqueue. The wake word is read before draining, so an enqueue
+   * that lands after the drain has also changed the word, and the wait returns at once:
+   * no notification is lost between a drain and the next wait.
+   */
   private arm(): void {
     const index = WAKE_BASE + this.slot;
     const seen = Atomics.load(this.i32, index);
+    this.drain();
+    if (this.closed) return;
     const waiting = waitAsync(this.i32, index, seen);
     const next = (): void => {
-      if (this.closed) return;
-      this.drain();
-      this.arm();
+      if (!this.closed) this.arm();
     };
     if (waiting.async) void (waiting.value as Promise<string>).then(next);
-    else queueMicrotask(next);
+    else setImmediate(next);
   }
 
   private validToken(token: number): boolean {
