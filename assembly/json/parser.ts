@@ -15,7 +15,8 @@
  * checked against the input end. Every failure is a `JsonError` result, never a trap.
  *
  * The result is a tape (tape.ts): a successful parse allocates the result, the document,
- * a copy of the input, the tape and the root handle, whatever the document holds.
+ * a copy of the input, the tape and the root handle, whatever the document holds (plus
+ * a hash table per object of more than 32 members).
  * Not re-entrant (module-level scratch memory, reused across calls); Wasm modules run
  * one callback at a time.
  */
@@ -137,6 +138,7 @@ const finishedTablePositions = new Array<i32>();
 
 // Result of scanString.
 let stringStart: usize = 0;
+let stringEnd: usize = 0;
 let stringEscapedFlag: bool = false;
 
 const CH_TAB: u8 = 0x09;
@@ -372,7 +374,7 @@ function parseDocument(maxDepth: i32): bool {
     } else if (c == CH_QUOTE) {
       p = scanString(p);
       if (!p) return false;
-      pushString(p);
+      pushString();
     } else if (c == CH_MINUS || <u32>(c - CH_0) < 10) {
       p = scanNumber(p);
       if (!p) return false;
@@ -446,7 +448,7 @@ function parseMemberName(p: usize): usize {
   const quote = p;
   p = scanString(p);
   if (!p) return 0;
-  pushString(p);
+  pushString();
   if (!addName(quote)) return 0;
   p = skipWhitespace(p);
   if (p >= end) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input, expected ':'");
@@ -468,11 +470,9 @@ function expectLiteral(p: usize, word: string): usize {
 
 // ---- strings ----------------------------------------------------------------------
 
-let stringEnd: usize = 0;
-
-/** Pushes the string scanned last (p is after its closing quote). */
+/** Pushes the string scanned last. */
 // @ts-ignore: decorator
-@inline function pushString(p: usize): void {
+@inline function pushString(): void {
   pushTape(stringEntry(<u32>(stringStart - base), <i32>(stringEnd - stringStart), stringEscapedFlag));
 }
 

@@ -137,7 +137,10 @@ export class JsonWriter {
     return this;
   }
 
-  /** A whole value (integers exactly as i64, other numbers as doubles, member order kept). */
+  /**
+   * A whole value (integers exactly as i64, other numbers as doubles, member order kept).
+   * Recurses once per nesting level, so the depth is what the parse's maxDepth allowed.
+   */
   value(value: JsonValue): JsonWriter {
     switch (value.kind) {
       case JsonKind.Null:
