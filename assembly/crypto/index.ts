@@ -10,6 +10,19 @@
  *   `verifyPss`.
  * - ECDSA P-256/P-384 for ES256/ES384: `EcPublicKey` (./ec).
  * - Ed25519 for EdDSA: `Ed25519PublicKey` (./ed25519).
+ *
+ * Decisions a caller should know:
+ * - HMAC tags: `HmacKey.verify` accepts only full-length tags (JWS HS* never truncates,
+ *   RFC 7518 §3.2); a shorter tag is BadSignature. `verifyTruncated` (RFC 2104 §5) is
+ *   for other protocols. JWS also asks for keys at least as long as the hash (RFC 7518
+ *   §3.2): that is jwt-auth's policy to apply; HMAC itself takes any key.
+ * - RSA keys: 2048–4096-bit moduli, odd e with 3 ≤ e < n; anything else is BadKey.
+ *   PKCS#1 v1.5 accepts only the DER DigestInfo with NULL parameters (Wycheproof's
+ *   "MissingNull" is rejected); PSS uses MGF1 with the same hash and a salt of hash length.
+ * - RSA arithmetic has a Wasm SIMD path (about 2.5× faster) compiled when the module is
+ *   built with `--enable simd`, and a scalar path otherwise (rsa/montgomery.ts).
+ * - base64url decoding is strict: no padding, no characters outside the URL alphabet,
+ *   no 4k+1 lengths, no non-zero trailing bits.
  */
 export { VerifyResult } from "./result";
 export * from "./sha2";
