@@ -16,7 +16,7 @@
  * nothing and asks the request only for what a condition needs (cheapest first: method,
  * path, then headers).
  */
-import { ConfigObject } from "../config";
+import { ConfigObject, indexPath } from "../config";
 import { RequestHeaders } from "./request";
 
 /** The fields of a `match` object. */
@@ -174,7 +174,7 @@ export function readMatchObject(obj: ConfigObject): RequestMatch {
   const methodList = obj.stringList("methods");
   for (let i = 0; i < methodList.length; i++) {
     if (!isToken(unchecked(methodList[i]), false)) {
-      obj.reader.fail(obj.pathOf("methods") + "[" + i.toString() + "]", "expected an HTTP method");
+      obj.reader.fail(indexPath(obj.pathOf("methods"), i), "expected an HTTP method");
     }
   }
 
