@@ -398,6 +398,9 @@ export class Context implements HttpFilter {
       status = this.plugin?.failOpen ? FilterHeadersStatus.Continue : FilterHeadersStatus.StopAllIterationAndWatermark;
     } else if (w.stopIteration || result > FilterHeadersStatus.StopAllIterationAndWatermark || result === FilterHeadersStatus.StopIteration) {
       status = FilterHeadersStatus.StopAllIterationAndWatermark;
+    } else if (result === FilterHeadersStatus.ContinueAndEndStream) {
+      // Envoy context.cc `convertFilterHeadersStatus` has no case for it: Continue.
+      status = FilterHeadersStatus.Continue;
     } else {
       status = result;
     }

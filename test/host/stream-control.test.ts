@@ -50,6 +50,29 @@ describe('proxy_send_local_response', () => {
   });
 });
 
+describe('callback results', () => {
+  it('headers: StopIteration becomes StopAllIterationAndWatermark, ContinueAndEndStream Continue, unknown values stop', async () => {
+    const results: number[] = [];
+    for (const r of [0, 1, 2, 3, 4, 9]) {
+      const emu = await probe([`req_headers return ${r}`]);
+      const id = emu.initializeHttpContext();
+      results.push(emu.callOnRequestHeaders(id, GET, false));
+    }
+    expect(results).toEqual([0, 4, 0, 3, 4, 4]);
+  });
+
+  it('bodies: values pass through, unknown ones become StopIterationNoBuffer; trailers likewise', async () => {
+    const results: number[] = [];
+    for (const r of [0, 1, 2, 3, 7]) {
+      const emu = await probe([`req_body return ${r}`, `req_trailers return ${r}`]);
+      const id = emu.initializeHttpContext();
+      emu.callOnRequestHeaders(id, GET, false);
+      results.push(emu.callOnRequestBody(id, 'x', false), emu.callOnRequestTrailers(id, { t: '1' }));
+    }
+    expect(results).toEqual([0, 0, 1, 1, 2, 1, 3, 1, 3, 1]);
+  });
+});
+
 describe('proxy_continue_stream', () => {
   it('resumes a paused request from the root context after an HTTP call (set_effective_context)', async () => {
     const emu = await probe([

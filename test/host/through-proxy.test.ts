@@ -1,0 +1,96 @@
+// The host inside the embedded data plane (harness/proxy, worker threads): modules from
+// other SDKs add their headers end to end, and a trapping plugin is answered as its
+// failure_policy says (Envoy: 503 with details wasm_fail_stream, or bypass).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
+import { startUpstream, type Upstream } from '../../harness/upstream/index.ts';
+import { buildFixture, fixtureWasm } from '../../scripts/build-fixtures.ts';
+import { bootstrap } from '../proxy/bootstrap-builder.ts';
+import { PROBE_WASM, ensureBuilt } from './probe.ts';
+
+function wasmFilter(name: string, file: string, configuration: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'envoy.filters.http.wasm',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+      config: {
+        name,
+        root_id: name === 'probe' ? 'probe' : 'add_header',
+        vm_config: { vm_id: name, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: file } } },
+        configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: configuration },
+        ...extra,
+      },
+    },
+  };
+}
+
+let up: Upstream;
+beforeAll(async () => {
+  buildFixture('gcore-sdk');
+  buildFixture('solo-sdk');
+  await ensureBuilt('test-host-probe');
+  up = await startUpstream();
+}, 300_000);
+afterAll(async () => {
+  await up?.close();
+});
+
+async function withProxy(filters: Record<string, unknown>[], run: (address: string) => Promise<void>): Promise<void> {
+  const proxy: RunningProxy = await startProxy({
+    portOverride: 0,
+    concurrency: 2,
+    logLevel: 'off',
+    bootstrap: bootstrap({
+      filters,
+      virtualHosts: [{ routes: [{ match: { prefix: '/' }, route: { cluster: 'backend' } }] }],
+      clusters: { backend: { endpoints: [up.address] } },
+    }),
+  });
+  try {
+    await run(proxy.listeners[0].address);
+  } finally {
+    await proxy.stop();
+  }
+}
+
+describe('modules from other SDKs through the proxy', () => {
+  it('the gcore (AS 0.28, WASI) and solo (AS 0.14, ABI 0.2.0) filters both add their headers', async () => {
+    await withProxy(
+      [wasmFilter('gcore', fixtureWasm('gcore-sdk'), 'x-from-gcore=proxy'), wasmFilter('solo', fixtureWasm('solo-sdk'), 'x-solo-response=42')],
+      async (address) => {
+        for (let i = 0; i < 4; i++) {
+          const res = await request(`http://${address}/r${i}`, { reset: true });
+          const echoed = (await res.body.json()) as { headers: Record<string, string> };
+          expect(res.statusCode).toBe(200);
+          expect(echoed.headers['x-from-gcore']).toBe('proxy');
+          expect(echoed.headers['x-solo-sdk']).toBe('1');
+          expect(res.headers['x-gcore-sdk-response']).toBe('1');
+          expect(res.headers['x-solo-response']).toBe('42');
+        }
+      },
+    );
+  });
+});
+
+describe('a trapping plugin through the proxy', () => {
+  it('FAIL_CLOSED (default): clients get 503 from then on, the process keeps serving', async () => {
+    await withProxy([wasmFilter('probe', PROBE_WASM, 'req_headers trap')], async (address) => {
+      for (let i = 0; i < 3; i++) {
+        const res = await request(`http://${address}/t${i}`, { reset: true });
+        await res.body.dump();
+        expect(res.statusCode).toBe(503);
+      }
+    });
+  });
+
+  it('FAIL_OPEN: requests bypass the failed filter', async () => {
+    await withProxy([wasmFilter('probe', PROBE_WASM, 'req_headers trap', { failure_policy: 'FAIL_OPEN' })], async (address) => {
+      for (let i = 0; i < 3; i++) {
+        const res = await request(`http://${address}/o${i}`, { reset: true });
+        await res.body.dump();
+        expect(res.statusCode).toBe(200);
+      }
+    });
+  });
+});
