@@ -73,12 +73,13 @@ export class Residue {
   }
 }
 
-// Lane masks that keep the first 0..3 u32 lanes of a v128 (squaring's last group).
+// Lane masks that keep the first 0..4 u32 lanes of a v128 (squaring's last groups).
 const KEEP_LANES: usize = memory.data<u32>([
   0, 0, 0, 0,
   0xffffffff, 0, 0, 0,
   0xffffffff, 0xffffffff, 0, 0,
   0xffffffff, 0xffffffff, 0xffffffff, 0,
+  0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
 ], 16);
 
 /**
@@ -179,39 +180,59 @@ function dot2(x: usize, y: usize, z: usize, w: usize, i0: i32, i1: i32): u64 {
 }
 
 /**
- * Σ x_i·y_i for i in [i0, i1] exactly (the terms past i1 are not zero here). The SIMD
- * path may start below i0 like `dot`, and masks the lanes past i1 in the last group.
+ * One column of a Montgomery squaring: 2·Σ a_i·a′_i for i in [lo, h2] (each symmetric
+ * product once, then doubled) plus Σ m_i·n′_i for i in [lo, hi], where a′ and n′ are the
+ * reversed operands offset for the column. Like `dot`, the SIMD path may start below
+ * lo (those terms are zero); the a·a′ terms past h2 are not zero, so its last group is
+ * masked. Both sums share one horizontal reduction.
  */
 // @ts-ignore: decorator
 @inline
-function dotExact(x: usize, y: usize, i0: i32, i1: i32): u64 {
+function squareColumn(a: usize, ar: usize, m: usize, nr: usize, lo: i32, h2: i32, hi: i32): u64 {
   if (ASC_FEATURE_SIMD) {
     let v0 = i64x2.splat(0);
     let v1 = i64x2.splat(0);
-    let i = i0 & ~3;
-    for (; i + 7 <= i1; i += 8) {
-      const px = x + (<usize>i << 2);
-      const py = y + (<usize>i << 2);
-      const x0 = v128.load(px);
-      const y0 = v128.load(py);
-      const x1 = v128.load(px, 16);
-      const y1 = v128.load(py, 16);
+    let i = lo & ~3;
+    for (; i + 7 <= h2; i += 8) {
+      const pa = a + (<usize>i << 2);
+      const pr = ar + (<usize>i << 2);
+      const x0 = v128.load(pa);
+      const y0 = v128.load(pr);
+      const x1 = v128.load(pa, 16);
+      const y1 = v128.load(pr, 16);
       v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(x0, y0));
       v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(x0, y0));
       v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(x1, y1));
       v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(x1, y1));
     }
-    if (i + 3 <= i1) {
-      const vx = v128.load(x + (<usize>i << 2));
-      const vy = v128.load(y + (<usize>i << 2));
+    for (; i <= h2; i += 4) {
+      const o = <usize>i << 2;
+      const keep = min<i32>(h2 - i + 1, 4);
+      const vx = v128.and(v128.load(a + o), v128.load(KEEP_LANES + (<usize>keep << 4)));
+      const vy = v128.load(ar + o);
       v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(vx, vy));
       v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(vx, vy));
-      i += 4;
     }
-    if (i <= i1) {
+    // Double the a·a′ half, then add the m·n′ products.
+    v0 = i64x2.shl(i64x2.add(v0, v1), 1);
+    v1 = i64x2.splat(0);
+    i = lo & ~3;
+    for (; i + 4 <= hi; i += 8) {
+      const pm = m + (<usize>i << 2);
+      const pn = nr + (<usize>i << 2);
+      const x0 = v128.load(pm);
+      const y0 = v128.load(pn);
+      const x1 = v128.load(pm, 16);
+      const y1 = v128.load(pn, 16);
+      v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(x0, y0));
+      v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(x0, y0));
+      v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(x1, y1));
+      v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(x1, y1));
+    }
+    if (i <= hi) {
       const o = <usize>i << 2;
-      const vx = v128.and(v128.load(x + o), v128.load(KEEP_LANES + (<usize>(i1 - i + 1) << 4)));
-      const vy = v128.load(y + o);
+      const vx = v128.load(m + o);
+      const vy = v128.load(nr + o);
       v0 = i64x2.add(v0, i64x2.extmul_low_i32x4_u(vx, vy));
       v1 = i64x2.add(v1, i64x2.extmul_high_i32x4_u(vx, vy));
     }
@@ -219,11 +240,11 @@ function dotExact(x: usize, y: usize, i0: i32, i1: i32): u64 {
     return <u64>i64x2.extract_lane(v0, 0) + <u64>i64x2.extract_lane(v0, 1);
   } else {
     let s: u64 = 0;
-    for (let i = i0; i <= i1; i++) {
+    for (let i = lo; i <= h2; i++) {
       const o = <usize>i << 2;
-      s += <u64>load<u32>(x + o) * <u64>load<u32>(y + o);
+      s += <u64>load<u32>(a + o) * <u64>load<u32>(ar + o);
     }
-    return s;
+    return (s << 1) + dot(m, nr, lo, hi);
   }
 }
 
@@ -394,12 +415,12 @@ export class Montgomery {
     for (let k = 0; k < count; k++) {
       const off = <usize>(last - k) << 2;
       // Σ_(i=0..k) a_i·a_(k−i) = 2·Σ_(i<k−i) a_i·a_(k−i) + a_(k/2)² when k is even.
-      let col = dotExact(pa, arev + off, 0, (k - 1) >> 1) << 1;
+      let col = squareColumn(pa, arev + off, m, nrev + off, 0, (k - 1) >> 1, k);
       if ((k & 1) == 0) {
         const h = <u64>load<u32>(pa + (<usize>(k >> 1) << 2));
         col += h * h;
       }
-      acc += col + dot(m, nrev + off, 0, k);
+      acc += col;
       const mk = ((acc & MASK) * n0inv) & MASK;
       store<u32>(m + (<usize>k << 2), <u32>mk);
       acc = (acc + mk * n0) >> W;
@@ -410,12 +431,12 @@ export class Montgomery {
     for (let k = count; k < 2 * count - 1; k++) {
       const off = <usize>(last - k) << 2;
       const lo = k - last;
-      let col = dotExact(pa, arev + off, lo, (k - 1) >> 1) << 1;
+      let col = squareColumn(pa, arev + off, pm, nrev + off, lo, (k - 1) >> 1, last);
       if ((k & 1) == 0) {
         const h = <u64>load<u32>(pa + (<usize>(k >> 1) << 2));
         col += h * h;
       }
-      acc += col + dot(pm, nrev + off, lo, last);
+      acc += col;
       store<u32>(pout + (<usize>(k - count) << 2), <u32>(acc & MASK));
       acc >>= W;
     }
