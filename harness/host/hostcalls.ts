@@ -73,6 +73,10 @@ export function hostFunctionTable(): HostFunctionTable {
   env('proxy_log', words(3), ALL, (w) => (level: number, ptr: number, size: number) => {
     checkAllowed(w, 'env.proxy_log');
     if (level >>> 0 > LogLevel.Critical) return WasmResult.BadArgument;
+    // Below the host's level nothing is decoded (errors still count while configuring).
+    if (level < LogLevel.Error && level < w.services.logLevel()) {
+      return w.mem.inBounds(ptr, size) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+    }
     const c = w.effectiveContext();
     const message = w.mem.utf8(ptr, size);
     if (message === null) return WasmResult.InvalidMemoryAccess;

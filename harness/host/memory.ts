@@ -37,10 +37,16 @@ export class MemoryView {
     return this.u8.length;
   }
 
-  /** True when [ptr, ptr+len) lies inside memory (pointers are unsigned 32-bit). */
+  /**
+   * True when [ptr, ptr+len) lies inside memory (pointers are unsigned 32-bit). The
+   * views are refreshed only when an access looks out of bounds: a grown memory has
+   * detached the old buffer, whose views then have length 0.
+   */
   inBounds(ptr: number, len: number): boolean {
-    if (this.u8.length === 0 || this.u8.buffer !== this.memory?.buffer) this.refresh();
-    return (ptr >>> 0) + (len >>> 0) <= this.u8.length;
+    const end = (ptr >>> 0) + (len >>> 0);
+    if (end <= this.u8.length) return true;
+    this.refresh();
+    return end <= this.u8.length;
   }
 
   /** A view (no copy) of [ptr, ptr+len), or null when out of bounds. */
@@ -56,7 +62,14 @@ export class MemoryView {
     ptr >>>= 0;
     len >>>= 0;
     if (!this.inBounds(ptr, len)) return null;
-    return len === 0 ? '' : this.u8.toString('latin1', ptr, ptr + len);
+    if (len <= 24) {
+      // Short strings (header names, keys): a char loop beats Buffer#toString's set-up.
+      const u8 = this.u8;
+      let s = '';
+      for (let i = ptr, end = ptr + len; i < end; i++) s += String.fromCharCode(u8[i]);
+      return s;
+    }
+    return this.u8.toString('latin1', ptr, ptr + len);
   }
 
   /** [ptr, ptr+len) decoded as UTF-8, or null when out of bounds. */
@@ -127,6 +140,15 @@ export class MemoryView {
 
   /** Writes a latin1 string (one byte per char) at `ptr`; the caller checked the bounds. */
   writeLatin1Unchecked(ptr: number, s: string): number {
-    return s.length === 0 ? 0 : this.u8.write(s, ptr, s.length, 'latin1');
+    const n = s.length;
+    if (n > 24) return this.u8.write(s, ptr, n, 'latin1');
+    const u8 = this.u8;
+    for (let i = 0; i < n; i++) u8[ptr + i] = s.charCodeAt(i);
+    return n;
+  }
+
+  /** Refreshes the views if memory grew (growing detaches the old buffer: length 0). */
+  refreshIfDetached(): void {
+    if (this.u8.length === 0) this.refresh();
   }
 }

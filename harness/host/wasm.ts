@@ -499,7 +499,7 @@ export class Wasm {
     } finally {
       this.restricted = saved;
     }
-    this.mem.refresh();
+    this.mem.refreshIfDetached();
     if (ptr === 0 || !this.mem.inBounds(ptr, size)) return 0;
     return ptr;
   }

@@ -11,7 +11,8 @@
 // Phases: vm_start configure tick queue_ready http_response grpc_receive grpc_close
 //         create req_headers req_body req_trailers resp_headers resp_body resp_trailers
 //         log done delete
-// `<phase> return <n>` sets what that callback returns.
+// `<phase> return <n>` sets what that callback returns; `<phase> bench <n> <hostcall>`
+// repeats one hostcall n times without logging (for round-trip timing).
 
 export * from '../../../assembly/proxy-wasm/exports';
 
@@ -389,6 +390,26 @@ function run(phase: string, self: u32): i32 {
         s += (j > 0 ? ';' : '') + String.UTF8.decodeUnsafe(p, e - p);
       }
       report(line, r, count.toString() + ' ' + s);
+    } else if (op == 'bench') {
+      // bench <n> <hostcall> [arg]: the hostcall n times, nothing logged (round-trip timing).
+      const n = num(a[2]);
+      const what = a[3];
+      const k = bytes(a.length > 4 ? a[4] : ':path');
+      let failures = 0;
+      for (let j = 0; j < n; j++) {
+        const m = hostMemoryMark();
+        let r: i32 = 0;
+        if (what == 'get_header') r = proxy_get_header_map_value(0, ptr(k), len(k), P_PTR, P_SIZE);
+        else if (what == 'add_header') r = proxy_add_header_map_value(2, ptr(k), len(k), ptr(k), len(k));
+        else if (what == 'log') r = proxy_log(LogLevel.Trace, ptr(k), len(k));
+        else if (what == 'time') r = proxy_get_current_time_nanoseconds(P_U64);
+        else if (what == 'shared_get') r = proxy_get_shared_data(ptr(k), len(k), P_PTR, P_SIZE, P_AUX);
+        else if (what == 'metric_inc') r = proxy_increment_metric(metricId(a[4]), 1);
+        else if (what == 'property') r = proxy_get_property(ptr(k), len(k), P_PTR, P_SIZE);
+        if (r != 0) failures++;
+        releaseHostMemory(m);
+      }
+      report(line, failures);
     } else if (op == 'oob') {
       // Out-of-memory pointers: the host must answer INVALID_MEMORY_ACCESS, not trap.
       const what = a[2];
