@@ -35,7 +35,7 @@ import { HeaderMap, type HeaderPair } from '../http/header-map.ts';
 import { type FailurePolicy, LogLevel, MetricType, type WasmResult } from './abi.ts';
 import { Context } from './context.ts';
 import { WasmPlugin } from './plugin.ts';
-import type { Clock, GrpcCallRequest, HttpCallResponse, LogSource, NodeInfo, TimerHandle, Timers } from './services.ts';
+import type { Clock, GrpcCallRequest, GrpcStreamCallbacks, HttpCallResponse, LogSource, NodeInfo, TimerHandle, Timers } from './services.ts';
 import { type MetricSnapshot } from './shared/metrics.ts';
 import { renderPrometheus } from './shared/prometheus.ts';
 import { SharedState } from './shared/shared-state.ts';
@@ -84,6 +84,17 @@ export interface PendingHttpCall {
 export interface PendingGrpcCall {
   id: number;
   request: GrpcCallRequest;
+}
+
+/** A gRPC stream the plugin opened (`proxy_grpc_stream`), with what it sent so far. */
+export interface EmulatedGrpcStream {
+  id: number;
+  request: Omit<GrpcCallRequest, 'message' | 'timeoutMs'>;
+  sent: Buffer[];
+  /** The plugin half-closed (`proxy_grpc_close` or `end_stream`). */
+  localClosed: boolean;
+  /** The plugin reset it (`proxy_grpc_cancel`). */
+  cancelled: boolean;
 }
 
 /** A response to hand to `proxy_on_http_call_response`. */
@@ -179,6 +190,7 @@ export class WasmEmulator {
   private readonly streams = new Map<number, StreamState>();
   private readonly httpCalls: Array<PendingHttpCall & { respond: (r: HttpCallResponse | null) => void; timer?: TimerHandle }>;
   private readonly grpcCalls: Array<PendingGrpcCall & { onSuccess(m: Uint8Array): void; onFailure(s: number, m: string): void }>;
+  private readonly grpcStreams: Array<EmulatedGrpcStream & { callbacks: GrpcStreamCallbacks }>;
   private nextCallId = 0;
   private nextSyntheticId = 1_000_000;
   private nextStreamId = 1;
@@ -190,7 +202,9 @@ export class WasmEmulator {
     logs: LogEntry[],
     httpCalls: WasmEmulator['httpCalls'],
     grpcCalls: WasmEmulator['grpcCalls'],
+    grpcStreams: WasmEmulator['grpcStreams'],
   ) {
+    this.grpcStreams = grpcStreams;
     this.plugin = plugin;
     this.shared = shared;
     this.clock = clock;
@@ -210,6 +224,7 @@ export class WasmEmulator {
     const logs: LogEntry[] = [];
     const httpCalls: WasmEmulator['httpCalls'] = [];
     const grpcCalls: WasmEmulator['grpcCalls'] = [];
+    const grpcStreams: WasmEmulator['grpcStreams'] = [];
     const clusters = options.clusters ? new Set(options.clusters) : undefined;
     let emulator: WasmEmulator | undefined;
     let callIds = 0;
@@ -260,9 +275,23 @@ export class WasmEmulator {
           grpcCalls.push(call);
           return { cancel: () => void grpcCalls.splice(grpcCalls.indexOf(call) >>> 0, 1) };
         },
+        grpcStream: (request, callbacks) => {
+          if (clusters && !clusters.has(request.cluster)) return false;
+          const id = emulator ? ++emulator.nextCallId : ++callIds;
+          const stream = { id, request, sent: [] as Buffer[], localClosed: false, cancelled: false, callbacks };
+          grpcStreams.push(stream);
+          return {
+            send: (message, endStream) => {
+              stream.sent.push(Buffer.from(message));
+              if (endStream) stream.localClosed = true;
+            },
+            close: () => void (stream.localClosed = true),
+            cancel: () => void (stream.cancelled = true),
+          };
+        },
       },
     );
-    emulator = new WasmEmulator(plugin, shared, clock, logs, httpCalls, grpcCalls);
+    emulator = new WasmEmulator(plugin, shared, clock, logs, httpCalls, grpcCalls, grpcStreams);
     emulator.nextCallId = callIds;
     emulator.deliverQueues();
     return emulator;
@@ -535,6 +564,25 @@ export class WasmEmulator {
 
   failGrpcCall(status: number, message: string, id?: number): void {
     this.takeGrpcCall(id).onFailure(status, message);
+    this.deliverQueues();
+  }
+
+  /** gRPC streams the plugin opened, oldest first. */
+  getGrpcStreams(): EmulatedGrpcStream[] {
+    return this.grpcStreams.map(({ callbacks: _c, ...stream }) => stream);
+  }
+
+  /** Delivers an event of gRPC stream `id` from the server side. */
+  grpcStreamEvent(
+    id: number,
+    event: { initialMetadata: HeaderPair[] } | { message: Uint8Array } | { trailingMetadata: HeaderPair[] } | { close: { status: number; message: string } },
+  ): void {
+    const stream = this.grpcStreams.find((s) => s.id === id);
+    if (!stream) throw new Error(`no gRPC stream ${id}`);
+    if ('initialMetadata' in event) stream.callbacks.onInitialMetadata(event.initialMetadata);
+    else if ('message' in event) stream.callbacks.onMessage(event.message);
+    else if ('trailingMetadata' in event) stream.callbacks.onTrailingMetadata(event.trailingMetadata);
+    else stream.callbacks.onClose(event.close.status, event.close.message);
     this.deliverQueues();
   }
 

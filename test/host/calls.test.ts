@@ -120,3 +120,42 @@ describe('proxy_grpc_call', () => {
     expect(results(emu, 'grpc_close status')).toEqual(['0 14 upstream down']);
   });
 });
+
+describe('gRPC streams (proxy_grpc_stream / _send / _close / _cancel)', () => {
+  it('opens a stream (ids end in 10), sends on it, and receives metadata, messages and the close', async () => {
+    const emu = await probe([
+      'tick grpc_stream grpc pkg.Svc Watch x-md=1',
+      'tick grpc_send last hello',
+      'tick grpc_send last bye end',
+      'grpc_initial get_header 4 x-server',
+      'grpc_receive get_buffer 5 0 100',
+      'grpc_trailing get_header 5 grpc-status',
+      'grpc_close status',
+    ]);
+    emu.tick();
+    expect(result(emu, 'tick grpc_stream grpc pkg.Svc Watch x-md=1')).toBe('0 6');
+    const [stream] = emu.getGrpcStreams();
+    expect(stream.request).toEqual({ cluster: 'grpc', service: 'pkg.Svc', method: 'Watch', initialMetadata: [['x-md', '1']] });
+    expect(stream.sent.map(String)).toEqual(['hello', 'bye']);
+    expect(stream.localClosed).toBe(true);
+    emu.grpcStreamEvent(stream.id, { initialMetadata: [['x-server', 's1']] });
+    emu.grpcStreamEvent(stream.id, { message: Buffer.from('event-1') });
+    emu.grpcStreamEvent(stream.id, { trailingMetadata: [['grpc-status', '0']] });
+    emu.grpcStreamEvent(stream.id, { close: { status: 0, message: '' } });
+    expect(result(emu, 'grpc_initial get_header 4 x-server')).toBe('0 s1');
+    expect(result(emu, 'grpc_receive get_buffer 5 0 100')).toBe('0 [event-1]');
+    expect(result(emu, 'grpc_trailing get_header 5 grpc-status')).toBe('0 0');
+    expect(emu.getLogs()).toContain('on_grpc_close 6 0 -> 0');
+  });
+
+  it('send to an unknown stream is NOT_FOUND, to a call id BAD_ARGUMENT; cancel and close check ids (Envoy grpcSend/grpcClose/grpcCancel)', async () => {
+    const emu = await probe(['tick grpc_send 10 x', 'tick grpc_send 5 x', 'tick grpc_cancel 9', 'tick grpc_close 4', 'tick grpc_stream grpc S M', 'tick grpc_cancel last', 'tick grpc_cancel last']);
+    emu.tick();
+    expect(status(emu, 'tick grpc_send 10 x')).toBe(NOT_FOUND);
+    expect(status(emu, 'tick grpc_send 5 x')).toBe(BAD_ARGUMENT);
+    expect(status(emu, 'tick grpc_cancel 9')).toBe(NOT_FOUND);
+    expect(status(emu, 'tick grpc_close 4')).toBe(BAD_ARGUMENT);
+    expect(results(emu, 'tick grpc_cancel last')).toEqual(['0', String(NOT_FOUND)]);
+    expect(emu.getGrpcStreams()[0].cancelled).toBe(true);
+  });
+});

@@ -41,6 +41,10 @@ import {
   proxy_get_shared_data,
   proxy_get_status,
   proxy_grpc_call,
+  proxy_grpc_cancel,
+  proxy_grpc_close,
+  proxy_grpc_send,
+  proxy_grpc_stream,
   proxy_http_call,
   proxy_increment_metric,
   proxy_log,
@@ -264,6 +268,21 @@ function run(phase: string, self: u32): i32 {
       const message = bytes(a[6]);
       const r = proxy_grpc_call(ptr(cluster), len(cluster), ptr(service), len(service), ptr(method), len(method), 0, 0, ptr(message), len(message), <u32>num(a[5]), P_AUX);
       report(line, r, r == 0 ? load<u32>(P_AUX).toString() : '');
+    } else if (op == 'grpc_stream') {
+      const cluster = bytes(a[2]);
+      const service = bytes(a[3]);
+      const method = bytes(a[4]);
+      const md = pairs(a.length > 5 ? a[5] : '');
+      const r = proxy_grpc_stream(ptr(cluster), len(cluster), ptr(service), len(service), ptr(method), len(method), ptr(md), len(md), P_AUX);
+      if (r == 0) lastQueue = load<u32>(P_AUX);
+      report(line, r, r == 0 ? load<u32>(P_AUX).toString() : '');
+    } else if (op == 'grpc_send') {
+      const message = bytes(a[3]);
+      report(line, proxy_grpc_send(token(a[2]), ptr(message), len(message), a.length > 4 && a[4] == 'end'));
+    } else if (op == 'grpc_cancel') {
+      report(line, proxy_grpc_cancel(token(a[2])));
+    } else if (op == 'grpc_close') {
+      report(line, proxy_grpc_close(token(a[2])));
     } else if (op == 'status') {
       const r = proxy_get_status(P_AUX, P_PTR, P_SIZE);
       report(line, r, load<u32>(P_AUX).toString() + ' ' + returned());
@@ -480,6 +499,16 @@ class ProbeRoot extends RootContext {
   onGrpcReceive(callId: u32, messageSize: usize): void {
     report('on_grpc_receive ' + callId.toString() + ' ' + messageSize.toString(), 0);
     run('grpc_receive', this.contextId);
+  }
+
+  onGrpcReceiveInitialMetadata(callId: u32, numElements: u32): void {
+    report('on_grpc_receive_initial_metadata ' + callId.toString() + ' ' + numElements.toString(), 0);
+    run('grpc_initial', this.contextId);
+  }
+
+  onGrpcReceiveTrailingMetadata(callId: u32, numElements: u32): void {
+    report('on_grpc_receive_trailing_metadata ' + callId.toString() + ' ' + numElements.toString(), 0);
+    run('grpc_trailing', this.contextId);
   }
 
   onGrpcClose(callId: u32, statusCode: u32): void {
