@@ -15,8 +15,8 @@
  * the bodies the filter forwards or buffers (`StopIterationAndBuffer`), records
  * `continue`, local replies (and, as Envoy does, runs the filter's response path over
  * its own local reply), resets and route-cache clears; HTTP and gRPC calls wait until
- * the test answers them or the fake clock passes their timeout (zero headers, as a
- * reset). Shared data, queues and metrics are the emulator's own unless `shared` is
+ * the test answers them or the fake clock passes their timeout (then, as in Envoy, a
+ * 504 `upstream request timeout` response; `failHttpCall` gives zero headers, a reset). Shared data, queues and metrics are the emulator's own unless `shared` is
  * given, so tests do not see each other.
  */
 import { readFile } from 'node:fs/promises';
@@ -39,6 +39,18 @@ import type { Clock, GrpcCallRequest, GrpcStreamCallbacks, HttpCallResponse, Log
 import { type MetricSnapshot } from './shared/metrics.ts';
 import { renderPrometheus } from './shared/prometheus.ts';
 import { SharedState } from './shared/shared-state.ts';
+
+const UPSTREAM_TIMEOUT_BODY = 'upstream request timeout';
+/** The local reply Envoy's router gives an async call that times out (router.cc onResponseTimeout). */
+const UPSTREAM_TIMEOUT_RESPONSE = () => ({
+  headers: [
+    [':status', '504'],
+    ['content-length', String(UPSTREAM_TIMEOUT_BODY.length)],
+    ['content-type', 'text/plain'],
+  ] as HeaderPair[],
+  body: Buffer.from(UPSTREAM_TIMEOUT_BODY),
+  trailers: [] as HeaderPair[],
+});
 
 export interface EmulatorOptions {
   /** Path of a `.wasm` file, or the module bytes. */
@@ -256,7 +268,10 @@ export class WasmEmulator {
             call.timer = clock.setTimer(() => {
               const i = httpCalls.indexOf(call);
               if (i >= 0) httpCalls.splice(i, 1);
-              onResponse(null);
+              // Envoy's async client turns the router's timeout into a response
+              // (source/common/http/async_client_impl.cc AsyncStreamImpl::sendLocalReply),
+              // so the plugin sees 504 `upstream request timeout`, not zero headers.
+              onResponse(UPSTREAM_TIMEOUT_RESPONSE());
             }, timeoutMs);
           }
           httpCalls.push(call);

@@ -39,8 +39,9 @@ export interface CallHandle {
 /**
  * `proxy_http_call` to a cluster (Envoy `Http::AsyncClient` of a thread-local cluster).
  * Returns false when the cluster is unknown (the hostcall then answers `BAD_ARGUMENT`).
- * `onResponse(null)` means the call failed: reset, or timeout (the host then calls
- * `proxy_on_http_call_response` with zero headers). `timeoutMs` 0 means no timeout.
+ * `onResponse(null)` means the call was reset before a response (the host then calls
+ * `proxy_on_http_call_response` with zero headers). A timeout is a response, as in
+ * Envoy's async client: 504 `upstream request timeout`. `timeoutMs` 0 means no timeout.
  */
 export type HttpCallFn = (
   cluster: string,

@@ -73,24 +73,27 @@ describe('proxy_http_call', () => {
     expect(emu.getLogs().some((l) => l.startsWith('on_http_call_response 4 1 0 0'))).toBe(true);
   });
 
-  it('a timeout calls back with zero headers; proxy_get_status says BrokenConnection "reset"', async () => {
-    const emu = await probe(['tick http_call auth / 250', 'http_response status', 'http_response get_buffer 4 0 10']);
+  it('a timeout answers 504 `upstream request timeout`, as Envoy\'s async client does (async_client_impl.cc sendLocalReply)', async () => {
+    const emu = await probe(['tick http_call auth / 250', 'http_response get_header 6 :status', 'http_response get_buffer 4 0 100']);
     emu.tick();
     emu.advanceClock(249);
     expect(emu.getLogs().filter((l) => l.startsWith('on_http_call_response'))).toEqual([]);
     emu.advanceClock(1);
-    expect(emu.getLogs()).toContain('on_http_call_response 4 0 0 0 -> 0');
-    expect(result(emu, 'http_response status')).toBe(`0 ${BROKEN_CONNECTION} reset`);
-    expect(status(emu, 'http_response get_buffer 4 0 10')).toBe(NOT_FOUND);
+    expect(emu.getLogs()).toContain('on_http_call_response 4 3 24 0 -> 0');
+    expect(result(emu, 'http_response get_header 6 :status')).toBe('0 504');
+    expect(result(emu, 'http_response get_buffer 4 0 100')).toBe('0 [upstream request timeout]');
     expect(emu.getPendingHttpCalls()).toEqual([]);
   });
 
-  it('a reset calls back with zero headers too', async () => {
-    const emu = await probe(['tick http_call auth / 1000']);
+  it('a reset calls back with zero headers; proxy_get_status says BrokenConnection "reset"', async () => {
+    const emu = await probe(['tick http_call auth / 1000', 'http_response status', 'http_response get_buffer 4 0 10']);
     emu.tick();
     emu.failHttpCall();
     expect(emu.getLogs()).toContain('on_http_call_response 4 0 0 0 -> 0');
+    expect(result(emu, 'http_response status')).toBe(`0 ${BROKEN_CONNECTION} reset`);
+    expect(status(emu, 'http_response get_buffer 4 0 10')).toBe(NOT_FOUND);
   });
+
 });
 
 describe('proxy_grpc_call', () => {
