@@ -43,5 +43,5 @@ export { SharedDataStore } from './shared/shared-data.ts';
 export { SharedQueueStore } from './shared/shared-queue.ts';
 export { MetricStore, type MetricSnapshot, HISTOGRAM_BUCKETS } from './shared/metrics.ts';
 export { renderPrometheus, prometheusName } from './shared/prometheus.ts';
-export { AbiVersion, FailState, type FailurePolicy, LogLevel, MetricType, WasmResult } from './abi.ts';
+export { AbiVersion, FailState, type FailurePolicy, LOG_LEVEL_NAMES, LogLevel, MetricType, WasmResult } from './abi.ts';
 export { WasmEmulator, type EmulatorOptions } from './emulator.ts';

@@ -162,6 +162,8 @@ export interface WasmPluginConfig {
   vmConfiguration: Uint8Array;
   environmentVariables: Record<string, string>;
   failurePolicy: FailurePolicy;
+  /** `reload_config.backoff.base_interval` in ms (FAIL_RELOAD's first delay). */
+  reloadBaseIntervalMs?: number;
 }
 
 export type HttpFilterConfig =
@@ -533,13 +535,23 @@ function parseWasmFilter(name: string, typed: Node, ctx: ParseContext): HttpFilt
   vm.bool('allow_precompiled');
   vm.bool('nack_on_code_cache_miss');
   vm.finish();
-  // failure_policy (Envoy ≥ 1.33) wins over the older fail_open.
+  // failure_policy (Envoy ≥ 1.33) and the older fail_open are exclusive
+  // (source/extensions/common/wasm/wasm.cc PluginConfig).
   const policy = cfg.str('failure_policy');
+  const failOpen = cfg.bool('fail_open');
   if (policy && policy !== 'UNSPECIFIED') {
+    if (failOpen) throw new ProxyConfigError(`${cfg.path}: only one of fail_open or failure_policy can be set`);
     if (policy !== 'FAIL_CLOSED' && policy !== 'FAIL_OPEN' && policy !== 'FAIL_RELOAD') throw new ProxyConfigError(`${cfg.at('failure_policy')}: expected FAIL_CLOSED, FAIL_OPEN or FAIL_RELOAD`);
     plugin.failurePolicy = policy;
-    cfg.bool('fail_open');
-  } else if (cfg.bool('fail_open')) plugin.failurePolicy = 'FAIL_OPEN';
+  } else if (failOpen) plugin.failurePolicy = 'FAIL_OPEN';
+  // FAIL_RELOAD backs off from reload_config.backoff.base_interval (default 1 s).
+  const reload = cfg.obj('reload_config');
+  const backoff = reload?.obj('backoff');
+  if (backoff) {
+    plugin.reloadBaseIntervalMs = backoff.durationMs('base_interval');
+    backoff.finish();
+  }
+  reload?.finish();
   cfg.finish();
   typed.finish();
   return { kind: 'wasm', name, plugin };

@@ -24,6 +24,7 @@ import { loadBootstrapFile, parseBootstrap, ProxyConfigError, type BootstrapConf
 import type { UpstreamHost } from './cluster-manager.ts';
 import { transferable, type FromWorker, type ToWorker, type WorkerInit } from './messages.ts';
 import { ProxyStats } from './stats.ts';
+import type { SharedStateHandle } from '../host/index.ts';
 
 export { ProxyConfigError } from './bootstrap.ts';
 export type { BootstrapConfig } from './bootstrap.ts';
@@ -96,18 +97,11 @@ async function resolveHosts(bootstrap: BootstrapConfig): Promise<Map<string, Ups
   return out;
 }
 
-/** The host's shared state (shared data, queues, metrics), when harness/host is present. */
-async function createSharedState(): Promise<{ handle: unknown; prometheus(): string; close(): void } | null> {
-  try {
-    const specifier = '../host/shared/shared-state.ts';
-    const { SharedState } = (await import(specifier)) as { SharedState: { create(): { handle: unknown; metrics: unknown; close(): void } } };
-    const promSpecifier = '../host/shared/prometheus.ts';
-    const { renderPrometheus } = (await import(promSpecifier)) as { renderPrometheus(m: unknown): string };
-    const state = SharedState.create();
-    return { handle: state.handle, prometheus: () => renderPrometheus(state.metrics), close: () => state.close() };
-  } catch {
-    return null;
-  }
+/** The host's shared state (shared data, queues, metrics), handed to every worker. */
+async function createSharedState(): Promise<{ handle: SharedStateHandle; prometheus(): string; close(): void }> {
+  const { SharedState, renderPrometheus } = await import('../host/index.ts');
+  const state = SharedState.create();
+  return { handle: state.handle, prometheus: () => renderPrometheus(state.metrics), close: () => state.close() };
 }
 
 interface DownstreamStream {
@@ -150,7 +144,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const streams = new Map<number, DownstreamStream>();
   const startWorker = (index: number): Promise<Worker> =>
     new Promise((resolve, reject) => {
-      const init: WorkerInit = { index, concurrency, bootstrap, hosts: [...hosts], stats: stats.handle(), logLevel: opts.logLevel ?? 'info', shared: shared?.handle };
+      const init: WorkerInit = { index, concurrency, bootstrap, hosts: [...hosts], stats: stats.handle(), logLevel: opts.logLevel ?? 'info', shared: shared.handle };
       const w = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: init });
       const onMessage = (m: FromWorker): void => {
         if (m.t === 'ready') {
@@ -168,7 +162,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     for (let i = 0; i < concurrency; i++) workers.push(await startWorker(i));
   } catch (e) {
     await Promise.all(workers.map((w) => w.terminate()));
-    shared?.close();
+    shared.close();
     throw e;
   }
 
@@ -297,7 +291,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
           }),
       ),
     );
-    shared?.close();
+    shared.close();
   };
 
   try {
@@ -419,7 +413,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       try {
         admin = await startAdmin(a.host, port, {
           stats: () => stats.entries(),
-          wasmPrometheus: () => shared?.prometheus() ?? '',
+          wasmPrometheus: () => shared.prometheus(),
           clusters: () => renderClusters(bootstrap, hosts, stats),
         });
       } catch (e) {

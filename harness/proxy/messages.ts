@@ -8,6 +8,7 @@ import type { BootstrapConfig } from './bootstrap.ts';
 import type { UpstreamHost } from './cluster-manager.ts';
 import type { StreamStart } from './connection-manager.ts';
 import type { StatsHandle } from './stats.ts';
+import type { SharedStateHandle } from '../host/index.ts';
 
 export type ToWorker =
   | { t: 'headers'; listener: number; start: StreamStart }
@@ -36,7 +37,7 @@ export interface WorkerInit {
   stats: StatsHandle;
   logLevel: string;
   /** The host's shared-state handle (shared data, queues, metrics), when the host provides one. */
-  shared?: unknown;
+  shared?: SharedStateHandle;
 }
 
 /** Copies `buf` into an exactly-sized ArrayBuffer that can be transferred. */

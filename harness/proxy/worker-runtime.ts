@@ -22,31 +22,33 @@ export interface WorkerRuntime {
   close(): void;
 }
 
-/** The host's plugin factory, loaded lazily so the proxy runs filterless configs without it. */
-type CreateWasmPlugin = (config: unknown, services: unknown) => Promise<HttpFilterFactory & { close?(): void; destroy?(): void }>;
+type Host = typeof import('../host/index.ts');
 
-async function loadHost(): Promise<{ createWasmPlugin: CreateWasmPlugin; [k: string]: unknown }> {
-  // A variable specifier: the host may not be there yet, and filterless configs need none.
-  const specifier = '../host/index.ts';
-  const mod = (await import(specifier)) as Record<string, unknown>;
-  if (typeof mod.createWasmPlugin !== 'function') throw new Error('harness/host/index.ts does not export createWasmPlugin');
-  return mod as { createWasmPlugin: CreateWasmPlugin };
+/** The proxy-wasm host, loaded on first use so that filterless configs start without it. */
+async function loadHost(): Promise<Host> {
+  return import('../host/index.ts');
 }
 
 /** The plugin config as the host's `createWasmPlugin` takes it. */
-function hostPluginConfig(p: WasmPluginConfig): Record<string, unknown> {
+function hostPluginConfig(p: WasmPluginConfig): Parameters<Host['createWasmPlugin']>[0] {
   return {
     name: p.name,
     rootId: p.rootId,
     vmId: p.vmId,
-    runtime: p.runtime,
-    module: p.code,
     code: p.code,
     pluginConfiguration: p.pluginConfiguration,
     vmConfiguration: p.vmConfiguration,
     environmentVariables: p.environmentVariables,
     failurePolicy: p.failurePolicy,
+    reloadBaseIntervalMs: p.reloadBaseIntervalMs,
   };
+}
+
+/** `--log-level` as the host's `proxy_get_log_level` answers it ('off' silences plugins). */
+function hostLogLevel(host: Host, level: string): number {
+  const names: readonly string[] = host.LOG_LEVEL_NAMES;
+  const i = names.indexOf(level === 'warning' ? 'warn' : level);
+  return i >= 0 ? i : names.length;
 }
 
 export async function buildWorkerRuntime(init: WorkerInit, sink: StreamSink): Promise<WorkerRuntime> {
@@ -56,8 +58,8 @@ export async function buildWorkerRuntime(init: WorkerInit, sink: StreamSink): Pr
   const router: RouterContext = { clusters, stats, openRetries: new Map() };
   const httpCall = createHttpCall(router);
   const closers: (() => void)[] = [];
-  let host: Awaited<ReturnType<typeof loadHost>> | undefined;
-  let services: Record<string, unknown> | undefined;
+  let host: Host | undefined;
+  let services: Parameters<Host['createWasmPlugin']>[1] | undefined;
 
   const factoryFor = async (f: HttpFilterConfig): Promise<FilterFactoryEntry> => {
     if (f.kind === 'router') return routerFactory(router);
@@ -69,13 +71,15 @@ export async function buildWorkerRuntime(init: WorkerInit, sink: StreamSink): Pr
       return streamFilterFactory(f.name, (info) => factory.createFilter(info));
     }
     host ??= await loadHost();
+    const level = hostLogLevel(host, init.logLevel);
     services ??= {
       node: { id: init.bootstrap.node.id, cluster: init.bootstrap.node.cluster },
       httpCall,
-      ...(init.shared !== undefined && typeof host.attachSharedState === 'function' ? { shared: (host.attachSharedState as (h: unknown) => unknown)(init.shared) } : {}),
+      logLevel: () => level,
+      ...(init.shared !== undefined ? { shared: host.attachSharedState(init.shared) } : {}),
     };
     const plugin = await host.createWasmPlugin(hostPluginConfig(f.plugin), services);
-    closers.push(() => (plugin.close ?? plugin.destroy)?.call(plugin));
+    closers.push(() => plugin.close());
     return streamFilterFactory(f.name, (info) => plugin.createFilter(info));
   };
 

@@ -41,6 +41,21 @@ describe('bootstrap', () => {
     expect(() => parseBootstrap(doc)).toThrow(/http_filters\[0\]\.typed_config\.config\.vm_config\.code\.local\.filename: cannot read wasm file build\/nope\.wasm/);
   });
 
+  it('rejects fail_open together with failure_policy, as Envoy (wasm.cc PluginConfig)', () => {
+    const doc = base();
+    const wasm = (policy: Record<string, unknown>) => ({
+      name: 'envoy.filters.http.wasm',
+      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm', config: { name: 'x', root_id: 'x', vm_config: { code: { local: { inline_bytes: '' } } }, ...policy } },
+    });
+    (hcm(doc).http_filters as unknown[]).unshift(wasm({ fail_open: true, failure_policy: 'FAIL_RELOAD' }));
+    expect(() => parseBootstrap(doc)).toThrow(/http_filters\[0\]\.typed_config\.config: only one of fail_open or failure_policy can be set$/);
+    (hcm(doc).http_filters as unknown[])[0] = wasm({ failure_policy: 'FAIL_RELOAD', reload_config: { backoff: { base_interval: '0.2s' } } });
+    const plugin = parseBootstrap(doc).listeners[0].hcm.httpFilters[0];
+    expect(plugin).toMatchObject({ kind: 'wasm', plugin: { failurePolicy: 'FAIL_RELOAD', reloadBaseIntervalMs: 200 } });
+    (hcm(doc).http_filters as unknown[])[0] = wasm({ fail_open: true });
+    expect(parseBootstrap(doc).listeners[0].hcm.httpFilters[0]).toMatchObject({ plugin: { failurePolicy: 'FAIL_OPEN' } });
+  });
+
   it('rejects bad durations and unknown retry conditions', () => {
     const doc = base();
     const r = ((hcm(doc).route_config as { virtual_hosts: { routes: { route: Record<string, unknown> }[] }[] }).virtual_hosts[0].routes[0].route);
