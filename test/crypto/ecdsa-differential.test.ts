@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCryptoModule, type CryptoModule } from '../../harness/crypto/wasm.ts';
 
 const VALID = 0;
+const INVALID = 1;
 const BAD_KEY = 2;
 const BAD_SIGNATURE = 3;
 
@@ -160,6 +161,20 @@ describe.each(CURVES)('$alg against node:crypto', ({ crv, namedCurve, hash, len,
     // The genuine key still imports through the same path.
     const msg = randomBytes(10);
     expect(wasm.call('ecdsa_verify', crv, key.x, key.y, msg, nodeSign(key.priv, msg))).toBe(VALID);
+  });
+
+  it('answers random keys and signatures with a code, never a trap', () => {
+    const key = keys[2];
+    for (let i = 0; i < 100; i++) {
+      const msg = randomBytes(i % 40);
+      // Random coordinates are off the curve (or ≥ p) but for a negligible chance.
+      expect(wasm.call('ecdsa_verify', crv, randomBytes(len), randomBytes(len), msg, randomBytes(2 * len))).toBe(BAD_KEY);
+      const sigLen = (i * 7) % (3 * len);
+      const code = check('random signature', key, msg, randomBytes(sigLen));
+      if (sigLen !== 2 * len) expect(code).toBe(BAD_SIGNATURE);
+      else expect([INVALID, BAD_SIGNATURE]).toContain(code);
+    }
+    expect(mismatches).toEqual([]);
   });
 
   it('ran every case', () => {

@@ -4,8 +4,8 @@
  *
  * A key is imported once from its JWK `x`/`y` (RFC 7518 §6.2.1.2: big-endian, exactly the
  * coordinate size), validated once, and carries precomputed multiples of the point
- * (16 KB for P-256, 24 KB for P-384; ~0.5 / ~1 ms to build), so that each verification
- * costs 30 (P-256) or 42 (P-384) doublings and about 72 / 112 mixed additions (curves.ts
+ * (22 KB for P-256, 24 KB for P-384; ~0.6 / ~1 ms to build), so that each verification
+ * costs 18 (P-256) or 42 (P-384) doublings and about 75 / 112 mixed additions (curves.ts
  * has the window parameters). Nothing here traps on bad input: every problem is a
  * `VerifyResult`, and an invalid key is a null key.
  *
