@@ -1,0 +1,335 @@
+/**
+ * The circuit-breaker configuration (shared/spec/filters.md "circuit-breaker"), parsed
+ * once in `proxy_on_configure` into immutable objects the request path only reads.
+ *
+ * ```json
+ * { "stat_prefix": "circuit_breaker",
+ *   "services": [
+ *     { "name": "credit-bureau", "match": { "prefix": "/api/credit-bureau" },
+ *       "failure_threshold": 3, "open_duration": "60s", "half_open_requests": 3, "timeout": "10s" },
+ *     { "name": "banking", "cluster": "banking", "failure_threshold": 5, "open_duration": "30s",
+ *       "failure_rate_threshold": 50, "slow_call_rate_threshold": 80, "slow_call_duration": "2s",
+ *       "open_action": { "fallback_header": { "name": "x-fallback", "value": "1" } } } ],
+ *   "open_response": { "status": 503, "body": "{\"error\":\"circuit_open\"}",
+ *                      "headers": { "content-type": "application/json" } } }
+ * ```
+ *
+ * Choices where filters.md leaves room (an Envoy user's expectations, after resilience4j's
+ * CircuitBreakerConfig defaults where it has one):
+ * - `match` and `cluster` are both conditions of a service: all present must hold, none
+ *   matches every request; the first service that holds applies (as `rules` elsewhere).
+ * - Defaults: failure_threshold 5, failure_rate_threshold 0 (off), slow_call_rate_threshold
+ *   0 (off), slow_call_duration 60s, minimum_requests 10, window 10s, open_duration 60s,
+ *   half_open_requests 3, success_threshold = half_open_requests, max_concurrent_requests
+ *   0 (off), failure_status [500, 502, 503, 504], timeout none.
+ * - `open_response` and `open_action` may be set at the top level (every service) and
+ *   per service (that service's own wins).
+ * - `open_response` defaults to 503 with body `{"error":"circuit_open"}` and
+ *   `content-type: application/json`; a configured body without `headers` gets Envoy's
+ *   local-reply `content-type: text/plain`. `retry-after` and `x-circuit-breaker` are the
+ *   filter's own and may not be configured.
+ * - A service must enable something: one trigger or the bulkhead.
+ *
+ * Errors are one line, `<json.path>: <reason>`; index.ts prefixes `circuit-breaker: `.
+ */
+import { ConfigObject, ConfigReader, Duration } from "../../assembly/config";
+import { RequestMatch, readMatch } from "../../assembly/match";
+
+/** The filter's name: root_id, log prefix, default vm_id. */
+export const FILTER_NAME = "circuit-breaker";
+
+/** Buckets of the sliding window (Hystrix's metrics.rollingStats.numBuckets default). */
+export const WINDOW_BUCKETS: i32 = 10;
+
+const NANOS_PER_MS: i64 = 1_000_000;
+const MAX_COUNT: i64 = 1_000_000;
+const DAY_NANOS: i64 = 86_400_000 * NANOS_PER_MS;
+
+const ROOT_FIELDS: string[] = ["stat_prefix", "services", "open_response", "open_action"];
+const SERVICE_FIELDS: string[] = [
+  "name", "match", "cluster",
+  "failure_threshold", "failure_rate_threshold", "slow_call_rate_threshold", "slow_call_duration",
+  "minimum_requests", "window", "open_duration", "half_open_requests", "success_threshold",
+  "max_concurrent_requests", "failure_status", "timeout", "open_response", "open_action",
+];
+const OPEN_RESPONSE_FIELDS: string[] = ["status", "body", "headers"];
+const OPEN_ACTION_FIELDS: string[] = ["fallback_header"];
+const FALLBACK_HEADER_FIELDS: string[] = ["name", "value"];
+
+const DEFAULT_BODY = "{\"error\":\"circuit_open\"}";
+
+/** The local reply of an open circuit or a full bulkhead (`open_response`). */
+export class OpenResponse {
+  constructor(
+    /** HTTP status, 200..599. */
+    readonly status: u32,
+    /** Body bytes (UTF-8), encoded once. */
+    readonly body: ArrayBuffer,
+    /** Extra headers: lower-case names, in configuration order. */
+    readonly headerNames: StaticArray<string>,
+    readonly headerValues: StaticArray<string>,
+  ) {}
+}
+
+/** `open_action.fallback_header`: set on requests an open circuit lets through to a fail-over route. */
+export class FallbackHeader {
+  /** Lower-case name and its UTF-8 bytes. */
+  readonly nameBytes: ArrayBuffer;
+  readonly valueBytes: ArrayBuffer;
+
+  constructor(readonly name: string, readonly value: string) {
+    this.nameBytes = String.UTF8.encode(name);
+    this.valueBytes = String.UTF8.encode(value);
+  }
+}
+
+/** One protected service (`services[i]`): selection, triggers and limits. */
+export class ServiceConfig {
+  constructor(
+    readonly name: string,
+    readonly match: RequestMatch,
+    /** Envoy cluster the route must have picked (`cluster_name` property), or null. */
+    readonly cluster: string | null,
+    /** Consecutive failures that open the circuit; 0: off. */
+    readonly failureThreshold: u32,
+    /** Percent (0..100] of failed calls in the window that opens it; 0: off. */
+    readonly failureRateThreshold: f64,
+    /** Percent (0..100] of slow calls in the window that opens it; 0: off. */
+    readonly slowCallRateThreshold: f64,
+    /** A call is slow when its response headers come later than this (ms). */
+    readonly slowCallDurationMs: i64,
+    /** Calls the window must hold before a rate is judged. */
+    readonly minimumRequests: u32,
+    /** Sliding window length (ms); it moves in WINDOW_BUCKETS steps. */
+    readonly windowMs: i64,
+    /** How long the circuit stays OPEN (ms). */
+    readonly openDurationMs: i64,
+    /** Probes HALF_OPEN admits at a time, across all workers. */
+    readonly halfOpenRequests: u32,
+    /** Successful probes that close the circuit. */
+    readonly successThreshold: u32,
+    /** Bulkhead: requests in flight at most, across all workers; 0: off. */
+    readonly maxConcurrentRequests: u32,
+    /** Statuses that are failures: bit s of a 600-bit set. */
+    readonly failureStatus: StaticArray<u64>,
+    /** `x-envoy-upstream-rq-timeout-ms` value to set, as UTF-8, or null. */
+    readonly timeoutMs: ArrayBuffer | null,
+    readonly openResponse: OpenResponse,
+    readonly fallback: FallbackHeader | null,
+  ) {}
+
+  /** Whether `status` counts as a failure. */
+  isFailureStatus(status: u32): bool {
+    if (status >= 600) return false;
+    return (unchecked(this.failureStatus[status >> 6]) & (<u64>1 << (<u64>status & 63))) != 0;
+  }
+
+  /** Whether either rate trigger is on (then outcomes go into the sliding window). */
+  get usesWindow(): bool {
+    return this.failureRateThreshold > 0 || this.slowCallRateThreshold > 0;
+  }
+
+  /** Whether slow calls matter (the slow-call trigger is on). */
+  get detectsSlowCalls(): bool {
+    return this.slowCallRateThreshold > 0;
+  }
+
+  /** Width of one window bucket (ms), at least 1. */
+  get bucketWidthMs(): i64 {
+    const w = this.windowMs / WINDOW_BUCKETS;
+    return w > 0 ? w : 1;
+  }
+}
+
+/** The whole configuration. */
+export class CircuitBreakerConfig {
+  constructor(
+    /** Metric names start with it: `<stat_prefix>.<service>.state`. */
+    readonly statPrefix: string,
+    readonly services: StaticArray<ServiceConfig>,
+    /** Distinct fallback header names (lower case, UTF-8), stripped from every incoming request. */
+    readonly fallbackHeaderNames: StaticArray<ArrayBuffer>,
+    /** Whether some service selects by `cluster` (then the filter reads `cluster_name`). */
+    readonly needsCluster: bool,
+  ) {}
+}
+
+/** A parsed configuration, or the first error (`path: reason`). */
+export class ConfigResult {
+  constructor(readonly config: CircuitBreakerConfig | null, readonly error: string) {}
+}
+
+/** Parses the plugin configuration bytes (null: none given). */
+export function parseConfig(buffer: ArrayBuffer | null): ConfigResult {
+  return readConfig(ConfigReader.fromBuffer(buffer));
+}
+
+/** Parses configuration text (for specs and tools). */
+export function parseConfigString(text: string): ConfigResult {
+  return readConfig(ConfigReader.fromString(text));
+}
+
+function readConfig(reader: ConfigReader): ConfigResult {
+  const root = reader.root(ROOT_FIELDS);
+  const statPrefix = root.optionalString("stat_prefix", "circuit_breaker", true);
+  if (reader.ok && !isStatPrefix(statPrefix)) root.fail("stat_prefix", "expected letters, digits and '_' (not starting with a digit)");
+  const defaultResponse = readOpenResponse(root, defaultOpenResponse());
+  const defaultFallback = readOpenAction(root, null);
+
+  const list = root.requiredArray("services", 1);
+  const services = new StaticArray<ServiceConfig>(list.length);
+  const fallbackNames: string[] = [];
+  let needsCluster = false;
+  for (let i = 0; i < list.length; i++) {
+    const obj = list.objectAt(i, SERVICE_FIELDS);
+    const service = readService(obj, defaultResponse, defaultFallback);
+    for (let j = 0; j < i && reader.ok; j++) {
+      if (unchecked(services[j]).name == service.name) obj.fail("name", "duplicate service name \"" + service.name + "\"");
+    }
+    unchecked((services[i] = service));
+    if (service.cluster !== null) needsCluster = true;
+    const fallback = service.fallback;
+    if (fallback !== null && !fallbackNames.includes(fallback.name)) fallbackNames.push(fallback.name);
+  }
+  if (!reader.ok) return new ConfigResult(null, reader.error);
+  const names = new StaticArray<ArrayBuffer>(fallbackNames.length);
+  for (let i = 0; i < fallbackNames.length; i++) unchecked((names[i] = String.UTF8.encode(unchecked(fallbackNames[i]))));
+  return new ConfigResult(new CircuitBreakerConfig(statPrefix, services, names, needsCluster), "");
+}
+
+function readService(obj: ConfigObject, defaultResponse: OpenResponse, defaultFallback: FallbackHeader | null): ServiceConfig {
+  const name = obj.requiredString("name");
+  if (name.length > 0 && !isServiceName(name)) obj.fail("name", "expected letters, digits, '_' and '-' (it names metrics)");
+  const match = readMatch(obj);
+  const cluster = obj.has("cluster") ? obj.requiredString("cluster") : null;
+
+  const failureThreshold = <u32>obj.optionalInteger("failure_threshold", 5, 0, MAX_COUNT);
+  const failureRate = obj.optionalNumber("failure_rate_threshold", 0, 0, 100);
+  const slowRate = obj.optionalNumber("slow_call_rate_threshold", 0, 0, 100);
+  const slowDuration = obj.optionalDuration("slow_call_duration", durationOfSeconds(60), NANOS_PER_MS, DAY_NANOS);
+  const minimumRequests = <u32>obj.optionalInteger("minimum_requests", 10, 1, MAX_COUNT);
+  const window = obj.optionalDuration("window", durationOfSeconds(10), 100 * NANOS_PER_MS, DAY_NANOS);
+  const openDuration = obj.optionalDuration("open_duration", durationOfSeconds(60), NANOS_PER_MS, DAY_NANOS);
+  const halfOpen = <u32>obj.optionalInteger("half_open_requests", 3, 1, 10_000);
+  const successThreshold = <u32>obj.optionalInteger("success_threshold", halfOpen, 1, MAX_COUNT);
+  const maxConcurrent = <u32>obj.optionalInteger("max_concurrent_requests", 0, 0, MAX_COUNT);
+
+  const statuses = obj.has("failure_status") ? obj.integerList("failure_status", 100, 599) : [500, 502, 503, 504];
+  const failureStatus = new StaticArray<u64>(10);
+  for (let i = 0; i < statuses.length; i++) {
+    const s = <u32>unchecked(statuses[i]);
+    unchecked((failureStatus[s >> 6] |= <u64>1 << (<u64>s & 63)));
+  }
+
+  let timeoutMs: ArrayBuffer | null = null;
+  if (obj.has("timeout")) {
+    const timeout = obj.requiredDuration("timeout", NANOS_PER_MS, DAY_NANOS);
+    timeoutMs = String.UTF8.encode(timeout.totalMilliseconds.toString());
+  }
+
+  if (obj.reader.ok && failureThreshold == 0 && failureRate == 0 && slowRate == 0 && maxConcurrent == 0) {
+    obj.failHere("nothing to do: set failure_threshold, failure_rate_threshold, slow_call_rate_threshold or max_concurrent_requests above 0");
+  }
+
+  const openResponse = readOpenResponse(obj, defaultResponse);
+  const fallback = readOpenAction(obj, defaultFallback);
+  return new ServiceConfig(
+    name, match, cluster, failureThreshold, failureRate, slowRate, slowDuration.totalMilliseconds,
+    minimumRequests, window.totalMilliseconds, openDuration.totalMilliseconds, halfOpen, successThreshold,
+    maxConcurrent, failureStatus, timeoutMs, openResponse, fallback,
+  );
+}
+
+function readOpenResponse(parent: ConfigObject, fallback: OpenResponse): OpenResponse {
+  const obj = parent.optionalObject("open_response", OPEN_RESPONSE_FIELDS);
+  if (obj === null) return fallback;
+  const status = <u32>obj.optionalInteger("status", 503, 200, 599);
+  const hasBody = obj.has("body");
+  const body = hasBody ? obj.requiredString("body", false) : DEFAULT_BODY;
+  const map = obj.map("headers");
+  const n = map.length;
+  if (!obj.has("headers") && !hasBody) return new OpenResponse(status, String.UTF8.encode(body), defaultHeaderNames(), defaultHeaderValues());
+  const names = new StaticArray<string>(n);
+  const values = new StaticArray<string>(n);
+  for (let i = 0; i < n; i++) {
+    const name = map.keyAt(i).toLowerCase();
+    const value = map.stringAt(i);
+    if (!isToken(name)) obj.reader.fail(map.pathAt(i), "expected a header name");
+    else if (name == "retry-after" || name == "x-circuit-breaker") obj.reader.fail(map.pathAt(i), "set by the filter, cannot be configured");
+    else if (!isHeaderValue(value)) obj.reader.fail(map.pathAt(i), "expected a header value (no control characters)");
+    unchecked((names[i] = name));
+    unchecked((values[i] = value));
+  }
+  return new OpenResponse(status, String.UTF8.encode(body), names, values);
+}
+
+function readOpenAction(parent: ConfigObject, fallback: FallbackHeader | null): FallbackHeader | null {
+  const obj = parent.optionalObject("open_action", OPEN_ACTION_FIELDS);
+  if (obj === null) return fallback;
+  const header = obj.requiredObject("fallback_header", FALLBACK_HEADER_FIELDS);
+  const name = header.requiredString("name").toLowerCase();
+  const value = header.requiredString("value");
+  if (!obj.reader.ok) return null;
+  if (!isToken(name)) header.fail("name", "expected a header name");
+  else if (!isHeaderValue(value)) header.fail("value", "expected a header value (no control characters)");
+  return new FallbackHeader(name, value);
+}
+
+function defaultOpenResponse(): OpenResponse {
+  return new OpenResponse(503, String.UTF8.encode(DEFAULT_BODY), defaultHeaderNames(), defaultHeaderValues());
+}
+
+function defaultHeaderNames(): StaticArray<string> {
+  return StaticArray.fromArray<string>(["content-type"]);
+}
+
+function defaultHeaderValues(): StaticArray<string> {
+  return StaticArray.fromArray<string>(["application/json"]);
+}
+
+function durationOfSeconds(seconds: i64): Duration {
+  return new Duration(seconds, 0);
+}
+
+/** `[A-Za-z_][A-Za-z0-9_]*`: survives Prometheus sanitizing unchanged. */
+function isStatPrefix(s: string): bool {
+  for (let i = 0, n = s.length; i < n; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c == 0x5f || (i > 0 && c >= 0x30 && c <= 0x39);
+    if (!ok) return false;
+  }
+  return s.length > 0;
+}
+
+/** `[A-Za-z0-9_-]+`: one segment of a stat name (no '.', which would add a level). */
+function isServiceName(s: string): bool {
+  for (let i = 0, n = s.length; i < n; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c == 0x5f || c == 0x2d;
+    if (!ok) return false;
+  }
+  return s.length > 0;
+}
+
+/** RFC 9110 §5.6.2 token, not a pseudo-header. */
+function isToken(s: string): bool {
+  const n = s.length;
+  if (n == 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) ||
+      c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2a || c == 0x2b || c == 0x2d || c == 0x2e ||
+      c == 0x5e || c == 0x5f || c == 0x60 || c == 0x7c || c == 0x7e;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** RFC 9110 §5.5 field value: visible characters, spaces and tabs (no CR, LF, NUL). */
+function isHeaderValue(s: string): bool {
+  for (let i = 0, n = s.length; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c != 0x09) || c == 0x7f) return false;
+  }
+  return true;
+}
