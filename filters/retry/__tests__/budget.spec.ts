@@ -1,0 +1,119 @@
+import { BUDGET_RECORD_BYTES, BUDGET_SLOTS, BudgetConfig, BudgetWindow } from "../budget";
+
+const SECOND: i64 = 1000000000;
+// ratio 0.2, 10 retries/s, 10 s window: slots of 1 s, 100 retries with no traffic.
+const CONFIG = new BudgetConfig(0.2, 10, 10 * SECOND);
+const T0: i64 = 1767225600 * SECOND; // 2026-01-01, a whole second
+
+describe("BudgetConfig: retries ≤ ratio × requests + min_retries_per_second × window", () => {
+  it("computes the allowance and what remains", () => {
+    expect<i64>(CONFIG.slotNanos).toBe(SECOND);
+    expect<f64>(CONFIG.allowance(0)).toBe(100);
+    expect<f64>(CONFIG.allowance(1000)).toBe(300);
+    expect<i64>(CONFIG.remaining(1000, 0)).toBe(300);
+    expect<i64>(CONFIG.remaining(1000, 299)).toBe(1);
+    expect<i64>(CONFIG.remaining(1000, 300)).toBe(0);
+    expect<i64>(CONFIG.remaining(1000, 450)).toBe(-150);
+    // Fractions round down: 0.2 × 7 + 100 = 101.4 allows 101.
+    expect<i64>(CONFIG.remaining(7, 0)).toBe(101);
+    expect<i64>(CONFIG.remaining(7, 101)).toBe(0);
+  });
+
+  it("never overflows on extreme counts", () => {
+    const huge = new BudgetConfig(100, 1000000, 3600 * SECOND);
+    expect<i64>(huge.remaining(u64.MAX_VALUE, 0)).toBe(i64.MAX_VALUE);
+    const none = new BudgetConfig(0, 0, SECOND);
+    expect<i64>(none.remaining(0, u64.MAX_VALUE)).toBe(i64.MIN_VALUE);
+  });
+});
+
+describe("BudgetWindow: slots sliding with time", () => {
+  it("counts into the slot of now and sums the window", () => {
+    const w = new BudgetWindow(CONFIG.slotNanos);
+    w.advance(T0);
+    w.add(3, 1);
+    w.advance(T0 + 2 * SECOND + 500000000);
+    w.add(2, 4);
+    expect<u64>(w.totalRequests()).toBe(5);
+    expect<u64>(w.totalRetries()).toBe(5);
+  });
+
+  it("forgets slots that left the window, and everything after a long gap", () => {
+    const w = new BudgetWindow(CONFIG.slotNanos);
+    w.advance(T0);
+    w.add(10, 10);
+    w.advance(T0 + 5 * SECOND);
+    w.add(1, 0);
+    w.advance(T0 + 9 * SECOND); // slot of T0 is still the oldest of ten
+    expect<u64>(w.totalRequests()).toBe(11);
+    w.advance(T0 + 10 * SECOND); // T0's slot leaves
+    expect<u64>(w.totalRequests()).toBe(1);
+    expect<u64>(w.totalRetries()).toBe(0);
+    w.add(4, 4);
+    w.advance(T0 + 100 * SECOND);
+    expect<u64>(w.totalRequests()).toBe(0);
+    expect<u64>(w.totalRetries()).toBe(0);
+  });
+
+  it("stays in the newest slot when the clock goes back", () => {
+    const w = new BudgetWindow(CONFIG.slotNanos);
+    w.advance(T0 + 5 * SECOND);
+    w.add(1, 1);
+    w.advance(T0);
+    w.add(1, 1);
+    expect<i64>(w.newest).toBe((T0 + 5 * SECOND) / SECOND);
+    expect<u64>(w.totalRequests()).toBe(2);
+  });
+
+  it("saturates instead of wrapping", () => {
+    const w = new BudgetWindow(CONFIG.slotNanos);
+    w.advance(T0);
+    w.add(u32.MAX_VALUE, u32.MAX_VALUE);
+    w.add(5, 5);
+    expect<u64>(w.totalRequests()).toBe(<u64>u32.MAX_VALUE);
+    expect<u64>(w.totalRetries()).toBe(<u64>u32.MAX_VALUE);
+  });
+});
+
+describe("BudgetWindow: the shared-data record", () => {
+  it("round-trips through encode and load", () => {
+    const a = new BudgetWindow(CONFIG.slotNanos);
+    a.advance(T0);
+    a.add(7, 2);
+    a.advance(T0 + 3 * SECOND);
+    a.add(1, 1);
+    const record = a.encode();
+    expect<i32>(record.byteLength).toBe(BUDGET_RECORD_BYTES);
+    const copy = record.slice(0);
+    const b = new BudgetWindow(CONFIG.slotNanos);
+    expect<bool>(b.load(copy)).toBe(true);
+    expect<i64>(b.newest).toBe(a.newest);
+    expect<u64>(b.totalRequests()).toBe(8);
+    expect<u64>(b.totalRetries()).toBe(3);
+  });
+
+  it("reads garbage, another size or another window as empty, without trapping", () => {
+    const w = new BudgetWindow(CONFIG.slotNanos);
+    w.advance(T0);
+    w.add(5, 5);
+    expect<bool>(w.load(null)).toBe(false);
+    expect<u64>(w.totalRequests()).toBe(0);
+    expect<bool>(w.load(new ArrayBuffer(0))).toBe(false);
+    expect<bool>(w.load(String.UTF8.encode("not a budget record"))).toBe(false);
+    const junk = new ArrayBuffer(BUDGET_RECORD_BYTES);
+    for (let i = 0; i < BUDGET_RECORD_BYTES; i++) store<u8>(changetype<usize>(junk) + i, <u8>(i * 37 + 11));
+    expect<bool>(w.load(junk)).toBe(false);
+    expect<i64>(w.newest).toBe(-1);
+
+    const other = new BudgetWindow(2 * SECOND);
+    other.advance(T0);
+    other.add(1, 1);
+    expect<bool>(w.load(other.encode().slice(0))).toBe(false);
+
+    // A well-formed header with a negative slot index is not ours either.
+    const bad = w.encode().slice(0);
+    store<i64>(changetype<usize>(bad) + 16, -5);
+    expect<bool>(w.load(bad)).toBe(false);
+    expect<i32>(BUDGET_SLOTS).toBe(10);
+  });
+});

@@ -1,0 +1,95 @@
+import { RequestMatch } from "../../../assembly/match";
+import { isGrpcContentType, parseAttemptCount } from "../headers";
+import { RetryPolicy, capToBudget, idempotencyGuardApplies, isNonIdempotentMethod } from "../policy";
+
+function policy(idempotencyHeader: string | null, maxRetries: i32 = 2): RetryPolicy {
+  return new RetryPolicy("p", RequestMatch.all(), maxRetries, "5xx", "", "", -1, -1, idempotencyHeader);
+}
+
+function bytes(s: string): ArrayBuffer {
+  return String.UTF8.encode(s);
+}
+
+describe("idempotency guard", () => {
+  it("treats every method RFC 9110 does not call idempotent as non-idempotent", () => {
+    expect<bool>(isNonIdempotentMethod("POST")).toBe(true);
+    expect<bool>(isNonIdempotentMethod("PATCH")).toBe(true);
+    expect<bool>(isNonIdempotentMethod("CONNECT")).toBe(true);
+    expect<bool>(isNonIdempotentMethod("TRANSFER")).toBe(true);
+    expect<bool>(isNonIdempotentMethod("post")).toBe(true); // methods are case-sensitive
+    expect<bool>(isNonIdempotentMethod("")).toBe(true);
+    expect<bool>(isNonIdempotentMethod("GET")).toBe(false);
+    expect<bool>(isNonIdempotentMethod("HEAD")).toBe(false);
+    expect<bool>(isNonIdempotentMethod("PUT")).toBe(false);
+    expect<bool>(isNonIdempotentMethod("DELETE")).toBe(false);
+    expect<bool>(isNonIdempotentMethod("OPTIONS")).toBe(false);
+    expect<bool>(isNonIdempotentMethod("TRACE")).toBe(false);
+  });
+
+  it("applies to non-idempotent requests without a non-empty key, only when the policy names a header", () => {
+    const guarded = policy("idempotency-key");
+    expect<bool>(idempotencyGuardApplies(guarded, "POST", 0)).toBe(true);
+    expect<bool>(idempotencyGuardApplies(guarded, "PATCH", 0)).toBe(true);
+    expect<bool>(idempotencyGuardApplies(guarded, "POST", 36)).toBe(false);
+    expect<bool>(idempotencyGuardApplies(guarded, "PUT", 0)).toBe(false);
+    expect<bool>(idempotencyGuardApplies(guarded, "GET", 0)).toBe(false);
+    expect<bool>(idempotencyGuardApplies(policy(null), "POST", 0)).toBe(false);
+  });
+});
+
+describe("budget cap", () => {
+  it("caps the policy's retries at what the budget has left", () => {
+    expect<i32>(capToBudget(5, i64.MAX_VALUE)).toBe(5);
+    expect<i32>(capToBudget(5, 5)).toBe(5);
+    expect<i32>(capToBudget(5, 3)).toBe(3);
+    expect<i32>(capToBudget(5, 0)).toBe(0);
+    expect<i32>(capToBudget(5, -40)).toBe(0);
+    expect<i32>(capToBudget(0, 10)).toBe(0);
+  });
+});
+
+describe("RetryPolicy header values", () => {
+  it("precomputes every x-envoy-max-retries value up to max_retries", () => {
+    const p = new RetryPolicy("p", RequestMatch.all(), 12, "reset", "unavailable", "429,503", 20000, 2500, null);
+    expect<i32>(p.maxRetriesValues.length).toBe(13);
+    expect<string>(String.UTF8.decode(p.maxRetriesValues[12])).toBe("12");
+    expect<string>(String.UTF8.decode(p.retryOnValue!)).toBe("reset");
+    expect<string>(String.UTF8.decode(p.retryGrpcOnValue!)).toBe("unavailable");
+    expect<string>(String.UTF8.decode(p.retriableStatusCodesValue!)).toBe("429,503");
+    expect<string>(String.UTF8.decode(p.timeoutValue!)).toBe("20000");
+    expect<string>(String.UTF8.decode(p.perTryTimeoutValue!)).toBe("2500");
+    expect<bool>(p.idempotencyHeaderName === null).toBe(true);
+    const none = new RetryPolicy("q", RequestMatch.all(), 0, "", "", "", -1, -1, "k");
+    expect<bool>(none.retryOnValue === null).toBe(true);
+    expect<bool>(none.timeoutValue === null).toBe(true);
+    expect<string>(String.UTF8.decode(none.idempotencyHeaderName!)).toBe("k");
+  });
+});
+
+describe("headers: what the filter reads", () => {
+  it("tells gRPC requests as Envoy's router does", () => {
+    expect<bool>(isGrpcContentType("application/grpc")).toBe(true);
+    expect<bool>(isGrpcContentType("application/grpc+proto")).toBe(true);
+    expect<bool>(isGrpcContentType("application/grpc-web")).toBe(false);
+    expect<bool>(isGrpcContentType("application/grpc-web+proto")).toBe(false);
+    expect<bool>(isGrpcContentType("application/json")).toBe(false);
+    expect<bool>(isGrpcContentType("application/grp")).toBe(false);
+    expect<bool>(isGrpcContentType("")).toBe(false);
+    expect<bool>(isGrpcContentType(null)).toBe(false);
+  });
+
+  it("parses x-envoy-attempt-count, rejecting anything Envoy would not send", () => {
+    expect<u32>(parseAttemptCount(bytes("1"))).toBe(1);
+    expect<u32>(parseAttemptCount(bytes("3"))).toBe(3);
+    expect<u32>(parseAttemptCount(bytes("101"))).toBe(101);
+    expect<u32>(parseAttemptCount(bytes("1000000"))).toBe(1000000);
+    expect<u32>(parseAttemptCount(bytes("1000001"))).toBe(0);
+    expect<u32>(parseAttemptCount(bytes("99999999999999999999"))).toBe(0);
+    expect<u32>(parseAttemptCount(bytes(""))).toBe(0);
+    expect<u32>(parseAttemptCount(bytes("-2"))).toBe(0);
+    expect<u32>(parseAttemptCount(bytes(" 2"))).toBe(0);
+    expect<u32>(parseAttemptCount(bytes("2x"))).toBe(0);
+    expect<u32>(parseAttemptCount(bytes("\u00e9"))).toBe(0);
+    expect<u32>(parseAttemptCount(null)).toBe(0);
+  });
+});

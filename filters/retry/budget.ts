@@ -1,0 +1,168 @@
+/**
+ * The retry budget of filters.md "retry": retries performed may not exceed
+ * `ratio` × requests in the sliding `window` + `min_retries_per_second` × window seconds.
+ *
+ * The window is `BUDGET_SLOTS` slots of `window / BUDGET_SLOTS` each; a slot holds the
+ * requests admitted and the retries recorded during it. The window sums the slot of now
+ * and the slots before it, so it covers between 9/10 and all of `window`. The window is one
+ * binary record in proxy-wasm shared data, common to every worker's VM; budget-store.ts
+ * reads and writes it with CAS. This file is pure: the record codec and the arithmetic.
+ *
+ * Record (little endian, `BUDGET_RECORD_BYTES` bytes):
+ *   u32 magic "RTB1" | u32 slot count | i64 slot width ns | i64 newest slot index
+ *   | BUDGET_SLOTS × (u32 requests, u32 retries), slot i holding index ≡ i (mod slots).
+ * A value that is not such a record of this configuration (garbage, another filter's
+ * data, a changed `window`) reads as an empty window, which the next write replaces.
+ */
+
+/** Slots per window. */
+export const BUDGET_SLOTS: i32 = 10;
+const HEADER_BYTES: i32 = 24;
+/** Size of the shared-data record. */
+export const BUDGET_RECORD_BYTES: i32 = HEADER_BYTES + BUDGET_SLOTS * 8;
+const MAGIC: u32 = 0x31425452; // "RTB1" read as little-endian u32
+
+/** `budget` of the configuration (immutable). */
+export class BudgetConfig {
+  /** Width of one slot, ns (window / BUDGET_SLOTS, at least 1). */
+  readonly slotNanos: i64;
+  /** `min_retries_per_second` × window seconds: the allowance with no traffic. */
+  readonly minRetries: f64;
+
+  constructor(
+    /** `ratio`: retries allowed per request in the window (default 0.2, as Envoy's `budget_percent` 20%). */
+    readonly ratio: f64,
+    /** `min_retries_per_second` (default 3). */
+    readonly minRetriesPerSecond: f64,
+    /** `window` in ns (default 10 s). */
+    readonly windowNanos: i64,
+  ) {
+    const slot = windowNanos / <i64>BUDGET_SLOTS;
+    this.slotNanos = slot > 0 ? slot : 1;
+    this.minRetries = minRetriesPerSecond * (<f64>windowNanos / 1e9);
+  }
+
+  /** Retries the window allows after `requests` requests. */
+  allowance(requests: u64): f64 {
+    return this.ratio * <f64>requests + this.minRetries;
+  }
+
+  /** Retries still allowed: floor(allowance − retries); ≤ 0 when the budget is exhausted. */
+  remaining(requests: u64, retries: u64): i64 {
+    const left = Math.floor(this.allowance(requests) - <f64>retries);
+    // Clamp before converting: an f64 beyond the i64 range does not convert.
+    if (left >= 9.0e18) return i64.MAX_VALUE;
+    if (left <= -9.0e18) return i64.MIN_VALUE;
+    return <i64>left;
+  }
+}
+
+/** The sliding window: decoded from, changed in, and encoded back to one record. */
+export class BudgetWindow {
+  /** Index of the newest slot (time / slot width); -1 when empty. */
+  newest: i64 = -1;
+  private readonly requests: StaticArray<u32> = new StaticArray<u32>(BUDGET_SLOTS);
+  private readonly retries: StaticArray<u32> = new StaticArray<u32>(BUDGET_SLOTS);
+  /** Reused for `encode()`: the request path allocates no record. */
+  private readonly record: ArrayBuffer = new ArrayBuffer(BUDGET_RECORD_BYTES);
+
+  constructor(readonly slotNanos: i64) {}
+
+  /** Forgets everything. */
+  reset(): void {
+    this.newest = -1;
+    for (let i = 0; i < BUDGET_SLOTS; i++) {
+      unchecked((this.requests[i] = 0));
+      unchecked((this.retries[i] = 0));
+    }
+  }
+
+  /**
+   * Loads a shared-data value; false, leaving the window empty, when `value` is not a
+   * record of this slot width (see the file comment). Never traps on any bytes.
+   */
+  load(value: ArrayBuffer | null): bool {
+    this.reset();
+    if (value === null || value.byteLength != BUDGET_RECORD_BYTES) return false;
+    const p = changetype<usize>(value);
+    if (load<u32>(p) != MAGIC || load<u32>(p + 4) != <u32>BUDGET_SLOTS || load<i64>(p + 8) != this.slotNanos) return false;
+    const newest = load<i64>(p + 16);
+    if (newest < -1) return false;
+    this.newest = newest;
+    for (let i = 0; i < BUDGET_SLOTS; i++) {
+      const at = p + <usize>HEADER_BYTES + (<usize>i << 3);
+      unchecked((this.requests[i] = load<u32>(at)));
+      unchecked((this.retries[i] = load<u32>(at + 4)));
+    }
+    return true;
+  }
+
+  /** The record of the current state, in a buffer reused by the next call. */
+  encode(): ArrayBuffer {
+    const p = changetype<usize>(this.record);
+    store<u32>(p, MAGIC);
+    store<u32>(p + 4, <u32>BUDGET_SLOTS);
+    store<i64>(p + 8, this.slotNanos);
+    store<i64>(p + 16, this.newest);
+    for (let i = 0; i < BUDGET_SLOTS; i++) {
+      const at = p + <usize>HEADER_BYTES + (<usize>i << 3);
+      store<u32>(at, unchecked(this.requests[i]));
+      store<u32>(at + 4, unchecked(this.retries[i]));
+    }
+    return this.record;
+  }
+
+  /** Slot index of `nowNanos` (0 for times before the epoch). */
+  slotOf(nowNanos: i64): i64 {
+    return nowNanos > 0 ? nowNanos / this.slotNanos : 0;
+  }
+
+  /**
+   * Moves the window to the slot of `nowNanos`, clearing the slots that left it. A clock
+   * that went back stays in the newest slot (counts are never rewound).
+   */
+  advance(nowNanos: i64): void {
+    const slot = this.slotOf(nowNanos);
+    const newest = this.newest;
+    if (newest >= 0 && slot <= newest) return;
+    const gap = newest < 0 ? <i64>BUDGET_SLOTS : slot - newest;
+    if (gap >= <i64>BUDGET_SLOTS) {
+      this.reset();
+    } else {
+      for (let s = newest + 1; s <= slot; s++) {
+        const i = <i32>(s % <i64>BUDGET_SLOTS);
+        unchecked((this.requests[i] = 0));
+        unchecked((this.retries[i] = 0));
+      }
+    }
+    this.newest = slot;
+  }
+
+  /** Adds to the newest slot's counts (saturating); call `advance` first. */
+  add(requests: u32, retries: u32): void {
+    if (this.newest < 0) return;
+    const i = <i32>(this.newest % <i64>BUDGET_SLOTS);
+    unchecked((this.requests[i] = saturatingAdd(unchecked(this.requests[i]), requests)));
+    unchecked((this.retries[i] = saturatingAdd(unchecked(this.retries[i]), retries)));
+  }
+
+  /** Requests in the window. */
+  totalRequests(): u64 {
+    let sum: u64 = 0;
+    for (let i = 0; i < BUDGET_SLOTS; i++) sum += <u64>unchecked(this.requests[i]);
+    return sum;
+  }
+
+  /** Retries in the window. */
+  totalRetries(): u64 {
+    let sum: u64 = 0;
+    for (let i = 0; i < BUDGET_SLOTS; i++) sum += <u64>unchecked(this.retries[i]);
+    return sum;
+  }
+}
+
+// @ts-ignore: decorator
+@inline function saturatingAdd(a: u32, b: u32): u32 {
+  const sum = a + b;
+  return sum < a ? u32.MAX_VALUE : sum;
+}

@@ -1,0 +1,82 @@
+/**
+ * The request and response headers the retry filter reads and writes, as UTF-8 computed
+ * once, and the pure helpers that interpret them.
+ *
+ * Stripped from the request (`strip_downstream_retry_headers`): every header through
+ * which Envoy's router takes retry or timeout instructions — the `x-envoy-retry-*`,
+ * `x-envoy-retriable-*`, `x-envoy-max-retries`, `x-envoy-hedge-on-per-try-timeout` and
+ * `x-envoy-upstream-rq-*timeout-ms` headers that router.cc (`FilterUtility::finalTimeout`,
+ * `finalHedgingParams`) and retry_state_impl.cc read. Other names have no effect on
+ * Envoy and are left alone (finding them would cost reading the whole header map).
+ */
+
+/** Bit of each entry of `CONTROL_HEADERS` in a "written" mask. */
+export const MAX_RETRIES_BIT: u32 = 1 << 0;
+export const RETRY_ON_BIT: u32 = 1 << 1;
+export const RETRY_GRPC_ON_BIT: u32 = 1 << 2;
+export const RETRIABLE_STATUS_CODES_BIT: u32 = 1 << 3;
+export const TIMEOUT_BIT: u32 = 1 << 4;
+export const PER_TRY_TIMEOUT_BIT: u32 = 1 << 5;
+
+/** Names of the router's control headers, in the order of the bits above. */
+export const CONTROL_HEADER_NAMES: string[] = [
+  "x-envoy-max-retries",
+  "x-envoy-retry-on",
+  "x-envoy-retry-grpc-on",
+  "x-envoy-retriable-status-codes",
+  "x-envoy-upstream-rq-timeout-ms",
+  "x-envoy-upstream-rq-per-try-timeout-ms",
+  "x-envoy-retriable-header-names",
+  "x-envoy-hedge-on-per-try-timeout",
+];
+
+function encodeAll(names: string[]): StaticArray<ArrayBuffer> {
+  const out = new StaticArray<ArrayBuffer>(names.length);
+  for (let i = 0; i < names.length; i++) unchecked((out[i] = String.UTF8.encode(unchecked(names[i]))));
+  return out;
+}
+
+/** `CONTROL_HEADER_NAMES` as UTF-8. */
+export const CONTROL_HEADERS: StaticArray<ArrayBuffer> = encodeAll(CONTROL_HEADER_NAMES);
+
+export const X_ENVOY_MAX_RETRIES: ArrayBuffer = unchecked(CONTROL_HEADERS[0]);
+export const X_ENVOY_RETRY_ON: ArrayBuffer = unchecked(CONTROL_HEADERS[1]);
+export const X_ENVOY_RETRY_GRPC_ON: ArrayBuffer = unchecked(CONTROL_HEADERS[2]);
+export const X_ENVOY_RETRIABLE_STATUS_CODES: ArrayBuffer = unchecked(CONTROL_HEADERS[3]);
+export const X_ENVOY_UPSTREAM_RQ_TIMEOUT_MS: ArrayBuffer = unchecked(CONTROL_HEADERS[4]);
+export const X_ENVOY_UPSTREAM_RQ_PER_TRY_TIMEOUT_MS: ArrayBuffer = unchecked(CONTROL_HEADERS[5]);
+
+/** Response header with the number of attempts (router.cc, `include_attempt_count_in_response`). */
+export const X_ENVOY_ATTEMPT_COUNT: ArrayBuffer = String.UTF8.encode("x-envoy-attempt-count");
+export const CONTENT_TYPE: ArrayBuffer = String.UTF8.encode("content-type");
+export const ZERO: ArrayBuffer = String.UTF8.encode("0");
+
+/**
+ * Whether a `content-type` value makes a request gRPC as Envoy's router sees it
+ * (source/common/grpc/common.cc `hasGrpcContentType`): `application/grpc` exactly or
+ * followed by '+' (`application/grpc+proto`); `application/grpc-web` is not gRPC.
+ */
+export function isGrpcContentType(contentType: string | null): bool {
+  if (contentType === null) return false;
+  const base = "application/grpc";
+  if (!contentType.startsWith(base)) return false;
+  return contentType.length == base.length || contentType.charCodeAt(base.length) == 0x2b;
+}
+
+/**
+ * The value of `x-envoy-attempt-count` (decimal digits, as the router writes it), or 0
+ * when absent, empty, not all digits or above 10^6 (never a count Envoy sends).
+ */
+export function parseAttemptCount(value: ArrayBuffer | null): u32 {
+  if (value === null) return 0;
+  const n = value.byteLength;
+  if (n == 0 || n > 7) return 0;
+  const p = changetype<usize>(value);
+  let count: u32 = 0;
+  for (let i = 0; i < n; i++) {
+    const c = <u32>load<u8>(p + <usize>i);
+    if (c < 0x30 || c > 0x39) return 0;
+    count = count * 10 + (c - 0x30);
+  }
+  return count <= 1000000 ? count : 0;
+}

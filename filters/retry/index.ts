@@ -1,0 +1,235 @@
+/**
+ * The retry filter (filters.md "retry"): per request, chooses the first policy whose
+ * `match` holds and hands it to Envoy's router through the router's own request headers
+ * (policy.ts lists them), with an idempotency guard and a retry budget shared by all
+ * workers. This file wires the proxy-wasm contexts to that logic:
+ *
+ * - request headers: strip the router's control headers a client sent (headers.ts),
+ *   count the request in the budget (budget-store.ts), pick the policy, write its headers;
+ * - response headers: read `x-envoy-attempt-count`, count the retries in the budget and
+ *   the metrics (stats.ts).
+ *
+ * It runs before `envoy.filters.http.router` (and after Envoy removed an external
+ * client's `x-envoy-*` headers, conn_manager_utility.cc `cleanInternalHeaders`).
+ */
+export {
+  proxy_abi_version_0_2_1,
+  proxy_on_memory_allocate,
+  proxy_on_context_create,
+  proxy_on_vm_start,
+  proxy_on_configure,
+  proxy_on_done,
+  proxy_on_log,
+  proxy_on_delete,
+  proxy_on_request_headers,
+  proxy_on_response_headers,
+} from "../../assembly/proxy-wasm/exports";
+
+import {
+  FilterHeadersStatus,
+  HeaderMap,
+  HttpContext,
+  RootContext,
+  getCurrentTimeNanoseconds,
+  logError,
+  logWarn,
+  registerRootContext,
+} from "../../assembly/proxy-wasm";
+import { ConfigReader } from "../../assembly/config";
+import { HostRequestHeaders } from "../../assembly/match/host";
+import { SharedRetryBudget } from "./budget-store";
+import { RetryConfig, readRetryConfig } from "./config";
+import {
+  CONTENT_TYPE,
+  CONTROL_HEADERS,
+  MAX_RETRIES_BIT,
+  PER_TRY_TIMEOUT_BIT,
+  RETRIABLE_STATUS_CODES_BIT,
+  RETRY_GRPC_ON_BIT,
+  RETRY_ON_BIT,
+  TIMEOUT_BIT,
+  X_ENVOY_ATTEMPT_COUNT,
+  X_ENVOY_MAX_RETRIES,
+  X_ENVOY_RETRIABLE_STATUS_CODES,
+  X_ENVOY_RETRY_GRPC_ON,
+  X_ENVOY_RETRY_ON,
+  X_ENVOY_UPSTREAM_RQ_PER_TRY_TIMEOUT_MS,
+  X_ENVOY_UPSTREAM_RQ_TIMEOUT_MS,
+  ZERO,
+  isGrpcContentType,
+  parseAttemptCount,
+} from "./headers";
+import { MAX_RETRIES_LIMIT, RetryPolicy, capToBudget, idempotencyGuardApplies } from "./policy";
+import { RetryStats } from "./stats";
+
+/** What the streams of one configured plugin share (immutable config, metrics, budget). */
+class RetryFilter {
+  readonly stats: RetryStats;
+  readonly budget: SharedRetryBudget | null;
+  /** Reused by every stream of this VM: streams run one callback at a time. */
+  request: HostRequestHeaders | null = null;
+  /** The missing `x-envoy-attempt-count` warning is logged once per VM. */
+  warnedNoAttemptCount: bool = false;
+
+  constructor(readonly config: RetryConfig) {
+    this.stats = new RetryStats(config);
+    const budget = config.budget;
+    let shared: SharedRetryBudget | null = null;
+    if (budget !== null) {
+      shared = new SharedRetryBudget(budget, config.statPrefix + ".budget");
+      shared.ensureRecord();
+    }
+    this.budget = shared;
+  }
+}
+
+class RetryRoot extends RootContext {
+  filter: RetryFilter | null = null;
+
+  onConfigure(pluginConfigurationSize: usize): bool {
+    const reader = ConfigReader.fromBuffer(this.getPluginConfiguration());
+    const config = readRetryConfig(reader);
+    if (config === null) {
+      logError("retry: " + reader.error);
+      return false;
+    }
+    this.filter = new RetryFilter(config);
+    return true;
+  }
+
+  createHttpContext(contextId: u32): HttpContext | null {
+    const filter = this.filter;
+    return filter !== null ? new RetryStream(contextId, this, filter) : null;
+  }
+}
+
+class RetryStream extends HttpContext {
+  /** Index of the chosen policy, -1 for none. */
+  private policyIndex: i32 = -1;
+  /** The `x-envoy-max-retries` this filter wrote, -1 when it wrote none. */
+  private retriesSet: i32 = -1;
+
+  constructor(contextId: u32, root: RetryRoot, readonly filter: RetryFilter) {
+    super(contextId, root);
+  }
+
+  onRequestHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
+    const filter = this.filter;
+    const headers = this.requestHeaders;
+    let request = filter.request;
+    if (request === null) {
+      request = new HostRequestHeaders(headers);
+      filter.request = request;
+    } else request.forget();
+
+    const budget = filter.budget;
+    const remaining = budget !== null ? budget.admit(<i64>getCurrentTimeNanoseconds()) : i64.MAX_VALUE;
+
+    const policies = filter.config.policies;
+    let index = -1;
+    for (let i = 0, n = policies.length; i < n; i++) {
+      if (unchecked(policies[i]).match.matches(request)) {
+        index = i;
+        break;
+      }
+    }
+    this.policyIndex = index;
+
+    let written: u32 = 0;
+    if (index >= 0) {
+      written = this.applyPolicy(headers, request, unchecked(policies[index]), index, remaining);
+    } else if (remaining <= 0) {
+      // No policy of ours, but the route's own retry policy must not exceed the budget either.
+      headers.replaceBytes(X_ENVOY_MAX_RETRIES, ZERO);
+      written = MAX_RETRIES_BIT;
+      this.retriesSet = 0;
+      filter.stats.budgetExhausted.increment();
+    }
+    if (filter.config.stripDownstreamRetryHeaders) stripControlHeaders(headers, written);
+    return FilterHeadersStatus.Continue;
+  }
+
+  /** Writes `policy`'s headers; returns the mask of control headers written. */
+  private applyPolicy(headers: HeaderMap, request: HostRequestHeaders, policy: RetryPolicy, index: i32, remaining: i64): u32 {
+    const stats = this.filter.stats;
+    unchecked(stats.policies[index]).requests.increment();
+
+    let retries = policy.maxRetries;
+    const keyName = policy.idempotencyHeaderName;
+    if (keyName !== null && retries > 0) {
+      const key = headers.getBytes(keyName);
+      if (idempotencyGuardApplies(policy, request.method(), key !== null ? key.byteLength : 0)) {
+        retries = 0;
+        stats.idempotencyGuarded.increment();
+      }
+    }
+    const capped = capToBudget(retries, remaining);
+    if (capped < retries) stats.budgetExhausted.increment();
+    retries = capped;
+    this.retriesSet = retries;
+
+    headers.replaceBytes(X_ENVOY_MAX_RETRIES, unchecked(policy.maxRetriesValues[retries]));
+    let written = MAX_RETRIES_BIT;
+    if (retries > 0) {
+      const retryOn = policy.retryOnValue;
+      if (retryOn !== null) {
+        headers.replaceBytes(X_ENVOY_RETRY_ON, retryOn);
+        written |= RETRY_ON_BIT;
+      }
+      const grpcOn = policy.retryGrpcOnValue;
+      if (grpcOn !== null && isGrpcContentType(headers.getByName(CONTENT_TYPE))) {
+        headers.replaceBytes(X_ENVOY_RETRY_GRPC_ON, grpcOn);
+        written |= RETRY_GRPC_ON_BIT;
+      }
+      const codes = policy.retriableStatusCodesValue;
+      if (codes !== null) {
+        headers.replaceBytes(X_ENVOY_RETRIABLE_STATUS_CODES, codes);
+        written |= RETRIABLE_STATUS_CODES_BIT;
+      }
+    }
+    // Timeouts apply whether or not the request may be retried.
+    const timeout = policy.timeoutValue;
+    if (timeout !== null) {
+      headers.replaceBytes(X_ENVOY_UPSTREAM_RQ_TIMEOUT_MS, timeout);
+      written |= TIMEOUT_BIT;
+    }
+    const perTry = policy.perTryTimeoutValue;
+    if (perTry !== null) {
+      headers.replaceBytes(X_ENVOY_UPSTREAM_RQ_PER_TRY_TIMEOUT_MS, perTry);
+      written |= PER_TRY_TIMEOUT_BIT;
+    }
+    return written;
+  }
+
+  onResponseHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
+    const filter = this.filter;
+    const value = this.responseHeaders.getBytes(X_ENVOY_ATTEMPT_COUNT);
+    if (value === null) {
+      if (filter.budget !== null && !filter.warnedNoAttemptCount) {
+        filter.warnedNoAttemptCount = true;
+        logWarn("retry: a response carries no x-envoy-attempt-count, so the budget cannot count retries; " +
+          "set include_attempt_count_in_response on the route's virtual host");
+      }
+      return FilterHeadersStatus.Continue;
+    }
+    // The router cannot have retried more than this filter allowed: an upstream that
+    // sends its own x-envoy-attempt-count must not drain the budget.
+    const limit: u32 = this.retriesSet >= 0 ? <u32>this.retriesSet : <u32>MAX_RETRIES_LIMIT;
+    let attempts = parseAttemptCount(value);
+    if (attempts > limit + 1) attempts = limit + 1;
+    if (attempts <= 1) return FilterHeadersStatus.Continue;
+    filter.stats.recordAttempts(this.policyIndex, attempts);
+    const budget = filter.budget;
+    if (budget !== null) budget.recordRetries(attempts - 1, <i64>getCurrentTimeNanoseconds());
+    return FilterHeadersStatus.Continue;
+  }
+}
+
+/** Removes the router's control headers not in `written` (those were just replaced). */
+function stripControlHeaders(headers: HeaderMap, written: u32): void {
+  for (let i = 0, n = CONTROL_HEADERS.length; i < n; i++) {
+    if ((written & (<u32>1 << <u32>i)) == 0) headers.removeBytes(unchecked(CONTROL_HEADERS[i]));
+  }
+}
+
+registerRootContext((contextId: u32): RootContext => new RetryRoot(contextId));
