@@ -1,0 +1,71 @@
+/**
+ * Shared helpers of the circuit-breaker emulator suites: load build/circuit-breaker.wasm
+ * in a `WasmEmulator` (fake clock) and drive whole requests through it.
+ */
+import { WasmEmulator } from '../../../harness/host/emulator.ts';
+import type { SharedState } from '../../../harness/host/shared/shared-state.ts';
+import type { LocalReply, StreamInfo } from '../../../harness/http/filter.ts';
+import { ensureBuilt } from '../../sdk/build.ts';
+
+export const ROOT_ID = 'circuit-breaker';
+
+/** Builds the module if stale; returns its path. */
+export const buildBreaker = (): Promise<string> => ensureBuilt('circuit-breaker');
+
+/** The seeds' credit bureau: open after 3 failures, retry after 60 s, 3 probes, 10 s timeout. */
+export const CREDIT_BUREAU = {
+  name: 'credit-bureau',
+  match: { prefix: '/api/credit-bureau' },
+  failure_threshold: 3,
+  open_duration: '60s',
+  half_open_requests: 3,
+  success_threshold: 3,
+  timeout: '10s',
+};
+
+export async function breaker(wasm: string, config: unknown, opts: { shared?: SharedState; startTimeMs?: number } = {}): Promise<WasmEmulator> {
+  return WasmEmulator.create({
+    wasm,
+    rootId: ROOT_ID,
+    vmId: ROOT_ID,
+    pluginConfiguration: typeof config === 'string' ? config : JSON.stringify(config),
+    shared: opts.shared,
+    startTimeMs: opts.startTimeMs,
+  });
+}
+
+export interface Exchange {
+  id: number;
+  /** The filter's local reply, when it answered itself. */
+  reply?: LocalReply;
+  /** Request headers as they left the filter. */
+  upstreamHeaders: [string, string][];
+}
+
+/** Sends request headers only (the stream stays open): the caller answers and completes it. */
+export function start(emu: WasmEmulator, path: string, headers: Record<string, string> = {}, info: Partial<StreamInfo> = {}): Exchange {
+  const id = emu.initializeHttpContext(info);
+  emu.callOnRequestHeaders(id, { ':method': 'GET', ':path': path, ':authority': 'mesh.local', ':scheme': 'http', ...headers }, true);
+  return { id, reply: emu.getSentLocalResponse(id), upstreamHeaders: emu.getCurrentRequestHeaders(id) };
+}
+
+/** Answers an admitted stream with `status` (unless the filter replied itself) and ends it. */
+export function finish(emu: WasmEmulator, ex: Exchange, status: number): void {
+  if (!ex.reply) emu.callOnResponseHeaders(ex.id, { ':status': String(status) }, true);
+  emu.completeHttpContext(ex.id);
+}
+
+/** One whole request answered by the upstream with `status`; returns what happened. */
+export function call(emu: WasmEmulator, path: string, status: number, headers: Record<string, string> = {}, info: Partial<StreamInfo> = {}): Exchange {
+  const ex = start(emu, path, headers, info);
+  finish(emu, ex, status);
+  return ex;
+}
+
+export const header = (pairs: [string, string][] | undefined, name: string): string | undefined => pairs?.find(([k]) => k === name)?.[1];
+
+/** The value of the shared-data record's `state` (offset 4), or undefined. */
+export function sharedState(emu: WasmEmulator, service: string, statPrefix = 'circuit_breaker'): number | undefined {
+  const entry = emu.getSharedData(`circuit-breaker/${statPrefix}/${service}`);
+  return entry ? entry.value.readUInt32LE(4) : undefined;
+}
