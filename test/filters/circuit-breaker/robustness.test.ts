@@ -1,0 +1,183 @@
+/**
+ * circuit-breaker against bad input: configuration rejections (one error line each, the
+ * exact text), garbage in shared data, malformed and huge headers, and memory over
+ * 100k requests; and two VMs sharing one shared-data store, as two Envoy workers do.
+ */
+import { randomBytes } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LogLevel } from '../../../harness/host/abi.ts';
+import { createWasmPlugin, WasmPluginError } from '../../../harness/host/plugin.ts';
+import { SharedState } from '../../../harness/host/shared/shared-state.ts';
+import { readFile } from 'node:fs/promises';
+import { CREDIT_BUREAU, ROOT_ID, breaker, buildBreaker, call, finish, header, sharedState, start } from './harness.ts';
+
+let wasm = '';
+beforeAll(async () => {
+  wasm = await buildBreaker();
+}, 180_000);
+
+const PATH = '/api/credit-bureau/x';
+const KEY = 'circuit-breaker/circuit_breaker/credit-bureau';
+
+/** Configures the plugin on the host; returns the error-level lines and whether it refused. */
+async function configure(configuration: string): Promise<{ errors: string[]; refused: string | undefined }> {
+  const errors: string[] = [];
+  let refused: string | undefined;
+  try {
+    const plugin = await createWasmPlugin(
+      { name: 'cb', rootId: ROOT_ID, code: await readFile(wasm), configuration },
+      { log: (level, message) => void (level >= LogLevel.Error && errors.push(message)), shared: SharedState.create() },
+    );
+    plugin.close();
+  } catch (err) {
+    if (!(err instanceof WasmPluginError)) throw err;
+    refused = err.message;
+  }
+  return { errors, refused };
+}
+
+describe('configuration rejected with one error line: circuit-breaker: <path>: <reason>', () => {
+  const cases: [string, string][] = [
+    ['', 'circuit-breaker: configuration is empty, expected a JSON object'],
+    ['{"services":[{"name":"a"}],"stat_prefix":7}', 'circuit-breaker: stat_prefix: expected a non-empty string'],
+    ['{"services":[{"name":"a","failure_treshold":3}]}', 'circuit-breaker: services[0].failure_treshold: unknown field'],
+    ['{"services":[{"name":"a","open_duration":"60"}]}', 'circuit-breaker: services[0].open_duration: expected a duration like "60s"'],
+    ['{"services":[{"name":"a"},{"name":"b","failure_rate_threshold":150}]}', 'circuit-breaker: services[1].failure_rate_threshold: expected a number between 0 and 100'],
+    ['{"services":[{"name":"a","failure_threshold":0}]}', 'circuit-breaker: services[0]: nothing to do: set failure_threshold, failure_rate_threshold, slow_call_rate_threshold or max_concurrent_requests above 0'],
+    ['{"services":[{"name":"a","open_action":{"fallback_header":{"name":"x"}}}]}', 'circuit-breaker: services[0].open_action.fallback_header.value: missing required field'],
+    ['{"services":[{"name":"a","open_response":{"headers":{"retry-after":"1"}}}]}', 'circuit-breaker: services[0].open_response.headers.retry-after: set by the filter, cannot be configured'],
+  ];
+  it.each(cases)('%s', async (configuration, line) => {
+    const { errors, refused } = await configure(configuration);
+    expect(errors).toEqual([line]);
+    expect(refused).toBe(line);
+  });
+
+  it('accepts the seeds configuration without an error line', async () => {
+    const { errors, refused } = await configure(JSON.stringify({ services: [CREDIT_BUREAU] }));
+    expect(errors).toEqual([]);
+    expect(refused).toBeUndefined();
+  });
+});
+
+describe('hostile input never traps', () => {
+  it('reads garbage in shared data as a fresh CLOSED circuit and replaces it', async () => {
+    const emu = await breaker(wasm, { services: [{ ...CREDIT_BUREAU, failure_threshold: 2 }] });
+    const record = Buffer.from(emu.getSharedData(KEY)!.value);
+    const badState = Buffer.from(record);
+    badState.writeUInt32LE(9, 4);
+    const garbage = [randomBytes(1), randomBytes(record.length), randomBytes(record.length + 1), Buffer.alloc(0), badState];
+    for (const value of garbage) {
+      expect(emu.setSharedData(KEY, value)).toBe(0);
+      expect(call(emu, PATH, 200).reply).toBeUndefined();
+      call(emu, PATH, 503);
+      call(emu, PATH, 503);
+      expect(sharedState(emu, 'credit-bureau')).toBe(1); // a well-formed record again, opened
+      expect(call(emu, PATH, 200).reply?.status).toBe(503);
+    }
+    expect(emu.vmFailed).toBe(false);
+  });
+
+  it('takes malformed, missing or odd :status values as not failures', async () => {
+    const emu = await breaker(wasm, { services: [{ ...CREDIT_BUREAU, failure_threshold: 1 }] });
+    for (const status of ['', 'abc', '5030', '50', '-503', '503 ', '\u00ff\u00ff\u00ff', '999']) {
+      const ex = start(emu, PATH);
+      emu.callOnResponseHeaders(ex.id, { ':status': status }, true);
+      emu.completeHttpContext(ex.id);
+    }
+    const noStatus = start(emu, PATH);
+    emu.callOnResponseHeaders(noStatus.id, { 'content-type': 'text/plain' }, true);
+    emu.completeHttpContext(noStatus.id);
+    expect(sharedState(emu, 'credit-bureau')).toBe(0);
+    expect(emu.vmFailed).toBe(false);
+  });
+
+  it('handles huge and odd request headers, and callbacks in an unexpected order', async () => {
+    const emu = await breaker(wasm, {
+      open_action: { fallback_header: { name: 'x-fallback', value: '1' } },
+      services: [{ ...CREDIT_BUREAU, match: { prefix: '/api/credit-bureau', headers: [{ name: 'x-tier', prefix: 'gold' }] } }],
+    });
+    const huge = 'v'.repeat(256 * 1024);
+    call(emu, `/api/credit-bureau/${huge}`, 503, { 'x-tier': `gold${huge}`, 'x-fallback': huge, 'x-envoy-upstream-rq-timeout-ms': huge });
+    call(emu, '/api/credit-bureau/\u00ff\u0000', 503, { 'x-tier': 'gold' });
+    // no :path, no :method at all
+    const id = emu.initializeHttpContext();
+    emu.callOnRequestHeaders(id, {}, true);
+    emu.callOnResponseHeaders(id, { ':status': '503' }, true);
+    emu.completeHttpContext(id);
+    // response headers twice, log without request headers
+    const twice = start(emu, PATH, { 'x-tier': 'gold' });
+    emu.callOnResponseHeaders(twice.id, { ':status': '200' }, false);
+    emu.callOnResponseHeaders(twice.id, { ':status': '503' }, true);
+    emu.completeHttpContext(twice.id);
+    emu.completeHttpContext(emu.initializeHttpContext());
+    expect(emu.vmFailed).toBe(false);
+    expect(sharedState(emu, 'credit-bureau')).toBe(0); // 2 failures, then a success (the first :status wins)
+  });
+
+  it('keeps memory flat over 100k requests through every state', async () => {
+    const emu = await breaker(wasm, {
+      services: [{ ...CREDIT_BUREAU, failure_rate_threshold: 50, slow_call_rate_threshold: 90, max_concurrent_requests: 50, open_duration: '1s' }],
+    });
+    const memory = () => emu.plugin.wasm.mem.size;
+    let opened = 0;
+    const run = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const ex = start(emu, PATH);
+        if (ex.reply) opened++;
+        finish(emu, ex, i % 7 < 3 ? 503 : 200);
+        if (i % 50 === 0) emu.advanceClock(100);
+      }
+    };
+    run(5_000);
+    const warm = memory();
+    run(100_000);
+    expect(memory()).toBe(warm);
+    expect(opened).toBeGreaterThan(1000); // the run did go through OPEN
+    expect(emu.getCounterValue('circuit_breaker.credit-bureau.transition.half_open_to_closed')).toBeGreaterThan(0n);
+    expect(emu.vmFailed).toBe(false);
+  }, 60_000);
+});
+
+describe('two VMs on one shared-data store (two workers)', () => {
+  async function workers(config: unknown) {
+    const shared = SharedState.create();
+    const a = await breaker(wasm, config, { shared });
+    const b = await breaker(wasm, config, { shared });
+    const advance = (ms: number) => {
+      a.advanceClock(ms);
+      b.advanceClock(ms);
+    };
+    return { a, b, advance };
+  }
+
+  it('failures seen by two workers add up; once open, neither lets a request through; one log line', async () => {
+    const { a, b } = await workers({ services: [CREDIT_BUREAU] });
+    call(a, PATH, 503);
+    call(b, PATH, 503);
+    call(a, PATH, 503);
+    expect(call(b, PATH, 200).reply?.status).toBe(503);
+    expect(call(a, PATH, 200).reply?.status).toBe(503);
+    expect([...a.getLogs(LogLevel.Warn), ...b.getLogs(LogLevel.Warn)]).toEqual(['circuit-breaker: credit-bureau: CLOSED -> OPEN: 3 consecutive failures; open for 60s']);
+    expect(a.getCounterValue('circuit_breaker.credit-bureau.transition.closed_to_open')).toBe(1n);
+    expect(b.getGaugeValue('circuit_breaker.credit-bureau.state')).toBe(1n);
+  });
+
+  it('HALF_OPEN admits half_open_requests probes across both workers together', async () => {
+    const { a, b, advance } = await workers({ services: [CREDIT_BUREAU] });
+    for (let i = 0; i < 3; i++) call(a, PATH, 503);
+    advance(60_000);
+    const admitted = [start(a, PATH), start(b, PATH), start(b, PATH), start(a, PATH), start(b, PATH)].map((ex) => ex.reply === undefined);
+    expect(admitted).toEqual([true, true, true, false, false]);
+    expect(a.getCounterValue('circuit_breaker.credit-bureau.transition.open_to_half_open')).toBe(1n);
+  });
+
+  it('the bulkhead counts requests in flight on both workers', async () => {
+    const { a, b } = await workers({ services: [{ name: 'docs', max_concurrent_requests: 3 }] });
+    const held = [start(a, '/x'), start(b, '/x'), start(a, '/x')];
+    expect(held.every((ex) => ex.reply === undefined)).toBe(true);
+    expect(header(start(b, '/x').reply?.headers, 'x-circuit-breaker')).toBe('bulkhead');
+    finish(a, held[0], 200);
+    expect(start(b, '/x').reply).toBeUndefined();
+  });
+});
