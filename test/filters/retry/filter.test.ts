@@ -1,0 +1,389 @@
+// The retry filter (build/retry.wasm) driven by hand on the project's proxy-wasm host
+// (WasmEmulator, fake clock): the headers it hands to Envoy's router per policy, the
+// idempotency guard, stripping, the shared budget, metrics, hostile inputs and memory.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { projectRoot } from '../../../harness/build.ts';
+import { LogLevel, SharedState, WasmEmulator, WasmPluginError, createWasmPlugin } from '../../../harness/host/index.ts';
+import { FilterHeadersStatus } from '../../../harness/http/filter.ts';
+
+const WASM = path.join(projectRoot, 'build', 'retry.wasm');
+const missing = existsSync(WASM) ? '' : `${WASM} not built (node bin/mesh-filters.js build retry)`;
+
+/** filters.md's example, plus a gRPC policy. */
+const CONFIG = {
+  policies: [
+    {
+      name: 'financial-transactions',
+      match: { prefix: '/api/transactions', methods: ['POST', 'PUT'] },
+      max_retries: 2,
+      retry_on: ['connect-failure', 'refused-stream', 'reset'],
+      per_try_timeout: '5s',
+      timeout: '20s',
+      idempotency_header: 'idempotency-key',
+    },
+    {
+      name: 'grpc',
+      match: { prefix: '/mesh.test.v1.EchoService/' },
+      max_retries: 3,
+      retry_on: ['connect-failure'],
+      retry_grpc_on: ['unavailable', 'resource-exhausted'],
+    },
+    {
+      name: 'reads',
+      match: { methods: ['GET', 'HEAD', 'OPTIONS'] },
+      max_retries: 5,
+      retry_on: ['5xx', 'gateway-error', 'connect-failure', 'reset', 'retriable-status-codes'],
+      retriable_status_codes: [429],
+      per_try_timeout: '2s',
+    },
+  ],
+  budget: { ratio: 0.2, min_retries_per_second: 10, window: '10s' },
+  strip_downstream_retry_headers: true,
+};
+
+const CONTROL = [
+  'x-envoy-max-retries',
+  'x-envoy-retry-on',
+  'x-envoy-retry-grpc-on',
+  'x-envoy-retriable-status-codes',
+  'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms',
+  'x-envoy-retriable-header-names',
+  'x-envoy-hedge-on-per-try-timeout',
+];
+
+function create(config: unknown = CONFIG, extra: Partial<Parameters<typeof WasmEmulator.create>[0]> = {}): Promise<WasmEmulator> {
+  return WasmEmulator.create({ wasm: WASM, name: 'retry', rootId: 'retry', pluginConfiguration: JSON.stringify(config), ...extra });
+}
+
+/** Runs request headers through the filter; returns the stream id and the control headers as the router would see them. */
+function send(emu: WasmEmulator, headers: Record<string, string>): { id: number; control: Record<string, string[]> } {
+  const id = emu.initializeHttpContext();
+  const status = emu.callOnRequestHeaders(id, { ':method': 'GET', ':path': '/', ':authority': 'api.example.com', ':scheme': 'http', ...headers }, true);
+  expect(status).toBe(FilterHeadersStatus.Continue);
+  const control: Record<string, string[]> = {};
+  for (const [k, v] of emu.getCurrentRequestHeaders(id)) if (k.startsWith('x-envoy-')) (control[k] ??= []).push(v);
+  return { id, control };
+}
+
+/** Ends a stream with a response that took `attempts` attempts (undefined: no x-envoy-attempt-count). */
+function respond(emu: WasmEmulator, id: number, attempts?: number | string): void {
+  const headers: Record<string, string> = { ':status': '200' };
+  if (attempts !== undefined) headers['x-envoy-attempt-count'] = String(attempts);
+  expect(emu.callOnResponseHeaders(id, headers, true)).toBe(FilterHeadersStatus.Continue);
+  emu.completeHttpContext(id);
+}
+
+const counter = (emu: WasmEmulator, name: string) => Number(emu.getCounterValue(name) ?? -1n);
+
+describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  describe('configuration', () => {
+    it('accepts filters.md’s example and defines its metrics', async () => {
+      const emu = await create();
+      expect(emu.getLogs(LogLevel.Error)).toEqual([]);
+      for (const p of ['financial-transactions', 'grpc', 'reads']) {
+        for (const what of ['requests', 'retried_requests', 'retries']) expect(emu.getCounterValue(`retry.policy.${p}.${what}`)).toBe(0n);
+      }
+      for (const what of ['retried_requests', 'retries', 'idempotency_guarded', 'budget_exhausted']) expect(emu.getCounterValue(`retry_${what}`)).toBe(0n);
+    });
+
+    it('rejects a bad configuration with one error line naming the JSON path', async () => {
+      const cases: Array<[unknown, string]> = [
+        [{ policies: [{ name: 'a', retry_on: ['5xx', 'retriable-5xx'] }] }, 'retry: policies[0].retry_on[1]: unknown retry condition "retriable-5xx"'],
+        [{ policies: [{ name: 'a', max_retries: 1000 }] }, 'retry: policies[0].max_retries: expected an integer between 0 and 100'],
+        [{ policies: [], budget: { window: '10' } }, 'retry: budget.window: expected a duration like "60s"'],
+        [{ policies: [], strip_downstream_retry_header: false }, 'retry: strip_downstream_retry_header: unknown field'],
+        [{ policies: [{ name: 'a', match: { methods: ['GET'], prefix: 3 } }] }, 'retry: policies[0].match.prefix: expected a string'],
+      ];
+      for (const [config, line] of cases) {
+        const error = await create(config).catch((e) => e);
+        expect(error).toBeInstanceOf(WasmPluginError);
+        expect(error.message).toBe(line);
+      }
+      const empty = await WasmEmulator.create({ wasm: WASM, name: 'retry', rootId: 'retry' }).catch((e) => e);
+      expect(empty.message).toBe('retry: configuration is empty, expected a JSON object');
+    });
+
+    it('logs exactly one line, at error level, for a rejected configuration', async () => {
+      const lines: Array<[LogLevel, string]> = [];
+      const error = await createWasmPlugin(
+        { name: 'retry', rootId: 'retry', code: readFileSync(WASM), configuration: JSON.stringify({ policies: [{ name: 'a', timeout: '1s', per_try_timeout: '1s' }] }) },
+        { log: (level, message) => lines.push([level, message]), logLevel: () => LogLevel.Trace },
+      ).catch((e) => e);
+      expect(error).toBeInstanceOf(WasmPluginError);
+      expect(lines).toEqual([[LogLevel.Error, 'retry: policies[0].per_try_timeout: must be less than timeout (Envoy ignores a per-try timeout that is not)']]);
+    });
+  });
+
+  describe('policies → router headers', () => {
+    it('reads: 5 retries on the read conditions, 429 retriable, 2 s per try, the route’s own timeout', async () => {
+      const emu = await create();
+      const { id, control } = send(emu, { ':method': 'GET', ':path': '/api/credit-bureau/score' });
+      expect(control).toEqual({
+        'x-envoy-max-retries': ['5'],
+        'x-envoy-retry-on': ['5xx,gateway-error,connect-failure,reset,retriable-status-codes'],
+        'x-envoy-retriable-status-codes': ['429'],
+        'x-envoy-upstream-rq-per-try-timeout-ms': ['2000'],
+      });
+      respond(emu, id, 1);
+      expect(counter(emu, 'retry.policy.reads.requests')).toBe(1);
+      expect(counter(emu, 'retry.policy.reads.retried_requests')).toBe(0);
+    });
+
+    it('financial transactions: a POST with its idempotency key gets 2 retries and both timeouts', async () => {
+      const emu = await create();
+      const { control } = send(emu, { ':method': 'POST', ':path': '/api/transactions', 'idempotency-key': '5f3c-77' });
+      expect(control).toEqual({
+        'x-envoy-max-retries': ['2'],
+        'x-envoy-retry-on': ['connect-failure,refused-stream,reset'],
+        'x-envoy-upstream-rq-timeout-ms': ['20000'],
+        'x-envoy-upstream-rq-per-try-timeout-ms': ['5000'],
+      });
+      expect(counter(emu, 'retry_idempotency_guarded')).toBe(0);
+    });
+
+    it('idempotency guard: a POST without the key, or with an empty one, is never retried (timeouts still apply)', async () => {
+      const emu = await create();
+      for (const extra of [{}, { 'idempotency-key': '' }] as Record<string, string>[]) {
+        const { control } = send(emu, { ':method': 'POST', ':path': '/api/transactions/pay', ...extra });
+        expect(control).toEqual({
+          'x-envoy-max-retries': ['0'],
+          'x-envoy-upstream-rq-timeout-ms': ['20000'],
+          'x-envoy-upstream-rq-per-try-timeout-ms': ['5000'],
+        });
+      }
+      expect(counter(emu, 'retry_idempotency_guarded')).toBe(2);
+      // PUT is idempotent (RFC 9110 §9.2.2): retried without a key.
+      expect(send(emu, { ':method': 'PUT', ':path': '/api/transactions/7' }).control['x-envoy-max-retries']).toEqual(['2']);
+      expect(counter(emu, 'retry.policy.financial-transactions.requests')).toBe(3);
+    });
+
+    it('gRPC: x-envoy-retry-grpc-on only for gRPC content types, as Envoy’s router tells them', async () => {
+      const emu = await create();
+      const grpc = send(emu, { ':method': 'POST', ':path': '/mesh.test.v1.EchoService/Echo', 'content-type': 'application/grpc' }).control;
+      expect(grpc['x-envoy-retry-grpc-on']).toEqual(['unavailable,resource-exhausted']);
+      expect(grpc['x-envoy-retry-on']).toEqual(['connect-failure']);
+      expect(grpc['x-envoy-max-retries']).toEqual(['3']);
+      const proto = send(emu, { ':method': 'POST', ':path': '/mesh.test.v1.EchoService/Echo', 'content-type': 'application/grpc+proto' }).control;
+      expect(proto['x-envoy-retry-grpc-on']).toEqual(['unavailable,resource-exhausted']);
+      const web = send(emu, { ':method': 'POST', ':path': '/mesh.test.v1.EchoService/Echo', 'content-type': 'application/grpc-web' }).control;
+      expect(web['x-envoy-retry-grpc-on']).toBeUndefined();
+      expect(web['x-envoy-max-retries']).toEqual(['3']);
+    });
+
+    it('the first matching policy wins; a request no policy matches gets no retry headers', async () => {
+      const emu = await create();
+      // GET on /api/transactions: the financial policy wants POST/PUT, so "reads" applies.
+      expect(send(emu, { ':method': 'GET', ':path': '/api/transactions/7' }).control['x-envoy-max-retries']).toEqual(['5']);
+      expect(send(emu, { ':method': 'DELETE', ':path': '/api/documents/1' }).control).toEqual({});
+    });
+  });
+
+  describe('downstream retry headers', () => {
+    const forged = Object.fromEntries(CONTROL.map((h) => [h, h === 'x-envoy-max-retries' ? '100' : h.endsWith('-ms') ? '600000' : h === 'x-envoy-hedge-on-per-try-timeout' ? 'true' : '5xx']));
+
+    it('are removed when no policy applies, and replaced by the policy’s when one does', async () => {
+      const emu = await create();
+      expect(send(emu, { ':method': 'DELETE', ':path': '/x', ...forged }).control).toEqual({});
+      const read = send(emu, { ':method': 'GET', ':path': '/x', ...forged }).control;
+      expect(read).toEqual({
+        'x-envoy-max-retries': ['5'],
+        'x-envoy-retry-on': ['5xx,gateway-error,connect-failure,reset,retriable-status-codes'],
+        'x-envoy-retriable-status-codes': ['429'],
+        'x-envoy-upstream-rq-per-try-timeout-ms': ['2000'],
+      });
+      // A client's x-envoy-max-retries: 100 never survives the guard.
+      const post = send(emu, { ':method': 'POST', ':path': '/api/transactions', ...forged }).control;
+      expect(post['x-envoy-max-retries']).toEqual(['0']);
+      expect(post['x-envoy-retry-on']).toBeUndefined();
+    });
+
+    it('with strip_downstream_retry_headers false, only the headers a policy writes are replaced', async () => {
+      const emu = await create({ ...CONFIG, strip_downstream_retry_headers: false });
+      expect(send(emu, { ':method': 'DELETE', ':path': '/x', ...forged }).control).toEqual(Object.fromEntries(CONTROL.map((h) => [h, [forged[h]]])));
+      const post = send(emu, { ':method': 'POST', ':path': '/api/transactions', ...forged }).control;
+      expect(post['x-envoy-max-retries']).toEqual(['0']);
+      expect(post['x-envoy-upstream-rq-timeout-ms']).toEqual(['20000']);
+    });
+
+    it('repeated values are all replaced', async () => {
+      const emu = await create();
+      const id = emu.initializeHttpContext();
+      emu.callOnRequestHeaders(id, [[':method', 'GET'], [':path', '/'], ['x-envoy-max-retries', '9'], ['x-envoy-max-retries', '10'], ['x-envoy-retry-grpc-on', 'cancelled'], ['x-envoy-retry-grpc-on', 'internal']], true);
+      const values = emu.getCurrentRequestHeaders(id).filter(([k]) => k.startsWith('x-envoy-retry-grpc-on') || k === 'x-envoy-max-retries');
+      expect(values).toEqual([['x-envoy-max-retries', '5']]);
+    });
+  });
+
+  describe('retry budget (fake clock)', () => {
+    // ratio 0, 1 retry/s over 10 s: exactly 10 retries per window whatever the traffic.
+    const FIXED = { policies: [{ name: 'reads', max_retries: 5, retry_on: ['5xx'] }], budget: { ratio: 0, min_retries_per_second: 1, window: '10s' } };
+
+    it('caps retries at what the window has left, then answers x-envoy-max-retries: 0, and recovers when the window slides', async () => {
+      const emu = await create(FIXED);
+      const granted: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const { id, control } = send(emu, {});
+        granted.push(control['x-envoy-max-retries'][0]);
+        respond(emu, id, Number(control['x-envoy-max-retries'][0]) + 1); // every retry used
+      }
+      // 10 allowed: 5 then 5, then nothing.
+      expect(granted).toEqual(['5', '5', '0', '0', '0']);
+      expect(counter(emu, 'retry_budget_exhausted')).toBe(3);
+      expect(counter(emu, 'retry_retries')).toBe(10);
+      expect(counter(emu, 'retry.policy.reads.retries')).toBe(10);
+      expect(counter(emu, 'retry.policy.reads.retried_requests')).toBe(2);
+      emu.advanceClock(9_000);
+      expect(send(emu, {}).control['x-envoy-max-retries']).toEqual(['0']); // the retries are 9 s old: still in the window
+      emu.advanceClock(1_100);
+      expect(send(emu, {}).control['x-envoy-max-retries']).toEqual(['5']);
+    });
+
+    it('grows with traffic by ratio × requests', async () => {
+      const emu = await create({ ...FIXED, budget: { ratio: 0.5, min_retries_per_second: 0, window: '10s' } });
+      // 1st request: allowance 0.5 → 0 retries; 2nd: 1.0 → 1; 4th: 2.0 → 2.
+      const granted = [];
+      for (let i = 0; i < 4; i++) {
+        const { id, control } = send(emu, {});
+        granted.push(control['x-envoy-max-retries'][0]);
+        respond(emu, id, 1);
+      }
+      expect(granted).toEqual(['0', '1', '1', '2']);
+      const used = send(emu, {});
+      respond(emu, used.id, 3); // 2 retries used: allowance 2.5 + 0.5 − 2
+      expect(send(emu, {}).control['x-envoy-max-retries']).toEqual(['1']);
+    });
+
+    it('a request no policy matches gets x-envoy-max-retries: 0 while over budget (the route’s own retries count too)', async () => {
+      const emu = await create({ ...FIXED, policies: [] });
+      const { id } = send(emu, { ':path': '/a' });
+      respond(emu, id, 11); // 10 retries by the route's own policy
+      const after = send(emu, { ':path': '/b' });
+      expect(after.control).toEqual({ 'x-envoy-max-retries': ['0'] });
+      expect(counter(emu, 'retry_retries')).toBe(10);
+      expect(counter(emu, 'retry_budget_exhausted')).toBe(1);
+    });
+
+    it('is one budget for every VM sharing the vm_id (workers)', async () => {
+      const shared = SharedState.create({ data: { bytes: 1 << 16, buckets: 64 }, queues: { bytes: 1 << 12, maxQueues: 4 }, metrics: { maxMetrics: 64, nameBytes: 4096 } });
+      const a = await create(FIXED, { shared });
+      const b = await create(FIXED, { shared });
+      const first = send(a, {});
+      respond(a, first.id, 6);
+      const second = send(b, {});
+      expect(second.control['x-envoy-max-retries']).toEqual(['5']);
+      respond(b, second.id, 6);
+      expect(send(a, {}).control['x-envoy-max-retries']).toEqual(['0']);
+      expect(send(b, {}).control['x-envoy-max-retries']).toEqual(['0']);
+    });
+
+    it('does not let a forged x-envoy-attempt-count drain the budget beyond the retries allowed', async () => {
+      const emu = await create(FIXED);
+      const { id } = send(emu, {});
+      respond(emu, id, 1_000_000);
+      expect(counter(emu, 'retry_retries')).toBe(5);
+      expect(send(emu, {}).control['x-envoy-max-retries']).toEqual(['5']);
+      for (const junk of ['abc', '-3', '', '2.5', '99999999999999999999', '\u0000']) {
+        const s = send(emu, { ':method': 'HEAD' });
+        respond(emu, s.id, junk);
+      }
+      expect(counter(emu, 'retry_retries')).toBe(5);
+    });
+
+    it('warns once per VM when responses carry no x-envoy-attempt-count', async () => {
+      const emu = await create(FIXED);
+      for (let i = 0; i < 3; i++) respond(emu, send(emu, {}).id);
+      expect(emu.getLogs(LogLevel.Warn)).toEqual([
+        'retry: a response carries no x-envoy-attempt-count, so the budget cannot count retries; set include_attempt_count_in_response on the route\'s virtual host',
+      ]);
+    });
+
+    it('recovers from garbage in its shared-data record', async () => {
+      const emu = await create(FIXED);
+      const key = 'retry.budget';
+      expect(emu.getSharedData(key)?.value.length).toBe(104);
+      for (const garbage of ['', 'x', Buffer.alloc(104, 0xff), Buffer.alloc(5000, 7)]) {
+        emu.setSharedData(key, garbage);
+        const { id, control } = send(emu, {});
+        expect(control['x-envoy-max-retries']).toEqual(['5']);
+        respond(emu, id, 2);
+      }
+      expect(emu.getSharedData(key)?.value.length).toBe(104);
+      expect(emu.vmFailed).toBe(false);
+    });
+  });
+
+  describe('never traps', () => {
+    it('on hostile requests and responses', async () => {
+      const emu = await create();
+      const big = 'x'.repeat(256 * 1024);
+      const hostile: Array<Record<string, string>> = [
+        {},
+        { ':method': '', ':path': '' },
+        { ':method': 'POST', ':path': '/api/transactions', 'idempotency-key': big },
+        { ':method': 'GÉT', ':path': '/\u0000\uffff' },
+        { ':method': 'POST', ':path': '/mesh.test.v1.EchoService/Echo', 'content-type': big },
+        { ':method': 'GET', ':path': big, 'x-envoy-max-retries': big, 'x-envoy-retry-on': '\u00ff\u00fe' },
+      ];
+      for (const h of hostile) {
+        const id = emu.initializeHttpContext();
+        emu.callOnRequestHeaders(id, h, false);
+        emu.callOnResponseHeaders(id, { ':status': 'abc', 'x-envoy-attempt-count': big }, false);
+        emu.callOnResponseHeaders(id, {}, true);
+        emu.completeHttpContext(id);
+      }
+      // Response before any request headers (a local reply from an earlier filter).
+      const early = emu.initializeHttpContext();
+      emu.callOnResponseHeaders(early, { ':status': '503', 'x-envoy-attempt-count': '4' }, true);
+      emu.completeHttpContext(early);
+      expect(emu.vmFailed).toBe(false);
+      expect(emu.getLogs(LogLevel.Critical)).toEqual([]);
+    });
+
+    it('keeps its memory flat over 100 000 requests', async () => {
+      const emu = await create();
+      const memory = emu.plugin.wasm.exports.memory as WebAssembly.Memory;
+      const cycle = (i: number) => {
+        const id = emu.initializeHttpContext();
+        const post = i % 3 === 0;
+        emu.callOnRequestHeaders(id, { ':method': post ? 'POST' : 'GET', ':path': post ? '/api/transactions' : `/api/credit-bureau/${i}`, 'idempotency-key': String(i), 'x-envoy-max-retries': '7' }, true);
+        emu.callOnResponseHeaders(id, { ':status': '200', 'x-envoy-attempt-count': String(1 + (i % 3)) }, true);
+        emu.completeHttpContext(id);
+        if (i % 1000 === 0) emu.advanceClock(250);
+      };
+      for (let i = 0; i < 5_000; i++) cycle(i);
+      const warm = memory.buffer.byteLength;
+      for (let i = 0; i < 100_000; i++) cycle(i);
+      expect(memory.buffer.byteLength).toBe(warm);
+      expect(emu.vmFailed).toBe(false);
+    }, 60_000);
+  });
+
+  describe('metrics', () => {
+    it('count requests per policy and retries from x-envoy-attempt-count, as /stats/prometheus shows them', async () => {
+      const emu = await create({ policies: CONFIG.policies });
+      respond(emu, send(emu, { ':method': 'GET' }).id, 3);
+      respond(emu, send(emu, { ':method': 'GET' }).id, 1);
+      respond(emu, send(emu, { ':method': 'POST', ':path': '/api/transactions', 'idempotency-key': 'k' }).id, 2);
+      respond(emu, send(emu, { ':method': 'DELETE' }).id, 4); // no policy: filter-wide counters only
+      const prom = emu.renderPrometheus();
+      expect(prom).toMatch(/^retry_policy_reads_requests\{\} 2$/m);
+      expect(prom).toMatch(/^retry_policy_reads_retried_requests\{\} 1$/m);
+      expect(prom).toMatch(/^retry_policy_reads_retries\{\} 2$/m);
+      expect(prom).toMatch(/^retry_policy_financial_transactions_retries\{\} 1$/m);
+      expect(prom).toMatch(/^retry_retried_requests\{\} 3$/m);
+      expect(prom).toMatch(/^retry_retries\{\} 6$/m);
+      expect(prom).toMatch(/^retry_budget_exhausted\{\} 0$/m);
+      expect(prom).toMatch(/^# TYPE retry_retries counter$/m);
+    });
+
+    it('use stat_prefix', async () => {
+      const emu = await create({ stat_prefix: 'edge_retry', policies: [{ name: 'all', max_retries: 1, retry_on: ['reset'] }] });
+      respond(emu, send(emu, {}).id, 2);
+      expect(counter(emu, 'edge_retry.policy.all.retries')).toBe(1);
+      expect(counter(emu, 'edge_retry_retries')).toBe(1);
+    });
+  });
+});
