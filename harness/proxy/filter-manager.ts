@@ -449,6 +449,10 @@ export class FilterManager {
     this.isGrpcRequest = isGrpcContentType(headers.get('content-type'));
     this.isHeadRequest = headers.get(':method') === 'HEAD';
     if (endStream) this.remoteDecodeComplete = true;
+    // Envoy resolves the route before the filter chain runs (conn_manager_impl.cc
+    // ActiveStream::decodeHeaders → refreshCachedRoute), so filters read `cluster_name`
+    // and `route_name` from their first callback.
+    this.route();
     this.decodeHeadersFrom(null, headers, endStream);
   }
 
