@@ -1,0 +1,92 @@
+/**
+ * The headers a decision adds to the response: on denials `x-envoy-ratelimited: true`
+ * (Envoy's `Http::Headers::EnvoyRateLimited`, as its rate limit filters send it) and
+ * `retry-after` (RFC 9110 §10.2.3, delay-seconds), and with `response_headers` the
+ * draft-03 `x-ratelimit-limit`, `x-ratelimit-remaining`, `x-ratelimit-reset` (names as
+ * Envoy's source/extensions/filters/http/common/ratelimit_headers.h; values: decision.ts).
+ *
+ * Names are UTF-8 once; numbers are written into one preallocated buffer per length,
+ * so adding the headers to an upstream response allocates nothing.
+ */
+import { HeaderPair, utf8 } from "../../assembly/proxy-wasm";
+import { RateLimitConfig } from "./config";
+import { Decision } from "./decision";
+
+export const X_RATELIMIT_LIMIT = "x-ratelimit-limit";
+export const X_RATELIMIT_REMAINING = "x-ratelimit-remaining";
+export const X_RATELIMIT_RESET = "x-ratelimit-reset";
+export const X_ENVOY_RATELIMITED = "x-envoy-ratelimited";
+export const RETRY_AFTER = "retry-after";
+
+/** Decimal digits of `x` (non-negative) as UTF-8, in a buffer reused for every number of that length. */
+export class DecimalBytes {
+  private readonly byLength: StaticArray<ArrayBuffer> = new StaticArray<ArrayBuffer>(20);
+
+  constructor() {
+    for (let n = 0; n < 20; n++) unchecked((this.byLength[n] = new ArrayBuffer(n + 1)));
+  }
+
+  /** The digits of `x`; valid until the next call. */
+  of(x: i64): ArrayBuffer {
+    let v = <u64>(x < 0 ? 0 : x);
+    let digits = 1;
+    for (let t = v; t >= 10; t /= 10) digits++;
+    const out = unchecked(this.byLength[digits - 1]);
+    const p = changetype<usize>(out);
+    for (let i = digits - 1; i >= 0; i--) {
+      store<u8>(p + <usize>i, <u8>(0x30 + v % 10));
+      v /= 10;
+    }
+    return out;
+  }
+}
+
+/** Header names as UTF-8 and the local reply's header list, made once per plugin. */
+export class ResponseHeaders {
+  readonly limitName: ArrayBuffer = utf8(X_RATELIMIT_LIMIT);
+  readonly remainingName: ArrayBuffer = utf8(X_RATELIMIT_REMAINING);
+  readonly resetName: ArrayBuffer = utf8(X_RATELIMIT_RESET);
+  readonly digits: DecimalBytes = new DecimalBytes();
+  private readonly retryAfter: HeaderPair = new HeaderPair(RETRY_AFTER, "");
+  private readonly limit: HeaderPair = new HeaderPair(X_RATELIMIT_LIMIT, "");
+  private readonly remaining: HeaderPair = new HeaderPair(X_RATELIMIT_REMAINING, "");
+  private readonly reset: HeaderPair = new HeaderPair(X_RATELIMIT_RESET, "");
+  private readonly denial: HeaderPair[] = [];
+  private readonly limitValues: StaticArray<StaticArray<string>>;
+
+  constructor(readonly config: RateLimitConfig) {
+    this.limitValues = limitValueStrings(config);
+    const denial = this.denial;
+    denial.push(new HeaderPair(X_ENVOY_RATELIMITED, "true"));
+    denial.push(this.retryAfter);
+    if (config.responseHeaders) {
+      denial.push(this.limit);
+      denial.push(this.remaining);
+      denial.push(this.reset);
+    }
+  }
+
+  /** The headers of a denial's local reply for `d` (the list is reused). */
+  denialHeaders(d: Decision): HeaderPair[] {
+    this.retryAfter.value = d.retryAfterSeconds.toString();
+    if (this.config.responseHeaders) {
+      this.limit.value = unchecked(unchecked(this.limitValues[d.ruleIndex])[d.reported]);
+      this.remaining.value = d.remaining.toString();
+      this.reset.value = d.resetSeconds.toString();
+    }
+    return this.denial;
+  }
+}
+
+/** Each rule's `x-ratelimit-limit` values as strings, for local replies. */
+function limitValueStrings(config: RateLimitConfig): StaticArray<StaticArray<string>> {
+  const rules = config.rules;
+  const values = new StaticArray<StaticArray<string>>(rules.length);
+  for (let r = 0; r < rules.length; r++) {
+    const bytes = unchecked(rules[r]).limitHeaderValues;
+    const strings = new StaticArray<string>(bytes.length);
+    for (let l = 0; l < bytes.length; l++) unchecked((strings[l] = String.UTF8.decode(unchecked(bytes[l]))));
+    unchecked((values[r] = strings));
+  }
+  return values;
+}
