@@ -57,8 +57,10 @@ export interface StreamStart {
 
 const HOP_BY_HOP_REQUEST = ['connection', 'upgrade', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'x-envoy-internal'];
 const HOP_BY_HOP_RESPONSE = ['connection', 'transfer-encoding', 'keep-alive', 'proxy-connection'];
-/** Control headers an external request may not set (mutateRequestHeaders, external branch). */
+/** Control headers an external request may not set (conn_manager_utility.cc `cleanInternalHeaders`). */
 const EXTERNAL_STRIPPED = [
+  'x-envoy-retriable-status-codes',
+  'x-envoy-retriable-header-names',
   'x-envoy-retry-on',
   'x-envoy-retry-grpc-on',
   'x-envoy-max-retries',
@@ -69,6 +71,8 @@ const EXTERNAL_STRIPPED = [
   'x-envoy-expected-rq-timeout-ms',
   'x-envoy-force-trace',
   'x-envoy-ip-tags',
+  'x-envoy-original-url',
+  'x-envoy-hedge-on-per-try-timeout',
 ];
 
 function ipOf(address: string): string {

@@ -5,12 +5,15 @@
  *
  * - the route's `retry_policy` is merged with the request headers `x-envoy-retry-on`,
  *   `x-envoy-retry-grpc-on` (OR-ed in), `x-envoy-max-retries` (replaces `num_retries`,
- *   only when some retry condition is on) and `x-envoy-retriable-status-codes` (added);
- *   all retry headers are then removed from the request (they never reach upstream);
+ *   only when some retry condition is on), `x-envoy-retriable-status-codes` and
+ *   `x-envoy-retriable-header-names` (added); numbers are read as absl::SimpleAtoi does
+ *   (surrounding whitespace and a '+' allowed, anything else or an overflow ignores the
+ *   value); all retry headers are then removed from the request (they never reach upstream);
  * - a response is retried on `5xx`, `gateway-error` (502/503/504), `retriable-4xx`
- *   (409 only), `retriable-status-codes`, or its `grpc-status` (cancelled 1,
- *   deadline-exceeded 4, resource-exhausted 8, unavailable 14, internal 13); never when
- *   it carries `x-envoy-ratelimited` (unless `envoy-ratelimited`);
+ *   (409 only), `retriable-status-codes`, `retriable-headers` (a named header is present),
+ *   or its `grpc-status` (cancelled 1, deadline-exceeded 4, resource-exhausted 8,
+ *   unavailable 14, internal 13); never when it carries `x-envoy-ratelimited` (unless
+ *   `envoy-ratelimited`);
  * - a reset is retried on `reset`, `5xx`/`gateway-error`, `connect-failure` (connection
  *   failures and timeouts only), `refused-stream` (REFUSED_STREAM only);
  * - backoff is fully jittered exponential: attempt n waits uniform [0, b·2^(n-1)) with
@@ -123,13 +126,28 @@ const CONSUMED_HEADERS = [
   'x-envoy-upstream-rq-per-try-timeout-ms',
 ];
 
-const isDigits = (s: string): boolean => /^\d+$/.test(s);
+const UINT32_MAX = 0xffff_ffff;
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/**
+ * absl::SimpleAtoi into an unsigned integer of at most `max` (as Envoy parses its numeric
+ * headers): ASCII whitespace around, an optional '+', decimal digits; undefined for
+ * anything else or a value above `max`. Values beyond 2^53 come back rounded.
+ */
+export function simpleAtoi(text: string, max: bigint = UINT64_MAX): number | undefined {
+  const m = /^[ \t\n\v\f\r]*\+?([0-9]+)[ \t\n\v\f\r]*$/.exec(text);
+  if (!m) return undefined;
+  const value = BigInt(m[1]);
+  return value <= max ? Number(value) : undefined;
+}
 
 /** One request's retry state (RetryStateImpl). */
 export class RetryState {
   retryOn: number;
   retriesRemaining: number;
   readonly retriableStatusCodes: number[];
+  /** `x-envoy-retriable-header-names` (name-only matchers: the header is present). */
+  readonly retriableHeaderNames: string[] = [];
   private readonly baseIntervalMs: number;
   private readonly maxIntervalMs: number;
   private nextIntervalMs: number;
@@ -153,9 +171,19 @@ export class RetryState {
     const grpcOn = headers.get('x-envoy-retry-grpc-on');
     if (grpcOn !== undefined) this.retryOn |= parseRetryGrpcOn(grpcOn).bits;
     const max = headers.get('x-envoy-max-retries');
-    if (this.retryOn !== 0 && max !== undefined && isDigits(max)) this.retriesRemaining = Number(max);
+    const maxValue = max !== undefined && this.retryOn !== 0 ? simpleAtoi(max) : undefined;
+    if (maxValue !== undefined) this.retriesRemaining = maxValue;
     const codes = headers.get('x-envoy-retriable-status-codes');
-    if (codes !== undefined) for (const c of codes.split(',')) if (isDigits(c.trim())) this.retriableStatusCodes.push(Number(c.trim()));
+    if (codes !== undefined) {
+      for (const c of codes.split(',')) {
+        const code = c ? simpleAtoi(c, BigInt(UINT32_MAX)) : undefined;
+        if (code !== undefined) this.retriableStatusCodes.push(code);
+      }
+    }
+    const names = headers.get('x-envoy-retriable-header-names');
+    if (names !== undefined) {
+      for (const n of names.split(',')) if (n.trim()) this.retriableHeaderNames.push(n.trim().toLowerCase());
+    }
   }
 
   /**
@@ -176,10 +204,12 @@ export class RetryState {
     if (this.retryOn & RETRY_ON_GATEWAY_ERROR && status >= 502 && status <= 504) return true;
     if (this.retryOn & RETRY_ON_RETRIABLE_4XX && status === 409) return true;
     if (this.retryOn & RETRY_ON_RETRIABLE_STATUS_CODES && this.retriableStatusCodes.includes(status)) return true;
+    if (this.retryOn & RETRY_ON_RETRIABLE_HEADERS && this.retriableHeaderNames.some((n) => headers.has(n))) return true;
     if (this.retryOn & RETRY_ON_GRPC_ANY) {
+      // Grpc::Common::getGrpcStatus: the response headers only (a trailers-only response).
       const g = headers.get('grpc-status');
-      if (g !== undefined && isDigits(g)) {
-        const code = Number(g);
+      const code = g !== undefined ? simpleAtoi(g) : undefined;
+      if (code !== undefined) {
         if (
           (code === 1 && this.retryOn & RETRY_ON_GRPC_CANCELLED) ||
           (code === 4 && this.retryOn & RETRY_ON_GRPC_DEADLINE_EXCEEDED) ||

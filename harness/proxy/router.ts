@@ -3,8 +3,10 @@
  * source/common/router/router.cc (Filter) and upstream_request.cc: the terminal decoder
  * filter that picks the route's cluster and a host, sends the request upstream, retries
  * per the merged retry policy (retry-state.ts), enforces the route timeout (default 15 s,
- * started when the downstream request is complete, covering all attempts) and the
- * per-try timeout, and answers with Envoy's local replies:
+ * started when the downstream request is complete, covering all attempts and backoffs)
+ * and the per-try timeout (started when the attempt's connection is ready and the
+ * downstream request complete, upstream_request.cc `onPoolReady`), replays the buffered
+ * request body on each retry, and answers with Envoy's local replies:
  *
  * | case                           | code | body                                                    | flag |
  * |--------------------------------|------|---------------------------------------------------------|------|
@@ -20,7 +22,7 @@ import type { HeaderMap } from '../http/header-map.ts';
 import type { RouteActionConfig, DirectResponseConfig, VirtualHostConfig } from './bootstrap.ts';
 import type { Cluster, ClusterManager, UpstreamHost, UpstreamStream } from './cluster-manager.ts';
 import type { StreamDecoderCallbacks } from './filter-manager.ts';
-import { NO_RETRY_POLICY, RetryState, type RetryClusterHooks, type StreamResetReason } from './retry-state.ts';
+import { NO_RETRY_POLICY, RetryState, simpleAtoi, type RetryClusterHooks, type StreamResetReason } from './retry-state.ts';
 import type { ProxyStats } from './stats.ts';
 
 /** What a resolved route carries for the router (the `entry` of ResolvedRoute). */
@@ -53,13 +55,15 @@ const RESET_FLAGS: Record<StreamResetReason, string> = {
   'protocol error': 'UPE',
 };
 
-const isDigits = (s: string | undefined): s is string => s !== undefined && /^\d+$/.test(s);
-
 class Attempt {
   awaitingHeaders = true;
   retried = false;
   requestStarted = false;
   poolReady = false;
+  /** The whole request (end of stream) was handed to this attempt (UpstreamRequest `encodeComplete`). */
+  encodeComplete = false;
+  /** The pool was ready before the request completed: start the per-try timer then. */
+  perTryOnRequestComplete = false;
   perTryTimer: NodeJS.Timeout | undefined;
   stream!: UpstreamStream;
   constructor(readonly host: UpstreamHost) {}
@@ -155,12 +159,12 @@ export class RouterFilter implements HttpFilter {
     this.perTryTimeoutMs = routePerTryMs;
     const global = headers.get('x-envoy-upstream-rq-timeout-ms');
     if (global !== undefined) {
-      if (isDigits(global)) this.globalTimeoutMs = Number(global);
+      this.globalTimeoutMs = simpleAtoi(global) ?? this.globalTimeoutMs;
       headers.remove('x-envoy-upstream-rq-timeout-ms');
     }
     const perTry = headers.get('x-envoy-upstream-rq-per-try-timeout-ms');
-    if (perTry !== undefined) {
-      if (isDigits(perTry)) this.perTryTimeoutMs = Number(perTry);
+    if (perTry) {
+      this.perTryTimeoutMs = simpleAtoi(perTry) ?? this.perTryTimeoutMs;
       headers.remove('x-envoy-upstream-rq-per-try-timeout-ms');
     }
     if (this.perTryTimeoutMs >= this.globalTimeoutMs && this.globalTimeoutMs !== 0) this.perTryTimeoutMs = 0;
@@ -237,6 +241,8 @@ export class RouterFilter implements HttpFilter {
           this.ctx.stats.host(this.cluster.name, h.address, 'rq_total');
           this.ctx.stats.host(this.cluster.name, h.address, 'rq_active');
           this.cb.streamInfo.upstreamAddress = h.address;
+          if (this.downstreamEndStream) this.setupPerTryTimeout(a);
+          else a.perTryOnRequestComplete = true;
         },
         onHeaders: (h, end) => this.onUpstreamHeaders(a, h, end),
         onData: (d, end) => this.onUpstreamData(a, d, end),
@@ -246,9 +252,8 @@ export class RouterFilter implements HttpFilter {
       protocol === 'HTTP/2',
     );
     a.requestStarted = true;
+    if (endStream) a.encodeComplete = true;
     a.stream.sendHeaders(this.headers, endStream);
-    // Retries after the request completed get their per-try timer now (UpstreamRequest::setupPerTryTimeout).
-    if (this.downstreamEndStream) this.setupPerTryTimeout(a);
     return a;
   }
 
@@ -272,11 +277,11 @@ export class RouterFilter implements HttpFilter {
     }
     const bytes = data.drain();
     if (buffering) {
-      if (this.attempts.length) this.attempts[0].stream.sendData(Buffer.from(bytes), endStream);
+      if (this.attempts.length) this.sendData(this.attempts[0], Buffer.from(bytes), endStream);
       // Kept in the decoding buffer to replay on retry; watermark (not 413) if it grows.
       this.cb.addDecodedData(bytes, true);
     } else if (this.attempts.length) {
-      this.attempts[0].stream.sendData(bytes, endStream);
+      this.sendData(this.attempts[0], bytes, endStream);
     }
     if (endStream) this.onRequestComplete();
     return FilterDataStatus.StopIterationNoBuffer;
@@ -284,9 +289,19 @@ export class RouterFilter implements HttpFilter {
 
   decodeTrailers(trailers: HeaderMap): FilterTrailersStatus {
     this.downstreamTrailers = trailers;
-    if (this.attempts.length) this.attempts[0].stream.sendTrailers(trailers);
+    if (this.attempts.length) this.sendTrailers(this.attempts[0], trailers);
     this.onRequestComplete();
     return FilterTrailersStatus.StopIteration;
+  }
+
+  private sendData(a: Attempt, data: Buffer, endStream: boolean): void {
+    if (endStream) a.encodeComplete = true;
+    a.stream.sendData(data, endStream);
+  }
+
+  private sendTrailers(a: Attempt, trailers: HeaderMap): void {
+    a.encodeComplete = true;
+    a.stream.sendTrailers(trailers);
   }
 
   /** Filter::onRequestComplete: the route timeout starts when the whole request is in. */
@@ -295,7 +310,7 @@ export class RouterFilter implements HttpFilter {
     this.requestCompleteAt = performance.now();
     if (this.attempts.length) {
       if (this.globalTimeoutMs > 0) this.responseTimer = setTimeout(() => this.onResponseTimeout(), this.globalTimeoutMs);
-      for (const a of this.attempts) this.setupPerTryTimeout(a);
+      for (const a of this.attempts) if (a.perTryOnRequestComplete) this.setupPerTryTimeout(a);
     }
   }
 
@@ -336,8 +351,8 @@ export class RouterFilter implements HttpFilter {
     const buffer = this.cb.decodingBuffer();
     const a = this.startAttempt(host, !buffer && !this.downstreamTrailers && this.downstreamEndStream);
     if (!this.attempts.includes(a)) return;
-    if (buffer) a.stream.sendData(Buffer.from(buffer.bytes()), !this.downstreamTrailers && this.downstreamEndStream);
-    if (this.downstreamTrailers) a.stream.sendTrailers(this.downstreamTrailers);
+    if (buffer) this.sendData(a, Buffer.from(buffer.bytes()), !this.downstreamTrailers && this.downstreamEndStream);
+    if (this.downstreamTrailers) this.sendTrailers(a, this.downstreamTrailers);
   }
 
   private onUpstreamHeaders(a: Attempt, headers: HeaderMap, endStream: boolean): void {
@@ -351,7 +366,7 @@ export class RouterFilter implements HttpFilter {
         if (r.status === 'yes') {
           this.ctx.stats.host(this.cluster.name, a.host.address, 'rq_error');
           this.ctx.stats.clusterCode(this.cluster.name, code, true);
-          if (!endStream) a.stream.reset();
+          if (!endStream || !a.encodeComplete) a.stream.reset();
           this.removeAttempt(a);
           this.scheduleRetry(r.backoffMs, false);
           return;
