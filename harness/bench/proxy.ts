@@ -2,13 +2,14 @@
  * Proxy benchmark: cost per empty stream through the embedded data plane, filterless vs
  * one wasm filter (the SDK example, build/test/example.wasm), in microseconds of wall
  * time per request at a fixed concurrency (undici Pool, 8 connections, one worker), and
- * their ratio. The wasm run is reported as skipped, with the reason, when the host
- * (harness/host `createWasmPlugin`) or the example module is not there.
+ * their ratio; and the round trip of single hostcalls from the VM (the host probe,
+ * harness/host/bench.ts), in microseconds.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'undici';
 import { projectRoot } from '../build.ts';
+import { hostcallRoundTrips } from '../host/bench.ts';
 import { startProxy } from '../proxy/index.ts';
 import { startUpstream } from '../upstream/index.ts';
 import { round, type BenchSuite } from './report.ts';
@@ -96,17 +97,13 @@ export const suite: BenchSuite = {
     try {
       const filterless = await measure(up.address, false, n);
       const report: Record<string, unknown> = { requests: n, concurrency: 8, workers: 1, filterless_us: round(filterless, 1) };
-      let skip = '';
-      if (!existsSync(EXAMPLE)) skip = `${path.relative(projectRoot, EXAMPLE)} not built (npm run build -- --tests)`;
-      else if (!existsSync(path.join(projectRoot, 'harness', 'host', 'index.ts'))) skip = 'harness/host/index.ts (createWasmPlugin) not present yet';
-      if (skip) report.wasm = `skipped: ${skip}`;
-      else {
-        const wasm = await measure(up.address, true, n);
-        report.wasm_us = round(wasm, 1);
-        report.ratio = round(wasm / filterless, 3);
-        report.wasm_overhead_us = round(wasm - filterless, 1);
-      }
-      report.hostcall_round_trip = 'skipped: needs the host emulator probe (harness/host) — see report';
+      if (!existsSync(EXAMPLE)) throw new Error(`${path.relative(projectRoot, EXAMPLE)} not built (npm run build -- --tests)`);
+      const wasm = await measure(up.address, true, n);
+      report.wasm_us = round(wasm, 1);
+      report.ratio = round(wasm / filterless, 3);
+      report.wasm_overhead_us = round(wasm - filterless, 1);
+      const ns = await hostcallRoundTrips();
+      report.hostcall_round_trip_us = Object.fromEntries(Object.entries(ns).map(([k, v]) => [k, round(v / 1000, 3)]));
       return report;
     } finally {
       await up.close();
