@@ -8,7 +8,7 @@ import { createECDH, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCryptoModule, type CryptoModule } from '../../harness/crypto/wasm.ts';
 
-export const CURVES = [
+const CURVES = [
   {
     name: 'P-256',
     crv: 1,

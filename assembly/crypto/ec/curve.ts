@@ -46,7 +46,8 @@ export class CurveCore {
   readonly tableWords: i32;
 
   protected readonly mem: StaticArray<u32>;
-  // Constants: p (plain), p - 2 (plain), 1 (plain), R mod p (Montgomery 1), R² mod p, b·R, zero.
+  // Constants: p (plain), p - 2 (plain), 1 (plain), R mod p (Montgomery 1), R² mod p, b·R,
+  // zero, and one spare element.
   protected readonly p: usize;
   protected readonly pMinus2: usize;
   protected readonly plainOne: usize;
@@ -68,7 +69,7 @@ export class CurveCore {
   protected readonly t5: usize;
   protected readonly t6: usize;
   protected readonly t7: usize;
-  // Scalars (words + 1, so that digit extraction may read one word past the top).
+  // Scalars mod n (e is the digest as an integer).
   protected readonly e: usize;
   protected readonly r: usize;
   protected readonly sInv: usize;
@@ -90,9 +91,9 @@ export class CurveCore {
     // Managed fields first: AssemblyScript wants them set before `this` is read.
     this.digitsG = new StaticArray<i32>((params.span / params.gWindow) * params.tables);
     this.digitsQ = new StaticArray<i32>((params.span / params.window) * params.tables);
-    // 8 constants + G (2) + accumulator (3) + 8 temporaries + 5 scalars (with spare words)
-    // + an imported point (2) + the table base point (3).
-    this.mem = new StaticArray<u32>((8 + 2 + 3 + 8 + 5 * 2 + 2 + 3) * words);
+    // 8 constants + G (2) + accumulator (3) + 8 temporaries + 5 scalars + an imported
+    // point (2) + the table base point (3), each `words` words.
+    this.mem = new StaticArray<u32>((8 + 2 + 3 + 8 + 5 + 2 + 3) * words);
     const count = params.tables * (1 << (params.window - 1));
     this.jacobianScratch = new StaticArray<u32>(count * 3 * words);
     this.prefixScratch = new StaticArray<u32>(count * words);
@@ -130,11 +131,11 @@ export class CurveCore {
     this.t5 = at; at += el;
     this.t6 = at; at += el;
     this.t7 = at; at += el;
-    this.e = at; at += 2 * el;
-    this.r = at; at += 2 * el;
-    this.sInv = at; at += 2 * el;
-    this.u1 = at; at += 2 * el;
-    this.u2 = at; at += 2 * el;
+    this.e = at; at += el;
+    this.r = at; at += el;
+    this.sInv = at; at += el;
+    this.u1 = at; at += el;
+    this.u2 = at; at += el;
     this.point = at; at += 2 * el;
     this.base = at; at += 3 * el;
 
