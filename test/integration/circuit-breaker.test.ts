@@ -23,11 +23,12 @@ const CONFIG = {
     // the seeds' credit bureau, with a short open_duration
     { name: 'credit-bureau', match: { prefix: '/api/credit-bureau' }, failure_threshold: 3, open_duration: '60s', half_open_requests: 3, timeout: '10s' },
     { name: 'probe', match: { prefix: '/api/probe' }, failure_threshold: 1, open_duration: '1s', half_open_requests: 3, success_threshold: 3 },
-    { name: 'documents', match: { prefix: '/api/documents' }, failure_threshold: 0, max_concurrent_requests: 2 },
+    { name: 'documents', match: { prefix: '/api/documents' }, failure_threshold: 0, max_concurrent_requests: 3 },
     { name: 'scoring', match: { prefix: '/api/scoring' }, failure_threshold: 2, open_duration: '60s', open_action: { fallback_header: { name: 'x-fallback', value: 'scoring' } } },
     { name: 'banking', cluster: 'banking', failure_threshold: 5, open_duration: '30s', timeout: '15s' },
     { name: 'slow', match: { prefix: '/api/slow' }, failure_threshold: 2, timeout: '0.3s' },
     { name: 'cancel', match: { prefix: '/api/cancel' }, failure_threshold: 1 },
+    { name: 'ledger', match: { prefix: '/api/ledger' }, failure_threshold: 400 },
   ],
 };
 
@@ -46,6 +47,7 @@ async function startUpstreams(): Promise<Upstreams> {
   main.route('/api/scoring', status(503));
   main.route('/api/slow', delay(1500, echo()));
   main.route('/api/cancel/hang', action({ kind: 'hang' }));
+  main.route('/api/ledger', status(503));
   const dr = await startUpstream({ name: 'dr' });
   const banking = await startUpstream({ name: 'banking' });
   banking.route('/api/banking/fail', status(500));
@@ -131,11 +133,11 @@ function scenarios(target: () => Target, ups: () => Upstreams): void {
     expect((await get(t, '/api/probe/x')).headers['x-circuit-breaker']).toBe('open');
     await sleep(1100); // open_duration 1s
     const before = ups().main.count('/api/probe');
-    const replies = await all(24, (i) => get(t, `/api/probe/x?i=${i}`));
+    const replies = await all(48, (i) => get(t, `/api/probe/x?i=${i}`));
     // the three probes each take 800 ms upstream: every other request found the slots taken
     expect(ups().main.count('/api/probe') - before).toBe(3);
     expect(replies.filter((r) => r.status === 200)).toHaveLength(3);
-    expect(replies.filter((r) => r.headers['x-circuit-breaker'] === 'open')).toHaveLength(21);
+    expect(replies.filter((r) => r.headers['x-circuit-breaker'] === 'open')).toHaveLength(45);
     // three successes closed it
     const after = await all(8, () => get(t, '/api/probe/y'));
     expect(after.every((r) => r.status === 200)).toBe(true);
@@ -145,17 +147,27 @@ function scenarios(target: () => Target, ups: () => Upstreams): void {
     expect(prom).toMatch(/^circuit_breaker_probe_transition_half_open_to_closed\{\} 1$/m);
   });
 
+  it('counts failures from 4 workers at once exactly: the 400th consecutive failure opens it, not the 399th', async () => {
+    const t = target();
+    const first = await all(399, (i) => get(t, `/api/ledger/${i}`));
+    expect(first.every((r) => r.status === 503 && r.headers['x-circuit-breaker'] === undefined)).toBe(true);
+    expect((await get(t, '/api/ledger/400')).headers['x-circuit-breaker']).toBeUndefined();
+    expect(ups().main.count('/api/ledger')).toBe(400);
+    expect((await get(t, '/api/ledger/401')).headers['x-circuit-breaker']).toBe('open');
+    expect(ups().main.count('/api/ledger')).toBe(400);
+  });
+
   it('the bulkhead holds max_concurrent_requests in flight across all workers', async () => {
     const t = target();
     const before = ups().main.count('/api/documents');
-    const replies = await all(12, (i) => get(t, `/api/documents/${i}`));
-    expect(ups().main.count('/api/documents') - before).toBe(2);
-    expect(replies.filter((r) => r.status === 200)).toHaveLength(2);
+    const replies = await all(48, (i) => get(t, `/api/documents/${i}`));
+    expect(ups().main.count('/api/documents') - before).toBe(3);
+    expect(replies.filter((r) => r.status === 200)).toHaveLength(3);
     const rejected = replies.filter((r) => r.status === 503);
-    expect(rejected).toHaveLength(10);
+    expect(rejected).toHaveLength(45);
     expect(rejected.every((r) => r.headers['x-circuit-breaker'] === 'bulkhead' && r.headers['retry-after'] === undefined)).toBe(true);
     expect((await get(t, '/api/documents/again')).status).toBe(200); // slots came back
-    expect(await prometheus(t)).toMatch(/^circuit_breaker_documents_rejected_bulkhead\{\} 10$/m);
+    expect(await prometheus(t)).toMatch(/^circuit_breaker_documents_rejected_bulkhead\{\} 45$/m);
   });
 
   it('OPEN with a fallback header: the route is re-evaluated and requests fail over to the other cluster', async () => {
