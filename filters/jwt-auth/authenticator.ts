@@ -1,0 +1,177 @@
+/**
+ * Authentication of one request by one provider, after Envoy's jwt_authn authenticator
+ * (source/extensions/filters/http/jwt_authn/authenticator.cc): extract the provider's
+ * tokens, and for each (every one must pass, as in Envoy, so that a good token cannot
+ * smuggle a bad one upstream) find it in the verified-token cache or parse, check the
+ * issuer and algorithm, verify the signature with the provider's keys, then check
+ * time, audience and subject. The outcome of each provider is computed at most once per
+ * evaluation, however many requirement nodes name it.
+ *
+ * Order of checks: size, syntax, issuer, `algorithms`, keys (remote keys may make the
+ * request wait), signature, then the claims, so that claims are only ever read from a
+ * token whose signature holds (RFC 7519 §7.2 validates the JWS before the claims).
+ *
+ * After an allowing decision, `applyEffects` writes what upstream gets from each
+ * provider that verified its tokens: `forward_payload_header`, `claim_to_headers`, and
+ * (`forward: false`) the removal of the token where it was found.
+ */
+import { audienceAllowed, checkTimes, claimHeaderValue } from "./claims";
+import { JwtAuthConfig, Provider } from "./config";
+import { FoundToken, extractTokens, removeToken } from "./extractor";
+import { KeySource, KeyWait } from "./key-source";
+import { Jwt, parseJwt } from "./jwt";
+import { KeyMatch, verifySignature } from "./signature";
+import { AuthRequest } from "./request";
+import { Reason } from "./reasons";
+import { Stats } from "./stats";
+import { TokenCache, tokenHash } from "./token-cache";
+import { algIn } from "./algorithms";
+
+/** What a provider made of the current request's tokens. */
+export class ProviderOutcome {
+  /** Evaluation this outcome belongs to (outcomes are reused across requests). */
+  stamp: u32 = 0;
+  reason: Reason = Reason.JwtMissing;
+  tokens: FoundToken[] = [];
+  /** The verified tokens, when `reason` is Ok (one per token). */
+  jwts: Jwt[] = [];
+}
+
+export class Authenticator {
+  private readonly outcomes: StaticArray<ProviderOutcome>;
+  private stamp: u32 = 0;
+  private request: AuthRequest | null = null;
+  private nowMs: i64 = 0;
+  private nowSeconds: f64 = 0;
+
+  constructor(
+    readonly config: JwtAuthConfig,
+    readonly keys: KeySource,
+    readonly cache: TokenCache,
+    readonly stats: Stats,
+  ) {
+    const n = config.providers.length;
+    this.outcomes = new StaticArray<ProviderOutcome>(n);
+    for (let i = 0; i < n; i++) unchecked((this.outcomes[i] = new ProviderOutcome()));
+  }
+
+  /** Starts an evaluation of `request` at `nowMs` (ms since the epoch): forgets earlier outcomes. */
+  begin(request: AuthRequest, nowMs: i64): void {
+    this.stamp++;
+    this.request = request;
+    this.nowMs = nowMs;
+    // NumericDate comparisons in whole seconds, as jose (and jwt_verify_lib) do.
+    this.nowSeconds = <f64>(nowMs / 1000);
+  }
+
+  /** The outcome of provider `p` for the current evaluation (computed on first use). */
+  outcome(p: Provider): ProviderOutcome {
+    const o = unchecked(this.outcomes[p.index]);
+    if (o.stamp == this.stamp) return o;
+    o.stamp = this.stamp;
+    o.tokens.length = 0;
+    o.jwts.length = 0;
+    extractTokens(p.locations, this.request!, o.tokens);
+    if (o.tokens.length == 0) {
+      o.reason = Reason.JwtMissing;
+      return o;
+    }
+    let reason = Reason.Ok;
+    for (let i = 0, n = o.tokens.length; i < n && reason == Reason.Ok; i++) {
+      reason = this.authenticate(p, unchecked(o.tokens[i]), o);
+    }
+    o.reason = reason;
+    return o;
+  }
+
+  /** Checks one token of provider `p`; verified tokens go to `o.jwts`. */
+  private authenticate(p: Provider, token: FoundToken, o: ProviderOutcome): Reason {
+    const len = token.end - token.start;
+    if (len > this.config.maxTokenBytes) return Reason.JwtTooLarge;
+    const ptr = token.bytes.dataStart + <usize>token.start;
+    const hash = tokenHash(ptr, len, <u64>p.index);
+    let jwt = this.cache.lookup(hash, ptr, len, p.index, this.keys.generation(p), this.nowSeconds);
+    this.stats.countCache(p.index, jwt !== null);
+    if (jwt === null) {
+      const fresh = new Jwt();
+      const reason = this.verify(p, token, fresh);
+      if (reason != Reason.Ok) return reason;
+      const dropAt = fresh.hasExp ? fresh.exp + p.clockSkewSeconds : Infinity;
+      this.cache.insert(hash, fresh, p.index, this.keys.generation(p), dropAt, this.nowSeconds);
+      jwt = fresh;
+    }
+    const reason = this.checkClaims(p, jwt);
+    if (reason == Reason.Ok) o.jwts.push(jwt);
+    return reason;
+  }
+
+  /** Parse, issuer, algorithm, keys, signature. */
+  private verify(p: Provider, token: FoundToken, jwt: Jwt): Reason {
+    const parsed = parseJwt(token.bytes, token.start, token.end, this.config.maxTokenBytes, jwt);
+    if (parsed != Reason.Ok) return parsed;
+    if (p.issuer.length > 0 && (jwt.iss === null || !jwt.iss!.equalsString(p.issuer))) return Reason.JwtUnknownIssuer;
+    if (!algIn(p.algorithms, jwt.alg)) return Reason.JwksKidAlgMismatch;
+    let set = this.keys.keys(p);
+    if (set === null) {
+      const wait = this.keys.awaitKeys(p, this.nowMs);
+      if (wait == KeyWait.Waiting) return Reason.Pending;
+      set = this.keys.keys(p);
+      if (set === null) return this.unavailable(p);
+    }
+    let match = verifySignature(set, jwt);
+    if (match == KeyMatch.KidUnknown && p.remote !== null) {
+      const wait = this.keys.refetchForKid(p, this.nowMs);
+      if (wait == KeyWait.Waiting) return Reason.Pending;
+      const newer = this.keys.keys(p);
+      if (wait == KeyWait.Ready && newer !== null) match = verifySignature(newer, jwt);
+    }
+    if (match == KeyMatch.Valid) return Reason.Ok;
+    return match == KeyMatch.Invalid ? Reason.JwtVerificationFailed : Reason.JwksKidAlgMismatch;
+  }
+
+  private unavailable(p: Provider): Reason {
+    if (!this.config.allowWhenJwksUnavailable) return Reason.JwksUnavailable;
+    this.stats.countJwksUnavailableAllowed(p.index);
+    this.keys.unavailableAllowed(p);
+    return Reason.JwksUnavailableAllowed;
+  }
+
+  /** Time, audience and subject: run on every request, cached tokens included. */
+  private checkClaims(p: Provider, jwt: Jwt): Reason {
+    const times = checkTimes(jwt, this.nowSeconds, p.clockSkewSeconds, p.requireExpiration, p.maxLifetimeSeconds);
+    if (times != Reason.Ok) return times;
+    if (p.audiences.length > 0 && !audienceAllowed(jwt.aud, p.audiences)) return Reason.JwtAudienceNotAllowed;
+    const subjects = p.subjects;
+    if (subjects !== null && !subjects.matches(jwt.sub)) return Reason.JwtSubjectNotAllowed;
+    return Reason.Ok;
+  }
+
+  /**
+   * After the request is allowed: for every provider whose tokens verified in this
+   * evaluation, writes its headers, removes its tokens (`forward: false`) and counts it.
+   */
+  applyEffects(): void {
+    const request = this.request!;
+    const providers = this.config.providers;
+    for (let i = 0, n = providers.length; i < n; i++) {
+      const o = unchecked(this.outcomes[i]);
+      if (o.stamp != this.stamp || o.reason != Reason.Ok) continue;
+      const p = unchecked(providers[i]);
+      for (let t = 0, m = o.jwts.length; t < m; t++) {
+        const jwt = unchecked(o.jwts[t]);
+        const payloadHeader = p.forwardPayloadHeader;
+        if (payloadHeader !== null) request.addHeaderBytes(payloadHeader, jwt.payloadBase64url());
+        const claims = p.claimToHeaders;
+        for (let c = 0, k = claims.length; c < k; c++) {
+          const entry = unchecked(claims[c]);
+          const v = entry.claim.lookup(jwt.payload);
+          if (v === null) continue;
+          const text = claimHeaderValue(v);
+          if (text !== null) request.addHeader(entry.header, text);
+        }
+        if (!p.forward) removeToken(request, unchecked(o.tokens[t]));
+      }
+      this.stats.countProviderAllowed(i);
+    }
+  }
+}

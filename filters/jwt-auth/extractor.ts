@@ -1,0 +1,218 @@
+/**
+ * Where a provider's tokens are found and how `forward: false` takes them out again,
+ * after Envoy's jwt_authn extractor (source/extensions/filters/http/jwt_authn/
+ * extractor.cc): `from_headers` (with `value_prefix`), `from_params`, `from_cookies`;
+ * with none of them, `authorization: Bearer <token>` and the `access_token` parameter.
+ *
+ * Differences from Envoy, all stricter: a `value_prefix` must start the header value
+ * (compared ignoring ASCII case, since RFC 9110 §11.1 auth schemes are
+ * case-insensitive), where Envoy finds it anywhere; a parameter's value is
+ * percent-decoded only (no `+` to space); `forward: false` also removes a token found
+ * in a cookie (Envoy leaves cookies alone).
+ */
+import { AuthRequest, HeaderName } from "./request";
+
+/** Kinds of token locations. */
+export enum LocationKind {
+  Header = 0,
+  Param = 1,
+  Cookie = 2,
+}
+
+/** One configured token location. */
+export class TokenLocation {
+  /** `value_prefix` as UTF-8 (empty: the whole value is the token). */
+  readonly prefix: Uint8Array;
+
+  constructor(
+    readonly kind: LocationKind,
+    /** Header name, parameter name or cookie name. */
+    readonly name: HeaderName,
+    prefix: string = "",
+  ) {
+    this.prefix = Uint8Array.wrap(String.UTF8.encode(prefix));
+  }
+}
+
+/** A token found in a request: `bytes[start..end)`, and where it was. */
+export class FoundToken {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly start: i32,
+    readonly end: i32,
+    readonly location: TokenLocation,
+  ) {}
+}
+
+const COOKIE = new HeaderName("cookie");
+
+/** Most tokens looked at per provider per request (a request stuffed with tokens costs no more). */
+export const MAX_TOKENS: i32 = 4;
+
+/**
+ * Appends the tokens of `locations` present in `request` to `out` (at most MAX_TOKENS).
+ * A header whose value does not start with the location's prefix holds no token for it.
+ */
+export function extractTokens(locations: TokenLocation[], request: AuthRequest, out: FoundToken[]): void {
+  for (let i = 0, n = locations.length; i < n && out.length < MAX_TOKENS; i++) {
+    const location = unchecked(locations[i]);
+    if (location.kind == LocationKind.Header) {
+      const value = request.headerBytes(location.name);
+      if (value !== null) extractFromHeader(location, value, out);
+    } else if (location.kind == LocationKind.Param) {
+      const value = queryParam(request.path(), location.name.name);
+      if (value !== null) out.push(wrapString(value, location));
+    } else {
+      const header = request.header("cookie");
+      const value: string | null = header !== null ? cookieValue(header, location.name.name) : null;
+      if (value !== null) out.push(wrapString(value, location));
+    }
+  }
+}
+
+function wrapString(value: string, location: TokenLocation): FoundToken {
+  const bytes = Uint8Array.wrap(String.UTF8.encode(value));
+  return new FoundToken(bytes, 0, bytes.length, location);
+}
+
+function isSpace(c: u32): bool {
+  return c == 0x20 || c == 0x09;
+}
+
+function extractFromHeader(location: TokenLocation, value: Uint8Array, out: FoundToken[]): void {
+  const prefix = location.prefix;
+  const p = prefix.length;
+  let start = 0;
+  let end = value.length;
+  if (p > 0) {
+    if (end < p) return;
+    for (let i = 0; i < p; i++) {
+      // ASCII case folding: letters only differ in bit 0x20.
+      const a = <u32>unchecked(value[i]);
+      const b = <u32>unchecked(prefix[i]);
+      if (a != b && !((a | 0x20) == (b | 0x20) && (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7a)) return;
+    }
+    start = p;
+  }
+  while (start < end && isSpace(unchecked(value[start]))) start++;
+  while (end > start && isSpace(unchecked(value[end - 1]))) end--;
+  out.push(new FoundToken(value, start, end, location));
+}
+
+/** The percent-decoded value of the first `name` parameter in `path`'s query string, or null. */
+export function queryParam(path: string, name: string): string | null {
+  const q = path.indexOf("?");
+  if (q < 0) return null;
+  let end = path.indexOf("#", q);
+  if (end < 0) end = path.length;
+  let from = q + 1;
+  while (from <= end) {
+    let amp = path.indexOf("&", from);
+    if (amp < 0 || amp > end) amp = end;
+    const eq = path.indexOf("=", from);
+    const nameEnd = eq >= 0 && eq < amp ? eq : amp;
+    if (percentDecode(path.substring(from, nameEnd)) == name) {
+      return nameEnd < amp ? percentDecode(path.substring(nameEnd + 1, amp)) : "";
+    }
+    from = amp + 1;
+  }
+  return null;
+}
+
+/** `path` without any `name` parameter (the query's other parts are kept as they were). */
+export function removeQueryParam(path: string, name: string): string {
+  const q = path.indexOf("?");
+  if (q < 0) return path;
+  let end = path.indexOf("#", q);
+  if (end < 0) end = path.length;
+  let kept = "";
+  let from = q + 1;
+  while (from <= end) {
+    let amp = path.indexOf("&", from);
+    if (amp < 0 || amp > end) amp = end;
+    const eq = path.indexOf("=", from);
+    const nameEnd = eq >= 0 && eq < amp ? eq : amp;
+    if (amp > from && percentDecode(path.substring(from, nameEnd)) != name) {
+      kept = kept.length > 0 ? kept + "&" + path.substring(from, amp) : path.substring(from, amp);
+    }
+    from = amp + 1;
+  }
+  const base = path.substring(0, q);
+  const fragment = path.substring(end);
+  return (kept.length > 0 ? base + "?" + kept : base) + fragment;
+}
+
+function hexValue(c: i32): i32 {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
+  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
+  return -1;
+}
+
+/** `%XX` escapes decoded as UTF-8 bytes; a malformed escape is kept as it is. */
+export function percentDecode(s: string): string {
+  if (s.indexOf("%") < 0) return s;
+  const bytes = Uint8Array.wrap(String.UTF8.encode(s));
+  const out = new Uint8Array(bytes.length);
+  let o = 0;
+  for (let i = 0, n = bytes.length; i < n; i++) {
+    const c = <i32>unchecked(bytes[i]);
+    if (c == 0x25 && i + 2 < n) {
+      const hi = hexValue(<i32>unchecked(bytes[i + 1]));
+      const lo = hexValue(<i32>unchecked(bytes[i + 2]));
+      if (hi >= 0 && lo >= 0) {
+        unchecked((out[o++] = <u8>((hi << 4) | lo)));
+        i += 2;
+        continue;
+      }
+    }
+    unchecked((out[o++] = <u8>c));
+  }
+  return String.UTF8.decodeUnsafe(out.dataStart, <usize>o);
+}
+
+/** The value of cookie `name` in a `cookie` header (RFC 6265 §5.4), quotes removed, or null. */
+export function cookieValue(header: string, name: string): string | null {
+  const parts = header.split(";");
+  for (let i = 0, n = parts.length; i < n; i++) {
+    const part = unchecked(parts[i]).trim();
+    const eq = part.indexOf("=");
+    if (eq <= 0 || part.substring(0, eq).trim() != name) continue;
+    let v = part.substring(eq + 1).trim();
+    if (v.length >= 2 && v.charCodeAt(0) == 0x22 && v.charCodeAt(v.length - 1) == 0x22) v = v.substring(1, v.length - 1);
+    return v;
+  }
+  return null;
+}
+
+/** The `cookie` header without cookie `name` ("" when nothing is left). */
+export function removeCookie(header: string, name: string): string {
+  const parts = header.split(";");
+  let kept = "";
+  for (let i = 0, n = parts.length; i < n; i++) {
+    const part = unchecked(parts[i]).trim();
+    if (part.length == 0) continue;
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.substring(0, eq).trim() == name) continue;
+    kept = kept.length > 0 ? kept + "; " + part : part;
+  }
+  return kept;
+}
+
+/** Takes `token` out of the request where it was found (`forward: false`). */
+export function removeToken(request: AuthRequest, token: FoundToken): void {
+  const location = token.location;
+  if (location.kind == LocationKind.Header) {
+    request.removeHeader(location.name);
+  } else if (location.kind == LocationKind.Param) {
+    request.replaceHeader(PATH, removeQueryParam(request.path(), location.name.name));
+  } else {
+    const header = request.header("cookie");
+    if (header === null) return;
+    const rest = removeCookie(header, location.name.name);
+    if (rest.length == 0) request.removeHeader(COOKIE);
+    else request.replaceHeader(COOKIE, rest);
+  }
+}
+
+const PATH = new HeaderName(":path");

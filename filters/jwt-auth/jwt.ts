@@ -1,0 +1,213 @@
+/**
+ * Parsing of a compact JWS carrying a JWT (RFC 7515 §7.1, RFC 7519 §7.2): the three
+ * base64url segments, the JOSE header (`alg`, `kid`, `crit`) and the claims jwt-auth
+ * reads (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`), each type-checked once here so that
+ * later checks only compare.
+ *
+ * Strictness (each a `Reason`, never a trap): base64url must be canonical and unpadded
+ * (RFC 7515 §2), header and payload must be JSON objects without duplicate member names
+ * (RFC 7515 §4, RFC 7519 §4; assembly/json rejects duplicates), `alg` "none" is never
+ * accepted, `crit` is rejected (no extension is understood, RFC 7515 §4.1.11). NumericDate
+ * claims may be any JSON number (RFC 7519 §2), as `jose` accepts.
+ *
+ * Costs: the header is decoded and parsed into scratch memory and dropped; the payload
+ * is parsed into a document the `Jwt` keeps (it may be cached, see token-cache.ts); the
+ * signature is decoded into scratch memory that stays valid until the next parse.
+ */
+import { BASE64URL_INVALID, base64urlDecodeRaw, base64urlDecodedLength } from "../../assembly/crypto";
+import { JsonOptions, JsonValue, emptyJsonObject, parseJsonAt } from "../../assembly/json";
+import { Alg, algFromJson } from "./algorithms";
+import { Reason } from "./reasons";
+
+// @ts-ignore: decorator
+@lazy const HEADER_JSON = new JsonOptions(8, 16 << 10);
+// @ts-ignore: decorator
+@lazy const PAYLOAD_JSON = new JsonOptions(32, 1 << 20);
+
+/** A parsed (not yet verified) JWT. Claims are JSON values of the payload document. */
+export class Jwt {
+  /** The bytes the token lies in (a header value, typically) and its range in them. */
+  token: Uint8Array = new Uint8Array(0);
+  start: i32 = 0;
+  end: i32 = 0;
+  /** Offset (in `token`) of the second dot: the JWS signing input is `start..signingEnd`. */
+  signingEnd: i32 = 0;
+  /** Range of the payload segment (base64url), for `forward_payload_header`. */
+  payloadStart: i32 = 0;
+  alg: Alg = Alg.Unknown;
+  /** Header `kid` (a JSON string), or null. */
+  kid: JsonValue | null = null;
+  /** The payload, a JSON object. */
+  payload: JsonValue = emptyJsonObject();
+  iss: JsonValue | null = null;
+  sub: JsonValue | null = null;
+  /** `aud`: a string or an array of strings. */
+  aud: JsonValue | null = null;
+  hasExp: bool = false;
+  exp: f64 = 0;
+  hasNbf: bool = false;
+  nbf: f64 = 0;
+  hasIat: bool = false;
+  iat: f64 = 0;
+  /** The payload segment as bytes, made on first use (`forward_payload_header`). */
+  private payloadSegment: ArrayBuffer | null = null;
+
+  /** Length of the token in bytes. */
+  get length(): i32 {
+    return this.end - this.start;
+  }
+
+  /** Address of the token's first byte. */
+  get tokenPtr(): usize {
+    return this.token.dataStart + <usize>this.start;
+  }
+
+  /** Points the token at `copy`, which holds the same bytes as `token[start..end)`. */
+  rebase(copy: Uint8Array): void {
+    const shift = this.start;
+    this.token = copy;
+    this.start = 0;
+    this.end -= shift;
+    this.signingEnd -= shift;
+    this.payloadStart -= shift;
+  }
+
+  /** The base64url payload segment exactly as in the token (what Envoy's `forward_payload_header` writes). */
+  payloadBase64url(): ArrayBuffer {
+    let segment = this.payloadSegment;
+    if (segment === null) {
+      const len = this.signingEnd - this.payloadStart;
+      segment = new ArrayBuffer(len);
+      memory.copy(changetype<usize>(segment), this.token.dataStart + <usize>this.payloadStart, <usize>len);
+      this.payloadSegment = segment;
+    }
+    return segment;
+  }
+}
+
+// Scratch for the decoded header and signature, grown as needed and reused.
+let headerScratch = new Uint8Array(512);
+let signatureScratch = new Uint8Array(512);
+let payloadScratch = new Uint8Array(1024);
+let signatureLength: i32 = 0;
+
+/** Address of the signature decoded by the last successful `parseJwt` (valid until the next parse). */
+export function lastSignaturePtr(): usize {
+  return signatureScratch.dataStart;
+}
+
+/** Length of the signature decoded by the last successful `parseJwt`. */
+export function lastSignatureLength(): i32 {
+  return signatureLength;
+}
+
+function room(buf: Uint8Array, n: i32): Uint8Array {
+  if (buf.length >= n) return buf;
+  let size = buf.length;
+  while (size < n) size <<= 1;
+  return new Uint8Array(size);
+}
+
+/** Decodes `token[from..to)` into `out`; the decoded length or BASE64URL_INVALID. */
+function decodeSegment(token: Uint8Array, from: i32, to: i32, out: Uint8Array): i32 {
+  return base64urlDecodeRaw(token.dataStart + <usize>from, <usize>(to - from), out.dataStart);
+}
+
+/**
+ * Parses the token `token[start..end)` into `jwt`. Returns Ok, or the reason the token
+ * is malformed. `maxBytes` bounds the token (filters.md: oversized tokens are refused
+ * before any decoding).
+ */
+export function parseJwt(token: Uint8Array, start: i32, end: i32, maxBytes: i32, jwt: Jwt): Reason {
+  if (start < 0 || end > token.length || start > end) return Reason.JwtBadFormat;
+  if (end - start > maxBytes) return Reason.JwtTooLarge;
+  const base = token.dataStart;
+  let dot1 = -1;
+  let dot2 = -1;
+  for (let i = start; i < end; i++) {
+    if (load<u8>(base + <usize>i) == 0x2e) {
+      if (dot1 < 0) dot1 = i;
+      else if (dot2 < 0) dot2 = i;
+      else return Reason.JwtBadFormat;
+    }
+  }
+  if (dot2 < 0) return Reason.JwtBadFormat;
+  jwt.token = token;
+  jwt.start = start;
+  jwt.end = end;
+  jwt.payloadStart = dot1 + 1;
+  jwt.signingEnd = dot2;
+
+  // JOSE header
+  const headerLength = base64urlDecodedLength(dot1 - start);
+  if (headerLength == BASE64URL_INVALID) return Reason.JwtHeaderBadBase64;
+  headerScratch = room(headerScratch, headerLength);
+  if (decodeSegment(token, start, dot1, headerScratch) != headerLength) return Reason.JwtHeaderBadBase64;
+  const header = parseJsonAt(headerScratch.dataStart, headerLength, HEADER_JSON);
+  if (!header.ok || !header.value!.isObject()) return Reason.JwtHeaderBadJson;
+  const h = header.value!;
+  const alg = h.get("alg");
+  if (alg === null || !alg.isString()) return Reason.JwtHeaderBadAlg;
+  jwt.alg = algFromJson(alg);
+  if (jwt.alg == Alg.Unknown || jwt.alg == Alg.None) return Reason.JwtAlgNotSupported;
+  const kid = h.get("kid");
+  if (kid !== null && !kid.isString()) return Reason.JwtHeaderBadKid;
+  jwt.kid = kid;
+  if (h.has("crit")) return Reason.JwtHeaderCritNotSupported;
+
+  // Claims
+  const payloadLength = base64urlDecodedLength(dot2 - dot1 - 1);
+  if (payloadLength == BASE64URL_INVALID) return Reason.JwtPayloadBadBase64;
+  payloadScratch = room(payloadScratch, payloadLength);
+  if (decodeSegment(token, dot1 + 1, dot2, payloadScratch) != payloadLength) return Reason.JwtPayloadBadBase64;
+  const payload = parseJsonAt(payloadScratch.dataStart, payloadLength, PAYLOAD_JSON);
+  if (!payload.ok || !payload.value!.isObject()) return Reason.JwtPayloadBadJson;
+  const p = payload.value!;
+  jwt.payload = p;
+  const claimReason = readClaims(p, jwt);
+  if (claimReason != Reason.Ok) return claimReason;
+
+  // Signature
+  const sigLength = base64urlDecodedLength(end - dot2 - 1);
+  if (sigLength == BASE64URL_INVALID) return Reason.JwtSignatureBadBase64;
+  signatureScratch = room(signatureScratch, sigLength);
+  if (decodeSegment(token, dot2 + 1, end, signatureScratch) != sigLength) return Reason.JwtSignatureBadBase64;
+  signatureLength = sigLength;
+  return Reason.Ok;
+}
+
+/** Type checks of the registered claims jwt-auth reads (RFC 7519 §4.1). */
+function readClaims(p: JsonValue, jwt: Jwt): Reason {
+  const iss = p.get("iss");
+  if (iss !== null && !iss.isString()) return Reason.JwtIssNotString;
+  jwt.iss = iss;
+  const sub = p.get("sub");
+  if (sub !== null && !sub.isString()) return Reason.JwtSubNotString;
+  jwt.sub = sub;
+  const aud = p.get("aud");
+  if (aud !== null) {
+    if (aud.isArray()) {
+      for (let i = 0, n = aud.length; i < n; i++) if (!aud.at(i)!.isString()) return Reason.JwtAudNotString;
+    } else if (!aud.isString()) return Reason.JwtAudNotString;
+  }
+  jwt.aud = aud;
+  const exp = p.get("exp");
+  if (exp !== null) {
+    if (!exp.isNumber()) return Reason.JwtExpNotNumber;
+    jwt.hasExp = true;
+    jwt.exp = exp.asF64();
+  }
+  const nbf = p.get("nbf");
+  if (nbf !== null) {
+    if (!nbf.isNumber()) return Reason.JwtNbfNotNumber;
+    jwt.hasNbf = true;
+    jwt.nbf = nbf.asF64();
+  }
+  const iat = p.get("iat");
+  if (iat !== null) {
+    if (!iat.isNumber()) return Reason.JwtIatNotNumber;
+    jwt.hasIat = true;
+    jwt.iat = iat.asF64();
+  }
+  return Reason.Ok;
+}

@@ -1,0 +1,105 @@
+/**
+ * The requirement tree of a rule (`requires`), after Envoy's jwt_authn verifier
+ * (source/extensions/filters/http/jwt_authn/verifier.cc):
+ * - `provider_name`: the provider's tokens must all verify, and each must satisfy the
+ *   node's `claims` (else 403 `jwt_claims_not_satisfied`);
+ * - `requires_all`: every child must pass; the first refusal is the answer;
+ * - `requires_any`: the first child that passes allows. When all fail, the answer is
+ *   the most telling refusal (Envoy AnyVerifierImpl): any error other than "missing"
+ *   and "unknown issuer" (the last such one), else "unknown issuer", else "missing";
+ *   then `allow_missing_or_failed` allows anyway, and `allow_missing` allows when that
+ *   answer is "missing".
+ * A child waiting for keys (`Pending`) makes the node wait unless another child
+ * already allows (any) or refuses (all).
+ */
+import { Authenticator } from "./authenticator";
+import { Requirement, RequirementKind } from "./config";
+import { Reason, isDenial } from "./reasons";
+
+/** The outcome of a requirement: a reason, and the provider it is attributed to (-1: none). */
+export class Verdict {
+  reason: Reason = Reason.Ok;
+  provider: i32 = -1;
+}
+
+/** Evaluates `node` for the request `auth` was begun with; the outcome goes to `out`. */
+export function evaluate(node: Requirement, auth: Authenticator, out: Verdict): void {
+  switch (node.kind) {
+    case RequirementKind.Provider: return evaluateProvider(node, auth, out);
+    case RequirementKind.All: return evaluateAll(node, auth, out);
+    default: return evaluateAny(node, auth, out);
+  }
+}
+
+function evaluateProvider(node: Requirement, auth: Authenticator, out: Verdict): void {
+  const p = node.provider!;
+  out.provider = p.index;
+  const o = auth.outcome(p);
+  if (o.reason == Reason.JwksUnavailableAllowed) {
+    // Nothing verified to read claims from: on_jwks_unavailable "allow" lets it through.
+    out.reason = Reason.Ok;
+    return;
+  }
+  if (o.reason != Reason.Ok) {
+    out.reason = o.reason;
+    return;
+  }
+  const claims = node.claims;
+  for (let i = 0, n = o.jwts.length; i < n; i++) {
+    const payload = unchecked(o.jwts[i]).payload;
+    for (let c = 0, m = claims.length; c < m; c++) {
+      if (!unchecked(claims[c]).satisfiedBy(payload)) {
+        out.reason = Reason.JwtClaimsNotSatisfied;
+        return;
+      }
+    }
+  }
+  out.reason = Reason.Ok;
+}
+
+function evaluateAll(node: Requirement, auth: Authenticator, out: Verdict): void {
+  let pending = false;
+  let pendingProvider = -1;
+  const children = node.children;
+  for (let i = 0, n = children.length; i < n; i++) {
+    evaluate(unchecked(children[i]), auth, out);
+    if (isDenial(out.reason)) return;
+    if (out.reason == Reason.Pending) {
+      pending = true;
+      pendingProvider = out.provider;
+    }
+  }
+  out.reason = pending ? Reason.Pending : Reason.Ok;
+  out.provider = pending ? pendingProvider : -1;
+}
+
+function evaluateAny(node: Requirement, auth: Authenticator, out: Verdict): void {
+  let pending = false;
+  let final = Reason.JwtMissing;
+  let finalProvider = -1;
+  const children = node.children;
+  for (let i = 0, n = children.length; i < n; i++) {
+    evaluate(unchecked(children[i]), auth, out);
+    const r = out.reason;
+    if (r == Reason.Ok) return;
+    if (r == Reason.Pending) {
+      pending = true;
+      continue;
+    }
+    if ((r != Reason.JwtMissing && r != Reason.JwtUnknownIssuer) || final == Reason.JwtMissing) {
+      final = r;
+      finalProvider = out.provider;
+    }
+  }
+  if (pending) {
+    out.reason = Reason.Pending;
+    return;
+  }
+  if (node.allowMissingOrFailed || (node.allowMissing && final == Reason.JwtMissing)) {
+    out.reason = Reason.Ok;
+    out.provider = -1;
+    return;
+  }
+  out.reason = final;
+  out.provider = finalProvider;
+}
