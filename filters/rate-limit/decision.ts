@@ -4,6 +4,10 @@
  * limit anything; Envoy's local_ratelimit takes them one after another and may leave
  * some taken), and work out what the response headers say.
  *
+ * Only a change is written back: tokens taken, a new key, or a refill time moved back to
+ * now (the clock stepped back). A denial writes nothing, so refill is always counted
+ * from the last change and comes out the same whether or not it was computed between.
+ *
  * Header values (IETF draft-polli-ratelimit-headers-03, as Envoy's
  * `enable_x_ratelimit_headers: DRAFT_VERSION_03` names them):
  * - the reported limit is the one with the fewest whole tokens left (the first on a
