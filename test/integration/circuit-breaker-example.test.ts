@@ -1,0 +1,64 @@
+/**
+ * envoy/circuit-breaker.yaml as a user runs it (`mesh-filters demo -c envoy/circuit-breaker.yaml`):
+ * the demo services behind the embedded data plane, the file's own filter configuration,
+ * and the curl session its header describes.
+ */
+import path from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectRoot } from '../../harness/build.ts';
+import { startDemoServices } from '../../harness/demo/index.ts';
+import { readConfigFile } from '../../harness/envoy/config-file.ts';
+import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
+import { buildBreaker } from '../filters/circuit-breaker/harness.ts';
+
+describe('envoy/circuit-breaker.yaml with the demo services', () => {
+  let proxy: RunningProxy;
+  let stopServices: () => Promise<void>;
+  const get = async (p: string) => {
+    const res = await request(`http://${proxy.listeners[0].address}${p}`);
+    return { status: res.statusCode, headers: res.headers as Record<string, string>, body: await res.body.text() };
+  };
+
+  beforeAll(async () => {
+    await buildBreaker();
+    const bootstrap = readConfigFile(path.join(projectRoot, 'envoy/circuit-breaker.yaml')) as Record<string, any>;
+    stopServices = (await startDemoServices(bootstrap, { portOverride: 0 })).stop;
+    proxy = await startProxy({ bootstrap, baseDir: projectRoot, portOverride: 0, concurrency: 2, logLevel: 'error' });
+  }, 180_000);
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await stopServices?.();
+  });
+
+  it('banking (chosen by cluster) opens after 5 failures and answers with the open response', async () => {
+    for (let i = 0; i < 5; i++) {
+      const r = await get('/api/banking/fail-test');
+      expect(r.status).toBe(503);
+      expect(r.headers['x-circuit-breaker']).toBeUndefined();
+    }
+    const r = await get('/api/banking/accounts');
+    expect(r.status).toBe(503);
+    expect(r.headers['x-circuit-breaker']).toBe('open');
+    expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(29);
+    expect(Number(r.headers['retry-after'])).toBeLessThanOrEqual(30);
+    expect(r.body).toBe('{"error":"circuit_open"}');
+  });
+
+  it('credit-bureau opens after 3 failures and fails over to the fallback route', async () => {
+    for (let i = 0; i < 3; i++) expect((await get('/api/credit-bureau/fail-test')).status).toBe(503);
+    const r = await get('/api/credit-bureau/report');
+    expect(r.status).toBe(200);
+    expect(r.headers['x-circuit-breaker']).toBe('fallback');
+    expect(JSON.parse(r.body)).toMatchObject({ upstream: 'echo', path: '/api/credit-bureau/report', headers: { 'x-fallback': 'credit-bureau' } });
+  });
+
+  it('reports both circuits on /stats/prometheus', async () => {
+    const prom = await (await request(`http://${proxy.admin!.address}/stats/prometheus`)).body.text();
+    expect(prom).toMatch(/^circuit_breaker_banking_state\{\} 1$/m);
+    expect(prom).toMatch(/^circuit_breaker_credit_bureau_state\{\} 1$/m);
+    expect(prom).toMatch(/^circuit_breaker_credit_bureau_fallback\{\} 1$/m);
+    expect(prom).toMatch(/^circuit_breaker_banking_rejected_open\{\} 1$/m);
+  });
+});
