@@ -37,8 +37,12 @@ export interface RouteEntry {
 export interface RouterContext {
   clusters: ClusterManager;
   stats: ProxyStats;
-  /** Open retries per cluster on this worker (the `max_retries` circuit breaker). */
-  openRetries: Map<string, number>;
+  /**
+   * Unused: open retries (the `max_retries` circuit breaker) are counted process-wide in
+   * `stats` (ProxyStats.tryOpenRetry), as Envoy's cluster resource manager does.
+   * @deprecated kept until worker-runtime.ts stops passing it.
+   */
+  openRetries?: Map<string, number>;
   random?: () => number;
 }
 
@@ -195,16 +199,11 @@ export class RouterFilter implements HttpFilter {
 
   private retryHooks(): RetryClusterHooks {
     const name = this.cluster.name;
-    const { stats, openRetries } = this.ctx;
+    const { stats } = this.ctx;
     const max = this.cluster.config.maxRetries;
     return {
-      tryOpenRetry: () => {
-        const n = openRetries.get(name) ?? 0;
-        if (n >= max) return false;
-        openRetries.set(name, n + 1);
-        return true;
-      },
-      closeRetry: () => openRetries.set(name, Math.max(0, (openRetries.get(name) ?? 1) - 1)),
+      tryOpenRetry: () => stats.tryOpenRetry(name, max),
+      closeRetry: () => stats.closeRetry(name),
       onRetry: () => {
         stats.cluster(name, 'upstream_rq_retry');
         stats.cluster(name, 'upstream_rq_retry_backoff_exponential');

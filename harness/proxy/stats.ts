@@ -65,7 +65,9 @@ interface Layout {
   size: number;
 }
 
-const CLUSTER_SLOTS = CLUSTER_COUNTERS.length + CLUSTER_GAUGES.length + CODES + 5 + CODES; // codes, classes, retry.<code>
+// Stats, then per-code counters, classes, retry.<code>, then one resource slot: the retries
+// open now, which Envoy's cluster resource manager counts across all workers.
+const CLUSTER_SLOTS = CLUSTER_COUNTERS.length + CLUSTER_GAUGES.length + CODES + 5 + CODES + 1;
 const HOST_SLOTS = HOST_COUNTERS.length + HOST_GAUGES.length;
 const HCM_SLOTS = HCM_COUNTERS.length + HCM_GAUGES.length + 5;
 
@@ -144,6 +146,28 @@ export class ProxyStats {
     }
     this.add(off + (code - 100), 1);
     this.add(off + CODES + Math.floor(code / 100) - 1, 1);
+  }
+
+  /**
+   * Takes one of the cluster's `max` concurrent retries, counted across every worker as
+   * Envoy's `ResourceManagerImpl` retries() does (source/common/upstream/resource_manager_impl.h:
+   * `canCreate()` then `inc()`); false when all are taken (the `max_retries` circuit breaker).
+   */
+  tryOpenRetry(cluster: string, max: number): boolean {
+    const base = this.layout.clusterBase.get(cluster);
+    if (base === undefined) return true;
+    const slot = base + CLUSTER_SLOTS - 1;
+    for (;;) {
+      const open = Atomics.load(this.v, slot);
+      if (open >= BigInt(max)) return false;
+      if (Atomics.compareExchange(this.v, slot, open, open + 1n) === open) return true;
+    }
+  }
+
+  /** Gives back a retry taken with `tryOpenRetry`. */
+  closeRetry(cluster: string): void {
+    const base = this.layout.clusterBase.get(cluster);
+    if (base !== undefined) Atomics.sub(this.v, base + CLUSTER_SLOTS - 1, 1n);
   }
 
   host(cluster: string, host: string, stat: HostCounter | HostGauge, delta = 1): void {

@@ -4,12 +4,13 @@
 // test/integration/proxy.test.ts does not cover).
 import http2 from 'node:http2';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { HeaderMap } from '../../harness/http/header-map.ts';
 import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
 import { RetryState, parseRetryOn, simpleAtoi, type RetryClusterHooks, type RoutePolicy } from '../../harness/proxy/retry-state.ts';
-import { action, delay, failTimes, sequence, startUpstream, status, type Upstream } from '../../harness/upstream/index.ts';
+import { action, delay, failTimes, sequence, startUpstream, status, type RecordedRequest, type Upstream, type UpstreamHandler } from '../../harness/upstream/index.ts';
 import { bootstrap, TRUST_LOOPBACK } from '../proxy/bootstrap-builder.ts';
 
 function hooks(maxOpen = Infinity): RetryClusterHooks & { counts: Record<string, number> } {
@@ -262,11 +263,13 @@ describe('router retries through the proxy (concurrency 1, loopback trusted)', (
 
   it('the per-try timeout starts once the request body is complete', async () => {
     up.route('/slowbody', status(200, 'ok'));
-    const body = (async function* () {
-      yield Buffer.from('first;');
-      await new Promise((r) => setTimeout(r, 300));
-      yield Buffer.from('second');
-    })();
+    const body = Readable.from(
+      (async function* () {
+        yield Buffer.from('first;');
+        await new Promise((r) => setTimeout(r, 300));
+        yield Buffer.from('second');
+      })(),
+    );
     const res = await request(`http://${proxy.listeners[0].address}/slowbody`, {
       method: 'POST',
       headers: { 'x-envoy-retry-on': '5xx', 'x-envoy-upstream-rq-per-try-timeout-ms': '150' },
@@ -333,4 +336,43 @@ describe('router retries: external clients (Envoy’s default, nothing internal)
       await up.close();
     }
   });
+});
+
+describe('router retries: the max_retries circuit breaker (concurrency 4)', () => {
+  it('is counted across all worker threads, as Envoy’s cluster resource manager does', async () => {
+    const concurrent = 8;
+    // The first attempts all fail at the same moment; each retry is answered after 400 ms,
+    // so every retry decision happens while the retries already granted are still open.
+    let waiting: Array<() => void> = [];
+    const together: UpstreamHandler = (_req: RecordedRequest) =>
+      new Promise((resolve) => {
+        waiting.push(() => resolve({ kind: 'respond', status: 503 }));
+        if (waiting.length === concurrent) for (const f of waiting.splice(0)) f();
+      });
+    const up = await startUpstream();
+    up.route('/cb/', (req) => (req.headers['x-envoy-attempt-count'] === '1' ? together(req) : delay(400, status(200))(req)));
+    const proxy = await startProxy({
+      portOverride: 0,
+      concurrency: 4,
+      logLevel: 'error',
+      bootstrap: bootstrap({
+        hcm: TRUST_LOOPBACK,
+        virtualHosts: [{ include_request_attempt_count: true, routes: [{ match: { prefix: '/' }, route: { cluster: 'b', retry_policy: { retry_on: '5xx', num_retries: 1 } } }] }],
+        clusters: { b: { endpoints: [up.address], extra: { circuit_breakers: { thresholds: [{ max_retries: 2 }] } } } },
+      }),
+    });
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: concurrent }, (_, i) => request(`http://${proxy.listeners[0].address}/cb/${i}`, { reset: true }).then(async (r) => (await r.body.text(), r.statusCode))),
+      );
+      expect(statuses.filter((s) => s === 200).length).toBe(2);
+      expect(statuses.filter((s) => s === 503).length).toBe(concurrent - 2);
+      const stats = await (await request(`http://${proxy.admin!.address}/stats?filter=upstream_rq_retry`)).body.text();
+      expect(stats).toMatch(/cluster\.b\.upstream_rq_retry: 2$/m);
+      expect(stats).toMatch(new RegExp(`cluster\\.b\\.upstream_rq_retry_overflow: ${concurrent - 2}$`, 'm'));
+    } finally {
+      await proxy.stop();
+      await up.close();
+    }
+  }, 20_000);
 });

@@ -1,0 +1,282 @@
+// The retry filter (build/retry.wasm) in the embedded data plane in front of flaky
+// upstreams: what users see through real HTTP and gRPC, and the retry budget shared by
+// --concurrency 4 worker threads.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Pool, request } from 'undici';
+import * as grpc from '@grpc/grpc-js';
+import { projectRoot } from '../../harness/build.ts';
+import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
+import { action, callEcho, echoClient, failTimes, startGrpcUpstream, startUpstream, status, type GrpcUpstream, type RecordedRequest, type Upstream, type UpstreamHandler } from '../../harness/upstream/index.ts';
+import { bootstrap, TRUST_LOOPBACK } from '../proxy/bootstrap-builder.ts';
+
+const WASM = process.env.RETRY_WASM ?? path.join(projectRoot, 'build', 'retry.wasm');
+const missing = existsSync(WASM) ? '' : `${WASM} not built (node bin/mesh-filters.js build retry)`;
+
+function retryFilter(config: unknown): Record<string, unknown> {
+  return {
+    name: 'envoy.filters.http.wasm',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+      config: {
+        name: 'retry',
+        root_id: 'retry',
+        vm_config: { vm_id: 'retry', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: WASM } } },
+        configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: JSON.stringify(config) },
+      },
+    },
+  };
+}
+
+/** Envoy's fixed part of a route's retry policy: only the backoff (short here; envoy/mesh.yaml has the seeds' 2 s and 0.5 s). */
+const BACKOFF = { retry_policy: { retry_back_off: { base_interval: '0.01s', max_interval: '0.05s' } } };
+
+const POLICIES = [
+  {
+    name: 'financial-transactions',
+    match: { prefix: '/api/transactions', methods: ['POST', 'PUT'] },
+    max_retries: 2,
+    retry_on: ['connect-failure', 'refused-stream', 'reset'],
+    per_try_timeout: '5s',
+    timeout: '20s',
+    idempotency_header: 'idempotency-key',
+  },
+  {
+    name: 'grpc',
+    match: { prefix: '/mesh.test.v1.EchoService/' },
+    max_retries: 3,
+    retry_on: ['connect-failure', 'refused-stream'],
+    retry_grpc_on: ['unavailable', 'resource-exhausted'],
+  },
+  {
+    name: 'reads',
+    match: { methods: ['GET', 'HEAD', 'OPTIONS'] },
+    max_retries: 5,
+    retry_on: ['5xx', 'gateway-error', 'connect-failure', 'reset', 'retriable-status-codes'],
+    retriable_status_codes: [429],
+    per_try_timeout: '2s',
+  },
+];
+
+const MANY_RETRIES = { circuit_breakers: { thresholds: [{ max_retries: 1000 }] } };
+
+function meshBootstrap(filterConfig: unknown, backend: string, grpcBackend?: string): Record<string, unknown> {
+  return bootstrap({
+    hcm: TRUST_LOOPBACK, // mesh traffic: clients' x-envoy-* headers reach the filters, which must strip them
+    filters: [retryFilter(filterConfig)],
+    virtualHosts: [
+      {
+        name: 'mesh',
+        include_request_attempt_count: true,
+        include_attempt_count_in_response: true,
+        routes: [
+          ...(grpcBackend ? [{ match: { prefix: '/mesh.test.v1.EchoService/', grpc: {} }, route: { cluster: 'grpc', ...BACKOFF } }] : []),
+          { match: { prefix: '/' }, route: { cluster: 'backend', ...BACKOFF } },
+        ],
+      },
+    ],
+    // Envoy's default max_retries circuit breaker (3 retries open at a time) would cut a storm first.
+    clusters: { backend: { endpoints: [backend], extra: MANY_RETRIES }, ...(grpcBackend ? { grpc: { endpoints: [grpcBackend], http2: true } } : {}) },
+  });
+}
+
+async function call(proxy: RunningProxy, p: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  const res = await request(`http://${proxy.listeners[0].address}${p}`, { method: (opts.method ?? 'GET') as 'GET', headers: opts.headers, body: opts.body, reset: true });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers as Record<string, string>, text };
+}
+
+async function prometheus(proxy: RunningProxy): Promise<string> {
+  return (await request(`http://${proxy.admin!.address}/stats/prometheus`)).body.text();
+}
+
+function metric(text: string, name: string): number {
+  const m = new RegExp(`^${name}\\{\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+describe.skipIf(missing !== '')(`retry filter through the proxy${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  describe('policies against flaky upstreams (concurrency 2)', () => {
+    let up: Upstream;
+    let g: GrpcUpstream;
+    let proxy: RunningProxy;
+
+    beforeAll(async () => {
+      up = await startUpstream({ name: 'flaky' });
+      g = await startGrpcUpstream();
+      proxy = await startProxy({ portOverride: 0, concurrency: 2, logLevel: 'error', bootstrap: meshBootstrap({ policies: POLICIES }, up.address, g.address) });
+    });
+    afterAll(async () => {
+      await proxy?.stop();
+      await Promise.all([up?.close(), g?.close()]);
+    });
+
+    it('a GET that fails twice then succeeds returns 200 after 3 attempts', async () => {
+      up.route('/api/credit-bureau/score', failTimes(2, status(503)));
+      const r = await call(proxy, '/api/credit-bureau/score');
+      expect([r.status, r.headers['x-envoy-attempt-count']]).toEqual([200, '3']);
+      expect(up.count('/api/credit-bureau/score')).toBe(3);
+      expect(up.requests.filter((q) => q.path === '/api/credit-bureau/score').map((q) => q.headers['x-envoy-attempt-count'])).toEqual(['1', '2', '3']);
+      // The router consumed the filter's headers: none reaches the service.
+      expect(Object.keys(up.requests.at(-1)!.headers).filter((h) => /^x-envoy-(retry|max-retries|retriable|upstream-rq)/.test(h))).toEqual([]);
+    });
+
+    it('reads retry 429 (retriable_status_codes) and stop after 5 retries', async () => {
+      up.route('/api/documents/429', failTimes(1, status(429)));
+      expect((await call(proxy, '/api/documents/429')).status).toBe(200);
+      up.route('/api/documents/down', status(503, 'down'));
+      const r = await call(proxy, '/api/documents/down');
+      expect([r.status, r.text, r.headers['x-envoy-attempt-count']]).toEqual([503, 'down', '6']);
+      expect(up.count('/api/documents/down')).toBe(6);
+    });
+
+    it('a POST without an idempotency key is tried once', async () => {
+      up.route('/api/transactions/no-key', failTimes(1, action({ kind: 'reset' })));
+      const r = await call(proxy, '/api/transactions/no-key', { method: 'POST', body: '{"amount":100}', headers: { 'content-type': 'application/json' } });
+      expect(r.status).toBe(503);
+      expect(r.text).toContain('reset reason: connection termination');
+      expect(r.headers['x-envoy-attempt-count']).toBe('1');
+      expect(up.count('/api/transactions/no-key')).toBe(1);
+    });
+
+    it('a POST with its idempotency key is retried per policy, its body replayed', async () => {
+      up.route('/api/transactions/keyed', failTimes(2, action({ kind: 'reset' })));
+      const body = '{"amount":100,"to":"ACME"}';
+      const r = await call(proxy, '/api/transactions/keyed', { method: 'POST', body, headers: { 'content-type': 'application/json', 'idempotency-key': 'a1b2c3' } });
+      expect([r.status, r.headers['x-envoy-attempt-count']]).toEqual([200, '3']);
+      const seen = up.requests.filter((q) => q.path === '/api/transactions/keyed');
+      expect(seen.map((q) => [q.body.toString(), q.headers['idempotency-key']])).toEqual([
+        [body, 'a1b2c3'],
+        [body, 'a1b2c3'],
+        [body, 'a1b2c3'],
+      ]);
+      // Two retries at most: a third failure is returned.
+      up.route('/api/transactions/keyed-down', action({ kind: 'reset' }));
+      const down = await call(proxy, '/api/transactions/keyed-down', { method: 'POST', body, headers: { 'idempotency-key': 'k2' } });
+      expect([down.status, up.count('/api/transactions/keyed-down')]).toEqual([503, 3]);
+    });
+
+    it('a client’s x-envoy-max-retries: 100 has no effect', async () => {
+      const forged = { 'x-envoy-max-retries': '100', 'x-envoy-retry-on': '5xx,reset', 'x-envoy-upstream-rq-per-try-timeout-ms': '1' };
+      up.route('/api/transactions/forged', action({ kind: 'reset' }));
+      const post = await call(proxy, '/api/transactions/forged', { method: 'POST', body: 'x', headers: forged });
+      expect([post.status, up.count('/api/transactions/forged')]).toEqual([503, 1]);
+      up.route('/api/documents/forged', status(500));
+      const get = await call(proxy, '/api/documents/forged', { headers: forged });
+      expect([get.status, up.count('/api/documents/forged')]).toEqual([500, 6]);
+      // A method no policy covers: the client's headers are removed, nothing is retried.
+      up.route('/api/documents/delete', status(503));
+      expect((await call(proxy, '/api/documents/delete', { method: 'DELETE', headers: forged })).status).toBe(503);
+      expect(up.count('/api/documents/delete')).toBe(1);
+    });
+
+    it('a gRPC call failing with UNAVAILABLE is retried per retry_grpc_on; INTERNAL is not', async () => {
+      const client = echoClient(proxy.listeners[0].address);
+      try {
+        const ok = await callEcho(client, { message: 'hi', key: 'u1', fail_code: grpc.status.UNAVAILABLE, fail_times: 2 });
+        expect([ok.message, ok.attempt]).toEqual(['hi', 3]);
+        expect(g.calls('u1')).toBe(3);
+        await expect(callEcho(client, { key: 'i1', fail_code: grpc.status.INTERNAL, fail_times: 1 })).rejects.toMatchObject({ code: grpc.status.INTERNAL });
+        expect(g.calls('i1')).toBe(1);
+        await expect(callEcho(client, { key: 'u2', fail_code: grpc.status.UNAVAILABLE })).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+        expect(g.calls('u2')).toBe(4);
+      } finally {
+        client.close();
+      }
+    });
+
+    it('exposes its counters on /stats/prometheus', async () => {
+      const prom = await prometheus(proxy);
+      expect(metric(prom, 'retry_policy_reads_requests')).toBeGreaterThanOrEqual(4);
+      expect(metric(prom, 'retry_policy_reads_retries')).toBeGreaterThanOrEqual(2 + 1 + 5 + 5);
+      expect(metric(prom, 'retry_policy_financial_transactions_retries')).toBeGreaterThanOrEqual(2 + 2);
+      expect(metric(prom, 'retry_policy_grpc_retries')).toBeGreaterThanOrEqual(2 + 3);
+      expect(metric(prom, 'retry_idempotency_guarded')).toBeGreaterThanOrEqual(2);
+      expect(metric(prom, 'retry_retries')).toBe(metric(prom, 'retry_policy_reads_retries') + metric(prom, 'retry_policy_financial_transactions_retries') + metric(prom, 'retry_policy_grpc_retries'));
+    });
+  });
+
+  describe('retry budget across 4 worker threads', () => {
+    /** Runs `total` requests with `parallel` at a time, each on its own connection (spread over the workers). */
+    async function storm(proxy: RunningProxy, p: (i: number) => string, total: number, parallel: number) {
+      let next = 0;
+      const statuses: number[] = [];
+      await Promise.all(
+        Array.from({ length: parallel }, async () => {
+          while (next < total) {
+            const i = next++;
+            statuses.push((await call(proxy, p(i))).status);
+          }
+        }),
+      );
+      return statuses;
+    }
+
+    it('a storm of failures stays within ratio × requests + min_retries_per_second × window', async () => {
+      const up = await startUpstream();
+      up.route('/storm/', status(503));
+      const budget = { ratio: 0.2, min_retries_per_second: 1, window: '10s' };
+      const proxy = await startProxy({ portOverride: 0, concurrency: 4, logLevel: 'error', bootstrap: meshBootstrap({ policies: POLICIES, budget }, up.address) });
+      try {
+        const requests = 200;
+        const parallel = 8;
+        const statuses = await storm(proxy, (i) => `/storm/${i}`, requests, parallel);
+        expect(statuses.every((s) => s === 503)).toBe(true);
+        const retries = up.count('/storm/') - requests;
+        const allowance = budget.ratio * requests + budget.min_retries_per_second * 10; // 50
+        // Requests already in flight when the budget ran out may still use the retries they were granted.
+        expect(retries).toBeLessThanOrEqual(allowance + parallel * 5);
+        expect(retries).toBeGreaterThanOrEqual(allowance / 2);
+        // Without the budget the storm would have sent 5 retries per request.
+        expect(retries).toBeLessThan(requests * 5 * 0.2);
+        const prom = await prometheus(proxy);
+        expect(metric(prom, 'retry_budget_exhausted')).toBeGreaterThan(requests / 2);
+        expect(metric(prom, 'retry_retries')).toBe(retries);
+      } finally {
+        await proxy.stop();
+        await up.close();
+      }
+    }, 20_000);
+
+    it('counts every request and retry of every worker with CAS: the shared budget ends exact', async () => {
+      // Budget = 129/128 × requests − retries: 1023 requests retried once each, then a probe
+      // allowed 100 retries gets 129/128 × 1024 − 1023 = 9 of them. One request or retry
+      // lost by a worker overwriting another's update would make that 7 or 10.
+      const budget = { ratio: 1.0078125, min_retries_per_second: 0, window: '60s' };
+      const requests = 1023;
+      const up = await startUpstream();
+      up.route('/cas/', (req) => ({ kind: 'respond', status: req.headers['x-envoy-attempt-count'] === '1' ? 503 : 200 }));
+      up.route('/probe', status(503));
+      const policies = [
+        { name: 'once', match: { prefix: '/cas/' }, max_retries: 1, retry_on: ['5xx'] },
+        { name: 'probe', match: { prefix: '/probe' }, max_retries: 100, retry_on: ['5xx'] },
+      ];
+      const proxy = await startProxy({ portOverride: 0, concurrency: 4, logLevel: 'error', bootstrap: meshBootstrap({ policies, budget }, up.address) });
+      // 32 keep-alive connections, spread round robin over the 4 workers.
+      const pool = new Pool(`http://${proxy.listeners[0].address}`, { connections: 32 });
+      try {
+        let next = 0;
+        let ok = 0;
+        await Promise.all(
+          Array.from({ length: 32 }, async () => {
+            while (next < requests) {
+              const res = await pool.request({ path: `/cas/${next++}`, method: 'GET' });
+              await res.body.text();
+              if (res.statusCode === 200 && res.headers['x-envoy-attempt-count'] === '2') ok++;
+            }
+          }),
+        );
+        expect(ok).toBe(requests);
+        const probe = await call(proxy, '/probe');
+        expect(Number(probe.headers['x-envoy-attempt-count']) - 1).toBe(9);
+        const prom = await prometheus(proxy);
+        expect(metric(prom, 'retry_retries')).toBe(requests + 9);
+      } finally {
+        await pool.close();
+        await proxy.stop();
+        await up.close();
+      }
+    }, 20_000);
+  });
+});
