@@ -28,6 +28,11 @@ function hcm(doc: any): any {
   return doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
 }
 
+/** Index of the router, the last http filter (envoy/mesh.yaml has the project's filters before it). */
+function routerAt(doc: any): number {
+  return hcm(doc).http_filters.length - 1;
+}
+
 /** A wasm http filter entry as users write it. */
 function wasmFilter(overrides: { code?: unknown; config?: Record<string, unknown> } = {}): any {
   return {
@@ -101,7 +106,7 @@ describe("validate: Envoy's API (proto3 JSON mapping)", () => {
     const doc = mesh();
     hcm(doc).http_filters.at(-1).typed_config['@type'] = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Rooter';
     const report = await check(doc);
-    expect(errorAt(report, `${HCM}.http_filters[0].typed_config["@type"]`)).toMatch(/unresolvable type .*Rooter/);
+    expect(errorAt(report, `${HCM}.http_filters[${routerAt(doc)}].typed_config["@type"]`)).toMatch(/unresolvable type .*Rooter/);
   });
 
   it('rejects a bad enum name and out-of-range numbers', async () => {
@@ -153,7 +158,7 @@ describe("validate: Envoy's API (proto3 JSON mapping)", () => {
       value: { suppress_envoy_headers: true, dynamic_stats: 'no' },
     };
     const report = await check(doc);
-    expect(errorAt(report, `${HCM}.http_filters[0].typed_config.value.dynamic_stats`)).toMatch(/bool/);
+    expect(errorAt(report, `${HCM}.http_filters[${routerAt(doc)}].typed_config.value.dynamic_stats`)).toMatch(/bool/);
     expect(report.errors).toHaveLength(1);
   });
 
@@ -194,10 +199,11 @@ describe("validate: Envoy's checks on static config", () => {
 
   it('requires the router to be the last http filter', async () => {
     const doc = mesh();
+    const router = routerAt(doc);
     hcm(doc).http_filters.push(wasmFilter());
     const report = await check(doc);
-    expect(errorAt(report, `${HCM}.http_filters[0]`)).toMatch(/must be the last filter/);
-    expect(errorAt(report, `${HCM}.http_filters[1]`)).toMatch(/non-terminal filter/);
+    expect(errorAt(report, `${HCM}.http_filters[${router}]`)).toMatch(/must be the last filter/);
+    expect(errorAt(report, `${HCM}.http_filters[${router + 1}]`)).toMatch(/non-terminal filter/);
   });
 
   it('rejects a hostname in a STATIC cluster, as Envoy does', async () => {
@@ -244,12 +250,13 @@ describe("validate: each wasm filter's own configure step", () => {
 
   it("reports a rejected configuration with the plugin's own error line, at the filter's path", async () => {
     const doc = mesh();
+    const meshWasmFilters = routerAt(doc); // the filters envoy/mesh.yaml already has before its router
     hcm(doc).http_filters.unshift(example('request_header=x-a'), example('colour=red'));
     const report = await validateBootstrap(doc, { cwd: root });
     expect(report.errors).toEqual([
       { path: `${HCM}.http_filters[1].typed_config.config.configuration`, message: 'example: line 1: unknown key "colour"' },
     ]);
-    expect(report.summary).toBe('1 listener, 6 clusters, 2 wasm filters');
+    expect(report.summary).toBe(`1 listener, 6 clusters, ${meshWasmFilters + 2} wasm filters`);
   });
 
   it('accepts a configuration the plugin accepts', async () => {
