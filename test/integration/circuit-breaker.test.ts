@@ -98,7 +98,7 @@ async function get(target: Target, p: string, opts: { signal?: AbortSignal; head
   return { status: res.statusCode, headers: res.headers as Record<string, string>, body };
 }
 
-const all = (n: number, fn: (i: number) => Promise<unknown>) => Promise.all(Array.from({ length: n }, (_, i) => fn(i)));
+const all = <T>(n: number, fn: (i: number) => Promise<T>): Promise<T[]> => Promise.all(Array.from({ length: n }, (_, i) => fn(i)));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function prometheus(target: Target): Promise<string> {
