@@ -5,7 +5,7 @@
 // requests, to show the request path leaves nothing behind in the VM.
 import { describe, expect, it } from 'vitest';
 import type { WasmEmulator } from '../../../harness/host/emulator.ts';
-import { allowedOf, counter, rateLimitEmulator, send, TIERS } from './harness.ts';
+import { allowedOf, counter, rateLimitEmulator, send, TIERS, type RequestSpec } from './harness.ts';
 
 const SLOT_BYTES = 56 + 16; // one limit per slot (filters/rate-limit/bucket-page.ts)
 const PAGE_BYTES = 8 + 8 * SLOT_BYTES;
@@ -77,7 +77,7 @@ describe('a flood of random keys', () => {
 describe('the request path', () => {
   it('leaves VM memory flat over 100 000 requests', async () => {
     const emu = await rateLimitEmulator(TIERS);
-    const request = (i: number) => {
+    const request = (i: number): RequestSpec => {
       const u = i % 3000;
       if (u % 3 === 0) return { headers: { 'x-user-tier': 'premium', 'x-user-id': `p${u}` } };
       if (u % 3 === 1) return { headers: { 'x-user-id': `a${u}` } };
