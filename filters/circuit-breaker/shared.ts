@@ -46,18 +46,7 @@ export class SharedCircuit {
    * transition: the stream goes on, the circuit is unchanged. Returns the host status.
    */
   admit(nowMs: i64, ticket: Ticket, step: Step): WasmResult {
-    let r = WasmResult.CasMismatch;
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const cas = this.read();
-      admit(this.record, this.svc, nowMs, ticket, step);
-      if (!step.dirty) return WasmResult.Ok;
-      r = this.write(cas);
-      if (r == WasmResult.Ok) return r;
-      if (r != WasmResult.CasMismatch) break;
-    }
-    ticket.admitted = false;
-    step.transition = Transition.None;
-    return r;
+    return this.run(false, nowMs, ticket, null, step);
   }
 
   /**
@@ -69,11 +58,20 @@ export class SharedCircuit {
       step.clear();
       return WasmResult.Ok;
     }
+    return this.run(true, nowMs, ticket, outcome, step);
+  }
+
+  /** Read, step, CAS write; again on CasMismatch. */
+  private run(completion: bool, nowMs: i64, ticket: Ticket, outcome: Outcome | null, step: Step): WasmResult {
     let r = WasmResult.CasMismatch;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const cas = this.read();
-      ticket.admitted = true; // `complete` spends it; each attempt starts from the same ticket
-      complete(this.record, this.svc, ticket, outcome, nowMs, step);
+      if (completion) {
+        ticket.admitted = true; // `complete` spends it; each attempt starts from the same ticket
+        complete(this.record, this.svc, ticket, outcome!, nowMs, step);
+      } else {
+        admit(this.record, this.svc, nowMs, ticket, step);
+      }
       if (!step.dirty) return WasmResult.Ok;
       r = this.write(cas);
       if (r == WasmResult.Ok) return r;
