@@ -29,6 +29,7 @@ const CONFIG = {
     { name: 'slow', match: { prefix: '/api/slow' }, failure_threshold: 2, timeout: '0.3s' },
     { name: 'cancel', match: { prefix: '/api/cancel' }, failure_threshold: 1 },
     { name: 'ledger', match: { prefix: '/api/ledger' }, failure_threshold: 400 },
+    { name: 'down', cluster: 'down', failure_threshold: 2 },
   ],
 };
 
@@ -76,11 +77,17 @@ function breakerBootstrap(wasm: string, ups: Upstreams): Record<string, unknown>
           // the fail-over route: chosen once the filter sets x-fallback
           { name: 'scoring-dr', match: { prefix: '/api/scoring', headers: [{ name: 'x-fallback', string_match: { exact: 'scoring' } }] }, route: { cluster: 'dr' } },
           { name: 'banking', match: { prefix: '/api/banking' }, route: { cluster: 'banking' } },
+          { name: 'down', match: { prefix: '/api/down' }, route: { cluster: 'down' } },
           { name: 'main', match: { prefix: '/' }, route: { cluster: 'main', timeout: '10s' } },
         ],
       },
     ],
-    clusters: { main: { endpoints: [ups.main.address] }, dr: { endpoints: [ups.dr.address] }, banking: { endpoints: [ups.banking.address] } },
+    clusters: {
+      main: { endpoints: [ups.main.address] },
+      dr: { endpoints: [ups.dr.address] },
+      banking: { endpoints: [ups.banking.address] },
+      down: { endpoints: ['127.0.0.1:1'], connect_timeout: '0.25s' }, // nothing listens: connect failures
+    },
   });
 }
 
@@ -220,6 +227,19 @@ function scenarios(target: () => Target, ups: () => Upstreams): void {
     expect(r.status).toBe(503);
     expect(r.headers['x-circuit-breaker']).toBe('open');
     expect(ups().main.count('/api/slow')).toBe(2);
+  });
+
+  it("counts Envoy's 503 local replies (upstream connect error) as failures", async () => {
+    const t = target();
+    for (let i = 0; i < 2; i++) {
+      const r = await get(t, '/api/down/x');
+      expect(r.status).toBe(503);
+      expect(r.headers['x-circuit-breaker']).toBeUndefined();
+      expect(r.body).toMatch(/^upstream connect error/);
+    }
+    const r = await get(t, '/api/down/x');
+    expect(r.status).toBe(503);
+    expect(r.headers['x-circuit-breaker']).toBe('open');
   });
 
   it('requests the client cancels are not counted', async () => {
