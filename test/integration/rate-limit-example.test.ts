@@ -1,0 +1,48 @@
+// envoy/rate-limit.yaml served by the demo (embedded data plane, demo services behind
+// it): the curl session its header comment shows, as a test.
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
+import { ensureRateLimit } from '../filters/rate-limit/build.ts';
+import { prometheusValue } from './rate-limit-support.ts';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+describe('envoy/rate-limit.yaml on the demo services', () => {
+  let demo: RunningDemo;
+  beforeAll(async () => {
+    await ensureRateLimit();
+    demo = await startDemo({ cwd: root, bootstrap: 'envoy/rate-limit.yaml', build: false, portOverride: 0, concurrency: 2, logLevel: 'error' });
+  }, 300_000);
+  afterAll(async () => {
+    await demo?.stop();
+  });
+
+  const get = (p: string, headers: Record<string, string> = {}) => fetch(`http://${demo.listenerAddress}${p}`, { headers });
+
+  it('limits an anonymous client to 5 API requests a minute, with the denial headers', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await get('/api/banking/accounts')).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    const denied = await get('/api/banking/accounts');
+    expect(denied.status).toBe(429);
+    expect(denied.headers.get('x-envoy-ratelimited')).toBe('true');
+    expect(Number(denied.headers.get('retry-after'))).toBeGreaterThanOrEqual(11);
+    expect(denied.headers.get('x-ratelimit-limit')).toBe('5, 5;w=60, 50;w=3600');
+  });
+
+  it('gives a premium user 100 a minute, and leaves /health to the edge limit alone', async () => {
+    const res = await get('/api/documents/1', { 'x-user-id': 'alice', 'x-user-tier': 'premium' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-ratelimit-remaining')).toBe('99');
+    for (let i = 0; i < 20; i++) expect((await get('/health')).status).toBe(200);
+  });
+
+  it('counts on /stats/prometheus', async () => {
+    const admin = `http://${demo.adminAddress}`;
+    expect(await prometheusValue(admin, 'rate_limit_anonymous_allowed')).toBe(5);
+    expect(await prometheusValue(admin, 'rate_limit_anonymous_denied')).toBe(2);
+    expect(await prometheusValue(admin, 'rate_limit_premium_allowed')).toBe(1);
+    expect(await prometheusValue(admin, 'edge_rate_limit_all_allowed')).toBe(28);
+  });
+});
