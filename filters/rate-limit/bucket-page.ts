@@ -110,14 +110,12 @@ export class BucketPage {
   }
 
   /** Address of slot `i`. */
-  // @ts-ignore: decorator
-  @inline slot(i: i32): usize {
+  slot(i: i32): usize {
     return this.base + <usize>PAGE_HEADER + <usize>(i * this.slotBytes);
   }
 
   /** Address of bucket `limit` of slot `i`. */
-  // @ts-ignore: decorator
-  @inline bucket(i: i32, limit: i32): usize {
+  bucket(i: i32, limit: i32): usize {
     return this.slot(i) + SLOT_BUCKETS + <usize>(limit * BUCKET_BYTES);
   }
 

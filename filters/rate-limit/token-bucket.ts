@@ -21,8 +21,7 @@ export const BUCKET_BYTES: i32 = 16;
 const NANOS_PER_SECOND: i64 = 1000000000;
 
 /** Writes a full bucket refilled at `now`. */
-// @ts-ignore: decorator
-@inline export function fillBucket(state: usize, limit: Limit, now: i64): void {
+export function fillBucket(state: usize, limit: Limit, now: i64): void {
   store<i64>(state, limit.maxUnits);
   store<i64>(state, now, 8);
 }
@@ -48,20 +47,17 @@ export function refillBucket(state: usize, limit: Limit, now: i64): void {
 }
 
 /** Whole tokens in the (refilled) bucket. */
-// @ts-ignore: decorator
-@inline export function bucketTokens(state: usize, limit: Limit): i64 {
+export function bucketTokens(state: usize, limit: Limit): i64 {
   return load<i64>(state) / limit.unitsPerToken;
 }
 
 /** Whether the (refilled) bucket holds a whole token. */
-// @ts-ignore: decorator
-@inline export function bucketHasToken(state: usize, limit: Limit): bool {
+export function bucketHasToken(state: usize, limit: Limit): bool {
   return load<i64>(state) >= limit.unitsPerToken;
 }
 
 /** Takes one token from the (refilled) bucket, which must hold one. */
-// @ts-ignore: decorator
-@inline export function takeToken(state: usize, limit: Limit): void {
+export function takeToken(state: usize, limit: Limit): void {
   store<i64>(state, load<i64>(state) - limit.unitsPerToken);
 }
 
@@ -73,19 +69,16 @@ export function nanosUntilUnits(state: usize, limit: Limit, units: i64): i64 {
 }
 
 /** Nanoseconds until the (refilled) bucket holds one more whole token. */
-// @ts-ignore: decorator
-@inline export function nanosUntilToken(state: usize, limit: Limit): i64 {
+export function nanosUntilToken(state: usize, limit: Limit): i64 {
   return nanosUntilUnits(state, limit, limit.unitsPerToken);
 }
 
 /** Nanoseconds until the (refilled) bucket is full again. */
-// @ts-ignore: decorator
-@inline export function nanosUntilFull(state: usize, limit: Limit): i64 {
+export function nanosUntilFull(state: usize, limit: Limit): i64 {
   return nanosUntilUnits(state, limit, limit.maxUnits);
 }
 
 /** Whole seconds covering `nanos`, rounded up (`retry-after`, `x-ratelimit-reset`). */
-// @ts-ignore: decorator
-@inline export function secondsCeil(nanos: i64): i64 {
+export function secondsCeil(nanos: i64): i64 {
   return nanos <= 0 ? 0 : (nanos + NANOS_PER_SECOND - 1) / NANOS_PER_SECOND;
 }
