@@ -8,6 +8,12 @@
  * `x-envoy-upstream-rq-*timeout-ms` headers that router.cc (`FilterUtility::finalTimeout`,
  * `finalHedgingParams`) and retry_state_impl.cc read. Other names have no effect on
  * Envoy and are left alone (finding them would cost reading the whole header map).
+ *
+ * Only requests Envoy took as internal (`x-envoy-internal: true`) can still carry a
+ * client's copy: from every other request Envoy's connection manager has removed these
+ * very headers before any filter runs (conn_manager_utility.cc `cleanInternalHeaders`).
+ * On those the filter strips nothing, and leaves alone what an earlier filter of the
+ * chain set (circuit-breaker's `x-envoy-upstream-rq-timeout-ms`).
  */
 
 /** Bit of each entry of `CONTROL_HEADERS` in a "written" mask. */
@@ -46,6 +52,8 @@ export const X_ENVOY_RETRIABLE_STATUS_CODES: ArrayBuffer = unchecked(CONTROL_HEA
 export const X_ENVOY_UPSTREAM_RQ_TIMEOUT_MS: ArrayBuffer = unchecked(CONTROL_HEADERS[4]);
 export const X_ENVOY_UPSTREAM_RQ_PER_TRY_TIMEOUT_MS: ArrayBuffer = unchecked(CONTROL_HEADERS[5]);
 
+/** Set by Envoy's connection manager on internal requests only (and removed from all others). */
+export const X_ENVOY_INTERNAL: ArrayBuffer = String.UTF8.encode("x-envoy-internal");
 /** Response header with the number of attempts (router.cc, `include_attempt_count_in_response`). */
 export const X_ENVOY_ATTEMPT_COUNT: ArrayBuffer = String.UTF8.encode("x-envoy-attempt-count");
 export const CONTENT_TYPE: ArrayBuffer = String.UTF8.encode("content-type");

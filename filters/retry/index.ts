@@ -4,8 +4,9 @@
  * (policy.ts lists them), with an idempotency guard and a retry budget shared by all
  * workers. This file wires the proxy-wasm contexts to that logic:
  *
- * - request headers: strip the router's control headers a client sent (headers.ts),
- *   count the request in the budget (budget-store.ts), pick the policy, write its headers;
+ * - request headers: count the request in the budget (budget-store.ts), pick the policy,
+ *   write its headers, strip the router's control headers an internal client sent
+ *   (headers.ts);
  * - response headers: read `x-envoy-attempt-count`, count the retries in the budget and
  *   the metrics (stats.ts).
  *
@@ -49,6 +50,7 @@ import {
   RETRY_ON_BIT,
   TIMEOUT_BIT,
   X_ENVOY_ATTEMPT_COUNT,
+  X_ENVOY_INTERNAL,
   X_ENVOY_MAX_RETRIES,
   X_ENVOY_RETRIABLE_STATUS_CODES,
   X_ENVOY_RETRY_GRPC_ON,
@@ -145,7 +147,8 @@ class RetryStream extends HttpContext {
       this.retriesSet = 0;
       filter.stats.budgetExhausted.increment();
     }
-    if (filter.config.stripDownstreamRetryHeaders) stripControlHeaders(headers, written);
+    // Envoy already removed them from external requests (headers.ts).
+    if (filter.config.stripDownstreamRetryHeaders && headers.getBytes(X_ENVOY_INTERNAL) !== null) stripControlHeaders(headers, written);
     return FilterHeadersStatus.Continue;
   }
 

@@ -7,38 +7,14 @@ import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../harness/build.ts';
 import { LogLevel, SharedState, WasmEmulator, WasmPluginError, createWasmPlugin } from '../../../harness/host/index.ts';
 import { FilterHeadersStatus } from '../../../harness/http/filter.ts';
+import { POLICIES } from './policies.ts';
 
 const WASM = path.join(projectRoot, 'build', 'retry.wasm');
 const missing = existsSync(WASM) ? '' : `${WASM} not built (node bin/mesh-filters.js build retry)`;
 
 /** filters.md's example, plus a gRPC policy. */
 const CONFIG = {
-  policies: [
-    {
-      name: 'financial-transactions',
-      match: { prefix: '/api/transactions', methods: ['POST', 'PUT'] },
-      max_retries: 2,
-      retry_on: ['connect-failure', 'refused-stream', 'reset'],
-      per_try_timeout: '5s',
-      timeout: '20s',
-      idempotency_header: 'idempotency-key',
-    },
-    {
-      name: 'grpc',
-      match: { prefix: '/mesh.test.v1.EchoService/' },
-      max_retries: 3,
-      retry_on: ['connect-failure'],
-      retry_grpc_on: ['unavailable', 'resource-exhausted'],
-    },
-    {
-      name: 'reads',
-      match: { methods: ['GET', 'HEAD', 'OPTIONS'] },
-      max_retries: 5,
-      retry_on: ['5xx', 'gateway-error', 'connect-failure', 'reset', 'retriable-status-codes'],
-      retriable_status_codes: [429],
-      per_try_timeout: '2s',
-    },
-  ],
+  policies: POLICIES,
   budget: { ratio: 0.2, min_retries_per_second: 10, window: '10s' },
   strip_downstream_retry_headers: true,
 };
@@ -64,7 +40,7 @@ function send(emu: WasmEmulator, headers: Record<string, string>): { id: number;
   const status = emu.callOnRequestHeaders(id, { ':method': 'GET', ':path': '/', ':authority': 'api.example.com', ':scheme': 'http', ...headers }, true);
   expect(status).toBe(FilterHeadersStatus.Continue);
   const control: Record<string, string[]> = {};
-  for (const [k, v] of emu.getCurrentRequestHeaders(id)) if (k.startsWith('x-envoy-')) (control[k] ??= []).push(v);
+  for (const [k, v] of emu.getCurrentRequestHeaders(id)) if (k.startsWith('x-envoy-') && k !== 'x-envoy-internal') (control[k] ??= []).push(v);
   return { id, control };
 }
 
@@ -164,7 +140,7 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
       const emu = await create();
       const grpc = send(emu, { ':method': 'POST', ':path': '/mesh.test.v1.EchoService/Echo', 'content-type': 'application/grpc' }).control;
       expect(grpc['x-envoy-retry-grpc-on']).toEqual(['unavailable,resource-exhausted']);
-      expect(grpc['x-envoy-retry-on']).toEqual(['connect-failure']);
+      expect(grpc['x-envoy-retry-on']).toEqual(['connect-failure,refused-stream']);
       expect(grpc['x-envoy-max-retries']).toEqual(['3']);
       const proto = send(emu, { ':method': 'POST', ':path': '/mesh.test.v1.EchoService/Echo', 'content-type': 'application/grpc+proto' }).control;
       expect(proto['x-envoy-retry-grpc-on']).toEqual(['unavailable,resource-exhausted']);
@@ -182,7 +158,11 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
   });
 
   describe('downstream retry headers', () => {
-    const forged = Object.fromEntries(CONTROL.map((h) => [h, h === 'x-envoy-max-retries' ? '100' : h.endsWith('-ms') ? '600000' : h === 'x-envoy-hedge-on-per-try-timeout' ? 'true' : '5xx']));
+    // An internal client's request (Envoy removes these headers from every other one).
+    const forged: Record<string, string> = {
+      ...Object.fromEntries(CONTROL.map((h) => [h, h === 'x-envoy-max-retries' ? '100' : h.endsWith('-ms') ? '600000' : h === 'x-envoy-hedge-on-per-try-timeout' ? 'true' : '5xx'])),
+      'x-envoy-internal': 'true',
+    };
 
     it('are removed when no policy applies, and replaced by the policy’s when one does', async () => {
       const emu = await create();
@@ -208,10 +188,19 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
       expect(post['x-envoy-upstream-rq-timeout-ms']).toEqual(['20000']);
     });
 
+    it('on an external request, were left by an earlier filter: kept unless the policy sets its own', async () => {
+      const emu = await create();
+      // circuit-breaker's `timeout` (filters.md) ahead of the retry filter.
+      const fromChain = { 'x-envoy-upstream-rq-timeout-ms': '10000' };
+      expect(send(emu, { ':method': 'DELETE', ':path': '/x', ...fromChain }).control).toEqual({ 'x-envoy-upstream-rq-timeout-ms': ['10000'] });
+      expect(send(emu, { ':method': 'GET', ':path': '/x', ...fromChain }).control['x-envoy-upstream-rq-timeout-ms']).toEqual(['10000']);
+      expect(send(emu, { ':method': 'POST', ':path': '/api/transactions', ...fromChain }).control['x-envoy-upstream-rq-timeout-ms']).toEqual(['20000']);
+    });
+
     it('repeated values are all replaced', async () => {
       const emu = await create();
       const id = emu.initializeHttpContext();
-      emu.callOnRequestHeaders(id, [[':method', 'GET'], [':path', '/'], ['x-envoy-max-retries', '9'], ['x-envoy-max-retries', '10'], ['x-envoy-retry-grpc-on', 'cancelled'], ['x-envoy-retry-grpc-on', 'internal']], true);
+      emu.callOnRequestHeaders(id, [[':method', 'GET'], [':path', '/'], ['x-envoy-internal', 'true'], ['x-envoy-max-retries', '9'], ['x-envoy-max-retries', '10'], ['x-envoy-retry-grpc-on', 'cancelled'], ['x-envoy-retry-grpc-on', 'internal']], true);
       const values = emu.getCurrentRequestHeaders(id).filter(([k]) => k.startsWith('x-envoy-retry-grpc-on') || k === 'x-envoy-max-retries');
       expect(values).toEqual([['x-envoy-max-retries', '5']]);
     });
