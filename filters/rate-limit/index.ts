@@ -3,6 +3,7 @@
  * through shared data with CAS (filters.md "rate-limit"). This file only wires the
  * module: the ABI callbacks it uses and its root context.
  *
+ *   exports.ts           the ABI callbacks exported
  *   config.ts            configuration → immutable RateLimitConfig (rules, limits, keys)
  *   plugin.ts            root and stream contexts: match, key, decide, reply, headers
  *   descriptor.ts        a request's key for a rule;  client-address.ts  XFF and IPs
@@ -13,17 +14,7 @@
  *   response-headers.ts  retry-after, x-envoy-ratelimited, x-ratelimit-*
  *   metrics.ts           per-rule counters
  */
-export {
-  proxy_abi_version_0_2_1,
-  proxy_on_memory_allocate,
-  proxy_on_context_create,
-  proxy_on_vm_start,
-  proxy_on_configure,
-  proxy_on_done,
-  proxy_on_delete,
-  proxy_on_request_headers,
-  proxy_on_response_headers,
-} from "../../assembly/proxy-wasm/exports";
+export * from "./exports";
 
 import { RootContext, registerRootContext } from "../../assembly/proxy-wasm";
 import { RateLimitRoot } from "./plugin";

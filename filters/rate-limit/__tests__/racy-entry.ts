@@ -8,17 +8,7 @@
  *   "naive <µs>"  the same wait, then writes with CAS 0: an unconditional
  *                 read-modify-write, which lets through more than the limit.
  */
-export {
-  proxy_abi_version_0_2_1,
-  proxy_on_memory_allocate,
-  proxy_on_context_create,
-  proxy_on_vm_start,
-  proxy_on_configure,
-  proxy_on_done,
-  proxy_on_delete,
-  proxy_on_request_headers,
-  proxy_on_response_headers,
-} from "../../../assembly/proxy-wasm/exports";
+export * from "../exports";
 
 import { RootContext, WasmResult, registerRootContext, setSharedDataBytes } from "../../../assembly/proxy-wasm";
 import { monotonicNanos } from "../clock";
