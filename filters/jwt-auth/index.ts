@@ -34,6 +34,7 @@ import { HostAuthRequest } from "./host-request";
 import { Reason, isDenial, reasonInfo } from "./reasons";
 import { Verdict, evaluate } from "./requirements";
 import { challenge, denialBody, denialDetails } from "./response";
+import { MetricStats } from "./metrics";
 import { Stats } from "./stats";
 import { TokenCache } from "./token-cache";
 
@@ -69,7 +70,7 @@ class JwtAuthRoot extends RootContext {
       return false;
     }
     this.config = config;
-    this.stats = Stats.define(config);
+    this.stats = MetricStats.define(config);
     this.cache = new TokenCache(config.cacheMaxEntries);
     const jwks = new JwksCache(this, config, this.stats);
     this.jwks = jwks;

@@ -6,7 +6,8 @@
  * - `requires_all`: every child must pass; the first refusal is the answer;
  * - `requires_any`: the first child that passes allows. When all fail, the answer is
  *   the most telling refusal (Envoy AnyVerifierImpl): any error other than "missing"
- *   and "unknown issuer" (the last such one), else "unknown issuer", else "missing";
+ *   and "unknown issuer" (the last such one), else the first "unknown issuer", else the
+ *   first "missing" (whose provider the refusal is counted for);
  *   then `allow_missing_or_failed` allows anyway, and `allow_missing` allows when that
  *   answer is "missing".
  * A child waiting for keys (`Pending`) makes the node wait unless another child
@@ -73,6 +74,11 @@ function evaluateAll(node: Requirement, auth: Authenticator, out: Verdict): void
   out.provider = pending ? pendingProvider : -1;
 }
 
+/** How much a refusal says: "missing" least, then "unknown issuer", then any other error. */
+function telling(r: Reason): i32 {
+  return r == Reason.JwtMissing ? 0 : r == Reason.JwtUnknownIssuer ? 1 : 2;
+}
+
 function evaluateAny(node: Requirement, auth: Authenticator, out: Verdict): void {
   let pending = false;
   let final = Reason.JwtMissing;
@@ -86,7 +92,8 @@ function evaluateAny(node: Requirement, auth: Authenticator, out: Verdict): void
       pending = true;
       continue;
     }
-    if ((r != Reason.JwtMissing && r != Reason.JwtUnknownIssuer) || final == Reason.JwtMissing) {
+    const rank = telling(r);
+    if (finalProvider < 0 || rank > telling(final) || rank == 2) {
       final = r;
       finalProvider = out.provider;
     }

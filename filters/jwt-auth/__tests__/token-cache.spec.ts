@@ -1,0 +1,86 @@
+import { Jwt } from "../jwt";
+import { TokenCache, tokenHash } from "../token-cache";
+import { utf8Bytes } from "./helpers";
+
+function jwtOf(token: string): Jwt {
+  const jwt = new Jwt();
+  jwt.token = utf8Bytes("Bearer " + token);
+  jwt.start = 7;
+  jwt.end = jwt.token.length;
+  jwt.signingEnd = jwt.end;
+  jwt.payloadStart = 7;
+  return jwt;
+}
+
+function find(cache: TokenCache, hash: u64, token: string, provider: i32 = 0, generation: u64 = 1, now: f64 = 100): Jwt | null {
+  const bytes = utf8Bytes(token);
+  return cache.lookup(hash, bytes.dataStart, bytes.length, provider, generation, now);
+}
+
+function hashOf(token: string, provider: u64 = 0): u64 {
+  const bytes = utf8Bytes(token);
+  return tokenHash(bytes.dataStart, bytes.length, provider);
+}
+
+describe("TokenCache", () => {
+  it("finds a token by hash and whole bytes, rebased onto its own copy", () => {
+    const cache = new TokenCache(10);
+    const jwt = jwtOf("aaa.bbb.ccc");
+    cache.insert(hashOf("aaa.bbb.ccc"), jwt, 0, 1, 1000, 100);
+    const found = find(cache, hashOf("aaa.bbb.ccc"), "aaa.bbb.ccc");
+    expect(found).toBe(jwt);
+    expect(found!.start).toBe(0);
+    expect(found!.length).toBe(11);
+  });
+
+  it("never answers another token that shares the hash (collision guard)", () => {
+    const cache = new TokenCache(10);
+    const h = hashOf("aaa.bbb.ccc");
+    cache.insert(h, jwtOf("aaa.bbb.ccc"), 0, 1, 1000, 100);
+    expect(find(cache, h, "aaa.bbb.ccd")).toBeNull();
+    expect(find(cache, h, "aaa.bbb.cc")).toBeNull();
+    expect(find(cache, h, "aaa.bbb.ccc")).not.toBeNull(); // and the real one is still there
+  });
+
+  it("keeps providers apart, and drops entries at dropAt or when the keys change", () => {
+    const cache = new TokenCache(10);
+    const h = hashOf("t.t.t");
+    cache.insert(h, jwtOf("t.t.t"), 0, 1, 1000, 100);
+    expect(find(cache, h, "t.t.t", 1)).toBeNull();
+    expect(find(cache, h, "t.t.t", 0, 1, 999)).not.toBeNull();
+    expect(find(cache, h, "t.t.t", 0, 1, 1000)).toBeNull();
+    expect(cache.size).toBe(0);
+    cache.insert(h, jwtOf("t.t.t"), 0, 1, 1000, 100);
+    expect(find(cache, h, "t.t.t", 0, 2)).toBeNull();
+    expect(cache.size).toBe(0);
+  });
+
+  it("stays within max_entries: expired entries go first, then the oldest", () => {
+    const cache = new TokenCache(3);
+    for (let i = 0; i < 3; i++) cache.insert(hashOf("t" + i.toString()), jwtOf("t" + i.toString()), 0, 1, i == 1 ? 150 : 1000, 100);
+    cache.insert(hashOf("t3"), jwtOf("t3"), 0, 1, 1000, 200); // t1 has expired by 200
+    expect(cache.size).toBe(3);
+    expect(find(cache, hashOf("t0"), "t0")).not.toBeNull();
+    cache.insert(hashOf("t4"), jwtOf("t4"), 0, 1, 1000, 200); // none expired: the oldest (t0) goes
+    expect(cache.size).toBe(3);
+    expect(find(cache, hashOf("t0"), "t0")).toBeNull();
+    expect(find(cache, hashOf("t4"), "t4")).not.toBeNull();
+  });
+
+  it("sweeps expired entries, and holds nothing with max_entries 0", () => {
+    const cache = new TokenCache(10);
+    cache.insert(hashOf("a"), jwtOf("a"), 0, 1, 150, 100);
+    cache.insert(hashOf("b"), jwtOf("b"), 0, 1, Infinity, 100);
+    expect(cache.sweep(200)).toBe(1);
+    expect(cache.size).toBe(1);
+    const none = new TokenCache(0);
+    none.insert(hashOf("a"), jwtOf("a"), 0, 1, 1000, 100);
+    expect(none.size).toBe(0);
+  });
+
+  it("hashes every byte and the provider", () => {
+    expect(hashOf("abcdefghij")).not.toBe(hashOf("abcdefghik"));
+    expect(hashOf("abcdefgh")).not.toBe(hashOf("abcdefgh", 1));
+    expect(hashOf("")).not.toBe(hashOf("\u0000"));
+  });
+});
