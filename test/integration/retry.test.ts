@@ -1,13 +1,16 @@
-// The retry filter (build/retry.wasm) in the embedded data plane in front of flaky
-// upstreams: what users see through real HTTP and gRPC, and the retry budget shared by
-// --concurrency 4 worker threads.
-import { existsSync } from 'node:fs';
+// The retry filter (build/retry.wasm) in front of flaky upstreams: what users see through
+// real HTTP and gRPC, and the retry budget shared by --concurrency 4 worker threads. On the
+// embedded data plane, and on real Envoy where one is present (skipped with the reason
+// otherwise).
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool, request } from 'undici';
 import * as grpc from '@grpc/grpc-js';
 import { projectRoot } from '../../harness/build.ts';
-import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
+import { envoyAvailable, envoySuiteTitle, startEnvoy } from '../../harness/envoy/runner.ts';
+import { startProxy } from '../../harness/proxy/index.ts';
 import { action, callEcho, echoClient, failTimes, startGrpcUpstream, startUpstream, status, type GrpcUpstream, type RecordedRequest, type Upstream, type UpstreamHandler } from '../../harness/upstream/index.ts';
 import { bootstrap, TRUST_LOOPBACK } from '../proxy/bootstrap-builder.ts';
 import { POLICIES } from '../filters/retry/policies.ts';
@@ -55,14 +58,44 @@ function meshBootstrap(filterConfig: unknown, backend: string, grpcBackend?: str
   });
 }
 
-async function call(proxy: RunningProxy, p: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
-  const res = await request(`http://${proxy.listeners[0].address}${p}`, { method: (opts.method ?? 'GET') as 'GET', headers: opts.headers, body: opts.body, reset: true });
+/** A running data plane: the listener and admin `host:port`. */
+interface DataPlane {
+  address: string;
+  admin: string;
+  stop(): Promise<void>;
+}
+
+const envoy = envoyAvailable();
+const PLANES: Array<{ title: string; skip: boolean; start(bootstrap: Record<string, unknown>, concurrency: number): Promise<DataPlane> }> = [
+  {
+    title: 'the embedded data plane',
+    skip: false,
+    async start(b, concurrency) {
+      const p = await startProxy({ portOverride: 0, concurrency, logLevel: 'error', bootstrap: b });
+      return { address: p.listeners[0].address, admin: p.admin!.address, stop: () => p.stop() };
+    },
+  },
+  {
+    title: envoySuiteTitle('real Envoy', envoy),
+    skip: !envoy.ok,
+    async start(b, concurrency) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'retry-envoy-'));
+      const file = path.join(dir, 'bootstrap.json');
+      writeFileSync(file, JSON.stringify(b));
+      const e = await startEnvoy({ bootstrap: file, concurrency, portOverride: 0, stdio: 'pipe', availability: envoy });
+      return { address: e.listeners.ingress, admin: e.adminAddress, stop: async () => (await e.stop(), rmSync(dir, { recursive: true, force: true })) };
+    },
+  },
+];
+
+async function call(plane: DataPlane, p: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  const res = await request(`http://${plane.address}${p}`, { method: (opts.method ?? 'GET') as 'GET', headers: opts.headers, body: opts.body, reset: true });
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers as Record<string, string>, text };
 }
 
-async function prometheus(proxy: RunningProxy): Promise<string> {
-  return (await request(`http://${proxy.admin!.address}/stats/prometheus`)).body.text();
+async function prometheus(plane: DataPlane): Promise<string> {
+  return (await request(`http://${plane.admin}/stats/prometheus`)).body.text();
 }
 
 function metric(text: string, name: string): number {
@@ -70,16 +103,16 @@ function metric(text: string, name: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
-describe.skipIf(missing !== '')(`retry filter through the proxy${missing ? ` (skipped: ${missing})` : ''}`, () => {
+for (const plane of PLANES) describe.skipIf(missing !== '' || plane.skip)(`retry filter on ${plane.title}${missing ? ` (skipped: ${missing})` : ''}`, () => {
   describe('policies against flaky upstreams (concurrency 2)', () => {
     let up: Upstream;
     let g: GrpcUpstream;
-    let proxy: RunningProxy;
+    let proxy: DataPlane;
 
     beforeAll(async () => {
       up = await startUpstream({ name: 'flaky' });
       g = await startGrpcUpstream();
-      proxy = await startProxy({ portOverride: 0, concurrency: 2, logLevel: 'error', bootstrap: meshBootstrap({ policies: POLICIES }, up.address, g.address) });
+      proxy = await plane.start(meshBootstrap({ policies: POLICIES }, up.address, g.address), 2);
     });
     afterAll(async () => {
       await proxy?.stop();
@@ -146,7 +179,7 @@ describe.skipIf(missing !== '')(`retry filter through the proxy${missing ? ` (sk
     });
 
     it('a gRPC call failing with UNAVAILABLE is retried per retry_grpc_on; INTERNAL is not', async () => {
-      const client = echoClient(proxy.listeners[0].address);
+      const client = echoClient(proxy.address);
       try {
         const ok = await callEcho(client, { message: 'hi', key: 'u1', fail_code: grpc.status.UNAVAILABLE, fail_times: 2 });
         expect([ok.message, ok.attempt]).toEqual(['hi', 3]);
@@ -173,7 +206,7 @@ describe.skipIf(missing !== '')(`retry filter through the proxy${missing ? ` (sk
 
   describe('retry budget across 4 worker threads', () => {
     /** Runs `total` requests with `parallel` at a time, each on its own connection (spread over the workers). */
-    async function storm(proxy: RunningProxy, p: (i: number) => string, total: number, parallel: number) {
+    async function storm(proxy: DataPlane, p: (i: number) => string, total: number, parallel: number) {
       let next = 0;
       const statuses: number[] = [];
       await Promise.all(
@@ -191,7 +224,7 @@ describe.skipIf(missing !== '')(`retry filter through the proxy${missing ? ` (sk
       const up = await startUpstream();
       up.route('/storm/', status(503));
       const budget = { ratio: 0.2, min_retries_per_second: 1, window: '10s' };
-      const proxy = await startProxy({ portOverride: 0, concurrency: 4, logLevel: 'error', bootstrap: meshBootstrap({ policies: POLICIES, budget }, up.address) });
+      const proxy = await plane.start(meshBootstrap({ policies: POLICIES, budget }, up.address), 4);
       try {
         const requests = 120;
         const parallel = 6;
@@ -226,9 +259,9 @@ describe.skipIf(missing !== '')(`retry filter through the proxy${missing ? ` (sk
         { name: 'once', match: { prefix: '/cas/' }, max_retries: 1, retry_on: ['5xx'] },
         { name: 'probe', match: { prefix: '/probe' }, max_retries: 100, retry_on: ['5xx'] },
       ];
-      const proxy = await startProxy({ portOverride: 0, concurrency: 4, logLevel: 'error', bootstrap: meshBootstrap({ policies, budget }, up.address) });
+      const proxy = await plane.start(meshBootstrap({ policies, budget }, up.address), 4);
       // 32 keep-alive connections, spread round robin over the 4 workers.
-      const pool = new Pool(`http://${proxy.listeners[0].address}`, { connections: 32 });
+      const pool = new Pool(`http://${proxy.address}`, { connections: 32 });
       try {
         let next = 0;
         let ok = 0;
