@@ -6,10 +6,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
-import { startUpstream, type Upstream } from '../../harness/upstream/index.ts';
+import { callEcho, echoClient, startGrpcUpstream, startUpstream, type GrpcUpstream, type Upstream } from '../../harness/upstream/index.ts';
+import { bootstrap } from '../proxy/bootstrap-builder.ts';
 import { ensureRateLimit } from '../filters/rate-limit/build.ts';
 import { TIERS } from '../filters/rate-limit/harness.ts';
-import { prometheusValue, rateLimitBootstrap, rateLimitFilter, startEmbedded, startRealEnvoy, type DataPlane } from './rate-limit-support.ts';
+import { prometheusValue, rateLimitFilter, startEmbedded, startRealEnvoy, type DataPlane } from './rate-limit-support.ts';
 
 const envoy = envoyAvailable();
 const planes = [
@@ -25,17 +26,29 @@ interface Reply {
 
 describe.each(planes)('$title', ({ skip, start }) => {
   let upstream: Upstream;
+  let grpcUpstream: GrpcUpstream;
   let plane: DataPlane;
 
   beforeAll(async () => {
     if (skip) return;
     const wasm = await ensureRateLimit();
     upstream = await startUpstream();
-    plane = await start(rateLimitBootstrap(rateLimitFilter(wasm, TIERS), upstream.address));
+    grpcUpstream = await startGrpcUpstream();
+    plane = await start(
+      bootstrap({
+        filters: [rateLimitFilter(wasm, TIERS)],
+        virtualHosts: [{ routes: [
+          { match: { prefix: '/mesh.test.v1.EchoService/', grpc: {} }, route: { cluster: 'grpc' } },
+          { match: { prefix: '/' }, route: { cluster: 'backend' } },
+        ] }],
+        clusters: { backend: { endpoints: [upstream.address] }, grpc: { endpoints: [grpcUpstream.address], http2: true } },
+      }),
+    );
   }, 300_000);
   afterAll(async () => {
     await plane?.stop();
     await upstream?.close();
+    await grpcUpstream?.close();
   });
 
   const get = async (headers: Record<string, string>, path = '/api/x'): Promise<Reply> => {
@@ -111,6 +124,29 @@ describe.each(planes)('$title', ({ skip, start }) => {
     const denied = await nextDenial('anonymous', { 'x-forwarded-for': '198.51.100.7' });
     expect(denied.headers['x-ratelimit-limit']).toBe('5, 5;w=60, 50;w=3600');
     expect(Number(denied.headers['retry-after'])).toBeGreaterThanOrEqual(11); // a token every 12 s
+  });
+
+  it.skipIf(skip)('limits gRPC calls by their metadata; a denial is UNAVAILABLE (Envoy maps 429) with the reason', async () => {
+    const client = echoClient(plane.url.replace('http://', ''));
+    try {
+      let ok = 0;
+      let denial: { code?: number; details?: string } | undefined;
+      for (let i = 0; i < 40 && !denial; i++) {
+        try {
+          await callEcho(client, { message: 'hi', key: 'rl' }, { 'x-user-id': 'grpc-user' });
+          tally('authenticated', 200);
+          ok++;
+        } catch (e) {
+          tally('authenticated', 429);
+          denial = e as { code?: number; details?: string };
+        }
+      }
+      expect(ok).toBeGreaterThanOrEqual(30);
+      expect(denial).toMatchObject({ code: 14, details: 'local_rate_limited' });
+      expect(grpcUpstream.calls('rl')).toBe(ok);
+    } finally {
+      client.close();
+    }
   });
 
   it.skipIf(skip)('counts per rule on /stats/prometheus, across workers', async () => {
