@@ -11,7 +11,9 @@
  * ```
  *
  * Beyond filters.md, chosen as an Envoy user would expect:
- * - `max_retries` defaults to 1 (Envoy's `num_retries`), at most 100;
+ * - `max_retries` defaults to 1 (Envoy's `num_retries`), at most 100; a policy without
+ *   `retry_on` / `retry_grpc_on` sets only the count, and the route's own `retry_on` says
+ *   what is retried (Envoy ignores the count when no condition is on);
  * - `retry_on` takes `x-envoy-retry-on` values only; a gRPC condition there is an error
  *   pointing to `retry_grpc_on` (Envoy ignores it in that header);
  * - `retriable_status_codes` without "retriable-status-codes" in `retry_on`, and a
