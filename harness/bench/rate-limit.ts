@@ -148,6 +148,9 @@ export const suite: BenchSuite = {
       threads_1: { per_request_us: round(t1.perThreadUs), requests_per_s: Math.round(t1.requestsPerSecond) },
       threads_4_own_keys: { per_request_us: round(t4own.perThreadUs), requests_per_s: Math.round(t4own.requestsPerSecond) },
       threads_4_one_key: { per_request_us: round(t4one.perThreadUs), requests_per_s: Math.round(t4one.requestsPerSecond) },
+      // Same run, same load: what contention on one page (CAS retries) adds, and how throughput scales.
+      one_key_vs_own_keys: round(t4one.perThreadUs / t4own.perThreadUs, 2),
+      throughput_4_vs_1: round(t4own.requestsPerSecond / t1.requestsPerSecond, 2),
       wasm_bytes: bytes,
       wasm_goal_bytes: SIZE_GOAL,
       wasm_within_goal: bytes <= SIZE_GOAL,
