@@ -32,6 +32,7 @@ import {
   HttpContext,
   RootContext,
   getCurrentTimeNanoseconds,
+  getPropertyString,
   logError,
   logWarn,
   registerRootContext,
@@ -63,6 +64,9 @@ import {
 } from "./headers";
 import { MAX_RETRIES_LIMIT, RetryPolicy, capToBudget, idempotencyGuardApplies } from "./policy";
 import { RetryStats } from "./stats";
+
+/** Envoy's `response.code_details` property: "via_upstream" for a response from upstream. */
+const RESPONSE_CODE_DETAILS: string[] = ["response", "code_details"];
 
 /** What the streams of one configured plugin share (immutable config, metrics, budget). */
 class RetryFilter {
@@ -208,7 +212,9 @@ class RetryStream extends HttpContext {
     const filter = this.filter;
     const value = this.responseHeaders.getBytes(X_ENVOY_ATTEMPT_COUNT);
     if (value === null) {
-      if (filter.budget !== null && !filter.warnedNoAttemptCount) {
+      // Local replies (direct responses, other filters' denials) never carry it; an
+      // upstream response without it means the virtual host does not ask for it.
+      if (filter.budget !== null && !filter.warnedNoAttemptCount && getPropertyString(RESPONSE_CODE_DETAILS) == "via_upstream") {
         filter.warnedNoAttemptCount = true;
         logWarn("retry: a response carries no x-envoy-attempt-count, so the budget cannot count retries; " +
           "set include_attempt_count_in_response on the route's virtual host");

@@ -281,9 +281,18 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
       expect(counter(emu, 'retry_retries')).toBe(5);
     });
 
-    it('warns once per VM when responses carry no x-envoy-attempt-count', async () => {
+    it('warns once per VM when upstream responses carry no x-envoy-attempt-count', async () => {
       const emu = await create(FIXED);
-      for (let i = 0; i < 3; i++) respond(emu, send(emu, {}).id);
+      // A local reply (a direct response, another filter's denial) never has it: no warning.
+      const local = send(emu, {});
+      emu.getStreamInfo(local.id).responseCodeDetails = 'direct_response';
+      respond(emu, local.id);
+      expect(emu.getLogs(LogLevel.Warn)).toEqual([]);
+      for (let i = 0; i < 3; i++) {
+        const { id } = send(emu, {});
+        emu.getStreamInfo(id).responseCodeDetails = 'via_upstream';
+        respond(emu, id);
+      }
       expect(emu.getLogs(LogLevel.Warn)).toEqual([
         'retry: a response carries no x-envoy-attempt-count, so the budget cannot count retries; set include_attempt_count_in_response on the route\'s virtual host',
       ]);
