@@ -1,11 +1,10 @@
 // Bounded by construction: a flood of random keys leaves shared data at its fixed set of
 // entries (floor(max_keys / 8) pages + one overflow entry per rule, each at most a full
 // page), the VM's memory flat, and a victim's partly used bucket exactly as it was —
-// only buckets refilled to max_tokens are ever reclaimed. Then 100 000 ordinary
-// requests, to show the request path leaves nothing behind in the VM.
+// only buckets refilled to max_tokens are ever reclaimed.
 import { describe, expect, it } from 'vitest';
 import type { WasmEmulator } from '../../../harness/host/emulator.ts';
-import { allowedOf, counter, rateLimitEmulator, send, TIERS, type RequestSpec } from './harness.ts';
+import { allowedOf, counter, rateLimitEmulator, send } from './harness.ts';
 
 const SLOT_BYTES = 56 + 16; // one limit per slot (filters/rate-limit/bucket-page.ts)
 const PAGE_BYTES = 8 + 8 * SLOT_BYTES;
@@ -37,14 +36,14 @@ describe('a flood of random keys', () => {
         emu.advanceClock(1);
       }
     };
-    flood(5_000);
+    flood(3_000);
     const memory = emu.plugin.wasm.mem.size;
     const footprint = sharedDataFootprint(emu);
-    flood(20_000);
+    flood(12_000);
 
-    // 25 s of flood refilled 0.07 of a token: the victim still has exactly 6, not a fresh 10.
+    // 15 s of flood refilled 0.04 of a token: the victim still has exactly 6, not a fresh 10.
     expect(allowedOf(emu, 20, victim)).toBe(6);
-    expect(counter(emu, 'rate_limit_users_overflow')).toBeGreaterThan(20_000);
+    expect(counter(emu, 'rate_limit_users_overflow')).toBeGreaterThan(12_000);
     // Shared data: the same 32 pages and 1 overflow entry, each at most a full page.
     const after = sharedDataFootprint(emu);
     expect(after.entries).toBe(33);
@@ -72,29 +71,4 @@ describe('a flood of random keys', () => {
     expect(counter(emu, 'rate_limit_users_overflow')).toBe(overflow);
     expect(allowedOf(emu, 3, { headers: { 'x-user-id': 'victim' } })).toBe(2);
   });
-});
-
-describe('the request path', () => {
-  it('leaves VM memory flat over 100 000 requests', async () => {
-    const emu = await rateLimitEmulator(TIERS);
-    const request = (i: number): RequestSpec => {
-      const u = i % 3000;
-      if (u % 3 === 0) return { headers: { 'x-user-tier': 'premium', 'x-user-id': `p${u}` } };
-      if (u % 3 === 1) return { headers: { 'x-user-id': `a${u}` } };
-      return { remote: `10.${(u >> 8) & 255}.${u & 255}.1:${i & 0xffff}` };
-    };
-    let denied = 0;
-    const run = (from: number, to: number) => {
-      for (let i = from; i < to; i++) {
-        if (send(emu, request(i)).status === 429) denied++;
-        if (i % 100 === 0) emu.advanceClock(250);
-      }
-    };
-    run(0, 10_000);
-    const warm = emu.plugin.wasm.mem.size;
-    run(10_000, 100_000);
-    expect(emu.plugin.wasm.mem.size).toBe(warm);
-    expect(denied).toBeGreaterThan(1000); // both paths ran
-    expect(counter(emu, 'rate_limit_premium_allowed') + counter(emu, 'rate_limit_authenticated_allowed') + counter(emu, 'rate_limit_anonymous_allowed') + denied).toBe(100_000);
-  }, 60_000);
 });
