@@ -1,5 +1,5 @@
 /**
- * retry cost per request (`npm run bench retry`): µs per whole stream (create, request
+ * retry cost per request (`npm run bench retry`): CPU µs per whole stream (create, request
  * headers, response headers, log, delete) through build/retry.wasm on the project's host
  * (`WasmEmulator`, not HTTP), against the SDK example filter (build/test/example.wasm:
  * adds a header each way, bumps a counter) driven the same way in the same run; and the
@@ -19,7 +19,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { projectRoot } from '../build.ts';
 import { WasmEmulator } from '../host/emulator.ts';
-import { round, timeMicros, type BenchSuite } from './report.ts';
+import { round, type BenchSuite } from './report.ts';
 
 const WASM = path.join(projectRoot, 'build/retry.wasm');
 const EXAMPLE = path.join(projectRoot, 'build/test/example.wasm');
@@ -68,14 +68,19 @@ function load(wasm: string, config: unknown, rootId: string): Promise<WasmEmulat
 }
 
 /**
- * Median µs per call of each function over `rounds` short batches taken in turn, so that
- * a busy machine slows every case and the reference alike.
+ * Median CPU µs per call of each function (this process's user + system time, so that
+ * other processes on a busy machine count for little), over `rounds` batches of
+ * `iterations` calls taken in turn, after a warm-up batch of each.
  */
-function inTurns(fns: Record<string, () => void>, iterations: number, rounds = 9): Record<string, number> {
+function cpuMicrosInTurns(fns: Record<string, () => void>, iterations: number, rounds = 15): Record<string, number> {
   const samples: Record<string, number[]> = {};
+  for (const fn of Object.values(fns)) for (let i = 0; i < iterations; i++) fn();
   for (let r = 0; r < rounds; r++) {
     for (const [name, fn] of Object.entries(fns)) {
-      (samples[name] ??= []).push(timeMicros(fn, iterations, { warmup: r === 0 ? iterations : 0, rounds: 1 }));
+      const start = process.cpuUsage();
+      for (let i = 0; i < iterations; i++) fn();
+      const used = process.cpuUsage(start);
+      (samples[name] ??= []).push((used.user + used.system) / iterations);
     }
   }
   const out: Record<string, number> = {};
@@ -92,7 +97,7 @@ function stream(emu: WasmEmulator, request: Headers, response: Headers): void {
 
 export const suite: BenchSuite = {
   name: 'retry',
-  description: 'retry: µs per request through the wasm filter on the host (per policy, with and without budget) vs the SDK example filter; module size',
+  description: 'CPU µs per request through the wasm filter on the host (per policy, with and without budget) vs the SDK example filter; module size',
   async run(): Promise<Record<string, unknown>> {
     const iterations = 4_000;
     const once: Headers = [[':status', '200'], ['x-envoy-attempt-count', '1']];
@@ -100,7 +105,7 @@ export const suite: BenchSuite = {
     const reference = await load(EXAMPLE, '', 'example');
     const withBudget = await load(WASM, { policies: POLICIES, budget: BUDGET }, 'retry');
     const noBudget = await load(WASM, { policies: POLICIES }, 'retry');
-    const { reference: referenceUs, ...timed } = inTurns({
+    const { reference: referenceUs, ...timed } = cpuMicrosInTurns({
       reference: () => stream(reference, GET, once),
       read: () => stream(withBudget, GET, once),
       read_retried: () => stream(withBudget, GET, thrice),
