@@ -39,6 +39,8 @@ export class ProviderOutcome {
 
 export class Authenticator {
   private readonly outcomes: StaticArray<ProviderOutcome>;
+  /** Per provider, the fetch attempt the request waits for (0: none yet): see KeySource.awaitKeys. */
+  private readonly waits: StaticArray<u32>;
   private stamp: u32 = 0;
   private request: AuthRequest | null = null;
   private nowMs: i64 = 0;
@@ -52,16 +54,31 @@ export class Authenticator {
   ) {
     const n = config.providers.length;
     this.outcomes = new StaticArray<ProviderOutcome>(n);
+    this.waits = new StaticArray<u32>(n);
     for (let i = 0; i < n; i++) unchecked((this.outcomes[i] = new ProviderOutcome()));
   }
 
-  /** Starts an evaluation of `request` at `nowMs` (ms since the epoch): forgets earlier outcomes. */
-  begin(request: AuthRequest, nowMs: i64): void {
+  /**
+   * Starts an evaluation of `request` at `nowMs` (ms since the epoch): forgets earlier
+   * outcomes. `waits` is what `waitsToKeep` gave when the request was paused (null at first).
+   */
+  begin(request: AuthRequest, nowMs: i64, waits: StaticArray<u32> | null = null): void {
     this.stamp++;
+    const mine = this.waits;
+    if (waits !== null && waits.length == mine.length) memory.copy(changetype<usize>(mine), changetype<usize>(waits), <usize>mine.length << 2);
+    else if (mine.length > 0) memory.fill(changetype<usize>(mine), 0, <usize>mine.length << 2);
     this.request = request;
     this.nowMs = nowMs;
     // NumericDate comparisons in whole seconds, as jose (and jwt_verify_lib) do.
     this.nowSeconds = <f64>(nowMs / 1000);
+  }
+
+  /** A copy of the fetch attempts a paused request waits for, to give back to `begin`. */
+  waitsToKeep(): StaticArray<u32> {
+    const n = this.waits.length;
+    const out = new StaticArray<u32>(n);
+    memory.copy(changetype<usize>(out), changetype<usize>(this.waits), <usize>n << 2);
+    return out;
   }
 
   /** The outcome of provider `p` for the current evaluation (computed on first use). */
@@ -113,8 +130,12 @@ export class Authenticator {
     if (!algIn(p.algorithms, jwt.alg)) return Reason.JwksKidAlgMismatch;
     let set = this.keys.keys(p);
     if (set === null) {
-      const wait = this.keys.awaitKeys(p, this.nowMs);
-      if (wait == KeyWait.Waiting) return Reason.Pending;
+      const waits = this.waits;
+      const wait = this.keys.awaitKeys(p, this.nowMs, unchecked(waits[p.index]));
+      if (wait == KeyWait.Waiting) {
+        if (unchecked(waits[p.index]) == 0) unchecked((waits[p.index] = this.keys.pendingAttempt(p)));
+        return Reason.Pending;
+      }
       set = this.keys.keys(p);
       if (set === null) return this.unavailable(p);
     }

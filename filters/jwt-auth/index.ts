@@ -98,10 +98,13 @@ class JwtAuthRoot extends RootContext {
   run(stream: JwtAuthStream): Outcome {
     const auth = this.auth!;
     const verdict = this.verdict;
-    auth.begin(stream.request!, <i64>getCurrentTimeMilliseconds());
+    auth.begin(stream.request!, <i64>getCurrentTimeMilliseconds(), stream.waits);
     evaluate(stream.requires!, auth, verdict);
     const reason = verdict.reason;
-    if (reason == Reason.Pending) return Outcome.Pending;
+    if (reason == Reason.Pending) {
+      stream.waits = auth.waitsToKeep();
+      return Outcome.Pending;
+    }
     if (isDenial(reason)) {
       this.stats.countDenied(reason, verdict.provider);
       stream.deny(reason);
@@ -150,6 +153,8 @@ const CONTENT_TYPE_JSON = new HeaderPair("content-type", "application/json");
 class JwtAuthStream extends HttpContext {
   request: HostAuthRequest | null = null;
   requires: Requirement | null = null;
+  /** While paused: the key fetches it waits for (Authenticator.waitsToKeep). */
+  waits: StaticArray<u32> | null = null;
 
   constructor(contextId: u32, readonly plugin: JwtAuthRoot) {
     super(contextId, plugin);

@@ -44,6 +44,8 @@ class RemoteKeys {
   set: JwkSet | null = null;
   /** Generation of `set` (0: none). */
   generation: u64 = 0;
+  /** Fetch attempts finished, as last seen in the shared state. */
+  attempts: u32 = 0;
   /** The fetch this worker has in flight (0: none). */
   callId: u32 = 0;
   /** Logged the current stretch of `on_jwks_unavailable: "allow"` already. */
@@ -114,11 +116,18 @@ export class JwksCache extends KeySource {
     return r === null ? 1 : r.generation;
   }
 
-  awaitKeys(provider: Provider, nowMs: i64): KeyWait {
+  awaitKeys(provider: Provider, nowMs: i64, waitedFor: u32): KeyWait {
     const r = unchecked(this.remotes[provider.index]);
     if (r === null) return KeyWait.Unavailable;
-    if (this.sync(r) !== null && r.set !== null) return KeyWait.Ready;
+    this.sync(r);
+    if (r.set !== null) return KeyWait.Ready;
+    if (waitedFor != 0 && r.attempts >= waitedFor) return KeyWait.Unavailable;
     return this.startFetch(r, nowMs, false);
+  }
+
+  pendingAttempt(provider: Provider): u32 {
+    const r = unchecked(this.remotes[provider.index]);
+    return r === null ? 0 : r.attempts + 1;
   }
 
   refetchForKid(provider: Provider, nowMs: i64): KeyWait {
@@ -147,19 +156,20 @@ export class JwksCache extends KeySource {
       const r = unchecked(remotes[i]);
       if (r === null) continue;
       const state = this.sync(r);
-      if (r.callId == 0 && state !== null && state.mayFetch(nowMs, false, r.set !== null)) this.startFetch(r, nowMs, false);
+      if (r.callId == 0 && state.mayFetch(nowMs, false, r.set !== null)) this.startFetch(r, nowMs, false);
     }
   }
 
   /**
-   * Loads the shared keys when their generation differs from this worker's. Returns the
-   * state read (null when the read failed).
+   * Loads the shared keys when their generation differs from this worker's, and notes
+   * the attempts finished. Returns the state read (an empty one when there is none).
    */
-  private sync(r: RemoteKeys): JwksState | null {
+  private sync(r: RemoteKeys): JwksState {
     const shared = getSharedData(r.stateKey);
     if (!shared.found) return new JwksState();
     const state = JwksState.decode(shared.value);
     if (state === null) return new JwksState();
+    r.attempts = state.attempts;
     if (state.generation == 0 || state.generation == r.generation) return state;
     const record = getSharedData(r.keysKey).value;
     const generation = keysRecordGeneration(record);
@@ -259,8 +269,10 @@ export class JwksCache extends KeySource {
         state.failures++;
       }
       state.fetchingUntil = 0;
+      state.attempts++;
       const result = setSharedData(r.stateKey, state.encode(), read.cas);
       if (result == WasmResult.CasMismatch) continue;
+      r.attempts = state.attempts;
       break;
     }
     if (document !== null) {

@@ -44,6 +44,8 @@ export class JwksState {
   lastKidRefetchAt: i64 = i64.MIN_VALUE / 2;
   /** Failed attempts since the last success. */
   failures: u32 = 0;
+  /** Fetches finished so far (successful or not): a paused request waits for one. */
+  attempts: u32 = 0;
 
   /** Whether a lease is held at `now`. */
   fetching(now: i64): bool {
@@ -84,6 +86,7 @@ export class JwksState {
     store<i64>(p, this.lastAttemptAt, 40);
     store<i64>(p, this.lastKidRefetchAt, 48);
     store<u32>(p, this.failures, 56);
+    store<u32>(p, this.attempts, 60);
     return b;
   }
 
@@ -100,6 +103,7 @@ export class JwksState {
     s.lastAttemptAt = load<i64>(p, 40);
     s.lastKidRefetchAt = load<i64>(p, 48);
     s.failures = load<u32>(p, 56);
+    s.attempts = load<u32>(p, 60);
     return s;
   }
 }

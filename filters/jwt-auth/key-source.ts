@@ -22,8 +22,16 @@ export abstract class KeySource {
   /** Changes whenever the provider's keys change (verified-token cache entries of other generations are stale). */
   abstract generation(provider: Provider): u64;
 
-  /** The provider has no keys: start or join a fetch (remote providers only). */
-  abstract awaitKeys(provider: Provider, nowMs: i64): KeyWait;
+  /**
+   * The provider has no keys: start or join a fetch (remote providers only). `waitedFor`
+   * is the fetch attempt (`pendingAttempt`) a paused request has been waiting for, 0 on
+   * its first try: once that attempt is over without keys, the answer is Unavailable
+   * (a request waits for one fetch, not for every retry).
+   */
+  abstract awaitKeys(provider: Provider, nowMs: i64, waitedFor: u32): KeyWait;
+
+  /** The number of the fetch attempt that ends next (what a request now Waiting waits for). */
+  abstract pendingAttempt(provider: Provider): u32;
 
   /** A token names a `kid` the keys lack: pick up newer keys, or refetch (at most once per 10 s). */
   abstract refetchForKid(provider: Provider, nowMs: i64): KeyWait;
@@ -42,8 +50,12 @@ export class LocalKeys extends KeySource {
     return 1;
   }
 
-  awaitKeys(provider: Provider, nowMs: i64): KeyWait {
+  awaitKeys(provider: Provider, nowMs: i64, waitedFor: u32): KeyWait {
     return KeyWait.Unavailable;
+  }
+
+  pendingAttempt(provider: Provider): u32 {
+    return 0;
   }
 
   refetchForKid(provider: Provider, nowMs: i64): KeyWait {

@@ -150,9 +150,12 @@ class NoKeys extends KeySource {
   generation(provider: Provider): u64 {
     return 1;
   }
-  awaitKeys(provider: Provider, nowMs: i64): KeyWait {
+  awaitKeys(provider: Provider, nowMs: i64, waitedFor: u32): KeyWait {
     this.asked++;
     return this.wait;
+  }
+  pendingAttempt(provider: Provider): u32 {
+    return 1;
   }
   refetchForKid(provider: Provider, nowMs: i64): KeyWait {
     return KeyWait.Unavailable;

@@ -78,7 +78,12 @@ export interface Exchange {
   all: (name: string) => string;
 }
 
-export async function emulator(wasm: string, config: unknown, opts: { shared?: SharedState; startTimeMs?: number; clusters?: string[] } = {}): Promise<WasmEmulator> {
+/**
+ * An emulator running build/jwt-auth.wasm with `config`. Emulators given the same `shared`
+ * state share a VM (one thread of one data plane) unless their `vmConfiguration` differs:
+ * give each its own to stand for separate worker threads with common shared data.
+ */
+export async function emulator(wasm: string, config: unknown, opts: { shared?: SharedState; startTimeMs?: number; clusters?: string[]; vmConfiguration?: string } = {}): Promise<WasmEmulator> {
   return WasmEmulator.create({
     wasm,
     rootId: ROOT_ID,
@@ -87,6 +92,7 @@ export async function emulator(wasm: string, config: unknown, opts: { shared?: S
     shared: opts.shared,
     startTimeMs: opts.startTimeMs,
     clusters: opts.clusters,
+    vmConfiguration: opts.vmConfiguration,
   });
 }
 
