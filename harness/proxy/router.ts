@@ -37,12 +37,6 @@ export interface RouteEntry {
 export interface RouterContext {
   clusters: ClusterManager;
   stats: ProxyStats;
-  /**
-   * Unused: open retries (the `max_retries` circuit breaker) are counted process-wide in
-   * `stats` (ProxyStats.tryOpenRetry), as Envoy's cluster resource manager does.
-   * @deprecated kept until worker-runtime.ts stops passing it.
-   */
-  openRetries?: Map<string, number>;
   random?: () => number;
 }
 

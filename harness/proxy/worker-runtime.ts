@@ -56,7 +56,7 @@ export async function buildWorkerRuntime(init: WorkerInit, sink: StreamSink): Pr
   const stats = ProxyStats.attach(init.stats);
   const hosts = new Map<string, UpstreamHost[]>(init.hosts);
   const clusters = new ClusterManager(init.bootstrap.clusters, hosts, stats);
-  const router: RouterContext = { clusters, stats, openRetries: new Map() };
+  const router: RouterContext = { clusters, stats };
   const httpCall = createHttpCall(router);
   const grpcCall = createGrpcCall(httpCall);
   const closers: (() => void)[] = [];

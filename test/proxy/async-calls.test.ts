@@ -42,7 +42,7 @@ beforeAll(async () => {
   ]);
   const stats = ProxyStats.create(b, new Map([...hosts].map(([c, hs]) => [c, hs.map((h) => h.address)])));
   clusters = new ClusterManager(b.clusters, hosts, stats);
-  httpCall = createHttpCall({ clusters, stats, openRetries: new Map() });
+  httpCall = createHttpCall({ clusters, stats });
   grpcCall = createGrpcCall(httpCall);
 });
 
