@@ -4,6 +4,7 @@
  * the embedded data plane or on real Envoy, start the demo, mint demo tokens.
  *
  *   mesh-filters build [target...] [--tests]
+ *   mesh-filters size <target...> [--top 25] [--filter text] [--asc "--shrinkLevel 2"]
  *   mesh-filters validate -c envoy/mesh.yaml
  *   mesh-filters run -c envoy/mesh.yaml [--concurrency 2] [--envoy] [--log-level info]
  *   mesh-filters demo
@@ -67,6 +68,22 @@ program
     if (unknown.length) throw new CliError(`unknown build target '${unknown[0]}' (targets: ${known.join(', ')})`);
     for (const r of await buildAll({ tests: opts.tests, only: targets })) {
       console.log(`${r.target.outFile.padEnd(32)} ${(r.bytes / 1024).toFixed(1).padStart(8)} KiB  (${Math.round(r.millis)} ms)`);
+    }
+  });
+
+program
+  .command('size')
+  .description('where a module\'s bytes go: code per folder, file and function, data segments (built in memory; build/ is untouched)')
+  .argument('<targets...>', 'asconfig.json targets')
+  .option('--top <n>', 'rows per table', (v: string) => Math.max(1, Number.parseInt(v, 10) || 25), 25)
+  .option('--filter <text>', 'only functions whose name contains <text>')
+  .option('--asc <args>', 'extra asc arguments to try, e.g. "--shrinkLevel 2"')
+  .option('--json', 'print the measurements as JSON')
+  .action(async (targets: string[], opts: { top: number; filter?: string; asc?: string; json?: boolean }) => {
+    const { measureTarget, formatReport } = await import('./wasm-size.ts');
+    for (const t of targets) {
+      const sizes = await measureTarget(t, opts.asc ? opts.asc.trim().split(/\s+/) : []);
+      console.log(opts.json ? JSON.stringify(sizes) : formatReport(sizes, { top: opts.top, filter: opts.filter }) + '\n');
     }
   });
 
