@@ -16,7 +16,11 @@
  *   `x-circuit-breaker: fallback`.
  * - `onResponseHeaders`: the status and arrival time of an admitted request's response
  *   (Envoy's own local replies, 503 no healthy upstream or 504 upstream request timeout,
- *   pass through here too).
+ *   pass through here too). A gRPC response (HTTP 200, `content-type: application/grpc*`)
+ *   is judged by its `grpc-status` instead — in the headers of a trailers-only response,
+ *   else in `onResponseTrailers` — mapped to the HTTP status Envoy maps it to
+ *   (`Grpc::Utility::grpcToHttpStatus`: UNAVAILABLE 503, DEADLINE_EXCEEDED 504, INTERNAL
+ *   and UNKNOWN 500...), so `failure_status` covers gRPC services too.
  * - `onLog` (Envoy runs it for every stream; `onDelete` stands in should it not come):
  *   the outcome goes to the circuit and the request's probe and bulkhead slots are
  *   released. A request with no response headers (client cancel, reset) is not counted.
@@ -32,10 +36,12 @@ export {
   proxy_on_delete,
   proxy_on_request_headers,
   proxy_on_response_headers,
+  proxy_on_response_trailers,
 } from "../../assembly/proxy-wasm/exports";
 
 import {
   FilterHeadersStatus,
+  FilterTrailersStatus,
   HeaderPair,
   HttpContext,
   RootContext,
@@ -53,6 +59,9 @@ import { SharedCircuit } from "./shared";
 import { ServiceStats } from "./stats";
 
 const STATUS = utf8(":status");
+const CONTENT_TYPE = utf8("content-type");
+const GRPC_STATUS = utf8("grpc-status");
+const GRPC_CONTENT_TYPE = utf8("application/grpc");
 const RQ_TIMEOUT = utf8("x-envoy-upstream-rq-timeout-ms");
 const X_CIRCUIT_BREAKER = utf8("x-circuit-breaker");
 const FALLBACK = utf8("fallback");
@@ -159,6 +168,8 @@ class CircuitBreakerStream extends HttpContext {
   private failed: bool = false;
   private slow: bool = false;
   private fallback: bool = false;
+  /** A gRPC response whose grpc-status is still to come in the trailers. */
+  private awaitingGrpcStatus: bool = false;
 
   constructor(contextId: u32, readonly plugin: CircuitBreakerRoot) {
     super(contextId, plugin);
@@ -222,9 +233,29 @@ class CircuitBreakerStream extends HttpContext {
     if (service === null || !this.ticket.admitted || this.responded) return FilterHeadersStatus.Continue;
     const svc = service.config;
     this.responded = true;
-    this.failed = svc.isFailureStatus(parseStatus(this.responseHeaders.getBytes(STATUS)));
+    const headers = this.responseHeaders;
+    const status = parseStatus(headers.getBytes(STATUS));
+    if (status == 200 && isGrpc(headers.getBytes(CONTENT_TYPE))) {
+      const grpcStatus = headers.getBytes(GRPC_STATUS);
+      if (grpcStatus !== null) this.failed = svc.isFailureStatus(grpcToHttpStatus(parseGrpcStatus(grpcStatus)));
+      else this.awaitingGrpcStatus = !endOfStream;
+    } else {
+      this.failed = svc.isFailureStatus(status);
+    }
     if (svc.detectsSlowCalls) this.slow = <i64>getCurrentTimeMilliseconds() - this.startMs > svc.slowCallDurationMs;
     return FilterHeadersStatus.Continue;
+  }
+
+  onResponseTrailers(numTrailers: u32): FilterTrailersStatus {
+    if (this.awaitingGrpcStatus) {
+      this.awaitingGrpcStatus = false;
+      const service = this.service;
+      const grpcStatus = this.responseTrailers.getBytes(GRPC_STATUS);
+      // A gRPC response that ends without grpc-status is a protocol error (INTERNAL).
+      const code = grpcStatus !== null ? parseGrpcStatus(grpcStatus) : GRPC_INTERNAL;
+      if (service !== null) this.failed = service.config.isFailureStatus(grpcToHttpStatus(code));
+    }
+    return FilterTrailersStatus.Continue;
   }
 
   onLog(): void {
@@ -261,6 +292,55 @@ function parseStatus(value: ArrayBuffer | null): u32 {
     code = code * 10 + d;
   }
   return code;
+}
+
+const GRPC_INTERNAL: u32 = 13;
+
+/** Whether `content-type` is gRPC's (`application/grpc` or `application/grpc+<codec>`, Envoy `Grpc::Common::isGrpcRequestHeaders`). */
+function isGrpc(value: ArrayBuffer | null): bool {
+  if (value === null) return false;
+  const n = value.byteLength;
+  const m = GRPC_CONTENT_TYPE.byteLength;
+  if (n < m || memory.compare(changetype<usize>(value), changetype<usize>(GRPC_CONTENT_TYPE), m) != 0) return false;
+  return n == m || load<u8>(changetype<usize>(value) + m) == 0x2b; // '+'
+}
+
+/** A decimal `grpc-status`, or UNKNOWN (2) when malformed. */
+function parseGrpcStatus(value: ArrayBuffer): u32 {
+  const n = value.byteLength;
+  if (n == 0 || n > 2) return 2;
+  const p = changetype<usize>(value);
+  let code: u32 = 0;
+  for (let i = 0; i < n; i++) {
+    const d = <u32>load<u8>(p + i) - 0x30;
+    if (d > 9) return 2;
+    code = code * 10 + d;
+  }
+  return code;
+}
+
+/** Envoy's `Grpc::Utility::grpcToHttpStatus` (source/common/grpc/status.cc). */
+export function grpcToHttpStatus(code: u32): u32 {
+  switch (code) {
+    case 0: return 200; // OK
+    case 1: return 499; // CANCELLED
+    case 2: return 500; // UNKNOWN
+    case 3: return 400; // INVALID_ARGUMENT
+    case 4: return 504; // DEADLINE_EXCEEDED
+    case 5: return 404; // NOT_FOUND
+    case 6: return 409; // ALREADY_EXISTS
+    case 7: return 403; // PERMISSION_DENIED
+    case 8: return 429; // RESOURCE_EXHAUSTED
+    case 9: return 400; // FAILED_PRECONDITION
+    case 10: return 409; // ABORTED
+    case 11: return 400; // OUT_OF_RANGE
+    case 12: return 501; // UNIMPLEMENTED
+    case 13: return 500; // INTERNAL
+    case 14: return 503; // UNAVAILABLE
+    case 15: return 500; // DATA_LOSS
+    case 16: return 401; // UNAUTHENTICATED
+    default: return 500;
+  }
 }
 
 registerRootContext((contextId: u32): RootContext => new CircuitBreakerRoot(contextId));

@@ -68,6 +68,31 @@ describe('CLOSED → OPEN after failure_threshold consecutive failures (the seed
     expect(sharedState(emu, 'credit-bureau')).toBe(1);
   });
 
+  it('judges gRPC responses by grpc-status mapped as Envoy maps it (UNAVAILABLE 503, DEADLINE_EXCEEDED 504, NOT_FOUND 404)', async () => {
+    const emu = await breaker(wasm, { services: [{ ...CREDIT_BUREAU, failure_status: [503, 504] }] });
+    const grpc = { 'content-type': 'application/grpc' };
+    const answer = (trailersOnly: boolean, code: number, contentType = 'application/grpc'): void => {
+      const ex = start(emu, PATH, grpc);
+      if (trailersOnly) {
+        emu.callOnResponseHeaders(ex.id, { ':status': '200', 'content-type': contentType, 'grpc-status': String(code) }, true);
+      } else {
+        emu.callOnResponseHeaders(ex.id, { ':status': '200', 'content-type': contentType }, false);
+        emu.callOnResponseTrailers(ex.id, { 'grpc-status': String(code), 'grpc-message': 'x' });
+      }
+      emu.completeHttpContext(ex.id);
+    };
+    answer(true, 14); // UNAVAILABLE, trailers-only: 503, a failure
+    answer(false, 4); // DEADLINE_EXCEEDED in trailers: 504, a failure
+    answer(false, 0); // OK: success resets the consecutive count
+    expect(sharedState(emu, 'credit-bureau')).toBe(0);
+    answer(false, 5); // NOT_FOUND: 404, not in failure_status
+    answer(true, 14, 'application/grpc+proto');
+    answer(false, 14);
+    expect(sharedState(emu, 'credit-bureau')).toBe(0);
+    answer(false, 4);
+    expect(sharedState(emu, 'credit-bureau')).toBe(1);
+  });
+
   it('does not count requests the client cancelled (no response at log time)', async () => {
     const emu = await breaker(wasm, { services: [{ ...CREDIT_BUREAU, failure_threshold: 1 }] });
     for (let i = 0; i < 10; i++) emu.completeHttpContext(start(emu, PATH).id);
