@@ -1,15 +1,16 @@
 /**
  * jwt-auth: JWT authentication for Envoy as a proxy-wasm filter (filters.md "jwt-auth";
- * shaped after envoy.filters.http.jwt_authn). This file is the glue between the SDK's
- * contexts and the logic:
+ * shaped after envoy.filters.http.jwt_authn). This file wires the module; the parts:
  *
+ *   exports.ts         the ABI callbacks exported             plugin.ts    root and stream contexts
  *   config.ts          configuration → immutable objects     reasons.ts   the reason table
  *   extractor.ts       where tokens are, and their removal    jwt.ts       token parsing
  *   jwks.ts            JWKS → key objects                     signature.ts key selection, verification
  *   claims.ts          time, audience, subject, claim checks  authenticator.ts  one provider's tokens
  *   requirements.ts    the requirement tree                   token-cache.ts    verified tokens
  *   jwks-cache.ts      remote JWKS shared across workers      jwks-state.ts     its shared records
- *   response.ts        401/403 responses                      stats.ts     metrics
+ *   response.ts        401/403 responses                      stats.ts, metrics.ts  counters
+ *   request.ts, host-request.ts   the request as the logic sees it (and over the SDK)
  *
  * Request path (`proxy_on_request_headers`): remove incoming copies of the headers
  * jwt-auth writes; let CORS preflights through when asked; take the first rule whose
@@ -18,190 +19,9 @@
  * (StopAllIterationAndWatermark) until the root context has keys or knows it will not
  * get them, and resume or answer it from there.
  */
-export {
-  proxy_abi_version_0_2_1, proxy_on_memory_allocate, proxy_on_context_create, proxy_on_vm_start, proxy_on_configure,
-  proxy_on_tick, proxy_on_done, proxy_on_delete, proxy_on_request_headers, proxy_on_http_call_response,
-} from "../../assembly/proxy-wasm/exports";
+export * from "./exports";
 
-import {
-  FilterHeadersStatus, HeaderPair, HttpContext, LogLevel, RootContext, getCurrentTimeMilliseconds, isLogEnabled, logDebug,
-  logError, registerRootContext,
-} from "../../assembly/proxy-wasm";
-import { Authenticator } from "./authenticator";
-import { JwtAuthConfig, Requirement, parseConfig } from "./config";
-import { JwksCache } from "./jwks-cache";
-import { HostAuthRequest } from "./host-request";
-import { Reason, isDenial, reasonInfo } from "./reasons";
-import { Verdict, evaluate } from "./requirements";
-import { challenge, denialBody, denialDetails } from "./response";
-import { MetricStats } from "./metrics";
-import { Stats } from "./stats";
-import { TokenCache } from "./token-cache";
-
-/** Tick period while keys are missing or streams wait (ms): how soon other workers' fetches are noticed. */
-const FAST_TICK_MS: u32 = 50;
-/** Tick period otherwise: refresh checks and cache sweeps. */
-const SLOW_TICK_MS: u32 = 1000;
-
-/** How an evaluation ended for a stream. */
-enum Outcome {
-  Allowed = 0,
-  Denied = 1,
-  Pending = 2,
-}
-
-class JwtAuthRoot extends RootContext {
-  config: JwtAuthConfig = new JwtAuthConfig();
-  stats: Stats = new Stats();
-  jwks: JwksCache | null = null;
-  auth: Authenticator | null = null;
-  cache: TokenCache = new TokenCache(0);
-  /** Streams paused until keys arrive. */
-  private waiting: JwtAuthStream[] = [];
-  private readonly verdict: Verdict = new Verdict();
-  private tickPeriod: u32 = 0;
-
-  onConfigure(size: usize): bool {
-    const buffer = this.getPluginConfiguration();
-    const parsed = buffer === null ? parseConfig(0, 0) : parseConfig(changetype<usize>(buffer), buffer.byteLength);
-    const config = parsed.config;
-    if (config === null) {
-      logError("jwt-auth: " + parsed.error);
-      return false;
-    }
-    this.config = config;
-    this.stats = MetricStats.define(config);
-    this.cache = new TokenCache(config.cacheMaxEntries);
-    const jwks = new JwksCache(this, config, this.stats);
-    this.jwks = jwks;
-    this.auth = new Authenticator(config, jwks, this.cache, this.stats);
-    this.adjustTick();
-    return true;
-  }
-
-  createHttpContext(contextId: u32): HttpContext | null {
-    return new JwtAuthStream(contextId, this);
-  }
-
-  onTick(): void {
-    const now = <i64>getCurrentTimeMilliseconds();
-    this.jwks!.onTick(now);
-    this.cache.sweep(<f64>(now / 1000));
-    this.evaluateWaiting();
-  }
-
-  onHttpCallResponse(callId: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {
-    if (this.jwks!.onHttpCallResponse(callId, numHeaders, bodySize, <i64>getCurrentTimeMilliseconds())) this.evaluateWaiting();
-  }
-
-  /** Evaluates `stream`'s requirement now; answers it on denial. */
-  run(stream: JwtAuthStream): Outcome {
-    const auth = this.auth!;
-    const verdict = this.verdict;
-    auth.begin(stream.request!, <i64>getCurrentTimeMilliseconds(), stream.waits);
-    evaluate(stream.requires!, auth, verdict);
-    const reason = verdict.reason;
-    if (reason == Reason.Pending) {
-      stream.waits = auth.waitsToKeep();
-      return Outcome.Pending;
-    }
-    if (isDenial(reason)) {
-      this.stats.countDenied(reason, verdict.provider);
-      stream.deny(reason);
-      return Outcome.Denied;
-    }
-    auth.applyEffects();
-    this.stats.countAllowed();
-    return Outcome.Allowed;
-  }
-
-  /** Pauses `stream` until keys arrive (or will not). */
-  wait(stream: JwtAuthStream): void {
-    this.waiting.push(stream);
-    this.adjustTick();
-  }
-
-  /** Evaluates every paused stream again: resumes the allowed, answers the denied, keeps the pending. */
-  private evaluateWaiting(): void {
-    const waiting = this.waiting;
-    if (waiting.length > 0) {
-      const still = new Array<JwtAuthStream>();
-      for (let i = 0, n = waiting.length; i < n; i++) {
-        const stream = unchecked(waiting[i]);
-        if (stream.deleted) continue;
-        const outcome = this.run(stream);
-        if (outcome == Outcome.Pending) still.push(stream);
-        else if (outcome == Outcome.Allowed) stream.resumeRequest();
-      }
-      this.waiting = still;
-    }
-    this.adjustTick();
-  }
-
-  private adjustTick(): void {
-    const jwks = this.jwks;
-    const period = this.waiting.length > 0 || (jwks !== null && jwks.missingKeys) ? FAST_TICK_MS : SLOW_TICK_MS;
-    if (period != this.tickPeriod) {
-      this.tickPeriod = period;
-      this.setTickPeriodMilliseconds(period);
-    }
-  }
-}
-
-const CONTENT_TYPE_JSON = new HeaderPair("content-type", "application/json");
-
-class JwtAuthStream extends HttpContext {
-  request: HostAuthRequest | null = null;
-  requires: Requirement | null = null;
-  /** While paused: the key fetches it waits for (Authenticator.waitsToKeep). */
-  waits: StaticArray<u32> | null = null;
-
-  constructor(contextId: u32, readonly plugin: JwtAuthRoot) {
-    super(contextId, plugin);
-  }
-
-  onRequestHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
-    const plugin = this.plugin;
-    const config = plugin.config;
-    const request = new HostAuthRequest(this);
-    const sanitized = config.sanitizedHeaders;
-    for (let i = 0, n = sanitized.length; i < n; i++) request.removeHeader(unchecked(sanitized[i]));
-    if (config.bypassCorsPreflight && request.method() == "OPTIONS" && request.header("origin") !== null &&
-        request.header("access-control-request-method") !== null) {
-      plugin.stats.countCorsPreflight();
-      return FilterHeadersStatus.Continue;
-    }
-    const rules = config.rules;
-    let requires: Requirement | null = null;
-    for (let i = 0, n = rules.length; i < n; i++) {
-      const rule = unchecked(rules[i]);
-      if (rule.match.matches(request)) {
-        requires = rule.requires;
-        break;
-      }
-    }
-    if (requires === null) return FilterHeadersStatus.Continue;
-    this.request = request;
-    this.requires = requires;
-    const outcome = plugin.run(this);
-    if (outcome == Outcome.Allowed) return FilterHeadersStatus.Continue;
-    if (outcome == Outcome.Pending) plugin.wait(this);
-    return FilterHeadersStatus.StopAllIterationAndWatermark;
-  }
-
-  /** Answers 401/403 for `reason` (response.ts). */
-  deny(reason: Reason): void {
-    const request = this.request!;
-    const scheme = request.header(":scheme");
-    const authority = request.header(":authority");
-    const info = reasonInfo(reason);
-    if (isLogEnabled(LogLevel.Debug)) logDebug("jwt-auth: " + request.path() + ": " + info.message);
-    this.sendLocalResponse(info.status, denialDetails(reason), denialBody(reason), [
-      new HeaderPair("www-authenticate", challenge(reason, scheme !== null ? scheme : "", authority !== null ? authority : "", request.path())),
-      new HeaderPair("x-jwt-auth-reason", info.name),
-      CONTENT_TYPE_JSON,
-    ]);
-  }
-}
+import { RootContext, registerRootContext } from "../../assembly/proxy-wasm";
+import { JwtAuthRoot } from "./plugin";
 
 registerRootContext((contextId: u32): RootContext => new JwtAuthRoot(contextId));

@@ -189,11 +189,13 @@ export class JwksCache extends KeySource {
       const read = readState(r.stateKey);
       const state = read.state;
       if (state.fetching(nowMs)) return KeyWait.Waiting;
+      // A fetch finished since this worker last looked: take its keys rather than fetch again.
+      if (state.generation != r.generation && this.sync(r).generation == r.generation) return KeyWait.Ready;
       if (!state.mayFetch(nowMs, forKid, r.set !== null)) return KeyWait.Unavailable;
       state.fetchingUntil = nowMs + <i64>r.remote.timeoutMs + LEASE_GRACE_MS;
       state.lastAttemptAt = nowMs;
       if (forKid) state.lastKidRefetchAt = nowMs;
-      const written = setSharedData(r.stateKey, state.encode(), read.cas);
+      const written = this.writeLease(r.stateKey, state.encode(), read.cas);
       if (written == WasmResult.CasMismatch) continue;
       if (written != WasmResult.Ok) return KeyWait.Unavailable;
       const call = this.root.httpCall(r.remote.cluster, r.headers, null, null, r.remote.timeoutMs);
@@ -207,6 +209,15 @@ export class JwksCache extends KeySource {
       return KeyWait.Waiting;
     }
     return KeyWait.Waiting;
+  }
+
+  /**
+   * Writes the state record that takes the fetch lease, with the `cas` it was read with:
+   * a worker that read the same record and wrote first makes this CasMismatch. (A test
+   * module overrides it to widen the race and to show what a write without CAS does.)
+   */
+  protected writeLease(key: string, record: ArrayBuffer, cas: u32): WasmResult {
+    return setSharedData(key, record, cas);
   }
 
   /**
