@@ -93,6 +93,8 @@ class Callbacks implements DecoderFilterCallbacks, EncoderFilterCallbacks {
   encodingBuffer(): BodyBuffer | null {
     return null;
   }
+  addDecodedData(): void {}
+  addEncodedData(): void {}
   requestHeaders(): HeaderMap {
     return this.request;
   }

@@ -282,10 +282,11 @@ export class Context implements HttpFilter {
 
   decodeData(data: BodyBuffer, endStream: boolean): FilterDataStatus {
     if (!this.inVmContextCreated) return FilterDataStatus.Continue;
-    if (this.bufferingRequestBody) {
-      // Envoy `addDecodedData(data, false)`: the new chunk joins the buffered body.
-      const buffered = this.decoder?.decodingBuffer();
-      if (buffered && buffered !== data) buffered.append(data.drain());
+    if (this.bufferingRequestBody && this.decoder) {
+      // context.cc decodeData: the chunk joins the buffered body under the buffer limit
+      // (`addDecodedData(data, false)`: 413 past it).
+      this.decoder.addDecodedData(data, false);
+      if (this.destroyed) return FilterDataStatus.StopIterationAndBuffer;
     }
     this.requestBody = data;
     this.endOfStream = endStream;
@@ -316,9 +317,9 @@ export class Context implements HttpFilter {
 
   encodeData(data: BodyBuffer, endStream: boolean): FilterDataStatus {
     if (!this.inVmContextCreated || this.failureLocalReplySent) return FilterDataStatus.Continue;
-    if (this.bufferingResponseBody) {
-      const buffered = this.encoder?.encodingBuffer();
-      if (buffered && buffered !== data) buffered.append(data.drain());
+    if (this.bufferingResponseBody && this.encoder) {
+      this.encoder.addEncodedData(data, false);
+      if (this.destroyed) return FilterDataStatus.StopIterationAndBuffer;
     }
     this.responseBody = data;
     this.endOfStream = endStream;

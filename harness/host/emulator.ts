@@ -74,6 +74,8 @@ export interface EmulatorOptions {
   /** Shared data, queues and metrics (default: the emulator's own). */
   shared?: SharedState;
   node?: NodeInfo;
+  /** Answer the top-level `node`/`cluster_name`/`route_name` Envoy 1.33 removed (default true; see properties.ts). */
+  legacyAttributes?: boolean;
 }
 
 export interface LogEntry {
@@ -258,6 +260,7 @@ export class WasmEmulator {
         timers: clock,
         shared,
         node: options.node ?? { id: 'emulator', cluster: 'emulator' },
+        legacyAttributes: options.legacyAttributes,
         logLevel: () => logLevel,
         log: (level, message, source) => logs.push({ level, message, source }),
         httpCall: (cluster, headers, body, trailers, timeoutMs, onResponse) => {
@@ -733,12 +736,15 @@ export class WasmEmulator {
       streamInfo: s.info,
       continueDecoding: () => this.continueDecoding(s),
       decodingBuffer: () => s.requestBuffered,
+      addDecodedData: (data) => {
+        if (s.requestBuffered !== data) (s.requestBuffered ??= new BodyBuffer()).append(data.drain());
+      },
       requestHeaders: () => s.requestHeaders,
       requestTrailers: () => s.requestTrailers,
       addDecodedTrailers: () => (s.requestTrailers ??= new HeaderMap()),
       sendLocalReply: (reply) => this.sendLocalReply(s, reply),
       clearRouteCache: () => void s.routeCacheClears++,
-      route: () => (s.info.routeName ? { name: s.info.routeName, clusterName: s.info.clusterName ?? '' } : null),
+      route: () => (s.info.routeName !== undefined ? { name: s.info.routeName, clusterName: s.info.clusterName ?? '' } : null),
       resetStream: () => void (s.reset = true),
     };
   }
@@ -748,6 +754,9 @@ export class WasmEmulator {
       streamInfo: s.info,
       continueEncoding: () => this.continueEncoding(s),
       encodingBuffer: () => s.responseBuffered,
+      addEncodedData: (data) => {
+        if (s.responseBuffered !== data) (s.responseBuffered ??= new BodyBuffer()).append(data.drain());
+      },
       responseHeaders: () => s.responseHeaders,
       responseTrailers: () => s.responseTrailers,
       addEncodedTrailers: () => (s.responseTrailers ??= new HeaderMap()),

@@ -14,9 +14,10 @@
  *   bypass the filter, FAIL_RELOAD makes a new VM for the next stream, at most once per
  *   back-off interval (Envoy `JitteredLowerBoundBackOffStrategy`: base to 1.5 x base,
  *   base from `reload_config.backoff.base_interval`, default 1 s), answering 503 while
- *   backing off. Stats as Envoy names them: `wasm.<plugin>.vm_reload_backoff`,
- *   `_success`, `_failure`; `wasm.<plugin>.runtime_error` counts traps (Envoy only logs
- *   them; the counter is this data plane's addition).
+ *   backing off (wasm.cc `PluginConfig::maybeReloadHandleIfNeeded`). Stats as Envoy
+ *   names them: `wasm.<plugin>.vm_reload_backoff`, `_success`, `_failure`;
+ *   `wasm.<plugin>.runtime_error` counts traps (Envoy only logs them; the counter is this
+ *   data plane's addition).
  */
 import { createHash } from 'node:crypto';
 import type { HttpFilter, HttpFilterFactory, StreamInfo } from '../http/filter.ts';
@@ -99,7 +100,6 @@ interface PluginStats {
   reloadBackoff: number;
   reloadSuccess: number;
   reloadFailure: number;
-  reload: number;
 }
 
 export class WasmPlugin implements HttpFilterFactory {
@@ -135,7 +135,6 @@ export class WasmPlugin implements HttpFilterFactory {
       reloadBackoff: stat('vm_reload_backoff'),
       reloadSuccess: stat('vm_reload_success'),
       reloadFailure: stat('vm_reload_failure'),
-      reload: stat('vm_reload'),
     };
     this.watch(wasm);
   }
@@ -260,7 +259,6 @@ export class WasmPlugin implements HttpFilterFactory {
       return wasm;
     }
     this.lastLoadMs = now;
-    metrics.add(this.stats.reload, 1n);
     const fresh = newVm(this.vmSetup);
     const root = fresh.failed ? 'failed' : startPlugin(fresh, this.info);
     if (typeof root === 'string') {

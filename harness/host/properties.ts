@@ -13,9 +13,17 @@
  *
  * Values written with `proxy_set_property` live for the stream (Envoy keeps them in the
  * filter state under `wasm.<path>`) and are read back when no built-in name matches.
+ *
+ * Configuration attributes are `xds.*` (`xds.node`, `xds.cluster_name`, `xds.route_name`).
+ * The older top-level names (`node`, `cluster_name`, `route_name`) were removed in Envoy
+ * 1.33 (changelog: "Remove previously deprecated xDS attributes from get_property"; its
+ * context.cc `findValue` keeps only `plugin_*` and `connection_id` of its own). By default
+ * the host still answers them, with one warning per VM and name, so that filters written
+ * for older Envoy keep running; `HostServices.legacyAttributes: false` answers
+ * `NOT_FOUND` as Envoy >= 1.33 does.
  */
 import type { HeaderMap } from '../http/header-map.ts';
-import { WasmResult } from './abi.ts';
+import { LogLevel, WasmResult } from './abi.ts';
 import type { Context } from './context.ts';
 import { encodePairs } from './pairs.ts';
 
@@ -69,10 +77,46 @@ export function getProperty(ctx: Context, path: string): Value {
   return value;
 }
 
+/** Top-level names Envoy 1.33 removed, and the `xds.*` name that replaces each. */
+const LEGACY_XDS_ATTRIBUTES: Readonly<Record<string, string>> = {
+  node: 'xds.node',
+  cluster_name: 'xds.cluster_name',
+  route_name: 'xds.route_name',
+};
+
+function xdsValue(ctx: Context, name: string | undefined, rest: string[]): Value {
+  const info = ctx.streamInfo;
+  switch (name) {
+    case 'node':
+      return nodeValue(ctx.wasm.services.node, rest);
+    case 'cluster_name':
+      return info ? str(info.clusterName) : NOT_FOUND;
+    case 'route_name':
+      return info ? str(info.routeName) : NOT_FOUND;
+    default:
+      return NOT_FOUND;
+  }
+}
+
+/** A removed top-level name: answered (and warned about once per VM) or `NOT_FOUND`. */
+function legacyValue(ctx: Context, head: string, rest: string[]): Value {
+  const wasm = ctx.wasm;
+  if (!wasm.services.legacyAttributes) return NOT_FOUND;
+  if (!wasm.warnedProperties.has(head)) {
+    wasm.warnedProperties.add(head);
+    const source = ctx.plugin?.logSource ?? ctx.root.plugin?.logSource ?? { plugin: wasm.pluginName, rootId: '', vmId: wasm.vmId };
+    wasm.services.log(
+      LogLevel.Warn,
+      `get_property '${head}': Envoy >= 1.33 answers NOT_FOUND (removed; read '${LEGACY_XDS_ATTRIBUTES[head]}')`,
+      source,
+    );
+  }
+  return xdsValue(ctx, head, rest);
+}
+
 function lookup(ctx: Context, head: string, rest: string[]): Value | undefined {
   const info = ctx.streamInfo;
   const plugin = ctx.plugin;
-  const node = ctx.wasm.services.node;
   switch (head) {
     case 'plugin_name':
       return plugin ? str(plugin.name) : NOT_FOUND;
@@ -80,17 +124,12 @@ function lookup(ctx: Context, head: string, rest: string[]): Value | undefined {
       return str(plugin?.rootId ?? '');
     case 'plugin_vm_id':
       return str(ctx.wasm.vmId);
-    case 'node':
-      return nodeValue(node, rest);
     case 'xds':
-      if (rest[0] === 'node') return nodeValue(node, rest.slice(1));
-      if (rest[0] === 'cluster_name') return info ? str(info.clusterName) : NOT_FOUND;
-      if (rest[0] === 'route_name') return info ? str(info.routeName) : NOT_FOUND;
-      return NOT_FOUND;
+      return xdsValue(ctx, rest[0], rest.slice(1));
+    case 'node':
     case 'cluster_name':
-      return info ? str(info.clusterName) : NOT_FOUND;
     case 'route_name':
-      return info ? str(info.routeName) : NOT_FOUND;
+      return legacyValue(ctx, head, rest);
     case 'connection_id':
       return info ? int64(info.connectionId) : NOT_FOUND;
     case 'request':
@@ -170,6 +209,8 @@ function requestValue(ctx: Context, rest: string[]): Value {
     }
     case 'total_size':
       return headers ? int64(info.requestBodyBytes + headers.byteSize()) : NOT_FOUND;
+    case 'headers_bytes':
+      return headers ? int64(headers.byteSize()) : NOT_FOUND;
     case 'duration':
       return ctx.accessLogPhase ? int64(nanos(ctx.wasm.services.clock.now() - info.startTimeMs)) : NOT_FOUND;
   }
@@ -215,6 +256,10 @@ function responseValue(ctx: Context, rest: string[]): Value {
       return headerMapValue(ctx.responseHeadersForProperties(), rest.slice(1));
     case 'trailers':
       return headerMapValue(ctx.responseTrailersForProperties(), rest.slice(1));
+    case 'headers_bytes': {
+      const headers = ctx.responseHeadersForProperties();
+      return headers ? int64(headers.byteSize()) : NOT_FOUND;
+    }
     case 'total_size': {
       const headers = ctx.responseHeadersForProperties();
       return int64(info.responseBodyBytes + (headers?.byteSize() ?? 0));

@@ -119,6 +119,12 @@ export interface HostServices {
   node?: NodeInfo;
   /** Random bytes for WASI `random_get` (default: crypto.getRandomValues). */
   random?: (into: Uint8Array) => void;
+  /**
+   * Answer the top-level `node`, `cluster_name`, `route_name` properties that Envoy 1.33
+   * removed (with a warning per VM and name). Default true; false answers `NOT_FOUND` as
+   * Envoy >= 1.33 does (see properties.ts).
+   */
+  legacyAttributes?: boolean;
 }
 
 export type ResolvedServices = Required<HostServices>;
@@ -170,5 +176,6 @@ export function resolveServices(services: HostServices = {}): ResolvedServices {
     grpcStream: services.grpcStream ?? (() => false),
     node: services.node ?? { id: '', cluster: '' },
     random: services.random ?? ((into) => void crypto.getRandomValues(into as Uint8Array<ArrayBuffer>)),
+    legacyAttributes: services.legacyAttributes ?? true,
   };
 }

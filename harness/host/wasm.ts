@@ -212,6 +212,9 @@ export class Wasm {
   private nextGrpcCallId = 1;
   private nextGrpcStreamId = 2;
 
+  /** Removed property names this VM was warned about (properties.ts `legacyValue`). */
+  readonly warnedProperties = new Set<string>();
+
   /** Tick timers per root context id (Envoy `Wasm::setTimerPeriod`). */
   private readonly tickPeriods = new Map<number, number>();
   private readonly tickTimers = new Map<number, TimerHandle>();

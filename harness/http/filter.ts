@@ -92,6 +92,13 @@ export interface DecoderFilterCallbacks {
   continueDecoding(): void;
   /** The body buffered so far while a filter returned `StopIterationAndBuffer`, or null. */
   decodingBuffer(): BodyBuffer | null;
+  /**
+   * Moves `data` (drained) into the buffered request body (Envoy `addDecodedData`,
+   * filter_manager.cc): from a decodeHeaders/decodeData callback or outside any callback
+   * it joins the buffer under the buffer limit (413 past it, or flow control when
+   * `streaming`); from decodeTrailers it goes on to the next filters.
+   */
+  addDecodedData(data: BodyBuffer, streaming: boolean): void;
   /** The request headers of the stream (null before they arrive). */
   requestHeaders(): HeaderMap | null;
   /** The request trailers, or null. */
@@ -116,6 +123,8 @@ export interface EncoderFilterCallbacks {
   readonly streamInfo: StreamInfo;
   continueEncoding(): void;
   encodingBuffer(): BodyBuffer | null;
+  /** Envoy `addEncodedData`: as `addDecodedData` for the response (500 past the limit). */
+  addEncodedData(data: BodyBuffer, streaming: boolean): void;
   responseHeaders(): HeaderMap | null;
   responseTrailers(): HeaderMap | null;
   addEncodedTrailers(): HeaderMap;

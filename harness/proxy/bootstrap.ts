@@ -139,7 +139,7 @@ export interface DirectResponseConfig {
 }
 
 export interface RouteConfig {
-  /** Route `name`, or `<vhost>/<index>` when unnamed. */
+  /** Route `name` ('' when unnamed, as Envoy's `routeName()`). */
   name: string;
   match: RouteMatchConfig;
   action: RouteActionConfig | DirectResponseConfig;
@@ -428,7 +428,7 @@ function parseHeaderMatcher(n: Node): HeaderMatcherConfig {
 }
 
 function parseRoute(n: Node, vhostName: string, index: number, ctx: ParseContext): RouteConfig {
-  const name = n.str('name') ?? `${vhostName}/${index}`;
+  const name = n.str('name') ?? '';
   const mn = n.reqObj('match');
   const match: RouteMatchConfig = {
     prefix: mn.str('prefix'),

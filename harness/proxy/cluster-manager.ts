@@ -244,7 +244,8 @@ export class Cluster {
         const { session } = cluster.session(host);
         const out: http2.OutgoingHttpHeaders = {};
         for (const [k, v] of headers) {
-          if (HOP_BY_HOP.has(k) || k === 'te') continue;
+          // HTTP/2 forbids connection-specific headers; `te` may only say `trailers` (RFC 9113 8.2.2).
+          if (HOP_BY_HOP.has(k) || (k === 'te' && v !== 'trailers')) continue;
           const prev = out[k];
           out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [String(prev), v];
         }

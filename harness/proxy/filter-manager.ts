@@ -73,8 +73,6 @@ export interface StreamDecoderCallbacks extends DecoderFilterCallbacks {
   encodeHeaders(headers: HeaderMap, endStream: boolean, details: string): void;
   encodeData(data: Buffer, endStream: boolean): void;
   encodeTrailers(trailers: HeaderMap): void;
-  /** Adds to the decoding buffer (Envoy `addDecodedData`); `streaming` = watermark instead of 413. */
-  addDecodedData(data: Buffer, streaming: boolean): void;
   /** The route with its config (router). */
   resolvedRoute(): ResolvedRoute | null;
   /** Local reply with response headers added by the caller (router's `modify_headers`). */
@@ -309,8 +307,8 @@ class ActiveDecoderFilter extends ActiveFilter implements StreamDecoderCallbacks
     this.fm.responseTrailersMap = trailers;
     this.fm.encodeTrailersFrom(null, trailers);
   }
-  addDecodedData(data: Buffer, streaming: boolean): void {
-    this.fm.addDecodedData(this, new BodyBuffer(data), streaming);
+  addDecodedData(data: BodyBuffer, streaming: boolean): void {
+    this.fm.addDecodedData(this, data, streaming);
   }
   get bufferLimit(): number {
     return this.fm.bufferLimit;
@@ -361,6 +359,9 @@ class ActiveEncoderFilter extends ActiveFilter implements EncoderFilterCallbacks
   }
   encodingBuffer(): BodyBuffer | null {
     return this.fm.bufferedResponse;
+  }
+  addEncodedData(data: BodyBuffer, streaming: boolean): void {
+    this.fm.addEncodedData(this, data, streaming);
   }
   responseHeaders(): HeaderMap | null {
     return this.fm.responseHeadersMap;
@@ -689,6 +690,18 @@ export class FilterManager {
     return this.responseTrailersMap;
   }
 
+  /** FilterManager::addEncodedData. */
+  addEncodedData(filter: ActiveEncoderFilter, data: BodyBuffer, streaming: boolean): void {
+    if (this.callState === 0 || this.callState & (CALL_ENCODE_HEADERS | CALL_ENCODE_DATA) || (this.callState & CALL_ENCODE_TRAILERS && !filter.canIterate())) {
+      this.encoderStreaming = streaming;
+      filter.bufferData(data);
+    } else if (this.callState & CALL_ENCODE_TRAILERS) {
+      this.encodeDataFrom(filter, data, false, false);
+    } else {
+      this.sendLocalReply({ status: 502, body: 'Filter error', details: 'filter_added_invalid_response_data' });
+    }
+  }
+
   private maybeEndEncode(end: boolean): void {
     if (!end || this.remoteEncodeComplete) return;
     this.remoteEncodeComplete = true;
@@ -717,11 +730,12 @@ export class FilterManager {
 
   route(): ResolvedRoute | null {
     if (this.cachedRoute === undefined) {
-      this.cachedRoute = this.requestHeadersMap ? this.callbacks.resolveRoute(this.requestHeadersMap) : null;
-      if (this.cachedRoute) {
-        this.streamInfo.routeName = this.cachedRoute.name;
-        this.streamInfo.clusterName = this.cachedRoute.clusterName;
-      }
+      const route = this.requestHeadersMap ? this.callbacks.resolveRoute(this.requestHeadersMap) : null;
+      this.cachedRoute = route;
+      // conn_manager_impl.cc setRoute: the stream info follows the refreshed route, so
+      // `xds.route_name` / `xds.cluster_name` are gone when the new headers match none.
+      this.streamInfo.routeName = route?.name;
+      this.streamInfo.clusterName = route?.clusterName || undefined; // direct responses have no cluster
     }
     return this.cachedRoute;
   }

@@ -1,17 +1,16 @@
 /**
  * `proxy_http_call` dispatch (the worker's `HostServices.httpCall`), after Envoy's
- * source/common/http/async_client_impl.cc: the call runs through a router of its own on
- * the named cluster, with the call's timeout as the route timeout and no retries. As in
- * Envoy (AsyncStreamImpl::sendLocalReply), the router's local replies reach the caller
- * as responses — `504 upstream request timeout`, `503 no healthy upstream`, `503 upstream
- * connect error...` — while a reset after the response started is a failure
- * (`onResponse(null)`, Envoy's `onFailure(Reset)`: the plugin sees zero headers).
+ * `Http::AsyncClient::send` (source/common/http/async_client_impl.cc `AsyncRequestImpl`)
+ * on the async stream of async-client.ts: the whole response is collected and handed
+ * over once complete. The router's local replies are responses — `504 upstream request
+ * timeout`, `503 no healthy upstream`, `503 upstream connect error...` — while a reset
+ * before the response completed is a failure (`onResponse(null)`, Envoy's
+ * `onFailure(Reset)`: the plugin sees zero headers).
  */
-import type { StreamInfo } from '../http/filter.ts';
-import { HeaderMap, type HeaderPair } from '../http/header-map.ts';
-import type { RouteActionConfig, VirtualHostConfig } from './bootstrap.ts';
-import { FilterManager } from './filter-manager.ts';
-import { RouterFilter, type RouteEntry, type RouterContext } from './router.ts';
+import type { HeaderPair } from '../http/header-map.ts';
+import { HeaderMap } from '../http/header-map.ts';
+import { startAsyncStream } from './async-client.ts';
+import type { RouterContext } from './router.ts';
 
 export interface HttpCallResponse {
   headers: HeaderPair[];
@@ -23,35 +22,18 @@ export interface CallHandle {
   cancel(): void;
 }
 
-const CALL_VHOST: VirtualHostConfig = { name: 'async_client', domains: ['*'], routes: [], includeRequestAttemptCount: false, includeAttemptCountInResponse: false };
-let nextCallId = 1;
+export type HttpCall = (
+  cluster: string,
+  headers: HeaderPair[],
+  body: Uint8Array,
+  trailers: HeaderPair[],
+  timeoutMs: number,
+  onResponse: (r: HttpCallResponse | null) => void,
+) => false | CallHandle;
 
-export function createHttpCall(ctx: RouterContext) {
+export function createHttpCall(ctx: RouterContext): HttpCall {
   /** Returns false for an unknown cluster; `timeoutMs` 0 = no timeout. */
-  return function httpCall(
-    cluster: string,
-    headers: HeaderPair[],
-    body: Uint8Array,
-    trailers: HeaderPair[],
-    timeoutMs: number,
-    onResponse: (r: HttpCallResponse | null) => void,
-  ): false | CallHandle {
-    if (!ctx.clusters.get(cluster)) return false;
-    const action: RouteActionConfig = { kind: 'route', cluster, timeoutMs };
-    const entry: RouteEntry = { action, virtualHost: CALL_VHOST };
-    const info: StreamInfo = {
-      streamId: -nextCallId++,
-      connectionId: 0,
-      startTimeMs: Date.now(),
-      protocol: 'HTTP/1.1',
-      downstreamRemoteAddress: '',
-      downstreamLocalAddress: '',
-      mtls: false,
-      nodeId: '',
-      nodeCluster: '',
-      requestBodyBytes: 0,
-      responseBodyBytes: 0,
-    };
+  return function httpCall(cluster, headers, body, trailers, timeoutMs, onResponse) {
     let resHeaders: HeaderPair[] = [];
     const chunks: Buffer[] = [];
     let resTrailers: HeaderPair[] = [];
@@ -61,42 +43,31 @@ export function createHttpCall(ctx: RouterContext) {
       finished = true;
       onResponse(r);
     };
-    const done = (): void => finish({ headers: resHeaders, body: Buffer.concat(chunks), trailers: resTrailers });
-    const router = new RouterFilter(ctx);
-    const fm = new FilterManager(
-      info,
-      {
-        encodeHeaders(h, end) {
-          resHeaders = h.entries();
-          if (end) done();
-        },
-        encodeData(d, end) {
-          if (d.length) chunks.push(d);
-          if (end) done();
-        },
-        encodeTrailers(t) {
-          resTrailers = t.entries();
-          done();
-        },
-        resetStream: () => finish(null),
-        resolveRoute: () => ({ name: 'async_client', clusterName: cluster, entry }),
-        onDecoderAboveHighWatermark() {},
-        onDecoderBelowLowWatermark() {},
-        onDone() {},
-      },
-      [{ name: 'envoy.filters.http.router', filter: router, decoder: true, encoder: false }],
-      Number.MAX_SAFE_INTEGER,
-    );
-    const h = new HeaderMap(headers);
+    const done = (): void => finish({ headers: resHeaders, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), trailers: resTrailers });
     const hasBody = body.length > 0;
     const hasTrailers = trailers.length > 0;
-    fm.decodeHeaders(h, !hasBody && !hasTrailers);
-    if (hasBody) fm.decodeData(Buffer.from(body), !hasTrailers);
-    if (hasTrailers) fm.decodeTrailers(new HeaderMap(trailers));
+    const stream = startAsyncStream(ctx, cluster, new HeaderMap(headers), !hasBody && !hasTrailers, timeoutMs, {
+      onHeaders(h, end) {
+        resHeaders = h.entries();
+        if (end) done();
+      },
+      onData(d, end) {
+        if (d.length) chunks.push(d);
+        if (end) done();
+      },
+      onTrailers(t) {
+        resTrailers = t.entries();
+        done();
+      },
+      onReset: () => finish(null),
+    });
+    if (!stream) return false;
+    if (hasBody) stream.sendData(body, !hasTrailers);
+    if (hasTrailers) stream.sendTrailers(new HeaderMap(trailers));
     return {
       cancel() {
         finished = true;
-        fm.onDownstreamReset();
+        stream.reset();
       },
     };
   };

@@ -17,7 +17,7 @@
  * | body over buffer while retrying| 507  | `exceeded request buffer limit while retrying upstream` |      |
  */
 import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, type HttpFilter, type LocalReply } from '../http/filter.ts';
-import type { BodyBuffer } from '../http/body-buffer.ts';
+import { BodyBuffer } from '../http/body-buffer.ts';
 import type { HeaderMap } from '../http/header-map.ts';
 import type { RouteActionConfig, DirectResponseConfig, VirtualHostConfig } from './bootstrap.ts';
 import type { Cluster, ClusterManager, UpstreamHost, UpstreamStream } from './cluster-manager.ts';
@@ -272,7 +272,7 @@ export class RouterFilter implements HttpFilter {
     if (buffering) {
       if (this.attempts.length) this.sendData(this.attempts[0], Buffer.from(bytes), endStream);
       // Kept in the decoding buffer to replay on retry; watermark (not 413) if it grows.
-      this.cb.addDecodedData(bytes, true);
+      this.cb.addDecodedData(new BodyBuffer(bytes), true);
     } else if (this.attempts.length) {
       this.sendData(this.attempts[0], bytes, endStream);
     }

@@ -10,7 +10,7 @@ import type { HttpFilterFactory } from '../http/filter.ts';
 import type { HttpFilterConfig, WasmPluginConfig } from './bootstrap.ts';
 import { ClusterManager, type UpstreamHost } from './cluster-manager.ts';
 import { ConnectionManager, routerFactory, streamFilterFactory, type FilterFactoryEntry, type StreamSink } from './connection-manager.ts';
-import { createGrpcCall } from './grpc-call.ts';
+import { createGrpcCall, createGrpcStream } from './grpc-call.ts';
 import { createHttpCall } from './http-call.ts';
 import type { WorkerInit } from './messages.ts';
 import type { RouterContext } from './router.ts';
@@ -58,7 +58,8 @@ export async function buildWorkerRuntime(init: WorkerInit, sink: StreamSink): Pr
   const clusters = new ClusterManager(init.bootstrap.clusters, hosts, stats);
   const router: RouterContext = { clusters, stats };
   const httpCall = createHttpCall(router);
-  const grpcCall = createGrpcCall(httpCall);
+  const grpcCall = createGrpcCall(router);
+  const grpcStream = createGrpcStream(router);
   const closers: (() => void)[] = [];
   let host: Host | undefined;
   let services: Parameters<Host['createWasmPlugin']>[1] | undefined;
@@ -78,6 +79,7 @@ export async function buildWorkerRuntime(init: WorkerInit, sink: StreamSink): Pr
       node: { id: init.bootstrap.node.id, cluster: init.bootstrap.node.cluster },
       httpCall,
       grpcCall,
+      grpcStream,
       logLevel: () => level,
       ...(init.shared !== undefined ? { shared: host.attachSharedState(init.shared) } : {}),
     };

@@ -1,7 +1,8 @@
 /**
- * A small gRPC upstream (`mesh.test.v1.EchoService/Echo`, harness/upstream/echo.proto)
- * on @grpc/grpc-js, for gRPC tests through the proxy: it echoes, fails with a chosen
- * status the first N calls of a key, or delays, as each request asks.
+ * A small gRPC upstream (`mesh.test.v1.EchoService`, harness/upstream/echo.proto) on
+ * @grpc/grpc-js, for gRPC tests through the proxy: `Echo` echoes, fails with a chosen
+ * status the first N calls of a key, or delays, as each request asks; `EchoStream` echoes
+ * every message of a bidirectional stream.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,7 @@ import * as protoLoader from '@grpc/proto-loader';
 
 export const ECHO_PROTO = path.join(path.dirname(fileURLToPath(import.meta.url)), 'echo.proto');
 export const ECHO_METHOD = '/mesh.test.v1.EchoService/Echo';
+export const ECHO_STREAM_METHOD = '/mesh.test.v1.EchoService/EchoStream';
 
 export interface EchoRequest {
   message?: string;
@@ -59,6 +61,29 @@ export async function startGrpcUpstream(opts: { host?: string; port?: number } =
       };
       if (req.delay_ms) setTimeout(answer, req.delay_ms);
       else answer();
+    },
+    EchoStream(call: grpc.ServerDuplexStream<EchoRequest, EchoResponse>) {
+      const metadata: Record<string, string> = {};
+      for (const [k, v] of Object.entries(call.metadata.getMap())) metadata[k] = String(v);
+      let echoed = 0;
+      let ended = false;
+      call.on('data', (req: EchoRequest) => {
+        if (ended) return;
+        if ((req.fail_code ?? 0) !== 0) {
+          ended = true;
+          call.emit('error', { code: req.fail_code!, details: `failing stream after ${echoed} messages` });
+          return;
+        }
+        echoed++;
+        call.write({ message: req.message ?? '', attempt: echoed, metadata });
+      });
+      call.on('end', () => {
+        if (ended) return;
+        ended = true;
+        const trailing = new grpc.Metadata();
+        trailing.set('x-echoed', String(echoed));
+        call.end(trailing);
+      });
     },
   });
   const host = opts.host ?? '127.0.0.1';

@@ -79,22 +79,47 @@ describe('properties', () => {
     ]);
   });
 
-  it('route, cluster, node and upstream attributes', async () => {
-    const lines = ['route_name', 'cluster_name', 'xds/cluster_name', 'node/id', 'xds/node/id', 'upstream/address', 'upstream/port'].map((p) => `resp_headers property ${p}`);
+  it('xds route, cluster and node attributes, and upstream attributes', async () => {
+    const lines = ['xds/route_name', 'xds/cluster_name', 'xds/node/id', 'upstream/address', 'upstream/port'].map((p) => `resp_headers property ${p}`);
     const emu = await probe(lines, { node: { id: 'sidecar~1', cluster: 'mesh' } });
     const id = emu.initializeHttpContext({ routeName: 'api', clusterName: 'backend' });
     emu.callOnRequestHeaders(id, GET, true);
     emu.getStreamInfo(id).upstreamAddress = '10.1.0.5:9000';
     emu.callOnResponseHeaders(id, { ':status': '200' }, true);
-    expect(lines.map((l) => result(emu, l).split(' ')[1])).toEqual([
-      hexOf('api'),
-      hexOf('backend'),
-      hexOf('backend'),
-      hexOf('sidecar~1'),
-      hexOf('sidecar~1'),
-      hexOf('10.1.0.5:9000'),
-      int64(9000),
+    expect(lines.map((l) => result(emu, l).split(' ')[1])).toEqual([hexOf('api'), hexOf('backend'), hexOf('sidecar~1'), hexOf('10.1.0.5:9000'), int64(9000)]);
+  });
+
+  it('an unnamed route is an empty xds.route_name (Envoy routeName()), not NOT_FOUND', async () => {
+    const emu = await probe(['req_headers property xds/route_name']);
+    const id = emu.initializeHttpContext({ routeName: '', clusterName: 'backend' });
+    emu.callOnRequestHeaders(id, GET, true);
+    expect(result(emu, 'req_headers property xds/route_name')).toBe('0');
+  });
+
+  it('the top-level node, cluster_name, route_name Envoy 1.33 removed: answered with one warning per name, or NOT_FOUND', async () => {
+    const lines = ['req_headers property cluster_name', 'req_headers property route_name', 'req_headers property node/id'];
+    const legacy = await probe(lines, { node: { id: 'sidecar~1', cluster: 'mesh' } });
+    for (let i = 0; i < 2; i++) legacy.callOnRequestHeaders(legacy.initializeHttpContext({ routeName: 'api', clusterName: 'backend' }), GET, true);
+    expect(legacy.getLogs().filter((l) => l.startsWith('req_headers property cluster_name'))).toEqual([`req_headers property cluster_name -> 0 ${hexOf('backend')}`, `req_headers property cluster_name -> 0 ${hexOf('backend')}`]);
+    expect(legacy.getLogs(3)).toEqual([
+      "get_property 'cluster_name': Envoy >= 1.33 answers NOT_FOUND (removed; read 'xds.cluster_name')",
+      "get_property 'route_name': Envoy >= 1.33 answers NOT_FOUND (removed; read 'xds.route_name')",
+      "get_property 'node': Envoy >= 1.33 answers NOT_FOUND (removed; read 'xds.node')",
     ]);
+
+    const strict = await probe(lines, { node: { id: 'sidecar~1', cluster: 'mesh' }, legacyAttributes: false });
+    strict.callOnRequestHeaders(strict.initializeHttpContext({ routeName: 'api', clusterName: 'backend' }), GET, true);
+    expect(lines.map((l) => status(strict, l))).toEqual([NOT_FOUND, NOT_FOUND, NOT_FOUND]);
+  });
+
+  it('request.headers_bytes and response.headers_bytes are the header maps\' byte sizes (int64)', async () => {
+    const emu = await probe(['req_headers property request/headers_bytes', 'resp_headers property response/headers_bytes']);
+    const id = emu.initializeHttpContext();
+    emu.callOnRequestHeaders(id, GET, true);
+    emu.callOnResponseHeaders(id, { ':status': '200', server: 'x' }, true);
+    const size = (h: Record<string, string>) => Object.entries(h).reduce((n, [k, v]) => n + k.length + v.length, 0);
+    expect(result(emu, 'req_headers property request/headers_bytes')).toBe(`0 ${int64(size(GET))}`);
+    expect(result(emu, 'resp_headers property response/headers_bytes')).toBe(`0 ${int64(size({ ':status': '200', server: 'x' }))}`);
   });
 
   it('response.code is an int64 once the response is known', async () => {
