@@ -568,20 +568,33 @@ export function residueFromBytes(dst: Residue, limbBits: i32, src: usize, len: i
   const w = <u64>limbBits;
   const mask: u64 = (<u64>1 << w) - 1;
   const p = dst.limbs();
+  const count = dst.count;
   let acc: u64 = 0;
-  let bits: i32 = 0;
+  let bits: u64 = 0;
   let j = 0;
-  for (let i = len - 1; i >= 0 && j < dst.count; i--) {
-    acc |= <u64>load<u8>(src + <usize>i) << <u64>bits;
-    bits += 8;
-    if (bits >= limbBits) {
+  let i = len;
+  // Four bytes per step from the end (the least significant end), then the rest.
+  for (; i >= 4 && j < count; i -= 4) {
+    acc |= <u64>bswap<u32>(load<u32>(src + <usize>(i - 4))) << bits;
+    bits += 32;
+    while (bits >= w) {
       store<u32>(p + (<usize>j << 2), <u32>(acc & mask));
       acc >>= w;
-      bits -= limbBits;
+      bits -= w;
       j++;
     }
   }
-  for (; j < dst.count; j++) {
+  for (; i > 0 && j < count; i--) {
+    acc |= <u64>load<u8>(src + <usize>(i - 1)) << bits;
+    bits += 8;
+    if (bits >= w) {
+      store<u32>(p + (<usize>j << 2), <u32>(acc & mask));
+      acc >>= w;
+      bits -= w;
+      j++;
+    }
+  }
+  for (; j < count; j++) {
     store<u32>(p + (<usize>j << 2), <u32>(acc & mask));
     acc >>= w;
   }
@@ -590,18 +603,31 @@ export function residueFromBytes(dst: Residue, limbBits: i32, src: usize, len: i
 
 /** Writes the limbs (w = `limbBits` bits) of `src` as `len` big-endian bytes at `dst`, higher bits dropped. */
 export function residueToBytes(dst: usize, len: i32, src: Residue, limbBits: i32): void {
-  const w = limbBits;
+  const w = <u64>limbBits;
   const p = src.limbs();
+  const count = src.count;
   let acc: u64 = 0;
-  let bits: i32 = 0;
+  let bits: u64 = 0;
   let j = 0;
-  for (let i = len - 1; i >= 0; i--) {
-    if (bits < 8) {
-      if (j < src.count) acc |= <u64>load<u32>(p + (<usize>j << 2)) << <u64>bits;
+  let i = len;
+  // Four bytes per step from the end, then the rest.
+  for (; i >= 4; i -= 4) {
+    while (bits < 32) {
+      if (j < count) acc |= <u64>load<u32>(p + (<usize>j << 2)) << bits;
       j++;
       bits += w;
     }
-    store<u8>(dst + <usize>i, <u8>acc);
+    store<u32>(dst + <usize>(i - 4), bswap<u32>(<u32>acc));
+    acc >>= 32;
+    bits -= 32;
+  }
+  for (; i > 0; i--) {
+    if (bits < 8) {
+      if (j < count) acc |= <u64>load<u32>(p + (<usize>j << 2)) << bits;
+      j++;
+      bits += w;
+    }
+    store<u8>(dst + <usize>(i - 1), <u8>acc);
     acc >>= 8;
     bits -= 8;
   }
