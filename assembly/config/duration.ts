@@ -6,6 +6,8 @@
  * 's'; no '+', no spaces, no exponent).
  */
 
+import { formatInteger } from "../proxy-wasm/format";
+
 /** Largest |seconds| of google.protobuf.Duration: 10,000 years (duration.proto). */
 export const DURATION_MAX_SECONDS: i64 = 315576000000;
 
@@ -53,14 +55,14 @@ export class Duration {
     const negative = this.seconds < 0 || this.nanos < 0;
     const seconds = this.seconds < 0 ? -this.seconds : this.seconds;
     let nanos = this.nanos < 0 ? -this.nanos : this.nanos;
-    let out = (negative ? "-" : "") + seconds.toString();
+    let out = (negative ? "-" : "") + formatInteger(seconds);
     if (nanos != 0) {
       let digits = 9;
       while (digits > 3 && nanos % 1000 == 0) {
         nanos /= 1000;
         digits -= 3;
       }
-      let fraction = nanos.toString();
+      let fraction = formatInteger(nanos);
       while (fraction.length < digits) fraction = "0" + fraction;
       out += "." + fraction;
     }
@@ -116,7 +118,7 @@ export function parseDuration(text: string): DurationParse {
   }
   if (i != n - 1 || text.charCodeAt(i) != 0x73) return new DurationParse(null, DURATION_SYNTAX_ERROR);
   if (overflow || seconds > DURATION_MAX_SECONDS) {
-    return new DurationParse(null, "duration out of range (at most " + DURATION_MAX_SECONDS.toString() + "s)");
+    return new DurationParse(null, "duration out of range (at most " + formatInteger(DURATION_MAX_SECONDS) + "s)");
   }
   return new DurationParse(negative ? new Duration(-seconds, -nanos) : new Duration(seconds, nanos), "");
 }

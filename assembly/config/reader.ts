@@ -27,6 +27,7 @@
  */
 import { JsonErrorKind, JsonOptions, JsonValue, emptyJsonObject, parseJsonAt } from "../json";
 import { Duration, parseDuration } from "./duration";
+import { formatHex, formatInteger } from "../proxy-wasm/format";
 
 /** Limits for configuration documents (parsed once, at configure time). */
 // @ts-ignore: decorator
@@ -68,7 +69,7 @@ export class ConfigReader {
           column = 1;
         } else column++;
       }
-      where = " (line " + line.toString() + ", column " + column.toString() + ")";
+      where = " (line " + formatInteger(line) + ", column " + formatInteger(column) + ")";
     }
     reader.fail("", "invalid JSON: " + error.message + where);
     return reader;
@@ -129,7 +130,7 @@ export function memberPath(parent: string, name: string): string {
 
 /** `parent[i]`. */
 export function indexPath(parent: string, i: i32): string {
-  return parent + "[" + i.toString() + "]";
+  return parent + "[" + formatInteger(i) + "]";
 }
 
 function quote(s: string): string {
@@ -137,22 +138,65 @@ function quote(s: string): string {
   for (let i = 0, n = s.length; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c == 0x22 || c == 0x5c) out += "\\" + String.fromCharCode(c);
-    else if (c < 0x20) out += "\\u00" + (c < 0x10 ? "0" : "") + c.toString(16);
+    else if (c < 0x20) out += "\\u00" + formatHex(c, 2);
     else out += String.fromCharCode(c);
   }
   return out + "\"";
 }
 
+// Powers of ten a bound's fraction is tried with (exact doubles).
+const POW10_FRACTION: StaticArray<f64> = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
+/**
+ * A bound for a message, as `f64.toString()` writes every bound a filter passes
+ * (integers, fractions of up to 9 decimals: `100`, `0.25`), without linking the standard
+ * library's shortest-double printer (about 4 KB). `m / 10^k` with m < 2^53 is correctly
+ * rounded, so a candidate equal to `x` reads back as `x`, and the first k that works is
+ * the shortest. Anything else (never a bound in practice) comes out close, not exact.
+ */
 function formatNumber(x: f64): string {
-  if (x == Math.trunc(x) && Math.abs(x) < 1e15) return (<i64>x).toString();
-  return x.toString();
+  if (x == Math.trunc(x) && Math.abs(x) < 1e15) return formatInteger(<i64>x);
+  if (!isFinite(x)) return x != x ? "NaN" : x < 0 ? "-Infinity" : "Infinity";
+  const sign = x < 0 ? "-" : "";
+  let a = Math.abs(x);
+  if (a >= 1e-6 && a < 1e15) return sign + formatFixed(a);
+  // Exponent form, as JavaScript writes very small and very large numbers.
+  let e = 0;
+  while (a >= 10) { a /= 10; e++; }
+  while (a < 1) { a *= 10; e--; }
+  // The scaling is inexact: round the mantissa to 9 decimals and drop the zeros that leaves.
+  const mantissa = formatFixed(a);
+  let n = mantissa.length;
+  if (mantissa.includes(".")) {
+    while (mantissa.charCodeAt(n - 1) == 0x30) n--;
+    if (mantissa.charCodeAt(n - 1) == 0x2e) n--;
+  }
+  return sign + mantissa.substring(0, n) + (e < 0 ? "e-" : "e+") + formatInteger(e < 0 ? -e : e);
+}
+
+// `a` (0 < a < 1e15) with the fewest decimals, up to 9, that read back as `a` (else 9, rounded).
+function formatFixed(a: f64): string {
+  let k = 0;
+  let m: f64 = 0;
+  for (; k <= 9; k++) {
+    const scale = unchecked(POW10_FRACTION[k]);
+    m = Math.round(a * scale);
+    if (m >= 9007199254740992 || m / scale == a) break;
+  }
+  if (k > 9) k = 9;
+  const digits = formatInteger(<i64>m);
+  if (k == 0) return digits;
+  let n = digits.length;
+  let fraction = n > k ? digits.substring(n - k) : digits;
+  while (fraction.length < k) fraction = "0" + fraction;
+  return (n > k ? digits.substring(0, n - k) : "0") + "." + fraction;
 }
 
 function integerExpectation(min: i64, max: i64): string {
   if (min == i64.MIN_VALUE && max == i64.MAX_VALUE) return "expected an integer";
-  if (max == i64.MAX_VALUE) return "expected an integer of at least " + min.toString();
-  if (min == i64.MIN_VALUE) return "expected an integer of at most " + max.toString();
-  return "expected an integer between " + min.toString() + " and " + max.toString();
+  if (max == i64.MAX_VALUE) return "expected an integer of at least " + formatInteger(min);
+  if (min == i64.MIN_VALUE) return "expected an integer of at most " + formatInteger(max);
+  return "expected an integer between " + formatInteger(min) + " and " + formatInteger(max);
 }
 
 function numberExpectation(min: f64, max: f64): string {
@@ -393,7 +437,7 @@ export class ConfigObject {
       return new ConfigArray(this.reader, path, null);
     }
     if (v.length < minLength) {
-      this.reader.fail(path, minLength == 1 ? "expected a non-empty array" : "expected at least " + minLength.toString() + " items");
+      this.reader.fail(path, minLength == 1 ? "expected a non-empty array" : "expected at least " + formatInteger(minLength) + " items");
     }
     return new ConfigArray(this.reader, path, v);
   }
@@ -423,7 +467,7 @@ export class ConfigObject {
       this.reader.fail(path, "expected an object");
       return new ConfigMap(this.reader, path, EMPTY_OBJECT);
     }
-    if (v.length < minLength) this.reader.fail(path, "expected at least " + minLength.toString() + " entries");
+    if (v.length < minLength) this.reader.fail(path, "expected at least " + formatInteger(minLength) + " entries");
     return new ConfigMap(this.reader, path, v);
   }
 

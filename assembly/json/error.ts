@@ -1,3 +1,5 @@
+import { formatInteger } from "../proxy-wasm/format";
+
 /** Why a document was rejected by `parseJson`. Values are stable (tests and logs use them). */
 export enum JsonErrorKind {
   None = 0,
@@ -41,6 +43,6 @@ export class JsonError {
 
   /** `<message> at byte <offset>`. */
   toString(): string {
-    return this.message + " at byte " + this.offset.toString();
+    return this.message + " at byte " + formatInteger(this.offset);
   }
 }

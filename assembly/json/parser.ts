@@ -23,6 +23,7 @@
 import { JsonDocument, JsonValue } from "./value";
 import { JsonError, JsonErrorKind } from "./error";
 import { decimalTokenToF64 } from "./decimal";
+import { formatHex, formatInteger } from "../proxy-wasm/format";
 import {
   INDEXED_OBJECT_MEMBERS, MAX_CONTAINER_COUNT, MAX_STRING_BYTES, TAG_ARRAY, TAG_F64, TAG_FALSE, TAG_INT, TAG_NULL,
   TAG_OBJECT, TAG_TRUE, containerEntry, decodeString, entriesEqual, hashAscii, hashEntry, hex4, indexCapacity,
@@ -78,7 +79,7 @@ export function parseJsonAt(ptr: usize, length: i32, options: JsonOptions = DEFA
   if (length < 0) length = 0;
   if (length > options.maxBytes) {
     return new JsonResult(null, new JsonError(JsonErrorKind.TooLarge, options.maxBytes,
-      "input of " + length.toString() + " bytes is over the limit of " + options.maxBytes.toString()));
+      "input of " + formatInteger(length) + " bytes is over the limit of " + formatInteger(options.maxBytes)));
   }
   base = ptr;
   end = ptr + <usize>length;
@@ -88,9 +89,7 @@ export function parseJsonAt(ptr: usize, length: i32, options: JsonOptions = DEFA
   nameCount = 0;
   const ok = parseDocument(options.maxDepth < 0 ? 0 : options.maxDepth);
   if (!ok) {
-    finishedTables.length = 0;
-    finishedTablePositions.length = 0;
-    for (let i = 0; i < openTables.length; i++) unchecked((openTables[i] = null));
+    tables = null;
     return new JsonResult(null, new JsonError(errorKind, <i32>(errorAt - base), errorMessage));
   }
   return new JsonResult(finishDocument(length), null);
@@ -121,8 +120,9 @@ let errorMessage: string = "";
 let tapePtr: usize = 0;
 let tapeCapacity: i32 = 0;
 let tapeLength: i32 = 0;
-// Open containers, 3 i32 each: tape index of the container entry, count so far, and for
-// objects the index in the name scratch where its names start (-1 for arrays).
+// Open containers, 4 i32 each: tape index of the container entry, count so far, for
+// objects the index in the name scratch where its names start (-1 for arrays), and 1 +
+// the index of the object's hash table in `tables` (0: none yet).
 let framePtr: usize = 0;
 let frameCapacity: i32 = 0;
 let frameCount: i32 = 0;
@@ -130,11 +130,11 @@ let frameCount: i32 = 0;
 let namePtr: usize = 0;
 let nameCapacity: i32 = 0;
 let nameCount: i32 = 0;
-// Hash tables of open objects that grew past INDEXED_OBJECT_MEMBERS (by frame), and of
-// closed ones (kept in the document as their index).
-const openTables = new Array<StaticArray<i32> | null>();
-const finishedTables = new Array<StaticArray<i32>>();
-const finishedTablePositions = new Array<i32>();
+// Hash tables of the objects that grew past INDEXED_OBJECT_MEMBERS, open or closed; each
+// ends with its object's tape index (see tape.ts). The document keeps the list. Made on
+// first need, not at module start: another module's top-level code may parse before
+// this module's globals are initialized.
+let tables: Array<StaticArray<i32>> | null = null;
 
 // Result of scanString.
 let stringStart: usize = 0;
@@ -202,15 +202,8 @@ function finishDocument(length: i32): JsonValue {
   memory.copy(changetype<usize>(tape), tapePtr, <usize>tapeLength << 3);
   const source = new ArrayBuffer(length);
   memory.copy(changetype<usize>(source), base, <usize>length);
-  let indexes: Map<i32, StaticArray<i32>> | null = null;
-  const tables = finishedTables.length;
-  if (tables > 0) {
-    const map = new Map<i32, StaticArray<i32>>();
-    for (let i = 0; i < tables; i++) map.set(unchecked(finishedTablePositions[i]), unchecked(finishedTables[i]));
-    indexes = map;
-    finishedTables.length = 0;
-    finishedTablePositions.length = 0;
-  }
+  const indexes = tables;
+  tables = null;
   return new JsonValue(new JsonDocument(source, tape, indexes), 0);
 }
 
@@ -228,7 +221,7 @@ function describeUnexpected(p: usize, expected: string): string {
   const c = load<u8>(p);
   if (c == CH_SLASH) return "comments are not allowed";
   if (c == 0x27) return "strings must be in double quotes";
-  if (c >= 0x80 || c < 0x20 || c == 0x7f) return "unexpected byte 0x" + (<u32>c).toString(16) + ", " + expected;
+  if (c >= 0x80 || c < 0x20 || c == 0x7f) return "unexpected byte 0x" + formatHex(c) + ", " + expected;
   return "unexpected character '" + String.fromCharCode(c) + "', " + expected;
 }
 
@@ -236,18 +229,19 @@ function describeUnexpected(p: usize, expected: string): string {
 
 // @ts-ignore: decorator
 @inline function frameAddress(i: i32): usize {
-  return framePtr + <usize>i * 12;
+  return framePtr + (<usize>i << 4);
 }
 
 function openContainer(object: bool): void {
   if (frameCount == frameCapacity) {
-    framePtr = grow(framePtr, frameCapacity, frameCount + 1, 12);
+    framePtr = grow(framePtr, frameCapacity, frameCount + 1, 16);
     frameCapacity = growCapacity;
   }
   const f = frameAddress(frameCount++);
   store<i32>(f, tapeLength);
   store<i32>(f, 0, 4);
   store<i32>(f, object ? nameCount : -1, 8);
+  store<i32>(f, 0, 12);
   pushTape(0); // patched when the container closes
 }
 
@@ -261,7 +255,7 @@ function countItem(at: usize): bool {
   const f = frameAddress(frameCount - 1);
   const count = load<i32>(f, 4) + 1;
   if (count > MAX_CONTAINER_COUNT) {
-    fail(JsonErrorKind.TooLarge, at, "more than " + MAX_CONTAINER_COUNT.toString() + " items in one container");
+    fail(JsonErrorKind.TooLarge, at, "more than " + formatInteger(MAX_CONTAINER_COUNT) + " items in one container");
     return false;
   }
   store<i32>(f, count, 4);
@@ -275,17 +269,7 @@ function closeContainer(): void {
   const names = load<i32>(f, 8);
   const object = names >= 0;
   store<u64>(tapePtr + (<usize>at << 3), containerEntry(object ? TAG_OBJECT : TAG_ARRAY, count, tapeLength));
-  if (object) {
-    nameCount = names;
-    if (frameCount < openTables.length) {
-      const table = unchecked(openTables[frameCount]);
-      if (table !== null) {
-        finishedTables.push(table);
-        finishedTablePositions.push(at);
-        unchecked((openTables[frameCount] = null));
-      }
-    }
-  }
+  if (object) nameCount = names;
 }
 
 /** Records the name just pushed on the tape for the innermost object; false (error set) on a duplicate. */
@@ -295,8 +279,9 @@ function addName(quote: usize): bool {
   const hash = stringEscapedFlag ? hashEntry(base, entry) : hashAscii(stringStart, <i32>(stringEnd - stringStart));
   const frame = frameCount - 1;
   const first = load<i32>(frameAddress(frame), 8);
+  const tableSlot = load<i32>(frameAddress(frame), 12);
   let duplicate = -1;
-  let table: StaticArray<i32> | null = frame < openTables.length ? unchecked(openTables[frame]) : null;
+  const table: StaticArray<i32> | null = tableSlot > 0 ? unchecked(tables![tableSlot - 1]) : null;
   if (table !== null) {
     duplicate = indexInsert(table, tapePtr, base, hash, namePos);
   } else {
@@ -333,13 +318,23 @@ function addName(quote: usize): bool {
 
 /** (Re)builds the hash table of the object at `frame` from its names so far. */
 function rebuildTable(frame: i32, first: i32): void {
-  const table = new StaticArray<i32>(indexCapacity(nameCount - first) * 2);
+  const f = frameAddress(frame);
+  const capacity = indexCapacity(nameCount - first);
+  const table = new StaticArray<i32>(capacity * 2 + 1);
+  unchecked((table[capacity * 2] = load<i32>(f)));
   for (let i = first; i < nameCount; i++) {
     const a = namePtr + (<usize>i << 3);
     indexInsert(table, tapePtr, base, load<u32>(a), load<i32>(a, 4));
   }
-  while (openTables.length <= frame) openTables.push(null);
-  unchecked((openTables[frame] = table));
+  const slot = load<i32>(f, 12);
+  let list = tables;
+  if (list === null) tables = list = new Array<StaticArray<i32>>();
+  if (slot > 0) {
+    unchecked((list[slot - 1] = table));
+  } else {
+    list.push(table);
+    store<i32>(f, list.length, 12);
+  }
 }
 
 // ---- document -----------------------------------------------------------------------
@@ -355,7 +350,7 @@ function parseDocument(maxDepth: i32): bool {
     let c = load<u8>(p);
     if (c == CH_LBRACE || c == CH_LBRACKET) {
       if (frameCount >= maxDepth) {
-        fail(JsonErrorKind.TooDeep, p, "nesting deeper than " + maxDepth.toString());
+        fail(JsonErrorKind.TooDeep, p, "nesting deeper than " + formatInteger(maxDepth));
         return false;
       }
       const object = c == CH_LBRACE;
@@ -571,7 +566,7 @@ function scanString(p: usize): usize {
       continue;
     }
     if (c < 0x20) {
-      return fail(JsonErrorKind.ControlCharacter, q, "control character 0x" + (<u32>c).toString(16) + " in a string must be escaped");
+      return fail(JsonErrorKind.ControlCharacter, q, "control character 0x" + formatHex(c) + " in a string must be escaped");
     }
     const n = utf8SequenceLength(q);
     if (n < 0) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input inside a UTF-8 sequence");
@@ -579,7 +574,7 @@ function scanString(p: usize): usize {
     q += <usize>n;
   }
   if (q - start > <usize>MAX_STRING_BYTES) {
-    return fail(JsonErrorKind.TooLarge, p, "string longer than " + MAX_STRING_BYTES.toString() + " bytes");
+    return fail(JsonErrorKind.TooLarge, p, "string longer than " + formatInteger(MAX_STRING_BYTES) + " bytes");
   }
   stringStart = start;
   stringEnd = q;

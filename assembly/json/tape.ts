@@ -276,7 +276,8 @@ export function entryEquals(source: usize, entry: u64, s: string): bool {
 
 /**
  * Open addressing table: pairs (hash, tape index of the member's name entry + 1; 0 =
- * empty), capacity a power of two at least twice the member count.
+ * empty), capacity a power of two at least twice the member count, then one more i32:
+ * the tape index of the object (so that a document finds it without a map).
  */
 export function indexCapacity(members: i32): i32 {
   let capacity = 64;

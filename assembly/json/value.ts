@@ -23,12 +23,27 @@ export enum JsonKind {
 
 /** A parsed document: a copy of the input bytes, its tape, and the indexes of large objects. */
 export class JsonDocument {
+  /** @internal Documents come from parseJson. */
   constructor(
     readonly source: ArrayBuffer,
     readonly tape: StaticArray<u64>,
-    /** Hash index per object of more than INDEXED_OBJECT_MEMBERS members, by tape index. */
-    readonly indexes: Map<i32, StaticArray<i32>> | null,
+    /**
+     * Hash index of each object of more than INDEXED_OBJECT_MEMBERS members; the last
+     * item of each is the object's tape index (see tape.ts indexInsert).
+     */
+    readonly indexes: Array<StaticArray<i32>> | null,
   ) {}
+
+  /** The hash index of the object at tape index `pos`, or null. A document has few (one per large object). */
+  memberIndex(pos: i32): StaticArray<i32> | null {
+    const indexes = this.indexes;
+    if (indexes === null) return null;
+    for (let i = 0, n = indexes.length; i < n; i++) {
+      const table = unchecked(indexes[i]);
+      if (unchecked(table[table.length - 1]) == pos) return table;
+    }
+    return null;
+  }
 
   /** The top-level value. */
   root(): JsonValue {
@@ -188,8 +203,8 @@ export class JsonValue {
     const tape = changetype<usize>(this.doc.tape);
     const source = changetype<usize>(this.doc.source);
     if (n > INDEXED_OBJECT_MEMBERS) {
-      const indexes = this.doc.indexes;
-      if (indexes !== null && indexes.has(this.pos)) return indexFind(indexes.get(this.pos), tape, source, key);
+      const table = this.doc.memberIndex(this.pos);
+      if (table !== null) return indexFind(table, tape, source, key);
     }
     let p = this.pos + 1;
     for (let i = 0; i < n; i++) {

@@ -17,6 +17,7 @@
  * path, then headers).
  */
 import { ConfigObject, indexPath } from "../config";
+import { asciiLowerCase } from "../proxy-wasm/format";
 import { RequestHeaders } from "./request";
 
 /** The fields of a `match` object. */
@@ -200,7 +201,7 @@ export function readMatchObject(obj: ConfigObject): RequestMatch {
       kind = HeaderMatchKind.Absent;
       if (!entry.requiredBool("absent")) entry.fail("absent", "expected true (use \"present\": true to match any value)");
     }
-    unchecked((headers[i] = new HeaderMatch(name.toLowerCase(), kind, value)));
+    unchecked((headers[i] = new HeaderMatch(asciiLowerCase(name), kind, value)));
   }
 
   const methods = new StaticArray<string>(methodList.length);

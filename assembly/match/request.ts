@@ -1,3 +1,5 @@
+import { asciiLowerCase } from "../proxy-wasm/format";
+
 /**
  * What a `RequestMatch` reads from a request: `:path`, `:method` and headers by
  * lower-case name. Filters implement it over the SDK, fetching each value only when a
@@ -28,9 +30,9 @@ export class HeaderList extends RequestHeaders {
     super();
   }
 
-  /** Adds a header (its name is lower-cased); returns this for chaining. */
+  /** Adds a header (its name lower-cased, A–Z only, as header names are ASCII); returns this for chaining. */
   add(name: string, value: string): HeaderList {
-    this.names.push(name.toLowerCase());
+    this.names.push(asciiLowerCase(name));
     this.values.push(value);
     return this;
   }

@@ -17,6 +17,7 @@ import { allocateForHost } from './abi/memory';
 import { FilterDataStatus, FilterHeadersStatus, FilterStatus, FilterTrailersStatus, PeerType, WasmResult } from './abi/types';
 import { Context, ContextKind, HttpContext, RootContext, StreamContext } from './context';
 import { createContext, deleteContext, findContext } from './dispatch';
+import { formatUnsigned } from './format';
 import { logCritical } from './log';
 import {
   activateContext,
@@ -81,7 +82,7 @@ export function proxy_on_delete(contextId: u32): void {
 function rootContext(contextId: u32, callback: string): RootContext | null {
   const context = findContext(contextId);
   if (context && context.kind == ContextKind.Root) return changetype<RootContext>(context);
-  logCritical(callback + ': no root context ' + contextId.toString() + ' (registerRootContext not called?)');
+  logCritical(callback + ': no root context ' + formatUnsigned(contextId) + ' (registerRootContext not called?)');
   return null;
 }
 

@@ -148,6 +148,15 @@ describe("ConfigReader: typed getters", () => {
     expect<string>(reader.error).toBe("methods: missing required field");
   });
 
+  it("writes number bounds as f64.toString() does", () => {
+    expect<string>(numberError(0, 0.2)).toBe("expected a number between 0 and 0.2");
+    expect<string>(numberError(-2.5, 100)).toBe("expected a number between -2.5 and 100");
+    expect<string>(numberError(0.001, 1000000)).toBe("expected a number between 0.001 and 1000000");
+    expect<string>(numberError(0.123456789, 1e14)).toBe("expected a number between 0.123456789 and 100000000000000");
+    expect<string>(numberError(1e-9, Infinity)).toBe("expected a number of at least 1e-9");
+    expect<string>(numberError(-Infinity, 1e300)).toBe("expected a number of at most 1e+300");
+  });
+
   it("reads maps of objects with the names in the path", () => {
     const reader = ConfigReader.fromString(
       "{\"providers\":{\"eva\":{\"issuer\":\"https://a\"},\"my provider\":{\"issuer\":\"\"}}}");
@@ -202,3 +211,10 @@ describe("ConfigReader: typed getters", () => {
     expect<string>(memberPath("a", "")).toBe("a[\"\"]");
   });
 });
+
+// The error for a number outside [min, max].
+function numberError(min: f64, max: f64): string {
+  const reader = ConfigReader.fromString("{\"x\":\"text\"}");
+  reader.root(["x"]).requiredNumber("x", min, max);
+  return reader.error.substring(3);
+}

@@ -77,6 +77,32 @@ describe("parseJson: values", () => {
     expect<bool>(large.has("k40")).toBe(false);
   });
 
+  it("finds members of several large objects, nested and side by side, each through its own index", () => {
+    // Outer object of 50 members; member "inner" (the 10th) is an object of 70, which
+    // outgrows its first table; "last" is another large object after it.
+    let inner = "{";
+    for (let i = 0; i < 70; i++) inner += (i ? "," : "") + "\"i" + i.toString() + "\":" + (1000 + i).toString();
+    inner += "}";
+    let last = "{";
+    for (let i = 0; i < 40; i++) last += (i ? "," : "") + "\"i" + i.toString() + "\":" + (2000 + i).toString();
+    last += "}";
+    let text = "{";
+    for (let i = 0; i < 50; i++) {
+      text += (i ? "," : "") + "\"k" + i.toString() + "\":";
+      text += i == 9 ? inner : i == 49 ? last : i.toString();
+    }
+    const outer = accept(text + "}");
+    expect<i64>(outer.get("k48")!.asI64()).toBe(48);
+    expect<i64>(outer.get("k9")!.get("i69")!.asI64()).toBe(1069);
+    expect<i64>(outer.get("k9")!.get("i0")!.asI64()).toBe(1000);
+    expect<i64>(outer.get("k49")!.get("i39")!.asI64()).toBe(2039);
+    expect<bool>(outer.get("k49")!.has("i40")).toBe(false);
+    expect<bool>(outer.get("k9")!.has("k0")).toBe(false);
+    // A duplicate far into a large inner object, after its table was rebuilt.
+    const dup = "{\"a\":" + inner.substring(0, inner.length - 1) + ",\"i3\":0}}";
+    expect<JsonErrorKind>(reject(dup).kind).toBe(JsonErrorKind.DuplicateKey);
+  });
+
   it("finds members whose names were escaped, and compares strings without decoding", () => {
     const v = accept("{\"\\u0061lg\":\"RS\\u0032256\",\"k\u00e9y\":\"\\u00e9\"}");
     expect<string>(v.getString("alg")).toBe("RS2256");
@@ -312,6 +338,16 @@ describe("parseJson: structure", () => {
       expect<i32>(r.error!.kind).toBe(JsonErrorKind.UnexpectedEnd, "prefix " + n.toString() + ": " + r.error!.toString());
     }
     expect<bool>(parseJson(Uint8Array.wrap(bytes)).ok).toBe(true);
+  });
+});
+
+describe("parseJson: messages", () => {
+  it("names the offending byte in hexadecimal and the limits in decimal", () => {
+    expect<string>(rejectBytes([0x22, 0x1f, 0x22]).message).toBe("control character 0x1f in a string must be escaped");
+    expect<string>(rejectBytes([0x22, 0x05, 0x22]).message).toBe("control character 0x5 in a string must be escaped");
+    expect<string>(rejectBytes([0x80]).toString()).toBe("unexpected byte 0x80, expected a value at byte 0");
+    expect<string>(reject("[[1]]", new JsonOptions(1)).message).toBe("nesting deeper than 1");
+    expect<string>(reject("[1, 2]", new JsonOptions(8, 3)).message).toBe("input of 6 bytes is over the limit of 3");
   });
 });
 

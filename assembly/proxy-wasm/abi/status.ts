@@ -1,5 +1,6 @@
 // Names of ABI codes, for log lines and errors.
 
+import { formatUnsigned } from '../format';
 import { LogLevel, WasmResult } from './types';
 
 /**
@@ -23,7 +24,7 @@ export function wasmResultName(result: WasmResult): string {
     case WasmResult.BrokenConnection: return 'BROKEN_CONNECTION';
     case WasmResult.Unimplemented: return 'UNIMPLEMENTED';
   }
-  return 'UNKNOWN(' + (<u32>result).toString() + ')';
+  return 'UNKNOWN(' + formatUnsigned(<u32>result) + ')';
 }
 
 /** The proxy-wasm name of a `proxy_log_level_t`, e.g. `WARN`; `UNKNOWN(<level>)` otherwise. */
@@ -36,5 +37,5 @@ export function logLevelName(level: LogLevel): string {
     case LogLevel.Error: return 'ERROR';
     case LogLevel.Critical: return 'CRITICAL';
   }
-  return 'UNKNOWN(' + (<u32>level).toString() + ')';
+  return 'UNKNOWN(' + formatUnsigned(<u32>level) + ')';
 }

@@ -1,0 +1,80 @@
+// Number and case formatting for log lines, header values and error messages, without
+// the standard library's general versions: `i64.toString()` links the radix tables of
+// every base (about 1.6 KB of data, 2 KB of code) and `String#toLowerCase` the Unicode
+// case tables (about 6 KB), into every module that calls them anywhere. Header names,
+// methods and the numbers filters print need neither. Pure code: no host calls.
+
+// Decimal digits of `value` written backwards ending at `end` (UTF-16); returns the start.
+// @ts-ignore: decorator
+@inline
+function writeDigits(end: usize, value: u64): usize {
+  do {
+    end -= 2;
+    store<u16>(end, <u16>(0x30 + <u32>(value % 10)));
+    value /= 10;
+  } while (value != 0);
+  return end;
+}
+
+function decimalLength(value: u64): i32 {
+  let n = 1;
+  while (value >= 10) {
+    value /= 10;
+    n++;
+  }
+  return n;
+}
+
+/** `value` in decimal, as `u64.toString()` writes it (`0`, `18446744073709551615`). */
+export function formatUnsigned(value: u64): string {
+  const n = decimalLength(value);
+  const out = __new(<usize>n << 1, idof<string>());
+  writeDigits(out + (<usize>n << 1), value);
+  return changetype<string>(out);
+}
+
+/** `value` in decimal, as `i64.toString()` writes it (`-42`; i64.MIN_VALUE too). */
+export function formatInteger(value: i64): string {
+  if (value >= 0) return formatUnsigned(<u64>value);
+  const magnitude = <u64>0 - <u64>value;
+  const n = decimalLength(magnitude) + 1;
+  const out = __new(<usize>n << 1, idof<string>());
+  store<u16>(out, 0x2d);
+  writeDigits(out + (<usize>n << 1), magnitude);
+  return changetype<string>(out);
+}
+
+/** `value` in lower-case hexadecimal, zero-padded to at least `minDigits` digits (`0a`, `ff`). */
+export function formatHex(value: u64, minDigits: i32 = 1): string {
+  let n = 1;
+  for (let v = value >> 4; v != 0; v >>= 4) n++;
+  if (n < minDigits) n = minDigits;
+  const out = __new(<usize>n << 1, idof<string>());
+  for (let i = n - 1; i >= 0; i--) {
+    const d = <u32>(value & 15);
+    store<u16>(out + (<usize>i << 1), <u16>(d < 10 ? 0x30 + d : 0x57 + d));
+    value >>= 4;
+  }
+  return changetype<string>(out);
+}
+
+/**
+ * `s` with `A`–`Z` lowered and every other character kept: what HTTP header names,
+ * methods and other protocol tokens need (RFC 9110 §5.1: field names are
+ * case-insensitive ASCII). `s` itself when it has no upper-case ASCII letter.
+ */
+export function asciiLowerCase(s: string): string {
+  const n = s.length;
+  const src = changetype<usize>(s);
+  let i = 0;
+  while (i < n && <u32>load<u16>(src + (<usize>i << 1)) - 0x41 >= 26) i++;
+  if (i == n) return s;
+  const out = __new(<usize>n << 1, idof<string>());
+  memory.copy(out, src, <usize>n << 1);
+  for (; i < n; i++) {
+    const p = out + (<usize>i << 1);
+    const c = <u32>load<u16>(p);
+    if (c - 0x41 < 26) store<u16>(p, <u16>(c | 0x20));
+  }
+  return changetype<string>(out);
+}
