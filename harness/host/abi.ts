@@ -32,7 +32,8 @@ export enum LogLevel {
   Critical = 5,
 }
 
-export const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'critical'] as const;
+/** spdlog's level names, as Envoy prints them (`[warning]`) and `--log-level` takes them. */
+export const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warning', 'error', 'critical'] as const;
 
 /** `proxy_buffer_type_t`. */
 export enum BufferType {

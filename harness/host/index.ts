@@ -28,6 +28,7 @@ export {
   type TimerHandle,
   type Timers,
   consoleLogSink,
+  formatLogLine,
   logPrefix,
   realClock,
   realTimers,

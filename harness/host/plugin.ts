@@ -267,7 +267,7 @@ export class WasmPlugin implements HttpFilterFactory {
       return wasm;
     }
     metrics.add(this.stats.reloadSuccess, 1n);
-    this.services.log(LogLevel.Info, `reloaded the Wasm VM of plugin ${this.name} after a runtime error`, this.info.logSource);
+    this.services.log(LogLevel.Info, `reloaded the Wasm VM of plugin ${this.name} after a runtime error`, { ...this.info.logSource, host: true });
     this.release(wasm);
     vmRegistry(this.services.shared).set(fresh.vmKey, { wasm: fresh, users: 1 });
     this.wasmRef = fresh;

@@ -104,10 +104,11 @@ function legacyValue(ctx: Context, head: string, rest: string[]): Value {
   if (!wasm.services.legacyAttributes) return NOT_FOUND;
   if (!wasm.warnedProperties.has(head)) {
     wasm.warnedProperties.add(head);
-    const source = ctx.plugin?.logSource ?? ctx.root.plugin?.logSource ?? { plugin: wasm.pluginName, rootId: '', vmId: wasm.vmId };
+    const plugin = ctx.plugin ?? ctx.root.plugin;
+    const source = { plugin: plugin?.name ?? wasm.pluginName, rootId: plugin?.rootId ?? '', vmId: wasm.vmId, host: true };
     wasm.services.log(
       LogLevel.Warn,
-      `get_property '${head}': Envoy >= 1.33 answers NOT_FOUND (removed; read '${LEGACY_XDS_ATTRIBUTES[head]}')`,
+      `plugin ${source.plugin}: get_property '${head}': Envoy >= 1.33 answers NOT_FOUND (removed; read '${LEGACY_XDS_ATTRIBUTES[head]}')`,
       source,
     );
   }

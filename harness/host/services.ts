@@ -90,6 +90,8 @@ export interface LogSource {
   plugin: string;
   rootId: string;
   vmId: string;
+  /** A line of the host itself (a VM failure, a warning), not the plugin's `proxy_log`. */
+  host?: boolean;
 }
 
 export type LogSink = (level: LogLevel, message: string, source: LogSource) => void;
@@ -105,7 +107,7 @@ export interface HostServices {
   timers?: Timers;
   /** Shared data, queues and metrics; default: one process-local state per thread. */
   shared?: SharedState;
-  /** Log sink; default prints `[level] wasm log <prefix>: <message>` to stderr. */
+  /** Log sink; default prints `[level][wasm] wasm log <prefix>: <message>` to stderr. */
   log?: LogSink;
   /** Current log level (`proxy_get_log_level`); messages below it are not sent to `log`. */
   logLevel?: () => LogLevel;
@@ -143,8 +145,18 @@ export const realTimers: Timers = {
   clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
+/**
+ * The text Envoy logs for a line (after its `[time][thread][level][wasm] [file:line] `
+ * prefix): `wasm log<prefix>: <message>` for a plugin's `proxy_log` (context.cc
+ * `Context::log`), the message alone for the host's own lines (a trap: cpp-host
+ * `WasmVm::fail` → `integration()->error(message)`).
+ */
+export function formatLogLine(message: string, source: LogSource): string {
+  return source.host ? message : `wasm log${logPrefix(source)}: ${message}`;
+}
+
 export function consoleLogSink(level: LogLevel, message: string, source: LogSource): void {
-  process.stderr.write(`[${LOG_LEVEL_NAMES[level]}] wasm log${logPrefix(source)}: ${message}\n`);
+  process.stderr.write(`[${LOG_LEVEL_NAMES[level]}][wasm] ${formatLogLine(message, source)}\n`);
 }
 
 /** Envoy's plugin log prefix (cpp-host src/context.cc `PluginBase::makeLogPrefix`). */

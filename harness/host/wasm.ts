@@ -246,7 +246,7 @@ export class Wasm {
 
   /** cpp-host `WasmVm::fail`: log at error, mark failed, notify. */
   fail(state: FailState, message: string): void {
-    this.services.log(LogLevel.Error, message, { plugin: this.pluginName, rootId: '', vmId: this.vmId });
+    this.services.log(LogLevel.Error, message, { plugin: this.pluginName, rootId: '', vmId: this.vmId, host: true });
     if (this.failState === FailState.Ok) {
       this.failState = state;
       this.failMessage = message;

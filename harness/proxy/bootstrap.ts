@@ -58,6 +58,8 @@ export interface HttpConnectionManagerConfig {
   /** `internal_address_config.cidr_ranges`; empty means no address is internal (Envoy ≥ 1.36). */
   internalAddressCidrs: Cidr[];
   generateRequestId: boolean;
+  /** `preserve_external_request_id`: keep an edge request's `x-request-id`. */
+  preserveExternalRequestId: boolean;
   serverName: string;
   serverHeaderTransformation: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
 }
@@ -629,6 +631,7 @@ function parseHcm(n: Node, ctx: ParseContext): HttpConnectionManagerConfig {
     skipXffAppend: n.bool('skip_xff_append'),
     internalAddressCidrs: cidrs,
     generateRequestId: n.bool('generate_request_id', true),
+    preserveExternalRequestId: n.bool('preserve_external_request_id'),
     serverName: n.str('server_name', 'envoy')!,
     serverHeaderTransformation: sht,
   };

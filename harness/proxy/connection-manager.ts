@@ -7,11 +7,18 @@
  *
  * Request side (ConnectionManagerUtility::mutateRequestHeaders): hop-by-hop headers and
  * `x-envoy-internal` removed; with `use_remote_address` the client address is appended to
- * `x-forwarded-for` and `x-forwarded-proto` set, else the client is taken from
- * `x-forwarded-for` honouring `xff_num_trusted_hops`; a request is internal only when that
- * leaves one address inside `internal_address_config` (empty by default since Envoy 1.36:
- * nothing is internal), and an external request loses the `x-envoy-*` control headers
- * (retry, timeouts); `x-request-id` is generated for edge requests or when absent.
+ * `x-forwarded-for` (our own address for a loopback peer) and `x-forwarded-proto` set
+ * unless a trusted hop (`xff_num_trusted_hops` > 0) sent one, else the client is taken
+ * from `x-forwarded-for` honouring `xff_num_trusted_hops`; a client address taken from
+ * `x-forwarded-for` becomes the stream's downstream remote address with port 0 (Envoy
+ * parses the bare IP), which `source.address` shows. A request is internal only when XFF
+ * held a single address and it is inside `internal_address_config`. Defaults follow
+ * Envoy >= 1.33: without `internal_address_config` no address is internal (1.33 stopped
+ * trusting RFC1918 by default, `envoy.reloadable_features.explicit_internal_address_config`
+ * could revert it until 1.36 removed the guard). An external request loses the
+ * `x-envoy-*` control headers (retry, timeouts: `cleanInternalHeaders`); `x-request-id` is
+ * generated when absent, and replaced on edge requests unless
+ * `preserve_external_request_id` (UUIDRequestIDExtension::set).
  * Response side (ActiveStream::encodeHeaders): `date`, `server` (per
  * `server_header_transformation`), hop-by-hop headers removed.
  */
@@ -81,10 +88,12 @@ function ipOf(address: string): string {
   return i > 0 && net.isIPv4(address.slice(0, i)) ? address.slice(0, i) : address;
 }
 
-function inCidr(ip: string, c: Cidr): boolean {
+/** `internal_address_config.cidr_ranges` as one address matcher (built once per listener). */
+function internalAddresses(cidrs: Cidr[]): net.BlockList | null {
+  if (cidrs.length === 0) return null;
   const list = new net.BlockList();
-  list.addSubnet(c.address, c.prefixLen, c.family === 4 ? 'ipv4' : 'ipv6');
-  return list.check(ip, net.isIPv4(ip) ? 'ipv4' : 'ipv6');
+  for (const c of cidrs) list.addSubnet(c.address, c.prefixLen, c.family === 4 ? 'ipv4' : 'ipv6');
+  return list;
 }
 
 /** Utility::getLastAddressFromXFF: the address `skip` entries from the end, and whether XFF held just one. */
@@ -108,6 +117,7 @@ export class ConnectionManager {
   private readonly streams = new Map<number, ActiveStream>();
   private readonly routes: RouteTable;
   private readonly statPrefix: string;
+  private readonly internalAddresses: net.BlockList | null;
 
   constructor(
     readonly listener: ListenerConfig,
@@ -119,6 +129,7 @@ export class ConnectionManager {
   ) {
     this.routes = new RouteTable(listener.hcm.routeConfig);
     this.statPrefix = listener.hcm.statPrefix;
+    this.internalAddresses = internalAddresses(listener.hcm.internalAddressCidrs);
   }
 
   /** Streams in flight on this worker for this listener. */
@@ -223,7 +234,7 @@ export class ConnectionManager {
   }
 
   private isInternal(ip: string | null): boolean {
-    return ip !== null && this.listener.hcm.internalAddressCidrs.some((c) => inCidr(ip, c));
+    return ip !== null && this.internalAddresses !== null && this.internalAddresses.check(ip, net.isIPv4(ip) ? 'ipv4' : 'ipv6');
   }
 
   /** ConnectionManagerUtility::mutateRequestHeaders. */
@@ -233,9 +244,12 @@ export class ConnectionManager {
     const remoteIp = ipOf(s.remote);
     let finalRemote: string | null = null;
     let single: boolean;
+    let fromXff = false;
     if (cfg.useRemoteAddress) {
       single = !h.has('x-forwarded-for');
       if (cfg.xffNumTrustedHops > 0) finalRemote = lastAddressFromXff(h.get('x-forwarded-for'), cfg.xffNumTrustedHops - 1).address;
+      fromXff = finalRemote !== null;
+      // Without trusted hops (or a usable XFF) the client is the connection's peer.
       finalRemote ??= remoteIp;
       if (!cfg.skipXffAppend) {
         // A loopback peer is replaced by our own address (appendXff with config.localAddress()).
@@ -243,15 +257,18 @@ export class ConnectionManager {
         const prev = h.get('x-forwarded-for');
         h.set('x-forwarded-for', prev ? `${prev},${appended}` : appended);
       }
-      h.set('x-forwarded-proto', 'http');
+      // The prior hop's x-forwarded-proto is kept only when it is a trusted proxy.
+      if (cfg.xffNumTrustedHops === 0 || !h.has('x-forwarded-proto')) h.set('x-forwarded-proto', 'http');
     } else {
       const r = lastAddressFromXff(h.get('x-forwarded-for'), cfg.xffNumTrustedHops);
       finalRemote = r.address;
       single = r.single;
+      fromXff = finalRemote !== null;
     }
     if (!h.has('x-forwarded-proto')) h.set('x-forwarded-proto', 'http');
+    // Internal: XFF held a single address (none appended before us) and it is internal.
     const internal = single && this.isInternal(finalRemote);
-    if (finalRemote === null) finalRemote = remoteIp;
+    finalRemote ??= remoteIp;
     const edge = !internal && cfg.useRemoteAddress;
     if (internal) h.set('x-envoy-internal', 'true');
     else {
@@ -263,10 +280,11 @@ export class ConnectionManager {
       for (const k of EXTERNAL_STRIPPED) h.remove(k);
     }
     if (edge) h.set('x-envoy-external-address', finalRemote);
-    if (cfg.generateRequestId && (edge || !h.has('x-request-id'))) h.set('x-request-id', randomUUID());
-    if (finalRemote !== remoteIp) {
-      const port = s.remote.slice(s.remote.lastIndexOf(':') + 1);
-      (info as { downstreamRemoteAddress: string }).downstreamRemoteAddress = net.isIPv6(finalRemote) ? `[${finalRemote}]:${port}` : `${finalRemote}:${port}`;
+    if (cfg.generateRequestId && (!h.has('x-request-id') || (edge && !cfg.preserveExternalRequestId))) h.set('x-request-id', randomUUID());
+    if (fromXff) {
+      // conn_manager_impl.cc setDownstreamRemoteAddress(final_remote_address): an address
+      // parsed from XFF has port 0.
+      (info as { downstreamRemoteAddress: string }).downstreamRemoteAddress = net.isIPv6(finalRemote) ? `[${finalRemote}]:0` : `${finalRemote}:0`;
     }
   }
 

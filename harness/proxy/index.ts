@@ -147,7 +147,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       const init: WorkerInit = { index, concurrency, bootstrap, hosts: [...hosts], stats: stats.handle(), logLevel: opts.logLevel ?? 'info', shared: shared.handle };
       const w = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: init });
       const onMessage = (m: FromWorker): void => {
-        if (m.t === 'ready') {
+        if (m.t === 'log') log(m.level, m.line);
+        else if (m.t === 'ready') {
           w.off('message', onMessage);
           w.on('message', (msg: FromWorker) => onWorkerMessage(msg));
           resolve(w);
@@ -169,6 +170,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const post = (worker: number, m: ToWorker, transfer?: ArrayBuffer[]): void => workers[worker].postMessage(m, transfer ?? []);
 
   function onWorkerMessage(m: FromWorker): void {
+    if (m.t === 'log') return log(m.level, m.line);
     if (!('id' in m)) return;
     const s = streams.get(m.id);
     if (!s) return;

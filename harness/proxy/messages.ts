@@ -26,7 +26,9 @@ export type FromWorker =
   | { t: 'reset'; id: number }
   | { t: 'pause'; id: number }
   | { t: 'resume'; id: number }
-  | { t: 'stopped' };
+  | { t: 'stopped' }
+  /** A log line of the worker (plugin `proxy_log`, VM failures), already filtered by level. */
+  | { t: 'log'; level: 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical'; line: string };
 
 /** `workerData` of each worker thread. */
 export interface WorkerInit {

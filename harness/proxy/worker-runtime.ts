@@ -48,11 +48,17 @@ function hostPluginConfig(p: WasmPluginConfig): Parameters<Host['createWasmPlugi
 /** `--log-level` as the host's `proxy_get_log_level` answers it ('off' silences plugins). */
 function hostLogLevel(host: Host, level: string): number {
   const names: readonly string[] = host.LOG_LEVEL_NAMES;
-  const i = names.indexOf(level === 'warning' ? 'warn' : level);
+  const i = names.indexOf(level === 'warn' ? 'warning' : level);
   return i >= 0 ? i : names.length;
 }
 
-export async function buildWorkerRuntime(init: WorkerInit, sink: StreamSink): Promise<WorkerRuntime> {
+export type WorkerLogLevel = 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical';
+/** Where a worker's log lines go (worker.ts: to the main thread's log). */
+export type WorkerLog = (level: WorkerLogLevel, line: string) => void;
+
+const stderrLog: WorkerLog = (level, line) => void process.stderr.write(`[${level}] ${line}\n`);
+
+export async function buildWorkerRuntime(init: WorkerInit, sink: StreamSink, log: WorkerLog = stderrLog): Promise<WorkerRuntime> {
   const stats = ProxyStats.attach(init.stats);
   const hosts = new Map<string, UpstreamHost[]>(init.hosts);
   const clusters = new ClusterManager(init.bootstrap.clusters, hosts, stats);
@@ -75,12 +81,17 @@ export async function buildWorkerRuntime(init: WorkerInit, sink: StreamSink): Pr
     }
     host ??= await loadHost();
     const level = hostLogLevel(host, init.logLevel);
+    const { LOG_LEVEL_NAMES, formatLogLine } = host;
     services ??= {
       node: { id: init.bootstrap.node.id, cluster: init.bootstrap.node.cluster },
       httpCall,
       grpcCall,
       grpcStream,
       logLevel: () => level,
+      // Plugin lines below the level never reach here; host lines (traps) are filtered too.
+      log: (l, message, source) => {
+        if (l >= level) log(LOG_LEVEL_NAMES[l], formatLogLine(message, source));
+      },
       ...(init.shared !== undefined ? { shared: host.attachSharedState(init.shared) } : {}),
     };
     const plugin = await host.createWasmPlugin(hostPluginConfig(f.plugin), services);

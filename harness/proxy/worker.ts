@@ -22,7 +22,7 @@ try {
     reset: (id) => post({ t: 'reset', id }),
     pauseReading: (id) => post({ t: 'pause', id }),
     resumeReading: (id) => post({ t: 'resume', id }),
-  });
+  }, (level, line) => post({ t: 'log', level, line }));
   port.on('message', (m: ToWorker) => {
     switch (m.t) {
       case 'headers':

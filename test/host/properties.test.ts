@@ -102,9 +102,9 @@ describe('properties', () => {
     for (let i = 0; i < 2; i++) legacy.callOnRequestHeaders(legacy.initializeHttpContext({ routeName: 'api', clusterName: 'backend' }), GET, true);
     expect(legacy.getLogs().filter((l) => l.startsWith('req_headers property cluster_name'))).toEqual([`req_headers property cluster_name -> 0 ${hexOf('backend')}`, `req_headers property cluster_name -> 0 ${hexOf('backend')}`]);
     expect(legacy.getLogs(3)).toEqual([
-      "get_property 'cluster_name': Envoy >= 1.33 answers NOT_FOUND (removed; read 'xds.cluster_name')",
-      "get_property 'route_name': Envoy >= 1.33 answers NOT_FOUND (removed; read 'xds.route_name')",
-      "get_property 'node': Envoy >= 1.33 answers NOT_FOUND (removed; read 'xds.node')",
+      "plugin emulated: get_property 'cluster_name': Envoy >= 1.33 answers NOT_FOUND (removed; read 'xds.cluster_name')",
+      "plugin emulated: get_property 'route_name': Envoy >= 1.33 answers NOT_FOUND (removed; read 'xds.route_name')",
+      "plugin emulated: get_property 'node': Envoy >= 1.33 answers NOT_FOUND (removed; read 'xds.node')",
     ]);
 
     const strict = await probe(lines, { node: { id: 'sidecar~1', cluster: 'mesh' }, legacyAttributes: false });

@@ -36,11 +36,15 @@ afterAll(async () => {
   await up?.close();
 });
 
-async function withProxy(filters: Record<string, unknown>[], run: (address: string) => Promise<void>): Promise<void> {
+async function withProxy(
+  filters: Record<string, unknown>[],
+  run: (address: string) => Promise<void>,
+  logging: { logLevel?: 'warning' | 'off'; log?: (level: string, line: string) => void } = { logLevel: 'off' },
+): Promise<void> {
   const proxy: RunningProxy = await startProxy({
     portOverride: 0,
     concurrency: 2,
-    logLevel: 'off',
+    ...logging,
     bootstrap: bootstrap({
       filters,
       virtualHosts: [{ routes: [{ match: { prefix: '/' }, route: { cluster: 'backend' } }] }],
@@ -92,5 +96,23 @@ describe('a trapping plugin through the proxy', () => {
         expect(res.statusCode).toBe(200);
       }
     });
+  });
+});
+
+describe('plugin logs through the proxy', () => {
+  it('reach the proxy log from every worker at --log-level and above, as Envoy writes them (`wasm log <name> <root_id> <vm_id>: ...`; traps alone)', async () => {
+    const lines: string[] = [];
+    await withProxy(
+      [wasmFilter('probe', PROBE_WASM, ['req_headers log 2 quiet', 'req_headers log 3 loud', 'resp_headers trap'].join('\n'))],
+      async (address) => {
+        const res = await request(`http://${address}/l`, { reset: true });
+        await res.body.dump();
+        expect(res.statusCode).toBe(503);
+      },
+      { logLevel: 'warning', log: (level, line) => lines.push(`[${level}] ${line}`) },
+    );
+    expect(lines).toContain('[warning] wasm log probe probe probe: loud');
+    expect(lines.some((l) => l.includes('quiet'))).toBe(false);
+    expect(lines.some((l) => l.startsWith('[error] Function: proxy_on_response_headers failed: Uncaught RuntimeError: unreachable'))).toBe(true);
   });
 });
