@@ -166,15 +166,21 @@ function isProviderName(name: string): bool {
   return true;
 }
 
-/** RFC 9110 §5.1 field names (`tchar`), lower-cased; null when `name` is not one. */
+/**
+ * RFC 9110 §5.1 field names (`tchar`, all ASCII), lower-cased (ASCII only: the Unicode
+ * tables of `String#toLowerCase` would cost the module 4 KB); null when `name` is not one.
+ */
 function headerName(name: string): HeaderName | null {
-  if (name.length == 0) return null;
-  for (let i = 0; i < name.length; i++) {
+  const n = name.length;
+  if (n == 0) return null;
+  const lower = new Array<i32>(n);
+  for (let i = 0; i < n; i++) {
     const c = name.charCodeAt(i);
     const alnum = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39);
     if (!alnum && "!#$%&'*+-.^_`|~".indexOf(String.fromCharCode(c)) < 0) return null;
+    unchecked((lower[i] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c));
   }
-  return new HeaderName(name.toLowerCase());
+  return new HeaderName(String.fromCharCodes(lower));
 }
 
 function readHeaderName(obj: ConfigObject, field: string): HeaderName | null {

@@ -5,9 +5,9 @@
  *   node's `claims` (else 403 `jwt_claims_not_satisfied`);
  * - `requires_all`: every child must pass; the first refusal is the answer;
  * - `requires_any`: the first child that passes allows. When all fail, the answer is
- *   the most telling refusal (Envoy AnyVerifierImpl): any error other than "missing"
- *   and "unknown issuer" (the last such one), else the first "unknown issuer", else the
- *   first "missing" (whose provider the refusal is counted for);
+ *   the most telling refusal (after Envoy AnyVerifierImpl, see `telling`): any other
+ *   error (the last such one), else the first "unknown issuer" or "no fitting key",
+ *   else the first "missing" (whose provider the refusal is counted for);
  *   then `allow_missing_or_failed` allows anyway, and `allow_missing` allows when that
  *   answer is "missing".
  * A child waiting for keys (`Pending`) makes the node wait unless another child
@@ -74,9 +74,17 @@ function evaluateAll(node: Requirement, auth: Authenticator, out: Verdict): void
   out.provider = pending ? pendingProvider : -1;
 }
 
-/** How much a refusal says: "missing" least, then "unknown issuer", then any other error. */
+/**
+ * How much a refusal says: "missing" least, then the two ways of saying "this token is
+ * another provider's" (its issuer, or no key of this provider fits its kid and alg),
+ * then any other error. Envoy ranks only the issuer so; with two providers sharing a
+ * header and an issuer (user tokens RS256, service tokens HS256), ranking the key miss
+ * alike keeps a user token's real refusal (403 claims) from being hidden by the service
+ * provider's "no key for RS256".
+ */
 function telling(r: Reason): i32 {
-  return r == Reason.JwtMissing ? 0 : r == Reason.JwtUnknownIssuer ? 1 : 2;
+  if (r == Reason.JwtMissing) return 0;
+  return r == Reason.JwtUnknownIssuer || r == Reason.JwksKidAlgMismatch ? 1 : 2;
 }
 
 function evaluateAny(node: Requirement, auth: Authenticator, out: Verdict): void {

@@ -96,6 +96,16 @@ describe("requires_any / requires_all / allow_missing", () => {
     expect(run.verdict.provider).toBe(0);
   });
 
+  it("any: a provider without a key for the token does not hide another provider's real refusal", () => {
+    // both providers read Authorization and take any issuer: svc has no key "e1"
+    const shared = parseConfigString("{\"providers\":{\"eva\":{\"local_jwks\":{\"inline_string\":\"" + escaped(octJwks(SECRET, "e1")) + "\"}}," +
+      "\"svc\":{\"local_jwks\":{\"inline_string\":\"" + escaped(octJwks(OTHER, "s1")) + "\"}}}," +
+      "\"rules\":[{\"requires\":{\"requires_any\":[{\"provider_name\":\"eva\",\"claims\":[{\"name\":\"permissions\",\"all_of\":[\"admin\"]}]},{\"provider_name\":\"svc\"}]}}]}").config!;
+    const run = new Run(shared);
+    expect(run.reason(bearer(EVA))).toBe(Reason.JwtClaimsNotSatisfied);
+    expect(run.verdict.provider).toBe(0);
+  });
+
   it("allow_missing lets requests without tokens through, never bad tokens", () => {
     const run = new Run(configWith("{\"requires_any\":[{\"provider_name\":\"eva\"},{\"allow_missing\":true}]}"));
     expect(run.reason(new FakeRequest())).toBe(Reason.Ok);

@@ -1,0 +1,180 @@
+/**
+ * `npm run bench jwt-auth`: what jwt-auth costs per request, in one run:
+ *
+ * - `<alg>.filter_us`: one `proxy_on_request_headers` of build/jwt-auth.wasm through the
+ *   project's host (the emulator, no HTTP), verified-token cache off: token extraction,
+ *   parsing, signature verification, claim checks, claim header writes and the token's
+ *   removal, hostcalls included — for HS256, RS256, ES256 and EdDSA tokens;
+ * - `<alg>.node_verify_us`: the bare signature verification of the same token with
+ *   node:crypto (OpenSSL), and `ratio` = filter / node;
+ * - `cached_us`: the same request with the token in the verified-token cache (goal ≤ 3 µs),
+ *   `no_rule_us`: a request no rule asks a token of (header sanitizing and matching only),
+ *   and `reference_us`: the same request through the SDK's example filter
+ *   (build/test/example.wasm: one header written, one counter), which measures what the
+ *   host itself costs per request; `cached_over_reference_us` is jwt-auth's own share;
+ * - `wasm_bytes`: the size of build/jwt-auth.wasm (goal ≤ 150 KB).
+ *
+ * Filter and node run in alternating rounds so that load from other processes hits both
+ * alike; each figure is the median round.
+ */
+import { createHmac, createPublicKey, generateKeyPairSync, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import { SignJWT, importJWK, type JWK } from 'jose';
+import { projectRoot } from '../build.ts';
+import { LogLevel } from '../host/abi.ts';
+import { WasmEmulator } from '../host/emulator.ts';
+import { round, type BenchSuite } from './report.ts';
+
+const WASM = path.join(projectRoot, 'build', 'jwt-auth.wasm');
+const EXAMPLE = path.join(projectRoot, 'build', 'test', 'example.wasm');
+const ROUNDS = 9;
+const ROUND_MS = 40;
+const ISSUER = 'https://auth.bench.test';
+const AUDIENCE = 'bench-api';
+const SIZE_GOAL = 150 * 1024;
+const CACHED_GOAL_US = 3;
+
+type Alg = 'HS256' | 'RS256' | 'ES256' | 'EdDSA';
+
+interface BenchKey {
+  alg: Alg;
+  jwk: JWK;
+  /** Verifies `sig` over `input` with node:crypto. */
+  nodeVerify: (input: Buffer, sig: Buffer) => boolean;
+  signKey: CryptoKey | Uint8Array;
+}
+
+async function makeKey(alg: Alg): Promise<BenchKey> {
+  if (alg === 'HS256') {
+    const secret = Buffer.from('bench-shared-secret-0123456789abcdef');
+    const nodeVerify = (input: Buffer, sig: Buffer) => timingSafeEqual(createHmac('sha256', secret).update(input).digest(), sig);
+    return { alg, jwk: { kty: 'oct', kid: 'hs', k: secret.toString('base64url') }, nodeVerify, signKey: secret };
+  }
+  const pair = alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+  const pub: KeyObject = pair.publicKey;
+  const jwk = { ...(pub.export({ format: 'jwk' }) as JWK), kid: alg.toLowerCase(), alg };
+  const signKey = (await importJWK({ ...(pair.privateKey.export({ format: 'jwk' }) as JWK), alg }, alg)) as CryptoKey;
+  const key = createPublicKey({ key: jwk as never, format: 'jwk' });
+  const nodeVerify =
+    alg === 'RS256' ? (input: Buffer, sig: Buffer) => verify('sha256', input, key, sig)
+    : alg === 'ES256' ? (input: Buffer, sig: Buffer) => verify('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, sig)
+    : (input: Buffer, sig: Buffer) => verify(null, input, key, sig);
+  return { alg, jwk, nodeVerify, signKey };
+}
+
+function config(keys: BenchKey[], cacheEntries: number): string {
+  return JSON.stringify({
+    providers: {
+      bench: {
+        issuer: ISSUER,
+        audiences: [AUDIENCE],
+        local_jwks: { inline_string: JSON.stringify({ keys: keys.map((k) => k.jwk) }) },
+        claim_to_headers: [{ claim_name: 'sub', header_name: 'x-user-id' }, { claim_name: 'permissions', header_name: 'x-user-permissions' }],
+      },
+    },
+    rules: [{ match: { prefix: '/health' } }, { match: { prefix: '/' }, requires: { provider_name: 'bench', claims: [{ name: 'permissions', all_of: ['bench:read'] }] } }],
+    cache: { max_entries: cacheEntries },
+  });
+}
+
+/**
+ * A timed batch of `proxy_on_request_headers` calls on `emu`, one fresh HTTP context each
+ * (created before the clock starts, completed after it stops). Throws when the filter
+ * does not let the request through.
+ */
+function requestBatch(emu: WasmEmulator, headers: [string, string][]): (calls: number) => number {
+  return (calls) => {
+    const ids: number[] = [];
+    for (let i = 0; i < calls; i++) ids.push(emu.initializeHttpContext());
+    const t0 = process.hrtime.bigint();
+    for (const id of ids) emu.callOnRequestHeaders(id, headers, true);
+    const us = Number(process.hrtime.bigint() - t0) / 1e3 / calls;
+    for (const id of ids) {
+      if (emu.getSentLocalResponse(id)) throw new Error(`jwt-auth refused the bench request: ${JSON.stringify(emu.getSentLocalResponse(id)?.headers)}`);
+      emu.completeHttpContext(id);
+    }
+    return us;
+  };
+}
+
+function loopBatch(fn: () => boolean): (calls: number) => number {
+  return (calls) => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) if (!fn()) throw new Error('node:crypto refused the bench token');
+    return Number(process.hrtime.bigint() - t0) / 1e3 / calls;
+  };
+}
+
+/** Calls per round so that a round lasts about ROUND_MS. */
+function calibrate(batch: (calls: number) => number): number {
+  let calls = 4;
+  for (;;) {
+    const us = batch(calls);
+    if (us * calls >= ROUND_MS * 250 || calls > 1 << 16) return Math.max(4, Math.round((ROUND_MS * 1000) / us));
+    calls *= 4;
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/** Median µs per call of each batch, in alternating rounds. */
+function compare(...batches: Array<(calls: number) => number>): number[] {
+  const counts = batches.map((b) => (calibrate(b), calibrate(b)));
+  const samples: number[][] = batches.map(() => []);
+  for (let r = 0; r < ROUNDS; r++) batches.forEach((b, i) => samples[i].push(b(counts[i])));
+  return samples.map(median);
+}
+
+export const suite: BenchSuite = {
+  name: 'jwt-auth',
+  description: 'jwt-auth µs per proxy_on_request_headers through the host (uncached per algorithm vs node:crypto verification; cached), module size',
+  async run() {
+    const algs: Alg[] = ['HS256', 'RS256', 'ES256', 'EdDSA'];
+    const keys = await Promise.all(algs.map(makeKey));
+    const now = Math.floor(Date.now() / 1000);
+    const emulator = (entries: number) => WasmEmulator.create({ wasm: WASM, rootId: 'jwt-auth', vmId: 'jwt-auth', pluginConfiguration: config(keys, entries), startTimeMs: now * 1000, logLevel: LogLevel.Warn });
+    const uncached = await emulator(0);
+    const cached = await emulator(1000);
+    const request = (token: string, p = '/api/orders'): [string, string][] => [
+      [':method', 'GET'], [':path', p], [':authority', 'api.bench.test'], [':scheme', 'https'],
+      ['user-agent', 'bench'], ['accept', '*/*'], ['authorization', `Bearer ${token}`],
+    ];
+    const report: Record<string, unknown> = {};
+    const tokens: Record<string, string> = {};
+    for (const k of keys) {
+      const token = await new SignJWT({ sub: 'alice', permissions: ['bench:read', 'bench:write'] })
+        .setProtectedHeader({ alg: k.alg, kid: String(k.jwk.kid), typ: 'JWT' })
+        .setIssuer(ISSUER).setAudience(AUDIENCE).setIssuedAt(now).setExpirationTime(now + 3600)
+        .sign(k.signKey);
+      tokens[k.alg] = token;
+      const [h, p, s] = token.split('.');
+      const input = Buffer.from(`${h}.${p}`);
+      const sig = Buffer.from(s, 'base64url');
+      const [filterUs, nodeUs] = compare(requestBatch(uncached, request(token)), loopBatch(() => k.nodeVerify(input, sig)));
+      report[k.alg] = { filter_us: round(filterUs, 2), node_verify_us: round(nodeUs, 2), ratio: round(filterUs / nodeUs, 2) };
+      console.log(`${k.alg.padEnd(6)} filter ${filterUs.toFixed(2)} µs  node verify ${nodeUs.toFixed(2)} µs  ratio ${(filterUs / nodeUs).toFixed(2)}`);
+    }
+    const example = await WasmEmulator.create({ wasm: EXAMPLE, rootId: 'example', startTimeMs: now * 1000, logLevel: LogLevel.Warn });
+    const [cachedUs, noRuleUs, referenceUs] = compare(
+      requestBatch(cached, request(tokens.ES256)),
+      requestBatch(cached, request(tokens.ES256, '/health')),
+      requestBatch(example, request(tokens.ES256)),
+    );
+    report.cached_us = round(cachedUs, 2);
+    report.cached_goal_us = CACHED_GOAL_US;
+    report.no_rule_us = round(noRuleUs, 2);
+    report.reference_us = round(referenceUs, 2);
+    report.cached_over_reference_us = round(cachedUs - referenceUs, 2);
+    console.log(`cached ${cachedUs.toFixed(2)} µs (goal ≤ ${CACHED_GOAL_US}; ${(cachedUs - referenceUs).toFixed(2)} over the example filter's ${referenceUs.toFixed(2)})  no rule ${noRuleUs.toFixed(2)} µs`);
+    example.close();
+    const bytes = statSync(WASM).size;
+    report.wasm_bytes = bytes;
+    report.wasm_goal_bytes = SIZE_GOAL;
+    console.log(`build/jwt-auth.wasm ${bytes} bytes (goal ≤ ${SIZE_GOAL})`);
+    if (uncached.vmFailed || cached.vmFailed) throw new Error('the jwt-auth VM failed during the bench');
+    uncached.close();
+    cached.close();
+    return report;
+  },
+};
