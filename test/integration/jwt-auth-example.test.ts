@@ -1,6 +1,7 @@
-// envoy/jwt-auth.yaml as a user runs it: the demo services (harness/demo) behind the example
-// bootstrap, tokens minted the way `node bin/mesh-filters.js token` mints them (HS256 with
-// the demo secret for services, RS256/ES256 with the demo keys the JWKS endpoint serves).
+// envoy/jwt-auth.yaml and envoy/mesh.yaml as a user runs them: the demo services
+// (harness/demo) behind the bootstrap, tokens minted the way `node bin/mesh-filters.js token`
+// mints them (HS256 with the demo secret for services, RS256/ES256 with the demo keys the
+// JWKS endpoint serves).
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,19 +12,23 @@ import { buildJwtAuth } from '../filters/jwt-auth/harness.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 let demo: RunningDemo;
+let mesh: RunningDemo;
 
-async function get(p: string, token?: string): Promise<{ status: number; reason: string | null; json: () => Promise<Record<string, any>> }> {
-  const res = await fetch(`http://${demo.listenerAddress}${p}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+async function get(p: string, token?: string, on: () => RunningDemo = () => demo): Promise<{ status: number; reason: string | null; json: () => Promise<Record<string, any>> }> {
+  const res = await fetch(`http://${on().listenerAddress}${p}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
   return { status: res.status, reason: res.headers.get('x-jwt-auth-reason'), json: () => res.json() as Promise<Record<string, any>> };
 }
 
 beforeAll(async () => {
   await buildJwtAuth();
-  demo = await startDemo({ cwd: root, bootstrap: 'envoy/jwt-auth.yaml', build: false, portOverride: 0, concurrency: 2, logLevel: 'error' });
+  const options = { cwd: root, build: false, portOverride: 0 as const, concurrency: 2, logLevel: 'error' as const };
+  demo = await startDemo({ ...options, bootstrap: 'envoy/jwt-auth.yaml' });
+  mesh = await startDemo({ ...options, bootstrap: 'envoy/mesh.yaml' });
 }, 300_000);
 
 afterAll(async () => {
   await demo?.stop();
+  await mesh?.stop();
 });
 
 describe('envoy/jwt-auth.yaml with the demo services', () => {
@@ -64,5 +69,25 @@ describe('envoy/jwt-auth.yaml with the demo services', () => {
     } finally {
       client.close();
     }
+  });
+});
+
+describe('envoy/mesh.yaml (npm start)', () => {
+  it("runs the demo banner's example: a premium token with credit:read reaches the credit bureau with its claims as headers", async () => {
+    const res = await get('/api/credit-bureau/report', await mintDemoToken({ permissions: ['credit:read'], tier: 'premium' }), () => mesh);
+    expect(res.status).toBe(200);
+    const seen = (await res.json()).headers;
+    expect(seen['x-user-id']).toBe('demo-user');
+    expect(seen['x-user-tier']).toBe('premium');
+    expect(seen['x-user-permissions']).toBe('credit:read');
+  });
+
+  it('needs documents:write for document writes, and refuses bad tokens anywhere', async () => {
+    const post = async (token?: string) =>
+      (await fetch(`http://${mesh.listenerAddress}/api/documents/upload`, { method: 'POST', body: '{}', headers: token ? { authorization: `Bearer ${token}` } : {} })).status;
+    expect(await post()).toBe(401);
+    expect(await post(await mintDemoToken({ alg: 'ES256', permissions: ['credit:read'] }))).toBe(403);
+    expect(await post(await mintDemoToken({ alg: 'ES256', permissions: ['documents:write'] }))).toBe(200);
+    expect((await get('/somewhere', 'x.y.z', () => mesh)).status).toBe(401);
   });
 });
