@@ -4,7 +4,9 @@
  *
  * An `HmacKey` hashes the padded key blocks K ⊕ ipad and K ⊕ opad once, at
  * construction, and keeps the two hash states: a MAC then costs the message's blocks
- * plus two, and nothing is allocated per call.
+ * plus two, and nothing is allocated per call. For SHA-256 (HS256, the common JWS
+ * case) the states are raw chaining values run straight through the compression
+ * function (sha2.ts `sha256FinishRaw`), the message read where it lies.
  *
  * Tag length: `verify` demands the full hash length, because JWS HS* tags are never
  * truncated (RFC 7518 §3.2) and jwt-auth must not accept a shortened tag, which would
@@ -13,11 +15,14 @@
  * 80 bits); nothing in JWS calls it.
  */
 import { VerifyResult } from "./result";
-import { HashAlg, Sha256, Sha512, blockLength, hashLength } from "./sha2";
+import { HashAlg, Sha256, Sha512, blockLength, hashLength, sha256BlocksRaw, sha256FinishRaw, sha256InitRaw } from "./sha2";
 import { constantTimeEqualRaw } from "./ct";
 
 const IPAD: u8 = 0x36;
 const OPAD: u8 = 0x5c;
+
+/** The chaining value an HMAC-SHA-256 works on (keys share it: Wasm calls never overlap). */
+const WORK256: usize = memory.data(32, 16);
 
 /** A MAC key with its precomputed inner and outer hash states. */
 export class HmacKey {
@@ -28,9 +33,9 @@ export class HmacKey {
   /** Valid, or BadInput for an unknown `alg`. Every method of an unusable key fails. */
   readonly status: VerifyResult;
 
-  private inner256: Sha256 | null = null;
-  private outer256: Sha256 | null = null;
-  private work256: Sha256 | null = null;
+  /** SHA-256 chaining values after K ⊕ ipad and after K ⊕ opad (8 words each). */
+  private readonly inner256: StaticArray<u32> = new StaticArray<u32>(8);
+  private readonly outer256: StaticArray<u32> = new StaticArray<u32>(8);
   private inner512: Sha512 | null = null;
   private outer512: Sha512 | null = null;
   private work512: Sha512 | null = null;
@@ -68,15 +73,21 @@ export class HmacKey {
     }
     for (let i = 0; i < block; i++) store<u8>(p + <usize>i, load<u8>(p + <usize>i) ^ IPAD);
     if (alg == HashAlg.SHA256) {
-      this.inner256 = new Sha256().updateRaw(p, <usize>block);
-      this.work256 = new Sha256();
+      const inner = changetype<usize>(this.inner256);
+      sha256InitRaw(inner);
+      sha256BlocksRaw(inner, p, <usize>block);
     } else {
       this.inner512 = new Sha512(hLen).updateRaw(p, <usize>block);
       this.work512 = new Sha512(hLen);
     }
     for (let i = 0; i < block; i++) store<u8>(p + <usize>i, load<u8>(p + <usize>i) ^ (IPAD ^ OPAD));
-    if (alg == HashAlg.SHA256) this.outer256 = new Sha256().updateRaw(p, <usize>block);
-    else this.outer512 = new Sha512(hLen).updateRaw(p, <usize>block);
+    if (alg == HashAlg.SHA256) {
+      const outer = changetype<usize>(this.outer256);
+      sha256InitRaw(outer);
+      sha256BlocksRaw(outer, p, <usize>block);
+    } else {
+      this.outer512 = new Sha512(hLen).updateRaw(p, <usize>block);
+    }
     memory.fill(p, 0, 128);
   }
 
@@ -96,9 +107,12 @@ export class HmacKey {
     const inner = changetype<usize>(this.innerDigest);
     const hLen = <usize>this.tagLength;
     if (this.alg == HashAlg.SHA256) {
-      const w = this.work256!;
-      w.copyFrom(this.inner256!).updateRaw(ptr, len).finalRaw(inner);
-      w.copyFrom(this.outer256!).updateRaw(inner, hLen).finalRaw(dst);
+      // H((K ⊕ opad) || H((K ⊕ ipad) || m)), each from its precomputed first block.
+      const w = WORK256;
+      copy32(w, changetype<usize>(this.inner256));
+      sha256FinishRaw(w, 64, ptr, len, inner);
+      copy32(w, changetype<usize>(this.outer256));
+      sha256FinishRaw(w, 64, inner, 32, dst);
     } else {
       const w = this.work512!;
       w.copyFrom(this.inner512!).updateRaw(ptr, len).finalRaw(inner);
@@ -139,6 +153,14 @@ export class HmacKey {
     this.computeRaw(msg, msgLen, mac);
     return constantTimeEqualRaw(mac, tag, tagLen) ? VerifyResult.Valid : VerifyResult.Invalid;
   }
+}
+
+// @ts-ignore: decorator
+@inline function copy32(dst: usize, src: usize): void {
+  store<u64>(dst, load<u64>(src), 0);
+  store<u64>(dst, load<u64>(src, 8), 8);
+  store<u64>(dst, load<u64>(src, 16), 16);
+  store<u64>(dst, load<u64>(src, 24), 24);
 }
 
 /**

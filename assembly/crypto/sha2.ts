@@ -259,6 +259,61 @@ function compress256(state: usize, block: usize): void {
   store<u32>(state, load<u32>(state, 28) + h, 28);
 }
 
+// Raw SHA-256 on a chaining value at an address: for callers that keep precomputed
+// states (HMAC's key blocks) and want no hasher bookkeeping (buffer, counters) per message.
+
+/** The last block(s) of a message: bytes of the tail, then the padding (FIPS 180-4 §5.1.1). */
+const TAIL256: usize = memory.data(64, 16);
+
+/** Writes SHA-256's initial hash value H(0) (FIPS 180-4 §5.3.3) as 8 words at `state`. */
+export function sha256InitRaw(state: usize): void {
+  store<u32>(state, 0x6a09e667, 0);
+  store<u32>(state, 0xbb67ae85, 4);
+  store<u32>(state, 0x3c6ef372, 8);
+  store<u32>(state, 0xa54ff53a, 12);
+  store<u32>(state, 0x510e527f, 16);
+  store<u32>(state, 0x9b05688c, 20);
+  store<u32>(state, 0x1f83d9ab, 24);
+  store<u32>(state, 0x5be0cd19, 28);
+}
+
+/** Absorbs the whole 64-byte blocks of `len` bytes at `ptr` into the chaining value at `state`. */
+export function sha256BlocksRaw(state: usize, ptr: usize, len: usize): void {
+  for (; len >= 64; len -= 64, ptr += 64) compress256(state, ptr);
+}
+
+/**
+ * Ends a SHA-256 message: absorbs `len` bytes at `ptr` into the chaining value at `state`
+ * (8 words, native order), which has already absorbed `absorbed` bytes (a multiple of
+ * 64), pads (FIPS 180-4 §5.1.1) and writes the 32-byte digest to `out`. `state` is left
+ * holding the final hash value.
+ */
+export function sha256FinishRaw(state: usize, absorbed: u64, ptr: usize, len: usize, out: usize): void {
+  const whole = len & ~(<usize>63);
+  sha256BlocksRaw(state, ptr, whole);
+  const tail = len - whole;
+  const block = TAIL256;
+  zero64(block);
+  // The tail (under 64 bytes) eight bytes at a time, then byte by byte: no runtime call.
+  const src = ptr + whole;
+  let i: usize = 0;
+  for (; i + 8 <= tail; i += 8) store<u64>(block + i, load<u64>(src + i));
+  for (; i < tail; i++) store<u8>(block + i, load<u8>(src + i));
+  store<u8>(block + tail, 0x80);
+  if (tail >= 56) {
+    compress256(state, block);
+    zero64(block);
+  }
+  store<u64>(block, bswap<u64>((absorbed + <u64>len) << 3), 56);
+  compress256(state, block);
+  for (let j: usize = 0; j < 32; j += 4) store<u32>(out + j, bswap<u32>(load<u32>(state + j)));
+}
+
+// @ts-ignore: decorator
+@inline function zero64(p: usize): void {
+  for (let i: usize = 0; i < 64; i += 8) store<u64>(p + i, 0);
+}
+
 /** SHA-512 compression of the 128-byte block at `block` into the 8 words at `state`. */
 function compress512(state: usize, block: usize): void {
   const W = W512;
