@@ -99,46 +99,68 @@ function extractFromHeader(location: TokenLocation, value: Uint8Array, out: Foun
   out.push(new FoundToken(value, start, end, location));
 }
 
+/**
+ * Walks the `name=value` parts of a path's query string (between `?` and `#`), one
+ * `next()` at a time; the current part is `path[from..end)`, its name `path[from..nameEnd)`.
+ */
+class QueryParts {
+  /** Where the query starts (`?`), -1 when there is none. */
+  readonly query: i32;
+  /** Where it ends (`#` or the path's end). */
+  readonly limit: i32;
+  from: i32 = 0;
+  end: i32 = 0;
+  nameEnd: i32 = 0;
+
+  constructor(readonly path: string) {
+    const q = path.indexOf("?");
+    let limit = q < 0 ? -1 : path.indexOf("#", q);
+    if (limit < 0) limit = path.length;
+    this.query = q;
+    this.limit = limit;
+    this.end = q;
+  }
+
+  next(): bool {
+    if (this.query < 0 || this.end >= this.limit) return false;
+    const path = this.path;
+    const from = this.end + 1;
+    let amp = path.indexOf("&", from);
+    if (amp < 0 || amp > this.limit) amp = this.limit;
+    const eq = path.indexOf("=", from);
+    this.from = from;
+    this.end = amp;
+    this.nameEnd = eq >= 0 && eq < amp ? eq : amp;
+    return true;
+  }
+
+  /** The current part's name, percent-decoded. */
+  name(): string {
+    return percentDecode(this.path.substring(this.from, this.nameEnd));
+  }
+}
+
 /** The percent-decoded value of the first `name` parameter in `path`'s query string, or null. */
 export function queryParam(path: string, name: string): string | null {
-  const q = path.indexOf("?");
-  if (q < 0) return null;
-  let end = path.indexOf("#", q);
-  if (end < 0) end = path.length;
-  let from = q + 1;
-  while (from <= end) {
-    let amp = path.indexOf("&", from);
-    if (amp < 0 || amp > end) amp = end;
-    const eq = path.indexOf("=", from);
-    const nameEnd = eq >= 0 && eq < amp ? eq : amp;
-    if (percentDecode(path.substring(from, nameEnd)) == name) {
-      return nameEnd < amp ? percentDecode(path.substring(nameEnd + 1, amp)) : "";
-    }
-    from = amp + 1;
+  const parts = new QueryParts(path);
+  while (parts.next()) {
+    if (parts.name() == name) return parts.nameEnd < parts.end ? percentDecode(path.substring(parts.nameEnd + 1, parts.end)) : "";
   }
   return null;
 }
 
 /** `path` without any `name` parameter (the query's other parts are kept as they were). */
 export function removeQueryParam(path: string, name: string): string {
-  const q = path.indexOf("?");
-  if (q < 0) return path;
-  let end = path.indexOf("#", q);
-  if (end < 0) end = path.length;
+  const parts = new QueryParts(path);
+  if (parts.query < 0) return path;
   let kept = "";
-  let from = q + 1;
-  while (from <= end) {
-    let amp = path.indexOf("&", from);
-    if (amp < 0 || amp > end) amp = end;
-    const eq = path.indexOf("=", from);
-    const nameEnd = eq >= 0 && eq < amp ? eq : amp;
-    if (amp > from && percentDecode(path.substring(from, nameEnd)) != name) {
-      kept = kept.length > 0 ? kept + "&" + path.substring(from, amp) : path.substring(from, amp);
-    }
-    from = amp + 1;
+  while (parts.next()) {
+    if (parts.end == parts.from || parts.name() == name) continue;
+    const part = path.substring(parts.from, parts.end);
+    kept = kept.length > 0 ? kept + "&" + part : part;
   }
-  const base = path.substring(0, q);
-  const fragment = path.substring(end);
+  const base = path.substring(0, parts.query);
+  const fragment = path.substring(parts.limit);
   return (kept.length > 0 ? base + "?" + kept : base) + fragment;
 }
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startProxy } from '../../harness/proxy/index.ts';
 import { startUpstream, status, type Upstream } from '../../harness/upstream/index.ts';
-import { buildRacy, jwksOf, makeKey, sign, type SigningKey } from '../filters/jwt-auth/harness.ts';
+import { buildRacy, jwksOf, makeKey, sign, type SigningKey, wasmFilter } from '../filters/jwt-auth/harness.ts';
 import { bootstrap } from '../proxy/bootstrap-builder.ts';
 
 const PROVIDERS = 6;
@@ -28,23 +28,7 @@ function proxyBootstrap(mode: string): Record<string, unknown> {
     rules: [{ requires: { requires_all: Array.from({ length: PROVIDERS }, (_, i) => ({ provider_name: `p${i}` })) } }],
   };
   return bootstrap({
-    filters: [{
-      name: 'envoy.filters.http.wasm',
-      typed_config: {
-        '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-        config: {
-          name: 'jwt-auth',
-          root_id: 'jwt-auth',
-          vm_config: {
-            vm_id: 'jwt-auth',
-            runtime: 'envoy.wasm.runtime.v8',
-            code: { local: { filename: wasm } },
-            configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: `${mode} 4000` },
-          },
-          configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: JSON.stringify(config) },
-        },
-      },
-    }],
+    filters: [wasmFilter(wasm, config, `${mode} 4000`)],
     virtualHosts: [{ routes: [{ match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: 'ok' } } }] }],
     clusters: { jwks: { endpoints: [jwks.address] } },
   });

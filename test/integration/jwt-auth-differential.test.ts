@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
 import { decodeProtectedHeader, exportJWK, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
-import { type Alg, type SigningKey, buildJwtAuth, b64json, makeKey, sign } from '../filters/jwt-auth/harness.ts';
+import { type Alg, type SigningKey, buildJwtAuth, b64json, makeKey, sign, wasmFilter } from '../filters/jwt-auth/harness.ts';
 import { bootstrap } from '../proxy/bootstrap-builder.ts';
 
 const CASES = Number(process.env.JWT_DIFF_CASES ?? 2400);
@@ -154,17 +154,7 @@ beforeAll(async () => {
     concurrency: 2,
     logLevel: 'error',
     bootstrap: bootstrap({
-      filters: [{
-        name: 'envoy.filters.http.wasm',
-        typed_config: {
-          '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-          config: {
-            name: 'jwt-auth', root_id: 'jwt-auth',
-            vm_config: { vm_id: 'jwt-auth', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasm } } },
-            configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: JSON.stringify(config) },
-          },
-        },
-      }],
+      filters: [wasmFilter(wasm, config)],
       virtualHosts: [{ routes: [{ match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: 'ok' } } }] }],
       clusters: {},
     }),

@@ -10,7 +10,7 @@ import { request } from 'undici';
 import { callProject, projectClient, startProjectService, type ProjectServer } from '../../harness/demo/projects.ts';
 import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
 import { delay, startUpstream, status, type Upstream } from '../../harness/upstream/index.ts';
-import { AUDIENCE, ISSUER, type SigningKey, buildJwtAuth, claims, jwksOf, makeKey, sign } from '../filters/jwt-auth/harness.ts';
+import { AUDIENCE, ISSUER, type SigningKey, buildJwtAuth, claims, jwksOf, makeKey, sign, wasmFilter } from '../filters/jwt-auth/harness.ts';
 import { bootstrap } from '../proxy/bootstrap-builder.ts';
 
 const JWKS_PATH = '/.well-known/jwks.json';
@@ -29,21 +29,6 @@ let served: SigningKey[];
 let base: string;
 
 const now = () => Math.floor(Date.now() / 1000);
-
-function wasmFilter(wasm: string, config: unknown): Record<string, unknown> {
-  return {
-    name: 'envoy.filters.http.wasm',
-    typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-      config: {
-        name: 'jwt-auth',
-        root_id: 'jwt-auth',
-        vm_config: { vm_id: 'jwt-auth', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasm } } },
-        configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: JSON.stringify(config) },
-      },
-    },
-  };
-}
 
 async function get(path: string, token?: string): Promise<{ status: number; reason?: string; body: string }> {
   const res = await request(`${base}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });

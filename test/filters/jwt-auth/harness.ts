@@ -19,6 +19,27 @@ export const ROOT_ID = 'jwt-auth';
 export const ISSUER = 'https://auth.mesh.test';
 export const AUDIENCE = 'mesh-api';
 
+/**
+ * The `envoy.filters.http.wasm` entry of a bootstrap running `wasm` as jwt-auth with
+ * `config` (and a VM configuration, for the test module of racy-entry.ts).
+ */
+export function wasmFilter(wasm: string, config: unknown, vmConfiguration?: string): Record<string, unknown> {
+  const vm: Record<string, unknown> = { vm_id: ROOT_ID, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasm } } };
+  if (vmConfiguration !== undefined) vm.configuration = { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: vmConfiguration };
+  return {
+    name: 'envoy.filters.http.wasm',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+      config: {
+        name: ROOT_ID,
+        root_id: ROOT_ID,
+        vm_config: vm,
+        configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: JSON.stringify(config) },
+      },
+    },
+  };
+}
+
 /** Builds build/jwt-auth.wasm if stale; returns its path. */
 export const buildJwtAuth = (): Promise<string> => ensureBuilt('jwt-auth');
 
