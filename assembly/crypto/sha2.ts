@@ -632,6 +632,8 @@ export class Sha384 extends Sha512 {
 }
 
 // One hasher per function for the one-shot helpers (Wasm runs one call at a time).
+/** The chaining value of a one-shot SHA-256 (`hashRawInto`). */
+const ONE_SHOT256: usize = memory.data(32, 16);
 let shared256: Sha256 | null = null;
 let shared384: Sha512 | null = null;
 let shared512: Sha512 | null = null;
@@ -690,7 +692,11 @@ export function hashRawInto(alg: HashAlg, ptr: usize, len: usize, out: Uint8Arra
   const n = hashLength(alg);
   if (n == 0 || outOffset < 0 || outOffset > out.length - n) return 0;
   const dst = out.dataStart + <usize>outOffset;
-  if (alg == HashAlg.SHA256) sharedSha256().updateRaw(ptr, len).finalRaw(dst);
-  else sharedSha512(n).updateRaw(ptr, len).finalRaw(dst);
+  if (alg == HashAlg.SHA256) {
+    sha256InitRaw(ONE_SHOT256);
+    sha256FinishRaw(ONE_SHOT256, 0, ptr, len, dst);
+  } else {
+    sharedSha512(n).updateRaw(ptr, len).finalRaw(dst);
+  }
   return n;
 }
