@@ -3,7 +3,11 @@
  * members `n` and `e` (RFC 7518 §6.3.1) and then used for any number of signatures.
  */
 import { VerifyResult } from "../result";
-import { Montgomery, Residue, limbBitsFor, limbsFor, residueFromBytes, residueToBytes } from "./montgomery";
+import { HashAlg, hashLength } from "../sha2";
+import { pkcs1Template } from "./digest-info";
+import {
+  Montgomery, Residue, limbBitsFor, limbsFor, limbsFromBytes, residueFromBytes, residueToBytes,
+} from "./montgomery";
 
 /** Smallest accepted modulus, in bits (NIST SP 800-131A; RFC 7518 §3.3 asks for 2048). */
 export const MIN_MODULUS_BITS: i32 = 2048;
@@ -46,6 +50,23 @@ export class RsaPublicKey {
   private y: Residue = new Residue(0);
   /** The encoded message EM = s^e mod n as k bytes, for the padding checks. */
   private em: StaticArray<u8> = new StaticArray<u8>(0);
+  /**
+   * t when e = 2^t + 1 (3, 5, 17, 257, 65537…), else 0. Such keys check RSASSA-PKCS1-v1_5
+   * as s^e·R^(−2^t) ≡ EM·R^(−2^t) (mod n): t squarings of s itself and one product,
+   * without entering the Montgomery domain, against an EM whose fixed part is moved
+   * by R^(−2^t) once per key (`shiftedPublicOperation`, `expectedPkcs1`).
+   */
+  get eShift(): i32 {
+    return this.shift;
+  }
+  private shift: i32 = 0;
+  /** Per hash (HashAlg − 1): the EM template without digest, times R^(−2^t), mod n. */
+  private pkcs1Fixed: StaticArray<Residue | null> = new StaticArray<Residue | null>(3);
+  /** Per hash: R^(−2^t)·2^(w·j) mod n, j = limbs of the digest (see `expectedPkcs1`). */
+  private pkcs1DigestFactor: StaticArray<Residue | null> = new StaticArray<Residue | null>(3);
+  /** The digest's limbs, and the expected residue of one verification. */
+  private digestLimbs: StaticArray<u32> = new StaticArray<u32>(0);
+  private expected: Residue = new Residue(0);
 
   /**
    * Builds a key from the big-endian magnitudes of the modulus `n` and the public
@@ -88,6 +109,50 @@ export class RsaPublicKey {
     this.x = new Residue(count);
     this.y = new Residue(count);
     this.em = new StaticArray<u8>(k);
+    const shift = fermatShift(e, eSize);
+    if (shift > 0) {
+      this.shift = shift;
+      this.precomputePkcs1(shift, count, w, k);
+    }
+  }
+
+  /** The per-hash constants of `expectedPkcs1` (3·2 products, t squarings). */
+  private precomputePkcs1(shift: i32, count: i32, w: i32, k: i32): void {
+    const mont = this.mont!;
+    // The plain 1 is the Montgomery form of R⁻¹: t squarings give the form of R^(−2^t).
+    let g = this.x;
+    let spare = this.y;
+    memory.fill(g.limbs(), 0, <usize>count << 2);
+    store<u32>(g.limbs(), 1);
+    g.mirror();
+    for (let i = 0; i < shift; i++) {
+      mont.sqr(spare, g);
+      const t = g;
+      g = spare;
+      spare = t;
+    }
+    const template = new StaticArray<u8>(k);
+    const value = new Residue(count);
+    let maxDigestLimbs = 0;
+    for (let alg = HashAlg.SHA256; alg <= HashAlg.SHA512; alg++) {
+      pkcs1Template(changetype<usize>(template), k, alg);
+      residueFromBytes(value, w, changetype<usize>(template), k);
+      const fixed = new Residue(count);
+      mont.mul(fixed, value, g); // template·R^(−2^t)
+      mont.reduce(fixed.limbs());
+      this.pkcs1Fixed[alg - 1] = fixed;
+      const j = (hashLength(alg) * 8 + w - 1) / w;
+      maxDigestLimbs = max(maxDigestLimbs, j);
+      memory.fill(value.limbs(), 0, <usize>count << 2);
+      store<u32>(value.limbs() + (<usize>j << 2), 1); // 2^(w·j)
+      value.mirror();
+      const factor = new Residue(count);
+      mont.mul(factor, value, g);
+      mont.reduce(factor.limbs());
+      this.pkcs1DigestFactor[alg - 1] = factor;
+    }
+    this.digestLimbs = new StaticArray<u32>(maxDigestLimbs);
+    this.expected = new Residue(count);
   }
 
   /**
@@ -107,6 +172,54 @@ export class RsaPublicKey {
     const em = changetype<usize>(this.em);
     residueToBytes(em, k, result, mont.bits);
     return em;
+  }
+
+  /**
+   * For a key with `eShift` = t > 0: s^e·R^(−2^t) mod n (fully reduced) for a signature
+   * of exactly k bytes at `sig`, as the key's scratch residue (valid until the next
+   * call); null when s ≥ n. t Montgomery squarings of the plain s give s^(2^t)·R^(1−2^t),
+   * and the product with s removes one more R.
+   */
+  shiftedPublicOperation(sig: usize): Residue | null {
+    const k = this.modulusBytes;
+    if (!lessThan(sig, k, changetype<usize>(this.nBytes), k)) return null;
+    const mont = this.mont!;
+    const s = this.s;
+    residueFromBytes(s, mont.bits, sig, k);
+    let cur = s;
+    let next = this.x;
+    for (let i = 0; i < this.shift; i++) {
+      mont.sqr(next, cur);
+      cur = next;
+      next = cur === this.x ? this.y : this.x;
+    }
+    mont.mul(next, cur, s);
+    mont.reduce(next.limbs());
+    return next;
+  }
+
+  /**
+   * For a key with `eShift` = t > 0: EM·R^(−2^t) mod n (fully reduced) for the
+   * RSASSA-PKCS1-v1_5 encoding of the digest of `alg` at `digest` (RFC 8017 §9.2), as the
+   * key's scratch residue. EM = template + H: the template's part was precomputed, H's
+   * is a product by a short operand (H has j limbs): H·(R^(−2^t)·2^(w·j))·2^(−w·j).
+   */
+  expectedPkcs1(alg: HashAlg, digest: usize): Residue {
+    const mont = this.mont!;
+    const hLen = hashLength(alg);
+    const j = (hLen * 8 + mont.bits - 1) / mont.bits;
+    const h = changetype<usize>(this.digestLimbs);
+    limbsFromBytes(h, j, mont.bits, digest, hLen);
+    const product = this.base;
+    mont.mulShort(product, h, j, this.pkcs1DigestFactor[alg - 1]!);
+    const expected = this.expected;
+    mont.addReduced(expected, product, this.pkcs1Fixed[alg - 1]!);
+    return expected;
+  }
+
+  /** Whether two fully reduced residues of this key are equal. */
+  sameResidue(a: Residue, b: Residue): bool {
+    return this.mont!.equal(a.limbs(), b.limbs());
   }
 
   /**
@@ -142,6 +255,18 @@ export class RsaPublicKey {
     mont.mul(next, s, cur);
     return next;
   }
+}
+
+/**
+ * t when the big-endian e (`eLen` bytes, no leading zero) is 2^t + 1 with t ≥ 1, else 0.
+ */
+function fermatShift(e: usize, eLen: i32): i32 {
+  if (eLen > 8) return 0;
+  let v: u64 = 0;
+  for (let i = 0; i < eLen; i++) v = (v << 8) | <u64>load<u8>(e + <usize>i);
+  const m = v - 1;
+  if (v < 3 || (m & (m - 1)) != 0) return 0;
+  return <i32>ctz<u64>(m);
 }
 
 /**

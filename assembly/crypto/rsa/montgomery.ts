@@ -275,6 +275,79 @@ export class Montgomery {
     out.mirror();
   }
 
+  /** x mod n for normalized limbs at `x` with x < 2n. */
+  reduce(x: usize): void {
+    if (this.compareToModulus(x) >= 0) this.subtractModulus(x);
+  }
+
+  /**
+   * out = a + b mod n for a < 2n and b < 2n, normalized and below n (limbs only: the
+   * reversed copy of `out` is not written).
+   */
+  addReduced(out: Residue, a: Residue, b: Residue): void {
+    const W = <u64>this.bits;
+    const MASK = this.mask;
+    const pa = a.limbs();
+    const pb = b.limbs();
+    const po = out.limbs();
+    let carry: u64 = 0;
+    for (let i = 0; i < this.count; i++) {
+      const o = <usize>i << 2;
+      carry += <u64>load<u32>(pa + o) + <u64>load<u32>(pb + o);
+      store<u32>(po + o, <u32>(carry & MASK));
+      carry >>= W;
+    }
+    // a + b < 4n < R fits in L limbs; up to three subtractions leave it below n.
+    this.reduce(po);
+    this.reduce(po);
+    this.reduce(po);
+  }
+
+  /**
+   * out = x·d·2^(−w·j) mod n, below 2n, for x of j ≤ L limbs at `x` and d < n: a
+   * Montgomery product by a short operand, with j reduction steps instead of L (about
+   * 2jL limb products). Limbs only: the reversed copy of `out` is not written.
+   */
+  mulShort(out: Residue, x: usize, j: i32, d: Residue): void {
+    const L = this.count;
+    const W = <u64>this.bits;
+    const MASK = this.mask;
+    const n0inv = this.n0inv;
+    const pn = this.n.limbs();
+    const pd = d.limbs();
+    const po = out.limbs();
+    const q = this.quotients();
+    const n0 = <u64>load<u32>(pn);
+    let acc: u64 = 0;
+    for (let c = 0; c < L + j; c++) {
+      const i0 = max<i32>(0, c - L + 1);
+      const i1 = min<i32>(c, j - 1);
+      for (let i = i0; i <= i1; i++) {
+        acc += <u64>load<u32>(x + (<usize>i << 2)) * <u64>load<u32>(pd + (<usize>(c - i) << 2));
+      }
+      const k1 = min<i32>(c - 1, j - 1);
+      for (let i = i0; i <= k1; i++) {
+        acc += <u64>load<u32>(q + (<usize>i << 2)) * <u64>load<u32>(pn + (<usize>(c - i) << 2));
+      }
+      if (c < j) {
+        const qc = ((acc & MASK) * n0inv) & MASK;
+        store<u32>(q + (<usize>c << 2), <u32>qc);
+        acc = (acc + qc * n0) >> W;
+      } else {
+        store<u32>(po + (<usize>(c - j) << 2), <u32>(acc & MASK));
+        acc >>= W;
+      }
+    }
+  }
+
+  /** Whether the normalized limbs at `a` and `b` are equal. */
+  equal(a: usize, b: usize): bool {
+    for (let i = 0; i < this.count; i++) {
+      if (load<u32>(a + (<usize>i << 2)) != load<u32>(b + (<usize>i << 2))) return false;
+    }
+    return true;
+  }
+
   /** Address of quotient limb 0 (PAD zero limbs lie before it, for the first block). */
   @inline private quotients(): usize {
     return changetype<usize>(this.m) + (<usize>PAD << 2);
@@ -565,10 +638,14 @@ function straddleBlock(k: i32, L: i32, m: usize, pout: usize, carry: u64, s0: u6
  * `dst` (both orders). The value must fit in w·L bits.
  */
 export function residueFromBytes(dst: Residue, limbBits: i32, src: usize, len: i32): void {
+  limbsFromBytes(dst.limbs(), dst.count, limbBits, src, len);
+  dst.mirror();
+}
+
+/** As `residueFromBytes`, into `count` limbs at `dst` (no reversed copy). */
+export function limbsFromBytes(dst: usize, count: i32, limbBits: i32, src: usize, len: i32): void {
   const w = <u64>limbBits;
   const mask: u64 = (<u64>1 << w) - 1;
-  const p = dst.limbs();
-  const count = dst.count;
   let acc: u64 = 0;
   let bits: u64 = 0;
   let j = 0;
@@ -578,7 +655,7 @@ export function residueFromBytes(dst: Residue, limbBits: i32, src: usize, len: i
     acc |= <u64>bswap<u32>(load<u32>(src + <usize>(i - 4))) << bits;
     bits += 32;
     while (bits >= w) {
-      store<u32>(p + (<usize>j << 2), <u32>(acc & mask));
+      store<u32>(dst + (<usize>j << 2), <u32>(acc & mask));
       acc >>= w;
       bits -= w;
       j++;
@@ -588,17 +665,16 @@ export function residueFromBytes(dst: Residue, limbBits: i32, src: usize, len: i
     acc |= <u64>load<u8>(src + <usize>(i - 1)) << bits;
     bits += 8;
     if (bits >= w) {
-      store<u32>(p + (<usize>j << 2), <u32>(acc & mask));
+      store<u32>(dst + (<usize>j << 2), <u32>(acc & mask));
       acc >>= w;
       bits -= w;
       j++;
     }
   }
   for (; j < count; j++) {
-    store<u32>(p + (<usize>j << 2), <u32>(acc & mask));
+    store<u32>(dst + (<usize>j << 2), <u32>(acc & mask));
     acc >>= w;
   }
-  dst.mirror();
 }
 
 /** Writes the limbs (w = `limbBits` bits) of `src` as `len` big-endian bytes at `dst`, higher bits dropped. */

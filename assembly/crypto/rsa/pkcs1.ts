@@ -8,19 +8,8 @@
  */
 import { VerifyResult } from "../result";
 import { HashAlg, hashLength, hashRawInto } from "../sha2";
+import { DIGEST_INFO_PREFIX_LENGTH as PREFIX_LENGTH, digestInfoPrefix } from "./digest-info";
 import { RsaPublicKey } from "./key";
-
-// DER of DigestInfo up to the digest (RFC 8017 §9.2, Notes 1), NULL parameters included.
-const PREFIX_LENGTH: i32 = 19;
-const PREFIX_SHA256: usize = memory.data<u8>([
-  0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
-]);
-const PREFIX_SHA384: usize = memory.data<u8>([
-  0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30,
-]);
-const PREFIX_SHA512: usize = memory.data<u8>([
-  0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40,
-]);
 
 const digestScratch = new Uint8Array(64);
 
@@ -44,9 +33,16 @@ export function verifyPkcs1v15DigestRaw(key: RsaPublicKey, alg: HashAlg, digest:
   if (hLen == 0) return VerifyResult.BadInput;
   const k = key.modulusBytes;
   if (sigLen != k) return VerifyResult.BadSignature;
+  if (key.eShift != 0) {
+    // e = 2^t + 1: compare s^e and the expected EM, both times R^(−2^t), as residues
+    // (equal mod n exactly when the bytes would be: EM < n). One product fewer.
+    const moved = key.shiftedPublicOperation(sig);
+    if (moved === null) return VerifyResult.BadSignature;
+    return key.sameResidue(moved, key.expectedPkcs1(alg, digest)) ? VerifyResult.Valid : VerifyResult.Invalid;
+  }
   const em = key.publicOperation(sig);
   if (em == 0) return VerifyResult.BadSignature;
-  const prefix = alg == HashAlg.SHA256 ? PREFIX_SHA256 : alg == HashAlg.SHA384 ? PREFIX_SHA384 : PREFIX_SHA512;
+  const prefix = digestInfoPrefix(alg);
   const tLen = PREFIX_LENGTH + hLen;
   // k ≥ 256 > tLen + 11 for every accepted key, so the padding has at least 8 bytes.
   const psEnd = k - tLen - 1;
