@@ -9,11 +9,14 @@
  * - n = 2^b − 1, whose limbs are all at their maximum, so that with s near n the column
  *   sums come close to the u64 bound the limb widths are chosen for (b = 3554 is the
  *   largest 28-bit case, 4096 the largest 27-bit one);
- * - e = 65537 (16 squarings and 2 products), e = 3, and a 64-bit odd e (many products).
+ * - e = 65537 (16 squarings and 2 products), e = 3, and a 64-bit odd e (many products);
+ * - and, through RSASSA-PKCS1-v1_5 with node's signatures, the path of keys with
+ *   e = 2^t + 1 that compares residues instead of bytes.
  *
  * Samples come from a seed printed with any failure (CRYPTO_SEED replays them).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import crypto, { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VerifyResult, loadCryptoModule, type CryptoModule } from '../../harness/crypto/wasm.ts';
 
@@ -63,6 +66,8 @@ const MODULI: Modulus[] = [
 
 const EXPONENTS = [65537n, 3n, big(seededBytes('e', 8)) | 1n | (1n << 63n)];
 
+const generateKeyPair = promisify(crypto.generateKeyPair);
+
 let wasm: CryptoModule;
 beforeAll(() => {
   wasm = loadCryptoModule();
@@ -90,6 +95,54 @@ describe(`RSAVP1 against BigInt on chosen moduli (seed ${seed})`, () => {
         }
       } finally {
         wasm.call('rsa_key_free', handle);
+      }
+    }
+  });
+});
+
+// RSASSA-PKCS1-v1_5 with e = 2^t + 1 compares s^e and the expected EM as residues moved by
+// R^(−2^t) (assembly/crypto/rsa/key.ts `eShift`): every t node can generate, limb counts
+// of both widths, each hash (its own precomputed template and digest factor).
+describe(`RS256/384/512 with e = 2^t + 1 against node (seed ${seed})`, () => {
+  const SPECS = [
+    { bits: 2048, publicExponent: 5 },
+    { bits: 2090, publicExponent: 17 },
+    { bits: 2110, publicExponent: 257 },
+    { bits: 3555, publicExponent: 65537 },
+  ];
+  const HASHES = [
+    { name: 'sha256', alg: 1 },
+    { name: 'sha384', alg: 2 },
+    { name: 'sha512', alg: 3 },
+  ];
+  const pairs: Array<{ bits: number; e: number; privateKey: KeyObject; handle: number }> = [];
+
+  beforeAll(async () => {
+    const made = await Promise.all(SPECS.map((s) => generateKeyPair('rsa', { modulusLength: s.bits, publicExponent: s.publicExponent })));
+    made.forEach(({ publicKey, privateKey }, i) => {
+      const jwk = publicKey.export({ format: 'jwk' });
+      const handle = wasm.call('rsa_key_new', Buffer.from(jwk.n!, 'base64url'), Buffer.from(jwk.e!, 'base64url'));
+      pairs.push({ bits: SPECS[i].bits, e: SPECS[i].publicExponent, privateKey, handle });
+    });
+  }, 240_000);
+
+  it('verifies genuine signatures and rejects tampered ones and the other hashes', () => {
+    for (const p of pairs) {
+      for (const h of HASHES) {
+        for (let i = 0; i < 4; i++) {
+          const msg = seededBytes(`${p.bits}/${h.name}/${i}`, 50 + i * 97);
+          const sig = sign(h.name, msg, p.privateKey);
+          const detail = `seed ${seed}, ${p.bits} bits, e ${p.e}, ${h.name} #${i}`;
+          expect(wasm.call('rsa_verify_pkcs1', p.handle, h.alg, msg, sig), detail).toBe(VerifyResult.Valid);
+          const flipped = Buffer.from(sig);
+          flipped[(i * 31) % flipped.length] ^= 0x10;
+          // A flip near the top may take s past n: BadSignature then, never Valid.
+          expect(wasm.call('rsa_verify_pkcs1', p.handle, h.alg, msg, flipped), `${detail} tampered signature`).not.toBe(VerifyResult.Valid);
+          const otherMsg = Buffer.concat([msg, Buffer.from([i])]);
+          expect(wasm.call('rsa_verify_pkcs1', p.handle, h.alg, otherMsg, sig), `${detail} tampered message`).toBe(VerifyResult.Invalid);
+          const other = HASHES[(h.alg) % 3];
+          expect(wasm.call('rsa_verify_pkcs1', p.handle, other.alg, msg, sig), `${detail} as ${other.name}`).toBe(VerifyResult.Invalid);
+        }
       }
     }
   });
