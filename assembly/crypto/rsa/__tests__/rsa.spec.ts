@@ -191,6 +191,15 @@ describe("RsaPublicKey", () => {
     expect(key("", "010001").status).toBe(VerifyResult.BadKey);
   });
 
+  it("takes the residue comparison for e = 2^t + 1 only (eShift = t)", () => {
+    expect(key(PKCS1_2048_E65537_N, "010001").eShift).toBe(16);
+    expect(key(PKCS1_2048_E65537_N, "03").eShift).toBe(1);
+    expect(key(PKCS1_2048_E65537_N, "0000000011").eShift).toBe(4);
+    expect(key(PKCS1_2048_E65537_N, "07").eShift).toBe(0);
+    expect(key(PKCS1_2048_E65537_N, "7fffffff").eShift).toBe(0);
+    expect(key(PKCS1_2048_E65537_N, "01").eShift).toBe(0);
+  });
+
   it("verification with a rejected key answers BadKey", () => {
     const k = key(PKCS1_2048_E65537_N, "01");
     const sig = fromHex(PKCS1_2048_E65537_VALID_SIG);
