@@ -55,21 +55,35 @@ export class HeaderMap {
   /** Replaces every value of `name` with one value (Envoy `setCopy`). */
   set(name: string, value: string): void {
     const key = name.toLowerCase();
-    const i = this.pairs.findIndex(([k]) => k === key);
-    if (i < 0) {
+    const pairs = this.pairs;
+    let i = 0;
+    while (i < pairs.length && pairs[i][0] !== key) i++;
+    if (i === pairs.length) {
       this.add(key, value);
       return;
     }
-    this.pairs[i] = [key, value];
-    this.pairs = this.pairs.filter(([k], j) => j <= i || k !== key);
+    pairs[i] = [key, value];
+    this.compact(key, i + 1);
   }
 
   /** Removes every value of `name`; returns how many were removed. */
   remove(name: string): number {
     const key = name.toLowerCase();
-    const before = this.pairs.length;
-    this.pairs = this.pairs.filter(([k]) => k !== key);
-    return before - this.pairs.length;
+    const pairs = this.pairs;
+    let i = 0;
+    while (i < pairs.length && pairs[i][0] !== key) i++;
+    // Request paths remove many absent names: no allocation unless something goes.
+    return i === pairs.length ? 0 : this.compact(key, i);
+  }
+
+  /** Drops pairs named `key` from index `from` on, in place; returns how many. */
+  private compact(key: string, from: number): number {
+    const pairs = this.pairs;
+    let w = from;
+    for (let r = from; r < pairs.length; r++) if (pairs[r][0] !== key) pairs[w++] = pairs[r];
+    const removed = pairs.length - w;
+    pairs.length = w;
+    return removed;
   }
 
   /** Replaces the whole map. */
@@ -80,6 +94,26 @@ export class HeaderMap {
 
   entries(): HeaderPair[] {
     return this.pairs.map(([k, v]) => [k, v]);
+  }
+
+  /**
+   * A map from `[name0, value0, name1, value1, ...]` (Node's raw header layout; the form
+   * headers cross threads in, one flat array being far cheaper to clone than pairs).
+   */
+  static fromFlat(flat: readonly string[]): HeaderMap {
+    const map = new HeaderMap();
+    for (let i = 0; i + 1 < flat.length; i += 2) map.add(flat[i], flat[i + 1]);
+    return map;
+  }
+
+  /** The pairs as `[name0, value0, name1, value1, ...]`. */
+  flat(): string[] {
+    const out: string[] = new Array(this.pairs.length * 2);
+    for (let i = 0; i < this.pairs.length; i++) {
+      out[2 * i] = this.pairs[i][0];
+      out[2 * i + 1] = this.pairs[i][1];
+    }
+    return out;
   }
 
   [Symbol.iterator](): IterableIterator<HeaderPair> {

@@ -62,13 +62,13 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 
 export class Cluster {
   private rr = 0;
-  private readonly agent: http.Agent;
+  readonly agent: http.Agent;
   private readonly sessions = new Map<string, http2.ClientHttp2Session>();
 
   constructor(
     readonly config: ClusterConfig,
     readonly hosts: UpstreamHost[],
-    private readonly stats: ProxyStats,
+    readonly stats: ProxyStats,
   ) {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
   }
@@ -91,14 +91,16 @@ export class Cluster {
     return h2 ? this.h2Stream(host, cb) : this.h1Stream(host, cb);
   }
 
-  private connectFailed(host: UpstreamHost, timeout: boolean): void {
+  /** A connection attempt failed (Envoy `upstream_cx_connect_fail`, `_timeout`, `rq_pending_failure_eject`). */
+  connectFailed(host: UpstreamHost, timeout: boolean): void {
     this.stats.cluster(this.name, 'upstream_cx_connect_fail');
     if (timeout) this.stats.cluster(this.name, 'upstream_cx_connect_timeout');
     this.stats.cluster(this.name, 'upstream_rq_pending_failure_eject');
     this.stats.host(this.name, host.address, 'cx_connect_fail');
   }
 
-  private connected(host: UpstreamHost, socket: net.Socket | null): void {
+  /** A new connection is up (Envoy `upstream_cx_total`, `_active` until it closes). */
+  connected(host: UpstreamHost, socket: net.Socket | null): void {
     this.stats.cluster(this.name, 'upstream_cx_total');
     this.stats.cluster(this.name, 'upstream_cx_active');
     this.stats.host(this.name, host.address, 'cx_total');
@@ -110,107 +112,7 @@ export class Cluster {
   }
 
   private h1Stream(host: UpstreamHost, cb: UpstreamStreamCallbacks): UpstreamStream {
-    let req: http.ClientRequest | null = null;
-    let done = false;
-    let gotHeaders = false;
-    let connected = false;
-    let connectTimer: NodeJS.Timeout | undefined;
-    let timedOut = false;
-    const fail = (reason: StreamResetReason, detail: string): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(connectTimer);
-      cb.onReset(reason, detail);
-    };
-    const cluster = this;
-    return {
-      host,
-      sendHeaders(headers, endStream) {
-        const raw: string[] = [];
-        const authority = headers.get(':authority');
-        if (authority !== undefined) raw.push('host', authority);
-        for (const [k, v] of headers) if (!k.startsWith(':') && !HOP_BY_HOP.has(k)) raw.push(k, v);
-        req = http.request({
-          host: host.ip,
-          port: host.port,
-          method: headers.get(':method') ?? 'GET',
-          path: headers.get(':path') ?? '/',
-          headers: raw as unknown as http.OutgoingHttpHeaders,
-          agent: cluster.agent,
-          setHost: false,
-        });
-        const onReady = (socket: net.Socket | null, fresh: boolean): void => {
-          connected = true;
-          clearTimeout(connectTimer);
-          if (fresh) cluster.connected(host, socket);
-          cb.onPoolReady(host);
-        };
-        req.on('socket', (socket: net.Socket) => {
-          if (socket.connecting) {
-            connectTimer = setTimeout(() => {
-              timedOut = true;
-              req?.destroy(new Error('connect timeout'));
-            }, cluster.config.connectTimeoutMs);
-            socket.once('connect', () => onReady(socket, true));
-          } else onReady(socket, false);
-        });
-        req.on('response', (res: http.IncomingMessage) => {
-          if (done) return;
-          gotHeaders = true;
-          const h = new HeaderMap([[':status', String(res.statusCode ?? 0)]]);
-          for (let i = 0; i < res.rawHeaders.length; i += 2) h.add(res.rawHeaders[i], res.rawHeaders[i + 1]);
-          const noBody = res.headers['content-length'] === '0' || res.statusCode === 204 || res.statusCode === 304 || headers.get(':method') === 'HEAD';
-          if (noBody) {
-            // Envoy's HTTP/1 codec ends the stream with the headers when there is no body.
-            done = true;
-            res.resume();
-            cb.onHeaders(h, true);
-            return;
-          }
-          cb.onHeaders(h, false);
-          res.on('data', (chunk: Buffer) => !done && cb.onData(chunk, false));
-          res.on('end', () => {
-            if (done) return;
-            done = true;
-            if (res.rawTrailers.length) {
-              const t = new HeaderMap();
-              for (let i = 0; i < res.rawTrailers.length; i += 2) t.add(res.rawTrailers[i], res.rawTrailers[i + 1]);
-              cb.onTrailers(t);
-            } else cb.onData(Buffer.alloc(0), true);
-          });
-          res.on('error', () => fail('connection termination', ''));
-          res.on('aborted', () => fail('connection termination', ''));
-        });
-        req.on('error', (err: NodeJS.ErrnoException) => {
-          if (!connected) {
-            cluster.connectFailed(host, timedOut);
-            fail(timedOut ? 'connection timeout' : 'remote connection failure', timedOut ? '' : connectErrorText(err));
-          } else {
-            if (!gotHeaders) cluster.stats.cluster(cluster.name, 'upstream_cx_destroy_remote_with_active_rq');
-            fail('connection termination', '');
-          }
-        });
-        if (endStream) req.end();
-      },
-      sendData(data, endStream) {
-        if (!req || done) return;
-        if (data.length) req.write(data);
-        if (endStream) req.end();
-      },
-      sendTrailers(trailers) {
-        if (!req || done) return;
-        const t: Record<string, string> = {};
-        for (const [k, v] of trailers) t[k] = v;
-        req.addTrailers(t);
-        req.end();
-      },
-      reset() {
-        if (done) return;
-        done = true;
-        clearTimeout(connectTimer);
-        req?.destroy();
-      },
-    };
+    return new Http1Stream(this, host, cb);
   }
 
   private session(host: UpstreamHost): { session: http2.ClientHttp2Session; fresh: boolean } {
@@ -335,6 +237,137 @@ export class Cluster {
     this.agent.destroy();
     for (const s of this.sessions.values()) s.destroy();
     this.sessions.clear();
+  }
+}
+
+/**
+ * One HTTP/1.1 request upstream on the cluster's keep-alive agent (Envoy's HTTP/1 codec
+ * stream on a pooled connection). Kept as a class: the request path makes no closures
+ * of its own beyond the socket listeners Node needs.
+ */
+class Http1Stream implements UpstreamStream {
+  private req: http.ClientRequest | null = null;
+  private done = false;
+  private gotHeaders = false;
+  private connected = false;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private timedOut = false;
+  private headRequest = false;
+
+  constructor(
+    private readonly cluster: Cluster,
+    readonly host: UpstreamHost,
+    private readonly cb: UpstreamStreamCallbacks,
+  ) {}
+
+  private fail(reason: StreamResetReason, detail: string): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.connectTimer);
+    this.cb.onReset(reason, detail);
+  }
+
+  sendHeaders(headers: HeaderMap, endStream: boolean): void {
+    const raw: string[] = [];
+    const authority = headers.get(':authority');
+    if (authority !== undefined) raw.push('host', authority);
+    for (const [k, v] of headers) if (!k.startsWith(':') && !HOP_BY_HOP.has(k)) raw.push(k, v);
+    const method = headers.get(':method') ?? 'GET';
+    this.headRequest = method === 'HEAD';
+    const host = this.host;
+    const req = http.request({
+      host: host.ip,
+      port: host.port,
+      method,
+      path: headers.get(':path') ?? '/',
+      headers: raw as unknown as http.OutgoingHttpHeaders,
+      agent: this.cluster.agent,
+      setHost: false,
+    });
+    this.req = req;
+    req.on('socket', (socket: net.Socket) => this.onSocket(socket));
+    req.on('response', (res: http.IncomingMessage) => this.onResponse(res));
+    req.on('error', (err: NodeJS.ErrnoException) => this.onError(err));
+    if (endStream) req.end();
+  }
+
+  private onSocket(socket: net.Socket): void {
+    if (!socket.connecting) return this.onReady(socket, false);
+    this.connectTimer = setTimeout(() => {
+      this.timedOut = true;
+      this.req?.destroy(new Error('connect timeout'));
+    }, this.cluster.config.connectTimeoutMs);
+    socket.once('connect', () => this.onReady(socket, true));
+  }
+
+  private onReady(socket: net.Socket, fresh: boolean): void {
+    this.connected = true;
+    clearTimeout(this.connectTimer);
+    if (fresh) this.cluster.connected(this.host, socket);
+    this.cb.onPoolReady(this.host);
+  }
+
+  private onResponse(res: http.IncomingMessage): void {
+    if (this.done) return;
+    this.gotHeaders = true;
+    const h = new HeaderMap([[':status', String(res.statusCode ?? 0)]]);
+    const raw = res.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) h.add(raw[i], raw[i + 1]);
+    if (res.headers['content-length'] === '0' || res.statusCode === 204 || res.statusCode === 304 || this.headRequest) {
+      // Envoy's HTTP/1 codec ends the stream with the headers when there is no body.
+      this.done = true;
+      res.resume();
+      this.cb.onHeaders(h, true);
+      return;
+    }
+    this.cb.onHeaders(h, false);
+    res.on('data', (chunk: Buffer) => {
+      if (!this.done) this.cb.onData(chunk, false);
+    });
+    res.on('end', () => this.onEnd(res));
+    res.on('error', () => this.fail('connection termination', ''));
+    res.on('aborted', () => this.fail('connection termination', ''));
+  }
+
+  private onEnd(res: http.IncomingMessage): void {
+    if (this.done) return;
+    this.done = true;
+    if (res.rawTrailers.length) {
+      const t = new HeaderMap();
+      for (let i = 0; i < res.rawTrailers.length; i += 2) t.add(res.rawTrailers[i], res.rawTrailers[i + 1]);
+      this.cb.onTrailers(t);
+    } else this.cb.onData(Buffer.alloc(0), true);
+  }
+
+  private onError(err: NodeJS.ErrnoException): void {
+    if (!this.connected) {
+      this.cluster.connectFailed(this.host, this.timedOut);
+      this.fail(this.timedOut ? 'connection timeout' : 'remote connection failure', this.timedOut ? '' : connectErrorText(err));
+    } else {
+      if (!this.gotHeaders) this.cluster.stats.cluster(this.cluster.name, 'upstream_cx_destroy_remote_with_active_rq');
+      this.fail('connection termination', '');
+    }
+  }
+
+  sendData(data: Buffer, endStream: boolean): void {
+    if (!this.req || this.done) return;
+    if (data.length) this.req.write(data);
+    if (endStream) this.req.end();
+  }
+
+  sendTrailers(trailers: HeaderMap): void {
+    if (!this.req || this.done) return;
+    const t: Record<string, string> = {};
+    for (const [k, v] of trailers) t[k] = v;
+    this.req.addTrailers(t);
+    this.req.end();
+  }
+
+  reset(): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.connectTimer);
+    this.req?.destroy();
   }
 }
 

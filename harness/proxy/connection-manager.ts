@@ -25,9 +25,9 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import type { HttpFilter, StreamInfo } from '../http/filter.ts';
-import { HeaderMap, type HeaderPair } from '../http/header-map.ts';
+import { HeaderMap } from '../http/header-map.ts';
 import type { Cidr, ListenerConfig } from './bootstrap.ts';
-import { FilterManager, type FilterEntry } from './filter-manager.ts';
+import { FilterManager, type FilterEntry, type FilterManagerCallbacks, type ResolvedRoute } from './filter-manager.ts';
 import { RouteTable } from './route-table.ts';
 import { RouterFilter, type RouterContext } from './router.ts';
 import type { ProxyStats } from './stats.ts';
@@ -38,11 +38,11 @@ export interface FilterFactoryEntry {
   create(info: StreamInfo): FilterEntry;
 }
 
-/** Where responses go: the downstream codec. */
+/** Where responses go: the downstream codec. Headers are flat `[name, value, ...]` arrays. */
 export interface StreamSink {
-  headers(id: number, headers: HeaderPair[], endStream: boolean): void;
+  headers(id: number, headers: string[], endStream: boolean): void;
   data(id: number, data: Buffer, endStream: boolean): void;
-  trailers(id: number, trailers: HeaderPair[]): void;
+  trailers(id: number, trailers: string[]): void;
   reset(id: number): void;
   /** Flow control: stop / resume reading this stream's request body. */
   pauseReading(id: number): void;
@@ -58,7 +58,8 @@ export interface StreamStart {
   /** `ip:port` of the client and of the listener. */
   remote: string;
   local: string;
-  headers: HeaderPair[];
+  /** Request headers, flat: `[name0, value0, ...]`, lower-case names, pseudo-headers first. */
+  headers: string[];
   endStream: boolean;
 }
 
@@ -107,24 +108,85 @@ export function lastAddressFromXff(xff: string | undefined, skip: number): { add
 
 let nextStreamId = 1;
 
-interface ActiveStream {
-  fm: FilterManager;
-  info: StreamInfo;
-  startedAt: number;
+/**
+ * Envoy's `Date` header value, computed at most once per second (Envoy's
+ * `TlsCachingDateProviderImpl` refreshes it on a timer rather than per response).
+ */
+let cachedDate = '';
+let cachedDateSecond = -1;
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== cachedDateSecond) {
+    cachedDateSecond = second;
+    cachedDate = new Date(now).toUTCString();
+  }
+  return cachedDate;
+}
+
+/**
+ * One downstream stream (Envoy `ConnectionManagerImpl::ActiveStream`): the filter
+ * manager's callbacks, as methods (no per-stream closures on the request path).
+ */
+class ActiveStream implements FilterManagerCallbacks {
+  readonly fm: FilterManager;
+  private paused = false;
+
+  constructor(
+    private readonly cm: ConnectionManager,
+    readonly id: number,
+    readonly info: StreamInfo,
+    filters: FilterEntry[],
+    bufferLimit: number,
+  ) {
+    this.fm = new FilterManager(info, this, filters, bufferLimit);
+  }
+
+  encodeHeaders(h: HeaderMap, end: boolean): void {
+    this.cm.encodeResponseHeaders(this.id, h, end);
+  }
+  encodeData(d: Buffer, end: boolean): void {
+    this.cm.sink.data(this.id, d, end);
+  }
+  encodeTrailers(t: HeaderMap): void {
+    this.cm.sink.trailers(this.id, t.flat());
+  }
+  resetStream(): void {
+    this.cm.stats.hcm(this.cm.statPrefix, 'downstream_rq_tx_reset');
+    this.cm.sink.reset(this.id);
+  }
+  resolveRoute(h: HeaderMap): ResolvedRoute | null {
+    return this.cm.routes.resolve(h);
+  }
+  onDecoderAboveHighWatermark(): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.cm.sink.pauseReading(this.id);
+    }
+  }
+  onDecoderBelowLowWatermark(): void {
+    if (this.paused) {
+      this.paused = false;
+      this.cm.sink.resumeReading(this.id);
+    }
+  }
+  onDone(): void {
+    this.cm.reap(this.id);
+  }
 }
 
 export class ConnectionManager {
   private readonly streams = new Map<number, ActiveStream>();
-  private readonly routes: RouteTable;
-  private readonly statPrefix: string;
+  readonly routes: RouteTable;
+  readonly statPrefix: string;
   private readonly internalAddresses: net.BlockList | null;
 
   constructor(
     readonly listener: ListenerConfig,
     private readonly filters: FilterFactoryEntry[],
     private readonly router: RouterContext,
-    private readonly stats: ProxyStats,
-    private readonly sink: StreamSink,
+    readonly stats: ProxyStats,
+    readonly sink: StreamSink,
     private readonly node: { id: string; cluster: string },
   ) {
     this.routes = new RouteTable(listener.hcm.routeConfig);
@@ -138,7 +200,7 @@ export class ConnectionManager {
   }
 
   onHeaders(s: StreamStart): void {
-    const headers = new HeaderMap(s.headers);
+    const headers = HeaderMap.fromFlat(s.headers);
     const info: StreamInfo = {
       streamId: nextStreamId++,
       connectionId: s.connectionId,
@@ -154,45 +216,20 @@ export class ConnectionManager {
       responseBodyBytes: 0,
     };
     this.mutateRequestHeaders(headers, info, s);
-    const id = s.id;
-    const cm = this;
-    let paused = false;
-    const fm: FilterManager = new FilterManager(
-      info,
-      {
-        encodeHeaders(h, end) {
-          cm.mutateResponseHeaders(h);
-          cm.stats.hcmCode(cm.statPrefix, Number(h.get(':status')));
-          cm.sink.headers(id, h.entries(), end);
-        },
-        encodeData: (d, end) => cm.sink.data(id, d, end),
-        encodeTrailers: (t) => cm.sink.trailers(id, t.entries()),
-        resetStream() {
-          cm.stats.hcm(cm.statPrefix, 'downstream_rq_tx_reset');
-          cm.sink.reset(id);
-        },
-        resolveRoute: (h) => cm.routes.resolve(h),
-        onDecoderAboveHighWatermark() {
-          if (!paused) {
-            paused = true;
-            cm.sink.pauseReading(id);
-          }
-        },
-        onDecoderBelowLowWatermark() {
-          if (paused) {
-            paused = false;
-            cm.sink.resumeReading(id);
-          }
-        },
-        onDone: () => cm.reap(id),
-      },
-      this.filters.map((f) => f.create(info)),
-      this.listener.bufferLimitBytes,
-    );
-    this.streams.set(id, { fm, info, startedAt: performance.now() });
+    const filters: FilterEntry[] = new Array(this.filters.length);
+    for (let i = 0; i < filters.length; i++) filters[i] = this.filters[i].create(info);
+    const stream = new ActiveStream(this, s.id, info, filters, this.listener.bufferLimitBytes);
+    this.streams.set(s.id, stream);
     this.stats.hcm(this.statPrefix, 'downstream_rq_total');
     this.stats.hcm(this.statPrefix, 'downstream_rq_active');
-    fm.decodeHeaders(headers, s.endStream);
+    stream.fm.decodeHeaders(headers, s.endStream);
+  }
+
+  /** ActiveStream::encodeHeaders: Envoy's response header mutations, then the codec. */
+  encodeResponseHeaders(id: number, h: HeaderMap, end: boolean): void {
+    this.mutateResponseHeaders(h);
+    this.stats.hcmCode(this.statPrefix, Number(h.get(':status')));
+    this.sink.headers(id, h.flat(), end);
   }
 
   onData(id: number, data: Buffer, endStream: boolean): void {
@@ -201,10 +238,10 @@ export class ConnectionManager {
     s.fm.decodeData(data, endStream);
   }
 
-  onTrailers(id: number, trailers: HeaderPair[]): void {
+  onTrailers(id: number, trailers: string[]): void {
     const s = this.streams.get(id);
     if (!s) return;
-    s.fm.decodeTrailers(new HeaderMap(trailers));
+    s.fm.decodeTrailers(HeaderMap.fromFlat(trailers));
   }
 
   /** The client reset the stream or closed the connection. */
@@ -291,7 +328,7 @@ export class ConnectionManager {
   /** ActiveStream::encodeHeaders + mutateResponseHeaders. */
   private mutateResponseHeaders(h: HeaderMap): void {
     for (const k of HOP_BY_HOP_RESPONSE) h.remove(k);
-    h.set('date', new Date().toUTCString());
+    h.set('date', httpDate());
     const cfg = this.listener.hcm;
     if (cfg.serverHeaderTransformation === 'OVERWRITE' || (cfg.serverHeaderTransformation === 'APPEND_IF_ABSENT' && !h.has('server'))) h.set('server', cfg.serverName);
   }

@@ -18,11 +18,10 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { createDualProtocolServer, type DualProtocolServer } from '../http/h2c.ts';
-import type { HeaderPair } from '../http/header-map.ts';
 import { renderClusters, startAdmin, type AdminServer } from './admin.ts';
 import { loadBootstrapFile, parseBootstrap, ProxyConfigError, type BootstrapConfig } from './bootstrap.ts';
 import type { UpstreamHost } from './cluster-manager.ts';
-import { transferable, type FromWorker, type ToWorker, type WorkerInit } from './messages.ts';
+import { Outbox, transferable, type FromWorker, type ToWorker, type WorkerInit } from './messages.ts';
 import { ProxyStats } from './stats.ts';
 import type { SharedStateHandle } from '../host/index.ts';
 
@@ -108,7 +107,7 @@ interface DownstreamStream {
   worker: number;
   listener: number;
   h1?: { req: http.IncomingMessage; res: http.ServerResponse; trailers: Record<string, string> | null };
-  h2?: { stream: http2.ServerHttp2Stream; trailers: HeaderPair[] | null };
+  h2?: { stream: http2.ServerHttp2Stream; trailers: string[] | null };
   finished: boolean;
 }
 
@@ -146,14 +145,18 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     new Promise((resolve, reject) => {
       const init: WorkerInit = { index, concurrency, bootstrap, hosts: [...hosts], stats: stats.handle(), logLevel: opts.logLevel ?? 'info', shared: shared.handle };
       const w = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: init });
-      const onMessage = (m: FromWorker): void => {
-        if (m.t === 'log') log(m.level, m.line);
-        else if (m.t === 'ready') {
-          w.off('message', onMessage);
-          w.on('message', (msg: FromWorker) => onWorkerMessage(msg));
-          resolve(w);
-        } else if (m.t === 'fatal') {
-          reject(new ProxyConfigError(m.message));
+      const onMessage = (batch: FromWorker[]): void => {
+        for (const m of batch) {
+          if (m.t === 'log') log(m.level, m.line);
+          else if (m.t === 'ready') {
+            w.off('message', onMessage);
+            w.on('message', (msgs: FromWorker[]) => {
+              for (const msg of msgs) onWorkerMessage(msg);
+            });
+            resolve(w);
+          } else if (m.t === 'fatal') {
+            reject(new ProxyConfigError(m.message));
+          }
         }
       };
       w.on('message', onMessage);
@@ -167,7 +170,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     throw e;
   }
 
-  const post = (worker: number, m: ToWorker, transfer?: ArrayBuffer[]): void => workers[worker].postMessage(m, transfer ?? []);
+  const outboxes = workers.map((w) => new Outbox<ToWorker>(w));
+  const post = (worker: number, m: ToWorker, transfer?: ArrayBuffer): void => outboxes[worker].push(m, transfer);
 
   function onWorkerMessage(m: FromWorker): void {
     if (m.t === 'log') return log(m.level, m.line);
@@ -187,13 +191,15 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     const { req, res } = s.h1!;
     switch (m.t) {
       case 'headers': {
-        const flat: string[] = [];
+        // Pseudo-headers lead the flat list (HeaderMap keeps them first): :status, then the rest.
+        const h = m.headers;
         let status = 200;
-        for (const [k, v] of m.headers) {
-          if (k === ':status') status = Number(v);
-          else if (!k.startsWith(':')) flat.push(k, v);
+        let first = 0;
+        while (first < h.length && h[first].charCodeAt(0) === 0x3a) {
+          if (h[first] === ':status') status = Number(h[first + 1]);
+          first += 2;
         }
-        res.writeHead(status, flat as unknown as http.OutgoingHttpHeaders);
+        res.writeHead(status, (first === 0 ? h : h.slice(first)) as unknown as http.OutgoingHttpHeaders);
         if (m.end) {
           res.end();
           end(m.id, s);
@@ -209,7 +215,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         break;
       case 'trailers': {
         const t: Record<string, string> = {};
-        for (const [k, v] of m.trailers) t[k] = v;
+        for (let i = 0; i + 1 < m.trailers.length; i += 2) t[m.trailers[i]] = m.trailers[i + 1];
         res.addTrailers(t);
         res.end();
         end(m.id, s);
@@ -234,7 +240,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     switch (m.t) {
       case 'headers': {
         const h: http2.OutgoingHttpHeaders = {};
-        for (const [k, v] of m.headers) {
+        for (let i = 0; i + 1 < m.headers.length; i += 2) {
+          const k = m.headers[i];
+          const v = m.headers[i + 1];
           const prev = h[k];
           h[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [String(prev), v];
         }
@@ -282,14 +290,16 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     await admin?.close();
     await Promise.all(
       workers.map(
-        (w) =>
+        (w, i) =>
           new Promise<void>((resolve) => {
             const timer = setTimeout(() => void w.terminate().then(() => resolve()), 2000);
             w.once('exit', () => {
               clearTimeout(timer);
               resolve();
             });
-            w.postMessage({ t: 'stop' } satisfies ToWorker);
+            // Stream events still queued go first, then the stop.
+            outboxes[i].push({ t: 'stop' });
+            outboxes[i].flush();
           }),
       ),
     );
@@ -301,7 +311,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       const l = bootstrap.listeners[li];
       const conns = new WeakMap<object, ConnInfo>();
       const statPrefix = l.hcm.statPrefix;
-      const newStream = (conn: ConnInfo, protocol: string, headers: HeaderPair[], endStream: boolean, s: DownstreamStream): number => {
+      const newStream = (conn: ConnInfo, protocol: string, headers: string[], endStream: boolean, s: DownstreamStream): number => {
         const id = nextStream++;
         streams.set(id, s);
         post(conn.worker, { t: 'headers', listener: li, start: { id, connectionId: conn.id, protocol, remote: conn.remote, local: conn.local, headers, endStream } });
@@ -309,7 +319,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       };
       const sendData = (conn: ConnInfo, id: number, chunk: Buffer, endStream: boolean): void => {
         const d = transferable(chunk);
-        post(conn.worker, { t: 'data', listener: li, id, data: d, end: endStream }, [d.buffer as ArrayBuffer]);
+        post(conn.worker, { t: 'data', listener: li, id, data: d, end: endStream }, d.buffer as ArrayBuffer);
       };
       const h1 =
         l.hcm.codecType === 'HTTP2'
@@ -318,15 +328,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
               const conn = conns.get(req.socket);
               if (!conn) return void req.socket.destroy();
               // Envoy's HTTP/1 codec: Host becomes :authority; :scheme from the connection.
-              const headers: HeaderPair[] = [
-                [':method', req.method ?? 'GET'],
-                [':path', req.url ?? '/'],
-                [':authority', req.headers.host ?? ''],
-                [':scheme', 'http'],
-              ];
-              for (let i = 0; i < req.rawHeaders.length; i += 2) {
-                const k = req.rawHeaders[i].toLowerCase();
-                if (k !== 'host') headers.push([k, req.rawHeaders[i + 1]]);
+              const headers: string[] = [':method', req.method ?? 'GET', ':path', req.url ?? '/', ':authority', req.headers.host ?? '', ':scheme', 'http'];
+              const raw = req.rawHeaders;
+              for (let i = 0; i < raw.length; i += 2) {
+                const k = raw[i].toLowerCase();
+                if (k !== 'host') headers.push(k, raw[i + 1]);
               }
               const cl = req.headers['content-length'];
               const hasBody = req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
@@ -336,8 +342,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
                 req.on('data', (c: Buffer) => sendData(conn, id, c, false));
                 req.on('end', () => {
                   if (req.rawTrailers.length) {
-                    const t: HeaderPair[] = [];
-                    for (let i = 0; i < req.rawTrailers.length; i += 2) t.push([req.rawTrailers[i].toLowerCase(), req.rawTrailers[i + 1]]);
+                    const t: string[] = [];
+                    for (let i = 0; i < req.rawTrailers.length; i += 2) t.push(req.rawTrailers[i].toLowerCase(), req.rawTrailers[i + 1]);
                     post(conn.worker, { t: 'trailers', listener: li, id, trailers: t });
                   } else sendData(conn, id, Buffer.alloc(0), true);
                 });
@@ -361,22 +367,21 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       h2?.on('stream', (stream: http2.ServerHttp2Stream, _h: http2.IncomingHttpHeaders, flags: number, raw?: string[]) => {
         const conn = conns.get(stream.session as object);
         if (!conn) return void stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-        const headers: HeaderPair[] = [];
-        const list = raw ?? Object.entries(_h).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((x) => [k, x]) : [k, String(v)]));
-        for (let i = 0; i < list.length; i += 2) headers.push([list[i], list[i + 1]]);
+        const headers = raw ?? Object.entries(_h).flatMap(([k, v]) => (Array.isArray(v) ? v.flatMap((x) => [k, x]) : [k, String(v)]));
         const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
         const s: DownstreamStream = { worker: conn.worker, listener: li, h2: { stream, trailers: null }, finished: false };
         const id = newStream(conn, 'HTTP/2', headers, endStream, s);
         stream.on('wantTrailers', () => {
           const t: http2.OutgoingHttpHeaders = {};
-          for (const [k, v] of s.h2!.trailers ?? []) t[k] = v;
+          const flat = s.h2!.trailers ?? [];
+          for (let i = 0; i + 1 < flat.length; i += 2) t[flat[i]] = flat[i + 1];
           stream.sendTrailers(t);
         });
         let sawTrailers = false;
         stream.on('trailers', (th: http2.IncomingHttpHeaders) => {
           sawTrailers = true;
-          const t: HeaderPair[] = [];
-          for (const [k, v] of Object.entries(th)) if (v !== undefined) t.push([k, Array.isArray(v) ? v.join(', ') : String(v)]);
+          const t: string[] = [];
+          for (const [k, v] of Object.entries(th)) if (v !== undefined) t.push(k, Array.isArray(v) ? v.join(', ') : String(v));
           post(conn.worker, { t: 'trailers', listener: li, id, trailers: t });
         });
         if (!endStream) {

@@ -20,7 +20,7 @@ import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, type HttpF
 import { BodyBuffer } from '../http/body-buffer.ts';
 import type { HeaderMap } from '../http/header-map.ts';
 import type { RouteActionConfig, DirectResponseConfig, VirtualHostConfig } from './bootstrap.ts';
-import type { Cluster, ClusterManager, UpstreamHost, UpstreamStream } from './cluster-manager.ts';
+import type { Cluster, ClusterManager, UpstreamHost, UpstreamStream, UpstreamStreamCallbacks } from './cluster-manager.ts';
 import type { StreamDecoderCallbacks } from './filter-manager.ts';
 import { NO_RETRY_POLICY, RetryState, simpleAtoi, type RetryClusterHooks, type StreamResetReason } from './retry-state.ts';
 import type { ProxyStats } from './stats.ts';
@@ -53,7 +53,8 @@ const RESET_FLAGS: Record<StreamResetReason, string> = {
   'protocol error': 'UPE',
 };
 
-class Attempt {
+/** One try of the request upstream (Envoy `UpstreamRequest`): its stream's callbacks lead back to the router. */
+class Attempt implements UpstreamStreamCallbacks {
   awaitingHeaders = true;
   retried = false;
   requestStarted = false;
@@ -64,7 +65,26 @@ class Attempt {
   perTryOnRequestComplete = false;
   perTryTimer: NodeJS.Timeout | undefined;
   stream!: UpstreamStream;
-  constructor(readonly host: UpstreamHost) {}
+  constructor(
+    readonly host: UpstreamHost,
+    private readonly router: RouterFilter,
+  ) {}
+
+  onPoolReady(h: UpstreamHost): void {
+    this.router.onPoolReady(this, h);
+  }
+  onHeaders(headers: HeaderMap, end: boolean): void {
+    this.router.onUpstreamHeaders(this, headers, end);
+  }
+  onData(data: Buffer, end: boolean): void {
+    this.router.onUpstreamData(this, data, end);
+  }
+  onTrailers(trailers: HeaderMap): void {
+    this.router.onUpstreamTrailers(this, trailers);
+  }
+  onReset(reason: StreamResetReason, detail: string): void {
+    this.router.onUpstreamReset(this, reason, detail);
+  }
 }
 
 export class RouterFilter implements HttpFilter {
@@ -221,33 +241,25 @@ export class RouterFilter implements HttpFilter {
   }
 
   private startAttempt(host: UpstreamHost, endStream: boolean): Attempt {
-    const a = new Attempt(host);
+    const a = new Attempt(host, this);
     this.attempts.push(a);
-    const protocol = this.cb.streamInfo.protocol;
-    a.stream = this.cluster.newStream(
-      host,
-      {
-        onPoolReady: (h) => {
-          a.poolReady = true;
-          this.ctx.stats.cluster(this.cluster.name, 'upstream_rq_total');
-          this.ctx.stats.cluster(this.cluster.name, 'upstream_rq_active');
-          this.ctx.stats.host(this.cluster.name, h.address, 'rq_total');
-          this.ctx.stats.host(this.cluster.name, h.address, 'rq_active');
-          this.cb.streamInfo.upstreamAddress = h.address;
-          if (this.downstreamEndStream) this.setupPerTryTimeout(a);
-          else a.perTryOnRequestComplete = true;
-        },
-        onHeaders: (h, end) => this.onUpstreamHeaders(a, h, end),
-        onData: (d, end) => this.onUpstreamData(a, d, end),
-        onTrailers: (t) => this.onUpstreamTrailers(a, t),
-        onReset: (reason, detail) => this.onUpstreamReset(a, reason, detail),
-      },
-      protocol === 'HTTP/2',
-    );
+    a.stream = this.cluster.newStream(host, a, this.cb.streamInfo.protocol === 'HTTP/2');
     a.requestStarted = true;
     if (endStream) a.encodeComplete = true;
     a.stream.sendHeaders(this.headers, endStream);
     return a;
+  }
+
+  /** UpstreamRequest::onPoolReady: the attempt is on the wire. */
+  onPoolReady(a: Attempt, h: UpstreamHost): void {
+    a.poolReady = true;
+    this.ctx.stats.cluster(this.cluster.name, 'upstream_rq_total');
+    this.ctx.stats.cluster(this.cluster.name, 'upstream_rq_active');
+    this.ctx.stats.host(this.cluster.name, h.address, 'rq_total');
+    this.ctx.stats.host(this.cluster.name, h.address, 'rq_active');
+    this.cb.streamInfo.upstreamAddress = h.address;
+    if (this.downstreamEndStream) this.setupPerTryTimeout(a);
+    else a.perTryOnRequestComplete = true;
   }
 
   private setupPerTryTimeout(a: Attempt): void {
@@ -348,7 +360,7 @@ export class RouterFilter implements HttpFilter {
     if (this.downstreamTrailers) this.sendTrailers(a, this.downstreamTrailers);
   }
 
-  private onUpstreamHeaders(a: Attempt, headers: HeaderMap, endStream: boolean): void {
+  onUpstreamHeaders(a: Attempt, headers: HeaderMap, endStream: boolean): void {
     if (this.destroyed) return;
     a.awaitingHeaders = false;
     const code = Number(headers.get(':status') ?? 0);
@@ -378,13 +390,13 @@ export class RouterFilter implements HttpFilter {
     this.cb.encodeHeaders(headers, endStream, 'via_upstream');
   }
 
-  private onUpstreamData(a: Attempt, data: Buffer, endStream: boolean): void {
+  onUpstreamData(a: Attempt, data: Buffer, endStream: boolean): void {
     if (this.destroyed) return;
     if (endStream) this.onUpstreamComplete(a);
     this.cb.encodeData(data, endStream);
   }
 
-  private onUpstreamTrailers(a: Attempt, trailers: HeaderMap): void {
+  onUpstreamTrailers(a: Attempt, trailers: HeaderMap): void {
     if (this.destroyed) return;
     this.onUpstreamComplete(a);
     this.cb.encodeTrailers(trailers);
@@ -413,7 +425,7 @@ export class RouterFilter implements HttpFilter {
   }
 
   /** Filter::onUpstreamReset. */
-  private onUpstreamReset(a: Attempt, reason: StreamResetReason, transportFailure: string): void {
+  onUpstreamReset(a: Attempt, reason: StreamResetReason, transportFailure: string): void {
     if (this.destroyed || !this.attempts.includes(a)) return;
     if (reason === 'remote reset' || reason === 'remote refused stream reset') this.ctx.stats.cluster(this.cluster.name, 'upstream_rq_rx_reset');
     if (this.maybeRetryReset(reason, a, false)) return;

@@ -47,6 +47,14 @@ export type HcmGauge = (typeof HCM_GAUGES)[number];
 /** Response codes tracked individually: 100..599. */
 const CODES = 500;
 
+// Stat name → slot offset, looked up once per update (no linear search on the request path).
+const offsets = (counters: readonly string[], gauges: readonly string[]): Map<string, number> =>
+  new Map([...counters.map((s, i) => [s, i] as const), ...gauges.map((s, i) => [s, counters.length + i] as const)]);
+const CLUSTER_OFFSETS = offsets(CLUSTER_COUNTERS, CLUSTER_GAUGES);
+const HOST_OFFSETS = offsets(HOST_COUNTERS, HOST_GAUGES);
+const HCM_OFFSETS = offsets(HCM_COUNTERS, HCM_GAUGES);
+const BIG: readonly bigint[] = [-1n, 0n, 1n];
+
 export interface StatEntry {
   /** Envoy's flat name, e.g. `cluster.backend.upstream_rq_200`. */
   name: string;
@@ -60,7 +68,8 @@ interface Layout {
   hosts: Map<string, string[]>;
   hcmPrefixes: string[];
   clusterBase: Map<string, number>;
-  hostBase: Map<string, number>;
+  /** cluster → host address → first slot. */
+  hostBase: Map<string, Map<string, number>>;
   hcmBase: Map<string, number>;
   size: number;
 }
@@ -74,13 +83,15 @@ const HCM_SLOTS = HCM_COUNTERS.length + HCM_GAUGES.length + 5;
 function layoutFor(clusters: string[], hosts: Map<string, string[]>, hcmPrefixes: string[]): Layout {
   let size = 0;
   const clusterBase = new Map<string, number>();
-  const hostBase = new Map<string, number>();
+  const hostBase = new Map<string, Map<string, number>>();
   const hcmBase = new Map<string, number>();
   for (const c of clusters) {
     clusterBase.set(c, size);
     size += CLUSTER_SLOTS;
+    const bases = new Map<string, number>();
+    hostBase.set(c, bases);
     for (const h of hosts.get(c) ?? []) {
-      hostBase.set(`${c}::${h}`, size);
+      bases.set(h, size);
       size += HOST_SLOTS;
     }
   }
@@ -125,14 +136,12 @@ export class ProxyStats {
   }
 
   private add(slot: number | undefined, delta: number): void {
-    if (slot !== undefined) Atomics.add(this.v, slot, BigInt(delta));
+    if (slot !== undefined) Atomics.add(this.v, slot, delta >= -1 && delta <= 1 ? BIG[delta + 1] : BigInt(delta));
   }
 
   cluster(cluster: string, stat: ClusterCounter | ClusterGauge, delta = 1): void {
     const base = this.layout.clusterBase.get(cluster);
-    if (base === undefined) return;
-    const c = CLUSTER_COUNTERS.indexOf(stat as ClusterCounter);
-    this.add(base + (c >= 0 ? c : CLUSTER_COUNTERS.length + CLUSTER_GAUGES.indexOf(stat as ClusterGauge)), delta);
+    if (base !== undefined) this.add(base + CLUSTER_OFFSETS.get(stat)!, delta);
   }
 
   /** `upstream_rq_<code>` and `upstream_rq_<n>xx` (`retry.` prefixed for responses that were retried: router.cc chargeBasicResponseStat). */
@@ -171,24 +180,18 @@ export class ProxyStats {
   }
 
   host(cluster: string, host: string, stat: HostCounter | HostGauge, delta = 1): void {
-    const base = this.layout.hostBase.get(`${cluster}::${host}`);
-    if (base === undefined) return;
-    const c = HOST_COUNTERS.indexOf(stat as HostCounter);
-    this.add(base + (c >= 0 ? c : HOST_COUNTERS.length + HOST_GAUGES.indexOf(stat as HostGauge)), delta);
+    const base = this.layout.hostBase.get(cluster)?.get(host);
+    if (base !== undefined) this.add(base + HOST_OFFSETS.get(stat)!, delta);
   }
 
   hostValue(cluster: string, host: string, stat: HostCounter | HostGauge): number {
-    const base = this.layout.hostBase.get(`${cluster}::${host}`);
-    if (base === undefined) return 0;
-    const c = HOST_COUNTERS.indexOf(stat as HostCounter);
-    return Number(Atomics.load(this.v, base + (c >= 0 ? c : HOST_COUNTERS.length + HOST_GAUGES.indexOf(stat as HostGauge))));
+    const base = this.layout.hostBase.get(cluster)?.get(host);
+    return base === undefined ? 0 : Number(Atomics.load(this.v, base + HOST_OFFSETS.get(stat)!));
   }
 
   hcm(prefix: string, stat: HcmCounter | HcmGauge, delta = 1): void {
     const base = this.layout.hcmBase.get(prefix);
-    if (base === undefined) return;
-    const c = HCM_COUNTERS.indexOf(stat as HcmCounter);
-    this.add(base + (c >= 0 ? c : HCM_COUNTERS.length + HCM_GAUGES.indexOf(stat as HcmGauge)), delta);
+    if (base !== undefined) this.add(base + HCM_OFFSETS.get(stat)!, delta);
   }
 
   /** `downstream_rq_<n>xx` of the connection manager. */

@@ -4,26 +4,32 @@
  * the streams the main thread forwards, answering with response events.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { transferable, type FromWorker, type ToWorker, type WorkerInit } from './messages.ts';
+import { Outbox, transferable, type FromWorker, type ToWorker, type WorkerInit } from './messages.ts';
 import { buildWorkerRuntime } from './worker-runtime.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
-const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer ?? []);
+const outbox = new Outbox<FromWorker>(port);
+const post = (m: FromWorker, transfer?: ArrayBuffer): void => outbox.push(m, transfer);
+/** Start-up and shutdown messages go out at once. */
+const postNow = (m: FromWorker): void => {
+  outbox.push(m);
+  outbox.flush();
+};
 
 try {
   const runtime = await buildWorkerRuntime(init, {
     headers: (id, headers, end) => post({ t: 'headers', id, headers, end }),
     data: (id, data, end) => {
       const d = transferable(data);
-      post({ t: 'data', id, data: d, end }, [d.buffer as ArrayBuffer]);
+      post({ t: 'data', id, data: d, end }, d.buffer as ArrayBuffer);
     },
     trailers: (id, trailers) => post({ t: 'trailers', id, trailers }),
     reset: (id) => post({ t: 'reset', id }),
     pauseReading: (id) => post({ t: 'pause', id }),
     resumeReading: (id) => post({ t: 'resume', id }),
   }, (level, line) => post({ t: 'log', level, line }));
-  port.on('message', (m: ToWorker) => {
+  const handle = (m: ToWorker): void => {
     switch (m.t) {
       case 'headers':
         runtime.managers[m.listener].onHeaders(m.start);
@@ -41,12 +47,15 @@ try {
         break;
       case 'stop':
         runtime.close();
-        post({ t: 'stopped' });
+        postNow({ t: 'stopped' });
         port.close();
         break;
     }
+  };
+  port.on('message', (batch: ToWorker[]) => {
+    for (const m of batch) handle(m);
   });
-  post({ t: 'ready' });
+  postNow({ t: 'ready' });
 } catch (e) {
-  post({ t: 'fatal', message: (e as Error).message });
+  postNow({ t: 'fatal', message: (e as Error).message });
 }

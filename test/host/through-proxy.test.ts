@@ -38,7 +38,7 @@ afterAll(async () => {
 
 async function withProxy(
   filters: Record<string, unknown>[],
-  run: (address: string) => Promise<void>,
+  run: (address: string, proxy: RunningProxy) => Promise<void>,
   logging: { logLevel?: 'warning' | 'off'; log?: (level: string, line: string) => void } = { logLevel: 'off' },
 ): Promise<void> {
   const proxy: RunningProxy = await startProxy({
@@ -52,7 +52,7 @@ async function withProxy(
     }),
   });
   try {
-    await run(proxy.listeners[0].address);
+    await run(proxy.listeners[0].address, proxy);
   } finally {
     await proxy.stop();
   }
@@ -114,5 +114,30 @@ describe('plugin logs through the proxy', () => {
     expect(lines).toContain('[warning] wasm log probe probe probe: loud');
     expect(lines.some((l) => l.includes('quiet'))).toBe(false);
     expect(lines.some((l) => l.startsWith('[error] Function: proxy_on_response_headers failed: Uncaught RuntimeError: unreachable'))).toBe(true);
+  });
+});
+
+describe('plugin metrics in /stats/prometheus', () => {
+  it('counters, gauges and histograms of every worker in one series each, without the wasmcustom namespace, {} for no tags, histograms as cumulative buckets', async () => {
+    const script = [
+      'configure metric_define 0 probe_hits',
+      'configure metric_define 1 probe.level',
+      'configure metric_define 2 probe_latency',
+      'req_headers metric_inc probe_hits 1',
+      'req_headers metric_record probe.level 5',
+      'req_headers metric_record probe_latency 7',
+    ];
+    await withProxy([wasmFilter('probe', PROBE_WASM, script.join('\n'))], async (address, proxy) => {
+      for (let i = 0; i < 6; i++) await (await request(`http://${address}/m${i}`, { reset: true })).body.dump();
+      const prom = await (await request(`http://${proxy.admin!.address}/stats/prometheus`)).body.text();
+      expect(prom).toMatch(/^# TYPE probe_hits counter\nprobe_hits\{\} 6$/m);
+      expect(prom).toMatch(/^# TYPE probe_level gauge\nprobe_level\{\} 5$/m);
+      expect(prom).toContain('# TYPE probe_latency histogram\n');
+      expect(prom).toContain('probe_latency_bucket{le="5"} 0\nprobe_latency_bucket{le="10"} 6\n');
+      expect(prom).toContain('probe_latency_bucket{le="+Inf"} 6\nprobe_latency_sum{} 42\nprobe_latency_count{} 6\n');
+      // One VM per worker; Envoy also keeps the main thread's base VM (3 here). See docs/FIDELITY.md.
+      expect(prom).toMatch(/^envoy_wasm_envoy_wasm_runtime_v8_active\{\} 2$/m);
+      expect(prom.match(/^# TYPE probe_hits /gm)).toHaveLength(1);
+    });
   });
 });

@@ -42,7 +42,7 @@ function send(hcm: Record<string, unknown>, remote: string, headers: HeaderPair[
     { headers: noop, data: noop, trailers: noop, reset: noop, pauseReading: noop, resumeReading: noop },
     b.node,
   );
-  cm.onHeaders({ id: 1, connectionId: 1, protocol: 'HTTP/1.1', remote, local: '192.0.2.100:8080', endStream: true, headers: [[':method', 'GET'], [':path', '/'], [':authority', 'svc'], [':scheme', 'http'], ...headers] });
+  cm.onHeaders({ id: 1, connectionId: 1, protocol: 'HTTP/1.1', remote, local: '192.0.2.100:8080', endStream: true, headers: [[':method', 'GET'], [':path', '/'], [':authority', 'svc'], [':scheme', 'http'], ...headers].flat() });
   if (!seen) throw new Error('the filter saw no request');
   return seen;
 }
