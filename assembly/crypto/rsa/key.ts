@@ -60,10 +60,14 @@ export class RsaPublicKey {
     return this.shift;
   }
   private shift: i32 = 0;
-  /** Per hash (HashAlg − 1): the EM template without digest, times R^(−2^t), mod n. */
-  private pkcs1Fixed: StaticArray<Residue | null> = new StaticArray<Residue | null>(3);
+  /** Per hash: the EM template without digest, times R^(−2^t), mod n. */
+  private fixed256: Residue = new Residue(0);
+  private fixed384: Residue = new Residue(0);
+  private fixed512: Residue = new Residue(0);
   /** Per hash: R^(−2^t)·2^(w·j) mod n, j = limbs of the digest (see `expectedPkcs1`). */
-  private pkcs1DigestFactor: StaticArray<Residue | null> = new StaticArray<Residue | null>(3);
+  private factor256: Residue = new Residue(0);
+  private factor384: Residue = new Residue(0);
+  private factor512: Residue = new Residue(0);
   /** The digest's limbs, and the expected residue of one verification. */
   private digestLimbs: StaticArray<u32> = new StaticArray<u32>(0);
   private expected: Residue = new Residue(0);
@@ -140,7 +144,9 @@ export class RsaPublicKey {
       const fixed = new Residue(count);
       mont.mul(fixed, value, g); // template·R^(−2^t)
       mont.reduce(fixed.limbs());
-      this.pkcs1Fixed[alg - 1] = fixed;
+      if (alg == HashAlg.SHA256) this.fixed256 = fixed;
+      else if (alg == HashAlg.SHA384) this.fixed384 = fixed;
+      else this.fixed512 = fixed;
       const j = (hashLength(alg) * 8 + w - 1) / w;
       maxDigestLimbs = max(maxDigestLimbs, j);
       memory.fill(value.limbs(), 0, <usize>count << 2);
@@ -149,7 +155,9 @@ export class RsaPublicKey {
       const factor = new Residue(count);
       mont.mul(factor, value, g);
       mont.reduce(factor.limbs());
-      this.pkcs1DigestFactor[alg - 1] = factor;
+      if (alg == HashAlg.SHA256) this.factor256 = factor;
+      else if (alg == HashAlg.SHA384) this.factor384 = factor;
+      else this.factor512 = factor;
     }
     this.digestLimbs = new StaticArray<u32>(maxDigestLimbs);
     this.expected = new Residue(count);
@@ -210,10 +218,12 @@ export class RsaPublicKey {
     const j = (hLen * 8 + mont.bits - 1) / mont.bits;
     const h = changetype<usize>(this.digestLimbs);
     limbsFromBytes(h, j, mont.bits, digest, hLen);
+    const sha256 = alg == HashAlg.SHA256;
+    const sha384 = alg == HashAlg.SHA384;
     const product = this.base;
-    mont.mulShort(product, h, j, this.pkcs1DigestFactor[alg - 1]!);
+    mont.mulShort(product, h, j, sha256 ? this.factor256 : sha384 ? this.factor384 : this.factor512);
     const expected = this.expected;
-    mont.addReduced(expected, product, this.pkcs1Fixed[alg - 1]!);
+    mont.addReduced(expected, product, sha256 ? this.fixed256 : sha384 ? this.fixed384 : this.fixed512);
     return expected;
   }
 
