@@ -17,7 +17,8 @@
  *   the calls answer `BAD_ARGUMENT`, `proxy_on_log` reads them as they were logged.
  * - Changing request headers clears the route cache (context.cc `addHeaderMapValue`...).
  * - `StopIteration` from a headers callback becomes `StopAllIterationAndWatermark`
- *   (cpp-host `convertVmCallResultToFilterHeadersStatus`, ABI 0.2.x default).
+ *   (cpp-host `convertVmCallResultToFilterHeadersStatus`, ABI 0.2.x default) unless the
+ *   plugin sets `allow_on_headers_stop_iteration`.
  * - A local reply, continue or close asked for inside a callback runs after the callback
  *   returns (context.cc `sendLocalResponse` / `continueStream` defer them).
  * - If the VM has failed (a trap), a stream is answered 503 `wasm_fail_stream` (fail
@@ -48,6 +49,8 @@ export interface PluginInfo {
   readonly key: string;
   /** FAIL_OPEN: a failed VM lets streams through (cpp-host `plugin_->fail_open_`). */
   readonly failOpen: boolean;
+  /** Envoy `allow_on_headers_stop_iteration` (cpp-host `allow_on_headers_stop_iteration_`). */
+  readonly allowOnHeadersStopIteration?: boolean;
   readonly logSource: LogSource;
   /** Error-level lines the plugin logged during `proxy_on_configure`, for the load error. */
   configureErrors?: string[];
@@ -397,7 +400,11 @@ export class Context implements HttpFilter {
     let status: FilterHeadersStatus;
     if (this.checkFail()) {
       status = this.plugin?.failOpen ? FilterHeadersStatus.Continue : FilterHeadersStatus.StopAllIterationAndWatermark;
-    } else if (w.stopIteration || result > FilterHeadersStatus.StopAllIterationAndWatermark || result === FilterHeadersStatus.StopIteration) {
+    } else if (w.stopIteration || result > FilterHeadersStatus.StopAllIterationAndWatermark) {
+      status = FilterHeadersStatus.StopAllIterationAndWatermark;
+    } else if (result === FilterHeadersStatus.StopIteration && !this.root.plugin?.allowOnHeadersStopIteration) {
+      // cpp-host convertVmCallResultToFilterHeadersStatus: pausing headers alone breaks
+      // body processing assumptions, so it stops everything unless the plugin opted in.
       status = FilterHeadersStatus.StopAllIterationAndWatermark;
     } else if (result === FilterHeadersStatus.ContinueAndEndStream) {
       // Envoy context.cc `convertFilterHeadersStatus` has no case for it: Continue.

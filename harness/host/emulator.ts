@@ -65,6 +65,8 @@ export interface EmulatorOptions {
   environmentVariables?: Record<string, string>;
   failurePolicy?: FailurePolicy;
   reloadBaseIntervalMs?: number;
+  /** Envoy `allow_on_headers_stop_iteration` (default false). */
+  allowOnHeadersStopIteration?: boolean;
   /** Fake wall clock start, ms since the epoch (default 2026-01-01T00:00:00Z). */
   startTimeMs?: number;
   /** Level below which plugin logs are dropped, as `proxy_get_log_level` reports it (default trace). */
@@ -254,6 +256,7 @@ export class WasmEmulator {
         environmentVariables: options.environmentVariables,
         failurePolicy: options.failurePolicy,
         reloadBaseIntervalMs: options.reloadBaseIntervalMs,
+        allowOnHeadersStopIteration: options.allowOnHeadersStopIteration,
       },
       {
         clock,

@@ -52,6 +52,8 @@ export interface WasmPluginConfig {
   failOpen?: boolean;
   /** `config.reload_config.backoff.base_interval` in ms (FAIL_RELOAD; default 1000). */
   reloadBaseIntervalMs?: number;
+  /** `config.allow_on_headers_stop_iteration` (default false: StopIteration becomes StopAllIterationAndWatermark). */
+  allowOnHeadersStopIteration?: boolean;
 }
 
 /** A plugin that failed to load or configure; `message` is the line users should see. */
@@ -166,6 +168,7 @@ export class WasmPlugin implements HttpFilterFactory {
       configuration,
       key: createHash('sha256').update(rootId).update('||').update(configuration).update('||').update(vmKey).digest('hex'),
       failOpen: policy === 'FAIL_OPEN',
+      allowOnHeadersStopIteration: config.allowOnHeadersStopIteration ?? false,
       logSource: { plugin: config.name, rootId, vmId },
     };
     const setup: VmSetup = { compiled, vmId, vmConfiguration, envs, services: resolved, pluginName: config.name };

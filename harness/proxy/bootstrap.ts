@@ -166,6 +166,8 @@ export interface WasmPluginConfig {
   failurePolicy: FailurePolicy;
   /** `reload_config.backoff.base_interval` in ms (FAIL_RELOAD's first delay). */
   reloadBaseIntervalMs?: number;
+  /** `allow_on_headers_stop_iteration`: StopIteration from a headers callback is passed on, not turned into StopAllIterationAndWatermark. */
+  allowOnHeadersStopIteration?: boolean;
 }
 
 export type HttpFilterConfig =
@@ -554,6 +556,7 @@ function parseWasmFilter(name: string, typed: Node, ctx: ParseContext): HttpFilt
     backoff.finish();
   }
   reload?.finish();
+  if (cfg.has('allow_on_headers_stop_iteration')) plugin.allowOnHeadersStopIteration = cfg.bool('allow_on_headers_stop_iteration');
   cfg.finish();
   typed.finish();
   return { kind: 'wasm', name, plugin };

@@ -91,7 +91,9 @@ export function prepareLocalReply(reply: LocalReply, isGrpc: boolean, isHead: bo
     headers.set(':status', '200');
     headers.set('content-type', 'application/grpc');
     if (!headers.has('grpc-status')) headers.set('grpc-status', String(reply.grpcStatus ?? httpToGrpcStatus(reply.status)));
-    if (bodyText.length && !isHead) headers.set('grpc-message', percentEncodeGrpcMessage(bodyText));
+    // utility.cc prepareLocalReply: one trailing newline (a JSON formatter's) is not sent.
+    const message = bodyText.endsWith('\n') ? bodyText.slice(0, -1) : bodyText;
+    if (message.length && !isHead) headers.set('grpc-message', percentEncodeGrpcMessage(message));
     headers.remove('content-length');
     return { headers, body: Buffer.alloc(0) };
   }

@@ -42,6 +42,7 @@ function hostPluginConfig(p: WasmPluginConfig): Parameters<Host['createWasmPlugi
     environmentVariables: p.environmentVariables,
     failurePolicy: p.failurePolicy,
     reloadBaseIntervalMs: p.reloadBaseIntervalMs,
+    allowOnHeadersStopIteration: p.allowOnHeadersStopIteration,
   };
 }
 

@@ -61,6 +61,13 @@ describe('callback results', () => {
     expect(results).toEqual([0, 4, 0, 3, 4, 4]);
   });
 
+  it('headers: with allow_on_headers_stop_iteration, StopIteration stays StopIteration (cpp-host allow_on_headers_stop_iteration_)', async () => {
+    const emu = await probe(['req_headers return 1', 'resp_headers return 1'], { allowOnHeadersStopIteration: true });
+    const id = emu.initializeHttpContext();
+    expect(emu.callOnRequestHeaders(id, GET, false)).toBe(1);
+    expect(emu.callOnResponseHeaders(id, { ':status': '200' }, false)).toBe(1);
+  });
+
   it('bodies: values pass through, unknown ones become StopIterationNoBuffer; trailers likewise', async () => {
     const results: number[] = [];
     for (const r of [0, 1, 2, 3, 7]) {
