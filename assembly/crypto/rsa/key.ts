@@ -23,8 +23,10 @@ function skipZeros(p: usize, len: i32): i32 {
 
 /**
  * An RSA public key (n, e) with what verification needs precomputed: the Montgomery
- * constants of n (−n⁻¹ mod 2^27, R² mod n) and the work buffers, so that a
- * verification allocates nothing.
+ * constants of n (−n⁻¹ mod 2^w and 2^(2w), R² mod n), for e = 2^t + 1 the PKCS#1 v1.5
+ * constants of `eShift`, and the work buffers, so that a verification allocates
+ * nothing. Building one costs about 20 Montgomery products, and 40 more when
+ * e = 2^t + 1 (65537: about 0.1 ms on V8 for 2048 bits).
  *
  * Accepted: 2048 ≤ bits(n) ≤ 4096, n odd, e odd with 3 ≤ e < n (RFC 8017 §3.1).
  * Anything else gives a key whose `status` is BadKey; every verification with it
