@@ -16,8 +16,8 @@
  * (`forward: false`) the removal of the token where it was found.
  */
 import { audienceAllowed, checkTimes, claimHeaderValue } from "./claims";
-import { JwtAuthConfig, Provider } from "./config";
-import { FoundToken, extractTokens, removeToken } from "./extractor";
+import { ClaimToHeader, JwtAuthConfig, Provider } from "./config";
+import { FoundToken, TokenList, extractTokens, removeToken } from "./extractor";
 import { KeySource, KeyWait } from "./key-source";
 import { Jwt, parseJwt } from "./jwt";
 import { KeyMatch, verifySignature } from "./signature";
@@ -32,9 +32,9 @@ export class ProviderOutcome {
   /** Evaluation this outcome belongs to (outcomes are reused across requests). */
   stamp: u32 = 0;
   reason: Reason = Reason.JwtMissing;
-  tokens: FoundToken[] = [];
+  readonly tokens: TokenList = new TokenList();
   /** The verified tokens, when `reason` is Ok (one per token). */
-  jwts: Jwt[] = [];
+  readonly jwts: Jwt[] = [];
 }
 
 export class Authenticator {
@@ -86,7 +86,7 @@ export class Authenticator {
     const o = unchecked(this.outcomes[p.index]);
     if (o.stamp == this.stamp) return o;
     o.stamp = this.stamp;
-    o.tokens.length = 0;
+    o.tokens.clear();
     o.jwts.length = 0;
     extractTokens(p.locations, this.request!, o.tokens);
     if (o.tokens.length == 0) {
@@ -95,7 +95,7 @@ export class Authenticator {
     }
     let reason = Reason.Ok;
     for (let i = 0, n = o.tokens.length; i < n && reason == Reason.Ok; i++) {
-      reason = this.authenticate(p, unchecked(o.tokens[i]), o);
+      reason = this.authenticate(p, o.tokens.at(i), o);
     }
     o.reason = reason;
     return o;
@@ -183,16 +183,36 @@ export class Authenticator {
         const payloadHeader = p.forwardPayloadHeader;
         if (payloadHeader !== null) request.addHeaderBytes(payloadHeader, jwt.payloadBase64url());
         const claims = p.claimToHeaders;
-        for (let c = 0, k = claims.length; c < k; c++) {
-          const entry = unchecked(claims[c]);
-          const v = entry.claim.lookup(jwt.payload);
-          if (v === null) continue;
-          const text = claimHeaderValue(v);
-          if (text !== null) request.addHeader(entry.header, text);
+        if (claims.length > 0) {
+          const values = claimHeaderValues(jwt, claims);
+          for (let c = 0, k = claims.length; c < k; c++) {
+            const value = unchecked(values[c]);
+            if (value !== null) request.addHeaderBytes(unchecked(claims[c]).header, value);
+          }
         }
-        if (!p.forward) removeToken(request, unchecked(o.tokens[t]));
+        if (!p.forward) removeToken(request, o.tokens.at(t));
       }
       this.stats.countProviderAllowed(i);
     }
   }
+}
+
+/**
+ * The `claim_to_headers` values of `jwt` as header bytes (null: nothing to write), made
+ * on first use and kept with the token, so that a cached token's headers cost no
+ * allocation. A `Jwt` belongs to one provider (the cache keys by provider), so `claims`
+ * is always that provider's list.
+ */
+function claimHeaderValues(jwt: Jwt, claims: ClaimToHeader[]): StaticArray<ArrayBuffer | null> {
+  let values = jwt.claimHeaders;
+  if (values === null) {
+    values = new StaticArray<ArrayBuffer | null>(claims.length);
+    for (let c = 0, k = claims.length; c < k; c++) {
+      const v = unchecked(claims[c]).claim.lookup(jwt.payload);
+      const text: string | null = v !== null ? claimHeaderValue(v) : null;
+      unchecked((values[c] = text !== null ? String.UTF8.encode(text) : null));
+    }
+    jwt.claimHeaders = values;
+  }
+  return values;
 }

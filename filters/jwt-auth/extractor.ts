@@ -37,11 +37,39 @@ export class TokenLocation {
 /** A token found in a request: `bytes[start..end)`, and where it was. */
 export class FoundToken {
   constructor(
-    readonly bytes: Uint8Array,
-    readonly start: i32,
-    readonly end: i32,
-    readonly location: TokenLocation,
+    public bytes: Uint8Array,
+    public start: i32,
+    public end: i32,
+    public location: TokenLocation,
   ) {}
+}
+
+/** The tokens found in one request, in records reused from request to request. */
+export class TokenList {
+  private readonly pool: FoundToken[] = [];
+  /** Tokens found. */
+  length: i32 = 0;
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  /** Token `i` (< length). */
+  at(i: i32): FoundToken {
+    return unchecked(this.pool[i]);
+  }
+
+  add(bytes: Uint8Array, start: i32, end: i32, location: TokenLocation): void {
+    const pool = this.pool;
+    const i = this.length++;
+    if (i < pool.length) {
+      const t = unchecked(pool[i]);
+      t.bytes = bytes;
+      t.start = start;
+      t.end = end;
+      t.location = location;
+    } else pool.push(new FoundToken(bytes, start, end, location));
+  }
 }
 
 const COOKIE = new HeaderName("cookie");
@@ -53,7 +81,7 @@ export const MAX_TOKENS: i32 = 4;
  * Appends the tokens of `locations` present in `request` to `out` (at most MAX_TOKENS).
  * A header whose value does not start with the location's prefix holds no token for it.
  */
-export function extractTokens(locations: TokenLocation[], request: AuthRequest, out: FoundToken[]): void {
+export function extractTokens(locations: TokenLocation[], request: AuthRequest, out: TokenList): void {
   for (let i = 0, n = locations.length; i < n && out.length < MAX_TOKENS; i++) {
     const location = unchecked(locations[i]);
     if (location.kind == LocationKind.Header) {
@@ -61,25 +89,25 @@ export function extractTokens(locations: TokenLocation[], request: AuthRequest, 
       if (value !== null) extractFromHeader(location, value, out);
     } else if (location.kind == LocationKind.Param) {
       const value = queryParam(request.path(), location.name.name);
-      if (value !== null) out.push(wrapString(value, location));
+      if (value !== null) addString(out, value, location);
     } else {
       const header = request.header("cookie");
       const value: string | null = header !== null ? cookieValue(header, location.name.name) : null;
-      if (value !== null) out.push(wrapString(value, location));
+      if (value !== null) addString(out, value, location);
     }
   }
 }
 
-function wrapString(value: string, location: TokenLocation): FoundToken {
+function addString(out: TokenList, value: string, location: TokenLocation): void {
   const bytes = Uint8Array.wrap(String.UTF8.encode(value));
-  return new FoundToken(bytes, 0, bytes.length, location);
+  out.add(bytes, 0, bytes.length, location);
 }
 
 function isSpace(c: u32): bool {
   return c == 0x20 || c == 0x09;
 }
 
-function extractFromHeader(location: TokenLocation, value: Uint8Array, out: FoundToken[]): void {
+function extractFromHeader(location: TokenLocation, value: Uint8Array, out: TokenList): void {
   const prefix = location.prefix;
   const p = prefix.length;
   let start = 0;
@@ -96,7 +124,7 @@ function extractFromHeader(location: TokenLocation, value: Uint8Array, out: Foun
   }
   while (start < end && isSpace(unchecked(value[start]))) start++;
   while (end > start && isSpace(unchecked(value[end - 1]))) end--;
-  out.push(new FoundToken(value, start, end, location));
+  out.add(value, start, end, location);
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
- * `AuthRequest` over the proxy-wasm SDK: the request headers of one HTTP context. Every
- * call makes that context the effective one first, so the root context can evaluate a
- * stream it paused (while waiting for keys) exactly as the stream itself does. Values
- * read for `match` conditions are fetched once (assembly/match `HostRequestHeaders`);
- * edits forget them.
+ * `AuthRequest` over the proxy-wasm SDK: the request headers of one HTTP context at a
+ * time. The root context keeps one and points it at the stream it evaluates (`use`), so
+ * the request path allocates no view per request, and a stream paused for keys is
+ * evaluated from the root exactly as from its own callback: every call makes that
+ * stream's context the effective one first. Values read for `match` conditions are
+ * fetched once per stream (assembly/match `HostRequestHeaders`); edits forget them.
  */
 import { HostRequestHeaders } from "../../assembly/match/host";
 import { HttpContext } from "../../assembly/proxy-wasm";
@@ -12,9 +13,18 @@ import { AuthRequest, HeaderName } from "./request";
 export class HostAuthRequest extends AuthRequest {
   private readonly view: HostRequestHeaders;
 
-  constructor(readonly stream: HttpContext) {
+  constructor(private stream: HttpContext) {
     super();
     this.view = new HostRequestHeaders(stream.requestHeaders);
+  }
+
+  /** Points this view at `stream` (forgetting what it read from another one). */
+  use(stream: HttpContext): HostAuthRequest {
+    if (stream !== this.stream) {
+      this.stream = stream;
+      this.view.forget();
+    }
+    return this;
   }
 
   path(): string {

@@ -51,6 +51,8 @@ export class Jwt {
   iat: f64 = 0;
   /** The payload segment as bytes, made on first use (`forward_payload_header`). */
   private payloadSegment: ArrayBuffer | null = null;
+  /** Its provider's `claim_to_headers` values as bytes, made on first use (authenticator.ts). */
+  claimHeaders: StaticArray<ArrayBuffer | null> | null = null;
 
   /** Length of the token in bytes. */
   get length(): i32 {

@@ -39,6 +39,8 @@ export class JwtAuthRoot extends RootContext {
   cache: TokenCache = new TokenCache(0);
   /** Streams paused until keys arrive. */
   private waiting: JwtAuthStream[] = [];
+  /** The request view, pointed at the stream being evaluated (host-request.ts). */
+  private request: HostAuthRequest | null = null;
   private readonly verdict: Verdict = new Verdict();
   private tickPeriod: u32 = 0;
 
@@ -84,7 +86,7 @@ export class JwtAuthRoot extends RootContext {
   run(stream: JwtAuthStream): Outcome {
     const auth = this.auth!;
     const verdict = this.verdict;
-    auth.begin(stream.request!, <i64>getCurrentTimeMilliseconds(), stream.waits);
+    auth.begin(this.requestOf(stream), <i64>getCurrentTimeMilliseconds(), stream.waits);
     evaluate(stream.requires!, auth, verdict);
     const reason = verdict.reason;
     if (reason == Reason.Pending) {
@@ -99,6 +101,13 @@ export class JwtAuthRoot extends RootContext {
     auth.applyEffects();
     this.stats.countAllowed();
     return Outcome.Allowed;
+  }
+
+  /** The request view, pointed at `stream`. */
+  requestOf(stream: HttpContext): HostAuthRequest {
+    let request = this.request;
+    if (request === null) this.request = request = new HostAuthRequest(stream);
+    return request.use(stream);
   }
 
   /** Pauses `stream` until keys arrive (or will not). */
@@ -138,7 +147,6 @@ const CONTENT_TYPE_JSON = new HeaderPair("content-type", "application/json");
 
 /** One request: sanitize, match a rule, evaluate it (index.ts has the whole path). */
 export class JwtAuthStream extends HttpContext {
-  request: HostAuthRequest | null = null;
   requires: Requirement | null = null;
   /** While paused: the key fetches it waits for (Authenticator.waitsToKeep). */
   waits: StaticArray<u32> | null = null;
@@ -150,7 +158,7 @@ export class JwtAuthStream extends HttpContext {
   onRequestHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
     const plugin = this.plugin;
     const config = plugin.config;
-    const request = new HostAuthRequest(this);
+    const request = plugin.requestOf(this);
     const sanitized = config.sanitizedHeaders;
     for (let i = 0, n = sanitized.length; i < n; i++) request.removeHeader(unchecked(sanitized[i]));
     if (config.bypassCorsPreflight && request.method() == "OPTIONS" && request.header("origin") !== null &&
@@ -168,7 +176,6 @@ export class JwtAuthStream extends HttpContext {
       }
     }
     if (requires === null) return FilterHeadersStatus.Continue;
-    this.request = request;
     this.requires = requires;
     const outcome = plugin.run(this);
     if (outcome == Outcome.Allowed) return FilterHeadersStatus.Continue;
@@ -178,7 +185,7 @@ export class JwtAuthStream extends HttpContext {
 
   /** Answers 401/403 for `reason` (response.ts). */
   deny(reason: Reason): void {
-    const request = this.request!;
+    const request = this.plugin.requestOf(this);
     const scheme = request.header(":scheme");
     const authority = request.header(":authority");
     const info = reasonInfo(reason);

@@ -1,13 +1,13 @@
-import { FoundToken, LocationKind, MAX_TOKENS, TokenLocation, cookieValue, extractTokens, percentDecode, queryParam, removeCookie, removeQueryParam, removeToken } from "../extractor";
+import { LocationKind, MAX_TOKENS, TokenList, TokenLocation, cookieValue, extractTokens, percentDecode, queryParam, removeCookie, removeQueryParam, removeToken } from "../extractor";
 import { HeaderName } from "../request";
 import { FakeRequest } from "./helpers";
 
 function tokens(locations: TokenLocation[], request: FakeRequest): string[] {
-  const found = new Array<FoundToken>();
+  const found = new TokenList();
   extractTokens(locations, request, found);
   const out = new Array<string>();
   for (let i = 0; i < found.length; i++) {
-    const t = found[i];
+    const t = found.at(i);
     out.push(String.UTF8.decodeUnsafe(t.bytes.dataStart + <usize>t.start, <usize>(t.end - t.start)));
   }
   return out;
@@ -70,9 +70,9 @@ describe("query strings and cookies", () => {
 describe("removeToken (forward: false)", () => {
   it("removes the header, the parameter or the cookie the token came from", () => {
     const request = new FakeRequest("/p?access_token=t&q=1").with("authorization", "Bearer x").with("cookie", "session=c; keep=1");
-    const found = new Array<FoundToken>();
+    const found = new TokenList();
     extractTokens([BEARER, PARAM, COOKIE], request, found);
-    for (let i = 0; i < found.length; i++) removeToken(request, found[i]);
+    for (let i = 0; i < found.length; i++) removeToken(request, found.at(i));
     expect(request.header("authorization")).toBeNull();
     expect(request.path()).toBe("/p?q=1");
     expect(request.header("cookie")!).toBe("keep=1");
