@@ -15,7 +15,7 @@
  * - `wasm_bytes`: the size of build/jwt-auth.wasm (goal ≤ 150 KB).
  *
  * Filter and node run in alternating rounds so that load from other processes hits both
- * alike; each figure is the median round.
+ * alike; each figure is the median round. JWT_AUTH_WASM=<file> measures another build.
  */
 import { createHmac, createPublicKey, generateKeyPairSync, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { statSync } from 'node:fs';
@@ -26,7 +26,8 @@ import { LogLevel } from '../host/abi.ts';
 import { WasmEmulator } from '../host/emulator.ts';
 import { round, type BenchSuite } from './report.ts';
 
-const WASM = path.join(projectRoot, 'build', 'jwt-auth.wasm');
+/** The module measured: build/jwt-auth.wasm, or JWT_AUTH_WASM (to compare builds). */
+const WASM = process.env.JWT_AUTH_WASM ?? path.join(projectRoot, 'build', 'jwt-auth.wasm');
 const EXAMPLE = path.join(projectRoot, 'build', 'test', 'example.wasm');
 const ROUNDS = 9;
 const ROUND_MS = 40;
@@ -171,7 +172,7 @@ export const suite: BenchSuite = {
     const bytes = statSync(WASM).size;
     report.wasm_bytes = bytes;
     report.wasm_goal_bytes = SIZE_GOAL;
-    console.log(`build/jwt-auth.wasm ${bytes} bytes (goal ≤ ${SIZE_GOAL})`);
+    console.log(`${path.relative(projectRoot, WASM)} ${bytes} bytes (goal ≤ ${SIZE_GOAL})`);
     if (uncached.vmFailed || cached.vmFailed) throw new Error('the jwt-auth VM failed during the bench');
     uncached.close();
     cached.close();
