@@ -1,40 +1,33 @@
 // envoy/jwt-auth.yaml and envoy/mesh.yaml as a user runs them: the demo services
 // (harness/demo) behind the bootstrap, tokens minted the way `node bin/mesh-filters.js token`
 // mints them (HS256 with the demo secret for services, RS256/ES256 with the demo keys the
-// JWKS endpoint serves).
+// JWKS endpoint serves). envoy/jwt-auth.yaml also runs on real Envoy where one is present
+// (ENVOY_BIN, func-e or envoy on PATH); that suite reports itself skipped, with the reason,
+// everywhere else.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
+import { readConfigFile } from '../../harness/envoy/config-file.ts';
+import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
+import { startDemo, startDemoServices, type RunningDemo } from '../../harness/demo/index.ts';
 import { callProject, projectClient } from '../../harness/demo/projects.ts';
 import { mintDemoToken } from '../../harness/demo/token.ts';
 import { buildJwtAuth } from '../filters/jwt-auth/harness.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-let demo: RunningDemo;
-let mesh: RunningDemo;
 
-async function get(p: string, token?: string, on: () => RunningDemo = () => demo): Promise<{ status: number; reason: string | null; json: () => Promise<Record<string, any>> }> {
-  const res = await fetch(`http://${on().listenerAddress}${p}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+async function get(listener: string, p: string, token?: string): Promise<{ status: number; reason: string | null; json: () => Promise<Record<string, any>> }> {
+  const res = await fetch(`http://${listener}${p}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
   return { status: res.status, reason: res.headers.get('x-jwt-auth-reason'), json: () => res.json() as Promise<Record<string, any>> };
 }
 
-beforeAll(async () => {
-  await buildJwtAuth();
-  const options = { cwd: root, build: false, portOverride: 0 as const, concurrency: 2, logLevel: 'error' as const };
-  demo = await startDemo({ ...options, bootstrap: 'envoy/jwt-auth.yaml' });
-  mesh = await startDemo({ ...options, bootstrap: 'envoy/mesh.yaml' });
-}, 300_000);
-
-afterAll(async () => {
-  await demo?.stop();
-  await mesh?.stop();
-});
-
-describe('envoy/jwt-auth.yaml with the demo services', () => {
+/** What envoy/jwt-auth.yaml promises, on the data plane listening at `on()`. */
+function exampleChecks(on: () => string): void {
   it('lets service (HS256) and user (RS256, ES256 from the JWKS endpoint) tokens with credit:read reach the credit bureau', async () => {
     for (const alg of ['HS256', 'RS256', 'ES256'] as const) {
-      const res = await get('/api/credit-bureau/report', await mintDemoToken({ alg, permissions: ['credit:read'], tier: 'premium', sub: `u-${alg}` }));
+      const res = await get(on(), '/api/credit-bureau/report', await mintDemoToken({ alg, permissions: ['credit:read'], tier: 'premium', sub: `u-${alg}` }));
       expect(res.status, alg).toBe(200);
       const seen = (await res.json()).headers;
       expect(seen['x-user-id']).toBe(`u-${alg}`);
@@ -44,23 +37,23 @@ describe('envoy/jwt-auth.yaml with the demo services', () => {
   });
 
   it('answers 401 without a token, 401 for an expired one, 403 without the permission', async () => {
-    expect((await get('/api/credit-bureau/report')).status).toBe(401);
-    const expired = await get('/api/credit-bureau/report', await mintDemoToken({ permissions: ['credit:read'], expiresInSeconds: -3600 }));
+    expect((await get(on(), '/api/credit-bureau/report')).status).toBe(401);
+    const expired = await get(on(), '/api/credit-bureau/report', await mintDemoToken({ permissions: ['credit:read'], expiresInSeconds: -3600 }));
     expect([expired.status, expired.reason]).toEqual([401, 'jwt_expired']);
-    const weak = await get('/api/credit-bureau/report', await mintDemoToken({ alg: 'RS256', permissions: ['documents:write'] }));
+    const weak = await get(on(), '/api/credit-bureau/report', await mintDemoToken({ alg: 'RS256', permissions: ['documents:write'] }));
     expect([weak.status, weak.reason]).toEqual([403, 'jwt_claims_not_satisfied']);
-    const forged = await get('/api/credit-bureau/report', await mintDemoToken({ alg: 'ES256', permissions: ['credit:read'], kid: 'demo-rs256' }));
+    const forged = await get(on(), '/api/credit-bureau/report', await mintDemoToken({ alg: 'ES256', permissions: ['credit:read'], kid: 'demo-rs256' }));
     expect(forged.status).toBe(401);
   });
 
   it('takes other routes with a valid token or none, never with a bad one; health needs nothing', async () => {
-    expect((await get('/health')).status).toBe(200);
-    expect((await get('/anything')).status).toBe(200);
-    expect((await get('/anything', 'not.a.token')).status).toBe(401);
+    expect((await get(on(), '/health')).status).toBe(200);
+    expect((await get(on(), '/anything')).status).toBe(200);
+    expect((await get(on(), '/anything', 'not.a.token')).status).toBe(401);
   });
 
   it('guards the CreateProject gRPC method with project:create', async () => {
-    const client = projectClient(demo.listenerAddress);
+    const client = projectClient(on());
     const md = async (permissions: string[]) => ({ authorization: `Bearer ${await mintDemoToken({ permissions, sub: 'alice' })}` });
     try {
       await expect(callProject(client, 'CreateProject', { name: 'x' })).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
@@ -70,11 +63,54 @@ describe('envoy/jwt-auth.yaml with the demo services', () => {
       client.close();
     }
   });
+}
+
+describe('envoy/jwt-auth.yaml with the demo services (embedded data plane)', () => {
+  let demo: RunningDemo;
+  beforeAll(async () => {
+    await buildJwtAuth();
+    demo = await startDemo({ cwd: root, build: false, portOverride: 0, concurrency: 2, logLevel: 'error', bootstrap: 'envoy/jwt-auth.yaml' });
+  }, 300_000);
+  afterAll(async () => {
+    await demo?.stop();
+  });
+  exampleChecks(() => demo.listenerAddress);
+});
+
+const envoy = envoyAvailable();
+
+describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/jwt-auth.yaml on real Envoy', envoy), () => {
+  let proxy: EnvoyProcess;
+  let stopServices: () => Promise<void>;
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mesh-filters-jwt-auth-'));
+  beforeAll(async () => {
+    await buildJwtAuth();
+    const bootstrap = readConfigFile(path.join(root, 'envoy/jwt-auth.yaml')) as Record<string, any>;
+    stopServices = (await startDemoServices(bootstrap, { portOverride: 0 })).stop;
+    const file = path.join(tmp, 'jwt-auth.json');
+    writeFileSync(file, JSON.stringify(bootstrap));
+    proxy = await startEnvoy({ bootstrap: file, cwd: root, portOverride: 0, stdio: 'pipe', availability: envoy });
+  }, 300_000);
+  afterAll(async () => {
+    await proxy?.stop();
+    await stopServices?.();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  exampleChecks(() => proxy.listeners.ingress);
 });
 
 describe('envoy/mesh.yaml (npm start)', () => {
+  let mesh: RunningDemo;
+  beforeAll(async () => {
+    await buildJwtAuth();
+    mesh = await startDemo({ cwd: root, build: false, portOverride: 0, concurrency: 2, logLevel: 'error', bootstrap: 'envoy/mesh.yaml' });
+  }, 300_000);
+  afterAll(async () => {
+    await mesh?.stop();
+  });
+
   it("runs the demo banner's example: a premium token with credit:read reaches the credit bureau with its claims as headers", async () => {
-    const res = await get('/api/credit-bureau/report', await mintDemoToken({ permissions: ['credit:read'], tier: 'premium' }), () => mesh);
+    const res = await get(mesh.listenerAddress, '/api/credit-bureau/report', await mintDemoToken({ permissions: ['credit:read'], tier: 'premium' }));
     expect(res.status).toBe(200);
     const seen = (await res.json()).headers;
     expect(seen['x-user-id']).toBe('demo-user');
@@ -88,6 +124,6 @@ describe('envoy/mesh.yaml (npm start)', () => {
     expect(await post()).toBe(401);
     expect(await post(await mintDemoToken({ alg: 'ES256', permissions: ['credit:read'] }))).toBe(403);
     expect(await post(await mintDemoToken({ alg: 'ES256', permissions: ['documents:write'] }))).toBe(200);
-    expect((await get('/somewhere', 'x.y.z', () => mesh)).status).toBe(401);
+    expect((await get(mesh.listenerAddress, '/somewhere', 'x.y.z')).status).toBe(401);
   });
 });
