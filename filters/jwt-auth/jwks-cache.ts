@@ -46,8 +46,11 @@ class RemoteKeys {
   generation: u64 = 0;
   /** Fetch attempts finished, as last seen in the shared state. */
   attempts: u32 = 0;
-  /** The fetch this worker has in flight (0: none). */
+  /** The fetch this worker has in flight (0: none), when to stop waiting for its answer,
+   * and the lease it holds (JwksState.leaseOwner). */
   callId: u32 = 0;
+  callDeadline: i64 = 0;
+  lease: u32 = 0;
   /** Logged the current stretch of `on_jwks_unavailable: "allow"` already. */
   loggedUnavailable: bool = false;
   readonly stateKey: string;
@@ -70,6 +73,15 @@ class RemoteKeys {
 /** A state record read with its `cas` (CREATE_CAS when the record is absent). */
 class ReadState {
   constructor(readonly state: JwksState, readonly cas: u32) {}
+}
+
+let leases: u32 = 0;
+
+/** A lease number unlikely to be another worker's: a random draw (WASI random_get) plus a count. */
+function nextLease(): u32 {
+  if (leases == 0) leases = <u32>(Math.random() * 4294967295.0) | 1;
+  leases += 2;
+  return leases;
 }
 
 function readState(key: string): ReadState {
@@ -156,7 +168,7 @@ export class JwksCache extends KeySource {
       const r = unchecked(remotes[i]);
       if (r === null) continue;
       const state = this.sync(r);
-      if (r.callId == 0 && state.mayFetch(nowMs, false, r.set !== null)) this.startFetch(r, nowMs, false);
+      if ((r.callId == 0 || nowMs >= r.callDeadline) && state.mayFetch(nowMs, false, r.set !== null)) this.startFetch(r, nowMs, false);
     }
   }
 
@@ -184,7 +196,13 @@ export class JwksCache extends KeySource {
 
   /** Takes the fetch lease with CAS and sends the request; Waiting while some worker fetches. */
   private startFetch(r: RemoteKeys, nowMs: i64, forKid: bool): KeyWait {
-    if (r.callId != 0) return KeyWait.Waiting;
+    if (r.callId != 0) {
+      if (nowMs < r.callDeadline) return KeyWait.Waiting;
+      // The host never answered (it must, at the call's timeout): count it as failed.
+      r.callId = 0;
+      this.stats.countJwksFetch(r.provider.index, false);
+      this.finish(r, nowMs, null);
+    }
     for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
       const read = readState(r.stateKey);
       const state = read.state;
@@ -193,6 +211,7 @@ export class JwksCache extends KeySource {
       if (state.generation != r.generation && this.sync(r).generation == r.generation) return KeyWait.Ready;
       if (!state.mayFetch(nowMs, forKid, r.set !== null)) return KeyWait.Unavailable;
       state.fetchingUntil = nowMs + <i64>r.remote.timeoutMs + LEASE_GRACE_MS;
+      state.leaseOwner = r.lease = nextLease();
       state.lastAttemptAt = nowMs;
       if (forKid) state.lastKidRefetchAt = nowMs;
       const written = this.writeLease(r.stateKey, state.encode(), read.cas);
@@ -206,6 +225,7 @@ export class JwksCache extends KeySource {
         return KeyWait.Unavailable;
       }
       r.callId = call.callId;
+      r.callDeadline = state.fetchingUntil;
       return KeyWait.Waiting;
     }
     return KeyWait.Waiting;
@@ -279,7 +299,7 @@ export class JwksCache extends KeySource {
       } else {
         state.failures++;
       }
-      state.fetchingUntil = 0;
+      if (state.leaseOwner == r.lease) state.fetchingUntil = 0; // else another worker took over
       state.attempts++;
       const result = setSharedData(r.stateKey, state.encode(), read.cas);
       if (result == WasmResult.CasMismatch) continue;

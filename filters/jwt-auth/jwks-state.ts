@@ -46,6 +46,9 @@ export class JwksState {
   failures: u32 = 0;
   /** Fetches finished so far (successful or not): a paused request waits for one. */
   attempts: u32 = 0;
+  /** Who holds the lease (a number the fetching worker drew), so that a fetch which
+   * outlived its lease does not release the lease of the worker that took over. */
+  leaseOwner: u32 = 0;
 
   /** Whether a lease is held at `now`. */
   fetching(now: i64): bool {
@@ -87,6 +90,7 @@ export class JwksState {
     store<i64>(p, this.lastKidRefetchAt, 48);
     store<u32>(p, this.failures, 56);
     store<u32>(p, this.attempts, 60);
+    store<u32>(p, this.leaseOwner, 64);
     return b;
   }
 
@@ -104,6 +108,7 @@ export class JwksState {
     s.lastKidRefetchAt = load<i64>(p, 48);
     s.failures = load<u32>(p, 56);
     s.attempts = load<u32>(p, 60);
+    s.leaseOwner = load<u32>(p, 64);
     return s;
   }
 }

@@ -73,18 +73,26 @@ export class JwtAuthRoot extends RootContext {
 
   onTick(): void {
     const now = <i64>getCurrentTimeMilliseconds();
-    this.jwks!.onTick(now);
+    const jwks = this.jwks;
+    if (jwks === null) return; // not configured: nothing to fetch, nobody waiting
+    jwks.onTick(now);
     this.cache.sweep(<f64>(now / 1000));
     this.evaluateWaiting();
   }
 
   onHttpCallResponse(callId: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {
-    if (this.jwks!.onHttpCallResponse(callId, numHeaders, bodySize, <i64>getCurrentTimeMilliseconds())) this.evaluateWaiting();
+    const jwks = this.jwks;
+    if (jwks !== null && jwks.onHttpCallResponse(callId, numHeaders, bodySize, <i64>getCurrentTimeMilliseconds())) this.evaluateWaiting();
   }
 
   /** Evaluates `stream`'s requirement now; answers it on denial. */
   run(stream: JwtAuthStream): Outcome {
-    const auth = this.auth!;
+    const auth = this.auth;
+    if (auth === null) {
+      // Envoy runs no stream of a plugin whose configuration failed; refuse rather than trap.
+      stream.deny(Reason.JwksUnavailable);
+      return Outcome.Denied;
+    }
     const verdict = this.verdict;
     auth.begin(this.requestOf(stream), <i64>getCurrentTimeMilliseconds(), stream.waits);
     evaluate(stream.requires!, auth, verdict);

@@ -12,6 +12,8 @@ describe("JwksState records in shared data", () => {
     s.lastAttemptAt = 2_000;
     s.lastKidRefetchAt = 1_500;
     s.failures = 3;
+    s.attempts = 9;
+    s.leaseOwner = 0xdeadbeef;
     const back = JwksState.decode(s.encode())!;
     expect(back.generation).toBe(7);
     expect(back.fetchedAt).toBe(1_000);
@@ -20,6 +22,8 @@ describe("JwksState records in shared data", () => {
     expect(back.lastAttemptAt).toBe(2_000);
     expect(back.lastKidRefetchAt).toBe(1_500);
     expect(back.failures).toBe(3);
+    expect(back.attempts).toBe(9);
+    expect(back.leaseOwner).toBe(0xdeadbeef);
   });
 
   it("reads garbage, truncated records and foreign magic numbers as no record", () => {

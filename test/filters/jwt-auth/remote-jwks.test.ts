@@ -218,6 +218,30 @@ describe('shared by worker VMs', () => {
     expect(a.getMetric('jwt_auth.provider.idp.jwks_fetch_ok')).toBe(1n); // metrics are process wide
   });
 
+  it("keeps a late fetch from releasing the lease of the worker that took over after it expired", async () => {
+    const shared = SharedState.create({ data: { bytes: 1 << 20, buckets: 256 }, queues: { bytes: 1 << 16, maxQueues: 8 }, metrics: { maxMetrics: 1024, nameBytes: 65536 } });
+    const a = await create({}, {}, shared, 'worker-a');
+    const b = await create({}, {}, shared, 'worker-b');
+    const token = await sign(k1, claims(NOW));
+    send(a, '/a', bearer(token)); // a takes the lease until now + 2 s timeout + 1 s
+    const lease = () => {
+      const v = a.getSharedData(STATE_KEY)!.value;
+      return { fetchingUntil: Number(v.readBigInt64LE(32)), owner: v.readUInt32LE(64), attempts: v.readUInt32LE(60) };
+    };
+    const first = lease();
+    b.advanceClock(3500); // b's clock passes a's lease: b takes over and fetches too
+    expect(b.getPendingHttpCalls()).toHaveLength(1);
+    const second = lease();
+    expect(second.owner).not.toBe(first.owner);
+    a.respondHttpCall({ status: 200, body: jwks(k1) }); // a's answer comes late
+    const after = lease();
+    expect(after.attempts).toBe(1);
+    expect(after.owner).toBe(second.owner);
+    expect(after.fetchingUntil).toBe(second.fetchingUntil); // b's lease still stands
+    b.respondHttpCall({ status: 200, body: jwks(k1) });
+    expect(lease().fetchingUntil).toBe(0);
+  });
+
   it('shrugs off garbage in its shared records', async () => {
     const emu = await create();
     emu.setSharedData(STATE_KEY, 'not a state record at all');
