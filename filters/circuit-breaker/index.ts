@@ -65,7 +65,10 @@ const GRPC_CONTENT_TYPE = utf8("application/grpc");
 const RQ_TIMEOUT = utf8("x-envoy-upstream-rq-timeout-ms");
 const X_CIRCUIT_BREAKER = utf8("x-circuit-breaker");
 const FALLBACK = utf8("fallback");
-const CLUSTER_NAME: string[] = ["cluster_name"];
+// The routed cluster: `xds.cluster_name` (Envoy >= 1.29; 1.33 removed the older
+// top-level `cluster_name`, which is still read when `xds` is absent).
+const XDS_CLUSTER_NAME: string[] = ["xds", "cluster_name"];
+const LEGACY_CLUSTER_NAME: string[] = ["cluster_name"];
 const DETAILS_OPEN = "circuit_breaker_open";
 const DETAILS_BULKHEAD = "circuit_breaker_bulkhead";
 
@@ -149,7 +152,8 @@ class CircuitBreakerRoot extends RootContext {
       const want = service.config.cluster;
       if (want !== null) {
         if (!clusterRead) {
-          cluster = getPropertyString(CLUSTER_NAME);
+          cluster = getPropertyString(XDS_CLUSTER_NAME);
+          if (cluster === null) cluster = getPropertyString(LEGACY_CLUSTER_NAME);
           clusterRead = true;
         }
         if (cluster === null || cluster != want) continue;

@@ -23,7 +23,7 @@ export const CREDIT_BUREAU = {
   timeout: '10s',
 };
 
-export async function breaker(wasm: string, config: unknown, opts: { shared?: SharedState; startTimeMs?: number } = {}): Promise<WasmEmulator> {
+export async function breaker(wasm: string, config: unknown, opts: { shared?: SharedState; startTimeMs?: number; legacyAttributes?: boolean } = {}): Promise<WasmEmulator> {
   return WasmEmulator.create({
     wasm,
     rootId: ROOT_ID,
@@ -31,6 +31,7 @@ export async function breaker(wasm: string, config: unknown, opts: { shared?: Sh
     pluginConfiguration: typeof config === 'string' ? config : JSON.stringify(config),
     shared: opts.shared,
     startTimeMs: opts.startTimeMs,
+    legacyAttributes: opts.legacyAttributes,
   });
 }
 

@@ -299,14 +299,22 @@ describe('request headers', () => {
 });
 
 describe('service selection', () => {
-  it('by the cluster the route picked (cluster_name), first service that holds wins', async () => {
-    const emu = await breaker(wasm, {
-      services: [
-        { name: 'banking-writes', cluster: 'banking', match: { methods: ['POST'] }, failure_threshold: 1 },
-        { name: 'banking', cluster: 'banking', failure_threshold: 2 },
-        { name: 'other', failure_threshold: 1, match: { prefix: '/nothing' } },
-      ],
-    });
+  // Envoy >= 1.33 answers only xds.cluster_name; older ones also the top-level cluster_name.
+  it.each([
+    ['xds.cluster_name only (Envoy >= 1.33)', false],
+    ['with the legacy cluster_name too', true],
+  ])('by the cluster the route picked, %s; first service that holds wins', async (_, legacyAttributes) => {
+    const emu = await breaker(
+      wasm,
+      {
+        services: [
+          { name: 'banking-writes', cluster: 'banking', match: { methods: ['POST'] }, failure_threshold: 1 },
+          { name: 'banking', cluster: 'banking', failure_threshold: 2 },
+          { name: 'other', failure_threshold: 1, match: { prefix: '/nothing' } },
+        ],
+      },
+      { legacyAttributes },
+    );
     const banking = { clusterName: 'banking', routeName: 'banking' };
     call(emu, '/api/transactions', 503, { ':method': 'POST' }, banking);
     expect(sharedState(emu, 'banking-writes')).toBe(1);
