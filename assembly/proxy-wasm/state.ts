@@ -33,20 +33,55 @@ export function leaveContext(previous: u32): void {
   depth--;
 }
 
-// With the `minimal` runtime the GC never runs by itself and does not scan the stack:
-// collect between outermost callbacks, where no managed reference is on the stack.
-const COLLECT_EVERY: u32 = 64;
+// Garbage collection with the `minimal` runtime (asconfig "runtime"), which never collects
+// by itself and does not scan the stack: the SDK collects after an outermost callback,
+// where no managed reference is on the stack. The incremental runtime would collect at
+// any allocation, which makes the compiler keep every managed local on a shadow stack and
+// put a write barrier on every reference store: about a third of a filter's code.
+//
+// When: once the garbage made since the last collection fills about half the memory, as
+// a collector paced by allocation does. A collection costs in proportion to the heap
+// (live objects are marked, garbage swept), so it is paid once per about as many bytes of
+// garbage, however large the live heap (a JWT cache, local buckets) is. The garbage a
+// callback makes is measured at each collection (bytes freed / callbacks since); memory
+// that grew in a callback is collected at once, whatever the estimate said.
 let callbacksSinceCollect: u32 = 0;
+let collectAfterCallbacks: u32 = 64;
+let pagesAfterCollect: i32 = 0;
+let freedBytes: usize = 0;
+// Garbage allowed between collections, at least (bytes).
+const MIN_GARBAGE: usize = 64 << 10;
+// Longest run of callbacks between collections.
+const MAX_CALLBACKS: u32 = 1 << 16;
+// Object header bytes (rt/common.ts: BLOCK mmInfo, OBJECT gcInfo, gcInfo2, rtId, rtSize).
+const OBJECT_HEADER: usize = 20;
+
+/** Called by the runtime for each object a collection frees: counts the bytes. */
+// @ts-ignore: decorator
+@global
+export function __finalize(ptr: usize): void {
+  if (ASC_RUNTIME == 1) freedBytes += <usize>load<u32>(ptr - 4) + OBJECT_HEADER;
+}
+
+function collect(): void {
+  const callbacks = callbacksSinceCollect;
+  callbacksSinceCollect = 0;
+  freedBytes = 0;
+  __collect();
+  pagesAfterCollect = memory.size();
+  let budget = <usize>pagesAfterCollect << 15; // half the memory
+  if (budget < MIN_GARBAGE) budget = MIN_GARBAGE;
+  const perCallback = freedBytes / <usize>(callbacks > 0 ? callbacks : 1);
+  const next = perCallback > 0 ? budget / perCallback : <usize>MAX_CALLBACKS;
+  collectAfterCallbacks = next < 1 ? 1 : next > <usize>MAX_CALLBACKS ? MAX_CALLBACKS : <u32>next;
+}
 
 /** Called by every export last, with no managed reference live. */
 // @ts-ignore: decorator
 @inline
 export function afterCallback(): void {
   if (ASC_RUNTIME == 1) {
-    if (depth == 0 && ++callbacksSinceCollect >= COLLECT_EVERY) {
-      callbacksSinceCollect = 0;
-      __collect();
-    }
+    if (depth == 0 && (++callbacksSinceCollect >= collectAfterCallbacks || memory.size() > pagesAfterCollect)) collect();
   }
 }
 
