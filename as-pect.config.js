@@ -12,11 +12,15 @@ export default {
   include: ['assembly/**/__tests__/**/*.include.ts'],
   disclude: [/node_modules/],
   async instantiate(memory, createImports, instantiate, binary) {
-    const stubs = new Proxy({ memory }, {
-      get: (target, name) => (name in target ? target[name] : () => NOT_FOUND),
-      has: () => true,
-    });
-    return instantiate(binary, createImports({ env: stubs }));
+    // Stub every function the module imports from a namespace as-pect does not provide
+    // (proxy-wasm hostcalls, WASI): read the import list from the binary itself.
+    const imports = createImports({ env: { memory } });
+    for (const imp of WebAssembly.Module.imports(new WebAssembly.Module(binary))) {
+      if (imp.kind !== 'function') continue;
+      const ns = (imports[imp.module] ??= {});
+      if (!(imp.name in ns)) ns[imp.name] = () => NOT_FOUND;
+    }
+    return instantiate(binary, imports);
   },
   outputBinary: false,
 };

@@ -9,8 +9,14 @@ import {
 const S: i64 = 1000000000;
 const MIN: i64 = 60 * S;
 
+// A raw address does not keep its buffer alive: hold every bucket until the spec ends,
+// or the collector may reuse its memory under the test.
+const buckets = new Array<ArrayBuffer>();
+
 function bucket(): usize {
-  return changetype<usize>(new ArrayBuffer(BUCKET_BYTES));
+  const b = new ArrayBuffer(BUCKET_BYTES);
+  buckets.push(b);
+  return changetype<usize>(b);
 }
 
 /** Rules: 0 `tier` (3/min and 5/hour), 1 `edge` (bursts of 2000 at 1000/s), 2 `one` (1 per 10 s). */

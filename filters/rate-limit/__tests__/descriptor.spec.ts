@@ -3,7 +3,9 @@ import { parseConfig } from "../config";
 import { TextRange, forwardedForEntry, parseIp, sourceAddressHost } from "../client-address";
 import { DescriptorBuilder, DescriptorKey, FixedAddress, KEY_BYTES, KEY_HASHED } from "../descriptor";
 
-const IP = changetype<usize>(new ArrayBuffer(16));
+// The buffer stays referenced (a raw address alone would not keep it alive).
+const IP_BUFFER = new ArrayBuffer(16);
+const IP = changetype<usize>(IP_BUFFER);
 
 /** The address in `s` as dotted or colon-hex text of its bytes, or "" when it does not parse. */
 function ip(s: string): string {
