@@ -71,7 +71,7 @@ function collect(): void {
   pagesAfterCollect = memory.size();
   let budget = <usize>pagesAfterCollect << 15; // half the memory
   if (budget < MIN_GARBAGE) budget = MIN_GARBAGE;
-  const perCallback = freedBytes / <usize>(callbacks > 0 ? callbacks : 1);
+  const perCallback = freedBytes / (callbacks > 0 ? <usize>callbacks : 1);
   const next = perCallback > 0 ? budget / perCallback : <usize>MAX_CALLBACKS;
   collectAfterCallbacks = next < 1 ? 1 : next > <usize>MAX_CALLBACKS ? MAX_CALLBACKS : <u32>next;
 }
