@@ -28,6 +28,7 @@
 import { JsonErrorKind, JsonOptions, JsonValue, emptyJsonObject, parseJsonAt } from "../json";
 import { Duration, parseDuration } from "./duration";
 import { formatHex, formatInteger } from "../proxy-wasm/format";
+import { POW10_F64 } from "../json/decimal";
 
 /** Limits for configuration documents (parsed once, at configure time). */
 // @ts-ignore: decorator
@@ -144,9 +145,6 @@ function quote(s: string): string {
   return out + "\"";
 }
 
-// Powers of ten a bound's fraction is tried with (exact doubles).
-const POW10_FRACTION: StaticArray<f64> = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
-
 /**
  * A bound for a message, as `f64.toString()` writes every bound a filter passes
  * (integers, fractions of up to 9 decimals: `100`, `0.25`), without linking the standard
@@ -179,7 +177,7 @@ function formatFixed(a: f64): string {
   let k = 0;
   let m: f64 = 0;
   for (; k <= 9; k++) {
-    const scale = unchecked(POW10_FRACTION[k]);
+    const scale = unchecked(POW10_F64[k]);
     m = Math.round(a * scale);
     if (m >= 9007199254740992 || m / scale == a) break;
   }

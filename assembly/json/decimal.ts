@@ -16,80 +16,93 @@ export const MAX_SIGNIFICANT_DIGITS: i32 = 800;
 // Enough limbs for 800 digits × 2^1075 or (2^54) × 10^1124 (< 4000 bits).
 const LIMBS: i32 = 160;
 
-/** Fixed-capacity unsigned big integer, 32-bit limbs, little endian. */
-class BigNat {
-  limbs: StaticArray<u32> = new StaticArray<u32>(LIMBS);
-  len: i32 = 0;
+// Fixed-capacity unsigned big integers in static memory (no allocation, nothing to
+// initialize at module start): an i32 limb count, then 32-bit limbs, little endian.
+const LHS: usize = memory.data(4 + LIMBS * 4, 4);
+const RHS: usize = memory.data(4 + LIMBS * 4, 4);
 
-  setU64(v: u64): void {
-    this.len = 0;
-    while (v != 0) {
-      unchecked((this.limbs[this.len++] = <u32>v));
-      v >>= 32;
-    }
+// @ts-ignore: decorator
+@inline function bigLen(n: usize): i32 {
+  return load<i32>(n);
+}
+
+// @ts-ignore: decorator
+@inline function limbAt(n: usize, i: i32): usize {
+  return n + 4 + (<usize>i << 2);
+}
+
+function bigSetU64(n: usize, v: u64): void {
+  let len = 0;
+  while (v != 0) {
+    store<u32>(limbAt(n, len++), <u32>v);
+    v >>= 32;
   }
+  store<i32>(n, len);
+}
 
-  mulAdd(mul: u32, add: u32): void {
-    let carry: u64 = add;
-    const limbs = this.limbs;
-    for (let i = 0; i < this.len; i++) {
-      const t = <u64>unchecked(limbs[i]) * mul + carry;
-      unchecked((limbs[i] = <u32>t));
-      carry = t >> 32;
-    }
-    if (carry != 0 && this.len < LIMBS) unchecked((limbs[this.len++] = <u32>carry));
+/** n = n × mul + add. */
+function bigMulAdd(n: usize, mul: u32, add: u32): void {
+  let carry: u64 = add;
+  let len = bigLen(n);
+  for (let i = 0; i < len; i++) {
+    const t = <u64>load<u32>(limbAt(n, i)) * mul + carry;
+    store<u32>(limbAt(n, i), <u32>t);
+    carry = t >> 32;
   }
-
-  mulPow10(k: i32): void {
-    while (k >= 9) {
-      this.mulAdd(1000000000, 0);
-      k -= 9;
-    }
-    if (k > 0) this.mulAdd(<u32>POW10_U32[k], 0);
-  }
-
-  shl(k: i32): void {
-    if (this.len == 0 || k == 0) return;
-    const words = k >> 5;
-    const bits = k & 31;
-    const limbs = this.limbs;
-    let newLen = this.len + words + 1;
-    if (newLen > LIMBS) newLen = LIMBS; // unreachable for the exponent range checked by the caller
-    for (let i = newLen - 1; i >= 0; i--) {
-      const src = i - words;
-      let v: u32 = 0;
-      if (src >= 0 && src < this.len) v = unchecked(limbs[src]) << bits;
-      if (bits != 0 && src - 1 >= 0 && src - 1 < this.len) v |= unchecked(limbs[src - 1]) >> (32 - bits);
-      unchecked((limbs[i] = v));
-    }
-    this.len = newLen;
-    while (this.len > 0 && unchecked(limbs[this.len - 1]) == 0) this.len--;
-  }
-
-  cmp(other: BigNat): i32 {
-    if (this.len != other.len) return this.len > other.len ? 1 : -1;
-    for (let i = this.len - 1; i >= 0; i--) {
-      const a = unchecked(this.limbs[i]);
-      const b = unchecked(other.limbs[i]);
-      if (a != b) return a > b ? 1 : -1;
-    }
-    return 0;
+  if (carry != 0 && len < LIMBS) {
+    store<u32>(limbAt(n, len++), <u32>carry);
+    store<i32>(n, len);
   }
 }
 
-const POW10_F64: StaticArray<f64> = [
+function bigMulPow10(n: usize, k: i32): void {
+  for (; k >= 9; k -= 9) bigMulAdd(n, 1000000000, 0);
+  if (k > 0) bigMulAdd(n, unchecked(POW10_U32[k]), 0);
+}
+
+/** n = n × 2^k. */
+function bigShl(n: usize, k: i32): void {
+  const len = bigLen(n);
+  if (len == 0 || k == 0) return;
+  const words = k >> 5;
+  const bits = k & 31;
+  let newLen = len + words + 1;
+  if (newLen > LIMBS) newLen = LIMBS; // unreachable for the exponent range checked by the caller
+  for (let i = newLen - 1; i >= 0; i--) {
+    const src = i - words;
+    let v: u32 = 0;
+    if (src >= 0 && src < len) v = load<u32>(limbAt(n, src)) << bits;
+    if (bits != 0 && src - 1 >= 0 && src - 1 < len) v |= load<u32>(limbAt(n, src - 1)) >> (32 - bits);
+    store<u32>(limbAt(n, i), v);
+  }
+  while (newLen > 0 && load<u32>(limbAt(n, newLen - 1)) == 0) newLen--;
+  store<i32>(n, newLen);
+}
+
+/** Sign of a − b. */
+function bigCmp(a: usize, b: usize): i32 {
+  const len = bigLen(a);
+  if (len != bigLen(b)) return len > bigLen(b) ? 1 : -1;
+  for (let i = len - 1; i >= 0; i--) {
+    const x = load<u32>(limbAt(a, i));
+    const y = load<u32>(limbAt(b, i));
+    if (x != y) return x > y ? 1 : -1;
+  }
+  return 0;
+}
+
+/** The powers of ten a double holds exactly: 10^0 … 10^22. */
+export const POW10_F64: StaticArray<f64> = [
   1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 const POW10_U32: StaticArray<u32> = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000];
 
-// Digits of the number being converted, and the two sides of a comparison.
-const digits = new StaticArray<u8>(MAX_SIGNIFICANT_DIGITS);
+// Digits of the number being converted (one per byte).
+const DIGITS: usize = memory.data(MAX_SIGNIFICANT_DIGITS);
 let digitCount: i32 = 0;
 let decimalExponent: i32 = 0;
 let sticky: bool = false;
-const lhs = new BigNat();
-const rhs = new BigNat();
 
 /**
  * Converts the JSON number token at [start, end) (RFC 8259 §6 grammar, already
@@ -124,7 +137,8 @@ function collectDigits(start: usize, end: usize): void {
     if (inFraction) fraction++;
     if (digitCount == 0 && d == 0) continue; // leading zero
     if (digitCount < MAX_SIGNIFICANT_DIGITS) {
-      unchecked((digits[digitCount++] = d));
+      store<u8>(DIGITS + <usize>digitCount, d);
+      digitCount++;
     } else {
       if (d != 0) sticky = true;
       if (extra < 0x10000000) extra++;
@@ -154,7 +168,7 @@ function collectDigits(start: usize, end: usize): void {
 function approximate(): f64 {
   let mant: u64 = 0;
   const n = digitCount < 19 ? digitCount : 19;
-  for (let i = 0; i < n; i++) mant = mant * 10 + unchecked(digits[i]);
+  for (let i = 0; i < n; i++) mant = mant * 10 + load<u8>(DIGITS + <usize>i);
   let e = decimalExponent + (digitCount - n);
   let x = <f64>mant;
   if (e > 0) {
@@ -208,18 +222,18 @@ function compareWithHalfwayAbove(b: f64): i32 {
     e = biased - 1075;
   }
   // value = D·10^E; compare D·10^E·2^s1 with (2m+1)·2^(e−1)·10^s2, all integers.
-  lhs.len = 0;
+  store<i32>(LHS, 0);
   for (let i = 0; i < digitCount; ) {
     let chunk: u32 = 0;
     let k = 0;
-    for (; k < 9 && i < digitCount; k++, i++) chunk = chunk * 10 + unchecked(digits[i]);
-    lhs.mulAdd(POW10_U32[k], chunk);
+    for (; k < 9 && i < digitCount; k++, i++) chunk = chunk * 10 + load<u8>(DIGITS + <usize>i);
+    bigMulAdd(LHS, unchecked(POW10_U32[k]), chunk);
   }
-  rhs.setU64(2 * m + 1);
-  if (decimalExponent >= 0) lhs.mulPow10(decimalExponent);
-  else rhs.mulPow10(-decimalExponent);
-  if (e - 1 >= 0) rhs.shl(e - 1);
-  else lhs.shl(1 - e);
-  const c = lhs.cmp(rhs);
+  bigSetU64(RHS, 2 * m + 1);
+  if (decimalExponent >= 0) bigMulPow10(LHS, decimalExponent);
+  else bigMulPow10(RHS, -decimalExponent);
+  if (e - 1 >= 0) bigShl(RHS, e - 1);
+  else bigShl(LHS, 1 - e);
+  const c = bigCmp(LHS, RHS);
   return c == 0 && sticky ? 1 : c;
 }

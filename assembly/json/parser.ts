@@ -22,7 +22,7 @@
  */
 import { JsonDocument, JsonValue } from "./value";
 import { JsonError, JsonErrorKind } from "./error";
-import { decimalTokenToF64 } from "./decimal";
+import { POW10_F64, decimalTokenToF64 } from "./decimal";
 import { formatHex, formatInteger } from "../proxy-wasm/format";
 import {
   INDEXED_OBJECT_MEMBERS, MAX_CONTAINER_COUNT, MAX_STRING_BYTES, TAG_ARRAY, TAG_F64, TAG_FALSE, TAG_INT, TAG_NULL,
@@ -591,11 +591,6 @@ const POW10_U64: StaticArray<u64> = [
   10000000000000000000,
 ];
 
-// Exactly representable powers of ten (10^0 … 10^22).
-const POW10_F64: StaticArray<f64> = [
-  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-];
 
 /**
  * Scans the number at p (RFC 8259 §6) onto the tape: an exact i64 when its decimal

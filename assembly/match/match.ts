@@ -22,8 +22,10 @@ import { RequestHeaders } from "./request";
 
 /** The fields of a `match` object. */
 export const MATCH_FIELDS: string[] = ["prefix", "path", "suffix", "methods", "headers"];
-const HEADER_FIELDS: string[] = ["name", "exact", "prefix", "present", "absent"];
-const HEADER_CONDITIONS: string[] = ["exact", "prefix", "present", "absent"];
+// @ts-ignore: decorator
+@lazy const HEADER_FIELDS: string[] = ["name", "exact", "prefix", "present", "absent"];
+// @ts-ignore: decorator
+@lazy const HEADER_CONDITIONS: string[] = ["exact", "prefix", "present", "absent"];
 
 /** How a header condition compares (filters.md: one of exact | prefix | present | absent). */
 export enum HeaderMatchKind {

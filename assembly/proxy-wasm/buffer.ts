@@ -123,18 +123,27 @@ export class Buffer {
 }
 
 /** Body of the HTTP call being answered, in `onHttpCallResponse`. */
-export const httpCallResponseBody = new Buffer(BufferType.HttpCallResponseBody);
+// @ts-ignore: decorator
+@lazy export const httpCallResponseBody = new Buffer(BufferType.HttpCallResponseBody);
 /** Message of a gRPC call, in `onGrpcReceive`. */
-export const grpcMessage = new Buffer(BufferType.GrpcCallMessage);
+// @ts-ignore: decorator
+@lazy export const grpcMessage = new Buffer(BufferType.GrpcCallMessage);
 /** VM configuration, in `onVmStart`. */
-export const vmConfiguration = new Buffer(BufferType.VmConfiguration);
+// @ts-ignore: decorator
+@lazy export const vmConfiguration = new Buffer(BufferType.VmConfiguration);
 /** Plugin configuration, in `onConfigure`. */
-export const pluginConfiguration = new Buffer(BufferType.PluginConfiguration);
+// @ts-ignore: decorator
+@lazy export const pluginConfiguration = new Buffer(BufferType.PluginConfiguration);
 /** Arguments of a foreign function call, in `onForeignFunction`. */
-export const foreignFunctionArguments = new Buffer(BufferType.ForeignFunctionArguments);
+// @ts-ignore: decorator
+@lazy export const foreignFunctionArguments = new Buffer(BufferType.ForeignFunctionArguments);
 
 // Per-stream buffers: contexts hand them out after making themselves effective.
-export const requestBodyBuffer = new Buffer(BufferType.HttpRequestBody);
-export const responseBodyBuffer = new Buffer(BufferType.HttpResponseBody);
-export const downstreamDataBuffer = new Buffer(BufferType.DownstreamData);
-export const upstreamDataBuffer = new Buffer(BufferType.UpstreamData);
+// @ts-ignore: decorator
+@lazy export const requestBodyBuffer = new Buffer(BufferType.HttpRequestBody);
+// @ts-ignore: decorator
+@lazy export const responseBodyBuffer = new Buffer(BufferType.HttpResponseBody);
+// @ts-ignore: decorator
+@lazy export const downstreamDataBuffer = new Buffer(BufferType.DownstreamData);
+// @ts-ignore: decorator
+@lazy export const upstreamDataBuffer = new Buffer(BufferType.UpstreamData);

@@ -12,7 +12,8 @@ class Registration {
   constructor(readonly rootId: string, readonly factory: RootContextFactory) {}
 }
 
-const registrations = new Array<Registration>();
+// @ts-ignore: decorator
+@lazy const registrations = new Array<Registration>();
 let anyRootIdNamed = false;
 
 /**
@@ -26,7 +27,8 @@ export function registerRootContext(factory: RootContextFactory, rootId: string 
   if (rootId.length > 0) anyRootIdNamed = true;
 }
 
-const PLUGIN_ROOT_ID: string[] = ['plugin_root_id'];
+// @ts-ignore: decorator
+@lazy const PLUGIN_ROOT_ID: string[] = ['plugin_root_id'];
 
 function chooseFactory(): RootContextFactory | null {
   const n = registrations.length;
@@ -42,7 +44,8 @@ function chooseFactory(): RootContextFactory | null {
   return fallback;
 }
 
-const contexts = new Map<u32, Context>();
+// @ts-ignore: decorator
+@lazy const contexts = new Map<u32, Context>();
 // Consecutive callbacks mostly hit the same context: skip the hash lookup then.
 let cachedId: u32 = 0;
 let cachedContext: Context | null = null;

@@ -194,16 +194,24 @@ export class HeaderMap {
 }
 
 /** Response headers of the HTTP call being answered, in `onHttpCallResponse`. */
-export const httpCallResponseHeaders = new HeaderMap(MapType.HttpCallResponseHeaders);
+// @ts-ignore: decorator
+@lazy export const httpCallResponseHeaders = new HeaderMap(MapType.HttpCallResponseHeaders);
 /** Response trailers of the HTTP call being answered, in `onHttpCallResponse`. */
-export const httpCallResponseTrailers = new HeaderMap(MapType.HttpCallResponseTrailers);
+// @ts-ignore: decorator
+@lazy export const httpCallResponseTrailers = new HeaderMap(MapType.HttpCallResponseTrailers);
 /** Initial metadata of a gRPC call, in `onGrpcReceiveInitialMetadata`. */
-export const grpcInitialMetadata = new HeaderMap(MapType.GrpcCallInitialMetadata);
+// @ts-ignore: decorator
+@lazy export const grpcInitialMetadata = new HeaderMap(MapType.GrpcCallInitialMetadata);
 /** Trailing metadata of a gRPC call, in `onGrpcReceiveTrailingMetadata`. */
-export const grpcTrailingMetadata = new HeaderMap(MapType.GrpcCallTrailingMetadata);
+// @ts-ignore: decorator
+@lazy export const grpcTrailingMetadata = new HeaderMap(MapType.GrpcCallTrailingMetadata);
 
 // Per-stream maps: contexts hand them out after making themselves effective.
-export const requestHeadersMap = new HeaderMap(MapType.HttpRequestHeaders);
-export const requestTrailersMap = new HeaderMap(MapType.HttpRequestTrailers);
-export const responseHeadersMap = new HeaderMap(MapType.HttpResponseHeaders);
-export const responseTrailersMap = new HeaderMap(MapType.HttpResponseTrailers);
+// @ts-ignore: decorator
+@lazy export const requestHeadersMap = new HeaderMap(MapType.HttpRequestHeaders);
+// @ts-ignore: decorator
+@lazy export const requestTrailersMap = new HeaderMap(MapType.HttpRequestTrailers);
+// @ts-ignore: decorator
+@lazy export const responseHeadersMap = new HeaderMap(MapType.HttpResponseHeaders);
+// @ts-ignore: decorator
+@lazy export const responseTrailersMap = new HeaderMap(MapType.HttpResponseTrailers);

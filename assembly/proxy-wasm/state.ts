@@ -135,8 +135,10 @@ export function currentHostLogLevel(): i32 {
 // context started each call and hands the response to it, as proxy-wasm-rust-sdk and
 // -go-sdk do. Keys are (root context id, call id): ids are per root context.
 
-const httpCallers = new Map<u64, u32>();
-const grpcCallers = new Map<u64, u64>();
+// @ts-ignore: decorator
+@lazy const httpCallers = new Map<u64, u32>();
+// @ts-ignore: decorator
+@lazy const grpcCallers = new Map<u64, u64>();
 
 // @ts-ignore: decorator
 @inline

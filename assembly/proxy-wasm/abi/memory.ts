@@ -85,7 +85,8 @@ function returnedRangeValid(mark: i32): bool {
 /** Result of the last `take*` call: Ok, or InvalidMemoryAccess when the host's pointer was bad. */
 export let takeResult: WasmResult = WasmResult.Ok;
 
-const EMPTY_BYTES = new ArrayBuffer(0);
+// @ts-ignore: decorator
+@lazy const EMPTY_BYTES = new ArrayBuffer(0);
 
 /**
  * Copies the bytes the host returned in (RET_PTR, RET_SIZE) into a new ArrayBuffer and
