@@ -1,13 +1,16 @@
 /**
- * `mesh-filters demo` (`npm start`): builds the filters, starts one demo service per
- * cluster of the bootstrap (services.ts) on the port the cluster names, serves the
- * bootstrap (envoy/mesh.yaml) on the embedded data plane and prints where everything is,
- * with example requests. `stop()` shuts it all down.
+ * `mesh-filters demo` (`npm start`): builds the filters the bootstrap loads (when their
+ * sources changed since the last build), starts one demo service per cluster of the
+ * bootstrap (services.ts) on the port the cluster names, serves the bootstrap
+ * (envoy/mesh.yaml) on the embedded data plane and prints where everything is, with
+ * example requests (banner.ts). `stop()` shuts it all down.
  */
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, readConfigFile } from '../envoy/config-file.ts';
 import { startProxy, type ProxyLogLevel, type RunningProxy } from '../proxy/index.ts';
 import { formatIssue, validateBootstrap } from '../envoy/validate.ts';
+import { demoBanner } from './banner.ts';
 import { DEMO_CLUSTERS, startDemoService, type DemoService } from './services.ts';
 
 export interface DemoOptions {
@@ -15,7 +18,7 @@ export interface DemoOptions {
   bootstrap?: string;
   /** Worker threads of the data plane, default 2. */
   concurrency?: number;
-  /** Build the filters first (default true). */
+  /** Build the filters the bootstrap loads whose sources are newer than their module (default true). */
   build?: boolean;
   /** 0: every service, listener and admin on ephemeral ports (tests); default: the bootstrap's ports. */
   portOverride?: 0;
@@ -43,10 +46,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
   const file = opts.bootstrap ?? 'envoy/mesh.yaml';
   const bootstrap = readConfigFile(path.resolve(cwd, file)) as Msg;
 
-  if (opts.build !== false) {
-    const { buildAll } = await import('../build.ts');
-    for (const r of await buildAll()) log(`built ${r.target.outFile} (${(r.bytes / 1024).toFixed(1)} KiB)`);
-  }
+  if (opts.build !== false) await buildStale(bootstrap, cwd, log);
   const report = await validateBootstrap(bootstrap, { source: file, cwd, plugins: false });
   if (report.errors.length) throw new ConfigError(formatIssue(file, report.errors[0]));
 
@@ -73,7 +73,16 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
 
   const listenerAddress = proxy.listeners[0]?.address ?? '';
   const adminAddress = proxy.admin?.address ?? '';
-  for (const line of banner(file, listenerAddress, adminAddress, services, report.summary, opts.concurrency ?? 2)) log(line);
+  const banner = demoBanner({
+    file,
+    listener: listenerAddress,
+    admin: adminAddress,
+    services,
+    summary: report.summary,
+    workers: opts.concurrency ?? 2,
+    chain: httpFilterNames(bootstrap),
+  });
+  for (const line of banner) log(line);
   return {
     listenerAddress,
     adminAddress,
@@ -133,27 +142,68 @@ function portError(e: unknown, what: string, sock: Msg | undefined): Error {
   return err instanceof Error ? err : new Error(String(e));
 }
 
-function banner(file: string, listener: string, admin: string, services: readonly DemoService[], summary: string, workers: number): string[] {
-  const base = `http://${listener}`;
-  return [
-    '',
-    `mesh-filters demo: ${file} on the embedded data plane (${workers} workers; ${summary})`,
-    `  listener  ${base}`,
-    `  admin     http://${admin}   (/ready, /stats/prometheus, /clusters)`,
-    ...services.map((s) => `  ${s.cluster.padEnd(14)}${s.address.padEnd(18)}${s.description}`),
-    '',
-    'Try:',
-    `  curl -i ${base}/health`,
-    `  curl -i ${base}/api/credit-bureau/report`,
-    `  curl -i -X POST ${base}/api/credit-bureau/fail-test          # the service fails (503)`,
-    `  curl -i ${base}/api/banking/accounts -H 'x-upstream-status: 503'`,
-    `  curl -i '${base}/api/documents/slow?ms=2000'`,
-    `  curl -i ${base}/api/credit-bureau/flap                        # 5 s up, 5 s down`,
-    `  TOKEN=$(node bin/mesh-filters.js token --permissions credit:read --tier premium)`,
-    `  curl -i ${base}/api/credit-bureau/report -H "authorization: Bearer $TOKEN"`,
-    `  grpcurl -plaintext -import-path harness/demo -proto project.proto -d '{"name":"demo"}' ${listener} zoptal.project.v1.ProjectService/CreateProject`,
-    `  curl -s http://${admin}/stats/prometheus | grep -E 'jwt_auth|rate_limit|circuit_breaker|retry|upstream_rq'`,
-    '',
-    'Ctrl-C stops everything.',
-  ];
+/** The wasm modules (`code.local.filename`) of every wasm filter in `bootstrap`. */
+function wasmFiles(bootstrap: Msg): string[] {
+  const files: string[] = [];
+  for (const f of hcmFilters(bootstrap)) {
+    const file = f.typed_config?.config?.vm_config?.code?.local?.filename;
+    if (typeof file === 'string') files.push(path.normalize(file));
+  }
+  return files;
+}
+
+/** The HTTP filters of the first listener's connection manager. */
+function hcmFilters(bootstrap: Msg): Msg[] {
+  const chain = bootstrap.static_resources?.listeners?.[0]?.filter_chains?.[0]?.filters ?? [];
+  const hcm = (chain as Msg[]).find((f) => f.name === 'envoy.filters.network.http_connection_manager');
+  return (hcm?.typed_config?.http_filters ?? []) as Msg[];
+}
+
+/** `rate-limit-edge`, `jwt-auth`, ..., `router`: the plugin names, in order. */
+function httpFilterNames(bootstrap: Msg): string[] {
+  return hcmFilters(bootstrap).map((f) => String(f.typed_config?.config?.name ?? String(f.name).replace(/^envoy\.filters\.http\./, '')));
+}
+
+/**
+ * Builds the targets of asconfig.json whose module `bootstrap` loads and that are missing
+ * or older than a source they may include: the target's own folder, `assembly/` and
+ * asconfig.json (the way `make` decides). A first run builds them all (about a minute).
+ */
+async function buildStale(bootstrap: Msg, cwd: string, log: (line: string) => void): Promise<void> {
+  const { buildAll, listTargets, projectRoot } = await import('../build.ts');
+  const used = new Set(wasmFiles(bootstrap).map((f) => path.resolve(cwd, f)));
+  const targets = (await listTargets()).filter((t) => !t.test && used.has(path.resolve(projectRoot, t.outFile)));
+  const shared = Math.max(newest(path.join(projectRoot, 'assembly')), newest(path.join(projectRoot, 'asconfig.json')));
+  const stale = targets.filter((t) => {
+    const built = mtime(path.join(projectRoot, t.outFile));
+    return built < 0 || built < Math.max(shared, newest(path.join(projectRoot, path.dirname(t.entry))));
+  });
+  if (!stale.length) {
+    if (targets.length) log(`filters up to date: ${targets.map((t) => t.outFile).join(', ')} (npm run build rebuilds them)`);
+    return;
+  }
+  log(`building ${stale.map((t) => t.name).join(', ')} (AssemblyScript; about a minute on a first run)...`);
+  for (const r of await buildAll({ only: stale.map((t) => t.name) })) log(`built ${r.target.outFile} (${(r.bytes / 1024).toFixed(1)} KiB, ${(r.millis / 1000).toFixed(1)} s)`);
+}
+
+/** Modification time in ms, -1 when absent. */
+function mtime(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+/** The newest modification time of `file`, or of any file under it. */
+function newest(file: string): number {
+  let best = mtime(file);
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(file, { withFileTypes: true });
+  } catch {
+    return best;
+  }
+  for (const e of entries) best = Math.max(best, e.isDirectory() ? newest(path.join(file, e.name)) : mtime(path.join(file, e.name)));
+  return best;
 }

@@ -39,7 +39,9 @@ export interface ProjectServer {
   readonly port: number;
   /** `host:port`. */
   readonly address: string;
-  /** Calls received per method name (`CreateProject`...), all when omitted. */
+  /** The service's method names (`CreateProject`...). */
+  readonly methods: readonly string[];
+  /** Calls received per method name, all when omitted. */
   calls(method?: string): number;
   close(): Promise<void>;
 }
@@ -123,6 +125,7 @@ export async function startProjectService(opts: { host?: string; port?: number }
   return {
     port,
     address: `${host}:${port}`,
+    methods: Object.keys(Service.service),
     calls: (method) => (method ? counts.get(method) ?? 0 : [...counts.values()].reduce((a, b) => a + b, 0)),
     close: () =>
       new Promise<void>((resolve) => {

@@ -6,13 +6,18 @@
  * - `<prefix>/fail-test`: always 503 (the seeds' `/api/credit-bureau/fail-test`);
  * - `<prefix>/slow?ms=3000`: answers after `ms` milliseconds (default 3000);
  * - `<prefix>/flap`: 5 s healthy, 5 s failing (503), repeating;
+ * - `<prefix>/flaky?failures=1&mode=503|reset`: fails the first `failures` attempts of each
+ *   request (503, or a connection reset before any answer), then echoes. Attempts are
+ *   counted by the `x-envoy-attempt-count` the router sends upstream (the virtual host's
+ *   `include_request_attempt_count`), so each request fails the same way whatever else is
+ *   in flight: what a retry policy turns into a success;
  * - anything else: an echo of the request as JSON, unless the request asks otherwise
  *   with `x-upstream-status: 503`, `x-upstream-delay-ms: 200` or
  *   `x-upstream-action: reset|refuse|hang` (harness/upstream `byRequestHeaders`).
  */
-import { echo, startUpstream, status, flap, type Upstream, type UpstreamHandler } from '../upstream/index.ts';
+import { byRequestHeaders, echo, startUpstream, status, flap, type Upstream, type UpstreamHandler } from '../upstream/index.ts';
 import { demoJwks } from './keys.ts';
-import { startProjectService } from './projects.ts';
+import { PROJECT_SERVICE, startProjectService } from './projects.ts';
 
 export interface DemoService {
   /** The cluster it serves. */
@@ -21,6 +26,13 @@ export interface DemoService {
   address: string;
   /** One line on what it does. */
   description: string;
+  /**
+   * Requests that reached it whose path (without query) starts with `prefix` (all when
+   * omitted); for the gRPC service, calls whose `/package.Service/Method` path does.
+   * Shows what a filter kept away from the service (an open circuit) or let through again
+   * (retries).
+   */
+  received(prefix?: string): number;
   close(): Promise<void>;
 }
 
@@ -45,31 +57,85 @@ const slow: UpstreamHandler = async (req) => {
   return { kind: 'echo' };
 };
 
+/** Fails the first `?failures=` (default 1, at most 10) attempts of a request: 503, or a reset with `?mode=reset`. */
+const flaky = (service: string): UpstreamHandler => (req) => {
+  const query = new URL(req.path, 'http://demo').searchParams;
+  const failures = Math.min(Math.max(Number(query.get('failures') ?? 1) || 0, 0), 10);
+  const attempt = Number(req.headers['x-envoy-attempt-count'] ?? 1) || 1;
+  if (attempt > failures) return { kind: 'echo' };
+  return query.get('mode') === 'reset' ? { kind: 'reset' } : failing(service)(req);
+};
+
+/**
+ * Counts what reaches a service by path, without keeping every request: the upstream's
+ * own record (meant for tests) would grow for as long as the demo runs.
+ */
+class Arrivals {
+  /** Distinct paths counted one by one; beyond, only the total grows (a scan must not fill memory). */
+  private static readonly MAX_PATHS = 1000;
+  private readonly byPath = new Map<string, number>();
+  private total = 0;
+  upstream: Upstream | undefined;
+
+  /** `handler`, counting each request it answers. */
+  count(handler: UpstreamHandler): UpstreamHandler {
+    return (req) => {
+      const path = req.path.split('?')[0];
+      this.total++;
+      const n = this.byPath.get(path);
+      if (n !== undefined || this.byPath.size < Arrivals.MAX_PATHS) this.byPath.set(path, (n ?? 0) + 1);
+      if (this.upstream && this.upstream.requests.length > 100) this.upstream.clearRequests();
+      return handler(req);
+    };
+  }
+
+  received(prefix?: string): number {
+    if (prefix === undefined) return this.total;
+    let sum = 0;
+    for (const [path, n] of this.byPath) if (path.startsWith(prefix)) sum += n;
+    return sum;
+  }
+}
+
 /** Starts the demo service of `cluster` on `host:port`; undefined when the demo has none for it. */
 export async function startDemoService(cluster: string, port: number, host = '127.0.0.1'): Promise<DemoService | undefined> {
   const http = HTTP_SERVICES[cluster];
   if (http) {
-    const up = await startUpstream({ name: cluster, host, port });
-    for (const prefix of http.prefixes) {
-      up.route(`${prefix}/fail-test`, failing(cluster));
-      up.route(`${prefix}/slow`, slow);
-      up.route(`${prefix}/flap`, flap(5000, 5000, failing(cluster), echo()));
-    }
-    return httpService(cluster, up, http.description);
+    const routes = http.prefixes.flatMap((prefix): Array<[string, UpstreamHandler]> => [
+      [`${prefix}/fail-test`, failing(cluster)],
+      [`${prefix}/slow`, slow],
+      [`${prefix}/flap`, flap(5000, 5000, failing(cluster), echo())],
+      [`${prefix}/flaky`, flaky(cluster)],
+    ]);
+    return httpService(cluster, host, port, http.description, byRequestHeaders(echo()), routes);
   }
   if (cluster === 'jwks') {
-    const up = await startUpstream({ name: cluster, host, port, fallback: status(404, 'not found') });
     const body = JSON.stringify(await demoJwks());
-    up.route('/.well-known/jwks.json', status(200, body, { 'content-type': 'application/json', 'cache-control': 'max-age=600' }));
-    return httpService(cluster, up, 'JWKS of the demo keys: /.well-known/jwks.json');
+    return httpService(cluster, host, port, 'JWKS of the demo keys: /.well-known/jwks.json', status(404, 'not found'), [
+      ['/.well-known/jwks.json', status(200, body, { 'content-type': 'application/json', 'cache-control': 'max-age=600' })],
+    ]);
   }
   if (cluster === 'projects') {
     const grpc = await startProjectService({ host, port });
-    return { cluster, address: grpc.address, description: 'zoptal.project.v1.ProjectService (gRPC)', close: () => grpc.close() };
+    return {
+      cluster,
+      address: grpc.address,
+      description: 'zoptal.project.v1.ProjectService (gRPC)',
+      received: (prefix = '/') => grpc.methods.filter((m) => `/${PROJECT_SERVICE}/${m}`.startsWith(prefix)).reduce((sum, m) => sum + grpc.calls(m), 0),
+      close: () => grpc.close(),
+    };
   }
   return undefined;
 }
 
-function httpService(cluster: string, up: Upstream, description: string): DemoService {
-  return { cluster, address: up.address, description, close: () => up.close() };
+/** An HTTP demo service: `routes` get their handlers counted, as does `fallback`. */
+async function httpService(
+  cluster: string, host: string, port: number, description: string,
+  fallback: UpstreamHandler, routes: Array<[string, UpstreamHandler]>,
+): Promise<DemoService> {
+  const arrivals = new Arrivals();
+  const up = await startUpstream({ name: cluster, host, port, fallback: arrivals.count(fallback) });
+  arrivals.upstream = up;
+  for (const [prefix, handler] of routes) up.route(prefix, arrivals.count(handler));
+  return { cluster, address: up.address, description, received: (prefix) => arrivals.received(prefix), close: () => up.close() };
 }

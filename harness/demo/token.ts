@@ -2,7 +2,11 @@
  * `mesh-filters token`: mints a JWT (RFC 7519) for the demo with `jose`, signed HS256 with
  * the demo's shared secret or RS256/ES256 with the demo's keys (keys.ts), with the claims
  * the filters read: `sub`, `permissions` (seeds), `scope` (OAuth, space separated), `tier`
- * (rate-limit tiers), `exp`.
+ * (rate-limit tiers), `serviceId` (the calling service of a service token), `exp`.
+ *
+ * HS256 tokens are the demo's service-to-service tokens (the seeds sign them with a shared
+ * secret): they carry `serviceId: "eva-frontend"`, the seeds' calling service and one that
+ * envoy/mesh.yaml allows, unless told otherwise. RS256/ES256 tokens are user tokens.
  */
 import { importJWK, SignJWT, type JWTPayload } from 'jose';
 import { DEMO_AUDIENCE, DEMO_HS256_KID, DEMO_HS256_SECRET, DEMO_ISSUER, loadDemoKeys, type DemoAlg } from './keys.ts';
@@ -16,6 +20,8 @@ export interface TokenOptions {
   scope?: string;
   /** `tier` claim: `authenticated`, `premium`... */
   tier?: string;
+  /** `serviceId` claim; default `DEMO_SERVICE_ID` for HS256 tokens, none for the others; '' for none. */
+  serviceId?: string;
   /** Lifetime in seconds from now; negative mints a token that expired that long ago. Default 3600. */
   expiresInSeconds?: number;
   iss?: string;
@@ -28,6 +34,9 @@ export interface TokenOptions {
   /** Seconds since the epoch used as "now" (tests). */
   now?: number;
 }
+
+/** The calling service of demo service tokens (HS256): the seeds' `eva-frontend`. */
+export const DEMO_SERVICE_ID = 'eva-frontend';
 
 /** Signs a demo token; resolves to the compact JWS (`header.payload.signature`). */
 export async function mintDemoToken(opts: TokenOptions = {}): Promise<string> {
@@ -45,6 +54,8 @@ export async function mintDemoToken(opts: TokenOptions = {}): Promise<string> {
   if (opts.permissions?.length) payload.permissions = opts.permissions;
   if (opts.scope) payload.scope = opts.scope;
   if (opts.tier) payload.tier = opts.tier;
+  const serviceId = opts.serviceId ?? (alg === 'HS256' ? DEMO_SERVICE_ID : '');
+  if (serviceId) payload.serviceId = serviceId;
   Object.assign(payload, opts.claims);
 
   let key: CryptoKey | Uint8Array;

@@ -1,37 +1,38 @@
 /**
  * The demo (`npm start`): every cluster of envoy/mesh.yaml gets its demo service, the
- * embedded data plane serves the bootstrap, and HTTP and gRPC requests reach the right
- * services. Ephemeral ports, so that it runs beside a developer's own `npm start`.
+ * embedded data plane serves the bootstrap, and each filter of the chain shows its work on
+ * real HTTP and gRPC traffic (test/envoy/mesh-traffic.ts, the checks real Envoy gets too).
+ * Ephemeral ports, so that it runs beside a developer's own `npm start`.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
-import { checkMeshTraffic } from '../envoy/mesh-traffic.ts';
+import { meshChecks, type MeshContext } from '../envoy/mesh-traffic.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
 describe('demo on the embedded data plane', () => {
   let demo: RunningDemo;
+  let ctx: MeshContext;
   const lines: string[] = [];
 
   beforeAll(async () => {
     demo = await startDemo({ cwd: root, build: false, portOverride: 0, concurrency: 2, logLevel: 'error', log: (l) => lines.push(l) });
+    ctx = { listener: demo.listenerAddress, admin: demo.adminAddress, services: demo.services };
   });
   afterAll(async () => {
     await demo?.stop();
   });
 
-  it('starts a service for every cluster and prints where everything is', () => {
+  it('starts a service for every cluster and prints where everything is, and the filter chain', () => {
     expect(demo.services.map((s) => s.cluster).sort()).toEqual(['banking', 'credit-bureau', 'documents', 'echo', 'jwks', 'projects']);
     const text = lines.join('\n');
-    expect(text).toContain(`listener  http://${demo.listenerAddress}`);
+    expect(text).toContain(`listener  http://${demo.listenerAddress}   rate-limit-edge -> jwt-auth -> rate-limit -> circuit-breaker -> retry -> router`);
     expect(text).toContain(`admin     http://${demo.adminAddress}`);
-    expect(text).toContain('bin/mesh-filters.js token');
+    for (const s of demo.services) expect(text).toContain(`  ${s.cluster.padEnd(14)}${s.address}`);
   });
 
-  it('routes HTTP and gRPC to the demo services', async () => {
-    await checkMeshTraffic(demo.listenerAddress);
-  });
+  for (const check of meshChecks) it(check.name, () => check.run(ctx));
 
   it('serves the demo JWKS (public keys only) through the jwks cluster address', async () => {
     const jwks = demo.services.find((s) => s.cluster === 'jwks')!;
