@@ -4,8 +4,10 @@
  * real HTTP and gRPC traffic (test/envoy/mesh-traffic.ts, the checks real Envoy gets too).
  * Ephemeral ports, so that it runs beside a developer's own `npm start`.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
 import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
 import { meshChecks, type MeshContext } from '../envoy/mesh-traffic.ts';
 
@@ -46,5 +48,33 @@ describe('demo on the embedded data plane', () => {
     const res = await fetch(`http://${demo.adminAddress}/ready`);
     expect(res.status).toBe(200);
     expect((await res.text()).trim()).toBe('LIVE');
+  });
+});
+
+/** The JSON configuration of the wasm plugin `name` in envoy/mesh.yaml. */
+function meshPluginConfig(name: string): Record<string, any> {
+  const doc = YAML.parse(readFileSync(path.join(root, 'envoy/mesh.yaml'), 'utf8'));
+  const hcm = doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  const plugin = hcm.http_filters.find((f: any) => f.typed_config?.config?.name === name);
+  return JSON.parse(plugin.typed_config.config.configuration.value);
+}
+
+function istioPluginConfig(file: string): Record<string, any> {
+  return YAML.parse(readFileSync(path.join(root, 'envoy/istio', file), 'utf8')).spec.pluginConfig;
+}
+
+describe('envoy/istio manifests and envoy/mesh.yaml', () => {
+  it("hold the same jwt-auth rules (Istio's providers eva and service are the mesh's users and services)", () => {
+    const names: Record<string, string> = { eva: 'users', service: 'services' };
+    const rename = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(rename)
+      : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'provider_name' ? names[x as string] : rename(x)]))
+      : v;
+    expect(rename(istioPluginConfig('jwt-auth.yaml').rules)).toEqual(meshPluginConfig('jwt-auth').rules);
+  });
+
+  it('hold the same rate-limit tiers and edge limit', () => {
+    expect(istioPluginConfig('rate-limit.yaml').rules).toEqual(meshPluginConfig('rate-limit').rules);
+    expect(istioPluginConfig('rate-limit-edge.yaml').rules).toEqual(meshPluginConfig('rate-limit-edge').rules);
   });
 });
