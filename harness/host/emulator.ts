@@ -35,7 +35,7 @@ import { HeaderMap, type HeaderPair } from '../http/header-map.ts';
 import { type FailurePolicy, LogLevel, MetricType, type WasmResult } from './abi.ts';
 import { Context } from './context.ts';
 import { WasmPlugin } from './plugin.ts';
-import type { Clock, GrpcCallRequest, GrpcStreamCallbacks, HttpCallResponse, LogSource, NodeInfo, TimerHandle, Timers } from './services.ts';
+import type { Clock, GrpcCallRequest, GrpcStreamCallbacks, HostcallObserver, HttpCallResponse, LogSource, NodeInfo, TimerHandle, Timers } from './services.ts';
 import { type MetricSnapshot } from './shared/metrics.ts';
 import { renderPrometheus } from './shared/prometheus.ts';
 import { SharedState } from './shared/shared-state.ts';
@@ -78,6 +78,8 @@ export interface EmulatorOptions {
   node?: NodeInfo;
   /** Answer the top-level `node`/`cluster_name`/`route_name` Envoy 1.33 removed (default true; see properties.ts). */
   legacyAttributes?: boolean;
+  /** Sees every hostcall the module makes, before it runs (`HostServices.onHostcall`). */
+  onHostcall?: HostcallObserver;
 }
 
 export interface LogEntry {
@@ -264,6 +266,7 @@ export class WasmEmulator {
         shared,
         node: options.node ?? { id: 'emulator', cluster: 'emulator' },
         legacyAttributes: options.legacyAttributes,
+        onHostcall: options.onHostcall,
         logLevel: () => logLevel,
         log: (level, message, source) => logs.push({ level, message, source }),
         httpCall: (cluster, headers, body, trailers, timeoutMs, onResponse) => {

@@ -7,6 +7,7 @@
 import type { HeaderPair } from '../http/header-map.ts';
 import { LOG_LEVEL_NAMES, LogLevel } from './abi.ts';
 import { SharedState } from './shared/shared-state.ts';
+import type { Wasm } from './wasm.ts';
 
 /** Time as the plugin sees it (`proxy_get_current_time_nanoseconds`, WASI `clock_time_get`). */
 export interface Clock {
@@ -127,7 +128,17 @@ export interface HostServices {
    * Envoy >= 1.33 does (see properties.ts).
    */
   legacyAttributes?: boolean;
+  /**
+   * Called before every hostcall a module makes, with the import's name
+   * (`env.proxy_get_header_map_value`), its arguments and the VM (tests counting
+   * hostcalls, harness/bench/hostcall-replay.ts recording them). Null (the default)
+   * links the host functions as they are, at no cost per call.
+   */
+  onHostcall?: HostcallObserver | null;
 }
+
+/** See `HostServices.onHostcall`. */
+export type HostcallObserver = (name: string, args: ReadonlyArray<number | bigint>, wasm: Wasm) => void;
 
 export type ResolvedServices = Required<HostServices>;
 
@@ -189,5 +200,6 @@ export function resolveServices(services: HostServices = {}): ResolvedServices {
     node: services.node ?? { id: '', cluster: '' },
     random: services.random ?? ((into) => void crypto.getRandomValues(into as Uint8Array<ArrayBuffer>)),
     legacyAttributes: services.legacyAttributes ?? true,
+    onHostcall: services.onHostcall ?? null,
   };
 }

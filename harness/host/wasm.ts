@@ -317,7 +317,12 @@ export class Wasm {
           );
           return null;
         }
-        ns[imp.name] = host.make(this);
+        const fn = host.make(this) as (...args: Array<number | bigint>) => number | void;
+        const observe = this.services.onHostcall;
+        ns[imp.name] = observe === null ? fn : (...args: Array<number | bigint>) => {
+          observe(key, args, this);
+          return fn(...args);
+        };
       } else if (imp.kind === 'memory') {
         ns[imp.name] = new WebAssembly.Memory({
           initial: imp.limits.initial,

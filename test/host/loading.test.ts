@@ -3,7 +3,7 @@
 // type mismatch messages), src/bytecode_util.cc (ABI version from the exports).
 import { describe, expect, it } from 'vitest';
 import { WasmPlugin, WasmPluginError } from '../../harness/host/plugin.ts';
-import { BASICS, DROP, buildModule, i32, logData } from './wasm-builder.ts';
+import { BASICS, DROP, buildModule, i32, logData } from '../../harness/host/wasm-builder.ts';
 
 const noLogs = { log: () => {} };
 

@@ -230,6 +230,8 @@ export class SharedQueueStore {
     const handler = this.handler;
     if (!handler) return 0;
     const { i32 } = this;
+    // No queue registered yet (most plugins never register one): nothing to take the lock for.
+    if (Atomics.load(i32, LAST_TOKEN) === 0) return 0;
     const ready: Array<[string, number, number, number]> = [];
     lock(i32, LOCK);
     try {

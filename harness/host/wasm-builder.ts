@@ -1,7 +1,8 @@
 /**
- * A tiny WebAssembly binary writer for the loading tests: modules with exactly the
- * imports, exports and start-up behaviour a test needs (a missing import, a wrong
- * signature, `_initialize` + `main`...), which no compiler would produce on purpose.
+ * A tiny WebAssembly binary writer: modules with exactly the imports, exports and
+ * start-up behaviour a host test needs (a missing import, a wrong signature,
+ * `_initialize` + `main`...), which no compiler would produce on purpose, and the
+ * hostcall-replay modules of the benchmarks (harness/bench/hostcall-replay.ts).
  * Binary format: WebAssembly Core Specification 2.0, section 5.
  */
 type ValType = 'i32' | 'i64';
@@ -20,6 +21,8 @@ export interface ModuleSpec {
   functions?: Record<string, FuncSpec>;
   /** Data placed at address 1024 (strings the start-up code logs). */
   data?: string;
+  /** More data, each at its own address. */
+  segments?: Array<{ offset: number; bytes: Uint8Array }>;
   memoryPages?: number;
   /** Add a `name` section naming every function (as debug builds carry). */
   names?: boolean;
@@ -62,8 +65,23 @@ function section(id: number, content: number[]): number[] {
   return [id, ...uleb(content.length), ...content];
 }
 
+function sleb64(n: bigint): number[] {
+  const out: number[] = [];
+  for (let v = BigInt.asIntN(64, n); ; ) {
+    const b = Number(v & 0x7fn);
+    v >>= 7n;
+    if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
 /** `i32.const n` */
 export const i32 = (n: number): number[] => [0x41, ...sleb(n)];
+/** `i64.const n` */
+export const i64 = (n: bigint): number[] => [0x42, ...sleb64(n)];
 export const DROP = [0x1a];
 
 /** Writes the module. Imports come first in the function index space. */
@@ -102,6 +120,7 @@ export function buildModule(spec: ModuleSpec): Uint8Array {
     return [0x60, ...vec(params.map((x) => [x])), ...vec(results.map((x) => [x]))];
   });
   const data = spec.data ? [[0x00, ...i32(1024), 0x0b, ...str(spec.data)]] : [];
+  for (const seg of spec.segments ?? []) data.push([0x00, ...i32(seg.offset), 0x0b, ...uleb(seg.bytes.length), ...seg.bytes]);
   const nameMap = [...funcIndex.entries()].sort((a, b) => a[1] - b[1]).map(([name, index]) => [...uleb(index), ...str(name)]);
   const names = spec.names ? section(0, [...str('name'), ...section(1, vec(nameMap))]) : [];
   return new Uint8Array([
