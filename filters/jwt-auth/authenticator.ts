@@ -16,12 +16,12 @@
  * (`forward: false`) the removal of the token where it was found.
  */
 import { audienceAllowed, checkTimes, claimHeaderValue } from "./claims";
-import { ClaimToHeader, JwtAuthConfig, Provider } from "./config";
+import { ClaimToHeader, JwtAuthConfig, MAX_SANITIZED_WRITES, Provider } from "./config";
 import { FoundToken, TokenList, extractTokens, removeToken } from "./extractor";
 import { KeySource, KeyWait } from "./key-source";
 import { Jwt, parseJwt } from "./jwt";
 import { KeyMatch, verifySignature } from "./signature";
-import { AuthRequest } from "./request";
+import { AuthRequest, HeaderName } from "./request";
 import { Reason } from "./reasons";
 import { Stats } from "./stats";
 import { TokenCache, tokenHash } from "./token-cache";
@@ -157,21 +157,27 @@ export class Authenticator {
     return Reason.JwksUnavailableAllowed;
   }
 
-  /** Time, audience and subject: run on every request, cached tokens included. */
+  /**
+   * Time, audience and subject: run on every request, cached tokens included. Audience
+   * and subject depend on the token and its provider only, so a token is checked for
+   * them once (`Jwt.providerChecks`).
+   */
   private checkClaims(p: Provider, jwt: Jwt): Reason {
     const times = checkTimes(jwt, this.nowSeconds, p.clockSkewSeconds, p.requireExpiration, p.maxLifetimeSeconds);
     if (times != Reason.Ok) return times;
-    if (p.audiences.length > 0 && !audienceAllowed(jwt.aud, p.audiences)) return Reason.JwtAudienceNotAllowed;
-    const subjects = p.subjects;
-    if (subjects !== null && !subjects.matches(jwt.sub)) return Reason.JwtSubjectNotAllowed;
-    return Reason.Ok;
+    let fixed = jwt.providerChecks;
+    if (fixed < 0) jwt.providerChecks = fixed = <i32>providerChecks(p, jwt);
+    return <Reason>fixed;
   }
 
   /**
    * After the request is allowed: for every provider whose tokens verified in this
    * evaluation, writes its headers, removes its tokens (`forward: false`) and counts it.
+   * `written` has a bit per sanitized header (`HeaderName.sanitizedIndex`) already
+   * cleared of incoming copies: the first write of such a header replaces what the
+   * request had, later ones add. Returns `written` with the headers written here.
    */
-  applyEffects(): void {
+  applyEffects(written: u64 = 0): u64 {
     const request = this.request!;
     const providers = this.config.providers;
     for (let i = 0, n = providers.length; i < n; i++) {
@@ -181,20 +187,45 @@ export class Authenticator {
       for (let t = 0, m = o.jwts.length; t < m; t++) {
         const jwt = unchecked(o.jwts[t]);
         const payloadHeader = p.forwardPayloadHeader;
-        if (payloadHeader !== null) request.addHeaderBytes(payloadHeader, jwt.payloadBase64url());
+        if (payloadHeader !== null) written = writeHeader(request, payloadHeader, jwt.payloadBase64url(), written);
         const claims = p.claimToHeaders;
         if (claims.length > 0) {
           const values = claimHeaderValues(jwt, claims);
           for (let c = 0, k = claims.length; c < k; c++) {
             const value = unchecked(values[c]);
-            if (value !== null) request.addHeaderBytes(unchecked(claims[c]).header, value);
+            if (value !== null) written = writeHeader(request, unchecked(claims[c]).header, value, written);
           }
         }
         if (!p.forward) removeToken(request, o.tokens.at(t));
       }
       this.stats.countProviderAllowed(i);
     }
+    return written;
   }
+}
+
+/** Audience and subject (the checks of `checkClaims` that do not change with time). */
+function providerChecks(p: Provider, jwt: Jwt): Reason {
+  if (p.audiences.length > 0 && !audienceAllowed(jwt.aud, p.audiences)) return Reason.JwtAudienceNotAllowed;
+  const subjects = p.subjects;
+  if (subjects !== null && !subjects.matches(jwt.sub)) return Reason.JwtSubjectNotAllowed;
+  return Reason.Ok;
+}
+
+/**
+ * Writes `name: value` for upstream: replacing incoming copies the first time a
+ * sanitized header is written (its bit not yet in `written`), adding otherwise.
+ */
+function writeHeader(request: AuthRequest, name: HeaderName, value: ArrayBuffer, written: u64): u64 {
+  const index = name.sanitizedIndex;
+  if (index < 0 || index >= MAX_SANITIZED_WRITES) {
+    request.addHeaderBytes(name, value);
+    return written;
+  }
+  const bit = <u64>1 << <u64>index;
+  if (written & bit) request.addHeaderBytes(name, value);
+  else request.replaceHeaderBytes(name, value);
+  return written | bit;
 }
 
 /**

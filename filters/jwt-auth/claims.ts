@@ -87,6 +87,8 @@ export class ClaimRequirement {
     readonly values: string[],
     /** true: `all_of`; false: `any_of`. */
     readonly allOf: bool,
+    /** Number in the configuration (`JwtAuthConfig.claimRequirementCount`), for per-token memos. */
+    readonly index: i32 = -1,
   ) {}
 
   /** Whether `payload` satisfies the requirement. */

@@ -101,7 +101,19 @@ export class JwtAuthConfig {
   maxTokenBytes: i32 = 8192;
   /** Every header jwt-auth writes for upstream use: removed from each incoming request. */
   sanitizedHeaders: HeaderName[] = [];
+  /**
+   * Remove `sanitizedHeaders` before anything reads the request, rather than when the
+   * request goes on (plugin.ts): needed when a rule's `match`, the CORS check or a
+   * cookie token would otherwise read a forged copy, or when there are more of them than
+   * a request's write mask holds.
+   */
+  sanitizeFirst: bool = false;
+  /** Claim requirements, numbered for the per-token memo of their outcome (jwt.ts `claimMemo`). */
+  claimRequirementCount: i32 = 0;
 }
+
+/** Most sanitized headers tracked per request (bits of a u64); more means `sanitizeFirst`. */
+export const MAX_SANITIZED_WRITES = 64;
 
 /** The outcome of `parseConfig`: a configuration, or the first error. */
 export class ConfigResult {
@@ -154,6 +166,7 @@ function readConfig(reader: ConfigReader): ConfigResult {
     config.rules.push(new Rule(match, requires === null ? null : readRequirement(requires, config, 0)));
   }
   if (!reader.ok) return new ConfigResult(null, reader.error);
+  config.sanitizeFirst = mustSanitizeFirst(config);
   return new ConfigResult(config, "");
 }
 
@@ -318,8 +331,39 @@ function addSanitized(reader: ConfigReader, config: JwtAuthConfig, name: HeaderN
     }
   }
   const list = config.sanitizedHeaders;
-  for (let i = 0; i < list.length; i++) if (unchecked(list[i]).name == name.name) return;
+  for (let i = 0; i < list.length; i++) {
+    if (unchecked(list[i]).name == name.name) {
+      name.sanitizedIndex = i;
+      return;
+    }
+  }
+  name.sanitizedIndex = list.length;
   list.push(name);
+}
+
+function isSanitized(config: JwtAuthConfig, name: string): bool {
+  const list = config.sanitizedHeaders;
+  for (let i = 0; i < list.length; i++) if (unchecked(list[i]).name == name) return true;
+  return false;
+}
+
+/** Whether something reads a sanitized header before the request goes on (`JwtAuthConfig.sanitizeFirst`). */
+function mustSanitizeFirst(config: JwtAuthConfig): bool {
+  if (config.sanitizedHeaders.length > MAX_SANITIZED_WRITES) return true;
+  const rules = config.rules;
+  for (let i = 0; i < rules.length; i++) {
+    const headers = unchecked(rules[i]).match.headers;
+    for (let j = 0; j < headers.length; j++) if (isSanitized(config, unchecked(headers[j]).name)) return true;
+  }
+  if (config.bypassCorsPreflight && (isSanitized(config, "origin") || isSanitized(config, "access-control-request-method"))) return true;
+  const providers = config.providers;
+  for (let i = 0; i < providers.length; i++) {
+    const locations = unchecked(providers[i]).locations;
+    for (let j = 0; j < locations.length; j++) {
+      if (unchecked(locations[j]).kind == LocationKind.Cookie && isSanitized(config, "cookie")) return true;
+    }
+  }
+  return false;
 }
 
 function findProvider(config: JwtAuthConfig, name: string): Provider | null {
@@ -341,7 +385,7 @@ function readRequirement(obj: ConfigObject, config: JwtAuthConfig, depth: i32): 
     const provider = findProvider(config, name);
     if (provider === null && obj.reader.ok) obj.fail("provider_name", "no provider named \"" + name + "\"");
     r.provider = provider;
-    readClaims(obj.optionalArray("claims"), r);
+    readClaims(obj.optionalArray("claims"), r, config);
   } else if (kind == 1 || kind == 2) {
     r.kind = kind == 1 ? RequirementKind.Any : RequirementKind.All;
     const list = obj.requiredArray(kind == 1 ? "requires_any" : "requires_all", 1);
@@ -378,13 +422,13 @@ function allProviders(config: JwtAuthConfig): Requirement[] {
   return out;
 }
 
-function readClaims(list: ConfigArray, r: Requirement): void {
+function readClaims(list: ConfigArray, r: Requirement, config: JwtAuthConfig): void {
   for (let i = 0; i < list.length; i++) {
     const entry = list.objectAt(i, ["name", "all_of", "any_of"]);
     const name = entry.requiredString("name");
     const which = entry.exactlyOneOf(["all_of", "any_of"]);
     if (which < 0) continue;
     const values = entry.stringList(which == 0 ? "all_of" : "any_of", 1);
-    r.claims.push(new ClaimRequirement(new ClaimPath(name), values, which == 0));
+    r.claims.push(new ClaimRequirement(new ClaimPath(name), values, which == 0, config.claimRequirementCount++));
   }
 }

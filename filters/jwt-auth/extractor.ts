@@ -10,7 +10,7 @@
  * percent-decoded only (no `+` to space); `forward: false` also removes a token found
  * in a cookie (Envoy leaves cookies alone).
  */
-import { AuthRequest, HeaderName } from "./request";
+import { AuthRequest, HeaderBytes, HeaderName } from "./request";
 
 /** Kinds of token locations. */
 export enum LocationKind {
@@ -107,11 +107,12 @@ function isSpace(c: u32): bool {
   return c == 0x20 || c == 0x09;
 }
 
-function extractFromHeader(location: TokenLocation, value: Uint8Array, out: TokenList): void {
+function extractFromHeader(location: TokenLocation, header: HeaderBytes, out: TokenList): void {
+  const value = header.bytes;
   const prefix = location.prefix;
   const p = prefix.length;
   let start = 0;
-  let end = value.length;
+  let end = header.length;
   if (p > 0) {
     if (end < p) return;
     for (let i = 0; i < p; i++) {

@@ -11,13 +11,21 @@
  *   jwks-cache.ts      remote JWKS shared across workers      jwks-state.ts     its shared records
  *   response.ts        401/403 responses                      stats.ts, metrics.ts  counters
  *   request.ts, host-request.ts   the request as the logic sees it (and over the SDK)
+ *   bytes.ts           token hashing and comparison
  *
- * Request path (`proxy_on_request_headers`): remove incoming copies of the headers
- * jwt-auth writes; let CORS preflights through when asked; take the first rule whose
- * `match` holds; evaluate its requirement; then continue (after writing claim headers),
- * answer 401/403, or — remote keys not there yet — pause the stream
- * (StopAllIterationAndWatermark) until the root context has keys or knows it will not
- * get them, and resume or answer it from there.
+ * Request path (`proxy_on_request_headers`): let CORS preflights through when asked;
+ * take the first rule whose `match` holds; evaluate its requirement; then continue
+ * (after writing claim headers), answer 401/403, or — remote keys not there yet — pause
+ * the stream (StopAllIterationAndWatermark) until the root context has keys or knows it
+ * will not get them, and resume or answer it from there. Before the request goes on (or
+ * is answered), incoming copies of the headers jwt-auth writes are gone: those this
+ * request writes are replaced by the write, the others removed where present
+ * (`JwtAuthStream.sanitize`; first of all when a rule's `match` reads one of them).
+ *
+ * Costs (a cached token, `npm run bench jwt-auth`): one lookup of `:path`, of the
+ * token's header and of each written header the request does not write, one clock
+ * read, the header writes and the token's removal, three counters; it allocates the
+ * stream's context and the `:path` / `:method` strings that matching reads, no more.
  */
 export * from "./exports";
 

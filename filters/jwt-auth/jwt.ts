@@ -10,13 +10,15 @@
  * accepted, `crit` is rejected (no extension is understood, RFC 7515 §4.1.11). NumericDate
  * claims may be any JSON number (RFC 7519 §2), as `jose` accepts.
  *
- * Costs: the header is decoded and parsed into scratch memory and dropped; the payload
- * is parsed into a document the `Jwt` keeps (it may be cached, see token-cache.ts); the
- * signature is decoded into scratch memory that stays valid until the next parse.
+ * Costs: a JOSE header is decoded and parsed once and kept by its base64url segment
+ * (`HeaderCache`: an issuer's tokens share one header); the payload is parsed into a
+ * document the `Jwt` keeps (it may be cached, see token-cache.ts); the signature is
+ * decoded into scratch memory that stays valid until the next parse.
  */
 import { BASE64URL_INVALID, base64urlDecodeRaw, base64urlDecodedLength } from "../../assembly/crypto";
 import { JsonOptions, JsonValue, emptyJsonObject, parseJsonAt } from "../../assembly/json";
 import { Alg, algFromJson } from "./algorithms";
+import { sameBytes, tokenHash } from "./bytes";
 import { Reason } from "./reasons";
 
 // @ts-ignore: decorator
@@ -24,10 +26,12 @@ import { Reason } from "./reasons";
 // @ts-ignore: decorator
 @lazy const PAYLOAD_JSON = new JsonOptions(32, 1 << 20);
 
+const NO_BYTES = new Uint8Array(0);
+
 /** A parsed (not yet verified) JWT. Claims are JSON values of the payload document. */
 export class Jwt {
   /** The bytes the token lies in (a header value, typically) and its range in them. */
-  token: Uint8Array = new Uint8Array(0);
+  token: Uint8Array = NO_BYTES;
   start: i32 = 0;
   end: i32 = 0;
   /** Offset (in `token`) of the second dot: the JWS signing input is `start..signingEnd`. */
@@ -53,6 +57,18 @@ export class Jwt {
   private payloadSegment: ArrayBuffer | null = null;
   /** Its provider's `claim_to_headers` values as bytes, made on first use (authenticator.ts). */
   claimHeaders: StaticArray<ArrayBuffer | null> | null = null;
+  /**
+   * Outcome of the checks that depend on the token and its provider only (audience,
+   * subject: authenticator.ts), once made: a `Jwt` belongs to one provider, so a cached
+   * token is not checked again. -1 until then.
+   */
+  providerChecks: i32 = -1;
+  /**
+   * Claim requirements (by `ClaimRequirement.index` < 64) already evaluated on this
+   * token, and those it satisfies: they read the payload only (requirements.ts).
+   */
+  claimsChecked: u64 = 0;
+  claimsHeld: u64 = 0;
 
   /** Length of the token in bytes. */
   get length(): i32 {
@@ -141,21 +157,10 @@ export function parseJwt(token: Uint8Array, start: i32, end: i32, maxBytes: i32,
   jwt.signingEnd = dot2;
 
   // JOSE header
-  const headerLength = base64urlDecodedLength(dot1 - start);
-  if (headerLength == BASE64URL_INVALID) return Reason.JwtHeaderBadBase64;
-  headerScratch = room(headerScratch, headerLength);
-  if (decodeSegment(token, start, dot1, headerScratch) != headerLength) return Reason.JwtHeaderBadBase64;
-  const header = parseJsonAt(headerScratch.dataStart, headerLength, HEADER_JSON);
-  if (!header.ok || !header.value!.isObject()) return Reason.JwtHeaderBadJson;
-  const h = header.value!;
-  const alg = h.get("alg");
-  if (alg === null || !alg.isString()) return Reason.JwtHeaderBadAlg;
-  jwt.alg = algFromJson(alg);
-  if (jwt.alg == Alg.Unknown || jwt.alg == Alg.None) return Reason.JwtAlgNotSupported;
-  const kid = h.get("kid");
-  if (kid !== null && !kid.isString()) return Reason.JwtHeaderBadKid;
-  jwt.kid = kid;
-  if (h.has("crit")) return Reason.JwtHeaderCritNotSupported;
+  const header = parsedHeader(token, start, dot1);
+  if (header.reason != Reason.Ok) return header.reason;
+  jwt.alg = header.alg;
+  jwt.kid = header.kid;
 
   // Claims
   const payloadLength = base64urlDecodedLength(dot2 - dot1 - 1);
@@ -175,6 +180,78 @@ export function parseJwt(token: Uint8Array, start: i32, end: i32, maxBytes: i32,
   signatureScratch = room(signatureScratch, sigLength);
   if (decodeSegment(token, dot2 + 1, end, signatureScratch) != sigLength) return Reason.JwtSignatureBadBase64;
   signatureLength = sigLength;
+  return Reason.Ok;
+}
+
+/** What a JOSE header says, or why it is refused. */
+class ParsedHeader {
+  reason: Reason = Reason.Ok;
+  alg: Alg = Alg.Unknown;
+  /** `kid` (a JSON string of the header's document), or null. */
+  kid: JsonValue | null = null;
+  /** The base64url segment it was parsed from (cached headers only). */
+  segment: Uint8Array = NO_BYTES;
+  hash: u64 = 0;
+}
+
+/** Headers longer than this (base64url bytes) are parsed every time. */
+const CACHED_HEADER_MAX_BYTES = 512;
+/** Slots of the header cache (a power of two): the issuers and key ids in use at once. */
+const HEADER_CACHE_SLOTS = 16;
+const headerCache = new StaticArray<ParsedHeader | null>(HEADER_CACHE_SLOTS);
+/** The result of the last header parsed, reused (a valid one is copied into the cache). */
+const uncachedHeader = new ParsedHeader();
+
+/**
+ * The JOSE header of `token[start..end)` (its base64url segment), from the cache when
+ * the same segment was parsed before; refused headers are not kept, so a cached one is
+ * always valid. Direct-mapped by a hash of the segment, which must be equal byte for byte.
+ */
+function parsedHeader(token: Uint8Array, start: i32, end: i32): ParsedHeader {
+  const ptr = token.dataStart + <usize>start;
+  const len = end - start;
+  const cacheable = len <= CACHED_HEADER_MAX_BYTES;
+  let hash: u64 = 0;
+  let slot = 0;
+  if (cacheable) {
+    hash = tokenHash(ptr, len, 0);
+    slot = <i32>hash & (HEADER_CACHE_SLOTS - 1);
+    const known = unchecked(headerCache[slot]);
+    if (known !== null && known.hash == hash && known.segment.length == len && sameBytes(known.segment.dataStart, ptr, len)) return known;
+  }
+  const parsed = uncachedHeader;
+  parsed.reason = parseHeader(token, start, end, parsed);
+  if (parsed.reason != Reason.Ok || !cacheable) return parsed;
+  const h = new ParsedHeader();
+  h.alg = parsed.alg;
+  h.kid = parsed.kid;
+  const segment = new Uint8Array(len);
+  memory.copy(segment.dataStart, ptr, <usize>len);
+  h.segment = segment;
+  h.hash = hash;
+  unchecked((headerCache[slot] = h));
+  return h;
+}
+
+/** Decodes and checks a JOSE header segment into `h`: Ok, or the reason it is refused. */
+function parseHeader(token: Uint8Array, start: i32, end: i32, h: ParsedHeader): Reason {
+  h.alg = Alg.Unknown;
+  h.kid = null;
+  const headerLength = base64urlDecodedLength(end - start);
+  if (headerLength == BASE64URL_INVALID) return Reason.JwtHeaderBadBase64;
+  headerScratch = room(headerScratch, headerLength);
+  if (decodeSegment(token, start, end, headerScratch) != headerLength) return Reason.JwtHeaderBadBase64;
+  const header = parseJsonAt(headerScratch.dataStart, headerLength, HEADER_JSON);
+  if (!header.ok || !header.value!.isObject()) return Reason.JwtHeaderBadJson;
+  const v = header.value!;
+  const alg = v.get("alg");
+  if (alg === null || !alg.isString()) return Reason.JwtHeaderBadAlg;
+  h.alg = algFromJson(alg);
+  if (h.alg == Alg.Unknown || h.alg == Alg.None) return Reason.JwtAlgNotSupported;
+  const kid = v.get("kid");
+  if (kid !== null && !kid.isString()) return Reason.JwtHeaderBadKid;
+  h.kid = kid;
+  if (v.has("crit")) return Reason.JwtHeaderCritNotSupported;
   return Reason.Ok;
 }
 

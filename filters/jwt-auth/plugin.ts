@@ -103,10 +103,12 @@ export class JwtAuthRoot extends RootContext {
     }
     if (isDenial(reason)) {
       this.stats.countDenied(reason, verdict.provider);
+      stream.sanitize(0);
       stream.deny(reason);
       return Outcome.Denied;
     }
-    auth.applyEffects();
+    // Headers this request writes replace their incoming copies; the rest are removed after.
+    stream.sanitize(auth.applyEffects(stream.sanitized ? ALL_WRITTEN : 0));
     this.stats.countAllowed();
     return Outcome.Allowed;
   }
@@ -132,6 +134,7 @@ export class JwtAuthRoot extends RootContext {
       for (let i = 0, n = waiting.length; i < n; i++) {
         const stream = unchecked(waiting[i]);
         if (stream.deleted) continue;
+        this.requestOf(stream).restart();
         const outcome = this.run(stream);
         if (outcome == Outcome.Pending) still.push(stream);
         else if (outcome == Outcome.Allowed) stream.resumeRequest();
@@ -152,12 +155,16 @@ export class JwtAuthRoot extends RootContext {
 }
 
 const CONTENT_TYPE_JSON = new HeaderPair("content-type", "application/json");
+/** A write mask with every sanitized header marked written (they were removed first). */
+const ALL_WRITTEN: u64 = u64.MAX_VALUE;
 
-/** One request: sanitize, match a rule, evaluate it (index.ts has the whole path). */
+/** One request: match a rule, evaluate it, sanitize (index.ts has the whole path). */
 export class JwtAuthStream extends HttpContext {
   requires: Requirement | null = null;
   /** While paused: the key fetches it waits for (Authenticator.waitsToKeep). */
   waits: StaticArray<u32> | null = null;
+  /** Whether the incoming copies of the headers jwt-auth writes are gone (`sanitize`). */
+  sanitized: bool = false;
 
   constructor(contextId: u32, readonly plugin: JwtAuthRoot) {
     super(contextId, plugin);
@@ -166,12 +173,12 @@ export class JwtAuthStream extends HttpContext {
   onRequestHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
     const plugin = this.plugin;
     const config = plugin.config;
-    const request = plugin.requestOf(this);
-    const sanitized = config.sanitizedHeaders;
-    for (let i = 0, n = sanitized.length; i < n; i++) request.removeHeader(unchecked(sanitized[i]));
+    const request = plugin.requestOf(this).restart();
+    if (config.sanitizeFirst) this.sanitize(0);
     if (config.bypassCorsPreflight && request.method() == "OPTIONS" && request.header("origin") !== null &&
         request.header("access-control-request-method") !== null) {
       plugin.stats.countCorsPreflight();
+      this.sanitize(0);
       return FilterHeadersStatus.Continue;
     }
     const rules = config.rules;
@@ -183,12 +190,36 @@ export class JwtAuthStream extends HttpContext {
         break;
       }
     }
-    if (requires === null) return FilterHeadersStatus.Continue;
+    if (requires === null) {
+      this.sanitize(0);
+      return FilterHeadersStatus.Continue;
+    }
     this.requires = requires;
     const outcome = plugin.run(this);
     if (outcome == Outcome.Allowed) return FilterHeadersStatus.Continue;
     if (outcome == Outcome.Pending) plugin.wait(this);
     return FilterHeadersStatus.StopAllIterationAndWatermark;
+  }
+
+  /**
+   * Removes the incoming copies of every header jwt-auth writes for upstream
+   * (filters.md: a client can never forge them), except those in `written` (bits by
+   * `HeaderName.sanitizedIndex`: the request wrote them over their copies). Done once,
+   * before the request goes on (or first of all, `JwtAuthConfig.sanitizeFirst`). A
+   * header is looked up before it is removed: most requests carry none, and a lookup
+   * that misses is cheaper than a removal (Envoy context.cc `removeHeaderMapValue`
+   * clears the route cache every time).
+   */
+  sanitize(written: u64): void {
+    if (this.sanitized) return;
+    this.sanitized = true;
+    const request = this.plugin.requestOf(this);
+    const names = this.plugin.config.sanitizedHeaders;
+    for (let i = 0, n = names.length; i < n; i++) {
+      if (i < 64 && (written >> <u64>i) & 1) continue;
+      const name = unchecked(names[i]);
+      if (request.hasHeader(name)) request.removeHeader(name);
+    }
   }
 
   /** Answers 401/403 for `reason` (response.ts). */

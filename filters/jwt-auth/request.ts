@@ -8,25 +8,41 @@ import { RequestHeaders } from "../../assembly/match";
 /** A header name in lower case, with its UTF-8 bytes computed once (configuration time). */
 export class HeaderName {
   readonly utf8: ArrayBuffer;
+  /**
+   * Index in `JwtAuthConfig.sanitizedHeaders` when jwt-auth writes this header for
+   * upstream (config.ts `checkHeaderUse`), else -1.
+   */
+  sanitizedIndex: i32 = -1;
 
   constructor(readonly name: string) {
     this.utf8 = String.UTF8.encode(name);
   }
 }
 
+/**
+ * A header value as bytes: `bytes[0..length)`. `bytes` may be longer (a buffer the
+ * request reuses); the value stays valid for the evaluation it was read in.
+ */
+export class HeaderBytes {
+  constructor(public bytes: Uint8Array, public length: i32) {}
+}
+
 /** The request as jwt-auth sees it: `RequestHeaders` (match conditions) plus token bytes and edits. */
 export abstract class AuthRequest extends RequestHeaders {
   /** The first value of header `name` as bytes, or null when absent. */
-  abstract headerBytes(name: HeaderName): Uint8Array | null;
+  abstract headerBytes(name: HeaderName): HeaderBytes | null;
+
+  /** Whether the request has header `name` (its value is not read). */
+  abstract hasHeader(name: HeaderName): bool;
 
   /** Removes every value of `name`. */
   abstract removeHeader(name: HeaderName): void;
 
-  /** Adds a value of `name` (incoming copies were removed first, so this is the only one). */
-  abstract addHeader(name: HeaderName, value: string): void;
-
-  /** As `addHeader`, with UTF-8 bytes. */
+  /** Adds a value of `name` (UTF-8), keeping the values already there. */
   abstract addHeaderBytes(name: HeaderName, value: ArrayBuffer): void;
+
+  /** Sets `name` to `value` (UTF-8), replacing every value there was. */
+  abstract replaceHeaderBytes(name: HeaderName, value: ArrayBuffer): void;
 
   /** Sets `name` to `value`, replacing what was there. */
   abstract replaceHeader(name: HeaderName, value: string): void;

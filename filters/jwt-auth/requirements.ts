@@ -14,7 +14,9 @@
  * already allows (any) or refuses (all).
  */
 import { Authenticator } from "./authenticator";
+import { ClaimRequirement } from "./claims";
 import { Requirement, RequirementKind } from "./config";
+import { Jwt } from "./jwt";
 import { Reason, isDenial } from "./reasons";
 
 /** The outcome of a requirement: a reason, and the provider it is attributed to (-1: none). */
@@ -47,15 +49,31 @@ function evaluateProvider(node: Requirement, auth: Authenticator, out: Verdict):
   }
   const claims = node.claims;
   for (let i = 0, n = o.jwts.length; i < n; i++) {
-    const payload = unchecked(o.jwts[i]).payload;
+    const jwt = unchecked(o.jwts[i]);
     for (let c = 0, m = claims.length; c < m; c++) {
-      if (!unchecked(claims[c]).satisfiedBy(payload)) {
+      if (!holds(unchecked(claims[c]), jwt)) {
         out.reason = Reason.JwtClaimsNotSatisfied;
         return;
       }
     }
   }
   out.reason = Reason.Ok;
+}
+
+/**
+ * Whether `jwt` satisfies `claim`. The answer depends on the payload only, so it is kept
+ * with the token (`Jwt.claimsChecked` / `claimsHeld`) for requirements numbered below 64:
+ * a cached token reads its claims once per requirement, not once per request.
+ */
+function holds(claim: ClaimRequirement, jwt: Jwt): bool {
+  const index = claim.index;
+  if (index < 0 || index >= 64) return claim.satisfiedBy(jwt.payload);
+  const bit = <u64>1 << <u64>index;
+  if (jwt.claimsChecked & bit) return (jwt.claimsHeld & bit) != 0;
+  const held = claim.satisfiedBy(jwt.payload);
+  jwt.claimsChecked |= bit;
+  if (held) jwt.claimsHeld |= bit;
+  return held;
 }
 
 function evaluateAll(node: Requirement, auth: Authenticator, out: Verdict): void {

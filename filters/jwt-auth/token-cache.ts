@@ -4,14 +4,18 @@
  * hash of the token and the provider; an entry matches only when the whole token is
  * equal too (a hash collision is a miss, never someone else's claims). An entry holds
  * the parsed token only: time, audience, subject and claim checks run again on every
- * request.
+ * request (the ones that depend on the token alone are memoized in its `Jwt`).
  *
  * Bounds: at most `maxEntries` entries (0 disables the cache); an entry is dropped at
  * its `exp` (plus the provider's clock skew, when the token would be refused anyway),
  * when the provider's keys change (`keysGeneration`), or, when the cache is full, the
- * oldest entry makes room. Lookups allocate nothing.
+ * oldest entry makes room. Lookups allocate nothing and probe one open-addressing table
+ * (linear probing, backward-shift deletion: no tombstones), at most half full.
  */
+import { sameBytes } from "./bytes";
 import { Jwt } from "./jwt";
+
+export { tokenHash } from "./bytes";
 
 /** One verified token. */
 class Entry {
@@ -29,38 +33,23 @@ class Entry {
   ) {}
 }
 
-/**
- * 64-bit hash of `len` bytes at `ptr` mixed with `seed` (8 bytes a step, multiply and
- * rotate, then a final avalanche as in MurmurHash3's fmix64). Not a MAC: collisions are
- * resolved by comparing tokens.
- */
-export function tokenHash(ptr: usize, len: i32, seed: u64): u64 {
-  let h: u64 = seed ^ (<u64>len * 0x9e3779b97f4a7c15);
-  let i = 0;
-  for (; i + 8 <= len; i += 8) {
-    h ^= load<u64>(ptr + <usize>i) * 0xff51afd7ed558ccd;
-    h = rotl<u64>(h, 31) * 0xc4ceb9fe1a85ec53;
-  }
-  let tail: u64 = 0;
-  for (let s: u64 = 0; i < len; i++, s += 8) tail |= <u64>load<u8>(ptr + <usize>i) << s;
-  h ^= tail * 0xff51afd7ed558ccd;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccd;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53;
-  h ^= h >> 33;
-  return h;
-}
-
 export class TokenCache {
-  private readonly entries: Map<u64, Entry> = new Map<u64, Entry>();
+  /** Slots, a power of two at least twice `maxEntries`; an entry sits at or after `hash & mask`. */
+  private slots: StaticArray<Entry | null>;
+  private readonly mask: i32;
+  private count: i32 = 0;
   private sequence: u64 = 0;
 
-  constructor(readonly maxEntries: i32) {}
+  constructor(readonly maxEntries: i32) {
+    let capacity = 8;
+    while (capacity < maxEntries * 2) capacity <<= 1;
+    this.slots = new StaticArray<Entry | null>(maxEntries > 0 ? capacity : 1);
+    this.mask = capacity - 1;
+  }
 
   /** Entries held now. */
   get size(): i32 {
-    return this.entries.size;
+    return this.count;
   }
 
   /**
@@ -68,12 +57,13 @@ export class TokenCache {
    * token under the same hash, other keys since, or past `dropAt` at `now` (seconds).
    */
   lookup(hash: u64, ptr: usize, len: i32, provider: i32, keysGeneration: u64, now: f64): Jwt | null {
-    const entries = this.entries;
-    if (!entries.has(hash)) return null;
-    const e = entries.get(hash);
-    if (e.provider != provider || e.token.length != len || memory.compare(e.token.dataStart, ptr, <usize>len) != 0) return null;
+    if (this.count == 0) return null;
+    const i = this.find(hash);
+    if (i < 0) return null;
+    const e = unchecked(this.slots[i])!;
+    if (e.provider != provider || e.token.length != len || !sameBytes(e.token.dataStart, ptr, len)) return null;
     if (e.keysGeneration != keysGeneration || now >= e.dropAt) {
-      entries.delete(hash);
+      this.removeAt(i);
       return null;
     }
     return e.jwt;
@@ -82,25 +72,29 @@ export class TokenCache {
   /** Keeps `jwt`, verified with keys of `keysGeneration`, until `dropAt` (seconds). */
   insert(hash: u64, jwt: Jwt, provider: i32, keysGeneration: u64, dropAt: f64, now: f64): void {
     if (this.maxEntries <= 0) return;
-    const entries = this.entries;
-    if (!entries.has(hash) && entries.size >= this.maxEntries) this.makeRoom(now);
+    let i = this.find(hash);
+    if (i >= 0) this.removeAt(i);
+    else if (this.count >= this.maxEntries) this.makeRoom(now);
     const len = jwt.length;
     const token = new Uint8Array(len);
     memory.copy(token.dataStart, jwt.tokenPtr, <usize>len);
     jwt.rebase(token); // drop the reference to the request's header value
-    entries.set(hash, new Entry(hash, provider, keysGeneration, token, jwt, dropAt, this.sequence++));
+    const mask = this.mask;
+    i = <i32>hash & mask;
+    while (unchecked(this.slots[i]) !== null) i = (i + 1) & mask;
+    unchecked((this.slots[i] = new Entry(hash, provider, keysGeneration, token, jwt, dropAt, this.sequence++)));
+    this.count++;
   }
 
   /** Drops the entries past `dropAt` at `now`; returns how many. */
   sweep(now: f64): i32 {
-    const entries = this.entries;
-    if (entries.size == 0) return 0;
-    const all = entries.values();
+    if (this.count == 0) return 0;
+    const slots = this.slots;
     let dropped = 0;
-    for (let i = 0, n = all.length; i < n; i++) {
-      const e = unchecked(all[i]);
-      if (now >= e.dropAt) {
-        entries.delete(e.hash);
+    for (let i = 0, n = slots.length; i < n; i++) {
+      // A removal shifts a later entry into slot i: look at the slot again.
+      for (let e = unchecked(slots[i]); e !== null && now >= e.dropAt; e = unchecked(slots[i])) {
+        this.removeAt(i);
         dropped++;
       }
     }
@@ -109,18 +103,56 @@ export class TokenCache {
 
   /** Drops everything (e.g. after a configuration change). */
   clear(): void {
-    this.entries.clear();
+    const slots = this.slots;
+    for (let i = 0, n = slots.length; i < n; i++) unchecked((slots[i] = null));
+    this.count = 0;
+  }
+
+  /** Slot of the entry with `hash`, or -1. */
+  private find(hash: u64): i32 {
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = <i32>hash & mask;
+    for (let e = unchecked(slots[i]); e !== null; e = unchecked(slots[i])) {
+      if (e.hash == hash) return i;
+      i = (i + 1) & mask;
+    }
+    return -1;
+  }
+
+  /** Empties slot `i`, shifting back the entries of its probe run that may no longer be reached. */
+  private removeAt(i: i32): void {
+    const slots = this.slots;
+    const mask = this.mask;
+    let hole = i;
+    for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
+      const e = unchecked(slots[j]);
+      if (e === null) break;
+      const home = <i32>e.hash & mask;
+      // The entry at j may move to the hole when its home is not in (hole, j] cyclically.
+      const reachable = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+      if (!reachable) {
+        unchecked((slots[hole] = e));
+        hole = j;
+      }
+    }
+    unchecked((slots[hole] = null));
+    this.count--;
   }
 
   /** Expired entries first; if none, the oldest one. */
   private makeRoom(now: f64): void {
     if (this.sweep(now) > 0) return;
-    const all = this.entries.values();
-    let oldest: Entry | null = null;
-    for (let i = 0, n = all.length; i < n; i++) {
-      const e = unchecked(all[i]);
-      if (oldest === null || e.sequence < oldest.sequence) oldest = e;
+    const slots = this.slots;
+    let oldest = -1;
+    let sequence: u64 = u64.MAX_VALUE;
+    for (let i = 0, n = slots.length; i < n; i++) {
+      const e = unchecked(slots[i]);
+      if (e !== null && e.sequence < sequence) {
+        sequence = e.sequence;
+        oldest = i;
+      }
     }
-    if (oldest !== null) this.entries.delete(oldest.hash);
+    if (oldest >= 0) this.removeAt(oldest);
   }
 }

@@ -57,6 +57,30 @@ describe("config: a valid configuration", () => {
     expect(c.sanitizedHeaders.length).toBe(2);
     expect(c.sanitizedHeaders[0].name).toBe("x-jwt-payload");
     expect(c.sanitizedHeaders[1].name).toBe("x-user-id");
+    // Every writer of a name knows its slot (the request's write mask), duplicates included.
+    const p = c.providers[0];
+    expect(p.forwardPayloadHeader!.sanitizedIndex).toBe(0);
+    expect(p.claimToHeaders[0].header.sanitizedIndex).toBe(1);
+    expect(p.claimToHeaders[1].header.sanitizedIndex).toBe(1);
+    expect(p.locations[0].name.sanitizedIndex).toBe(-1);
+    expect(c.sanitizeFirst).toBe(false);
+  });
+
+  it("sanitizes first when a rule matches on a header it writes (a forged copy must not match)", () => {
+    const claims = LOCAL + ",\"claim_to_headers\":[{\"claim_name\":\"sub\",\"header_name\":\"x-user-id\"}]";
+    const reads = "\"rules\":[{\"match\":{\"headers\":[{\"name\":\"X-User-Id\",\"present\":true}]}},{\"requires\":{\"provider_name\":\"eva\"}}]";
+    expect(ok(config(claims, reads)).sanitizeFirst).toBe(true);
+    const other = "\"rules\":[{\"match\":{\"headers\":[{\"name\":\"x-tenant\",\"present\":true}]}},{\"requires\":{\"provider_name\":\"eva\"}}]";
+    expect(ok(config(claims, other)).sanitizeFirst).toBe(false);
+  });
+
+  it("numbers claim requirements for the per-token memo", () => {
+    const rules = "\"rules\":[{\"requires\":{\"provider_name\":\"eva\",\"claims\":[{\"name\":\"a\",\"any_of\":[\"x\"]},{\"name\":\"b\",\"all_of\":[\"y\"]}]}}," +
+      "{\"requires\":{\"requires_any\":[{\"provider_name\":\"eva\",\"claims\":[{\"name\":\"c\",\"any_of\":[\"z\"]}]}]}}]";
+    const c = ok(config(LOCAL, rules));
+    expect(c.claimRequirementCount).toBe(3);
+    expect(c.rules[0].requires!.claims[1].index).toBe(1);
+    expect(c.rules[1].requires!.children[0].claims[0].index).toBe(2);
   });
 
   it("narrows algorithms and reads subjects", () => {

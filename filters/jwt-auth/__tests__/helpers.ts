@@ -1,7 +1,7 @@
 // Shared by the jwt-auth specs: tokens signed with HS256 in AssemblyScript (assembly/crypto
 // HMAC, checked against RFC 4231 elsewhere), and a request made of a header list.
 import { HashAlg, base64urlEncode, hmac } from "../../../assembly/crypto";
-import { AuthRequest, HeaderName } from "../request";
+import { AuthRequest, HeaderBytes, HeaderName } from "../request";
 
 export const SECRET = "a-shared-secret-of-at-least-32-bytes!";
 
@@ -30,6 +30,8 @@ export function octJwks(secret: string = SECRET, kid: string = "k1", alg: string
 export class FakeRequest extends AuthRequest {
   names: string[] = [];
   values: string[] = [];
+  /** Names of the headers edited, in order, as "-name" (removed), "+name" (added), "=name" (replaced). */
+  edits: string[] = [];
 
   constructor(public pathValue: string = "/", public methodValue: string = "GET") {
     super();
@@ -64,12 +66,19 @@ export class FakeRequest extends AuthRequest {
     return out;
   }
 
-  headerBytes(name: HeaderName): Uint8Array | null {
+  headerBytes(name: HeaderName): HeaderBytes | null {
     const v = this.header(name.name);
-    return v === null ? null : utf8Bytes(v);
+    if (v === null) return null;
+    const bytes = utf8Bytes(v);
+    return new HeaderBytes(bytes, bytes.length);
+  }
+
+  hasHeader(name: HeaderName): bool {
+    return this.header(name.name) !== null;
   }
 
   removeHeader(name: HeaderName): void {
+    this.edits.push("-" + name.name);
     const names = new Array<string>();
     const values = new Array<string>();
     for (let i = 0; i < this.names.length; i++) {
@@ -82,20 +91,23 @@ export class FakeRequest extends AuthRequest {
     this.values = values;
   }
 
-  addHeader(name: HeaderName, value: string): void {
-    this.with(name.name, value);
-  }
-
   addHeaderBytes(name: HeaderName, value: ArrayBuffer): void {
+    this.edits.push("+" + name.name);
     this.with(name.name, String.UTF8.decode(value));
   }
 
+  replaceHeaderBytes(name: HeaderName, value: ArrayBuffer): void {
+    this.replaceHeader(name, String.UTF8.decode(value));
+  }
+
   replaceHeader(name: HeaderName, value: string): void {
+    this.edits.push("=" + name.name);
     if (name.name == ":path") {
       this.pathValue = value;
       return;
     }
     this.removeHeader(name);
+    this.edits.pop(); // the replace was recorded, not the removal it is made of
     this.with(name.name, value);
   }
 }

@@ -15,6 +15,30 @@ function unsigned(header: string, payload: string): string {
   return b64(header) + "." + b64(payload) + ".c2ln";
 }
 
+describe("parseJwt: JOSE headers kept by segment", () => {
+  it("gives each header its own alg and kid, however often headers repeat or alternate", () => {
+    for (let round = 0; round < 3; round++) {
+      for (let k = 0; k < 40; k++) {
+        const jwt = new Jwt();
+        const bytes = utf8Bytes(signHs("{\"alg\":\"HS256\",\"kid\":\"key-" + k.toString() + "\"}", PAYLOAD));
+        expect(parseJwt(bytes, 0, bytes.length, 8192, jwt)).toBe(Reason.Ok);
+        expect(jwt.kid!.asString()).toBe("key-" + k.toString());
+      }
+    }
+  });
+
+  it("refuses a bad header every time (refusals are not kept), and a good one after it still parses", () => {
+    const bad = utf8Bytes(unsigned("{\"alg\":\"HS256\",\"crit\":[\"x\"]}", "{}"));
+    expect(parseJwt(bad, 0, bad.length, 8192, new Jwt())).toBe(Reason.JwtHeaderCritNotSupported);
+    expect(parseJwt(bad, 0, bad.length, 8192, new Jwt())).toBe(Reason.JwtHeaderCritNotSupported);
+    const good = utf8Bytes(unsigned("{\"alg\":\"ES256\"}", "{}"));
+    const jwt = new Jwt();
+    expect(parseJwt(good, 0, good.length, 8192, jwt)).toBe(Reason.Ok);
+    expect(jwt.alg).toBe(Alg.ES256);
+    expect(jwt.kid).toBeNull();
+  });
+});
+
 describe("parseJwt: well-formed tokens", () => {
   it("reads alg, kid and the registered claims", () => {
     const token = signHs(HEADER, PAYLOAD);

@@ -145,6 +145,49 @@ describe("applyEffects", () => {
     expect(request.header("authorization")).toBeNull(); // eva: forward false
     expect(request.all("x-service-token")).toBe(SVC); // svc: forward true
   });
+
+  it("replaces incoming copies on a header's first write, and reports what it wrote", () => {
+    const run = new Run(configWith("{\"provider_name\":\"eva\"}"));
+    const request = bearer(EVA).with("x-user-id", "forged").with("x-user-id", "forged2");
+    expect(run.reason(request)).toBe(Reason.Ok);
+    const written = run.auth.applyEffects();
+    expect(request.all("x-user-id")).toBe("alice");
+    expect(request.edits).toStrictEqual(["=x-jwt-payload", "=x-user-id", "-authorization"]);
+    const config = run.config;
+    const payload = config.providers[0].forwardPayloadHeader!.sanitizedIndex;
+    const user = config.providers[0].claimToHeaders[0].header.sanitizedIndex;
+    expect(written).toBe((<u64>1 << <u64>payload) | (<u64>1 << <u64>user));
+  });
+
+  it("adds, not replaces, a header written before in the same request", () => {
+    const run = new Run(configWith("{\"provider_name\":\"eva\"}"));
+    const request = bearer(EVA);
+    expect(run.reason(request)).toBe(Reason.Ok);
+    run.auth.applyEffects(u64.MAX_VALUE);
+    expect(request.edits).toStrictEqual(["+x-jwt-payload", "+x-user-id", "-authorization"]);
+  });
+});
+
+describe("memos of a verified token", () => {
+  it("answers each claim requirement as the payload says, for cached tokens too", () => {
+    const config = configWith("{\"provider_name\":\"eva\",\"claims\":[{\"name\":\"permissions\",\"all_of\":[\"credit:read\"]}]}");
+    const run = new Run(config);
+    const weak = token("eva");
+    for (let i = 0; i < 3; i++) {
+      expect(run.reason(bearer(EVA))).toBe(Reason.Ok);
+      expect(run.reason(bearer(weak))).toBe(Reason.JwtClaimsNotSatisfied);
+    }
+  });
+
+  it("checks audience once per token, still refusing on every request", () => {
+    const config = configWith("{\"provider_name\":\"eva\"}");
+    config.providers[0].audiences = ["other"];
+    const run = new Run(config);
+    for (let i = 0; i < 3; i++) expect(run.reason(bearer(EVA))).toBe(Reason.JwtAudienceNotAllowed);
+    config.providers[0].audiences = [];
+    const fresh = new Run(config);
+    expect(fresh.reason(bearer(EVA))).toBe(Reason.Ok);
+  });
 });
 
 /** A remote provider whose keys are not there: waiting, or unavailable. */

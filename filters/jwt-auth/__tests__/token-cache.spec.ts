@@ -78,6 +78,35 @@ describe("TokenCache", () => {
     expect(none.size).toBe(0);
   });
 
+  it("keeps entries that share a slot findable when one between them goes (probe runs, wrapping around)", () => {
+    // Capacity 8 (max_entries 4): hashes 6, 14, 22 all start at slot 6; 22 wraps to slot 0.
+    const cache = new TokenCache(4);
+    cache.insert(6, jwtOf("a.a.a"), 0, 1, 1000, 100);
+    cache.insert(14, jwtOf("b.b.b"), 0, 1, 150, 100);
+    cache.insert(22, jwtOf("c.c.c"), 0, 1, 1000, 100);
+    cache.insert(7, jwtOf("d.d.d"), 0, 1, 1000, 100); // home 7, pushed on by the run
+    expect(find(cache, 14, "b.b.b", 0, 1, 200)).toBeNull(); // expired: removed from the middle of the run
+    expect(cache.size).toBe(3);
+    expect(find(cache, 6, "a.a.a")).not.toBeNull();
+    expect(find(cache, 22, "c.c.c")).not.toBeNull();
+    expect(find(cache, 7, "d.d.d")).not.toBeNull();
+    expect(cache.sweep(2000)).toBe(3);
+    expect(cache.size).toBe(0);
+    expect(find(cache, 6, "a.a.a")).toBeNull();
+  });
+
+  it("replaces an entry under the same hash, and clears", () => {
+    const cache = new TokenCache(4);
+    cache.insert(9, jwtOf("x.x.x"), 0, 1, 1000, 100);
+    cache.insert(9, jwtOf("y.y.y"), 0, 1, 1000, 100);
+    expect(cache.size).toBe(1);
+    expect(find(cache, 9, "x.x.x")).toBeNull();
+    expect(find(cache, 9, "y.y.y")).not.toBeNull();
+    cache.clear();
+    expect(cache.size).toBe(0);
+    expect(find(cache, 9, "y.y.y")).toBeNull();
+  });
+
   it("hashes every byte and the provider", () => {
     expect(hashOf("abcdefghij")).not.toBe(hashOf("abcdefghik"));
     expect(hashOf("abcdefgh")).not.toBe(hashOf("abcdefgh", 1));

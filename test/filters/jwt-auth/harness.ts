@@ -11,6 +11,7 @@ import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { projectRoot } from '../../../harness/build.ts';
 import { WasmEmulator } from '../../../harness/host/emulator.ts';
+import type { HostcallObserver } from '../../../harness/host/services.ts';
 import type { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import type { LocalReply } from '../../../harness/http/filter.ts';
 import { ensureBuilt } from '../../sdk/build.ts';
@@ -129,7 +130,11 @@ export interface Exchange {
  * state share a VM (one thread of one data plane) unless their `vmConfiguration` differs:
  * give each its own to stand for separate worker threads with common shared data.
  */
-export async function emulator(wasm: string, config: unknown, opts: { shared?: SharedState; startTimeMs?: number; clusters?: string[]; vmConfiguration?: string } = {}): Promise<WasmEmulator> {
+export async function emulator(
+  wasm: string,
+  config: unknown,
+  opts: { shared?: SharedState; startTimeMs?: number; clusters?: string[]; vmConfiguration?: string; onHostcall?: HostcallObserver } = {},
+): Promise<WasmEmulator> {
   return WasmEmulator.create({
     wasm,
     rootId: ROOT_ID,
@@ -139,6 +144,7 @@ export async function emulator(wasm: string, config: unknown, opts: { shared?: S
     startTimeMs: opts.startTimeMs,
     clusters: opts.clusters,
     vmConfiguration: opts.vmConfiguration,
+    onHostcall: opts.onHostcall,
   });
 }
 

@@ -229,6 +229,27 @@ describe('headers for upstream', () => {
     expect(ex.all('x-service-id')).toBe('');
   });
 
+  it('removes a forged copy of a header whose claim the token lacks, and writes a present one over its copies', async () => {
+    const emu = await create();
+    const forged: [string, string][] = [['x-user-org', 'forged-org'], ['x-user-id', 'root'], ['x-user-id', 'root2'], ['x-jwt-payload', 'e30']];
+    const token = await sign(keys.ES256, claims(NOW)); // no org claim
+    const ex = send(emu, '/orders', [...forged, ['authorization', `Bearer ${token}`]]);
+    expect(ex.reply).toBeUndefined();
+    expect(ex.all('x-user-org')).toBe('');
+    expect(ex.all('x-user-id')).toBe('alice');
+    expect(ex.all('x-jwt-payload')).toBe(token.split('.')[1]);
+    const denied = send(emu, '/orders', [...forged, ['authorization', 'Bearer not.a.token']]);
+    expect(denied.reply?.status).toBe(401);
+    for (const [name] of forged) expect(denied.headers[name], name).toBeUndefined();
+  });
+
+  it('a rule matching on a header jwt-auth writes never sees a forged copy of it', async () => {
+    const emu = await create({ rules: [{ match: { headers: [{ name: 'x-user-id', present: true }] } }, { match: { prefix: '/' }, requires: { provider_name: 'eva' } }] });
+    const ex = send(emu, '/orders', [['x-user-id', 'root']]);
+    expect(ex.reply?.status).toBe(401); // the first rule would have let it through unchecked
+    expect(ex.headers['x-user-id']).toBeUndefined();
+  });
+
   it('keeps the token with forward: true, and removes it from the query or cookie it came from otherwise', async () => {
     const emu = await create({}, { from_params: ['access_token'], from_cookies: ['session'], from_headers: [] });
     const token = await sign(keys.ES256, claims(NOW));
@@ -257,6 +278,26 @@ describe('verified-token cache', () => {
     expect(send(emu, '/api/credit/x', bearer(weak)).reply?.status).toBe(403); // cached, yet the rule's claims are checked
     expect(emu.getMetric('jwt_auth.provider.eva.allowed')).toBe(7n);
     expect(emu.getMetric('jwt_auth.allowed')).toBe(7n);
+  });
+
+  it('costs a cached request one lookup per header it needs, one clock read, and no removal of absent headers', async () => {
+    const calls: string[] = [];
+    let recording = false;
+    const emu = await emulator(wasm, config(), { startTimeMs: START, onHostcall: (name, args) => void (recording && calls.push(`${name.slice(10)} ${args[0]}`)) });
+    const token = await sign(keys.ES256, claims(NOW, { permissions: ['credit:read'] }));
+    send(emu, '/orders', bearer(token));
+    recording = true;
+    const ex = send(emu, '/orders', bearer(token));
+    recording = false;
+    expect(ex.reply).toBeUndefined();
+    expect(calls.filter((c) => c.startsWith('get_current_time'))).toHaveLength(1);
+    // :method (bypass_cors_preflight), :path, the token, and a presence test for each header
+    // written for upstream that this token does not write (x-user-roles, x-user-org, x-service-id).
+    expect(calls.filter((c) => c.startsWith('get_header_map_value'))).toHaveLength(6);
+    expect(calls.filter((c) => c.startsWith('remove_header_map_value'))).toHaveLength(1); // the token (forward: false)
+    expect(calls.filter((c) => c.startsWith('replace_header_map_value'))).toHaveLength(3); // x-jwt-payload, x-user-id, x-user-permissions
+    expect(calls.filter((c) => c.startsWith('increment_metric'))).toHaveLength(3); // cache hit, provider allowed, allowed
+    expect(calls).toHaveLength(14);
   });
 
   it('with max_entries 0 verifies every time', async () => {
