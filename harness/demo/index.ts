@@ -136,7 +136,9 @@ export async function startDemoServices(
 function portError(e: unknown, what: string, sock: Msg | undefined): Error {
   const err = e as NodeJS.ErrnoException;
   if (err?.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(String(err?.message))) {
-    const where = sock ? `${sock.address}:${sock.port_value}` : 'its port';
+    // The data plane names the address it could not bind (the listener's, or the admin's).
+    const named = /cannot bind (\S+): address already in use/.exec(String(err?.message))?.[1];
+    const where = named ?? (sock ? `${sock.address}:${sock.port_value}` : 'its port');
     return new Error(`cannot start ${what}: ${where} is already in use (is another demo or proxy running?)`);
   }
   return err instanceof Error ? err : new Error(String(e));

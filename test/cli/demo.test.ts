@@ -4,7 +4,9 @@
  * real HTTP and gRPC traffic (test/envoy/mesh-traffic.ts, the checks real Envoy gets too).
  * Ephemeral ports, so that it runs beside a developer's own `npm start`.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
@@ -76,5 +78,70 @@ describe('envoy/istio manifests and envoy/mesh.yaml', () => {
   it('hold the same rate-limit tiers and edge limit', () => {
     expect(istioPluginConfig('rate-limit.yaml').rules).toEqual(meshPluginConfig('rate-limit').rules);
     expect(istioPluginConfig('rate-limit-edge.yaml').rules).toEqual(meshPluginConfig('rate-limit-edge').rules);
+  });
+});
+
+/** A listening socket on an ephemeral loopback port (a port "already in use"). */
+async function occupy(): Promise<net.Server> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+const portOf = (s: net.Server) => (s.address() as net.AddressInfo).port;
+
+describe('demo start-up with a port in use', () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mesh-filters-demo-ports-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  /** envoy/mesh.yaml on free ports, with the address `take` picks on the occupied one; starts it and returns the error. */
+  async function startWithTaken(take: (doc: any) => any): Promise<{ message: string; taken: number; freed: boolean }> {
+    const doc = YAML.parse(readFileSync(path.join(root, 'envoy/mesh.yaml'), 'utf8'));
+    const addresses = [
+      doc.static_resources.listeners[0].address.socket_address,
+      doc.admin.address.socket_address,
+      ...doc.static_resources.clusters.map((c: any) => c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address),
+    ];
+    // Free ports for all, found by binding them at once; then one of them stays taken.
+    const held = await Promise.all(addresses.map(() => occupy()));
+    addresses.forEach((a, i) => (a.port_value = portOf(held[i])));
+    const victim = take(doc);
+    await Promise.all(held.filter((_, i) => addresses[i] !== victim).map((s) => new Promise((r) => s.close(r))));
+    const blocker = held[addresses.indexOf(victim)];
+    const file = path.join(tmp, 'mesh.yaml');
+    writeFileSync(file, YAML.stringify(doc));
+    try {
+      const error = await startDemo({ cwd: root, bootstrap: file, build: false, concurrency: 1, logLevel: 'off' }).then(
+        async (d) => {
+          await d.stop();
+          return new Error('started');
+        },
+        (e: Error) => e,
+      );
+      // Everything it had started is closed again: every other port binds.
+      const others = addresses.filter((a) => a !== victim);
+      const freed = (await Promise.all(others.map((a) => canBind(a.port_value)))).every(Boolean);
+      return { message: error.message, taken: victim.port_value, freed };
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  }
+
+  function canBind(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const s = net.createServer().once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+  }
+
+  it("names the admin's address, in one line, and closes the demo services it had started", async () => {
+    const r = await startWithTaken((doc) => doc.admin.address.socket_address);
+    expect(r.message).toBe(`cannot start the data plane: 127.0.0.1:${r.taken} is already in use (is another demo or proxy running?)`);
+    expect(r.freed).toBe(true);
+  });
+
+  it("names a demo service's address", async () => {
+    const r = await startWithTaken((doc) => doc.static_resources.clusters.find((c: any) => c.name === 'banking').load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address);
+    expect(r.message).toBe(`cannot start the banking demo service: 127.0.0.1:${r.taken} is already in use (is another demo or proxy running?)`);
+    expect(r.freed).toBe(true);
   });
 });
