@@ -4,6 +4,7 @@
  * real HTTP and gRPC traffic (test/envoy/mesh-traffic.ts, the checks real Envoy gets too).
  * Ephemeral ports, so that it runs beside a developer's own `npm start`.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -87,27 +88,43 @@ async function occupy(): Promise<net.Server> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
 }
-const portOf = (s: net.Server) => (s.address() as net.AddressInfo).port;
 
-describe('demo start-up with a port in use', () => {
+const close = (s: net.Server) => new Promise((resolve) => s.close(resolve));
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer().once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * envoy/mesh.yaml with every address (listener, admin, clusters) on a free port, found by
+ * binding them all at once; the sockets are returned still bound, for the caller to close.
+ */
+async function meshOnFreePorts(): Promise<{ doc: any; addresses: any[]; held: net.Server[] }> {
+  const doc = YAML.parse(readFileSync(path.join(root, 'envoy/mesh.yaml'), 'utf8'));
+  const addresses = [
+    doc.static_resources.listeners[0].address.socket_address,
+    doc.admin.address.socket_address,
+    ...doc.static_resources.clusters.map((c: any) => c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address),
+  ];
+  const held = await Promise.all(addresses.map(() => occupy()));
+  addresses.forEach((a, i) => (a.port_value = (held[i].address() as net.AddressInfo).port));
+  return { doc, addresses, held };
+}
+
+describe('demo start-up and shut-down on the bootstrap ports', () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mesh-filters-demo-ports-'));
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-  /** envoy/mesh.yaml on free ports, with the address `take` picks on the occupied one; starts it and returns the error. */
+  /** Starts the demo with the address `take` picks already in use; its error, and whether everything else was closed again. */
   async function startWithTaken(take: (doc: any) => any): Promise<{ message: string; taken: number; freed: boolean }> {
-    const doc = YAML.parse(readFileSync(path.join(root, 'envoy/mesh.yaml'), 'utf8'));
-    const addresses = [
-      doc.static_resources.listeners[0].address.socket_address,
-      doc.admin.address.socket_address,
-      ...doc.static_resources.clusters.map((c: any) => c.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address),
-    ];
-    // Free ports for all, found by binding them at once; then one of them stays taken.
-    const held = await Promise.all(addresses.map(() => occupy()));
-    addresses.forEach((a, i) => (a.port_value = portOf(held[i])));
+    const { doc, addresses, held } = await meshOnFreePorts();
     const victim = take(doc);
-    await Promise.all(held.filter((_, i) => addresses[i] !== victim).map((s) => new Promise((r) => s.close(r))));
     const blocker = held[addresses.indexOf(victim)];
-    const file = path.join(tmp, 'mesh.yaml');
+    await Promise.all(held.filter((s) => s !== blocker).map(close));
+    const file = path.join(tmp, 'taken.yaml');
     writeFileSync(file, YAML.stringify(doc));
     try {
       const error = await startDemo({ cwd: root, bootstrap: file, build: false, concurrency: 1, logLevel: 'off' }).then(
@@ -117,20 +134,12 @@ describe('demo start-up with a port in use', () => {
         },
         (e: Error) => e,
       );
-      // Everything it had started is closed again: every other port binds.
       const others = addresses.filter((a) => a !== victim);
       const freed = (await Promise.all(others.map((a) => canBind(a.port_value)))).every(Boolean);
       return { message: error.message, taken: victim.port_value, freed };
     } finally {
-      await new Promise((r) => blocker.close(r));
+      await close(blocker);
     }
-  }
-
-  function canBind(port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const s = net.createServer().once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
   }
 
   it("names the admin's address, in one line, and closes the demo services it had started", async () => {
@@ -143,5 +152,32 @@ describe('demo start-up with a port in use', () => {
     const r = await startWithTaken((doc) => doc.static_resources.clusters.find((c: any) => c.name === 'banking').load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address);
     expect(r.message).toBe(`cannot start the banking demo service: 127.0.0.1:${r.taken} is already in use (is another demo or proxy running?)`);
     expect(r.freed).toBe(true);
+  });
+
+  it('`mesh-filters demo`: Ctrl-C (SIGINT) stops the data plane and every demo service, exit code 0', async () => {
+    const { doc, addresses, held } = await meshOnFreePorts();
+    await Promise.all(held.map(close));
+    const file = path.join(tmp, 'sigint.yaml');
+    writeFileSync(file, YAML.stringify(doc));
+    const child = spawn(process.execPath, ['bin/mesh-filters.js', 'demo', '--no-build', '--concurrency', '1', '-c', file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        const onData = (d: Buffer) => {
+          out += d;
+          if (out.includes('Ctrl-C stops everything.')) resolve();
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
+        exited.then(() => reject(new Error(`the demo exited before it was ready:\n${out}`)));
+      });
+      expect(await canBind(addresses[0].port_value)).toBe(false); // serving
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect((await Promise.all(addresses.map((a) => canBind(a.port_value)))).every(Boolean)).toBe(true);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });
