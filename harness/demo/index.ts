@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ConfigError, readConfigFile } from '../envoy/config-file.ts';
 import { startProxy, type ProxyLogLevel, type RunningProxy } from '../proxy/index.ts';
 import { formatIssue, validateBootstrap } from '../envoy/validate.ts';
+import type { BuildTarget } from '../build.ts';
 import { demoBanner } from './banner.ts';
 import { DEMO_CLUSTERS, startDemoService, type DemoService } from './services.ts';
 
@@ -167,25 +168,37 @@ function httpFilterNames(bootstrap: Msg): string[] {
 }
 
 /**
- * Builds the targets of asconfig.json whose module `bootstrap` loads and that are missing
- * or older than a source they may include: the target's own folder, `assembly/` and
- * asconfig.json (the way `make` decides). A first run builds them all (about a minute).
+ * Builds the targets `staleTargets` finds, saying so first (a first run takes about a
+ * minute), or says the filters are up to date.
  */
 async function buildStale(bootstrap: Msg, cwd: string, log: (line: string) => void): Promise<void> {
-  const { buildAll, listTargets, projectRoot } = await import('../build.ts');
-  const used = new Set(wasmFiles(bootstrap).map((f) => path.resolve(cwd, f)));
-  const targets = (await listTargets()).filter((t) => !t.test && used.has(path.resolve(projectRoot, t.outFile)));
-  const shared = Math.max(newest(path.join(projectRoot, 'assembly')), newest(path.join(projectRoot, 'asconfig.json')));
-  const stale = targets.filter((t) => {
-    const built = mtime(path.join(projectRoot, t.outFile));
-    return built < 0 || built < Math.max(shared, newest(path.join(projectRoot, path.dirname(t.entry))));
-  });
+  const { buildAll } = await import('../build.ts');
+  const { used, stale } = await staleTargets(wasmFiles(bootstrap).map((f) => path.resolve(cwd, f)));
   if (!stale.length) {
-    if (targets.length) log(`filters up to date: ${targets.map((t) => t.outFile).join(', ')} (npm run build rebuilds them)`);
+    if (used.length) log(`filters up to date: ${used.map((t) => t.outFile).join(', ')} (npm run build rebuilds them)`);
     return;
   }
   log(`building ${stale.map((t) => t.name).join(', ')} (AssemblyScript; about a minute on a first run)...`);
   for (const r of await buildAll({ only: stale.map((t) => t.name) })) log(`built ${r.target.outFile} (${(r.bytes / 1024).toFixed(1)} KiB, ${(r.millis / 1000).toFixed(1)} s)`);
+}
+
+/**
+ * The non-test targets of `root`'s asconfig.json whose module is one of `modules`
+ * (absolute paths), and among them those to build: the module is missing or older than a
+ * source it may include, i.e. a file under the target's own folder, under `assembly/`, or
+ * asconfig.json (the way `make` decides, by modification time).
+ */
+export async function staleTargets(modules: string[], root?: string): Promise<{ used: BuildTarget[]; stale: BuildTarget[] }> {
+  const build = await import('../build.ts');
+  const base = root ?? build.projectRoot;
+  const wanted = new Set(modules.map((m) => path.resolve(m)));
+  const used = (await build.listTargets(base)).filter((t) => !t.test && wanted.has(path.resolve(base, t.outFile)));
+  const shared = Math.max(newest(path.join(base, 'assembly')), mtime(path.join(base, 'asconfig.json')));
+  const stale = used.filter((t) => {
+    const built = mtime(path.join(base, t.outFile));
+    return built < 0 || built < Math.max(shared, newest(path.join(base, path.dirname(t.entry))));
+  });
+  return { used, stale };
 }
 
 /** Modification time in ms, -1 when absent. */
