@@ -29,18 +29,19 @@ export class HostRequestHeaders extends RequestHeaders {
 
   path(): string {
     const cached = this.pathValue;
-    if (cached !== null) return cached;
+    // Not `cached !== null`: on a string that compiles to a String.__eq call.
+    if (changetype<usize>(cached) != 0) return changetype<string>(cached);
     const got = this.map.get(":path");
-    const v = got !== null ? got : "";
+    const v = changetype<usize>(got) != 0 ? changetype<string>(got) : "";
     this.pathValue = v;
     return v;
   }
 
   method(): string {
     const cached = this.methodValue;
-    if (cached !== null) return cached;
+    if (changetype<usize>(cached) != 0) return changetype<string>(cached);
     const got = this.map.get(":method");
-    const v = got !== null ? got : "";
+    const v = changetype<usize>(got) != 0 ? changetype<string>(got) : "";
     this.methodValue = v;
     return v;
   }

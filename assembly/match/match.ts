@@ -27,6 +27,13 @@ export const MATCH_FIELDS: string[] = ["prefix", "path", "suffix", "methods", "h
 // @ts-ignore: decorator
 @lazy const HEADER_CONDITIONS: string[] = ["exact", "prefix", "present", "absent"];
 
+// Whether a string reference is set. (`s !== null` on a string compiles to a String.__eq
+// call, on the request path too.)
+// @ts-ignore: decorator
+@inline function isSet(s: string | null): bool {
+  return changetype<usize>(s) != 0;
+}
+
 /** How a header condition compares (filters.md: one of exact | prefix | present | absent). */
 export enum HeaderMatchKind {
   Exact = 0,
@@ -47,15 +54,17 @@ export class HeaderMatch {
 
   matches(request: RequestHeaders): bool {
     const actual = request.header(this.name);
+    if (!isSet(actual)) return this.kind == HeaderMatchKind.Absent;
+    const value = changetype<string>(actual);
     switch (this.kind) {
       case HeaderMatchKind.Absent:
-        return actual === null;
+        return false;
       case HeaderMatchKind.Present:
-        return actual !== null;
+        return true;
       case HeaderMatchKind.Exact:
-        return actual !== null && actual == this.value;
+        return value == this.value;
       default:
-        return actual !== null && startsWithAt(actual, this.value, actual.length);
+        return startsWithAt(value, this.value, value.length);
     }
   }
 }
@@ -79,7 +88,7 @@ export class RequestMatch {
 
   /** True when there is no condition at all. */
   get matchesAll(): bool {
-    return this.prefix === null && this.exactPath === null && this.suffix === null &&
+    return !isSet(this.prefix) && !isSet(this.exactPath) && !isSet(this.suffix) &&
       this.methods.length == 0 && this.headers.length == 0;
   }
 
@@ -100,12 +109,13 @@ export class RequestMatch {
     const prefix = this.prefix;
     const exactPath = this.exactPath;
     const suffix = this.suffix;
-    if (prefix !== null || exactPath !== null || suffix !== null) {
+    if (isSet(prefix) || isSet(exactPath) || isSet(suffix)) {
       const path = request.path();
       const length = pathLength(path);
-      if (exactPath !== null && (length != exactPath.length || !startsWithAt(path, exactPath, length))) return false;
-      if (prefix !== null && !startsWithAt(path, prefix, length)) return false;
-      if (suffix !== null && !endsWithAt(path, suffix, length)) return false;
+      const exact = changetype<string>(exactPath);
+      if (isSet(exact) && (length != exact.length || !startsWithAt(path, exact, length))) return false;
+      if (isSet(prefix) && !startsWithAt(path, changetype<string>(prefix), length)) return false;
+      if (isSet(suffix) && !endsWithAt(path, changetype<string>(suffix), length)) return false;
     }
     const headers = this.headers;
     for (let i = 0, n = headers.length; i < n; i++) {
@@ -208,7 +218,7 @@ export function readMatchObject(obj: ConfigObject): RequestMatch {
 
   const methods = new StaticArray<string>(methodList.length);
   for (let i = 0; i < methodList.length; i++) unchecked((methods[i] = unchecked(methodList[i])));
-  if (prefix === null && exactPath === null && suffix === null && methods.length == 0 && headers.length == 0) {
+  if (!isSet(prefix) && !isSet(exactPath) && !isSet(suffix) && methods.length == 0 && headers.length == 0) {
     return RequestMatch.all();
   }
   return new RequestMatch(prefix, exactPath, suffix, methods, headers);
