@@ -46,6 +46,7 @@ import {
   HttpContext,
   RootContext,
   getCurrentTimeMilliseconds,
+  getProperty,
   getPropertyString,
   logError,
   registerRootContext,
@@ -66,7 +67,10 @@ const RQ_TIMEOUT = utf8("x-envoy-upstream-rq-timeout-ms");
 const X_CIRCUIT_BREAKER = utf8("x-circuit-breaker");
 const FALLBACK = utf8("fallback");
 // The routed cluster: `xds.cluster_name` (Envoy >= 1.29; 1.33 removed the older
-// top-level `cluster_name`, which is still read when `xds` is absent).
+// top-level `cluster_name`). Which one a host has is decided once, at configure time, by
+// whether it knows `xds.node` (a request with no cluster, e.g. a direct response, answers
+// NOT_FOUND for both and must not send us looking for the legacy name).
+const XDS_NODE_ID: string[] = ["xds", "node", "id"];
 const XDS_CLUSTER_NAME: string[] = ["xds", "cluster_name"];
 const LEGACY_CLUSTER_NAME: string[] = ["cluster_name"];
 const DETAILS_OPEN = "circuit_breaker_open";
@@ -115,6 +119,7 @@ class CircuitBreakerRoot extends RootContext {
   readonly step: Step = new Step();
   readonly outcome: Outcome = new Outcome();
   readonly request: HostRequestHeaders = new HostRequestHeaders(requestHeadersMap);
+  clusterNameProperty: string[] = XDS_CLUSTER_NAME;
 
   onConfigure(size: usize): bool {
     const parsed = parseConfig(size > 0 ? this.getPluginConfiguration() : null);
@@ -131,6 +136,9 @@ class CircuitBreakerRoot extends RootContext {
     }
     this.config = config;
     this.services = services;
+    if (config.needsCluster) {
+      this.clusterNameProperty = getProperty(XDS_NODE_ID) !== null ? XDS_CLUSTER_NAME : LEGACY_CLUSTER_NAME;
+    }
     return true;
   }
 
@@ -152,8 +160,7 @@ class CircuitBreakerRoot extends RootContext {
       const want = service.config.cluster;
       if (want !== null) {
         if (!clusterRead) {
-          cluster = getPropertyString(XDS_CLUSTER_NAME);
-          if (cluster === null) cluster = getPropertyString(LEGACY_CLUSTER_NAME);
+          cluster = getPropertyString(this.clusterNameProperty);
           clusterRead = true;
         }
         if (cluster === null || cluster != want) continue;

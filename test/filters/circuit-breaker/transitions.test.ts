@@ -299,10 +299,11 @@ describe('request headers', () => {
 });
 
 describe('service selection', () => {
-  // Envoy >= 1.33 answers only xds.cluster_name; older ones also the top-level cluster_name.
+  // Envoy >= 1.33 answers only xds.cluster_name; 1.29-1.32 also the top-level cluster_name,
+  // which the filter then leaves unread (no deprecation warning).
   it.each([
-    ['xds.cluster_name only (Envoy >= 1.33)', false],
-    ['with the legacy cluster_name too', true],
+    ['on a host without the legacy name (Envoy >= 1.33)', false],
+    ['on a host that still answers the legacy name', true],
   ])('by the cluster the route picked, %s; first service that holds wins', async (_, legacyAttributes) => {
     const emu = await breaker(
       wasm,
@@ -326,6 +327,9 @@ describe('service selection', () => {
     expect(sharedState(emu, 'banking')).toBe(1);
     expect(call(emu, '/api/banking/z', 200, {}, banking).reply?.status).toBe(503);
     expect(call(emu, '/api/banking/z', 200, {}, { clusterName: 'echo', routeName: 'x' }).reply).toBeUndefined();
+    // A request with no cluster (a direct response) sends it to no legacy lookup.
+    call(emu, '/health', 200, {}, {});
+    expect(emu.getLogs().filter((l) => l.includes("get_property 'cluster_name'"))).toEqual([]);
   });
 
   it('keeps each service its own circuit', async () => {
