@@ -6,7 +6,7 @@
  * 's'; no '+', no spaces, no exponent).
  */
 
-import { formatInteger } from "../proxy-wasm/format";
+import { ascii, formatInteger } from "../proxy-wasm/format";
 
 /** Largest |seconds| of google.protobuf.Duration: 10,000 years (duration.proto). */
 export const DURATION_MAX_SECONDS: i64 = 315576000000;
@@ -118,7 +118,7 @@ export function parseDuration(text: string): DurationParse {
   }
   if (i != n - 1 || text.charCodeAt(i) != 0x73) return new DurationParse(null, DURATION_SYNTAX_ERROR);
   if (overflow || seconds > DURATION_MAX_SECONDS) {
-    return new DurationParse(null, "duration out of range (at most " + formatInteger(DURATION_MAX_SECONDS) + "s)");
+    return new DurationParse(null, ascii.text("duration out of range (at most ") + formatInteger(DURATION_MAX_SECONDS) + "s)");
   }
   return new DurationParse(negative ? new Duration(-seconds, -nanos) : new Duration(seconds, nanos), "");
 }

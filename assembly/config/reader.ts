@@ -27,7 +27,7 @@
  */
 import { JsonErrorKind, JsonOptions, JsonValue, emptyJsonObject, parseJsonAt } from "../json";
 import { Duration, parseDuration } from "./duration";
-import { formatHex, formatInteger } from "../proxy-wasm/format";
+import { ascii, formatHex, formatInteger } from "../proxy-wasm/format";
 import { POW10_F64 } from "../json/decimal";
 
 /** Limits for configuration documents (parsed once, at configure time). */
@@ -52,7 +52,7 @@ export class ConfigReader {
   static fromMemory(ptr: usize, length: i32, allowEmpty: bool = false): ConfigReader {
     if (length <= 0) {
       const reader = new ConfigReader(EMPTY_OBJECT);
-      if (!allowEmpty) reader.fail("", "configuration is empty, expected a JSON object");
+      if (!allowEmpty) reader.fail("", ascii.text("configuration is empty, expected a JSON object"));
       return reader;
     }
     const result = parseJsonAt(ptr, length, CONFIG_JSON_OPTIONS);
@@ -70,9 +70,9 @@ export class ConfigReader {
           column = 1;
         } else column++;
       }
-      where = " (line " + formatInteger(line) + ", column " + formatInteger(column) + ")";
+      where = ascii.text(" (line ") + formatInteger(line) + ascii.text(", column ") + formatInteger(column) + ")";
     }
-    reader.fail("", "invalid JSON: " + error.message + where);
+    reader.fail("", ascii.text("invalid JSON: ") + error.message + where);
     return reader;
   }
 
@@ -111,7 +111,7 @@ export class ConfigReader {
   /** The top-level object, whose members must be among `fields`. */
   root(fields: string[]): ConfigObject {
     if (!this.document.isObject()) {
-      this.fail("", "expected a JSON object at the top level");
+      this.fail("", ascii.text("expected a JSON object at the top level"));
       return new ConfigObject(this, "", EMPTY_OBJECT, fields);
     }
     return new ConfigObject(this, "", this.document, fields);
@@ -191,24 +191,24 @@ function formatFixed(a: f64): string {
 }
 
 function integerExpectation(min: i64, max: i64): string {
-  if (min == i64.MIN_VALUE && max == i64.MAX_VALUE) return "expected an integer";
-  if (max == i64.MAX_VALUE) return "expected an integer of at least " + formatInteger(min);
-  if (min == i64.MIN_VALUE) return "expected an integer of at most " + formatInteger(max);
-  return "expected an integer between " + formatInteger(min) + " and " + formatInteger(max);
+  if (min == i64.MIN_VALUE && max == i64.MAX_VALUE) return ascii.text("expected an integer");
+  if (max == i64.MAX_VALUE) return ascii.text("expected an integer of at least ") + formatInteger(min);
+  if (min == i64.MIN_VALUE) return ascii.text("expected an integer of at most ") + formatInteger(max);
+  return ascii.text("expected an integer between ") + formatInteger(min) + ascii.text(" and ") + formatInteger(max);
 }
 
 function numberExpectation(min: f64, max: f64): string {
   const noMin = min == -Infinity;
   const noMax = max == Infinity;
-  if (noMin && noMax) return "expected a number";
-  if (noMax) return "expected a number of at least " + formatNumber(min);
-  if (noMin) return "expected a number of at most " + formatNumber(max);
-  return "expected a number between " + formatNumber(min) + " and " + formatNumber(max);
+  if (noMin && noMax) return ascii.text("expected a number");
+  if (noMax) return ascii.text("expected a number of at least ") + formatNumber(min);
+  if (noMin) return ascii.text("expected a number of at most ") + formatNumber(max);
+  return ascii.text("expected a number between ") + formatNumber(min) + ascii.text(" and ") + formatNumber(max);
 }
 
 function durationExpectation(minNanos: i64, maxNanos: i64): string {
-  if (maxNanos == i64.MAX_VALUE) return "expected a duration of at least " + Duration.fromNanoseconds(minNanos).toString();
-  return "expected a duration between " + Duration.fromNanoseconds(minNanos).toString() + " and " + Duration.fromNanoseconds(maxNanos).toString();
+  if (maxNanos == i64.MAX_VALUE) return ascii.text("expected a duration of at least ") + Duration.fromNanoseconds(minNanos).toString();
+  return ascii.text("expected a duration between ") + Duration.fromNanoseconds(minNanos).toString() + ascii.text(" and ") + Duration.fromNanoseconds(maxNanos).toString();
 }
 
 function quotedList(names: string[]): string {
@@ -219,11 +219,11 @@ function quotedList(names: string[]): string {
 
 function readString(reader: ConfigReader, path: string, v: JsonValue, nonEmpty: bool): string {
   if (!v.isString()) {
-    reader.fail(path, nonEmpty ? "expected a non-empty string" : "expected a string");
+    reader.fail(path, nonEmpty ? ascii.text("expected a non-empty string") : ascii.text("expected a string"));
     return "";
   }
   const s = v.asString();
-  if (nonEmpty && s.length == 0) reader.fail(path, "expected a non-empty string");
+  if (nonEmpty && s.length == 0) reader.fail(path, ascii.text("expected a non-empty string"));
   return s;
 }
 
@@ -237,7 +237,7 @@ function readInteger(reader: ConfigReader, path: string, v: JsonValue, min: i64,
 
 function readDuration(reader: ConfigReader, path: string, v: JsonValue, minNanos: i64, maxNanos: i64): Duration {
   if (!v.isString()) {
-    reader.fail(path, "expected a duration like \"60s\"");
+    reader.fail(path, ascii.text("expected a duration like \"60s\""));
     return Duration.fromNanoseconds(minNanos);
   }
   const parsed = parseDuration(v.asString());
@@ -267,7 +267,7 @@ export class ConfigObject {
     for (let i = 0, n = value.length; i < n; i++) {
       const name = value.keyAt(i)!;
       if (!fields.includes(name)) {
-        reader.fail(memberPath(path, name), "unknown field");
+        reader.fail(memberPath(path, name), ascii.text("unknown field"));
         break;
       }
     }
@@ -291,7 +291,7 @@ export class ConfigObject {
   /** Member `name`, or null when absent or JSON null. Reading an undeclared field is a bug in the filter, reported as one. */
   raw(name: string): JsonValue | null {
     if (!this.fields.includes(name)) {
-      this.reader.fail(this.pathOf(name), "internal error: field read but not declared");
+      this.reader.fail(this.pathOf(name), ascii.text("internal error: field read but not declared"));
       return null;
     }
     const v = this.value.get(name);
@@ -305,7 +305,7 @@ export class ConfigObject {
 
   private required(name: string): JsonValue | null {
     const v = this.raw(name);
-    if (v === null) this.fail(name, "missing required field");
+    if (v === null) this.fail(name, ascii.text("missing required field"));
     return v;
   }
 
@@ -327,7 +327,7 @@ export class ConfigObject {
     if (v === null) return fallback;
     const i = v.isString() ? values.indexOf(v.asString()) : -1;
     if (i < 0) {
-      this.fail(name, "expected one of " + quotedList(values));
+      this.fail(name, ascii.text("expected one of ") + quotedList(values));
       return fallback < 0 ? 0 : fallback;
     }
     return i;
@@ -336,7 +336,7 @@ export class ConfigObject {
   requiredBool(name: string): bool {
     const v = this.required(name);
     if (v === null) return false;
-    if (!v.isBool()) this.fail(name, "expected true or false");
+    if (!v.isBool()) this.fail(name, ascii.text("expected true or false"));
     return v.asBool();
   }
 
@@ -344,7 +344,7 @@ export class ConfigObject {
     const v = this.raw(name);
     if (v === null) return fallback;
     if (!v.isBool()) {
-      this.fail(name, "expected true or false");
+      this.fail(name, ascii.text("expected true or false"));
       return fallback;
     }
     return v.asBool();
@@ -410,7 +410,7 @@ export class ConfigObject {
   private objectFrom(name: string, v: JsonValue | null, fields: string[]): ConfigObject {
     const path = this.pathOf(name);
     if (v !== null && !v.isObject()) {
-      this.reader.fail(path, "expected an object");
+      this.reader.fail(path, ascii.text("expected an object"));
       v = null;
     }
     return new ConfigObject(this.reader, path, v !== null ? v : EMPTY_OBJECT, fields);
@@ -431,11 +431,11 @@ export class ConfigObject {
     const path = this.pathOf(name);
     if (v === null) return new ConfigArray(this.reader, path, null);
     if (!v.isArray()) {
-      this.reader.fail(path, "expected an array");
+      this.reader.fail(path, ascii.text("expected an array"));
       return new ConfigArray(this.reader, path, null);
     }
     if (v.length < minLength) {
-      this.reader.fail(path, minLength == 1 ? "expected a non-empty array" : "expected at least " + formatInteger(minLength) + " items");
+      this.reader.fail(path, minLength == 1 ? ascii.text("expected a non-empty array") : ascii.text("expected at least ") + formatInteger(minLength) + ascii.text(" items"));
     }
     return new ConfigArray(this.reader, path, v);
   }
@@ -462,10 +462,10 @@ export class ConfigObject {
     const path = this.pathOf(name);
     if (v === null) return new ConfigMap(this.reader, path, EMPTY_OBJECT);
     if (!v.isObject()) {
-      this.reader.fail(path, "expected an object");
+      this.reader.fail(path, ascii.text("expected an object"));
       return new ConfigMap(this.reader, path, EMPTY_OBJECT);
     }
-    if (v.length < minLength) this.reader.fail(path, "expected at least " + formatInteger(minLength) + " entries");
+    if (v.length < minLength) this.reader.fail(path, ascii.text("expected at least ") + formatInteger(minLength) + ascii.text(" entries"));
     return new ConfigMap(this.reader, path, v);
   }
 
@@ -475,7 +475,7 @@ export class ConfigObject {
   exactlyOneOf(names: string[]): i32 {
     const found = this.presentAmong(names);
     if (found == -2 || found == -1) {
-      this.failHere("expected exactly one of " + quotedList(names));
+      this.failHere(ascii.text("expected exactly one of ") + quotedList(names));
       return -1;
     }
     return found;
@@ -485,7 +485,7 @@ export class ConfigObject {
   atMostOneOf(names: string[]): i32 {
     const found = this.presentAmong(names);
     if (found == -2) {
-      this.failHere("expected at most one of " + quotedList(names));
+      this.failHere(ascii.text("expected at most one of ") + quotedList(names));
       return -1;
     }
     return found;
@@ -532,7 +532,7 @@ export class ConfigArray {
     const v = this.rawAt(i);
     const path = this.pathAt(i);
     if (v === null || !v.isObject()) {
-      this.reader.fail(path, "expected an object");
+      this.reader.fail(path, ascii.text("expected an object"));
       return new ConfigObject(this.reader, path, EMPTY_OBJECT, fields);
     }
     return new ConfigObject(this.reader, path, v, fields);
@@ -579,7 +579,7 @@ export class ConfigMap {
     const v = this.rawAt(i);
     const path = this.pathAt(i);
     if (v === null || !v.isObject()) {
-      this.reader.fail(path, "expected an object");
+      this.reader.fail(path, ascii.text("expected an object"));
       return new ConfigObject(this.reader, path, EMPTY_OBJECT, fields);
     }
     return new ConfigObject(this.reader, path, v, fields);

@@ -23,7 +23,7 @@
 import { JsonDocument, JsonValue } from "./value";
 import { JsonError, JsonErrorKind } from "./error";
 import { POW10_F64, decimalTokenToF64 } from "./decimal";
-import { formatHex, formatInteger } from "../proxy-wasm/format";
+import { ascii, formatHex, formatInteger } from "../proxy-wasm/format";
 import {
   INDEXED_OBJECT_MEMBERS, MAX_CONTAINER_COUNT, MAX_STRING_BYTES, TAG_ARRAY, TAG_F64, TAG_FALSE, TAG_INT, TAG_NULL,
   TAG_OBJECT, TAG_TRUE, containerEntry, decodeString, entriesEqual, hashAscii, hashEntry, hex4, indexCapacity,
@@ -79,7 +79,7 @@ export function parseJsonAt(ptr: usize, length: i32, options: JsonOptions = DEFA
   if (length < 0) length = 0;
   if (length > options.maxBytes) {
     return new JsonResult(null, new JsonError(JsonErrorKind.TooLarge, options.maxBytes,
-      "input of " + formatInteger(length) + " bytes is over the limit of " + formatInteger(options.maxBytes)));
+      ascii.text("input of ") + formatInteger(length) + ascii.text(" bytes is over the limit of ") + formatInteger(options.maxBytes)));
   }
   base = ptr;
   end = ptr + <usize>length;
@@ -219,10 +219,10 @@ function finishDocument(length: i32): JsonValue {
 
 function describeUnexpected(p: usize, expected: string): string {
   const c = load<u8>(p);
-  if (c == CH_SLASH) return "comments are not allowed";
-  if (c == 0x27) return "strings must be in double quotes";
-  if (c >= 0x80 || c < 0x20 || c == 0x7f) return "unexpected byte 0x" + formatHex(c) + ", " + expected;
-  return "unexpected character '" + String.fromCharCode(c) + "', " + expected;
+  if (c == CH_SLASH) return ascii.text("comments are not allowed");
+  if (c == 0x27) return ascii.text("strings must be in double quotes");
+  if (c >= 0x80 || c < 0x20 || c == 0x7f) return ascii.text("unexpected byte 0x") + formatHex(c) + ", " + expected;
+  return ascii.text("unexpected character '") + String.fromCharCode(c) + "', " + expected;
 }
 
 // ---- containers -------------------------------------------------------------------
@@ -255,7 +255,7 @@ function countItem(at: usize): bool {
   const f = frameAddress(frameCount - 1);
   const count = load<i32>(f, 4) + 1;
   if (count > MAX_CONTAINER_COUNT) {
-    fail(JsonErrorKind.TooLarge, at, "more than " + formatInteger(MAX_CONTAINER_COUNT) + " items in one container");
+    fail(JsonErrorKind.TooLarge, at, ascii.text("more than ") + formatInteger(MAX_CONTAINER_COUNT) + ascii.text(" items in one container"));
     return false;
   }
   store<i32>(f, count, 4);
@@ -296,7 +296,7 @@ function addName(quote: usize): bool {
   if (duplicate >= 0) {
     let name = decodeString(base, entry);
     if (name.length > 64) name = name.substring(0, 64) + "...";
-    fail(JsonErrorKind.DuplicateKey, quote, "duplicate member name \"" + name + "\"");
+    fail(JsonErrorKind.DuplicateKey, quote, ascii.text("duplicate member name \"") + name + "\"");
     return false;
   }
   if (nameCount == nameCapacity) {
@@ -344,13 +344,13 @@ function parseDocument(maxDepth: i32): bool {
   while (true) {
     // A value starts at p.
     if (p >= end) {
-      fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input, expected a value");
+      fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input, expected a value"));
       return false;
     }
     let c = load<u8>(p);
     if (c == CH_LBRACE || c == CH_LBRACKET) {
       if (frameCount >= maxDepth) {
-        fail(JsonErrorKind.TooDeep, p, "nesting deeper than " + formatInteger(maxDepth));
+        fail(JsonErrorKind.TooDeep, p, ascii.text("nesting deeper than ") + formatInteger(maxDepth));
         return false;
       }
       const object = c == CH_LBRACE;
@@ -386,8 +386,8 @@ function parseDocument(maxDepth: i32): bool {
       if (!p) return false;
       pushTape(<u64>TAG_NULL << 60);
     } else {
-      if (c == CH_PLUS || c == CH_DOT) fail(JsonErrorKind.InvalidNumber, p, "numbers start with '-' or a digit");
-      else fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, "expected a value"));
+      if (c == CH_PLUS || c == CH_DOT) fail(JsonErrorKind.InvalidNumber, p, ascii.text("numbers start with '-' or a digit"));
+      else fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, ascii.text("expected a value")));
       return false;
     }
 
@@ -396,7 +396,7 @@ function parseDocument(maxDepth: i32): bool {
       if (frameCount == 0) {
         p = skipWhitespace(p);
         if (p != end) {
-          fail(JsonErrorKind.TrailingData, p, describeUnexpected(p, "expected the end of input"));
+          fail(JsonErrorKind.TrailingData, p, describeUnexpected(p, ascii.text("expected the end of input")));
           return false;
         }
         return true;
@@ -405,7 +405,7 @@ function parseDocument(maxDepth: i32): bool {
       p = skipWhitespace(p);
       const inObject = topIsObject();
       if (p >= end) {
-        fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input inside " + (inObject ? "an object" : "an array"));
+        fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input inside ") + (inObject ? ascii.text("an object") : ascii.text("an array")));
         return false;
       }
       c = load<u8>(p);
@@ -414,7 +414,7 @@ function parseDocument(maxDepth: i32): bool {
         const comma = p;
         p = skipWhitespace(p + 1);
         if (p < end && load<u8>(p) == close) {
-          fail(JsonErrorKind.TrailingComma, comma, "trailing comma");
+          fail(JsonErrorKind.TrailingComma, comma, ascii.text("trailing comma"));
           return false;
         }
         if (inObject) {
@@ -428,7 +428,7 @@ function parseDocument(maxDepth: i32): bool {
         closeContainer();
         continue;
       }
-      fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, inObject ? "expected ',' or '}'" : "expected ',' or ']'"));
+      fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, inObject ? ascii.text("expected ',' or '}'") : ascii.text("expected ',' or ']'")));
       return false;
     }
   }
@@ -436,9 +436,9 @@ function parseDocument(maxDepth: i32): bool {
 
 /** At p (after whitespace): `"name"` then `:`; returns the position of the value (after whitespace). */
 function parseMemberName(p: usize): usize {
-  if (p >= end) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input, expected a member name");
+  if (p >= end) return fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input, expected a member name"));
   if (load<u8>(p) != CH_QUOTE) {
-    return fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, "expected a member name in double quotes"));
+    return fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, ascii.text("expected a member name in double quotes")));
   }
   const quote = p;
   p = scanString(p);
@@ -446,8 +446,8 @@ function parseMemberName(p: usize): usize {
   pushString();
   if (!addName(quote)) return 0;
   p = skipWhitespace(p);
-  if (p >= end) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input, expected ':'");
-  if (load<u8>(p) != CH_COLON) return fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, "expected ':'"));
+  if (p >= end) return fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input, expected ':'"));
+  if (load<u8>(p) != CH_COLON) return fail(JsonErrorKind.UnexpectedCharacter, p, describeUnexpected(p, ascii.text("expected ':'")));
   return skipWhitespace(p + 1);
 }
 
@@ -455,9 +455,9 @@ function expectLiteral(p: usize, word: string): usize {
   const n = word.length;
   for (let i = 0; i < n; i++) {
     const q = p + <usize>i;
-    if (q >= end) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input in '" + word + "'");
+    if (q >= end) return fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input in '") + word + "'");
     if (<u32>load<u8>(q) != <u32>word.charCodeAt(i)) {
-      return fail(JsonErrorKind.UnexpectedCharacter, p, "invalid literal, expected '" + word + "'");
+      return fail(JsonErrorKind.UnexpectedCharacter, p, ascii.text("invalid literal, expected '") + word + "'");
     }
   }
   return p + <usize>n;
@@ -530,35 +530,35 @@ function scanString(p: usize): usize {
       if (c < 0x20 || c == CH_QUOTE || c == CH_BACKSLASH || c >= 0x80) break;
       q++;
     }
-    if (q >= end) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input inside a string");
+    if (q >= end) return fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input inside a string"));
     const c = load<u8>(q);
     if (c == CH_QUOTE) break;
     escaped = true;
     if (c == CH_BACKSLASH) {
-      if (q + 1 >= end) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input in an escape");
+      if (q + 1 >= end) return fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input in an escape"));
       const e = load<u8>(q + 1);
       if (e == CH_QUOTE || e == CH_BACKSLASH || e == CH_SLASH || e == 0x62 || e == 0x66 || e == 0x6e || e == 0x72 || e == 0x74) {
         q += 2;
         continue;
       }
-      if (e != 0x75) return fail(JsonErrorKind.InvalidEscape, q, "invalid escape '\\" + String.fromCharCode(e) + "'");
-      if (q + 6 > end) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input in a \\u escape");
+      if (e != 0x75) return fail(JsonErrorKind.InvalidEscape, q, ascii.text("invalid escape '\\") + String.fromCharCode(e) + "'");
+      if (q + 6 > end) return fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input in a \\u escape"));
       const unit = hex4(q + 2);
-      if (unit < 0) return fail(JsonErrorKind.InvalidEscape, q, "\\u must be followed by four hex digits");
-      if (unit >= 0xdc00 && unit <= 0xdfff) return fail(JsonErrorKind.LoneSurrogate, q, "lone low surrogate in \\u escape");
+      if (unit < 0) return fail(JsonErrorKind.InvalidEscape, q, ascii.text("\\u must be followed by four hex digits"));
+      if (unit >= 0xdc00 && unit <= 0xdfff) return fail(JsonErrorKind.LoneSurrogate, q, ascii.text("lone low surrogate in \\u escape"));
       if (unit >= 0xd800 && unit <= 0xdbff) {
         const low = q + 6;
         if (low + 2 > end) {
-          if (low >= end || load<u8>(low) == CH_BACKSLASH) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input in a surrogate pair");
-          return fail(JsonErrorKind.LoneSurrogate, q, "lone high surrogate in \\u escape");
+          if (low >= end || load<u8>(low) == CH_BACKSLASH) return fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input in a surrogate pair"));
+          return fail(JsonErrorKind.LoneSurrogate, q, ascii.text("lone high surrogate in \\u escape"));
         }
         if (load<u8>(low) != CH_BACKSLASH || load<u8>(low + 1) != 0x75) {
-          return fail(JsonErrorKind.LoneSurrogate, q, "lone high surrogate in \\u escape");
+          return fail(JsonErrorKind.LoneSurrogate, q, ascii.text("lone high surrogate in \\u escape"));
         }
-        if (low + 6 > end) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input in a \\u escape");
+        if (low + 6 > end) return fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input in a \\u escape"));
         const second = hex4(low + 2);
-        if (second < 0) return fail(JsonErrorKind.InvalidEscape, low, "\\u must be followed by four hex digits");
-        if (second < 0xdc00 || second > 0xdfff) return fail(JsonErrorKind.LoneSurrogate, q, "lone high surrogate in \\u escape");
+        if (second < 0) return fail(JsonErrorKind.InvalidEscape, low, ascii.text("\\u must be followed by four hex digits"));
+        if (second < 0xdc00 || second > 0xdfff) return fail(JsonErrorKind.LoneSurrogate, q, ascii.text("lone high surrogate in \\u escape"));
         q += 12;
         continue;
       }
@@ -566,15 +566,15 @@ function scanString(p: usize): usize {
       continue;
     }
     if (c < 0x20) {
-      return fail(JsonErrorKind.ControlCharacter, q, "control character 0x" + formatHex(c) + " in a string must be escaped");
+      return fail(JsonErrorKind.ControlCharacter, q, ascii.text("control character 0x") + formatHex(c) + ascii.text(" in a string must be escaped"));
     }
     const n = utf8SequenceLength(q);
-    if (n < 0) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input inside a UTF-8 sequence");
-    if (n == 0) return fail(JsonErrorKind.InvalidUtf8, q, "invalid UTF-8");
+    if (n < 0) return fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input inside a UTF-8 sequence"));
+    if (n == 0) return fail(JsonErrorKind.InvalidUtf8, q, ascii.text("invalid UTF-8"));
     q += <usize>n;
   }
   if (q - start > <usize>MAX_STRING_BYTES) {
-    return fail(JsonErrorKind.TooLarge, p, "string longer than " + formatInteger(MAX_STRING_BYTES) + " bytes");
+    return fail(JsonErrorKind.TooLarge, p, ascii.text("string longer than ") + formatInteger(MAX_STRING_BYTES) + ascii.text(" bytes"));
   }
   stringStart = start;
   stringEnd = q;
@@ -602,7 +602,7 @@ function scanNumber(p: usize): usize {
   if (load<u8>(p) == CH_MINUS) {
     negative = true;
     p++;
-    if (p >= end) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input in a number");
+    if (p >= end) return fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input in a number"));
   }
   const digitsStart = p;
   let mant: u64 = 0;
@@ -616,7 +616,7 @@ function scanNumber(p: usize): usize {
   if (c == CH_0) {
     p++;
     if (p < end && <u32>(load<u8>(p) - CH_0) < 10) {
-      return fail(JsonErrorKind.InvalidNumber, tokenStart, "leading zeros are not allowed");
+      return fail(JsonErrorKind.InvalidNumber, tokenStart, ascii.text("leading zeros are not allowed"));
     }
   } else if (<u32>(c - CH_0) < 10) {
     while (p < end) {
@@ -636,13 +636,13 @@ function scanNumber(p: usize): usize {
       }
     }
   } else {
-    return fail(JsonErrorKind.InvalidNumber, p, "expected a digit after '-'");
+    return fail(JsonErrorKind.InvalidNumber, p, ascii.text("expected a digit after '-'"));
   }
 
   if (p < end && load<u8>(p) == CH_DOT) {
     p++;
-    if (p >= end) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input in a number");
-    if (<u32>(load<u8>(p) - CH_0) >= 10) return fail(JsonErrorKind.InvalidNumber, p, "expected a digit after '.'");
+    if (p >= end) return fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input in a number"));
+    if (<u32>(load<u8>(p) - CH_0) >= 10) return fail(JsonErrorKind.InvalidNumber, p, ascii.text("expected a digit after '.'"));
     while (p < end) {
       const d = <u32>(load<u8>(p) - CH_0);
       if (d >= 10) break;
@@ -670,8 +670,8 @@ function scanNumber(p: usize): usize {
       expNegative = load<u8>(p) == CH_MINUS;
       p++;
     }
-    if (p >= end) return fail(JsonErrorKind.UnexpectedEnd, end, "unexpected end of input in a number");
-    if (<u32>(load<u8>(p) - CH_0) >= 10) return fail(JsonErrorKind.InvalidNumber, p, "expected a digit in the exponent");
+    if (p >= end) return fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input in a number"));
+    if (<u32>(load<u8>(p) - CH_0) >= 10) return fail(JsonErrorKind.InvalidNumber, p, ascii.text("expected a digit in the exponent"));
     while (p < end) {
       const d = <u32>(load<u8>(p) - CH_0);
       if (d >= 10) break;
@@ -713,7 +713,7 @@ function scanNumber(p: usize): usize {
     f = e10 >= 0 ? <f64>mant * unchecked(POW10_F64[e10]) : <f64>mant / unchecked(POW10_F64[-e10]);
   } else {
     f = decimalTokenToF64(digitsStart, p);
-    if (!isFinite(f)) return fail(JsonErrorKind.NumberOutOfRange, tokenStart, "number out of range for a double");
+    if (!isFinite(f)) return fail(JsonErrorKind.NumberOutOfRange, tokenStart, ascii.text("number out of range for a double"));
   }
   pushTape(<u64>TAG_F64 << 60);
   pushTape(reinterpret<u64>(negative ? -f : f));

@@ -78,3 +78,29 @@ export function asciiLowerCase(s: string): string {
   }
   return changetype<string>(out);
 }
+
+/**
+ * Constant messages (errors, log lines) stored as ASCII: write `ascii.text("...")`. The
+ * build's transform (harness/ascii-transform.mjs, asconfig "transform") turns an ASCII
+ * literal there into `ascii.packed(...)`, two characters per UTF-16 code unit: half the
+ * static data of a plain literal. Builds without it (as-pect specs) run `ascii.text`,
+ * which returns its argument, so both give the same string. Each evaluation makes a new
+ * string: for messages, not for values used on every request.
+ */
+export namespace ascii {
+  /** `message` itself (the transform replaces this call where it can). */
+  export function text(message: string): string {
+    return message;
+  }
+
+  /** The string packed by the transform: low byte first, a NUL pad after an odd length. */
+  export function packed(pairs: string): string {
+    const units = pairs.length;
+    const src = changetype<usize>(pairs);
+    let n = units << 1;
+    if (n > 0 && load<u16>(src + (<usize>(units - 1) << 1)) < 0x100) n--;
+    const out = __new(<usize>n << 1, idof<string>());
+    for (let i = 0; i < n; i++) store<u16>(out + (<usize>i << 1), load<u8>(src + <usize>i));
+    return changetype<string>(out);
+  }
+}

@@ -71,7 +71,7 @@ export {
   setSharedDataBytes,
   setSharedDataString,
 } from './host';
-export { asciiLowerCase, formatHex, formatInteger, formatUnsigned } from './format';
+export { ascii, asciiLowerCase, formatHex, formatInteger, formatUnsigned } from './format';
 export { isLogEnabled, log, logCritical, logDebug, logError, logInfo, logTrace, logWarn } from './log';
 export { Counter, Gauge, Histogram, Metric } from './metrics';
 export { lastResult } from './state';
