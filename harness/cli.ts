@@ -128,9 +128,10 @@ program
   .option('--concurrency <n>', 'worker threads', positiveInt, 2)
   .option('--no-build', 'skip building the filters')
   .action(async (opts: { config: string; concurrency: number; build: boolean }) => {
+    const signals = stopSignals();
     const { startDemo } = await import('./demo/index.ts');
     const demo = await startDemo({ bootstrap: opts.config, concurrency: opts.concurrency, build: opts.build, log: (l) => console.log(l) });
-    await untilSignal(() => demo.stop());
+    await signals.untilStopped(() => demo.stop());
   });
 
 program
@@ -188,6 +189,7 @@ async function runEmbedded(opts: { config: string; concurrency: number; logLevel
   if (report.kind !== 'bootstrap') throw new CliError(`${opts.config}: not an Envoy bootstrap (an Istio manifest is applied with kubectl)`);
   for (const w of report.warnings) console.error(`warning: ${formatIssue(report.source, w)}`);
   if (report.errors.length) throw new CliError(formatIssue(report.source, report.errors[0]));
+  const signals = stopSignals();
   const { startProxy } = await import('./proxy/index.ts');
   let proxy: Awaited<ReturnType<typeof startProxy>>;
   try {
@@ -199,7 +201,7 @@ async function runEmbedded(opts: { config: string; concurrency: number; logLevel
   console.log(`${opts.config} on the embedded data plane (${proxy.concurrency} worker threads)`);
   for (const l of proxy.listeners) console.log(`listener  ${l.name}  http://${l.address}`);
   if (proxy.admin) console.log(`admin     http://${proxy.admin.address}`);
-  await untilSignal(() => proxy.stop());
+  await signals.untilStopped(() => proxy.stop());
 }
 
 async function runOnEnvoy(opts: { config: string; concurrency: number; logLevel: string }): Promise<void> {
@@ -210,6 +212,7 @@ async function runOnEnvoy(opts: { config: string; concurrency: number; logLevel:
   }
   const { readConfigFile } = await import('./envoy/config-file.ts');
   readConfigFile(opts.config); // one-line errors for a missing or broken file, before Envoy's own
+  const signals = stopSignals();
   const envoy = await startEnvoy({
     bootstrap: opts.config,
     concurrency: opts.concurrency,
@@ -220,28 +223,28 @@ async function runOnEnvoy(opts: { config: string; concurrency: number; logLevel:
   console.log(`envoy (${availability.command.join(' ')}) pid ${envoy.pid}`);
   console.log(`admin     http://${envoy.adminAddress}`);
   for (const [name, address] of Object.entries(envoy.listeners)) console.log(`listener  ${name}  http://${address}`);
-  const code = await Promise.race([envoy.exited, untilSignal(() => envoy.stop()).then(() => 0)]);
+  const code = await Promise.race([envoy.exited, signals.untilStopped(() => envoy.stop())]);
   if (code !== 0) throw new CliError(`envoy exited (${code})`);
 }
 
-/** Waits for Ctrl-C (or SIGTERM), then runs `stop` and exits 0. */
-function untilSignal(stop: () => Promise<void>): Promise<void> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const onSignal = () => {
-      if (stopping) process.exit(130); // a second Ctrl-C: leave at once
-      stopping = true;
-      stop().then(
-        () => {
-          resolve();
-          process.exit(0);
-        },
-        (e) => die(e),
-      );
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  });
+/**
+ * Listens for Ctrl-C (or SIGTERM) from the call on, so that a signal arriving while the data
+ * plane is still starting is kept rather than killing the process half started (Node's
+ * default). `untilStopped(stop)` waits for the first signal, runs `stop` and exits 0; a
+ * second signal exits 130 at once.
+ */
+function stopSignals(): { untilStopped(stop: () => Promise<void>): Promise<never> } {
+  let received = false;
+  let first!: () => void;
+  const signalled = new Promise<void>((resolve) => (first = resolve));
+  const onSignal = () => {
+    if (received) process.exit(130);
+    received = true;
+    first();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { untilStopped: (stop) => signalled.then(stop).then(() => process.exit(0), (e) => die(e)) };
 }
 
 process.on('uncaughtException', die);
