@@ -15,7 +15,7 @@
  * provider that verified its tokens: `forward_payload_header`, `claim_to_headers`, and
  * (`forward: false`) the removal of the token where it was found.
  */
-import { audienceAllowed, checkTimes, claimHeaderValue } from "./claims";
+import { audienceAllowed, checkTimes, claimHeaderBytes } from "./claims";
 import { ClaimToHeader, JwtAuthConfig, MAX_SANITIZED_WRITES, Provider } from "./config";
 import { FoundToken, TokenList, extractTokens, removeToken } from "./extractor";
 import { KeySource, KeyWait } from "./key-source";
@@ -240,8 +240,7 @@ function claimHeaderValues(jwt: Jwt, claims: ClaimToHeader[]): StaticArray<Array
     values = new StaticArray<ArrayBuffer | null>(claims.length);
     for (let c = 0, k = claims.length; c < k; c++) {
       const v = unchecked(claims[c]).claim.lookup(jwt.payload);
-      const text: string | null = v !== null ? claimHeaderValue(v) : null;
-      unchecked((values[c] = text !== null ? String.UTF8.encode(text) : null));
+      unchecked((values[c] = v !== null ? claimHeaderBytes(v) : null));
     }
     jwt.claimHeaders = values;
   }

@@ -5,12 +5,25 @@
  * applies).
  */
 
+/** Bytes of a token's end that `tokenHash` reads. */
+export const TOKEN_HASH_TAIL = 64;
+
+/**
+ * 64-bit hash of a token: its length, `seed`, and its last TOKEN_HASH_TAIL bytes (the
+ * signature, which differs between any two tokens a key signed; an attacker who copies
+ * a tail only makes a lookup compare two tokens and miss).
+ */
+export function tokenHash(ptr: usize, len: i32, seed: u64): u64 {
+  if (len <= TOKEN_HASH_TAIL) return bytesHash(ptr, len, seed);
+  return bytesHash(ptr + <usize>(len - TOKEN_HASH_TAIL), TOKEN_HASH_TAIL, seed ^ (<u64>len << 32));
+}
+
 /**
  * 64-bit hash of `len` bytes at `ptr` mixed with `seed` (8 bytes a step, multiply and
  * rotate, then a final avalanche as in MurmurHash3's fmix64). Not a MAC: users resolve
  * collisions by comparing the bytes.
  */
-export function tokenHash(ptr: usize, len: i32, seed: u64): u64 {
+export function bytesHash(ptr: usize, len: i32, seed: u64): u64 {
   let h: u64 = seed ^ (<u64>len * 0x9e3779b97f4a7c15);
   let i = 0;
   for (; i + 8 <= len; i += 8) {

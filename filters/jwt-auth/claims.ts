@@ -132,27 +132,74 @@ function sharedWriter(): JsonWriter {
   return w.reset();
 }
 
+// The header value being built, as UTF-8 (raw memory, grown as needed, reused).
+let valuePtr: usize = 0;
+let valueCapacity: usize = 0;
+let valueLength: usize = 0;
+
+function room(extra: usize): usize {
+  const need = valueLength + extra;
+  if (need > valueCapacity) {
+    let capacity = valueCapacity < 256 ? <usize>256 : valueCapacity;
+    while (capacity < need) capacity <<= 1;
+    const grown = heap.alloc(capacity);
+    if (valuePtr != 0) {
+      memory.copy(grown, valuePtr, valueLength);
+      heap.free(valuePtr);
+    }
+    valuePtr = grown;
+    valueCapacity = capacity;
+  }
+  return valuePtr + valueLength;
+}
+
+function appendString(s: string): void {
+  const n = <usize>String.UTF8.byteLength(s);
+  valueLength += String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, room(n));
+}
+
+/** Appends `v` rendered as JSON. */
+function appendJson(v: JsonValue): void {
+  const w = sharedWriter().value(v);
+  const n = <usize>w.byteLength;
+  memory.copy(room(n), w.dataStart, n);
+  valueLength += n;
+}
+
 /**
- * The header value for claim `v` (see the module doc), or null when it cannot be one:
- * JSON null, or text holding control characters other than tab (RFC 9110 §5.5), which
- * no proxy may forward; then the header is not written at all.
+ * The header value for claim `v` (see the module doc) as UTF-8, or null when it cannot
+ * be one: JSON null, or text holding control characters other than tab (RFC 9110 §5.5),
+ * which no proxy may forward; then the header is not written at all. Built in one
+ * reused buffer: one allocation, the result.
  */
-export function claimHeaderValue(v: JsonValue): string | null {
-  let out: string;
+export function claimHeaderBytes(v: JsonValue): ArrayBuffer | null {
   const kind = v.kind;
   if (kind == JsonKind.Null) return null;
-  if (kind == JsonKind.String) out = v.asString();
+  valueLength = 0;
+  if (kind == JsonKind.String) appendString(v.asString());
   else if (kind == JsonKind.Array) {
-    out = "";
     for (let i = 0, n = v.length; i < n; i++) {
       const item = v.at(i)!;
-      const part = item.isString() ? item.asString() : sharedWriter().value(item).toString();
-      out = i == 0 ? part : out + "," + part;
+      if (i > 0) {
+        store<u8>(room(1), 0x2c);
+        valueLength++;
+      }
+      if (item.isString()) appendString(item.asString());
+      else appendJson(item);
     }
-  } else out = sharedWriter().value(v).toString();
-  for (let i = 0, n = out.length; i < n; i++) {
-    const c = out.charCodeAt(i);
+  } else appendJson(v);
+  // UTF-8 continuation and lead bytes are >= 0x80: a byte below 0x20 or 0x7f is the control character itself.
+  for (let p = valuePtr, end = valuePtr + valueLength; p < end; p++) {
+    const c = load<u8>(p);
     if ((c < 0x20 && c != 0x09) || c == 0x7f) return null;
   }
+  const out = new ArrayBuffer(<i32>valueLength);
+  memory.copy(changetype<usize>(out), valuePtr, valueLength);
   return out;
+}
+
+/** `claimHeaderBytes` as a string. */
+export function claimHeaderValue(v: JsonValue): string | null {
+  const bytes = claimHeaderBytes(v);
+  return bytes === null ? null : String.UTF8.decode(bytes);
 }

@@ -171,6 +171,7 @@ class QueryParts {
 
 /** The percent-decoded value of the first `name` parameter in `path`'s query string, or null. */
 export function queryParam(path: string, name: string): string | null {
+  if (path.indexOf("?") < 0) return null; // most paths: no walker to allocate
   const parts = new QueryParts(path);
   while (parts.next()) {
     if (parts.name() == name) return parts.nameEnd < parts.end ? percentDecode(path.substring(parts.nameEnd + 1, parts.end)) : "";

@@ -31,6 +31,8 @@ export class HostAuthRequest extends AuthRequest {
   /** Buffers for the values read in this evaluation, reused by the next one. */
   private readonly pool: HeaderBytes[] = [];
   private pooled: i32 = 0;
+  /** Whether the match view may hold values read since it was last cleared. */
+  private viewUsed: bool = false;
 
   constructor(private stream: HttpContext) {
     super();
@@ -48,7 +50,7 @@ export class HostAuthRequest extends AuthRequest {
 
   /** Starts an evaluation: forgets every value read, and reuses their buffers. */
   restart(): HostAuthRequest {
-    this.view.forget();
+    this.forgetView();
     this.reads = 0;
     this.pooled = 0;
     return this;
@@ -56,16 +58,19 @@ export class HostAuthRequest extends AuthRequest {
 
   path(): string {
     this.stream.activate();
+    this.viewUsed = true;
     return this.view.path();
   }
 
   method(): string {
     this.stream.activate();
+    this.viewUsed = true;
     return this.view.method();
   }
 
   header(name: string): string | null {
     this.stream.activate();
+    this.viewUsed = true;
     return this.view.header(name);
   }
 
@@ -122,8 +127,15 @@ export class HostAuthRequest extends AuthRequest {
 
   /** After an edit: values read before may be stale (their buffers stay theirs until `restart`). */
   private edited(): void {
-    this.view.forget();
+    this.forgetView();
     this.reads = 0;
+  }
+
+  private forgetView(): void {
+    if (this.viewUsed) {
+      this.view.forget();
+      this.viewUsed = false;
+    }
   }
 
   /** The next pooled buffer, holding at least `size` bytes, with its length set to `size`. */

@@ -18,7 +18,7 @@
 import { BASE64URL_INVALID, base64urlDecodeRaw, base64urlDecodedLength } from "../../assembly/crypto";
 import { JsonOptions, JsonValue, emptyJsonObject, parseJsonAt } from "../../assembly/json";
 import { Alg, algFromJson } from "./algorithms";
-import { sameBytes, tokenHash } from "./bytes";
+import { bytesHash, sameBytes } from "./bytes";
 import { Reason } from "./reasons";
 
 // @ts-ignore: decorator
@@ -142,7 +142,20 @@ export function parseJwt(token: Uint8Array, start: i32, end: i32, maxBytes: i32,
   const base = token.dataStart;
   let dot1 = -1;
   let dot2 = -1;
-  for (let i = start; i < end; i++) {
+  // The dots, sixteen bytes a step (SIMD compare and bitmask), then the tail.
+  const dots = i8x16.splat(0x2e);
+  let i = start;
+  for (; i + 16 <= end; i += 16) {
+    let mask = i8x16.bitmask(i8x16.eq(v128.load(base + <usize>i), dots));
+    while (mask != 0) {
+      const at = i + ctz(mask);
+      if (dot1 < 0) dot1 = at;
+      else if (dot2 < 0) dot2 = at;
+      else return Reason.JwtBadFormat;
+      mask &= mask - 1;
+    }
+  }
+  for (; i < end; i++) {
     if (load<u8>(base + <usize>i) == 0x2e) {
       if (dot1 < 0) dot1 = i;
       else if (dot2 < 0) dot2 = i;
@@ -214,7 +227,7 @@ function parsedHeader(token: Uint8Array, start: i32, end: i32): ParsedHeader {
   let hash: u64 = 0;
   let slot = 0;
   if (cacheable) {
-    hash = tokenHash(ptr, len, 0);
+    hash = bytesHash(ptr, len, 0);
     slot = <i32>hash & (HEADER_CACHE_SLOTS - 1);
     const known = unchecked(headerCache[slot]);
     if (known !== null && known.hash == hash && known.segment.length == len && sameBytes(known.segment.dataStart, ptr, len)) return known;

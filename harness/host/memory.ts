@@ -28,6 +28,7 @@ const INTERNED_SLOTS = 1024;
  */
 const internedStrings: Array<string | undefined> = new Array<string | undefined>(INTERNED_SLOTS).fill(undefined);
 const internedBytes = new Uint8Array(INTERNED_SLOTS * INTERNED_MAX_BYTES);
+const internedView = new DataView(internedBytes.buffer);
 /** At or below this length a char loop decodes faster than Buffer#latin1Slice's set-up. */
 const SHORT_DECODE_BYTES = 12;
 /** At or below this length a char loop writes faster than Buffer#latin1Write's set-up. */
@@ -102,21 +103,30 @@ export class MemoryView {
    */
   private latin1Interned(ptr: number, len: number): string {
     const u8 = this.u8;
+    const dv = this.dv;
     const end = ptr + len;
+    const words = ptr + (len & ~3);
+    // Four bytes a step (DataView reads unaligned words), then the tail.
     let h = len;
-    for (let i = ptr; i < end; i++) h = Math.imul(h ^ u8[i], 0x01000193);
+    let i = ptr;
+    for (; i < words; i += 4) h = Math.imul(h ^ dv.getUint32(i, true), 0x01000193);
+    for (; i < end; i++) h = Math.imul(h ^ u8[i], 0x01000193);
     const slot = (h ^ (h >>> 15)) & (INTERNED_SLOTS - 1);
     const base = slot * INTERNED_MAX_BYTES;
     const known = internedStrings[slot];
     if (known !== undefined && known.length === len) {
-      let i = 0;
-      while (i < len && internedBytes[base + i] === u8[ptr + i]) i++;
-      if (i === len) return known;
+      let j = 0;
+      const whole = len & ~3;
+      while (j < whole && internedView.getUint32(base + j, true) === dv.getUint32(ptr + j, true)) j += 4;
+      if (j === whole) {
+        while (j < len && internedBytes[base + j] === u8[ptr + j]) j++;
+        if (j === len) return known;
+      }
     }
     let s: string;
     if (len <= SHORT_DECODE_BYTES) {
       s = '';
-      for (let i = ptr; i < end; i++) s += String.fromCharCode(u8[i]);
+      for (let k = ptr; k < end; k++) s += String.fromCharCode(u8[k]);
     } else {
       s = (u8 as Latin1Buffer).latin1Slice(ptr, end);
     }

@@ -83,6 +83,21 @@ describe("parseJwt: every malformed token is a reason", () => {
     expect(parse("a.b.c.d")).toBe(Reason.JwtBadFormat);
   });
 
+  it("finds the dots wherever they fall: several in one 16-byte block, across blocks, in the tail", () => {
+    const token = signHs(HEADER, PAYLOAD);
+    const dot1 = token.indexOf(".");
+    const dot2 = token.lastIndexOf(".");
+    expect(parse(token)).toBe(Reason.Ok);
+    // A third dot in the first block (beside dot1 in the header), in a later block, in the last bytes.
+    expect(parse(token.substring(0, 3) + "." + token.substring(4))).toBe(Reason.JwtBadFormat);
+    expect(parse(token.substring(0, dot2 + 17) + "." + token.substring(dot2 + 18))).toBe(Reason.JwtBadFormat);
+    expect(parse(token.substring(0, token.length - 1) + ".")).toBe(Reason.JwtBadFormat);
+    // Three dots in one block, none elsewhere; two dots alone in the tail.
+    expect(parse("a.b.c." + "d".repeat(20))).toBe(Reason.JwtBadFormat);
+    expect(parse("a.b..")).toBe(Reason.JwtBadFormat);
+    expect(dot1).toBeGreaterThan(16);
+  });
+
   it("refuses bad base64url in each segment (padding, foreign characters, 4k+1 lengths, non-zero spare bits)", () => {
     const h = b64(HEADER);
     const p = b64("{}");

@@ -107,7 +107,21 @@ describe("TokenCache", () => {
     expect(find(cache, 9, "y.y.y")).toBeNull();
   });
 
-  it("hashes every byte and the provider", () => {
+  it("hashes a long token's tail, its length and the provider; tokens that share a tail still never match", () => {
+    const tail = "s".repeat(64);
+    const a = "a".repeat(40) + tail;
+    const b = "b".repeat(40) + tail;
+    expect(hashOf(a)).toBe(hashOf(b));
+    expect(hashOf(a)).not.toBe(hashOf("a" + a));
+    expect(hashOf(a)).not.toBe(hashOf(a, 1));
+    expect(hashOf(a)).not.toBe(hashOf(a.substring(0, 103) + "t"));
+    const cache = new TokenCache(4);
+    cache.insert(hashOf(a), jwtOf(a), 0, 1, 1000, 100);
+    expect(find(cache, hashOf(b), b)).toBeNull();
+    expect(find(cache, hashOf(a), a)).not.toBeNull();
+  });
+
+  it("hashes every byte of a short token, and the provider", () => {
     expect(hashOf("abcdefghij")).not.toBe(hashOf("abcdefghik"));
     expect(hashOf("abcdefgh")).not.toBe(hashOf("abcdefgh", 1));
     expect(hashOf("")).not.toBe(hashOf("\u0000"));
