@@ -15,11 +15,10 @@
  * - `open_fallback`: one read, the fallback header written, the request sent on;
  * - `no_service`: a request no service matches (path read and compared).
  */
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { projectRoot } from '../build.ts';
 import { WasmEmulator } from '../host/emulator.ts';
-import { round, timeMicros, type BenchSuite } from './report.ts';
+import { moduleSize, round, timeMicros, type BenchSuite } from './report.ts';
 
 const WASM = path.join(projectRoot, 'build/circuit-breaker.wasm');
 const EXAMPLE = path.join(projectRoot, 'build/test/example.wasm');
@@ -88,13 +87,6 @@ export const suite: BenchSuite = {
     for (const name of Object.keys(cases)) perRequest[name] = { us: round(median(name)), ratio_to_reference: round(median(name) / referenceUs) };
     if (open.getCounterValue('circuit_breaker.credit-bureau.rejected.open') === 0n) throw new Error('bench: the open case never rejected');
     if (open.vmFailed || closed.vmFailed) throw new Error('bench: a VM failed');
-    const size = (await stat(WASM)).size;
-    return {
-      per_request: perRequest,
-      reference_example_filter_us: round(referenceUs),
-      wasm_size_bytes: size,
-      wasm_size_goal_bytes: SIZE_GOAL_BYTES,
-      wasm_size_within_goal: size <= SIZE_GOAL_BYTES,
-    };
+    return { per_request: perRequest, reference_example_filter_us: round(referenceUs), ...moduleSize(WASM, SIZE_GOAL_BYTES) };
   },
 };

@@ -16,14 +16,14 @@
  *   free cores: they are reported with the machine's core count.
  * - the size of build/rate-limit.wasm against the 40 KB goal.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { projectRoot } from '../build.ts';
 import { WasmEmulator } from '../host/emulator.ts';
 import { SharedState } from '../host/shared/shared-state.ts';
-import { round, timeMicros, type BenchSuite } from './report.ts';
+import { moduleSize, round, timeMicros, type BenchSuite } from './report.ts';
 import type { BenchWorkerInit } from './rate-limit/worker.ts';
 
 const WASM = path.join(projectRoot, 'build', 'rate-limit.wasm');
@@ -133,7 +133,6 @@ export const suite: BenchSuite = {
   description: 'rate-limit decision cost per request (µs, CAS included) on 1 and 4 threads sharing one store, vs the SDK example filter; build/rate-limit.wasm size',
   async run() {
     if (!existsSync(WASM) || !existsSync(EXAMPLE)) return { skipped: `${existsSync(WASM) ? EXAMPLE : WASM} not built (npm run build -- --tests)` };
-    const bytes = statSync(WASM).size;
     const single = await singleThread();
     const requests = 20000;
     const own = (w: number) => Array.from({ length: 250 }, (_, i) => `w${w}-user-${i}`);
@@ -151,9 +150,7 @@ export const suite: BenchSuite = {
       // Same run, same load: what contention on one page (CAS retries) adds, and how throughput scales.
       one_key_vs_own_keys: round(t4one.perThreadUs / t4own.perThreadUs, 2),
       throughput_4_vs_1: round(t4own.requestsPerSecond / t1.requestsPerSecond, 2),
-      wasm_bytes: bytes,
-      wasm_goal_bytes: SIZE_GOAL,
-      wasm_within_goal: bytes <= SIZE_GOAL,
+      ...moduleSize(WASM, SIZE_GOAL),
     };
   },
 };

@@ -4,6 +4,7 @@
  * report and writes it to bench/<name>.json. Goals are ratios against a reference
  * measured in the same run, never absolute times.
  */
+import { statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -43,3 +44,9 @@ export function timeMicros(fn: () => unknown, iterations: number, opts: { warmup
 
 /** Rounds to 3 significant decimals for reports. */
 export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+
+/** A module's size in bytes against its goal (the issues' "≤ 40 KB" as KiB), for a report. */
+export function moduleSize(file: string, goalBytes: number): { wasm_bytes: number; wasm_goal_bytes: number; wasm_within_goal: boolean } {
+  const bytes = statSync(file).size;
+  return { wasm_bytes: bytes, wasm_goal_bytes: goalBytes, wasm_within_goal: bytes <= goalBytes };
+}

@@ -15,11 +15,10 @@
  * - `no_policy`: a request no policy matches (every policy tried, headers removed);
  * - `read_no_budget`: `read` without a budget (no shared data at all).
  */
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { projectRoot } from '../build.ts';
 import { WasmEmulator } from '../host/emulator.ts';
-import { round, type BenchSuite } from './report.ts';
+import { moduleSize, round, type BenchSuite } from './report.ts';
 
 const WASM = path.join(projectRoot, 'build/retry.wasm');
 const EXAMPLE = path.join(projectRoot, 'build/test/example.wasm');
@@ -121,13 +120,6 @@ export const suite: BenchSuite = {
     if (withBudget.getCounterValue('retry_idempotency_guarded') === 0n) throw new Error('bench: the guard never applied');
     if (withBudget.getCounterValue('retry_budget_exhausted') !== 0n) throw new Error('bench: the budget ran out');
     if (withBudget.vmFailed || noBudget.vmFailed) throw new Error('bench: a VM failed');
-    const size = (await stat(WASM)).size;
-    return {
-      per_request: perRequest,
-      reference_example_filter_us: round(referenceUs),
-      wasm_size_bytes: size,
-      wasm_size_goal_bytes: SIZE_GOAL_BYTES,
-      wasm_size_within_goal: size <= SIZE_GOAL_BYTES,
-    };
+    return { per_request: perRequest, reference_example_filter_us: round(referenceUs), ...moduleSize(WASM, SIZE_GOAL_BYTES) };
   },
 };
