@@ -153,19 +153,31 @@ export function pathLength(path: string): i32 {
     memory.compare(changetype<usize>(s) + (<usize>(length - n) << 1), changetype<usize>(suffix), <usize>n << 1) == 0;
 }
 
-/** RFC 9110 §5.6.2 `tchar`: what header names and methods are made of. */
-function isToken(s: string, allowLeadingColon: bool): bool {
-  const n = s.length;
-  if (n == 0) return false;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (i == 0 && c == 0x3a && allowLeadingColon && n > 1) continue; // pseudo-headers (:authority)
-    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
-      c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2a || c == 0x2b || c == 0x2d || c == 0x2e ||
-      c == 0x5e || c == 0x5f || c == 0x60 || c == 0x7c || c == 0x7e;
-    if (!ok) return false;
+// RFC 9110 §5.6.2 `tchar` as a bitmap of the 128 ASCII code points (bit c of the pair):
+// DIGIT, ALPHA and !#$%&'*+-.^_`|~.
+const TCHAR_LOW: u64 = 0x03ff6cfa00000000;
+const TCHAR_HIGH: u64 = 0x57ffffffc7fffffe;
+
+/** Whether the code units of `s` from `start` on are all RFC 9110 `tchar`. */
+function tcharsFrom(s: string, start: i32): bool {
+  for (let i = start, n = s.length; i < n; i++) {
+    const c = <u32>s.charCodeAt(i);
+    if (c >= 128 || ((c < 64 ? TCHAR_LOW >> c : TCHAR_HIGH >> (c - 64)) & 1) == 0) return false;
   }
   return true;
+}
+
+/**
+ * Whether `s` is an RFC 9110 §5.6.2 `token` (one or more `tchar`): a header field name
+ * (§5.1) or a method (§9.1). Pseudo-header names (`:authority`) are not tokens.
+ */
+export function isToken(s: string): bool {
+  return s.length > 0 && tcharsFrom(s, 0);
+}
+
+/** A `token`, or `:` and a token: a header name as Envoy's header map holds it (pseudo-headers included). */
+function isHeaderMapName(s: string): bool {
+  return s.length > 1 && s.charCodeAt(0) == 0x3a ? tcharsFrom(s, 1) : isToken(s);
 }
 
 /**
@@ -186,7 +198,7 @@ export function readMatchObject(obj: ConfigObject): RequestMatch {
 
   const methodList = obj.stringList("methods");
   for (let i = 0; i < methodList.length; i++) {
-    if (!isToken(unchecked(methodList[i]), false)) {
+    if (!isToken(unchecked(methodList[i]))) {
       obj.reader.fail(indexPath(obj.pathOf("methods"), i), ascii.text("expected an HTTP method"));
     }
   }
@@ -196,7 +208,7 @@ export function readMatchObject(obj: ConfigObject): RequestMatch {
   for (let i = 0; i < entries.length; i++) {
     const entry = entries.objectAt(i, HEADER_FIELDS);
     const name = entry.requiredString("name");
-    if (name.length > 0 && !isToken(name, true)) entry.fail("name", ascii.text("expected a header name"));
+    if (name.length > 0 && !isHeaderMapName(name)) entry.fail("name", ascii.text("expected a header name"));
     const which = entry.exactlyOneOf(HEADER_CONDITIONS);
     let kind = HeaderMatchKind.Present;
     let value = "";

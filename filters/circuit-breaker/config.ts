@@ -33,7 +33,8 @@
  * Errors are one line, `<json.path>: <reason>`; index.ts prefixes `circuit-breaker: `.
  */
 import { ConfigObject, ConfigReader, Duration } from "../../assembly/config";
-import { RequestMatch, readMatch } from "../../assembly/match";
+import { RequestMatch, isToken, readMatch } from "../../assembly/match";
+import { asciiLowerCase, formatInteger } from "../../assembly/proxy-wasm/format";
 
 /** The filter's name: root_id, log prefix, default vm_id. */
 export const FILTER_NAME = "circuit-breaker";
@@ -224,7 +225,7 @@ function readService(obj: ConfigObject, defaultResponse: OpenResponse, defaultFa
   let timeoutMs: ArrayBuffer | null = null;
   if (obj.has("timeout")) {
     const timeout = obj.requiredDuration("timeout", NANOS_PER_MS, DAY_NANOS);
-    timeoutMs = String.UTF8.encode(timeout.totalMilliseconds.toString());
+    timeoutMs = String.UTF8.encode(formatInteger(timeout.totalMilliseconds));
   }
 
   if (obj.reader.ok && failureThreshold == 0 && failureRate == 0 && slowRate == 0 && maxConcurrent == 0) {
@@ -252,7 +253,7 @@ function readOpenResponse(parent: ConfigObject, fallback: OpenResponse): OpenRes
   const names = new StaticArray<string>(n);
   const values = new StaticArray<string>(n);
   for (let i = 0; i < n; i++) {
-    const name = map.keyAt(i).toLowerCase();
+    const name = asciiLowerCase(map.keyAt(i));
     const value = map.stringAt(i);
     if (!isToken(name)) obj.reader.fail(map.pathAt(i), "expected a header name");
     else if (name == "retry-after" || name == "x-circuit-breaker") obj.reader.fail(map.pathAt(i), "set by the filter, cannot be configured");
@@ -267,7 +268,7 @@ function readOpenAction(parent: ConfigObject, fallback: FallbackHeader | null): 
   const obj = parent.optionalObject("open_action", OPEN_ACTION_FIELDS);
   if (obj === null) return fallback;
   const header = obj.requiredObject("fallback_header", FALLBACK_HEADER_FIELDS);
-  const name = header.requiredString("name").toLowerCase();
+  const name = asciiLowerCase(header.requiredString("name"));
   const value = header.requiredString("value");
   if (!obj.reader.ok) return null;
   if (!isToken(name)) header.fail("name", "expected a header name");
@@ -309,20 +310,6 @@ function isServiceName(s: string): bool {
     if (!ok) return false;
   }
   return s.length > 0;
-}
-
-/** RFC 9110 §5.6.2 token, not a pseudo-header. */
-function isToken(s: string): bool {
-  const n = s.length;
-  if (n == 0) return false;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) ||
-      c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2a || c == 0x2b || c == 0x2d || c == 0x2e ||
-      c == 0x5e || c == 0x5f || c == 0x60 || c == 0x7c || c == 0x7e;
-    if (!ok) return false;
-  }
-  return true;
 }
 
 /** RFC 9110 §5.5 field value: visible characters, spaces and tabs (no CR, LF, NUL). */

@@ -39,6 +39,7 @@ export {
   proxy_on_response_trailers,
 } from "../../assembly/proxy-wasm/exports";
 
+import { formatInteger } from "../../assembly/proxy-wasm/format";
 import {
   FilterHeadersStatus,
   FilterTrailersStatus,
@@ -98,7 +99,7 @@ class Service {
 
   /** Open response headers with `retry-after: seconds`. */
   openHeadersFor(seconds: u32): HeaderPair[] {
-    this.retryAfter.value = seconds.toString();
+    this.retryAfter.value = formatInteger(seconds);
     return this.openHeaders;
   }
 }

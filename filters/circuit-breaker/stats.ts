@@ -23,6 +23,7 @@
  * counted and logged once. The gauge is process wide: each worker sets it when the state it
  * reads differs from the value it last set, one hostcall per change, none per request.
  */
+import { formatInteger } from "../../assembly/proxy-wasm/format";
 import { Counter, Gauge, logInfo, logWarn } from "../../assembly/proxy-wasm";
 import { FILTER_NAME, ServiceConfig } from "./config";
 import { Step, Transition, Trigger, transitionFrom, transitionTo } from "./machine";
@@ -74,21 +75,21 @@ export class ServiceStats {
     const totals = step.totals;
     switch (step.trigger) {
       case Trigger.ConsecutiveFailures:
-        return svc.failureThreshold.toString() + " consecutive failures; open for " + millis(svc.openDurationMs);
+        return formatInteger(svc.failureThreshold) + " consecutive failures; open for " + millis(svc.openDurationMs);
       case Trigger.FailureRate:
-        return "failure rate " + percent(totals.failures, totals.calls) + " of " + totals.calls.toString() +
+        return "failure rate " + percent(totals.failures, totals.calls) + " of " + formatInteger(totals.calls) +
           " calls in " + millis(svc.windowMs) + " reached " + num(svc.failureRateThreshold) + "%; open for " + millis(svc.openDurationMs);
       case Trigger.SlowCallRate:
-        return "slow-call rate " + percent(totals.slow, totals.calls) + " of " + totals.calls.toString() +
+        return "slow-call rate " + percent(totals.slow, totals.calls) + " of " + formatInteger(totals.calls) +
           " calls in " + millis(svc.windowMs) + " reached " + num(svc.slowCallRateThreshold) + "%; open for " + millis(svc.openDurationMs);
       case Trigger.OpenDurationElapsed:
-        return "open_duration " + millis(svc.openDurationMs) + " elapsed; up to " + svc.halfOpenRequests.toString() + " probes";
+        return "open_duration " + millis(svc.openDurationMs) + " elapsed; up to " + formatInteger(svc.halfOpenRequests) + " probes";
       case Trigger.ProbeFailed:
         return "a probe failed; open for " + millis(svc.openDurationMs);
       case Trigger.ProbeSlow:
         return "a probe was slow; open for " + millis(svc.openDurationMs);
       case Trigger.ProbesSucceeded:
-        return svc.successThreshold.toString() + " probes succeeded";
+        return formatInteger(svc.successThreshold) + " probes succeeded";
       case Trigger.ProbesLost:
         return "no probe started or ended for " + millis(svc.openDurationMs) + "; probing again";
       default:
@@ -99,12 +100,12 @@ export class ServiceStats {
 
 /** `60s`, `0.5s`. */
 function millis(ms: i64): string {
-  return (ms % 1000 == 0 ? (ms / 1000).toString() : num(<f64>ms / 1000)) + "s";
+  return (ms % 1000 == 0 ? formatInteger(ms / 1000) : num(<f64>ms / 1000)) + "s";
 }
 
 /** `50`, `12.5`. */
 function num(x: f64): string {
-  return x == Math.floor(x) ? (<i64>x).toString() : x.toString();
+  return x == Math.floor(x) ? formatInteger(<i64>x) : x.toString();
 }
 
 /** `60%`, `33.3%`. */

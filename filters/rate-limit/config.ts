@@ -27,7 +27,8 @@
  * `max_keys` 1..1000000; `xff_num_trusted_hops` 0..64; `status` 400..599.
  */
 import { ConfigObject, ConfigReader } from "../../assembly/config";
-import { RequestMatch, readMatch } from "../../assembly/match";
+import { RequestMatch, isToken, readMatch } from "../../assembly/match";
+import { asciiLowerCase, formatInteger } from "../../assembly/proxy-wasm/format";
 
 export const FILTER_NAME = "rate-limit";
 
@@ -94,7 +95,7 @@ export class Limit {
   /** The IETF draft-03 quota policy of this limit (`100;w=60`), or "" when the interval is not whole seconds. */
   quotaPolicy(): string {
     if (this.fillIntervalNs % NANOS_PER_SECOND != 0) return "";
-    return this.tokensPerFill.toString() + ";w=" + (this.fillIntervalNs / NANOS_PER_SECOND).toString();
+    return formatInteger(this.tokensPerFill) + ";w=" + formatInteger(this.fillIntervalNs / NANOS_PER_SECOND);
   }
 }
 
@@ -165,7 +166,7 @@ function readConfig(reader: ConfigReader, seed: u64): RateLimitConfig {
   const maxKeys = <i32>root.optionalInteger("max_keys", 100000, 1, MAX_KEYS_LIMIT);
 
   const list = root.requiredArray("rules", 1);
-  if (list.length > MAX_RULES) reader.fail(list.path, "expected at most " + MAX_RULES.toString() + " rules");
+  if (list.length > MAX_RULES) reader.fail(list.path, "expected at most " + formatInteger(MAX_RULES) + " rules");
   const count = min(list.length, MAX_RULES);
   const rules = new StaticArray<Rule>(count);
   let maxLimits = 1;
@@ -189,12 +190,12 @@ function readRule(obj: ConfigObject, index: i32): Rule {
   const match = readMatch(obj);
 
   const parts = obj.optionalArray("key");
-  if (parts.length > MAX_KEY_PARTS) obj.reader.fail(parts.path, "expected at most " + MAX_KEY_PARTS.toString() + " parts");
+  if (parts.length > MAX_KEY_PARTS) obj.reader.fail(parts.path, "expected at most " + formatInteger(MAX_KEY_PARTS) + " parts");
   const key = new StaticArray<KeyPart>(min(parts.length, MAX_KEY_PARTS));
   for (let i = 0; i < key.length; i++) unchecked((key[i] = readKeyPart(parts.objectAt(i, KEY_FIELDS))));
 
   const entries = obj.requiredArray("limits", 1);
-  if (entries.length > MAX_LIMITS_PER_RULE) obj.reader.fail(entries.path, "expected at most " + MAX_LIMITS_PER_RULE.toString() + " limits");
+  if (entries.length > MAX_LIMITS_PER_RULE) obj.reader.fail(entries.path, "expected at most " + formatInteger(MAX_LIMITS_PER_RULE) + " limits");
   const n = min(entries.length, MAX_LIMITS_PER_RULE);
   const limits = new StaticArray<Limit>(n);
   let fingerprint = fnv1aString(FNV_OFFSET, name);
@@ -213,8 +214,8 @@ function readKeyPart(obj: ConfigObject): KeyPart {
   if (which == 0 || which == 3) {
     const field = unchecked(KEY_FIELDS[which]);
     const header = obj.requiredString(field);
-    if (header.length > 0 && !isHeaderName(header)) obj.fail(field, "expected a header name");
-    return new KeyPart(which == 0 ? KeyPartKind.Header : KeyPartKind.Claim, header.toLowerCase());
+    if (header.length > 0 && !isToken(header)) obj.fail(field, "expected a header name");
+    return new KeyPart(which == 0 ? KeyPartKind.Header : KeyPartKind.Claim, asciiLowerCase(header));
   }
   if (which == 1 || which == 2) {
     obj.requiredObject(unchecked(KEY_FIELDS[which]), NO_FIELDS);
@@ -243,7 +244,7 @@ function limitHeaderValues(limits: StaticArray<Limit>): StaticArray<ArrayBuffer>
   }
   const out = new StaticArray<ArrayBuffer>(limits.length);
   for (let i = 0; i < limits.length; i++) {
-    unchecked((out[i] = String.UTF8.encode(unchecked(limits[i]).maxTokens.toString() + policies)));
+    unchecked((out[i] = String.UTF8.encode(formatInteger(unchecked(limits[i]).maxTokens) + policies)));
   }
   return out;
 }
@@ -265,18 +266,6 @@ function isMetricName(s: string): bool {
     if (!ok) return false;
   }
   return true;
-}
-
-/** RFC 9110 §5.6.2 token characters: a header name. */
-function isHeaderName(s: string): bool {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
-      c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2a || c == 0x2b || c == 0x2d || c == 0x2e ||
-      c == 0x5e || c == 0x5f || c == 0x60 || c == 0x7c || c == 0x7e;
-    if (!ok) return false;
-  }
-  return s.length > 0;
 }
 
 // ---- FNV-1a 64 (used for fingerprints and key hashing) ----------------------------

@@ -22,6 +22,7 @@
  * a full store, over MAX_ATTEMPTS lost races) lets the request through and counts it
  * (`<stat_prefix>_fail_open`), as Envoy's rate limit filters fail open.
  */
+import { formatInteger } from "../../assembly/proxy-wasm/format";
 import {
   SharedData,
   WasmResult,
@@ -158,9 +159,9 @@ export class Limiter {
   private createEntry(entry: ArrayBuffer, empty: ArrayBuffer): string {
     const read = getSharedDataBytes(entry);
     if (read.found) return "";
-    if (read.status != WasmResult.NotFound) return "shared data read failed (" + (<i32>read.status).toString() + ")";
+    if (read.status != WasmResult.NotFound) return "shared data read failed (" + formatInteger(<i32>read.status) + ")";
     const written = setSharedDataBytes(entry, empty, 0);
-    if (written != WasmResult.Ok) return "cannot create the bucket table in shared data (status " + (<i32>written).toString() + ")";
+    if (written != WasmResult.Ok) return "cannot create the bucket table in shared data (status " + formatInteger(<i32>written) + ")";
     return "";
   }
 

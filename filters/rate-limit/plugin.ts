@@ -14,6 +14,7 @@
  * The local reply passes through this filter's response path too (as in Envoy), where
  * nothing more is added.
  */
+import { formatInteger } from "../../assembly/proxy-wasm/format";
 import {
   FilterHeadersStatus,
   HeaderMap,
@@ -85,8 +86,8 @@ export class RateLimitRoot extends RootContext {
     runtime.metrics = RateLimitMetrics.define(config);
     this.runtime = runtime;
     if (isLogEnabled(LogLevel.Debug)) {
-      logDebug(FILTER_NAME + ": " + config.rules.length.toString() + " rules; at most " + limiter.layout.capacity.toString() +
-        " keys in " + limiter.layout.pages.toString() + " shared-data pages of " + limiter.layout.ways.toString() + " slots");
+      logDebug(FILTER_NAME + ": " + formatInteger(config.rules.length) + " rules; at most " + formatInteger(limiter.layout.capacity) +
+        " keys in " + formatInteger(limiter.layout.pages) + " shared-data pages of " + formatInteger(limiter.layout.ways) + " slots");
     }
     return true;
   }

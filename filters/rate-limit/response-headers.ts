@@ -8,6 +8,7 @@
  * Names are UTF-8 once; numbers are written into one preallocated buffer per length,
  * so adding the headers to an upstream response allocates nothing.
  */
+import { formatInteger } from "../../assembly/proxy-wasm/format";
 import { HeaderPair, utf8 } from "../../assembly/proxy-wasm";
 import { RateLimitConfig } from "./config";
 import { Decision } from "./decision";
@@ -68,11 +69,11 @@ export class ResponseHeaders {
 
   /** The headers of a denial's local reply for `d` (the list is reused). */
   denialHeaders(d: Decision): HeaderPair[] {
-    this.retryAfter.value = d.retryAfterSeconds.toString();
+    this.retryAfter.value = formatInteger(d.retryAfterSeconds);
     if (this.config.responseHeaders) {
       this.limit.value = unchecked(unchecked(this.limitValues[d.ruleIndex])[d.reported]);
-      this.remaining.value = d.remaining.toString();
-      this.reset.value = d.resetSeconds.toString();
+      this.remaining.value = formatInteger(d.remaining);
+      this.reset.value = formatInteger(d.resetSeconds);
     }
     return this.denial;
   }

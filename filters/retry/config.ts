@@ -26,7 +26,8 @@
  * Errors: the reader's one line `<json.path>: <reason>` (assembly/config/reader.ts).
  */
 import { ConfigArray, ConfigObject, ConfigReader, Duration } from "../../assembly/config";
-import { readMatch } from "../../assembly/match";
+import { isToken, readMatch } from "../../assembly/match";
+import { asciiLowerCase, formatInteger } from "../../assembly/proxy-wasm/format";
 import { BudgetConfig } from "./budget";
 import { GRPC_RETRY_CONDITIONS, HTTP_RETRY_CONDITIONS, MAX_RETRIES_LIMIT, RetryPolicy } from "./policy";
 
@@ -90,7 +91,7 @@ function readPolicy(p: ConfigObject): RetryPolicy {
 
   const codes = p.integerList("retriable_status_codes", 100, 599);
   let codeList = "";
-  for (let i = 0; i < codes.length; i++) codeList += (i > 0 ? "," : "") + unchecked(codes[i]).toString();
+  for (let i = 0; i < codes.length; i++) codeList += (i > 0 ? "," : "") + formatInteger(unchecked(codes[i]));
   if (codes.length > 0 && !retryOn.includes("retriable-status-codes")) {
     p.fail("retriable_status_codes", "has no effect unless retry_on includes \"retriable-status-codes\"");
   }
@@ -105,8 +106,8 @@ function readPolicy(p: ConfigObject): RetryPolicy {
   let idempotencyHeader: string | null = null;
   if (p.has("idempotency_header")) {
     const h = p.requiredString("idempotency_header");
-    if (h.length > 0 && !isHeaderName(h)) p.fail("idempotency_header", "expected a header name");
-    idempotencyHeader = asciiLower(h);
+    if (h.length > 0 && !isToken(h)) p.fail("idempotency_header", "expected a header name");
+    idempotencyHeader = asciiLowerCase(h);
   }
   return new RetryPolicy(name, match, maxRetries, joinList(retryOn), joinList(retryGrpcOn), codeList, timeoutMs, perTryMs, idempotencyHeader);
 }
@@ -182,24 +183,3 @@ function isMetricPrefix(s: string): bool {
   return true;
 }
 
-/** ASCII lower case (header names are tokens: ASCII only). */
-function asciiLower(s: string): string {
-  let out = "";
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    out += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c + 0x20 : c);
-  }
-  return out;
-}
-
-/** RFC 9110 §5.6.2 token (a field name). */
-function isHeaderName(s: string): bool {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
-      c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2a || c == 0x2b || c == 0x2d || c == 0x2e ||
-      c == 0x5e || c == 0x5f || c == 0x60 || c == 0x7c || c == 0x7e;
-    if (!ok) return false;
-  }
-  return s.length > 0;
-}

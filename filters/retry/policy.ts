@@ -18,6 +18,7 @@
  * the end of this file.
  */
 import { RequestMatch } from "../../assembly/match";
+import { formatInteger } from "../../assembly/proxy-wasm/format";
 
 /**
  * `x-envoy-retry-on` values Envoy's router knows (retry_state_impl.cc `parseRetryOn`,
@@ -80,13 +81,13 @@ export class RetryPolicy {
     readonly idempotencyHeader: string | null,
   ) {
     const values = new StaticArray<ArrayBuffer>(maxRetries + 1);
-    for (let i = 0; i <= maxRetries; i++) unchecked((values[i] = String.UTF8.encode(i.toString())));
+    for (let i = 0; i <= maxRetries; i++) unchecked((values[i] = String.UTF8.encode(formatInteger(i))));
     this.maxRetriesValues = values;
     this.retryOnValue = retryOn.length > 0 ? String.UTF8.encode(retryOn) : null;
     this.retryGrpcOnValue = retryGrpcOn.length > 0 ? String.UTF8.encode(retryGrpcOn) : null;
     this.retriableStatusCodesValue = retriableStatusCodes.length > 0 ? String.UTF8.encode(retriableStatusCodes) : null;
-    this.timeoutValue = timeoutMs >= 0 ? String.UTF8.encode(timeoutMs.toString()) : null;
-    this.perTryTimeoutValue = perTryTimeoutMs >= 0 ? String.UTF8.encode(perTryTimeoutMs.toString()) : null;
+    this.timeoutValue = timeoutMs >= 0 ? String.UTF8.encode(formatInteger(timeoutMs)) : null;
+    this.perTryTimeoutValue = perTryTimeoutMs >= 0 ? String.UTF8.encode(formatInteger(perTryTimeoutMs)) : null;
     this.idempotencyHeaderName = idempotencyHeader !== null ? String.UTF8.encode(idempotencyHeader) : null;
   }
 }
