@@ -52,7 +52,28 @@ function walk(node, visit, seen) {
   }
 }
 
+// AssemblyScript's Runtime enum (ASC_RUNTIME): the `minimal` runtime's collector is rt/tcms.ts.
+const RUNTIME_MINIMAL = 1;
+
 export default class AsciiTransform {
+  // Static objects (string literals, constant arrays) with an mmInfo of 0. The compiler
+  // gives each static object the block header of a heap block, whose first word (mmInfo,
+  // the block size) is followed by zeros, so binaryen's memory packing splits every one
+  // into a 1-byte segment and the rest: about 7 bytes of segment header per literal.
+  // Under the minimal runtime nothing reads a static block's size: rt/tcms.ts counts,
+  // frees and reallocates only blocks at or above __heap_base (__renew copies a static
+  // object into a new block, sized by rtSize). rt/itcms.ts's __renew does read it, so
+  // the incremental runtime keeps the compiler's header.
+  afterInitialize(program) {
+    if (program.options.runtime !== RUNTIME_MINIMAL) return;
+    const object = program.OBJECTInstance;
+    const writeField = object.writeField;
+    object.writeField = function (name, value, buffer, baseOffset) {
+      if (name === 'mmInfo') return true;
+      return writeField.call(this, name, value, buffer, baseOffset);
+    };
+  }
+
   afterParse(parser) {
     const seen = new Set();
     for (const source of parser.sources) {
