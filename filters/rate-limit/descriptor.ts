@@ -18,9 +18,9 @@
  * configuration's hash, the same in every VM.
  */
 import { RequestHeaders, pathLength } from "../../assembly/match";
-import { Sha256 } from "../../assembly/crypto/sha2";
 import { KeyPart, KeyPartKind, Rule, fnv1a64 } from "./config";
 import { TextRange, forwardedForEntry, parseIp, sourceAddressHost } from "./client-address";
+import { sha256Key } from "./key-digest";
 
 /** Longest key stored as it is; longer keys are stored as their SHA-256. */
 export const KEY_BYTES: i32 = 40;
@@ -60,7 +60,6 @@ export class DescriptorKey {
   private raw: ArrayBuffer = new ArrayBuffer(256);
   private rawLength: i32 = 0;
   private readonly digest: ArrayBuffer = new ArrayBuffer(DIGEST_BYTES);
-  private readonly hasher: Sha256 = new Sha256();
   /** Stored length (0..KEY_BYTES), or KEY_HASHED. */
   form: u8 = 0;
   /** Address and length of the bytes a slot stores. */
@@ -89,7 +88,7 @@ export class DescriptorKey {
       this.storedPtr = raw;
       this.storedLength = this.rawLength;
     } else {
-      this.hasher.reset().updateRaw(raw, <usize>this.rawLength).finalRaw(changetype<usize>(this.digest));
+      sha256Key(raw, <usize>this.rawLength, changetype<usize>(this.digest));
       this.form = KEY_HASHED;
       this.storedPtr = changetype<usize>(this.digest);
       this.storedLength = DIGEST_BYTES;
