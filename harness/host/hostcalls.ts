@@ -460,16 +460,16 @@ export function hostFunctionTable(): HostFunctionTable {
     checkAllowed(w, 'env.proxy_increment_metric');
     const metricId = id >>> 0;
     const type = metricId & 3;
-    const index = w.metricIndex.get(metricId);
+    const index = w.metricIndex(metricId);
     // Envoy context.cc `incrementMetric`: counters take positive deltas only.
     if (type === MetricType.Counter) {
-      if (index === undefined) return WasmResult.NotFound;
+      if (index < 0) return WasmResult.NotFound;
       if (offset <= 0n) return WasmResult.BadArgument;
       w.services.shared.metrics.add(index, offset);
       return WasmResult.Ok;
     }
     if (type === MetricType.Gauge) {
-      if (index === undefined) return WasmResult.NotFound;
+      if (index < 0) return WasmResult.NotFound;
       w.services.shared.metrics.add(index, offset);
       return WasmResult.Ok;
     }
@@ -479,8 +479,8 @@ export function hostFunctionTable(): HostFunctionTable {
   env('proxy_record_metric', i64, ALL, (w) => (id: number, value: bigint) => {
     checkAllowed(w, 'env.proxy_record_metric');
     const metricId = id >>> 0;
-    const index = w.metricIndex.get(metricId);
-    if (index === undefined) return WasmResult.NotFound;
+    const index = w.metricIndex(metricId);
+    if (index < 0) return WasmResult.NotFound;
     const metrics = w.services.shared.metrics;
     // Envoy context.cc `recordMetric`: counters add, gauges set, histograms record.
     switch (metricId & 3) {
@@ -503,8 +503,8 @@ export function hostFunctionTable(): HostFunctionTable {
     const metricId = id >>> 0;
     const type = metricId & 3;
     if (type !== MetricType.Counter && type !== MetricType.Gauge) return WasmResult.BadArgument;
-    const index = w.metricIndex.get(metricId);
-    if (index === undefined) return WasmResult.NotFound;
+    const index = w.metricIndex(metricId);
+    if (index < 0) return WasmResult.NotFound;
     return w.mem.setU64(resultPtr, w.services.shared.metrics.get(index)) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
   });
 

@@ -29,6 +29,10 @@ const INTERNED_SLOTS = 1024;
 const internedStrings: Array<string | undefined> = new Array<string | undefined>(INTERNED_SLOTS).fill(undefined);
 const internedBytes = new Uint8Array(INTERNED_SLOTS * INTERNED_MAX_BYTES);
 const internedView = new DataView(internedBytes.buffer);
+/** The same copies as words in the platform's byte order (slots start on a word boundary). */
+const internedWords = new Uint32Array(internedBytes.buffer);
+/** Whether the platform is little-endian (memory words are read in the same order as `internedWords`). */
+const NATIVE_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** At or below this length a char loop decodes faster than Buffer#latin1Slice's set-up. */
 const SHORT_DECODE_BYTES = 12;
 /** At or below this length a char loop writes faster than Buffer#latin1Write's set-up. */
@@ -97,32 +101,26 @@ export class MemoryView {
 
   /**
    * [ptr, ptr+len) (in bounds, 1..INTERNED_MAX_BYTES) as the string decoded before for
-   * the same bytes, or decoded now and kept: a hash of the bytes picks the slot, and the
-   * slot's string is used only if it has exactly these bytes, so a collision costs a
-   * decode, never a wrong string.
+   * the same bytes, or decoded now and kept. The slot comes from the length and three
+   * words (first, middle, last), so a hit reads the bytes once, in the comparison with
+   * the slot's copy; the slot's string is used only if every byte matches, so a
+   * collision costs a decode, never a wrong string.
    */
   private latin1Interned(ptr: number, len: number): string {
     const u8 = this.u8;
     const dv = this.dv;
     const end = ptr + len;
-    const words = ptr + (len & ~3);
-    // Four bytes a step (DataView reads unaligned words), then the tail.
     let h = len;
-    let i = ptr;
-    for (; i < words; i += 4) h = Math.imul(h ^ dv.getUint32(i, true), 0x01000193);
-    for (; i < end; i++) h = Math.imul(h ^ u8[i], 0x01000193);
-    const slot = (h ^ (h >>> 15)) & (INTERNED_SLOTS - 1);
-    const base = slot * INTERNED_MAX_BYTES;
-    const known = internedStrings[slot];
-    if (known !== undefined && known.length === len) {
-      let j = 0;
-      const whole = len & ~3;
-      while (j < whole && internedView.getUint32(base + j, true) === dv.getUint32(ptr + j, true)) j += 4;
-      if (j === whole) {
-        while (j < len && internedBytes[base + j] === u8[ptr + j]) j++;
-        if (j === len) return known;
-      }
+    if (len >= 4) {
+      h = Math.imul(h ^ dv.getUint32(ptr, true), 0x01000193);
+      h = Math.imul(h ^ dv.getUint32(ptr + ((len - 4) >> 1), true), 0x01000193);
+      h = Math.imul(h ^ dv.getUint32(end - 4, true), 0x01000193);
+    } else {
+      for (let i = ptr; i < end; i++) h = Math.imul(h ^ u8[i], 0x01000193);
     }
+    const slot = (h ^ (h >>> 15)) & (INTERNED_SLOTS - 1);
+    const known = internedStrings[slot];
+    if (known !== undefined && known.length === len && this.sameAsInterned(slot, ptr, len)) return known;
     let s: string;
     if (len <= SHORT_DECODE_BYTES) {
       s = '';
@@ -131,8 +129,24 @@ export class MemoryView {
       s = (u8 as Latin1Buffer).latin1Slice(ptr, end);
     }
     internedStrings[slot] = s;
-    internedBytes.set(u8.subarray(ptr, end), base);
+    internedBytes.set(u8.subarray(ptr, end), slot * INTERNED_MAX_BYTES);
     return s;
+  }
+
+  /** Whether [ptr, ptr+len) equals the bytes kept in `slot` (len > 0): words, the last one overlapping. */
+  private sameAsInterned(slot: number, ptr: number, len: number): boolean {
+    const dv = this.dv;
+    if (len < 4) {
+      const u8 = this.u8;
+      const base = slot * INTERNED_MAX_BYTES;
+      for (let j = 0; j < len; j++) if (internedBytes[base + j] !== u8[ptr + j]) return false;
+      return true;
+    }
+    // Slots are word aligned: the copy is read as whole words, memory through the DataView.
+    const word = slot * (INTERNED_MAX_BYTES >> 2);
+    const last = len - 4;
+    for (let j = 0; j < last; j += 4) if (internedWords[word + (j >> 2)] !== dv.getUint32(ptr + j, NATIVE_LE)) return false;
+    return internedView.getUint32(slot * INTERNED_MAX_BYTES + last, true) === dv.getUint32(ptr + last, true);
   }
 
   /** [ptr, ptr+len) decoded as UTF-8, or null when out of bounds. */

@@ -205,8 +205,8 @@ export class Wasm {
   private nextCounterId = MetricType.Counter;
   private nextGaugeId = MetricType.Gauge;
   private nextHistogramId = MetricType.Histogram;
-  /** Metric id → index in the shared metric store. */
-  readonly metricIndex = new Map<number, number>();
+  /** Metric id → index in the shared metric store (ids are small: an array, not a Map, for `metricIndex`). */
+  private readonly metricIndexes: number[] = [];
   // Callout ids: HTTP call 0, gRPC call 1, gRPC stream 2 in the low 2 bits.
   private nextHttpCallId = 0;
   private nextGrpcCallId = 1;
@@ -498,14 +498,23 @@ export class Wasm {
    */
   allocMemory(size: number): number {
     const malloc = this.fns.malloc;
-    if (!malloc || this.failed) return 0;
-    const saved = this.restricted;
+    if (!malloc || this.failState !== FailState.Ok) return 0;
+    // call1's context switch, written out: this runs for every value a hostcall returns.
+    const savedRestricted = this.restricted;
+    const savedContext = this.current;
+    const savedEffective = this.effectiveContextId;
     this.restricted = MALLOC_ALLOWED;
+    this.current = this.vmContext;
+    this.effectiveContextId = 0;
     let ptr = 0;
     try {
-      ptr = this.call1(this.vmContext, 'malloc', malloc, size);
+      ptr = malloc(size) >>> 0;
+    } catch (err) {
+      this.trap('malloc', err);
     } finally {
-      this.restricted = saved;
+      this.restricted = savedRestricted;
+      this.current = savedContext;
+      this.effectiveContextId = savedEffective;
     }
     this.mem.refreshIfDetached();
     if (ptr === 0 || !this.mem.inBounds(ptr, size)) return 0;
@@ -589,8 +598,14 @@ export class Wasm {
     const index = this.services.shared.metrics.define(CUSTOM_STAT_NAMESPACE + name, type);
     if (index < 0) return -1;
     const id = this.nextMetricId(type);
-    this.metricIndex.set(id, index);
+    this.metricIndexes[id] = index;
     return id;
+  }
+
+  /** Index in the shared metric store of metric `id` (unsigned), or -1 when this VM defined no such metric. */
+  metricIndex(id: number): number {
+    const index = this.metricIndexes[id];
+    return index === undefined ? -1 : index;
   }
 
   // --- ticks -----------------------------------------------------------------------

@@ -38,6 +38,24 @@ describe('MemoryView latin1', () => {
     expect(mem.latin1(64, 9)).toBe('x-user-id');
   });
 
+  it('compares every byte, not only those that pick the slot: strings differing anywhere read back as themselves', () => {
+    const { mem } = view();
+    for (const len of [1, 2, 3, 4, 5, 7, 8, 9, 13, 20, 33, INTERNED_MAX_BYTES]) {
+      const base = Buffer.alloc(len, 'a');
+      put(mem, 200, base);
+      expect(mem.latin1(200, len)).toBe(base.toString('latin1'));
+      // Same length, same first, middle and last words: only one inner byte differs.
+      for (let at = 0; at < len; at++) {
+        const other = Buffer.from(base);
+        other[at] = 0xe9;
+        put(mem, 200, other);
+        expect(mem.latin1(200, len)).toBe(other.toString('latin1'));
+        put(mem, 200, base);
+        expect(mem.latin1(200, len)).toBe(base.toString('latin1'));
+      }
+    }
+  });
+
   it('never confuses strings that share a slot: thousands of distinct names all read back as themselves', () => {
     const { mem } = view();
     const names = Array.from({ length: 3000 }, (_, i) => `x-h-${i.toString(36)}-${(i * 7919).toString(16)}`);

@@ -137,12 +137,16 @@ describe('metrics (Envoy defineMetric / incrementMetric / recordMetric / getMetr
       'tick metric_inc h 1',
       'tick metric_get 404',
       'tick metric_record 404 1',
+      'tick metric_inc 404 1',
+      'tick metric_inc 4294967292 1',
     ]);
     emu.tick();
     expect(status(emu, 'tick metric_get h')).toBe(BAD_ARGUMENT);
     expect(status(emu, 'tick metric_inc h 1')).toBe(BAD_ARGUMENT);
     expect(status(emu, 'tick metric_get 404')).toBe(NOT_FOUND);
     expect(status(emu, 'tick metric_record 404 1')).toBe(NOT_FOUND);
+    expect(status(emu, 'tick metric_inc 404 1')).toBe(NOT_FOUND);
+    expect(status(emu, 'tick metric_inc 4294967292 1')).toBe(NOT_FOUND);
     const h = emu.getHistogram('h')!;
     expect(h.count).toBe(2n);
     expect(h.sum).toBe(703n);
