@@ -25,19 +25,8 @@
  *   the outcome goes to the circuit and the request's probe and bulkhead slots are
  *   released. A request with no response headers (client cancel, reset) is not counted.
  */
-export {
-  proxy_abi_version_0_2_1,
-  proxy_on_memory_allocate,
-  proxy_on_context_create,
-  proxy_on_vm_start,
-  proxy_on_configure,
-  proxy_on_done,
-  proxy_on_log,
-  proxy_on_delete,
-  proxy_on_request_headers,
-  proxy_on_response_headers,
-  proxy_on_response_trailers,
-} from "../../assembly/proxy-wasm/exports";
+export * from "../../assembly/proxy-wasm/exports-core";
+export { proxy_on_log, proxy_on_request_headers, proxy_on_response_headers, proxy_on_response_trailers } from "../../assembly/proxy-wasm/exports";
 
 import { formatInteger } from "../../assembly/proxy-wasm/format";
 import {
@@ -332,7 +321,7 @@ function parseGrpcStatus(value: ArrayBuffer): u32 {
 }
 
 /** Envoy's `Grpc::Utility::grpcToHttpStatus` (source/common/grpc/status.cc). */
-export function grpcToHttpStatus(code: u32): u32 {
+function grpcToHttpStatus(code: u32): u32 {
   switch (code) {
     case 0: return 200; // OK
     case 1: return 499; // CANCELLED

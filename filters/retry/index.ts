@@ -13,18 +13,8 @@
  * It runs before `envoy.filters.http.router` (and after Envoy removed an external
  * client's `x-envoy-*` headers, conn_manager_utility.cc `cleanInternalHeaders`).
  */
-export {
-  proxy_abi_version_0_2_1,
-  proxy_on_memory_allocate,
-  proxy_on_context_create,
-  proxy_on_vm_start,
-  proxy_on_configure,
-  proxy_on_done,
-  proxy_on_log,
-  proxy_on_delete,
-  proxy_on_request_headers,
-  proxy_on_response_headers,
-} from "../../assembly/proxy-wasm/exports";
+export * from "../../assembly/proxy-wasm/exports-core";
+export { proxy_on_log, proxy_on_request_headers, proxy_on_response_headers } from "../../assembly/proxy-wasm/exports";
 
 import {
   FilterHeadersStatus,

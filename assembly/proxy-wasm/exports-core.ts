@@ -1,0 +1,22 @@
+/**
+ * The callbacks every filter built with this SDK exports: the ABI version marker and the
+ * allocator Envoy requires, context creation and teardown (`proxy_on_context_create`,
+ * `proxy_on_done`, `proxy_on_delete`), and the root's `proxy_on_vm_start` and
+ * `proxy_on_configure`. A filter's entry file writes
+ *
+ *   export * from "../../assembly/proxy-wasm/exports-core";
+ *   export { proxy_on_request_headers, proxy_on_response_headers } from "../../assembly/proxy-wasm/exports";
+ *
+ * naming in the second line only the stream callbacks it handles: Envoy skips a
+ * callback the module does not export (proxy-wasm-cpp-host src/wasm.cc looks each one
+ * up once), which saves a VM entry per stream or chunk and the dispatch code.
+ */
+export {
+  proxy_abi_version_0_2_1,
+  proxy_on_memory_allocate,
+  proxy_on_context_create,
+  proxy_on_vm_start,
+  proxy_on_configure,
+  proxy_on_done,
+  proxy_on_delete,
+} from "./exports";
