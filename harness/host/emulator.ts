@@ -190,6 +190,9 @@ class FakeClock implements Clock, Timers {
   }
 }
 
+/** How many completed streams stay readable (`WasmEmulator.completeHttpContext`). */
+export const KEPT_COMPLETED_STREAMS = 4096;
+
 function toPairs(headers: Headers | undefined): HeaderPair[] {
   if (!headers) return [];
   return Array.isArray(headers) ? headers : Object.entries(headers);
@@ -206,6 +209,9 @@ export class WasmEmulator {
   private readonly clock: FakeClock;
   private readonly logs: LogEntry[];
   private readonly streams = new Map<number, StreamState>();
+  /** Ids of the last `KEPT_COMPLETED_STREAMS` completed streams, a ring (`completeHttpContext`). */
+  private readonly completedRing: number[] = [];
+  private completedNext = 0;
   private readonly httpCalls: Array<PendingHttpCall & { respond: (r: HttpCallResponse | null) => void; timer?: TimerHandle }>;
   private readonly grpcCalls: Array<PendingGrpcCall & { onSuccess(m: Uint8Array): void; onFailure(s: number, m: string): void }>;
   private readonly grpcStreams: Array<EmulatedGrpcStream & { callbacks: GrpcStreamCallbacks }>;
@@ -430,6 +436,24 @@ export class WasmEmulator {
     s.filter.onStreamComplete?.();
     s.filter.onDestroy?.();
     this.deliverQueues();
+    this.keepCompleted(id);
+  }
+
+  /**
+   * A completed stream stays readable (its headers, bodies, local reply...) until
+   * `KEPT_COMPLETED_STREAMS` later streams have completed; then the emulator lets it go,
+   * so that a long run (benchmarks: hundreds of thousands of streams) does not keep every
+   * stream it ever ran alive, and slow the garbage collector down with them.
+   */
+  private keepCompleted(id: number): void {
+    const ring = this.completedRing;
+    const at = this.completedNext;
+    if (ring.length < KEPT_COMPLETED_STREAMS) ring.push(id);
+    else {
+      this.streams.delete(ring[at]);
+      ring[at] = id;
+    }
+    this.completedNext = (at + 1) % KEPT_COMPLETED_STREAMS;
   }
 
   getCurrentRequestHeaders(id: number): HeaderPair[] {
@@ -666,7 +690,7 @@ export class WasmEmulator {
 
   private stream(id: number): StreamState {
     const s = this.streams.get(id);
-    if (!s) throw new Error(`no HTTP context ${id}`);
+    if (!s) throw new Error(`no HTTP context ${id} (completed streams stay readable for the next ${KEPT_COMPLETED_STREAMS} completions)`);
     return s;
   }
 

@@ -4,7 +4,7 @@
 // (doDeferredStreamDestroy: access logs before filters are destroyed).
 import { describe, expect, it } from 'vitest';
 import { WasmPluginError } from '../../harness/host/plugin.ts';
-import { WasmEmulator } from '../../harness/host/emulator.ts';
+import { KEPT_COMPLETED_STREAMS, WasmEmulator } from '../../harness/host/emulator.ts';
 import { EXAMPLE_WASM, GET, ensureBuilt, probe, result, status } from './probe.ts';
 
 const lifecycle = (logs: string[]) =>
@@ -35,6 +35,28 @@ describe('stream contexts', () => {
     const id = emu.initializeHttpContext();
     emu.completeHttpContext(id);
     expect(lifecycle(emu.getLogs())).toEqual(['on_context_create', 'on_log', 'on_done', 'on_delete']);
+  });
+
+  it('a completed stream stays readable for the next KEPT_COMPLETED_STREAMS completions, then is let go', async () => {
+    await ensureBuilt('test-example');
+    const emu = await WasmEmulator.create({ wasm: EXAMPLE_WASM, pluginConfiguration: 'request_header=x-hello\nrequest_value=world' });
+    const ids: number[] = [];
+    for (let i = 0; i <= KEPT_COMPLETED_STREAMS; i++) {
+      const id = emu.initializeHttpContext();
+      emu.callOnRequestHeaders(id, GET, true);
+      emu.completeHttpContext(id);
+      ids.push(id);
+    }
+    const live = emu.initializeHttpContext();
+    // The oldest went when the (KEPT + 1)th completed; the one after it is still there.
+    expect(() => emu.getCurrentRequestHeaders(ids[0])).toThrow(/no HTTP context/);
+    expect(emu.getCurrentRequestHeaders(ids[1])).toContainEqual(['x-hello', 'world']);
+    expect(emu.getCurrentRequestHeaders(ids[KEPT_COMPLETED_STREAMS])).toContainEqual(['x-hello', 'world']);
+    // Streams not completed are never let go, however many complete after them.
+    for (let i = 0; i < KEPT_COMPLETED_STREAMS; i++) emu.completeHttpContext(emu.initializeHttpContext());
+    emu.callOnRequestHeaders(live, GET, true);
+    expect(emu.getCurrentRequestHeaders(live)).toContainEqual(['x-hello', 'world']);
+    emu.close();
   });
 
   it('each stream gets its own context id, never reused while alive', async () => {
