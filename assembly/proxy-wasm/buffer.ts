@@ -14,7 +14,6 @@ import {
   argsBegin,
   hostMemoryMark,
   putString,
-  releaseHostMemory,
   takeBytes,
   takeResult,
   takeString,
@@ -54,13 +53,7 @@ export class Buffer {
   /** Up to `maxSize` bytes from `start` (default: all), or null if unavailable. */
   get(start: usize = 0, maxSize: usize = ALL): ArrayBuffer | null {
     const mark = hostMemoryMark();
-    const r = proxy_get_buffer_bytes(this.bufferType, start, clampSize(start, maxSize), RET_PTR, RET_SIZE);
-    if (r != WasmResult.Ok) {
-      releaseHostMemory(mark);
-      setLastResult(r);
-      return null;
-    }
-    const bytes = takeBytes(mark);
+    const bytes = takeBytes(mark, proxy_get_buffer_bytes(this.bufferType, start, clampSize(start, maxSize), RET_PTR, RET_SIZE));
     setLastResult(takeResult);
     return bytes;
   }
@@ -68,13 +61,7 @@ export class Buffer {
   /** Like `get`, decoded from UTF-8. */
   getString(start: usize = 0, maxSize: usize = ALL): string | null {
     const mark = hostMemoryMark();
-    const r = proxy_get_buffer_bytes(this.bufferType, start, clampSize(start, maxSize), RET_PTR, RET_SIZE);
-    if (r != WasmResult.Ok) {
-      releaseHostMemory(mark);
-      setLastResult(r);
-      return null;
-    }
-    const s = takeString(mark);
+    const s = takeString(mark, proxy_get_buffer_bytes(this.bufferType, start, clampSize(start, maxSize), RET_PTR, RET_SIZE));
     setLastResult(takeResult);
     return s;
   }

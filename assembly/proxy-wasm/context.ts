@@ -31,7 +31,6 @@ import {
   argsBegin,
   hostMemoryMark,
   putString,
-  releaseHostMemory,
   reserve,
   takeResult,
   takeString,
@@ -175,6 +174,18 @@ export class Context {
     return activateContext(this.contextId);
   }
 
+  /** `proxy_continue_stream(stream)` on this context: the resume methods of the subclasses. */
+  protected continueStream(stream: StreamType): WasmResult {
+    const a = this.activate();
+    return setLastResult(a != WasmResult.Ok ? a : proxy_continue_stream(stream));
+  }
+
+  /** `proxy_close_stream(stream)` on this context: the close methods of the subclasses. */
+  protected closeStream(stream: StreamType): WasmResult {
+    const a = this.activate();
+    return setLastResult(a != WasmResult.Ok ? a : proxy_close_stream(stream));
+  }
+
   /** Finishes a context whose `onDone` returned false (`proxy_done`). */
   done(): WasmResult {
     const a = this.activate();
@@ -295,14 +306,9 @@ export class Context {
   getCallStatus(): CallStatus {
     const mark = hostMemoryMark();
     const r = proxy_get_status(RET_ID, RET_PTR, RET_SIZE);
-    if (r != WasmResult.Ok) {
-      releaseHostMemory(mark);
-      return new CallStatus(setLastResult(r), 0, '');
-    }
-    const code = load<u32>(RET_ID);
-    const message = takeString(mark);
+    const message = takeString(mark, r);
     setLastResult(takeResult);
-    return new CallStatus(takeResult, code, message ? message : '');
+    return new CallStatus(takeResult, r == WasmResult.Ok ? load<u32>(RET_ID) : 0, message ? message : '');
   }
 }
 
@@ -447,30 +453,22 @@ export class HttpContext extends Context {
 
   /** Resumes a request paused by a Stop status (`proxy_continue_stream(HTTP_REQUEST)`). */
   resumeRequest(): WasmResult {
-    const a = this.activate();
-    if (a != WasmResult.Ok) return setLastResult(a);
-    return setLastResult(proxy_continue_stream(StreamType.HttpRequest));
+    return this.continueStream(StreamType.HttpRequest);
   }
 
   /** Resumes a paused response (`proxy_continue_stream(HTTP_RESPONSE)`). */
   resumeResponse(): WasmResult {
-    const a = this.activate();
-    if (a != WasmResult.Ok) return setLastResult(a);
-    return setLastResult(proxy_continue_stream(StreamType.HttpResponse));
+    return this.continueStream(StreamType.HttpResponse);
   }
 
   /** Resets the request (`proxy_close_stream(HTTP_REQUEST)`). */
   closeRequest(): WasmResult {
-    const a = this.activate();
-    if (a != WasmResult.Ok) return setLastResult(a);
-    return setLastResult(proxy_close_stream(StreamType.HttpRequest));
+    return this.closeStream(StreamType.HttpRequest);
   }
 
   /** Resets the response (`proxy_close_stream(HTTP_RESPONSE)`). */
   closeResponse(): WasmResult {
-    const a = this.activate();
-    if (a != WasmResult.Ok) return setLastResult(a);
-    return setLastResult(proxy_close_stream(StreamType.HttpResponse));
+    return this.closeStream(StreamType.HttpResponse);
   }
 
   /**
@@ -563,29 +561,21 @@ export class StreamContext extends Context {
 
   /** Resumes paused downstream data (`proxy_continue_stream(DOWNSTREAM)`). */
   resumeDownstream(): WasmResult {
-    const a = this.activate();
-    if (a != WasmResult.Ok) return setLastResult(a);
-    return setLastResult(proxy_continue_stream(StreamType.Downstream));
+    return this.continueStream(StreamType.Downstream);
   }
 
   /** Resumes paused upstream data (`proxy_continue_stream(UPSTREAM)`). */
   resumeUpstream(): WasmResult {
-    const a = this.activate();
-    if (a != WasmResult.Ok) return setLastResult(a);
-    return setLastResult(proxy_continue_stream(StreamType.Upstream));
+    return this.continueStream(StreamType.Upstream);
   }
 
   /** Closes the downstream connection (`proxy_close_stream(DOWNSTREAM)`). */
   closeDownstream(): WasmResult {
-    const a = this.activate();
-    if (a != WasmResult.Ok) return setLastResult(a);
-    return setLastResult(proxy_close_stream(StreamType.Downstream));
+    return this.closeStream(StreamType.Downstream);
   }
 
   /** Closes the upstream connection (`proxy_close_stream(UPSTREAM)`). */
   closeUpstream(): WasmResult {
-    const a = this.activate();
-    if (a != WasmResult.Ok) return setLastResult(a);
-    return setLastResult(proxy_close_stream(StreamType.Upstream));
+    return this.closeStream(StreamType.Upstream);
   }
 }

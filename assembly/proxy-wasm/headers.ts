@@ -63,15 +63,9 @@ export class HeaderMap {
   /** The exact bytes of the value of UTF-8 `name`, or null if absent or unavailable. */
   getBytes(name: ArrayBuffer): ArrayBuffer | null {
     const mark = hostMemoryMark();
-    const r = proxy_get_header_map_value(
+    const value = takeBytes(mark, proxy_get_header_map_value(
       this.mapType, changetype<usize>(name), <usize>name.byteLength, RET_PTR, RET_SIZE,
-    );
-    if (r != WasmResult.Ok) {
-      releaseHostMemory(mark);
-      setLastResult(r);
-      return null;
-    }
-    const value = takeBytes(mark);
+    ));
     setLastResult(takeResult);
     return value;
   }
@@ -151,10 +145,8 @@ export class HeaderMap {
    */
   getAll(): HeaderPair[] | null {
     const mark = hostMemoryMark();
-    const r = proxy_get_header_map_pairs(this.mapType, RET_PTR, RET_SIZE);
-    if (r != WasmResult.Ok || !returnedRange(mark)) {
-      releaseHostMemory(mark);
-      setLastResult(r != WasmResult.Ok ? r : takeResult);
+    if (!returnedRange(mark, proxy_get_header_map_pairs(this.mapType, RET_PTR, RET_SIZE))) {
+      setLastResult(takeResult);
       return null;
     }
     const pairs = deserializePairs(load<usize>(RET_PTR), load<usize>(RET_SIZE));
@@ -181,13 +173,7 @@ export class HeaderMap {
 
   private getValueString(namePtr: usize, nameSize: usize): string | null {
     const mark = hostMemoryMark();
-    const r = proxy_get_header_map_value(this.mapType, namePtr, nameSize, RET_PTR, RET_SIZE);
-    if (r != WasmResult.Ok) {
-      releaseHostMemory(mark);
-      setLastResult(r);
-      return null;
-    }
-    const value = takeString(mark);
+    const value = takeString(mark, proxy_get_header_map_value(this.mapType, namePtr, nameSize, RET_PTR, RET_SIZE));
     setLastResult(takeResult);
     return value;
   }

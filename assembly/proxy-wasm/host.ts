@@ -81,42 +81,28 @@ function putPath(path: string[], extra: usize): bool {
   return true;
 }
 
+// `proxy_get_property(path)`'s status; BadArgument, without a hostcall, when a segment
+// contains NUL.
+function requestProperty(path: string[]): WasmResult {
+  return putPath(path, 0) ? proxy_get_property(pathPtr, pathSize, RET_PTR, RET_SIZE) : WasmResult.BadArgument;
+}
+
 /**
  * The raw value of property `path` (`proxy_get_property`; segments such as
  * `["request", "headers", "x-id"]`), or null: NotFound when absent, BadArgument when a
  * segment contains NUL (see `lastResult()`).
  */
 export function getProperty(path: string[]): ArrayBuffer | null {
-  if (!putPath(path, 0)) {
-    setLastResult(WasmResult.BadArgument);
-    return null;
-  }
   const mark = hostMemoryMark();
-  const r = proxy_get_property(pathPtr, pathSize, RET_PTR, RET_SIZE);
-  if (r != WasmResult.Ok) {
-    releaseHostMemory(mark);
-    setLastResult(r);
-    return null;
-  }
-  const value = takeBytes(mark);
+  const value = takeBytes(mark, requestProperty(path));
   setLastResult(takeResult);
   return value;
 }
 
 /** A string property (Envoy sends strings raw), or null. */
 export function getPropertyString(path: string[]): string | null {
-  if (!putPath(path, 0)) {
-    setLastResult(WasmResult.BadArgument);
-    return null;
-  }
   const mark = hostMemoryMark();
-  const r = proxy_get_property(pathPtr, pathSize, RET_PTR, RET_SIZE);
-  if (r != WasmResult.Ok) {
-    releaseHostMemory(mark);
-    setLastResult(r);
-    return null;
-  }
-  const value = takeString(mark);
+  const value = takeString(mark, requestProperty(path));
   setLastResult(takeResult);
   return value;
 }
@@ -159,15 +145,9 @@ export function getPropertyBool(path: string[], fallback: bool = false): bool {
 
 /** A map property (serialized pairs, e.g. `request.headers`), or null. */
 export function getPropertyPairs(path: string[]): HeaderPair[] | null {
-  if (!putPath(path, 0)) {
-    setLastResult(WasmResult.BadArgument);
-    return null;
-  }
   const mark = hostMemoryMark();
-  const r = proxy_get_property(pathPtr, pathSize, RET_PTR, RET_SIZE);
-  if (r != WasmResult.Ok || !returnedRange(mark)) {
-    releaseHostMemory(mark);
-    setLastResult(r != WasmResult.Ok ? r : takeResult);
+  if (!returnedRange(mark, requestProperty(path))) {
+    setLastResult(takeResult);
     return null;
   }
   const pairs = deserializePairs(load<usize>(RET_PTR), load<usize>(RET_SIZE));
@@ -216,13 +196,7 @@ export class SharedData {
 
 function getSharedDataAt(keyPtr: usize, keySize: usize): SharedData {
   const mark = hostMemoryMark();
-  const r = proxy_get_shared_data(keyPtr, keySize, RET_PTR, RET_SIZE, RET_CAS);
-  if (r != WasmResult.Ok) {
-    releaseHostMemory(mark);
-    setLastResult(r);
-    return new SharedData(r, null, 0);
-  }
-  const value = takeBytes(mark);
+  const value = takeBytes(mark, proxy_get_shared_data(keyPtr, keySize, RET_PTR, RET_SIZE, RET_CAS));
   setLastResult(takeResult);
   return value ? new SharedData(WasmResult.Ok, value, load<u32>(RET_CAS)) : new SharedData(takeResult, null, 0);
 }
@@ -323,13 +297,7 @@ export function enqueueSharedQueueString(queueId: u32, value: string): WasmResul
  */
 export function dequeueSharedQueue(queueId: u32): ArrayBuffer | null {
   const mark = hostMemoryMark();
-  const r = proxy_dequeue_shared_queue(queueId, RET_PTR, RET_SIZE);
-  if (r != WasmResult.Ok) {
-    releaseHostMemory(mark);
-    setLastResult(r);
-    return null;
-  }
-  const value = takeBytes(mark);
+  const value = takeBytes(mark, proxy_dequeue_shared_queue(queueId, RET_PTR, RET_SIZE));
   setLastResult(takeResult);
   return value;
 }
@@ -346,17 +314,11 @@ export function callForeignFunction(name: string, args: ArrayBuffer | null): Arr
   argsBegin(utf8MaxSize(name));
   putString(name);
   const mark = hostMemoryMark();
-  const r = proxy_call_foreign_function(
+  const value = takeBytes(mark, proxy_call_foreign_function(
     argPtr, argSize,
     args ? changetype<usize>(args) : 0, args ? <usize>args.byteLength : 0,
     RET_PTR, RET_SIZE,
-  );
-  if (r != WasmResult.Ok) {
-    releaseHostMemory(mark);
-    setLastResult(r);
-    return null;
-  }
-  const value = takeBytes(mark);
+  ));
   setLastResult(takeResult);
   return value;
 }

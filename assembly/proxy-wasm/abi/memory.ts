@@ -82,24 +82,23 @@ function returnedRangeValid(mark: i32): bool {
   return false;
 }
 
-/** Result of the last `take*` call: Ok, or InvalidMemoryAccess when the host's pointer was bad. */
+/**
+ * Result of the last `take*` call: Ok, the getter's own failure status, or
+ * InvalidMemoryAccess when the host's pointer was bad.
+ */
 export let takeResult: WasmResult = WasmResult.Ok;
 
 // @ts-ignore: decorator
 @lazy const EMPTY_BYTES = new ArrayBuffer(0);
 
 /**
- * Copies the bytes the host returned in (RET_PTR, RET_SIZE) into a new ArrayBuffer and
- * frees the host's blocks since `mark`. Null, with `takeResult` InvalidMemoryAccess,
- * when the host returned a range it did not allocate through us.
+ * Copies the bytes a getter hostcall returned in (RET_PTR, RET_SIZE) into a new
+ * ArrayBuffer and frees the host's blocks since `mark`. `status` is the hostcall's
+ * result: null, with `takeResult` that status, when it failed; null with `takeResult`
+ * InvalidMemoryAccess when the host returned a range it did not allocate through us.
  */
-export function takeBytes(mark: i32): ArrayBuffer | null {
-  if (!returnedRangeValid(mark)) {
-    releaseHostMemory(mark);
-    takeResult = WasmResult.InvalidMemoryAccess;
-    return null;
-  }
-  takeResult = WasmResult.Ok;
+export function takeBytes(mark: i32, status: WasmResult = WasmResult.Ok): ArrayBuffer | null {
+  if (!returnedRange(mark, status)) return null;
   const size = load<usize>(RET_SIZE);
   if (size == 0) {
     releaseHostMemory(mark);
@@ -113,13 +112,8 @@ export function takeBytes(mark: i32): ArrayBuffer | null {
 }
 
 /** Like `takeBytes`, decoding the bytes as UTF-8 straight into a string (no byte copy). */
-export function takeString(mark: i32): string | null {
-  if (!returnedRangeValid(mark)) {
-    releaseHostMemory(mark);
-    takeResult = WasmResult.InvalidMemoryAccess;
-    return null;
-  }
-  takeResult = WasmResult.Ok;
+export function takeString(mark: i32, status: WasmResult = WasmResult.Ok): string | null {
+  if (!returnedRange(mark, status)) return null;
   const size = load<usize>(RET_SIZE);
   const s = size == 0 ? '' : String.UTF8.decodeUnsafe(load<usize>(RET_PTR), size);
   releaseHostMemory(mark);
@@ -127,13 +121,17 @@ export function takeString(mark: i32): string | null {
 }
 
 /**
- * Whether (RET_PTR, RET_SIZE) is a range the host allocated since `mark`, for a wrapper
- * that parses host memory in place (header maps); it then calls `releaseHostMemory(mark)`.
+ * Whether the value a getter hostcall returned with `status` can be used: the status is
+ * Ok and (RET_PTR, RET_SIZE) lies in a block the host allocated since `mark`. Otherwise
+ * frees the host's blocks since `mark` and returns false, with `takeResult` the status
+ * or InvalidMemoryAccess. A wrapper that parses host memory in place (header maps) calls
+ * `releaseHostMemory(mark)` once done with a usable value.
  */
-export function returnedRange(mark: i32): bool {
-  const ok = returnedRangeValid(mark);
-  takeResult = ok ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
-  return ok;
+export function returnedRange(mark: i32, status: WasmResult = WasmResult.Ok): bool {
+  takeResult = status != WasmResult.Ok ? status : returnedRangeValid(mark) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+  if (takeResult == WasmResult.Ok) return true;
+  releaseHostMemory(mark);
+  return false;
 }
 
 // ---------------------------------------------------------------------------
