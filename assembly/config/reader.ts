@@ -407,13 +407,10 @@ export class ConfigObject {
     return v === null ? null : this.objectFrom(name, v, fields);
   }
 
+  // An absent member (already reported when required) reads as an empty object.
   private objectFrom(name: string, v: JsonValue | null, fields: string[]): ConfigObject {
     const path = this.pathOf(name);
-    if (v !== null && !v.isObject()) {
-      this.reader.fail(path, ascii.text("expected an object"));
-      v = null;
-    }
-    return new ConfigObject(this.reader, path, v !== null ? v : EMPTY_OBJECT, fields);
+    return v === null ? new ConfigObject(this.reader, path, EMPTY_OBJECT, fields) : objectOf(this.reader, path, v, fields);
   }
 
   /** Array member `name` with at least `minLength` items (an empty array stands in on error). */
@@ -504,6 +501,14 @@ export class ConfigObject {
   }
 }
 
+// `v` at `path` as an object with `fields`; an empty one stands in, after "expected an
+// object", when `v` is missing (an item out of range) or not an object.
+function objectOf(reader: ConfigReader, path: string, v: JsonValue | null, fields: string[]): ConfigObject {
+  if (v !== null && v.isObject()) return new ConfigObject(reader, path, v, fields);
+  reader.fail(path, ascii.text("expected an object"));
+  return new ConfigObject(reader, path, EMPTY_OBJECT, fields);
+}
+
 /** A configuration array. */
 export class ConfigArray {
   /** @internal */
@@ -529,13 +534,7 @@ export class ConfigArray {
   }
 
   objectAt(i: i32, fields: string[]): ConfigObject {
-    const v = this.rawAt(i);
-    const path = this.pathAt(i);
-    if (v === null || !v.isObject()) {
-      this.reader.fail(path, ascii.text("expected an object"));
-      return new ConfigObject(this.reader, path, EMPTY_OBJECT, fields);
-    }
-    return new ConfigObject(this.reader, path, v, fields);
+    return objectOf(this.reader, this.pathAt(i), this.rawAt(i), fields);
   }
 
   stringAt(i: i32, nonEmpty: bool = true): string {
@@ -576,13 +575,7 @@ export class ConfigMap {
   }
 
   objectAt(i: i32, fields: string[]): ConfigObject {
-    const v = this.rawAt(i);
-    const path = this.pathAt(i);
-    if (v === null || !v.isObject()) {
-      this.reader.fail(path, ascii.text("expected an object"));
-      return new ConfigObject(this.reader, path, EMPTY_OBJECT, fields);
-    }
-    return new ConfigObject(this.reader, path, v, fields);
+    return objectOf(this.reader, this.pathAt(i), this.rawAt(i), fields);
   }
 
   stringAt(i: i32, nonEmpty: bool = false): string {

@@ -618,36 +618,20 @@ function scanNumber(p: usize): usize {
     if (p < end && <u32>(load<u8>(p) - CH_0) < 10) {
       return fail(JsonErrorKind.InvalidNumber, tokenStart, ascii.text("leading zeros are not allowed"));
     }
-  } else if (<u32>(c - CH_0) < 10) {
-    while (p < end) {
-      const d = <u32>(load<u8>(p) - CH_0);
-      if (d >= 10) break;
-      p++;
-      if (d == 0) {
-        zeros++;
-      } else if (nd + zeros < 19) {
-        mant = mant * unchecked(POW10_U64[zeros + 1]) + d;
-        nd += zeros + 1;
-        zeros = 0;
-      } else {
-        inexact = true;
-        if (lost < 0x10000000) lost += zeros + 1;
-        zeros = 0;
-      }
-    }
-  } else {
+  } else if (<u32>(c - CH_0) >= 10) {
     return fail(JsonErrorKind.InvalidNumber, p, ascii.text("expected a digit after '-'"));
   }
 
-  if (p < end && load<u8>(p) == CH_DOT) {
-    p++;
-    if (p >= end) return fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input in a number"));
-    if (<u32>(load<u8>(p) - CH_0) >= 10) return fail(JsonErrorKind.InvalidNumber, p, ascii.text("expected a digit after '.'"));
+  // The integer digits, then those after a '.', into mant: one loop, as both count the
+  // same way (zeros before the first non-zero digit are not significant; the integer
+  // part has none, its first digit being non-zero or a lone 0).
+  let inFraction = false;
+  for (;;) {
     while (p < end) {
       const d = <u32>(load<u8>(p) - CH_0);
       if (d >= 10) break;
       p++;
-      if (fraction < 0x10000000) fraction++;
+      if (inFraction && fraction < 0x10000000) fraction++;
       if (d == 0) {
         if (nd != 0) zeros++;
       } else if (nd + zeros < 19) {
@@ -660,6 +644,11 @@ function scanNumber(p: usize): usize {
         zeros = 0;
       }
     }
+    if (inFraction || p >= end || load<u8>(p) != CH_DOT) break;
+    p++;
+    if (p >= end) return fail(JsonErrorKind.UnexpectedEnd, end, ascii.text("unexpected end of input in a number"));
+    if (<u32>(load<u8>(p) - CH_0) >= 10) return fail(JsonErrorKind.InvalidNumber, p, ascii.text("expected a digit after '.'"));
+    inFraction = true;
   }
 
   let exp: i32 = 0;
