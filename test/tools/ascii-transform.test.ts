@@ -3,20 +3,21 @@ import path from 'node:path';
 import asc from 'assemblyscript/asc';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../harness/build.ts';
+import { analyzeWasm } from '../../harness/wasm-size.ts';
 // @ts-expect-error: plain JavaScript module without types
 import { packAscii } from '../../harness/ascii-transform.mjs';
 
 const utf16 = (s: string) => Buffer.from(s, 'utf16le');
 
 // Compiles `source` (an AssemblyScript entry next to the SDK's format.ts) with or without
-// the transform; returns the binary.
-async function compile(source: string, transform: boolean): Promise<Uint8Array> {
+// the transform, on `runtime`; returns the binary.
+async function compile(source: string, transform: boolean, runtime = 'stub'): Promise<Uint8Array> {
   let binary: Uint8Array | null = null;
   let diagnostics = '';
   const sink = { write: (s: string) => { diagnostics += s; return true; } } as never;
   const entry = 'assembly/proxy-wasm/ascii-test-entry.ts';
   const { error } = await asc.main([
-    entry, '--baseDir', projectRoot, '--outFile', 'out.wasm', '-O3', '--runtime', 'stub', '--exportRuntime',
+    entry, '--baseDir', projectRoot, '--outFile', 'out.wasm', '-O3', '--runtime', runtime, '--exportRuntime',
     ...(transform ? ['--transform', './harness/ascii-transform.mjs'] : []),
   ], {
     stdout: sink,
@@ -78,5 +79,49 @@ describe('ascii transform', () => {
       // Non-ASCII literals are left as they are.
       expect(binary.includes(utf16('caf\u00e9'))).toBe(true);
     }
+  }, 60_000);
+});
+
+// The transform also leaves the block size (mmInfo) of static objects at 0 under the
+// minimal runtime, so that binaryen's memory packing stops splitting each literal into a
+// 1-byte segment and the rest.
+const STATIC_SOURCE = `
+export function greeting(): string { return "a static string literal"; }
+export function codes(): StaticArray<i32> { return [200, 404, 503]; }
+// A string made at run time from a static one.
+export function grown(): string { return "ab".padEnd(40, "-"); }
+export function collect(): void { __collect(); }
+`;
+
+describe('static object headers', () => {
+  it('minimal runtime: static blocks have mmInfo 0, no 1-byte segments, and literals, constant arrays and strings made from them work across collections', async () => {
+    const bytes = await compile(STATIC_SOURCE, true, 'minimal');
+    expect(analyzeWasm(bytes).data.filter((d) => d.bytes === 1)).toEqual([]);
+    const e = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
+      env: { abort: () => { throw new Error('abort'); } },
+    }).exports as Record<string, any>;
+    const memory = e.memory as WebAssembly.Memory;
+    const s = e.greeting();
+    expect(readString(memory, s)).toBe('a static string literal');
+    expect(new Uint32Array(memory.buffer, s - 20, 1)[0]).toBe(0); // mmInfo
+    const codes = e.codes();
+    expect(Array.from(new Int32Array(memory.buffer, codes, 3))).toEqual([200, 404, 503]);
+    for (let i = 0; i < 3; i++) {
+      e.collect(); // visits and unlinks static objects
+      expect(readString(memory, e.grown())).toBe('ab' + '-'.repeat(38));
+      expect(readString(memory, e.greeting())).toBe('a static string literal');
+    }
+  }, 60_000);
+
+  it('incremental runtime (whose __renew reads a block size): keeps the compiler headers', async () => {
+    const bytes = await compile(STATIC_SOURCE, true, 'incremental');
+    expect(analyzeWasm(bytes).data.filter((d) => d.bytes === 1).length).toBeGreaterThan(0);
+    const e = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
+      env: { abort: () => { throw new Error('abort'); } },
+    }).exports as Record<string, any>;
+    const memory = e.memory as WebAssembly.Memory;
+    const s = e.greeting();
+    expect(readString(memory, s)).toBe('a static string literal');
+    expect(new Uint32Array(memory.buffer, s - 20, 1)[0]).toBeGreaterThan(0);
   }, 60_000);
 });
