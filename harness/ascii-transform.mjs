@@ -9,8 +9,15 @@
 // the message is made. Builds without the transform (as-pect specs) run `ascii.text`,
 // which returns its argument: the same strings either way.
 //
+// Messages handed to the config reader's `fail`/`failHere` and to the SDK's log
+// functions are packed the same way without being written as `ascii.text`: their string
+// literals (also those joined by `+` or chosen by `?:`) become `__ascii_packed("…")`,
+// format.ts's global name for `ascii.packed`. Only literals of MIN_PACKED characters or
+// more, where the halved data outweighs the call, and only in programs that hold
+// format.ts (every SDK module does).
+//
 // Plain JavaScript, so that asc loads it however it is started (npx asc, tsx, vitest).
-import { LiteralKind, Node, NodeKind, SourceKind } from 'assemblyscript';
+import { LiteralKind, Node, NodeKind, SourceKind, Token } from 'assemblyscript';
 
 /** `text` as two ASCII characters per UTF-16 code unit, or null when it is not packable. */
 export function packAscii(text) {
@@ -35,6 +42,51 @@ function isAsciiText(node) {
     callee.expression.text === 'ascii' &&
     arg.kind === NodeKind.Literal &&
     arg.literalKind === LiteralKind.String;
+}
+
+// Calls whose arguments are messages: ConfigReader/ConfigObject/ConfigArray `fail`,
+// `failHere` (assembly/config/reader.ts) and the SDK's log functions (log.ts).
+const MESSAGE_METHODS = new Set(['fail', 'failHere']);
+const MESSAGE_FUNCTIONS = new Set(['logTrace', 'logDebug', 'logInfo', 'logWarn', 'logError', 'logCritical']);
+const MIN_PACKED = 8;
+const PACKED_GLOBAL = '__ascii_packed';
+const FORMAT_SOURCE = 'assembly/proxy-wasm/format';
+
+function isMessageCall(node) {
+  if (node.kind !== NodeKind.Call) return false;
+  const callee = node.expression;
+  if (callee.kind === NodeKind.PropertyAccess) return MESSAGE_METHODS.has(callee.property.text);
+  return callee.kind === NodeKind.Identifier && MESSAGE_FUNCTIONS.has(callee.text);
+}
+
+// `expr` with its long ASCII string literals (through `+`, `?:` and parentheses) packed.
+function packMessage(expr) {
+  switch (expr.kind) {
+    case NodeKind.Literal: {
+      if (expr.literalKind !== LiteralKind.String || expr.value.length < MIN_PACKED) return expr;
+      const packed = packAscii(expr.value);
+      if (packed === null) return expr;
+      return Node.createCallExpression(
+        Node.createIdentifierExpression(PACKED_GLOBAL, expr.range), null,
+        [Node.createStringLiteralExpression(packed, expr.range)], expr.range,
+      );
+    }
+    case NodeKind.Binary:
+      if (expr.operator === Token.Plus) {
+        expr.left = packMessage(expr.left);
+        expr.right = packMessage(expr.right);
+      }
+      return expr;
+    case NodeKind.Ternary:
+      expr.ifThen = packMessage(expr.ifThen);
+      expr.ifElse = packMessage(expr.ifElse);
+      return expr;
+    case NodeKind.Parenthesized:
+      expr.expression = packMessage(expr.expression);
+      return expr;
+    default:
+      return expr;
+  }
 }
 
 // Visits every AST node reachable from `node` (source ranges are not followed).
@@ -76,9 +128,14 @@ export default class AsciiTransform {
 
   afterParse(parser) {
     const seen = new Set();
+    const hasFormat = parser.sources.some((source) => source.internalPath === FORMAT_SOURCE);
     for (const source of parser.sources) {
       if (source.sourceKind !== SourceKind.User && source.sourceKind !== SourceKind.UserEntry) continue;
       walk(source.statements, (node) => {
+        if (hasFormat && isMessageCall(node)) {
+          for (let i = 0; i < node.args.length; i++) node.args[i] = packMessage(node.args[i]);
+          return;
+        }
         if (!isAsciiText(node)) return;
         const literal = node.args[0];
         const packed = packAscii(literal.value);

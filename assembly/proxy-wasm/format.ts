@@ -104,3 +104,13 @@ export namespace ascii {
     return changetype<string>(out);
   }
 }
+
+/**
+ * `ascii.packed` under a global name: the transform packs the literals of config-error
+ * and log messages into calls of this, in files that need not import `ascii`.
+ */
+// @ts-ignore: decorator
+@global
+export function __ascii_packed(pairs: string): string {
+  return ascii.packed(pairs);
+}

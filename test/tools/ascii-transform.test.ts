@@ -51,6 +51,16 @@ export function even(): string { return ascii.text("expected a duration like \\"
 export function odd(): string { return ascii.text("unknown field"); }
 export function empty(): string { return ascii.text(""); }
 export function notAscii(): string { return ascii.text("caf\\u00e9 \\u2013 naïve"); }
+// A config reader's \`fail\`: its message literals are packed without ascii.text.
+class Reader {
+  last: string = "";
+  fail(path: string, message: string): void { this.last = path + ": " + message; }
+}
+export function failed(long: bool): string {
+  const r = new Reader();
+  r.fail("name", "expected one of " + (long ? "the retry conditions Envoy knows" : "x"));
+  return r.last;
+}
 `;
 
 describe('ascii transform', () => {
@@ -72,8 +82,14 @@ describe('ascii transform', () => {
       expect(readString(memory, e.odd())).toBe('unknown field');
       expect(readString(memory, e.empty())).toBe('');
       expect(readString(memory, e.notAscii())).toBe('caf\u00e9 \u2013 naïve');
+      expect(readString(memory, e.failed(1))).toBe('name: expected one of the retry conditions Envoy knows');
+      expect(readString(memory, e.failed(0))).toBe('name: expected one of x');
+
       // The binary holds the UTF-16 text only without the transform; with it, the bytes.
       const binary = Buffer.from(bytes);
+      // Message literals given to \`fail\` are packed too, when long enough.
+      expect(binary.includes(utf16('the retry conditions Envoy knows'))).toBe(!transform);
+      expect(binary.includes(utf16("name"))).toBe(true); // shorter than MIN_PACKED: left as it is
       expect(binary.includes(utf16('unknown field')), `transform ${transform}`).toBe(!transform);
       expect(binary.includes(Buffer.from('unknown field'))).toBe(transform);
       // Non-ASCII literals are left as they are.
