@@ -39,6 +39,18 @@ export function utf8(s: string): ArrayBuffer {
   return String.UTF8.encode(s);
 }
 
+// Encodes `name` then `value` into the argument scratch: the name at (namePtr,
+// nameSize), the value at (argPtr, argSize).
+let namePtr: usize = 0;
+let nameSize: usize = 0;
+function putNameValue(name: string, value: string): void {
+  argsBegin(utf8MaxSize(name) + utf8MaxSize(value));
+  putString(name);
+  namePtr = argPtr;
+  nameSize = argSize;
+  putString(value);
+}
+
 /**
  * One header map of the current context. Obtain it from the context
  * (`this.requestHeaders`), which makes its context the effective one, and use it right
@@ -83,11 +95,8 @@ export class HeaderMap {
 
   /** Adds `name: value`, keeping existing values of `name`. */
   add(name: string, value: string): WasmResult {
-    argsBegin(utf8MaxSize(name) + utf8MaxSize(value));
-    putString(name);
-    const np = argPtr, ns = argSize;
-    putString(value);
-    return setLastResult(proxy_add_header_map_value(this.mapType, np, ns, argPtr, argSize));
+    putNameValue(name, value);
+    return setLastResult(proxy_add_header_map_value(this.mapType, namePtr, nameSize, argPtr, argSize));
   }
 
   /** `add` with UTF-8 name and value. */
@@ -100,11 +109,8 @@ export class HeaderMap {
 
   /** Sets `name` to `value`, replacing every existing value (adds it if absent). */
   replace(name: string, value: string): WasmResult {
-    argsBegin(utf8MaxSize(name) + utf8MaxSize(value));
-    putString(name);
-    const np = argPtr, ns = argSize;
-    putString(value);
-    return setLastResult(proxy_replace_header_map_value(this.mapType, np, ns, argPtr, argSize));
+    putNameValue(name, value);
+    return setLastResult(proxy_replace_header_map_value(this.mapType, namePtr, nameSize, argPtr, argSize));
   }
 
   /** `replace` with a UTF-8 name and a string value. */
