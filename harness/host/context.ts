@@ -82,12 +82,14 @@ export class Context implements HttpFilter {
   statusCode = 0;
   statusMessage = '';
   private httpCallResponse: CallResponse | null = null;
-  private readonly httpCalls = new Map<number, CallHandle | true>();
+  // Callouts belong to root contexts: their maps are made on first use, so that the
+  // thousands of stream contexts a busy host holds carry none.
+  private httpCallsMap: Map<number, CallHandle | true> | null = null;
   private grpcReceiveBuffer: Uint8Array | null = null;
   private grpcInitialMetadata: HeaderMap | null = null;
   private grpcTrailingMetadata: HeaderMap | null = null;
-  private readonly grpcCalls = new Map<number, CallHandle | true>();
-  private readonly grpcStreams = new Map<number, { handle: GrpcStreamHandle; localClosed: boolean; remoteClosed: boolean }>();
+  private grpcCallsMap: Map<number, CallHandle | true> | null = null;
+  private grpcStreamsMap: Map<number, { handle: GrpcStreamHandle; localClosed: boolean; remoteClosed: boolean }> | null = null;
   private foreignArgs: Uint8Array | null = null;
   /** A root context whose `proxy_on_done` returned false waits for `proxy_done`. */
   private pendingDone = false;
@@ -124,6 +126,18 @@ export class Context implements HttpFilter {
     this.rootContextId = rootContext ? rootContext.id : 0;
     this.streamInfo = streamInfo;
     wasm.contexts.set(this.id, this);
+  }
+
+  private get httpCalls(): Map<number, CallHandle | true> {
+    return (this.httpCallsMap ??= new Map());
+  }
+
+  private get grpcCalls(): Map<number, CallHandle | true> {
+    return (this.grpcCallsMap ??= new Map());
+  }
+
+  private get grpcStreams(): Map<number, { handle: GrpcStreamHandle; localClosed: boolean; remoteClosed: boolean }> {
+    return (this.grpcStreamsMap ??= new Map());
   }
 
   get isRoot(): boolean {
