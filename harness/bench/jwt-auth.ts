@@ -19,6 +19,11 @@
  *   JavaScript host spends on them, `emulator_us` the emulator's own share;
  * - `wasm_bytes`: the size of build/jwt-auth.wasm (goal ≤ 150 KB).
  *
+ * A round creates its whole batch of streams (a few thousand) before the clock starts and
+ * runs them after, as a busy worker holds many streams at once: the host state each
+ * stream carries has to stay small, or the request pays for cache misses (harness/host:
+ * stream callbacks as small objects, callout maps only on root contexts).
+ *
  * Batches run in alternating rounds so that load from other processes hits them alike;
  * each figure is the batch's fastest round (on a machine shared with other work, load
  * only ever adds time, and the fastest round is the one it disturbed least; medians of
