@@ -2,7 +2,8 @@
  * The JOSE crypto that filters import (jwt-auth): every verification returns a
  * `VerifyResult` and never traps. Build key objects once per JWK, verify per token.
  *
- * - SHA-2 (FIPS 180-4): `sha256`/`sha384`/`sha512`, streaming `Sha256`/`Sha512`, `HashAlg`.
+ * - SHA-2 (FIPS 180-4): `sha256`/`sha384`/`sha512`, streaming `Sha256`/`Sha512`, `HashAlg`;
+ *   `sha256Compact` (./sha256-compact), the same SHA-256 in 0.5 KB of code for modules that hash little.
  * - HMAC (RFC 2104) for HS256/384/512: `HmacKey` (full-length tags only in `verify`).
  * - base64url (RFC 4648 §5, strict, unpadded): `base64urlDecodeInto`, `base64urlDecode`...
  * - `constantTimeEqual` for secrets.
@@ -26,6 +27,7 @@
  */
 export { VerifyResult } from "./result";
 export * from "./sha2";
+export { sha256Compact } from "./sha256-compact";
 export { HmacKey, hmac } from "./hmac";
 export * from "./base64url";
 export { constantTimeEqual, constantTimeEqualRaw } from "./ct";

@@ -20,7 +20,7 @@
 import { RequestHeaders, pathLength } from "../../assembly/match";
 import { KeyPart, KeyPartKind, Rule, fnv1a64 } from "./config";
 import { TextRange, forwardedForEntry, parseIp, sourceAddressHost } from "./client-address";
-import { sha256Key } from "./key-digest";
+import { sha256Compact } from "../../assembly/crypto/sha256-compact";
 
 /** Longest key stored as it is; longer keys are stored as their SHA-256. */
 export const KEY_BYTES: i32 = 40;
@@ -88,7 +88,7 @@ export class DescriptorKey {
       this.storedPtr = raw;
       this.storedLength = this.rawLength;
     } else {
-      sha256Key(raw, <usize>this.rawLength, changetype<usize>(this.digest));
+      sha256Compact(raw, <usize>this.rawLength, changetype<usize>(this.digest));
       this.form = KEY_HASHED;
       this.storedPtr = changetype<usize>(this.digest);
       this.storedLength = DIGEST_BYTES;

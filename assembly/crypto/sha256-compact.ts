@@ -1,10 +1,10 @@
 /**
- * SHA-256 (FIPS 180-4 §6.2) of a descriptor key longer than KEY_BYTES, with the 64
- * rounds and the message schedule as loops: about 0.5 KB of code where
- * assembly/crypto/sha2.ts spells the rounds out for JWT verification speed (6.9 KB, most
- * of what rate-limit would otherwise link). A request hashes at most one key per rule,
- * a few hundred bytes at most, so the loop's extra nanoseconds do not show. The digest
- * is the same: `__tests__/key-digest.spec.ts` compares both on every length 0..300.
+ * SHA-256 (FIPS 180-4 §6.2) in about 0.5 KB of code: the 64 rounds and the message
+ * schedule as loops, where sha2.ts spells the rounds out for JWT verification speed
+ * (6.9 KB). For modules that hash little, now and then, and would otherwise link all
+ * of sha2.ts just for that: rate-limit hashes descriptor keys longer than its key slot
+ * (a few hundred bytes at most, once per rule and request). The digest is the same:
+ * `__tests__/sha256-compact.spec.ts` compares both on every length 0..300.
  */
 
 // FIPS 180-4 §4.2.2: first 32 bits of the fractional parts of the cube roots of the
@@ -62,7 +62,7 @@ function compress(block: usize): void {
 }
 
 /** Writes the SHA-256 of `length` bytes at `ptr` as 32 bytes at `out`. */
-export function sha256Key(ptr: usize, length: usize, out: usize): void {
+export function sha256Compact(ptr: usize, length: usize, out: usize): void {
   // §5.3.3 initial hash value.
   store<u32>(H, 0x6a09e667, 0);
   store<u32>(H, 0xbb67ae85, 4);

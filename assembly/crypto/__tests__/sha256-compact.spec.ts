@@ -1,5 +1,5 @@
-import { Sha256 } from "../../../assembly/crypto/sha2";
-import { sha256Key } from "../key-digest";
+import { Sha256 } from "../sha2";
+import { sha256Compact } from "../sha256-compact";
 
 function hex(ptr: usize, n: i32): string {
   let s = "";
@@ -11,14 +11,14 @@ function hex(ptr: usize, n: i32): string {
   return s;
 }
 
-describe("sha256Key", () => {
+describe("sha256Compact", () => {
   it("gives the FIPS 180-2 example digests", () => {
     const out = new ArrayBuffer(32);
     const abc = String.UTF8.encode("abc");
-    sha256Key(changetype<usize>(abc), 3, changetype<usize>(out));
+    sha256Compact(changetype<usize>(abc), 3, changetype<usize>(out));
     expect(hex(changetype<usize>(out), 32)).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     const two = String.UTF8.encode("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq");
-    sha256Key(changetype<usize>(two), <usize>two.byteLength, changetype<usize>(out));
+    sha256Compact(changetype<usize>(two), <usize>two.byteLength, changetype<usize>(out));
     expect(hex(changetype<usize>(out), 32)).toBe("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   });
 
@@ -30,7 +30,7 @@ describe("sha256Key", () => {
     const hasher = new Sha256();
     let same = 0;
     for (let n = 0; n <= 300; n++) {
-      sha256Key(changetype<usize>(data), <usize>n, changetype<usize>(mine));
+      sha256Compact(changetype<usize>(data), <usize>n, changetype<usize>(mine));
       hasher.reset().updateRaw(changetype<usize>(data), <usize>n).finalRaw(changetype<usize>(theirs));
       if (memory.compare(changetype<usize>(mine), changetype<usize>(theirs), 32) == 0) same++;
     }
