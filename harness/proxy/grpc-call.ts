@@ -21,42 +21,13 @@
  */
 import type { HeaderPair } from '../http/header-map.ts';
 import { HeaderMap } from '../http/header-map.ts';
+import type { CallHandle, GrpcCallCallbacks as GrpcUnaryCallbacks, GrpcCallRequest, GrpcStreamCallbacks, GrpcStreamHandle } from '../host/services.ts';
 import { startAsyncStream, type AsyncStream } from './async-client.ts';
 import type { RouterContext } from './router.ts';
 
-export interface GrpcUnaryRequest {
-  cluster: string;
-  service: string;
-  method: string;
-  initialMetadata: HeaderPair[];
-  message: Uint8Array;
-  timeoutMs: number;
-}
-
-export type GrpcStreamRequest = Omit<GrpcUnaryRequest, 'message' | 'timeoutMs'>;
-
-export interface GrpcUnaryCallbacks {
-  onSuccess(message: Uint8Array): void;
-  onFailure(status: number, message: string): void;
-}
-
-/** Envoy `Grpc::RawAsyncStreamCallbacks`. */
-export interface GrpcStreamCallbacks {
-  onInitialMetadata(metadata: HeaderPair[]): void;
-  onMessage(message: Uint8Array): void;
-  onTrailingMetadata(metadata: HeaderPair[]): void;
-  onClose(status: number, message: string): void;
-}
-
-export interface GrpcStreamHandle {
-  send(message: Uint8Array, endStream: boolean): void;
-  close(): void;
-  cancel(): void;
-}
-
-export interface CallHandle {
-  cancel(): void;
-}
+/** A unary call and a stream's opening, as the host asks for them. */
+type GrpcUnaryRequest = GrpcCallRequest;
+type GrpcStreamRequest = Omit<GrpcCallRequest, 'message' | 'timeoutMs'>;
 
 /** gRPC status codes used here (grpc/status.h; InvalidCode is Envoy's -1 as a uint32). */
 export const GRPC_OK = 0;

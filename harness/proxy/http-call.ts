@@ -9,19 +9,13 @@
  */
 import type { HeaderPair } from '../http/header-map.ts';
 import { HeaderMap } from '../http/header-map.ts';
+import type { CallHandle, HttpCallResponse } from '../host/services.ts';
 import { startAsyncStream } from './async-client.ts';
 import type { RouterContext } from './router.ts';
 
-export interface HttpCallResponse {
-  headers: HeaderPair[];
-  body: Uint8Array;
-  trailers: HeaderPair[];
-}
+export type { HttpCallResponse };
 
-export interface CallHandle {
-  cancel(): void;
-}
-
+/** The host's `HttpCallFn` as this data plane provides it (false: unknown cluster). */
 export type HttpCall = (
   cluster: string,
   headers: HeaderPair[],
