@@ -403,6 +403,8 @@ export class Wasm {
   }
 
   // --- calls into the module -------------------------------------------------------
+  // One method per arity on purpose: every callback of every stream goes through these,
+  // and a rest-parameter version allocates an argument array per call.
 
   call0(ctx: Context, name: string, fn: WasmFn): number {
     const savedContext = this.current;
