@@ -27,8 +27,7 @@
  */
 import { JsonErrorKind, JsonOptions, JsonValue, emptyJsonObject, parseJsonAt } from "../json";
 import { Duration, parseDuration } from "./duration";
-import { ascii, formatHex, formatInteger } from "../proxy-wasm/format";
-import { POW10_F64 } from "../json/decimal";
+import { ascii, formatHex, formatInteger, formatNumber } from "../proxy-wasm/format";
 
 /** Limits for configuration documents (parsed once, at configure time). */
 // @ts-ignore: decorator
@@ -143,51 +142,6 @@ function quote(s: string): string {
     else out += String.fromCharCode(c);
   }
   return out + "\"";
-}
-
-/**
- * A bound for a message, as `f64.toString()` writes every bound a filter passes
- * (integers, fractions of up to 9 decimals: `100`, `0.25`), without linking the standard
- * library's shortest-double printer (about 4 KB). `m / 10^k` with m < 2^53 is correctly
- * rounded, so a candidate equal to `x` reads back as `x`, and the first k that works is
- * the shortest. Anything else (never a bound in practice) comes out close, not exact.
- */
-function formatNumber(x: f64): string {
-  if (x == Math.trunc(x) && Math.abs(x) < 1e15) return formatInteger(<i64>x);
-  if (!isFinite(x)) return x != x ? "NaN" : x < 0 ? "-Infinity" : "Infinity";
-  const sign = x < 0 ? "-" : "";
-  let a = Math.abs(x);
-  if (a >= 1e-6 && a < 1e15) return sign + formatFixed(a);
-  // Exponent form, as JavaScript writes very small and very large numbers.
-  let e = 0;
-  while (a >= 10) { a /= 10; e++; }
-  while (a < 1) { a *= 10; e--; }
-  // The scaling is inexact: round the mantissa to 9 decimals and drop the zeros that leaves.
-  const mantissa = formatFixed(a);
-  let n = mantissa.length;
-  if (mantissa.includes(".")) {
-    while (mantissa.charCodeAt(n - 1) == 0x30) n--;
-    if (mantissa.charCodeAt(n - 1) == 0x2e) n--;
-  }
-  return sign + mantissa.substring(0, n) + (e < 0 ? "e-" : "e+") + formatInteger(e < 0 ? -e : e);
-}
-
-// `a` (0 < a < 1e15) with the fewest decimals, up to 9, that read back as `a` (else 9, rounded).
-function formatFixed(a: f64): string {
-  let k = 0;
-  let m: f64 = 0;
-  for (; k <= 9; k++) {
-    const scale = unchecked(POW10_F64[k]);
-    m = Math.round(a * scale);
-    if (m >= 9007199254740992 || m / scale == a) break;
-  }
-  if (k > 9) k = 9;
-  const digits = formatInteger(<i64>m);
-  if (k == 0) return digits;
-  let n = digits.length;
-  let fraction = n > k ? digits.substring(n - k) : digits;
-  while (fraction.length < k) fraction = "0" + fraction;
-  return (n > k ? digits.substring(0, n - k) : "0") + "." + fraction;
 }
 
 function integerExpectation(min: i64, max: i64): string {

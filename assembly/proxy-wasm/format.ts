@@ -44,6 +44,52 @@ export function formatInteger(value: i64): string {
   return changetype<string>(out);
 }
 
+/**
+ * `x` as JavaScript writes integers below 1e15 and fractions of up to 9 decimals (`100`,
+ * `0.25`, `12.5`, `1e-7`), without linking the standard library's shortest-double printer
+ * (about 3 KB of code and tables). `m / 10^k` with m < 2^53 is correctly rounded, so the
+ * first k whose candidate equals `x` gives the shortest digits; a value that needs more
+ * than 9 decimals comes out rounded to 9. For configuration bounds and log lines.
+ */
+export function formatNumber(x: f64): string {
+  if (x == Math.trunc(x) && Math.abs(x) < 1e15) return formatInteger(<i64>x);
+  if (!isFinite(x)) return x != x ? "NaN" : x < 0 ? "-Infinity" : "Infinity";
+  const sign = x < 0 ? "-" : "";
+  let a = Math.abs(x);
+  if (a >= 1e-6 && a < 1e15) return sign + formatFixed(a);
+  // Exponent form, as JavaScript writes very small and very large numbers.
+  let e = 0;
+  while (a >= 10) { a /= 10; e++; }
+  while (a < 1) { a *= 10; e--; }
+  // The scaling is inexact: round the mantissa to 9 decimals and drop the zeros that leaves.
+  const mantissa = formatFixed(a);
+  let n = mantissa.length;
+  if (mantissa.includes(".")) {
+    while (mantissa.charCodeAt(n - 1) == 0x30) n--;
+    if (mantissa.charCodeAt(n - 1) == 0x2e) n--;
+  }
+  return sign + mantissa.substring(0, n) + (e < 0 ? "e-" : "e+") + formatInteger(e < 0 ? -e : e);
+}
+
+// `a` (0 < a < 1e15) with the fewest decimals, up to 9, that read back as `a` (else 9, rounded).
+function formatFixed(a: f64): string {
+  let k = 0;
+  let scale: f64 = 1; // 10^k, exact up to 10^22
+  let m: f64 = 0;
+  for (; k <= 9; k++, scale *= 10) {
+    m = Math.round(a * scale);
+    if (m >= 9007199254740992 || m / scale == a) break;
+  }
+  if (k > 9) k = 9;
+  const digits = formatUnsigned(<u64>m);
+  if (k == 0) return digits;
+  const n = digits.length;
+  if (n > k) return digits.substring(0, n - k) + "." + digits.substring(n - k);
+  let fraction = digits;
+  while (fraction.length < k) fraction = "0" + fraction;
+  return "0." + fraction;
+}
+
 /** `value` in lower-case hexadecimal, zero-padded to at least `minDigits` digits (`0a`, `ff`). */
 export function formatHex(value: u64, minDigits: i32 = 1): string {
   let n = 1;

@@ -23,7 +23,7 @@
  * counted and logged once. The gauge is process wide: each worker sets it when the state it
  * reads differs from the value it last set, one hostcall per change, none per request.
  */
-import { formatInteger } from "../../assembly/proxy-wasm/format";
+import { formatInteger, formatNumber } from "../../assembly/proxy-wasm/format";
 import { Counter, Gauge, logInfo, logWarn } from "../../assembly/proxy-wasm";
 import { FILTER_NAME, ServiceConfig } from "./config";
 import { Step, Transition, Trigger, transitionFrom, transitionTo } from "./machine";
@@ -78,10 +78,10 @@ export class ServiceStats {
         return formatInteger(svc.failureThreshold) + " consecutive failures; open for " + millis(svc.openDurationMs);
       case Trigger.FailureRate:
         return "failure rate " + percent(totals.failures, totals.calls) + " of " + formatInteger(totals.calls) +
-          " calls in " + millis(svc.windowMs) + " reached " + num(svc.failureRateThreshold) + "%; open for " + millis(svc.openDurationMs);
+          " calls in " + millis(svc.windowMs) + " reached " + formatNumber(svc.failureRateThreshold) + "%; open for " + millis(svc.openDurationMs);
       case Trigger.SlowCallRate:
         return "slow-call rate " + percent(totals.slow, totals.calls) + " of " + formatInteger(totals.calls) +
-          " calls in " + millis(svc.windowMs) + " reached " + num(svc.slowCallRateThreshold) + "%; open for " + millis(svc.openDurationMs);
+          " calls in " + millis(svc.windowMs) + " reached " + formatNumber(svc.slowCallRateThreshold) + "%; open for " + millis(svc.openDurationMs);
       case Trigger.OpenDurationElapsed:
         return "open_duration " + millis(svc.openDurationMs) + " elapsed; up to " + formatInteger(svc.halfOpenRequests) + " probes";
       case Trigger.ProbeFailed:
@@ -100,17 +100,12 @@ export class ServiceStats {
 
 /** `60s`, `0.5s`. */
 function millis(ms: i64): string {
-  return (ms % 1000 == 0 ? formatInteger(ms / 1000) : num(<f64>ms / 1000)) + "s";
-}
-
-/** `50`, `12.5`. */
-function num(x: f64): string {
-  return x == Math.floor(x) ? formatInteger(<i64>x) : x.toString();
+  return (ms % 1000 == 0 ? formatInteger(ms / 1000) : formatNumber(<f64>ms / 1000)) + "s";
 }
 
 /** `60%`, `33.3%`. */
 function percent(part: u32, whole: u32): string {
   if (whole == 0) return "0%";
   const tenths = <u64>part * 1000 / <u64>whole;
-  return num(<f64>tenths / 10) + "%";
+  return formatNumber(<f64>tenths / 10) + "%";
 }

@@ -1,4 +1,4 @@
-import { asciiLowerCase, formatHex, formatInteger, formatUnsigned } from "../format";
+import { asciiLowerCase, formatHex, formatInteger, formatNumber, formatUnsigned } from "../format";
 
 describe("formatInteger / formatUnsigned", () => {
   it("write what toString() writes, at the extremes too", () => {
@@ -27,5 +27,20 @@ describe("asciiLowerCase", () => {
     const lower = "already-lower";
     expect<bool>(changetype<usize>(asciiLowerCase(lower)) == changetype<usize>(lower)).toBe(true);
     expect<string>(asciiLowerCase("")).toBe("");
+  });
+});
+
+describe("formatNumber", () => {
+  it("writes numbers as JavaScript does, for integers and up to 9 decimals", () => {
+    const values: f64[] = [0, 50, -7, 12.5, 33.3, 0.5, 0.05, 1.005, 99.99, 0.000001, 0.123456789, 1e-7, 2.5e-9, 1e21, -0.25];
+    const written = ["0", "50", "-7", "12.5", "33.3", "0.5", "0.05", "1.005", "99.99", "0.000001", "0.123456789", "1e-7", "2.5e-9", "1e+21", "-0.25"];
+    for (let i = 0; i < values.length; i++) expect<string>(formatNumber(values[i])).toBe(written[i]);
+    expect<string>(formatNumber(NaN)).toBe("NaN");
+    expect<string>(formatNumber(-Infinity)).toBe("-Infinity");
+  });
+
+  it("rounds what needs more than 9 decimals to 9", () => {
+    expect<string>(formatNumber(1.0 / 3)).toBe("0.333333333");
+    expect<string>(formatNumber(200.0 / 3)).toBe("66.666666667");
   });
 });

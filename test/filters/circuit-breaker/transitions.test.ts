@@ -208,6 +208,15 @@ describe('failure rate and slow-call rate over the sliding window', () => {
     expect(emu.getLogs(LogLevel.Warn)).toEqual(['circuit-breaker: banking: CLOSED -> OPEN: failure rate 50% of 10 calls in 10s reached 50%; open for 60s']);
   });
 
+  it('logs a fractional threshold and window as configured (formatNumber: up to 9 decimals)', async () => {
+    const emu = await breaker(wasm, { services: [{ ...RATE, failure_rate_threshold: 33.25, minimum_requests: 3, window: '1.5s' }] });
+    call(emu, '/api/banking/a', 200);
+    call(emu, '/api/banking/a', 200);
+    call(emu, '/api/banking/a', 503);
+    expect(sharedState(emu, 'banking')).toBe(1);
+    expect(emu.getLogs(LogLevel.Warn)).toEqual(['circuit-breaker: banking: CLOSED -> OPEN: failure rate 33.3% of 3 calls in 1.5s reached 33.25%; open for 60s']);
+  });
+
   it('forgets calls that slid out of the window', async () => {
     const emu = await breaker(wasm, { services: [RATE] });
     for (let i = 0; i < 9; i++) call(emu, '/api/banking/a', 503);
