@@ -16,6 +16,14 @@
 // more, where the halved data outweighs the call, and only in programs that hold
 // format.ts (every SDK module does).
 //
+// Constant byte strings written `ascii.bytes("...")` (header names) become static data:
+// for an ASCII literal there the source gets a global `const __ascii_bytes_N:
+// StaticArray<u8> = [...]`, which the compiler lays out as a static object, one byte a
+// character (a const global's constant array literal is not copied at start), and the
+// call becomes `changetype<ArrayBuffer>(__ascii_bytes_N)` (an ArrayBuffer reads only the
+// header's rtSize). Without the transform `ascii.bytes` encodes the UTF-16 literal at
+// start: the same bytes, twice the data and a copy.
+//
 // Plain JavaScript, so that asc loads it however it is started (npx asc, tsx, vitest).
 import { LiteralKind, Node, NodeKind, SourceKind, Token } from 'assemblyscript';
 
@@ -31,17 +39,42 @@ export function packAscii(text) {
   return out;
 }
 
-// Whether `node` is a call `ascii.text(<string literal>)`.
-function isAsciiText(node) {
+// Whether `node` is a call `ascii.<method>(<string literal>)`.
+function isAsciiCall(node, method) {
   if (node.kind !== NodeKind.Call || node.args.length !== 1) return false;
   const callee = node.expression;
   const arg = node.args[0];
   return callee.kind === NodeKind.PropertyAccess &&
-    callee.property.text === 'text' &&
+    callee.property.text === method &&
     callee.expression.kind === NodeKind.Identifier &&
     callee.expression.text === 'ascii' &&
     arg.kind === NodeKind.Literal &&
     arg.literalKind === LiteralKind.String;
+}
+
+function isAscii(text) {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function namedType(name, typeArguments, range) {
+  return Node.createNamedType(Node.createSimpleTypeName(name, range), typeArguments, false, range);
+}
+
+const CONST_FLAG = 8; // CommonFlags.Const
+
+// `const <name>: StaticArray<u8> = [bytes of text]` for an ASCII `text`.
+function staticBytesDeclaration(name, text, range) {
+  const elements = [];
+  for (let i = 0; i < text.length; i++) {
+    elements.push(Node.createIntegerLiteralExpression(globalThis.i64_new(text.charCodeAt(i), 0), range));
+  }
+  const declaration = Node.createVariableDeclaration(
+    Node.createIdentifierExpression(name, range), null, CONST_FLAG,
+    namedType('StaticArray', [namedType('u8', null, range)], range),
+    Node.createArrayLiteralExpression(elements, range), range,
+  );
+  return Node.createVariableStatement(null, [declaration], range);
 }
 
 // Calls whose arguments are messages: ConfigReader/ConfigObject/ConfigArray `fail`,
@@ -131,18 +164,35 @@ export default class AsciiTransform {
     const hasFormat = parser.sources.some((source) => source.internalPath === FORMAT_SOURCE);
     for (const source of parser.sources) {
       if (source.sourceKind !== SourceKind.User && source.sourceKind !== SourceKind.UserEntry) continue;
+      const byteGlobals = new Map(); // literal -> global name, per source (globals are file-scoped)
+      const declarations = [];
       walk(source.statements, (node) => {
         if (hasFormat && isMessageCall(node)) {
           for (let i = 0; i < node.args.length; i++) node.args[i] = packMessage(node.args[i]);
           return;
         }
-        if (!isAsciiText(node)) return;
+        if (isAsciiCall(node, 'bytes')) {
+          const literal = node.args[0];
+          if (!isAscii(literal.value)) return;
+          let name = byteGlobals.get(literal.value);
+          if (name === undefined) {
+            name = `__ascii_bytes_${byteGlobals.size}`;
+            byteGlobals.set(literal.value, name);
+            declarations.push(staticBytesDeclaration(name, literal.value, literal.range));
+          }
+          node.expression = Node.createIdentifierExpression('changetype', node.range);
+          node.typeArguments = [namedType('ArrayBuffer', null, node.range)];
+          node.args = [Node.createIdentifierExpression(name, node.range)];
+          return;
+        }
+        if (!isAsciiCall(node, 'text')) return;
         const literal = node.args[0];
         const packed = packAscii(literal.value);
         if (packed === null) return;
         node.expression.property = Node.createIdentifierExpression('packed', node.expression.property.range);
         node.args[0] = Node.createStringLiteralExpression(packed, literal.range);
       }, seen);
+      source.statements.unshift(...declarations);
     }
   }
 }

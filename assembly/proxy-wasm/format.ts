@@ -139,6 +139,15 @@ export namespace ascii {
     return message;
   }
 
+  /**
+   * The UTF-8 bytes of a constant (header names): read-only, never mutate them. The
+   * transform stores an ASCII literal here as a static ArrayBuffer (one byte a character,
+   * no copy at start); without it this encodes `text`.
+   */
+  export function bytes(text: string): ArrayBuffer {
+    return String.UTF8.encode(text);
+  }
+
   /** The string packed by the transform: low byte first, a NUL pad after an odd length. */
   export function packed(pairs: string): string {
     const units = pairs.length;

@@ -28,7 +28,7 @@
 export * from "../../assembly/proxy-wasm/exports-core";
 export { proxy_on_log, proxy_on_request_headers, proxy_on_response_headers, proxy_on_response_trailers } from "../../assembly/proxy-wasm/exports";
 
-import { formatInteger } from "../../assembly/proxy-wasm/format";
+import { ascii, formatInteger } from "../../assembly/proxy-wasm/format";
 import {
   FilterHeadersStatus,
   FilterTrailersStatus,
@@ -40,7 +40,6 @@ import {
   getPropertyString,
   logError,
   registerRootContext,
-  utf8,
 } from "../../assembly/proxy-wasm";
 import { requestHeadersMap } from "../../assembly/proxy-wasm/headers";
 import { HostRequestHeaders } from "../../assembly/match/host";
@@ -49,13 +48,13 @@ import { Admission, Outcome, Step, Ticket } from "./machine";
 import { SharedCircuit } from "./shared";
 import { ServiceStats } from "./stats";
 
-const STATUS = utf8(":status");
-const CONTENT_TYPE = utf8("content-type");
-const GRPC_STATUS = utf8("grpc-status");
-const GRPC_CONTENT_TYPE = utf8("application/grpc");
-const RQ_TIMEOUT = utf8("x-envoy-upstream-rq-timeout-ms");
-const X_CIRCUIT_BREAKER = utf8("x-circuit-breaker");
-const FALLBACK = utf8("fallback");
+const STATUS = ascii.bytes(":status");
+const CONTENT_TYPE = ascii.bytes("content-type");
+const GRPC_STATUS = ascii.bytes("grpc-status");
+const GRPC_CONTENT_TYPE = ascii.bytes("application/grpc");
+const RQ_TIMEOUT = ascii.bytes("x-envoy-upstream-rq-timeout-ms");
+const X_CIRCUIT_BREAKER = ascii.bytes("x-circuit-breaker");
+const FALLBACK = ascii.bytes("fallback");
 // The routed cluster: `xds.cluster_name` (Envoy >= 1.29; 1.33 removed the older
 // top-level `cluster_name`). Which one a host has is decided once, at configure time, by
 // whether it knows `xds.node` (a request with no cluster, e.g. a direct response, answers

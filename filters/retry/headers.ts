@@ -16,6 +16,8 @@
  * chain set (circuit-breaker's `x-envoy-upstream-rq-timeout-ms`).
  */
 
+import { ascii } from "../../assembly/proxy-wasm/format";
+
 /** Bit of each entry of `CONTROL_HEADERS` in a "written" mask. */
 export const MAX_RETRIES_BIT: u32 = 1 << 0;
 export const RETRY_ON_BIT: u32 = 1 << 1;
@@ -24,26 +26,17 @@ export const RETRIABLE_STATUS_CODES_BIT: u32 = 1 << 3;
 export const TIMEOUT_BIT: u32 = 1 << 4;
 export const PER_TRY_TIMEOUT_BIT: u32 = 1 << 5;
 
-/** Names of the router's control headers, in the order of the bits above. */
-export const CONTROL_HEADER_NAMES: string[] = [
-  "x-envoy-max-retries",
-  "x-envoy-retry-on",
-  "x-envoy-retry-grpc-on",
-  "x-envoy-retriable-status-codes",
-  "x-envoy-upstream-rq-timeout-ms",
-  "x-envoy-upstream-rq-per-try-timeout-ms",
-  "x-envoy-retriable-header-names",
-  "x-envoy-hedge-on-per-try-timeout",
+/** The router's control headers (UTF-8), in the order of the bits above. */
+export const CONTROL_HEADERS: StaticArray<ArrayBuffer> = [
+  ascii.bytes("x-envoy-max-retries"),
+  ascii.bytes("x-envoy-retry-on"),
+  ascii.bytes("x-envoy-retry-grpc-on"),
+  ascii.bytes("x-envoy-retriable-status-codes"),
+  ascii.bytes("x-envoy-upstream-rq-timeout-ms"),
+  ascii.bytes("x-envoy-upstream-rq-per-try-timeout-ms"),
+  ascii.bytes("x-envoy-retriable-header-names"),
+  ascii.bytes("x-envoy-hedge-on-per-try-timeout"),
 ];
-
-function encodeAll(names: string[]): StaticArray<ArrayBuffer> {
-  const out = new StaticArray<ArrayBuffer>(names.length);
-  for (let i = 0; i < names.length; i++) unchecked((out[i] = String.UTF8.encode(unchecked(names[i]))));
-  return out;
-}
-
-/** `CONTROL_HEADER_NAMES` as UTF-8. */
-export const CONTROL_HEADERS: StaticArray<ArrayBuffer> = encodeAll(CONTROL_HEADER_NAMES);
 
 export const X_ENVOY_MAX_RETRIES: ArrayBuffer = unchecked(CONTROL_HEADERS[0]);
 export const X_ENVOY_RETRY_ON: ArrayBuffer = unchecked(CONTROL_HEADERS[1]);
@@ -53,11 +46,11 @@ export const X_ENVOY_UPSTREAM_RQ_TIMEOUT_MS: ArrayBuffer = unchecked(CONTROL_HEA
 export const X_ENVOY_UPSTREAM_RQ_PER_TRY_TIMEOUT_MS: ArrayBuffer = unchecked(CONTROL_HEADERS[5]);
 
 /** Set by Envoy's connection manager on internal requests only (and removed from all others). */
-export const X_ENVOY_INTERNAL: ArrayBuffer = String.UTF8.encode("x-envoy-internal");
+export const X_ENVOY_INTERNAL: ArrayBuffer = ascii.bytes("x-envoy-internal");
 /** Response header with the number of attempts (router.cc, `include_attempt_count_in_response`). */
-export const X_ENVOY_ATTEMPT_COUNT: ArrayBuffer = String.UTF8.encode("x-envoy-attempt-count");
-export const CONTENT_TYPE: ArrayBuffer = String.UTF8.encode("content-type");
-export const ZERO: ArrayBuffer = String.UTF8.encode("0");
+export const X_ENVOY_ATTEMPT_COUNT: ArrayBuffer = ascii.bytes("x-envoy-attempt-count");
+export const CONTENT_TYPE: ArrayBuffer = ascii.bytes("content-type");
+export const ZERO: ArrayBuffer = ascii.bytes("0");
 
 /**
  * Whether a `content-type` value makes a request gRPC as Envoy's router sees it

@@ -98,6 +98,44 @@ describe('ascii transform', () => {
   }, 60_000);
 });
 
+// \`ascii.bytes\`: constant UTF-8 bytes (header names), static data with the transform.
+const BYTES_SOURCE = `
+import { ascii } from "./format";
+const NAME = ascii.bytes("x-envoy-upstream-rq-timeout-ms");
+export function name(): ArrayBuffer { return NAME; }
+export function again(): ArrayBuffer { return ascii.bytes("x-envoy-upstream-rq-timeout-ms"); }
+export function empty(): ArrayBuffer { return ascii.bytes(""); }
+export function notAscii(): ArrayBuffer { return ascii.bytes("caf\\u00e9"); }
+export function collect(): void { __collect(); }
+`;
+
+// The bytes of the ArrayBuffer at \`ptr\` (byte length in the header's rtSize).
+function readBytes(memory: WebAssembly.Memory, ptr: number): Buffer {
+  const size = new Uint32Array(memory.buffer, ptr - 4, 1)[0];
+  return Buffer.from(new Uint8Array(memory.buffer, ptr, size));
+}
+
+describe('ascii.bytes', () => {
+  it('gives the same bytes with and without the transform; with it, one static copy and no UTF-16 text', async () => {
+    for (const transform of [false, true]) {
+      const bytes = await compile(BYTES_SOURCE, transform, 'minimal');
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { env: { abort: () => { throw new Error('abort'); } } });
+      const e = instance.exports as Record<string, any>;
+      const memory = e.memory as WebAssembly.Memory;
+      e.collect(); // static or not, the bytes survive a collection
+      expect(readBytes(memory, e.name()).toString('latin1')).toBe('x-envoy-upstream-rq-timeout-ms');
+      expect(readBytes(memory, e.again()).toString('latin1')).toBe('x-envoy-upstream-rq-timeout-ms');
+      expect(readBytes(memory, e.empty()).length).toBe(0);
+      expect(readBytes(memory, e.notAscii()).toString('utf8')).toBe('caf\u00e9');
+      // One literal, one static object below the heap: the same pointer on every call.
+      expect(e.name() === e.again(), `transform ${transform}`).toBe(transform);
+      const binary = Buffer.from(bytes);
+      expect(binary.includes(utf16('x-envoy-upstream-rq-timeout-ms'))).toBe(!transform);
+      expect(binary.includes(Buffer.from('x-envoy-upstream-rq-timeout-ms'))).toBe(transform);
+    }
+  }, 60_000);
+});
+
 // The transform also leaves the block size (mmInfo) of static objects at 0 under the
 // minimal runtime, so that binaryen's memory packing stops splitting each literal into a
 // 1-byte segment and the rest.
