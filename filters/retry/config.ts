@@ -29,7 +29,7 @@ import { ConfigArray, ConfigObject, ConfigReader, Duration } from "../../assembl
 import { isToken, readMatch } from "../../assembly/match";
 import { asciiLowerCase, formatInteger } from "../../assembly/proxy-wasm/format";
 import { BudgetConfig } from "./budget";
-import { GRPC_RETRY_CONDITIONS, HTTP_RETRY_CONDITIONS, MAX_RETRIES_LIMIT, RetryPolicy } from "./policy";
+import { MAX_RETRIES_LIMIT, RetryPolicy, grpcRetryConditions, httpRetryConditions, listIncludes } from "./policy";
 
 const ROOT_FIELDS: string[] = ["policies", "budget", "strip_downstream_retry_headers", "stat_prefix"];
 const POLICY_FIELDS: string[] = [
@@ -86,8 +86,10 @@ function readPolicy(p: ConfigObject): RetryPolicy {
   const match = readMatch(p);
   const maxRetries = <i32>p.optionalInteger("max_retries", 1, 0, MAX_RETRIES_LIMIT);
 
-  const retryOn = readConditions(p, "retry_on", HTTP_RETRY_CONDITIONS, GRPC_RETRY_CONDITIONS, "retry_grpc_on");
-  const retryGrpcOn = readConditions(p, "retry_grpc_on", GRPC_RETRY_CONDITIONS, HTTP_RETRY_CONDITIONS, "retry_on");
+  const http = httpRetryConditions();
+  const grpc = grpcRetryConditions();
+  const retryOn = readConditions(p, "retry_on", http, grpc, "retry_grpc_on");
+  const retryGrpcOn = readConditions(p, "retry_grpc_on", grpc, http, "retry_on");
 
   const codes = p.integerList("retriable_status_codes", 100, 599);
   let codeList = "";
@@ -113,14 +115,14 @@ function readPolicy(p: ConfigObject): RetryPolicy {
 }
 
 /** A list of conditions from `known`; a condition of `other` is pointed to `otherField`. */
-function readConditions(p: ConfigObject, field: string, known: string[], other: string[], otherField: string): string[] {
+function readConditions(p: ConfigObject, field: string, known: string, other: string, otherField: string): string[] {
   const arr: ConfigArray = p.optionalArray(field);
   const out = new Array<string>(0);
   for (let i = 0; i < arr.length; i++) {
     const c = arr.stringAt(i);
     if (c.length == 0) continue; // the reader recorded the error
-    if (!known.includes(c)) {
-      const hint = other.includes(c) ? "; it is a condition of " + otherField : "";
+    if (!listIncludes(known, c)) {
+      const hint = listIncludes(other, c) ? "; it is a condition of " + otherField : "";
       p.reader.fail(arr.pathAt(i), "unknown retry condition \"" + c + "\"" + hint);
     } else if (out.includes(c)) {
       p.reader.fail(arr.pathAt(i), "duplicate retry condition \"" + c + "\"");

@@ -18,34 +18,41 @@
  * the end of this file.
  */
 import { RequestMatch } from "../../assembly/match";
-import { formatInteger } from "../../assembly/proxy-wasm/format";
+import { ascii, formatInteger } from "../../assembly/proxy-wasm/format";
 
 /**
  * `x-envoy-retry-on` values Envoy's router knows (retry_state_impl.cc `parseRetryOn`,
- * envoy/router/router.h `RETRY_ON_*`).
+ * envoy/router/router.h `RETRY_ON_*`), comma-separated.
  */
-export const HTTP_RETRY_CONDITIONS: string[] = [
-  "5xx",
-  "gateway-error",
-  "reset",
-  "reset-before-request",
-  "connect-failure",
-  "envoy-ratelimited",
-  "retriable-4xx",
-  "refused-stream",
-  "retriable-status-codes",
-  "retriable-headers",
-  "http3-post-connect-failure",
-];
+export function httpRetryConditions(): string {
+  // One comma-separated ASCII literal (packed by the asc transform): read at configure
+  // time only, it needs no array of UTF-16 literals.
+  return ascii.text(
+    "5xx,gateway-error,reset,reset-before-request,connect-failure,envoy-ratelimited,retriable-4xx,refused-stream,retriable-status-codes,retriable-headers,http3-post-connect-failure",
+  );
+}
 
-/** `x-envoy-retry-grpc-on` values (retry_state_impl.cc `parseRetryGrpcOn`). */
-export const GRPC_RETRY_CONDITIONS: string[] = [
-  "cancelled",
-  "deadline-exceeded",
-  "internal",
-  "resource-exhausted",
-  "unavailable",
-];
+/** `x-envoy-retry-grpc-on` values (retry_state_impl.cc `parseRetryGrpcOn`), comma-separated. */
+export function grpcRetryConditions(): string {
+  return ascii.text("cancelled,deadline-exceeded,internal,resource-exhausted,unavailable");
+}
+
+/** Whether `item` is one of the comma-separated entries of `list` (whole entries only). */
+export function listIncludes(list: string, item: string): bool {
+  const n = list.length;
+  const length = item.length;
+  let start = 0;
+  while (start <= n) {
+    let end = start;
+    while (end < n && list.charCodeAt(end) != 0x2c) end++;
+    if (end - start == length &&
+      memory.compare(changetype<usize>(list) + (<usize>start << 1), changetype<usize>(item), <usize>length << 1) == 0) {
+      return true;
+    }
+    start = end + 1;
+  }
+  return false;
+}
 
 /** Largest `max_retries` a policy may ask for (Envoy has no limit; a larger count only amplifies load). */
 export const MAX_RETRIES_LIMIT: i32 = 100;

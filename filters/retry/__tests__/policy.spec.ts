@@ -1,6 +1,6 @@
 import { RequestMatch } from "../../../assembly/match";
 import { isGrpcContentType, parseAttemptCount } from "../headers";
-import { RetryPolicy, capToBudget, idempotencyGuardApplies, isNonIdempotentMethod } from "../policy";
+import { RetryPolicy, capToBudget, grpcRetryConditions, httpRetryConditions, idempotencyGuardApplies, isNonIdempotentMethod, listIncludes } from "../policy";
 
 function policy(idempotencyHeader: string | null, maxRetries: i32 = 2): RetryPolicy {
   return new RetryPolicy("p", RequestMatch.all(), maxRetries, "5xx", "", "", -1, -1, idempotencyHeader);
@@ -91,5 +91,22 @@ describe("headers: what the filter reads", () => {
     expect<u32>(parseAttemptCount(bytes("2x"))).toBe(0);
     expect<u32>(parseAttemptCount(bytes("\u00e9"))).toBe(0);
     expect<u32>(parseAttemptCount(null)).toBe(0);
+  });
+});
+
+describe("retry condition lists", () => {
+  it("match whole comma-separated entries only", () => {
+    const http = httpRetryConditions();
+    expect<bool>(listIncludes(http, "5xx")).toBe(true); // first
+    expect<bool>(listIncludes(http, "reset")).toBe(true);
+    expect<bool>(listIncludes(http, "reset-before-request")).toBe(true);
+    expect<bool>(listIncludes(http, "http3-post-connect-failure")).toBe(true); // last
+    expect<bool>(listIncludes(http, "rese")).toBe(false);
+    expect<bool>(listIncludes(http, "5xx,gateway-error")).toBe(false);
+    expect<bool>(listIncludes(http, "")).toBe(false);
+    expect<bool>(listIncludes(http, "unavailable")).toBe(false);
+    expect<bool>(listIncludes(grpcRetryConditions(), "unavailable")).toBe(true);
+    expect<bool>(listIncludes(grpcRetryConditions(), "cancelled")).toBe(true);
+    expect<bool>(listIncludes("", "")).toBe(true); // an empty list has one empty entry
   });
 });
