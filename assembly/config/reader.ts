@@ -25,7 +25,7 @@
  *
  * JSON `null` counts as absent (the protobuf JSON mapping's rule).
  */
-import { JsonErrorKind, JsonOptions, JsonValue, emptyJsonObject, parseJsonAt } from "../json";
+import { JsonError, JsonErrorKind, JsonOptions, JsonValue, emptyJsonObject, parseJsonAt } from "../json";
 import { Duration, parseDuration } from "./duration";
 import { ascii, formatHex, formatInteger, formatNumber } from "../proxy-wasm/format";
 
@@ -55,9 +55,10 @@ export class ConfigReader {
       return reader;
     }
     const result = parseJsonAt(ptr, length, CONFIG_JSON_OPTIONS);
-    if (result.ok) return new ConfigReader(result.value!);
+    // A result holds its value when ok, its error otherwise (JsonResult): no null checks.
+    if (result.ok) return new ConfigReader(changetype<JsonValue>(result.value));
     const reader = new ConfigReader(EMPTY_OBJECT);
-    const error = result.error!;
+    const error = changetype<JsonError>(result.error);
     let where = "";
     if (error.kind != JsonErrorKind.TooLarge) {
       // Line and column help with configuration embedded in YAML.
@@ -219,7 +220,7 @@ export class ConfigObject {
     private readonly fields: string[],
   ) {
     for (let i = 0, n = value.length; i < n; i++) {
-      const name = value.keyAt(i)!;
+      const name = changetype<string>(value.keyAt(i)); // i < length: a name
       if (!fields.includes(name)) {
         reader.fail(memberPath(path, name), ascii.text("unknown field"));
         break;
