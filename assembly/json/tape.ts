@@ -206,70 +206,38 @@ export function hashAscii(p: usize, n: i32): u32 {
   return h;
 }
 
-// Scratch UTF-16 buffers for comparing escaped names (grown as needed, never freed).
-let scratchA: usize = 0;
-let scratchB: usize = 0;
-let scratchBytes: usize = 0;
-
-function ensureScratch(bytes: usize): void {
-  if (bytes <= scratchBytes) return;
-  let size = scratchBytes > 0 ? scratchBytes : 256;
-  while (size < bytes) size <<= 1;
-  if (scratchA) heap.free(scratchA);
-  if (scratchB) heap.free(scratchB);
-  scratchA = heap.alloc(size);
-  scratchB = heap.alloc(size);
-  scratchBytes = size;
-}
+// Names with escapes or non-ASCII bytes are decoded into a new string to be hashed or
+// compared: they are rare (JOSE and configuration names are ASCII), and one code path
+// through decodeString is smaller than decoding into scratch buffers.
 
 /** Hash of the name a string entry describes (see hashUnits16). */
 export function hashEntry(source: usize, entry: u64): u32 {
-  const p = source + <usize>stringOffset(entry);
-  const length = stringLength(entry);
-  if (!stringEscaped(entry)) return hashAscii(p, length);
-  const units = escapedUtf16Length(p, length);
-  ensureScratch(<usize>units << 1);
-  decodeEscaped(scratchA, p, length);
-  return hashUnits16(scratchA, units);
+  if (!stringEscaped(entry)) return hashAscii(source + <usize>stringOffset(entry), stringLength(entry));
+  const s = decodeString(source, entry);
+  return hashUnits16(changetype<usize>(s), s.length);
 }
 
 /** Whether two string entries (of the same source) decode to the same string. */
 export function entriesEqual(source: usize, a: u64, b: u64): bool {
-  const pa = source + <usize>stringOffset(a);
-  const pb = source + <usize>stringOffset(b);
-  const la = stringLength(a);
-  const lb = stringLength(b);
   if (!stringEscaped(a) && !stringEscaped(b)) {
-    return la == lb && memory.compare(pa, pb, <usize>la) == 0;
+    const la = stringLength(a);
+    return la == stringLength(b) &&
+      memory.compare(source + <usize>stringOffset(a), source + <usize>stringOffset(b), <usize>la) == 0;
   }
-  const ua = stringEscaped(a) ? escapedUtf16Length(pa, la) : la;
-  const ub = stringEscaped(b) ? escapedUtf16Length(pb, lb) : lb;
-  if (ua != ub) return false;
-  ensureScratch(<usize>ua << 1);
-  if (stringEscaped(a)) decodeEscaped(scratchA, pa, la);
-  else widenAscii(scratchA, pa, la);
-  if (stringEscaped(b)) decodeEscaped(scratchB, pb, lb);
-  else widenAscii(scratchB, pb, lb);
-  return memory.compare(scratchA, scratchB, <usize>ua << 1) == 0;
+  return decodeString(source, a) == decodeString(source, b);
 }
 
-/** Whether a string entry decodes to `s`, without allocating. */
+/** Whether a string entry decodes to `s`; allocates only for a name with escapes or non-ASCII bytes. */
 export function entryEquals(source: usize, entry: u64, s: string): bool {
+  if (stringEscaped(entry)) return decodeString(source, entry) == s;
   const p = source + <usize>stringOffset(entry);
-  const length = stringLength(entry);
   const n = s.length;
+  if (stringLength(entry) != n) return false;
   const q = changetype<usize>(s);
-  if (!stringEscaped(entry)) {
-    if (length != n) return false;
-    for (let i = 0; i < n; i++) {
-      if (<u32>load<u8>(p + <usize>i) != <u32>load<u16>(q + (<usize>i << 1))) return false;
-    }
-    return true;
+  for (let i = 0; i < n; i++) {
+    if (<u32>load<u8>(p + <usize>i) != <u32>load<u16>(q + (<usize>i << 1))) return false;
   }
-  if (escapedUtf16Length(p, length) != n) return false;
-  ensureScratch(<usize>n << 1);
-  decodeEscaped(scratchA, p, length);
-  return memory.compare(scratchA, q, <usize>n << 1) == 0;
+  return true;
 }
 
 // ---- hash index of large objects --------------------------------------------------------
