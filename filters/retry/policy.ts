@@ -39,16 +39,22 @@ export function grpcRetryConditions(): string {
 
 /** Whether `item` is one of the comma-separated entries of `list` (whole entries only). */
 export function listIncludes(list: string, item: string): bool {
+  const l = changetype<usize>(list);
+  const q = changetype<usize>(item);
   const n = list.length;
   const length = item.length;
   let start = 0;
   while (start <= n) {
-    let end = start;
-    while (end < n && list.charCodeAt(end) != 0x2c) end++;
-    if (end - start == length &&
-      memory.compare(changetype<usize>(list) + (<usize>start << 1), changetype<usize>(item), <usize>length << 1) == 0) {
-      return true;
+    // Match `item` at `start`, never across a comma; then the entry must end there.
+    let i = 0;
+    while (i < length && start + i < n) {
+      const c = load<u16>(l + (<usize>(start + i) << 1));
+      if (c == 0x2c || c != load<u16>(q + (<usize>i << 1))) break;
+      i++;
     }
+    let end = start + i;
+    if (i == length && (end == n || load<u16>(l + (<usize>end << 1)) == 0x2c)) return true;
+    while (end < n && load<u16>(l + (<usize>end << 1)) != 0x2c) end++;
     start = end + 1;
   }
   return false;

@@ -103,6 +103,9 @@ describe("retry condition lists", () => {
     expect<bool>(listIncludes(http, "http3-post-connect-failure")).toBe(true); // last
     expect<bool>(listIncludes(http, "rese")).toBe(false);
     expect<bool>(listIncludes(http, "5xx,gateway-error")).toBe(false);
+    expect<bool>(listIncludes("5xx,gateway-error", "5xx,gateway-error")).toBe(false);
+    expect<bool>(listIncludes("5xx,gateway-error", "gateway-errors")).toBe(false);
+    expect<bool>(listIncludes("5xx,gateway-error", "5x")).toBe(false);
     expect<bool>(listIncludes(http, "")).toBe(false);
     expect<bool>(listIncludes(http, "unavailable")).toBe(false);
     expect<bool>(listIncludes(grpcRetryConditions(), "unavailable")).toBe(true);
