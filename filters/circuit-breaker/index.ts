@@ -94,8 +94,9 @@ class Service {
 
 function replyHeaders(response: OpenResponse, kind: string): HeaderPair[] {
   const out = new Array<HeaderPair>();
-  for (let i = 0; i < response.headerNames.length; i++) {
-    out.push(new HeaderPair(response.headerNames[i], response.headerValues[i]));
+  // headerNames and headerValues are filled together (config.ts): same length, no holes.
+  for (let i = 0, n = response.headerNames.length; i < n; i++) {
+    out.push(new HeaderPair(unchecked(response.headerNames[i]), unchecked(response.headerValues[i])));
   }
   out.push(new HeaderPair("x-circuit-breaker", kind));
   return out;
@@ -119,9 +120,9 @@ class CircuitBreakerRoot extends RootContext {
     }
     const services = new StaticArray<Service>(config.services.length);
     for (let i = 0; i < services.length; i++) {
-      const service = new Service(config.services[i], config.statPrefix);
+      const service = new Service(unchecked(config.services[i]), config.statPrefix); // same length
       service.circuit.ensure();
-      services[i] = service;
+      unchecked((services[i] = service));
     }
     this.config = config;
     this.services = services;

@@ -23,7 +23,7 @@
  * counted and logged once. The gauge is process wide: each worker sets it when the state it
  * reads differs from the value it last set, one hostcall per change, none per request.
  */
-import { formatInteger, formatNumber } from "../../assembly/proxy-wasm/format";
+import { ascii, formatInteger, formatNumber } from "../../assembly/proxy-wasm/format";
 import { Counter, Gauge, logInfo, logWarn } from "../../assembly/proxy-wasm";
 import { FILTER_NAME, ServiceConfig } from "./config";
 import { Step, Transition, Trigger, transitionFrom, transitionTo } from "./machine";
@@ -46,12 +46,13 @@ export class ServiceStats {
     const fallback = Counter.define(base + "fallback");
     this.fallback = fallback;
     const t = new StaticArray<Counter>(6);
-    t[Transition.None] = fallback; // never counted: index 0 is Transition.None
-    t[Transition.ClosedToOpen] = Counter.define(base + "transition.closed_to_open");
-    t[Transition.OpenToHalfOpen] = Counter.define(base + "transition.open_to_half_open");
-    t[Transition.HalfOpenToClosed] = Counter.define(base + "transition.half_open_to_closed");
-    t[Transition.HalfOpenToOpen] = Counter.define(base + "transition.half_open_to_open");
-    t[Transition.HalfOpenRestart] = Counter.define(base + "transition.half_open_restart");
+    // Constant indexes below 6; names packed (asc transform), read once per service.
+    unchecked((t[Transition.None] = fallback)); // never counted: index 0 is Transition.None
+    unchecked((t[Transition.ClosedToOpen] = Counter.define(base + ascii.text("transition.closed_to_open"))));
+    unchecked((t[Transition.OpenToHalfOpen] = Counter.define(base + ascii.text("transition.open_to_half_open"))));
+    unchecked((t[Transition.HalfOpenToClosed] = Counter.define(base + ascii.text("transition.half_open_to_closed"))));
+    unchecked((t[Transition.HalfOpenToOpen] = Counter.define(base + ascii.text("transition.half_open_to_open"))));
+    unchecked((t[Transition.HalfOpenRestart] = Counter.define(base + ascii.text("transition.half_open_restart"))));
     this.transitions = t;
   }
 
@@ -71,27 +72,28 @@ export class ServiceStats {
   }
 
   private reason(step: Step): string {
+    // Made only on a transition: the literals are packed (ascii.text), half the data.
     const svc = this.svc;
     const totals = step.totals;
     switch (step.trigger) {
       case Trigger.ConsecutiveFailures:
-        return formatInteger(svc.failureThreshold) + " consecutive failures; open for " + millis(svc.openDurationMs);
+        return formatInteger(svc.failureThreshold) + ascii.text(" consecutive failures; open for ") + millis(svc.openDurationMs);
       case Trigger.FailureRate:
-        return "failure rate " + percent(totals.failures, totals.calls) + " of " + formatInteger(totals.calls) +
-          " calls in " + millis(svc.windowMs) + " reached " + formatNumber(svc.failureRateThreshold) + "%; open for " + millis(svc.openDurationMs);
+        return ascii.text("failure rate ") + percent(totals.failures, totals.calls) + " of " + formatInteger(totals.calls) +
+          ascii.text(" calls in ") + millis(svc.windowMs) + ascii.text(" reached ") + formatNumber(svc.failureRateThreshold) + ascii.text("%; open for ") + millis(svc.openDurationMs);
       case Trigger.SlowCallRate:
-        return "slow-call rate " + percent(totals.slow, totals.calls) + " of " + formatInteger(totals.calls) +
-          " calls in " + millis(svc.windowMs) + " reached " + formatNumber(svc.slowCallRateThreshold) + "%; open for " + millis(svc.openDurationMs);
+        return ascii.text("slow-call rate ") + percent(totals.slow, totals.calls) + " of " + formatInteger(totals.calls) +
+          ascii.text(" calls in ") + millis(svc.windowMs) + ascii.text(" reached ") + formatNumber(svc.slowCallRateThreshold) + ascii.text("%; open for ") + millis(svc.openDurationMs);
       case Trigger.OpenDurationElapsed:
-        return "open_duration " + millis(svc.openDurationMs) + " elapsed; up to " + formatInteger(svc.halfOpenRequests) + " probes";
+        return ascii.text("open_duration ") + millis(svc.openDurationMs) + ascii.text(" elapsed; up to ") + formatInteger(svc.halfOpenRequests) + " probes";
       case Trigger.ProbeFailed:
-        return "a probe failed; open for " + millis(svc.openDurationMs);
+        return ascii.text("a probe failed; open for ") + millis(svc.openDurationMs);
       case Trigger.ProbeSlow:
-        return "a probe was slow; open for " + millis(svc.openDurationMs);
+        return ascii.text("a probe was slow; open for ") + millis(svc.openDurationMs);
       case Trigger.ProbesSucceeded:
-        return formatInteger(svc.successThreshold) + " probes succeeded";
+        return formatInteger(svc.successThreshold) + ascii.text(" probes succeeded");
       case Trigger.ProbesLost:
-        return "no probe started or ended for " + millis(svc.openDurationMs) + "; probing again";
+        return ascii.text("no probe started or ended for ") + millis(svc.openDurationMs) + ascii.text("; probing again");
       default:
         return "";
     }
