@@ -18,6 +18,7 @@
  * `include_attempt_count_in_response`).
  */
 import { Counter } from "../../assembly/proxy-wasm";
+import { ascii } from "../../assembly/proxy-wasm/format";
 import { RetryConfig } from "./config";
 
 export class PolicyStats {
@@ -28,7 +29,7 @@ export class PolicyStats {
   constructor(prefix: string, policyName: string) {
     const base = prefix + ".policy." + policyName + ".";
     this.requests = Counter.define(base + "requests");
-    this.retriedRequests = Counter.define(base + "retried_requests");
+    this.retriedRequests = Counter.define(base + ascii.text("retried_requests"));
     this.retries = Counter.define(base + "retries");
   }
 }
@@ -45,10 +46,10 @@ export class RetryStats {
     const policies = new StaticArray<PolicyStats>(config.policies.length);
     for (let i = 0; i < policies.length; i++) unchecked((policies[i] = new PolicyStats(prefix, unchecked(config.policies[i]).name)));
     this.policies = policies;
-    this.retriedRequests = Counter.define(prefix + "_retried_requests");
+    this.retriedRequests = Counter.define(prefix + ascii.text("_retried_requests"));
     this.retries = Counter.define(prefix + "_retries");
-    this.idempotencyGuarded = Counter.define(prefix + "_idempotency_guarded");
-    this.budgetExhausted = Counter.define(prefix + "_budget_exhausted");
+    this.idempotencyGuarded = Counter.define(prefix + ascii.text("_idempotency_guarded"));
+    this.budgetExhausted = Counter.define(prefix + ascii.text("_budget_exhausted"));
   }
 
   /** Counts a response that took `attempts` attempts, for policy `index` (-1: none). */
