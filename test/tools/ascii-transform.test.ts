@@ -147,13 +147,18 @@ export function grown(): string { return "ab".padEnd(40, "-"); }
 export function collect(): void { __collect(); }
 `;
 
+/** The test module's exports (its abort throws). */
+function instantiate(bytes: Uint8Array): Record<string, any> {
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
+    env: { abort: () => { throw new Error('abort'); } },
+  }).exports as Record<string, any>;
+}
+
 describe('static object headers', () => {
   it('minimal runtime: static blocks have mmInfo 0, no 1-byte segments, and literals, constant arrays and strings made from them work across collections', async () => {
     const bytes = await compile(STATIC_SOURCE, true, 'minimal');
     expect(analyzeWasm(bytes).data.filter((d) => d.bytes === 1)).toEqual([]);
-    const e = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
-      env: { abort: () => { throw new Error('abort'); } },
-    }).exports as Record<string, any>;
+    const e = instantiate(bytes);
     const memory = e.memory as WebAssembly.Memory;
     const s = e.greeting();
     expect(readString(memory, s)).toBe('a static string literal');
@@ -170,9 +175,7 @@ describe('static object headers', () => {
   it('incremental runtime (whose __renew reads a block size): keeps the compiler headers', async () => {
     const bytes = await compile(STATIC_SOURCE, true, 'incremental');
     expect(analyzeWasm(bytes).data.filter((d) => d.bytes === 1).length).toBeGreaterThan(0);
-    const e = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
-      env: { abort: () => { throw new Error('abort'); } },
-    }).exports as Record<string, any>;
+    const e = instantiate(bytes);
     const memory = e.memory as WebAssembly.Memory;
     const s = e.greeting();
     expect(readString(memory, s)).toBe('a static string literal');
