@@ -17,6 +17,7 @@ import path from 'node:path';
 import { BodyBuffer } from '../http/body-buffer.ts';
 import type { DecoderFilterCallbacks, EncoderFilterCallbacks, HttpFilter, StreamInfo } from '../http/filter.ts';
 import { HeaderMap } from '../http/header-map.ts';
+import { round, timeMicros } from '../bench/report.ts';
 import { WasmEmulator } from './emulator.ts';
 import { WasmPlugin } from './plugin.ts';
 import { SharedState } from './shared/shared-state.ts';
@@ -24,21 +25,6 @@ import { SharedState } from './shared/shared-state.ts';
 const root = path.resolve(import.meta.dirname, '..', '..');
 const PROBE = path.join(root, 'build/test/host-probe.wasm');
 const EXAMPLE = path.join(root, 'build/test/example.wasm');
-
-/** Median microseconds per call of `fn` (after warm-up), over `rounds` rounds. */
-function timeMicros(fn: () => unknown, iterations: number, rounds = 5): number {
-  for (let i = 0; i < Math.max(10, iterations >> 2); i++) fn();
-  const samples: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < iterations; i++) fn();
-    samples.push(Number(process.hrtime.bigint() - t0) / 1e3 / iterations);
-  }
-  samples.sort((a, b) => a - b);
-  return samples[samples.length >> 1];
-}
-
-const round = (x: number): number => Number(x.toFixed(3));
 
 const HEADERS: Array<[string, string]> = [
   [':method', 'GET'],
