@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import asc from 'assemblyscript/asc';
 import { listTargets, projectRoot, type BuildTarget } from './build.ts';
+import { readModuleInfo } from './host/module-info.ts';
 
 // ---------------------------------------------------------------------------
 // Reading a module
@@ -138,7 +139,6 @@ export function analyzeWasm(bytes: Uint8Array): ModuleSizes {
   const data: DataSegmentSize[] = [];
   const names = new Map<number, string>();
   const exports: string[] = [];
-  let importedFunctions = 0;
   while (r.pos < bytes.length) {
     const start = r.pos;
     const id = r.byte();
@@ -153,24 +153,6 @@ export function analyzeWasm(bytes: Uint8Array): ModuleSizes {
       const customName = s.name();
       name = `custom:${customName}`;
       if (customName === 'name') readFunctionNames(s, names);
-    } else if (id === 2) {
-      for (let i = 0, n = s.u32(); i < n; i++) {
-        s.name();
-        s.name();
-        const kind = s.byte();
-        if (kind === 0) {
-          s.u32();
-          importedFunctions++;
-        } else if (kind === 1) {
-          s.byte();
-          skipLimits(s);
-        } else if (kind === 2) {
-          skipLimits(s);
-        } else {
-          s.byte();
-          s.byte();
-        }
-      }
     } else if (id === 7) {
       for (let i = 0, n = s.u32(); i < n; i++) {
         exports.push(s.name());
@@ -198,17 +180,13 @@ export function analyzeWasm(bytes: Uint8Array): ModuleSizes {
     sections.push({ id, name, bytes: end - start });
     r.pos = end;
   }
+  // Function indices count imports first; the host's module reader already walks imports.
+  const importedFunctions = readModuleInfo(bytes).imports.filter((i) => i.kind === 'function').length;
   const functions = bodies.map((b, i) => {
     const index = importedFunctions + i;
     return { index, name: names.get(index) ?? `$${index}`, bytes: b };
   });
   return { total: bytes.length, sections, importedFunctions, functions, data, exports };
-}
-
-function skipLimits(r: Reader): void {
-  const flags = r.byte();
-  r.u32();
-  if (flags & 1) r.u32();
 }
 
 // A constant expression `i32.const n end` (anything else: -1).
