@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { buildTarget, listTargets, projectRoot } from '../../harness/build.ts';
 import { type EmulatorOptions, WasmEmulator } from '../../harness/host/emulator.ts';
+import type { WasmPlugin } from '../../harness/host/plugin.ts';
 
 export const PROBE_WASM = path.join(projectRoot, 'build/test/host-probe.wasm');
 export const EXAMPLE_WASM = path.join(projectRoot, 'build/test/example.wasm');
@@ -53,9 +54,9 @@ export function status(emu: WasmEmulator, line: string): number {
   return Number(result(emu, line).split(' ')[0]);
 }
 
-/** Replaces the probe's script at run time (through its `probe_set_script` export). */
-export function setScript(emu: WasmEmulator, script: string[]): void {
-  const wasm = emu.plugin.wasm;
+/** Replaces a probe plugin's script at run time (through its `probe_set_script` export). */
+export function setScript(plugin: WasmPlugin, script: string[]): void {
+  const wasm = plugin.wasm;
   const exports = wasm.exports as { probe_alloc(n: number): number; probe_set_script(p: number, n: number): void };
   const bytes = Buffer.from(script.join('\n'));
   const ptr = exports.probe_alloc(bytes.length);

@@ -49,7 +49,7 @@ describe('a trap', () => {
   it('FAIL_RELOAD: 503 while backing off, then a fresh VM serves again', async () => {
     const emu = await probe(['req_headers log 2 serving'], { failurePolicy: 'FAIL_RELOAD', reloadBaseIntervalMs: 1000 });
     // Only the first VM traps: its script is swapped; a reloaded VM runs the configuration's.
-    setScript(emu, ['req_headers trap']);
+    setScript(emu.plugin, ['req_headers trap']);
     const first = emu.initializeHttpContext();
     emu.callOnRequestHeaders(first, GET, true);
     expect(emu.getSentLocalResponse(first)?.status).toBe(503);

@@ -7,7 +7,7 @@ import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, type HttpF
 import { HeaderMap } from '../../harness/http/header-map.ts';
 import { createWasmPlugin, SharedState, type HttpCallResponse, type WasmPlugin } from '../../harness/host/index.ts';
 import { FilterManager, type FilterEntry, type ResolvedRoute, type StreamDecoderCallbacks } from '../../harness/proxy/filter-manager.ts';
-import { ensureBuilt, PROBE_WASM } from '../host/probe.ts';
+import { ensureBuilt, PROBE_WASM, setScript } from '../host/probe.ts';
 import { readFile } from 'node:fs/promises';
 
 let code: Uint8Array;
@@ -231,14 +231,3 @@ describe('route changes (context.cc onHeadersModified → clearRouteCache)', () 
     expect(h.logs).toContain('steer: resp_headers property xds/cluster_name -> 1');
   });
 });
-
-/** Replaces a probe plugin's script (probe_set_script). */
-function setScript(plugin: WasmPlugin, script: string[]): void {
-  const wasm = plugin.wasm;
-  const exports = wasm.exports as { probe_alloc(n: number): number; probe_set_script(p: number, n: number): void };
-  const bytes = Buffer.from(script.join('\n'));
-  const ptr = exports.probe_alloc(bytes.length);
-  wasm.mem.refresh();
-  wasm.mem.u8.set(bytes, ptr);
-  exports.probe_set_script(ptr, bytes.length);
-}
