@@ -3,26 +3,11 @@
  * random keys and messages each run, from a seed printed with any failure (set
  * CRYPTO_SEED to replay). Verification uses a prebuilt key object, as jwt-auth does.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashAlg, VerifyResult, loadCryptoModule, type CryptoModule } from '../../harness/crypto/wasm.ts';
+import { seed, seededStream } from './seed.ts';
 
-const seed = process.env.CRYPTO_SEED ?? randomBytes(8).toString('hex');
-
-/** Deterministic bytes from the run's seed (SHA-256 in counter mode). */
-function seededStream(label: string) {
-  let counter = 0;
-  return (n: number): Buffer => {
-    const chunks: Buffer[] = [];
-    let have = 0;
-    while (have < n) {
-      const block = createHash('sha256').update(`${seed}/${label}/${counter++}`).digest();
-      chunks.push(block);
-      have += block.length;
-    }
-    return Buffer.concat(chunks).subarray(0, n);
-  };
-}
 
 let wasm: CryptoModule;
 beforeAll(() => {

@@ -5,22 +5,12 @@
  * (CRYPTO_SEED replays them; a failure message also carries the key and signature).
  * Verification uses keys built once, as jwt-auth does with JWKS keys.
  */
-import crypto, { createHash, randomBytes, type KeyObject } from 'node:crypto';
+import crypto, { type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashAlg, VerifyResult, loadCryptoModule, verifyResultName, type CryptoModule } from '../../harness/crypto/wasm.ts';
+import { seed, seededStream } from './seed.ts';
 
-const seed = process.env.CRYPTO_SEED ?? randomBytes(8).toString('hex');
-
-/** Deterministic bytes from the run's seed (SHA-256 in counter mode). */
-function seededStream(label: string) {
-  let counter = 0;
-  return (n: number): Buffer => {
-    const chunks: Buffer[] = [];
-    for (let have = 0; have < n; have += 32) chunks.push(createHash('sha256').update(`${seed}/${label}/${counter++}`).digest());
-    return Buffer.concat(chunks).subarray(0, n);
-  };
-}
 
 interface TestKey {
   label: string;

@@ -15,19 +15,12 @@
  *
  * Samples come from a seed printed with any failure (CRYPTO_SEED replays them).
  */
-import crypto, { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+import crypto, { sign, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VerifyResult, loadCryptoModule, type CryptoModule } from '../../harness/crypto/wasm.ts';
+import { seed, seededBytes } from './seed.ts';
 
-const seed = process.env.CRYPTO_SEED ?? randomBytes(8).toString('hex');
-
-/** Deterministic bytes from the run's seed (SHA-256 in counter mode). */
-function seededBytes(label: string, n: number): Buffer {
-  const chunks: Buffer[] = [];
-  for (let i = 0, have = 0; have < n; i++, have += 32) chunks.push(createHash('sha256').update(`${seed}/${label}/${i}`).digest());
-  return Buffer.concat(chunks).subarray(0, n);
-}
 
 const big = (b: Uint8Array) => BigInt('0x' + (Buffer.from(b).toString('hex') || '0'));
 const bytesOf = (x: bigint, len: number) => Buffer.from(x.toString(16).padStart(len * 2, '0'), 'hex');
