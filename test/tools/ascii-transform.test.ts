@@ -39,10 +39,22 @@ async function compile(source: string, transform: boolean, runtime = 'stub'): Pr
   return binary!;
 }
 
-// Reads the AssemblyScript string at `ptr` (UTF-16, byte length in the header's rtSize).
-function readString(memory: WebAssembly.Memory, ptr: number): string {
+/** The test module's exports (its abort throws). */
+function instantiate(bytes: Uint8Array): Record<string, any> {
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
+    env: { abort: () => { throw new Error('abort'); } },
+  }).exports as Record<string, any>;
+}
+
+// The bytes of the AssemblyScript object at `ptr` (byte length in the header's rtSize).
+function readBytes(memory: WebAssembly.Memory, ptr: number): Buffer {
   const size = new Uint32Array(memory.buffer, ptr - 4, 1)[0];
-  return Buffer.from(new Uint8Array(memory.buffer, ptr, size)).toString('utf16le');
+  return Buffer.from(new Uint8Array(memory.buffer, ptr, size));
+}
+
+// The AssemblyScript string at `ptr` (UTF-16).
+function readString(memory: WebAssembly.Memory, ptr: number): string {
+  return readBytes(memory, ptr).toString('utf16le');
 }
 
 const SOURCE = `
@@ -75,8 +87,7 @@ describe('ascii transform', () => {
   it('gives the same strings with and without the transform, and stores the ASCII ones in half the bytes', async () => {
     for (const transform of [false, true]) {
       const bytes = await compile(SOURCE, transform);
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { env: { abort: () => { throw new Error('abort'); } } });
-      const e = instance.exports as Record<string, any>;
+      const e = instantiate(bytes);
       const memory = e.memory as WebAssembly.Memory;
       expect(readString(memory, e.even())).toBe('expected a duration like "60s"');
       expect(readString(memory, e.odd())).toBe('unknown field');
@@ -109,18 +120,11 @@ export function notAscii(): ArrayBuffer { return ascii.bytes("caf\\u00e9"); }
 export function collect(): void { __collect(); }
 `;
 
-// The bytes of the ArrayBuffer at \`ptr\` (byte length in the header's rtSize).
-function readBytes(memory: WebAssembly.Memory, ptr: number): Buffer {
-  const size = new Uint32Array(memory.buffer, ptr - 4, 1)[0];
-  return Buffer.from(new Uint8Array(memory.buffer, ptr, size));
-}
-
 describe('ascii.bytes', () => {
   it('gives the same bytes with and without the transform; with it, one static copy and no UTF-16 text', async () => {
     for (const transform of [false, true]) {
       const bytes = await compile(BYTES_SOURCE, transform, 'minimal');
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { env: { abort: () => { throw new Error('abort'); } } });
-      const e = instance.exports as Record<string, any>;
+      const e = instantiate(bytes);
       const memory = e.memory as WebAssembly.Memory;
       e.collect(); // static or not, the bytes survive a collection
       expect(readBytes(memory, e.name()).toString('latin1')).toBe('x-envoy-upstream-rq-timeout-ms');
@@ -146,13 +150,6 @@ export function codes(): StaticArray<i32> { return [200, 404, 503]; }
 export function grown(): string { return "ab".padEnd(40, "-"); }
 export function collect(): void { __collect(); }
 `;
-
-/** The test module's exports (its abort throws). */
-function instantiate(bytes: Uint8Array): Record<string, any> {
-  return new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
-    env: { abort: () => { throw new Error('abort'); } },
-  }).exports as Record<string, any>;
-}
 
 describe('static object headers', () => {
   it('minimal runtime: static blocks have mmInfo 0, no 1-byte segments, and literals, constant arrays and strings made from them work across collections', async () => {
