@@ -3,11 +3,8 @@
  * oracle of the differential suite), tokens signed with them, configurations, and the
  * emulator (fake clock) driving build/jwt-auth.wasm one request at a time.
  */
-import asc from 'assemblyscript/asc';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { projectRoot } from '../../../harness/build.ts';
 import { WasmEmulator } from '../../../harness/host/emulator.ts';
@@ -15,6 +12,7 @@ import type { HostcallObserver } from '../../../harness/host/services.ts';
 import type { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import type { LocalReply } from '../../../harness/http/filter.ts';
 import { ensureBuilt } from '../../sdk/build.ts';
+import { compileTestModule, mtimeOf } from '../test-module.ts';
 
 export const ROOT_ID = 'jwt-auth';
 export const ISSUER = 'https://auth.mesh.test';
@@ -46,22 +44,15 @@ export const buildJwtAuth = (): Promise<string> => ensureBuilt('jwt-auth');
 
 /**
  * Builds the test-only module with a slowed-down lease write (filters/jwt-auth/__tests__/
- * racy-entry.ts) with the jwt-auth target's options, when older than build/jwt-auth.wasm;
- * written to a temporary file and renamed, so parallel suites never load half a module.
+ * racy-entry.ts) with the jwt-auth target's options (../test-module.ts), when older than
+ * build/jwt-auth.wasm or its entry.
  */
 export async function buildRacy(): Promise<string> {
   const filter = await buildJwtAuth();
   const out = path.join(projectRoot, 'build', 'test', 'jwt-auth-racy.wasm');
-  const mtime = (p: string) => { try { return statSync(p).mtimeMs; } catch { return 0; } };
   const entry = 'filters/jwt-auth/__tests__/racy-entry.ts';
-  if (mtime(out) >= Math.max(mtime(filter), mtime(path.join(projectRoot, entry)))) return out;
-  const tmp = `${out}.${process.pid}.tmp`;
-  let diagnostics = '';
-  const sink = { write: (s: string) => ((diagnostics += s), true) } as never;
-  const { error } = await asc.main([entry, '--config', 'asconfig.json', '--target', 'jwt-auth', '--outFile', tmp, '--baseDir', projectRoot], { stdout: sink, stderr: sink });
-  if (error) throw new Error(`${entry}: ${error.message}\n${diagnostics}`);
-  await rename(tmp, out);
-  return out;
+  if (mtimeOf(out) >= Math.max(mtimeOf(filter), mtimeOf(path.join(projectRoot, entry)))) return out;
+  return compileTestModule(entry, 'jwt-auth', out);
 }
 
 export const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'] as const;

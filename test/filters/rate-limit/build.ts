@@ -2,14 +2,13 @@
  * Builds the rate-limit modules the suites load, when missing or older than their
  * sources: build/rate-limit.wasm (the asconfig target) and the test-only
  * build/test/rate-limit-slow-write.wasm (filters/rate-limit/__tests__/racy-entry.ts,
- * compiled with the target's options). Each is compiled to a temporary file and renamed,
- * so suites running side by side never load a half-written module.
+ * compiled with the target's options by ../test-module.ts, which writes a temporary file
+ * and renames it).
  */
 import { readdirSync, statSync } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import asc from 'assemblyscript/asc';
 import { projectRoot } from '../../../harness/build.ts';
+import { compileTestModule, mtimeOf } from '../test-module.ts';
 
 export const RATE_LIMIT_WASM = path.join(projectRoot, 'build', 'rate-limit.wasm');
 export const SLOW_WRITE_WASM = path.join(projectRoot, 'build', 'test', 'rate-limit-slow-write.wasm');
@@ -25,25 +24,10 @@ function newestMtime(p: string): number {
   return newest;
 }
 
-function builtAt(p: string): number {
-  try {
-    return statSync(p).mtimeMs;
-  } catch {
-    return 0;
-  }
-}
-
 async function compile(entry: string, outFile: string): Promise<string> {
   const sources = Math.max(...SOURCES.map((s) => newestMtime(path.join(projectRoot, s))));
-  if (builtAt(outFile) >= sources) return outFile;
-  await mkdir(path.dirname(outFile), { recursive: true });
-  const tmp = `${outFile}.${process.pid}.${Date.now()}.tmp`;
-  let diagnostics = '';
-  const sink = { write: (s: string) => ((diagnostics += s), true) } as never;
-  const { error } = await asc.main([entry, '--config', 'asconfig.json', '--target', 'rate-limit', '--outFile', tmp, '--baseDir', projectRoot], { stdout: sink, stderr: sink });
-  if (error) throw new Error(`${entry}: ${error.message}\n${diagnostics}`);
-  await rename(tmp, outFile);
-  return outFile;
+  if (mtimeOf(outFile) >= sources) return outFile;
+  return compileTestModule(entry, 'rate-limit', outFile);
 }
 
 /** build/rate-limit.wasm, rebuilt if stale. */
