@@ -223,9 +223,4 @@ export class MemoryView {
     for (let i = 0; i < n; i++) u8[ptr + i] = s.charCodeAt(i);
     return n;
   }
-
-  /** Refreshes the views if memory grew (growing detaches the old buffer: length 0). */
-  refreshIfDetached(): void {
-    if (this.u8.length === 0) this.refresh();
-  }
 }

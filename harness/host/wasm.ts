@@ -495,8 +495,8 @@ export class Wasm {
 
   /**
    * Allocates `size` bytes in the VM (cpp-host `WasmBase::allocMemory`): returns the
-   * address, or 0 when `malloc` fails or traps. Views are refreshed afterwards since
-   * `malloc` may grow memory.
+   * address, or 0 when `malloc` fails or traps. The views are valid afterwards even if
+   * `malloc` grew memory (the bounds check refreshes them).
    */
   allocMemory(size: number): number {
     const malloc = this.fns.malloc;
@@ -518,7 +518,7 @@ export class Wasm {
       this.current = savedContext;
       this.effectiveContextId = savedEffective;
     }
-    this.mem.refreshIfDetached();
+    // inBounds refreshes the views when `malloc` grew memory (the old ones read as length 0).
     if (ptr === 0 || !this.mem.inBounds(ptr, size)) return 0;
     return ptr;
   }
