@@ -15,6 +15,7 @@ import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
 import { action, delay, echo, failTimes, startUpstream, status, type Upstream } from '../../harness/upstream/index.ts';
 import { buildBreaker } from '../filters/circuit-breaker/harness.ts';
 import { bootstrap } from '../proxy/bootstrap-builder.ts';
+import { wasmHttpFilter } from './wasm-filter.ts';
 
 const CONCURRENCY = 4;
 
@@ -57,20 +58,7 @@ async function startUpstreams(): Promise<Upstreams> {
 
 function breakerBootstrap(wasm: string, ups: Upstreams): Record<string, unknown> {
   return bootstrap({
-    filters: [
-      {
-        name: 'envoy.filters.http.wasm',
-        typed_config: {
-          '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-          config: {
-            name: 'circuit-breaker',
-            root_id: 'circuit-breaker',
-            vm_config: { vm_id: 'circuit-breaker', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasm } } },
-            configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: JSON.stringify(CONFIG) },
-          },
-        },
-      },
-    ],
+    filters: [wasmHttpFilter('circuit-breaker', wasm, CONFIG)],
     virtualHosts: [
       {
         routes: [

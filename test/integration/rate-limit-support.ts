@@ -10,24 +10,11 @@ import { Pool } from 'undici';
 import { startEnvoy, type EnvoyAvailability } from '../../harness/envoy/runner.ts';
 import { startProxy } from '../../harness/proxy/index.ts';
 import { bootstrap } from '../proxy/bootstrap-builder.ts';
+import { wasmHttpFilter } from './wasm-filter.ts';
 
 /** The `envoy.filters.http.wasm` entry running `wasm` with `config` (and an optional VM configuration). */
-export function rateLimitFilter(wasm: string, config: unknown, vmConfiguration?: string): Record<string, unknown> {
-  const vm: Record<string, unknown> = { vm_id: 'rate-limit', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasm } } };
-  if (vmConfiguration !== undefined) vm.configuration = { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: vmConfiguration };
-  return {
-    name: 'envoy.filters.http.wasm',
-    typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-      config: {
-        name: 'rate-limit',
-        root_id: 'rate-limit',
-        vm_config: vm,
-        configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: JSON.stringify(config) },
-      },
-    },
-  };
-}
+export const rateLimitFilter = (wasm: string, config: unknown, vmConfiguration?: string): Record<string, unknown> =>
+  wasmHttpFilter('rate-limit', wasm, config, vmConfiguration);
 
 /** A bootstrap with the filter in front of one upstream. */
 export function rateLimitBootstrap(filter: Record<string, unknown>, upstream: string): Record<string, unknown> {

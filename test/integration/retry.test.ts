@@ -14,24 +14,10 @@ import { startProxy } from '../../harness/proxy/index.ts';
 import { action, callEcho, echoClient, failTimes, startGrpcUpstream, startUpstream, status, type GrpcUpstream, type RecordedRequest, type Upstream, type UpstreamHandler } from '../../harness/upstream/index.ts';
 import { bootstrap, TRUST_LOOPBACK } from '../proxy/bootstrap-builder.ts';
 import { POLICIES } from '../filters/retry/policies.ts';
+import { wasmHttpFilter } from './wasm-filter.ts';
 
 const WASM = process.env.RETRY_WASM ?? path.join(projectRoot, 'build', 'retry.wasm');
 const missing = existsSync(WASM) ? '' : `${WASM} not built (node bin/mesh-filters.js build retry)`;
-
-function retryFilter(config: unknown): Record<string, unknown> {
-  return {
-    name: 'envoy.filters.http.wasm',
-    typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-      config: {
-        name: 'retry',
-        root_id: 'retry',
-        vm_config: { vm_id: 'retry', runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: WASM } } },
-        configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: JSON.stringify(config) },
-      },
-    },
-  };
-}
 
 /** Envoy's fixed part of a route's retry policy: only the backoff (short here; envoy/mesh.yaml has the seeds' 2 s and 0.5 s). */
 const BACKOFF = { retry_policy: { retry_back_off: { base_interval: '0.01s', max_interval: '0.05s' } } };
@@ -41,7 +27,7 @@ const MANY_RETRIES = { circuit_breakers: { thresholds: [{ max_retries: 1000 }] }
 function meshBootstrap(filterConfig: unknown, backend: string, grpcBackend?: string): Record<string, unknown> {
   return bootstrap({
     hcm: TRUST_LOOPBACK, // mesh traffic: clients' x-envoy-* headers reach the filters, which must strip them
-    filters: [retryFilter(filterConfig)],
+    filters: [wasmHttpFilter('retry', WASM, filterConfig)],
     virtualHosts: [
       {
         name: 'mesh',

@@ -1,0 +1,21 @@
+/**
+ * The `envoy.filters.http.wasm` entry the integration suites put in a bootstrap
+ * (envoy.extensions.filters.http.wasm.v3.Wasm), as users write it.
+ */
+const STRING_VALUE = 'type.googleapis.com/google.protobuf.StringValue';
+
+/**
+ * Runs `wasm` under `rootId` (also the plugin name and vm_id) with `config` as its JSON
+ * plugin configuration, and `vmConfiguration`, when given, as the VM configuration.
+ */
+export function wasmHttpFilter(rootId: string, wasm: string, config: unknown, vmConfiguration?: string): Record<string, unknown> {
+  const vm: Record<string, unknown> = { vm_id: rootId, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasm } } };
+  if (vmConfiguration !== undefined) vm.configuration = { '@type': STRING_VALUE, value: vmConfiguration };
+  return {
+    name: 'envoy.filters.http.wasm',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+      config: { name: rootId, root_id: rootId, vm_config: vm, configuration: { '@type': STRING_VALUE, value: JSON.stringify(config) } },
+    },
+  };
+}
