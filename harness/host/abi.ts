@@ -34,6 +34,8 @@ export enum LogLevel {
 
 /** spdlog's level names, as Envoy prints them (`[warning]`) and `--log-level` takes them. */
 export const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warning', 'error', 'critical'] as const;
+/** A `LogLevel` by name (`LOG_LEVEL_NAMES[level]`). */
+export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number];
 
 /** `proxy_buffer_type_t`. */
 export enum BufferType {

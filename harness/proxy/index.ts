@@ -23,12 +23,13 @@ import { loadBootstrapFile, parseBootstrap, ProxyConfigError, type BootstrapConf
 import type { UpstreamHost } from './cluster-manager.ts';
 import { Outbox, transferable, type FromWorker, type ToWorker, type WorkerInit } from './messages.ts';
 import { ProxyStats } from './stats.ts';
+import { LOG_LEVEL_NAMES, type LogLevelName } from '../host/abi.ts';
 import type { SharedStateHandle } from '../host/index.ts';
 
 export { ProxyConfigError } from './bootstrap.ts';
 export type { BootstrapConfig } from './bootstrap.ts';
 
-export type ProxyLogLevel = 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical' | 'off';
+export type ProxyLogLevel = LogLevelName | 'off';
 
 export interface ProxyOptions {
   /** Path of a bootstrap YAML/JSON file, a parsed YAML document, or a `BootstrapConfig`. */
@@ -64,7 +65,7 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
-const LEVELS: ProxyLogLevel[] = ['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off'];
+const LEVELS: readonly ProxyLogLevel[] = [...LOG_LEVEL_NAMES, 'off'];
 
 function toBootstrap(b: ProxyOptions['bootstrap'], baseDir?: string): BootstrapConfig {
   if (typeof b === 'string') return loadBootstrapFile(b, { baseDir });

@@ -9,6 +9,7 @@ import type { BootstrapConfig } from './bootstrap.ts';
 import type { UpstreamHost } from './cluster-manager.ts';
 import type { StreamStart } from './connection-manager.ts';
 import type { StatsHandle } from './stats.ts';
+import type { LogLevelName } from '../host/abi.ts';
 import type { SharedStateHandle } from '../host/index.ts';
 
 export type ToWorker =
@@ -29,7 +30,7 @@ export type FromWorker =
   | { t: 'resume'; id: number }
   | { t: 'stopped' }
   /** A log line of the worker (plugin `proxy_log`, VM failures), already filtered by level. */
-  | { t: 'log'; level: 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical'; line: string };
+  | { t: 'log'; level: LogLevelName; line: string };
 
 /** `workerData` of each worker thread. */
 export interface WorkerInit {

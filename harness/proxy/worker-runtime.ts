@@ -7,6 +7,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { HttpFilterFactory } from '../http/filter.ts';
+import type { LogLevelName } from '../host/abi.ts';
 import type { HttpFilterConfig, WasmPluginConfig } from './bootstrap.ts';
 import { ClusterManager, type UpstreamHost } from './cluster-manager.ts';
 import { ConnectionManager, routerFactory, streamFilterFactory, type FilterFactoryEntry, type StreamSink } from './connection-manager.ts';
@@ -53,9 +54,8 @@ function hostLogLevel(host: Host, level: string): number {
   return i >= 0 ? i : names.length;
 }
 
-export type WorkerLogLevel = 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical';
 /** Where a worker's log lines go (worker.ts: to the main thread's log). */
-export type WorkerLog = (level: WorkerLogLevel, line: string) => void;
+export type WorkerLog = (level: LogLevelName, line: string) => void;
 
 const stderrLog: WorkerLog = (level, line) => void process.stderr.write(`[${level}] ${line}\n`);
 
