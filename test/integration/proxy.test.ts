@@ -1,26 +1,12 @@
 // The embedded data plane end to end: real sockets, worker threads, programmable upstreams.
 import http2 from 'node:http2';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import * as grpc from '@grpc/grpc-js';
 import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
 import { action, callEcho, delay, echoClient, failTimes, sequence, startGrpcUpstream, startUpstream, status, type GrpcUpstream, type Upstream } from '../../harness/upstream/index.ts';
 import { bootstrap, TRUST_LOOPBACK } from '../proxy/bootstrap-builder.ts';
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function get(proxy: RunningProxy, path: string, headers: Record<string, string> = {}, opts: { method?: string; body?: string } = {}) {
-  const res = await request(`http://${proxy.listeners[0].address}${path}`, { method: (opts.method ?? 'GET') as 'GET', headers, body: opts.body });
-  const text = await res.body.text();
-  return { status: res.statusCode, headers: res.headers as Record<string, string>, text, json: () => JSON.parse(text) };
-}
+import { closedPort, get } from './proxy-client.ts';
 
 function h2(address: string, headers: http2.OutgoingHttpHeaders, body?: string, trailers?: Record<string, string>) {
   return new Promise<{ headers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {

@@ -3,7 +3,6 @@
 // parsing), then through the proxy with real sockets and flaky upstreams (the cases
 // test/integration/proxy.test.ts does not cover).
 import http2 from 'node:http2';
-import net from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
@@ -12,6 +11,7 @@ import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
 import { RetryState, parseRetryOn, simpleAtoi, type RetryClusterHooks, type RoutePolicy } from '../../harness/proxy/retry-state.ts';
 import { action, delay, failTimes, sequence, startUpstream, status, type RecordedRequest, type Upstream, type UpstreamHandler } from '../../harness/upstream/index.ts';
 import { bootstrap, TRUST_LOOPBACK } from '../proxy/bootstrap-builder.ts';
+import { closedPort, get } from './proxy-client.ts';
 
 function hooks(maxOpen = Infinity): RetryClusterHooks & { counts: Record<string, number> } {
   const counts: Record<string, number> = { open: 0, retry: 0, success: 0, limit: 0, overflow: 0 };
@@ -107,20 +107,6 @@ describe('RetryState (retry_state_impl.cc) without a proxy', () => {
     expect(h.counts).toMatchObject({ open: 0, retry: 1, success: 1, overflow: 1 });
   });
 });
-
-async function get(proxy: RunningProxy, path: string, headers: Record<string, string> = {}, opts: { method?: string; body?: string | Buffer } = {}) {
-  const res = await request(`http://${proxy.listeners[0].address}${path}`, { method: (opts.method ?? 'GET') as 'GET', headers, body: opts.body });
-  const text = await res.body.text();
-  return { status: res.statusCode, headers: res.headers as Record<string, string>, text };
-}
-
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Milliseconds between the upstream's arrivals on `path`. */
 function gaps(up: Upstream, path: string): number[] {
