@@ -15,7 +15,7 @@
  * not link the SDK.
  */
 import { HeaderMap } from "../proxy-wasm/headers";
-import { RequestHeaders } from "./request";
+import { RequestHeaders, isSet } from "./request";
 
 export class HostRequestHeaders extends RequestHeaders {
   private pathValue: string | null = null;
@@ -29,19 +29,18 @@ export class HostRequestHeaders extends RequestHeaders {
 
   path(): string {
     const cached = this.pathValue;
-    // Not `cached !== null`: on a string that compiles to a String.__eq call.
-    if (changetype<usize>(cached) != 0) return changetype<string>(cached);
+    if (isSet(cached)) return changetype<string>(cached);
     const got = this.map.get(":path");
-    const v = changetype<usize>(got) != 0 ? changetype<string>(got) : "";
+    const v = isSet(got) ? changetype<string>(got) : "";
     this.pathValue = v;
     return v;
   }
 
   method(): string {
     const cached = this.methodValue;
-    if (changetype<usize>(cached) != 0) return changetype<string>(cached);
+    if (isSet(cached)) return changetype<string>(cached);
     const got = this.map.get(":method");
-    const v = changetype<usize>(got) != 0 ? changetype<string>(got) : "";
+    const v = isSet(got) ? changetype<string>(got) : "";
     this.methodValue = v;
     return v;
   }

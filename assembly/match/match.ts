@@ -18,7 +18,7 @@
  */
 import { ConfigObject, indexPath } from "../config";
 import { ascii, asciiLowerCase } from "../proxy-wasm/format";
-import { RequestHeaders } from "./request";
+import { RequestHeaders, isSet } from "./request";
 
 /** The fields of a `match` object. */
 export const MATCH_FIELDS: string[] = ["prefix", "path", "suffix", "methods", "headers"];
@@ -26,13 +26,6 @@ export const MATCH_FIELDS: string[] = ["prefix", "path", "suffix", "methods", "h
 @lazy const HEADER_FIELDS: string[] = ["name", "exact", "prefix", "present", "absent"];
 // @ts-ignore: decorator
 @lazy const HEADER_CONDITIONS: string[] = ["exact", "prefix", "present", "absent"];
-
-// Whether a string reference is set. (`s !== null` on a string compiles to a String.__eq
-// call, on the request path too.)
-// @ts-ignore: decorator
-@inline function isSet(s: string | null): bool {
-  return changetype<usize>(s) != 0;
-}
 
 /** How a header condition compares (filters.md: one of exact | prefix | present | absent). */
 export enum HeaderMatchKind {

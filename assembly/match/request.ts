@@ -1,6 +1,15 @@
 import { asciiLowerCase } from "../proxy-wasm/format";
 
 /**
+ * Whether a string reference is set, for the matchers and their request views. (`s !==
+ * null` on a string compiles to a String.__eq call, on the request path too.)
+ */
+// @ts-ignore: decorator
+@inline export function isSet(s: string | null): bool {
+  return changetype<usize>(s) != 0;
+}
+
+/**
  * What a `RequestMatch` reads from a request: `:path`, `:method` and headers by
  * lower-case name. Filters implement it over the SDK, fetching each value only when a
  * matcher asks for it (and caching it for the next rule); specs implement it directly
