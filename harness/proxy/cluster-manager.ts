@@ -15,7 +15,7 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import { HeaderMap } from '../http/header-map.ts';
 import type { ClusterConfig } from './bootstrap.ts';
-import type { StreamResetReason } from './retry-state.ts';
+import type { RetryClusterHooks, StreamResetReason } from './retry-state.ts';
 import type { ProxyStats } from './stats.ts';
 
 export interface UpstreamHost {
@@ -64,6 +64,12 @@ export class Cluster {
   private rr = 0;
   readonly agent: http.Agent;
   private readonly sessions = new Map<string, http2.ClientHttp2Session>();
+  /**
+   * The cluster's side of every request's retry state: its `max_retries` circuit breaker
+   * (Envoy `ClusterInfo::resourceManager().retries()`) and retry stats. Made once here,
+   * not per request.
+   */
+  readonly retryHooks: RetryClusterHooks;
 
   constructor(
     readonly config: ClusterConfig,
@@ -71,6 +77,19 @@ export class Cluster {
     readonly stats: ProxyStats,
   ) {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
+    const name = config.name;
+    const max = config.maxRetries;
+    this.retryHooks = {
+      tryOpenRetry: () => stats.tryOpenRetry(name, max),
+      closeRetry: () => stats.closeRetry(name),
+      onRetry: () => {
+        stats.cluster(name, 'upstream_rq_retry');
+        stats.cluster(name, 'upstream_rq_retry_backoff_exponential');
+      },
+      onRetrySuccess: () => stats.cluster(name, 'upstream_rq_retry_success'),
+      onRetryLimitExceeded: () => stats.cluster(name, 'upstream_rq_retry_limit_exceeded'),
+      onRetryOverflow: () => stats.cluster(name, 'upstream_rq_retry_overflow'),
+    };
   }
 
   get name(): string {

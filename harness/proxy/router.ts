@@ -22,7 +22,7 @@ import type { HeaderMap } from '../http/header-map.ts';
 import type { RouteActionConfig, DirectResponseConfig, VirtualHostConfig } from './bootstrap.ts';
 import type { Cluster, ClusterManager, UpstreamHost, UpstreamStream, UpstreamStreamCallbacks } from './cluster-manager.ts';
 import type { StreamDecoderCallbacks } from './filter-manager.ts';
-import { NO_RETRY_POLICY, RetryState, simpleAtoi, type RetryClusterHooks, type StreamResetReason } from './retry-state.ts';
+import { NO_RETRY_POLICY, RetryState, simpleAtoi, type StreamResetReason } from './retry-state.ts';
 import type { ProxyStats } from './stats.ts';
 
 /** What a resolved route carries for the router (the `entry` of ResolvedRoute). */
@@ -165,7 +165,7 @@ export class RouterFilter implements HttpFilter {
     this.includeAttemptCountInResponse = this.vhost.includeAttemptCountInResponse;
     this.cb.streamInfo.attemptCount = this.attemptCount;
     this.finalizeRequestHeaders(headers);
-    this.retryState = RetryState.create(policy ?? NO_RETRY_POLICY, headers, this.retryHooks(), this.ctx.random);
+    this.retryState = RetryState.create(policy ?? NO_RETRY_POLICY, headers, this.cluster.retryHooks, this.ctx.random);
     this.startAttempt(host, endStream);
     if (endStream) this.onRequestComplete();
     return FilterHeadersStatus.StopIteration;
@@ -209,23 +209,6 @@ export class RouterFilter implements HttpFilter {
     }
     if (this.route.hostRewriteLiteral !== undefined) headers.set(':authority', this.route.hostRewriteLiteral);
     if (!headers.has(':scheme')) headers.set(':scheme', headers.get('x-forwarded-proto') === 'https' ? 'https' : 'http');
-  }
-
-  private retryHooks(): RetryClusterHooks {
-    const name = this.cluster.name;
-    const { stats } = this.ctx;
-    const max = this.cluster.config.maxRetries;
-    return {
-      tryOpenRetry: () => stats.tryOpenRetry(name, max),
-      closeRetry: () => stats.closeRetry(name),
-      onRetry: () => {
-        stats.cluster(name, 'upstream_rq_retry');
-        stats.cluster(name, 'upstream_rq_retry_backoff_exponential');
-      },
-      onRetrySuccess: () => stats.cluster(name, 'upstream_rq_retry_success'),
-      onRetryLimitExceeded: () => stats.cluster(name, 'upstream_rq_retry_limit_exceeded'),
-      onRetryOverflow: () => stats.cluster(name, 'upstream_rq_retry_overflow'),
-    };
   }
 
   private sendNoHealthyUpstream(): void {
