@@ -45,13 +45,14 @@ export const buildJwtAuth = (): Promise<string> => ensureBuilt('jwt-auth');
 /**
  * Builds the test-only module with a slowed-down lease write (filters/jwt-auth/__tests__/
  * racy-entry.ts) with the jwt-auth target's options (../test-module.ts), when older than
- * build/jwt-auth.wasm or its entry.
+ * build/jwt-auth.wasm or its sources.
  */
 export async function buildRacy(): Promise<string> {
   const filter = await buildJwtAuth();
   const out = path.join(projectRoot, 'build', 'test', 'jwt-auth-racy.wasm');
   const entry = 'filters/jwt-auth/__tests__/racy-entry.ts';
-  if (mtimeOf(out) >= Math.max(mtimeOf(filter), mtimeOf(path.join(projectRoot, entry)))) return out;
+  const sources = [entry, 'filters/__tests__/slow-write.ts'].map((p) => mtimeOf(path.join(projectRoot, p)));
+  if (mtimeOf(out) >= Math.max(mtimeOf(filter), ...sources)) return out;
   return compileTestModule(entry, 'jwt-auth', out);
 }
 

@@ -13,8 +13,8 @@ import { compileTestModule, mtimeOf } from '../test-module.ts';
 export const RATE_LIMIT_WASM = path.join(projectRoot, 'build', 'rate-limit.wasm');
 export const SLOW_WRITE_WASM = path.join(projectRoot, 'build', 'test', 'rate-limit-slow-write.wasm');
 
-/** What the filter is compiled from (other folders of assembly/ do not reach it). */
-const SOURCES = ['filters/rate-limit', 'assembly/proxy-wasm', 'assembly/config', 'assembly/json', 'assembly/match', 'assembly/crypto/sha2.ts', 'asconfig.json'];
+/** What the two modules are compiled from (other folders of assembly/ do not reach them). */
+const SOURCES = ['filters/rate-limit', 'filters/__tests__', 'assembly/proxy-wasm', 'assembly/config', 'assembly/json', 'assembly/match', 'assembly/crypto/sha2.ts', 'asconfig.json'];
 
 function newestMtime(p: string): number {
   const st = statSync(p);
