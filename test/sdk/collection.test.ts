@@ -10,27 +10,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import asc from 'assemblyscript/asc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../harness/build.ts';
+import { compileTestModule } from '../filters/test-module.ts';
 import { ensureBuilt } from './build.ts';
 import { FakeHost, MapType, type Pairs } from './fake-host.ts';
 
 const ROOT = 1;
 const HEADERS: Pairs = [[':path', '/'], [':method', 'GET'], ['user-agent', 'curl/8'], ['accept', '*/*']];
-
-// Built with the example's asconfig options; only the entry differs.
-async function buildHeapModule(dir: string): Promise<string> {
-  const out = path.join(dir, 'heap.wasm');
-  let diagnostics = '';
-  const sink = { write: (s: string) => { diagnostics += s; return true; } } as never;
-  const { error } = await asc.main([
-    'test/wasm/example/heap.ts', '--config', 'asconfig.json', '--target', 'test-example',
-    '--baseDir', projectRoot, '--outFile', out,
-  ], { stdout: sink, stderr: sink });
-  if (error) throw new Error(`heap module: ${error.message}\n${diagnostics}`);
-  return out;
-}
 
 // Runs `n` requests (create, request and response headers, done, log, delete); returns
 // the mean wall time of one in microseconds.
@@ -56,7 +42,11 @@ describe('collections paced by allocation (minimal runtime)', () => {
   let exampleFile = '';
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sdk-collection-'));
-    [heapFile, exampleFile] = await Promise.all([buildHeapModule(dir), ensureBuilt('test-example')]);
+    // Built with the example's asconfig options; only the entry differs.
+    [heapFile, exampleFile] = await Promise.all([
+      compileTestModule('test/wasm/example/heap.ts', 'test-example', path.join(dir, 'heap.wasm')),
+      ensureBuilt('test-example'),
+    ]);
   }, 240_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
