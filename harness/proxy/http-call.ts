@@ -9,21 +9,14 @@
  */
 import type { HeaderPair } from '../http/header-map.ts';
 import { HeaderMap } from '../http/header-map.ts';
-import type { CallHandle, HttpCallResponse } from '../host/services.ts';
+import type { CallHandle, HttpCallFn, HttpCallResponse } from '../host/services.ts';
 import { startAsyncStream } from './async-client.ts';
 import type { RouterContext } from './router.ts';
 
 export type { HttpCallResponse };
 
 /** The host's `HttpCallFn` as this data plane provides it (false: unknown cluster). */
-export type HttpCall = (
-  cluster: string,
-  headers: HeaderPair[],
-  body: Uint8Array,
-  trailers: HeaderPair[],
-  timeoutMs: number,
-  onResponse: (r: HttpCallResponse | null) => void,
-) => false | CallHandle;
+export type HttpCall = (...args: Parameters<HttpCallFn>) => false | CallHandle;
 
 export function createHttpCall(ctx: RouterContext): HttpCall {
   /** Returns false for an unknown cluster; `timeoutMs` 0 = no timeout. */
