@@ -15,7 +15,7 @@
  * Error texts are jwt_verify_lib's (src/status.cc) where it has one.
  */
 import {
-  EcCurve, EcPublicKey, Ed25519PublicKey, HashAlg, HmacKey, RsaPublicKey, VerifyResult, base64urlDecode,
+  EcCurve, EcPublicKey, Ed25519PublicKey, HashAlg, HmacKey, RsaPublicKey, VerifyResult, base64urlDecode, hashLength,
   verifyPkcs1v15Raw, verifyPssRaw,
 } from "../../assembly/crypto";
 import { JsonOptions, JsonValue, parseJsonAt } from "../../assembly/json";
@@ -277,7 +277,7 @@ function readOct(jwk: JsonValue, key: Jwk, algText: string | null, alg: Alg): st
   if (k === null) return memberOk ? "[k] field is missing for an HMAC key" : "Jwks Oct key is an invalid Base64";
   // RFC 7518 §3.2: a key at least as long as the hash output.
   const len = k.length;
-  if (alg != Alg.Unknown && len < hashBytes(algHash(alg))) return "[k] is shorter than the hash of its [alg]";
+  if (alg != Alg.Unknown && len < hashLength(algHash(alg))) return "[k] is shorter than the hash of its [alg]";
   if (len < 32) return "[k] is shorter than 32 bytes, the least HS256 accepts";
   if (alg == Alg.Unknown || alg == Alg.HS256) key.hs256 = new HmacKey(HashAlg.SHA256, k);
   if ((alg == Alg.Unknown && len >= 48) || alg == Alg.HS384) key.hs384 = new HmacKey(HashAlg.SHA384, k);
@@ -285,8 +285,4 @@ function readOct(jwk: JsonValue, key: Jwk, algText: string | null, alg: Alg): st
   key.keyType = KeyType.Oct;
   key.alg = alg;
   return "";
-}
-
-function hashBytes(h: HashAlg): i32 {
-  return h == HashAlg.SHA256 ? 32 : h == HashAlg.SHA384 ? 48 : 64;
 }
