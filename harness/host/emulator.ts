@@ -35,7 +35,7 @@ import { HeaderMap, type HeaderPair } from '../http/header-map.ts';
 import { type FailurePolicy, LogLevel, MetricType, type WasmResult } from './abi.ts';
 import { Context } from './context.ts';
 import { WasmPlugin } from './plugin.ts';
-import type { Clock, GrpcCallRequest, GrpcStreamCallbacks, HostcallObserver, HttpCallResponse, LogSource, NodeInfo, TimerHandle, Timers } from './services.ts';
+import type { Clock, GrpcCallRequest, GrpcStreamCallbacks, GrpcStreamRequest, HostcallObserver, HttpCallResponse, LogSource, NodeInfo, TimerHandle, Timers } from './services.ts';
 import { type MetricSnapshot } from './shared/metrics.ts';
 import { renderPrometheus } from './shared/prometheus.ts';
 import { SharedState } from './shared/shared-state.ts';
@@ -107,7 +107,7 @@ export interface PendingGrpcCall {
 /** A gRPC stream the plugin opened (`proxy_grpc_stream`), with what it sent so far. */
 export interface EmulatedGrpcStream {
   id: number;
-  request: Omit<GrpcCallRequest, 'message' | 'timeoutMs'>;
+  request: GrpcStreamRequest;
   sent: Buffer[];
   /** The plugin half-closed (`proxy_grpc_close` or `end_stream`). */
   localClosed: boolean;

@@ -19,6 +19,7 @@ export {
   type GrpcCallRequest,
   type GrpcStreamCallbacks,
   type GrpcStreamHandle,
+  type GrpcStreamRequest,
   type HostServices,
   type HttpCallFn,
   type HttpCallResponse,

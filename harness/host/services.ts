@@ -70,6 +70,9 @@ export interface GrpcCallRequest {
   timeoutMs: number;
 }
 
+/** A gRPC stream's opening (`proxy_grpc_stream`): a call's target and metadata, no message or timeout. */
+export type GrpcStreamRequest = Omit<GrpcCallRequest, 'message' | 'timeoutMs'>;
+
 /** Callbacks of a gRPC stream (Envoy `Grpc::RawAsyncStreamCallbacks`). */
 export interface GrpcStreamCallbacks {
   onInitialMetadata(metadata: HeaderPair[]): void;
@@ -115,10 +118,7 @@ export interface HostServices {
   httpCall?: HttpCallFn;
   /** Unary gRPC; return false for an unknown cluster (`PARSE_FAILURE`, as Envoy answers). */
   grpcCall?: (request: GrpcCallRequest, callbacks: GrpcCallCallbacks) => false | CallHandle;
-  grpcStream?: (
-    request: Omit<GrpcCallRequest, 'message' | 'timeoutMs'>,
-    callbacks: GrpcStreamCallbacks,
-  ) => false | GrpcStreamHandle;
+  grpcStream?: (request: GrpcStreamRequest, callbacks: GrpcStreamCallbacks) => false | GrpcStreamHandle;
   node?: NodeInfo;
   /** Random bytes for WASI `random_get` (default: crypto.getRandomValues). */
   random?: (into: Uint8Array) => void;

@@ -21,13 +21,9 @@
  */
 import type { HeaderPair } from '../http/header-map.ts';
 import { HeaderMap } from '../http/header-map.ts';
-import type { CallHandle, GrpcCallCallbacks as GrpcUnaryCallbacks, GrpcCallRequest, GrpcStreamCallbacks, GrpcStreamHandle } from '../host/services.ts';
+import type { CallHandle, GrpcCallCallbacks, GrpcCallRequest, GrpcStreamCallbacks, GrpcStreamHandle, GrpcStreamRequest } from '../host/services.ts';
 import { startAsyncStream, type AsyncStream } from './async-client.ts';
 import type { RouterContext } from './router.ts';
-
-/** A unary call and a stream's opening, as the host asks for them. */
-type GrpcUnaryRequest = GrpcCallRequest;
-type GrpcStreamRequest = Omit<GrpcCallRequest, 'message' | 'timeoutMs'>;
 
 /** gRPC status codes used here (grpc/status.h; InvalidCode is Envoy's -1 as a uint32). */
 export const GRPC_OK = 0;
@@ -182,7 +178,7 @@ export function createGrpcStream(ctx: RouterContext) {
 
 /** `HostServices.grpcCall` (unary): false for an unknown cluster (the host answers PARSE_FAILURE, as Envoy). */
 export function createGrpcCall(ctx: RouterContext) {
-  return function grpcCall(request: GrpcUnaryRequest, callbacks: GrpcUnaryCallbacks): false | CallHandle {
+  return function grpcCall(request: GrpcCallRequest, callbacks: GrpcCallCallbacks): false | CallHandle {
     if (!ctx.clusters.get(request.cluster)) return false;
     let response: Uint8Array | null = null;
     const stream = new GrpcAsyncStream(ctx, request, request.timeoutMs, {
