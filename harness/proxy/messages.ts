@@ -8,6 +8,7 @@
 import type { BootstrapConfig } from './bootstrap.ts';
 import type { UpstreamHost } from './cluster-manager.ts';
 import type { StreamStart } from './connection-manager.ts';
+import type { ProxyLogLevel } from './index.ts';
 import type { StatsHandle } from './stats.ts';
 import type { LogLevelName } from '../host/abi.ts';
 import type { SharedStateHandle } from '../host/index.ts';
@@ -39,7 +40,7 @@ export interface WorkerInit {
   bootstrap: BootstrapConfig;
   hosts: [string, UpstreamHost[]][];
   stats: StatsHandle;
-  logLevel: string;
+  logLevel: ProxyLogLevel;
   /** The host's shared-state handle (shared data, queues, metrics), when the host provides one. */
   shared?: SharedStateHandle;
 }

@@ -7,12 +7,13 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { HttpFilterFactory } from '../http/filter.ts';
-import type { LogLevelName } from '../host/abi.ts';
+import { LOG_LEVEL_NAMES, type LogLevelName } from '../host/abi.ts';
 import type { HttpFilterConfig, WasmPluginConfig } from './bootstrap.ts';
 import { ClusterManager, type UpstreamHost } from './cluster-manager.ts';
 import { ConnectionManager, routerFactory, streamFilterFactory, type FilterFactoryEntry, type StreamSink } from './connection-manager.ts';
 import { createGrpcCall, createGrpcStream } from './grpc-call.ts';
 import { createHttpCall } from './http-call.ts';
+import type { ProxyLogLevel } from './index.ts';
 import type { WorkerInit } from './messages.ts';
 import type { RouterContext } from './router.ts';
 import { ProxyStats } from './stats.ts';
@@ -48,10 +49,8 @@ function hostPluginConfig(p: WasmPluginConfig): Parameters<Host['createWasmPlugi
 }
 
 /** `--log-level` as the host's `proxy_get_log_level` answers it ('off' silences plugins). */
-function hostLogLevel(host: Host, level: string): number {
-  const names: readonly string[] = host.LOG_LEVEL_NAMES;
-  const i = names.indexOf(level === 'warn' ? 'warning' : level);
-  return i >= 0 ? i : names.length;
+function hostLogLevel(level: ProxyLogLevel): number {
+  return level === 'off' ? LOG_LEVEL_NAMES.length : LOG_LEVEL_NAMES.indexOf(level);
 }
 
 /** Where a worker's log lines go (worker.ts: to the main thread's log). */
@@ -81,8 +80,8 @@ export async function buildWorkerRuntime(init: WorkerInit, sink: StreamSink, log
       return streamFilterFactory(f.name, (info) => factory.createFilter(info));
     }
     host ??= await loadHost();
-    const level = hostLogLevel(host, init.logLevel);
-    const { LOG_LEVEL_NAMES, formatLogLine } = host;
+    const level = hostLogLevel(init.logLevel);
+    const { formatLogLine } = host;
     services ??= {
       node: { id: init.bootstrap.node.id, cluster: init.bootstrap.node.cluster },
       httpCall,
