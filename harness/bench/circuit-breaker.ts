@@ -18,7 +18,7 @@
 import path from 'node:path';
 import { projectRoot } from '../build.ts';
 import { WasmEmulator } from '../host/emulator.ts';
-import { moduleSize, round, timeMicros, type BenchSuite } from './report.ts';
+import { microsInTurns, moduleSize, round, type BenchSuite } from './report.ts';
 
 const WASM = path.join(projectRoot, 'build/circuit-breaker.wasm');
 const EXAMPLE = path.join(projectRoot, 'build/test/example.wasm');
@@ -77,14 +77,10 @@ export const suite: BenchSuite = {
     // Rounds alternate between the cases, so that load from elsewhere on the machine
     // weighs on every case alike; each figure is the median of its rounds.
     const all: Record<string, () => void> = { reference: () => stream(reference, REQUEST, '200'), ...cases };
-    const samples = new Map<string, number[]>(Object.keys(all).map((k) => [k, []]));
-    for (let r = 0; r < 7; r++) {
-      for (const [name, fn] of Object.entries(all)) samples.get(name)!.push(timeMicros(fn, iterations >> 3, { rounds: 1, warmup: r === 0 ? iterations >> 2 : 100 }));
-    }
-    const median = (name: string) => samples.get(name)!.sort((a, b) => a - b)[3];
-    const referenceUs = median('reference');
+    const us = microsInTurns(all, iterations >> 3, { rounds: 7, warmup: iterations >> 2 });
+    const referenceUs = us.reference;
     const perRequest: Record<string, { us: number; ratio_to_reference: number }> = {};
-    for (const name of Object.keys(cases)) perRequest[name] = { us: round(median(name)), ratio_to_reference: round(median(name) / referenceUs) };
+    for (const name of Object.keys(cases)) perRequest[name] = { us: round(us[name]), ratio_to_reference: round(us[name] / referenceUs) };
     if (open.getCounterValue('circuit_breaker.credit-bureau.rejected.open') === 0n) throw new Error('bench: the open case never rejected');
     if (open.vmFailed || closed.vmFailed) throw new Error('bench: a VM failed');
     return { per_request: perRequest, reference_example_filter_us: round(referenceUs), ...moduleSize(WASM, SIZE_GOAL_BYTES) };

@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { projectRoot } from '../build.ts';
 import { loadCryptoModule, type CryptoModule } from '../crypto/wasm.ts';
 import type { CryptoBenchCase } from './crypto/case.ts';
-import { round, type BenchSuite } from './report.ts';
+import { median, round, type BenchSuite } from './report.ts';
 
 const ROUNDS = 9;
 const ROUND_MS = 40;
@@ -50,8 +50,6 @@ function timeRound(fn: () => boolean, calls: number): number {
   for (let i = 0; i < calls; i++) fn();
   return Number(process.hrtime.bigint() - t0) / 1e3 / calls;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 async function measure(wasm: CryptoModule, cases: CryptoBenchCase[], report: Record<string, unknown>) {
   for (const c of cases) {

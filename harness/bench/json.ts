@@ -7,7 +7,7 @@
  */
 import { Rng, jwtPayload } from '../fuzz/json-gen.ts';
 import { loadJsonModule, type JsonModule } from '../fuzz/json-module.ts';
-import { round, type BenchSuite } from './report.ts';
+import { microsInTurns, round, type BenchSuite } from './report.ts';
 
 function jwks(rng: Rng): string {
   const b64 = (n: number) => {
@@ -43,23 +43,6 @@ const RATE_LIMIT_CONFIG = JSON.stringify({
   max_keys: 100000,
 });
 
-/**
- * Median microseconds per call of each function, timed in alternating batches so that
- * a busy machine slows every side alike (the ratios are what the report is for).
- */
-function interleaved(fns: (() => unknown)[], iterations: number, rounds = 11): number[] {
-  for (const fn of fns) for (let i = 0; i < iterations >> 2; i++) fn();
-  const samples: number[][] = fns.map(() => []);
-  for (let r = 0; r < rounds; r++) {
-    fns.forEach((fn, k) => {
-      const t0 = process.hrtime.bigint();
-      for (let i = 0; i < iterations; i++) fn();
-      samples[k].push(Number(process.hrtime.bigint() - t0) / 1e3 / iterations);
-    });
-  }
-  return samples.map((s) => s.sort((a, b) => a - b)[s.length >> 1]);
-}
-
 interface CaseResult extends Record<string, unknown> {
   bytes: number;
   wasm_us: number;
@@ -80,14 +63,15 @@ function measure(wasm: JsonModule, texts: string[], iterations: number): CaseRes
   const decoder = new TextDecoder();
   const n = texts.length;
   let i = 0;
-  const [wasmUs, nodeUs, nodeBytesUs] = interleaved([
-    () => {
+  // Alternating batches: a busy machine slows every side alike (the ratios are what the report is for).
+  const { wasm: wasmUs, node: nodeUs, nodeBytes: nodeBytesUs } = microsInTurns({
+    wasm: () => {
       const [ptr, len] = placed[i++ % n];
       return wasm.exports.parseOnly(ptr, len);
     },
-    () => JSON.parse(texts[i++ % n]),
-    () => JSON.parse(decoder.decode(bytes[i++ % n])),
-  ], iterations);
+    node: () => JSON.parse(texts[i++ % n]),
+    nodeBytes: () => JSON.parse(decoder.decode(bytes[i++ % n])),
+  }, iterations, { rounds: 11 });
   for (const [ptr] of placed) wasm.free(ptr);
   return {
     bytes: Math.round(bytes.reduce((s, b) => s + b.length, 0) / n),
@@ -115,16 +99,16 @@ export const suite: BenchSuite = {
       wasm.exports.parseClaims(ptr, len);
     }
     // jwt-auth's use: parse, then read exp (integer), iss and sub (strings).
-    const [claimsUs, claimsNodeUs] = interleaved([
-      () => {
+    const { wasm: claimsUs, node: claimsNodeUs } = microsInTurns({
+      wasm: () => {
         const [ptr, len] = placed[i++ % placed.length];
         return wasm.exports.parseClaims(ptr, len);
       },
-      () => {
+      node: () => {
         const c = JSON.parse(payloads[i++ % payloads.length]);
         return c.exp + c.iss.length + c.sub.length;
       },
-    ], 10000);
+    }, 10000, { rounds: 11 });
     return {
       jwt_payload: measure(wasm, payloads, 10000),
       jwt_payload_read_claims: {

@@ -38,7 +38,7 @@ import { projectRoot } from '../build.ts';
 import { LogLevel } from '../host/abi.ts';
 import { WasmEmulator } from '../host/emulator.ts';
 import { HostcallRecorder, emptyModule, replayModule } from './hostcall-replay.ts';
-import { round, type BenchSuite } from './report.ts';
+import { median, round, type BenchSuite } from './report.ts';
 
 /** The module measured: build/jwt-auth.wasm, or JWT_AUTH_WASM (to compare builds). */
 const WASM = process.env.JWT_AUTH_WASM ?? path.join(projectRoot, 'build', 'jwt-auth.wasm');
@@ -130,8 +130,6 @@ function calibrate(batch: (calls: number) => number): number {
     calls *= 4;
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /** µs per call of each batch in each of ROUNDS alternating rounds. */
 function rounds(...batches: Array<(calls: number) => number>): number[][] {

@@ -24,22 +24,54 @@ export async function writeReport(root: string, name: string, report: Record<str
   return file;
 }
 
+/** The median of `xs` (the upper middle one for an even count); `xs` is not reordered. */
+export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+export interface TurnsOptions {
+  /** Calls of each function before the first round; default `max(10, iterations / 4)`. */
+  warmup?: number;
+  /** Batches of `iterations` calls per function; default 5. */
+  rounds?: number;
+  /**
+   * `wall` (default): elapsed time; `cpu`: this process's user + system time
+   * (`process.cpuUsage`), so that other processes on a busy machine count for little.
+   */
+  clock?: 'wall' | 'cpu';
+}
+
 /**
- * Times `fn` over `iterations` calls after `warmup` calls, repeated `rounds` times;
- * returns the median microseconds per call.
+ * Median microseconds per call of each function, over `rounds` batches of `iterations`
+ * calls taken in turn (one batch of each function per round), so that load from
+ * elsewhere on the machine weighs on every function alike.
  */
-export function timeMicros(fn: () => unknown, iterations: number, opts: { warmup?: number; rounds?: number } = {}): number {
+export function microsInTurns<T extends Record<string, () => unknown>>(fns: T, iterations: number, opts: TurnsOptions = {}): Record<keyof T, number> {
   const warmup = opts.warmup ?? Math.max(10, iterations >> 2);
   const rounds = opts.rounds ?? 5;
-  for (let i = 0; i < warmup; i++) fn();
-  const samples: number[] = [];
+  const entries = Object.entries(fns) as Array<[keyof T, () => unknown]>;
+  for (const [, fn] of entries) for (let i = 0; i < warmup; i++) fn();
+  const samples = new Map<keyof T, number[]>(entries.map(([name]) => [name, []]));
   for (let r = 0; r < rounds; r++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < iterations; i++) fn();
-    samples.push(Number(process.hrtime.bigint() - t0) / 1e3 / iterations);
+    for (const [name, fn] of entries) {
+      let us: number;
+      if (opts.clock === 'cpu') {
+        const start = process.cpuUsage();
+        for (let i = 0; i < iterations; i++) fn();
+        const used = process.cpuUsage(start);
+        us = used.user + used.system;
+      } else {
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < iterations; i++) fn();
+        us = Number(process.hrtime.bigint() - t0) / 1e3;
+      }
+      samples.get(name)!.push(us / iterations);
+    }
   }
-  samples.sort((a, b) => a - b);
-  return samples[samples.length >> 1];
+  return Object.fromEntries(entries.map(([name]) => [name, median(samples.get(name)!)])) as Record<keyof T, number>;
+}
+
+/** Median microseconds per call of `fn` alone (`microsInTurns` with one function). */
+export function timeMicros(fn: () => unknown, iterations: number, opts: Omit<TurnsOptions, 'clock'> = {}): number {
+  return microsInTurns({ fn }, iterations, opts).fn;
 }
 
 /** Rounds to 3 significant decimals for reports. */

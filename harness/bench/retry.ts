@@ -18,7 +18,7 @@
 import path from 'node:path';
 import { projectRoot } from '../build.ts';
 import { WasmEmulator } from '../host/emulator.ts';
-import { moduleSize, round, type BenchSuite } from './report.ts';
+import { microsInTurns, moduleSize, round, type BenchSuite } from './report.ts';
 
 const WASM = path.join(projectRoot, 'build/retry.wasm');
 const EXAMPLE = path.join(projectRoot, 'build/test/example.wasm');
@@ -66,27 +66,6 @@ function load(wasm: string, config: unknown, rootId: string): Promise<WasmEmulat
   return WasmEmulator.create({ wasm, rootId, logLevel: 2, pluginConfiguration: typeof config === 'string' ? config : JSON.stringify(config) });
 }
 
-/**
- * Median CPU µs per call of each function (this process's user + system time, so that
- * other processes on a busy machine count for little), over `rounds` batches of
- * `iterations` calls taken in turn, after a warm-up batch of each.
- */
-function cpuMicrosInTurns(fns: Record<string, () => void>, iterations: number, rounds = 15): Record<string, number> {
-  const samples: Record<string, number[]> = {};
-  for (const fn of Object.values(fns)) for (let i = 0; i < iterations; i++) fn();
-  for (let r = 0; r < rounds; r++) {
-    for (const [name, fn] of Object.entries(fns)) {
-      const start = process.cpuUsage();
-      for (let i = 0; i < iterations; i++) fn();
-      const used = process.cpuUsage(start);
-      (samples[name] ??= []).push((used.user + used.system) / iterations);
-    }
-  }
-  const out: Record<string, number> = {};
-  for (const [name, s] of Object.entries(samples)) out[name] = s.sort((x, y) => x - y)[s.length >> 1];
-  return out;
-}
-
 function stream(emu: WasmEmulator, request: Headers, response: Headers): void {
   const id = emu.initializeHttpContext();
   emu.callOnRequestHeaders(id, request, true);
@@ -104,7 +83,7 @@ export const suite: BenchSuite = {
     const reference = await load(EXAMPLE, '', 'example');
     const withBudget = await load(WASM, { policies: POLICIES, budget: BUDGET }, 'retry');
     const noBudget = await load(WASM, { policies: POLICIES }, 'retry');
-    const { reference: referenceUs, ...timed } = cpuMicrosInTurns({
+    const { reference: referenceUs, ...timed } = microsInTurns({
       reference: () => stream(reference, GET, once),
       read: () => stream(withBudget, GET, once),
       read_retried: () => stream(withBudget, GET, thrice),
@@ -112,7 +91,7 @@ export const suite: BenchSuite = {
       grpc: () => stream(withBudget, GRPC, once),
       no_policy: () => stream(withBudget, DELETE, once),
       read_no_budget: () => stream(noBudget, GET, once),
-    }, iterations);
+    }, iterations, { rounds: 15, warmup: iterations, clock: 'cpu' });
     const perRequest: Record<string, { us: number; ratio_to_reference: number; over_reference_us: number }> = {};
     for (const [name, us] of Object.entries(timed)) {
       perRequest[name] = { us: round(us), ratio_to_reference: round(us / referenceUs), over_reference_us: round(us - referenceUs) };
