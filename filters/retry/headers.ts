@@ -53,15 +53,20 @@ export const CONTENT_TYPE: ArrayBuffer = ascii.bytes("content-type");
 export const ZERO: ArrayBuffer = ascii.bytes("0");
 
 /**
- * Whether a `content-type` value makes a request gRPC as Envoy's router sees it
- * (source/common/grpc/common.cc `hasGrpcContentType`): `application/grpc` exactly or
- * followed by '+' (`application/grpc+proto`); `application/grpc-web` is not gRPC.
+ * Whether a `content-type` value (UTF-8, null when absent) makes a request gRPC as
+ * Envoy's router sees it (source/common/grpc/common.cc `hasGrpcContentType`):
+ * `application/grpc` exactly or followed by '+' (`application/grpc+proto`);
+ * `application/grpc-web` is not gRPC. Bytes, so the request path decodes no string.
  */
-export function isGrpcContentType(contentType: string | null): bool {
+export function isGrpcContentType(contentType: ArrayBuffer | null): bool {
   if (contentType === null) return false;
   const base = "application/grpc";
-  if (!contentType.startsWith(base)) return false;
-  return contentType.length == base.length || contentType.charCodeAt(base.length) == 0x2b;
+  const n = contentType.byteLength;
+  const m = base.length;
+  if (n < m) return false;
+  const p = changetype<usize>(contentType);
+  for (let i = 0; i < m; i++) if (<i32>load<u8>(p + <usize>i) != base.charCodeAt(i)) return false;
+  return n == m || load<u8>(p + <usize>m) == 0x2b; // '+'
 }
 
 /**

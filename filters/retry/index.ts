@@ -174,7 +174,7 @@ class RetryStream extends HttpContext {
         written |= RETRY_ON_BIT;
       }
       const grpcOn = policy.retryGrpcOnValue;
-      if (grpcOn !== null && isGrpcContentType(headers.getByName(CONTENT_TYPE))) {
+      if (grpcOn !== null && isGrpcContentType(headers.getBytes(CONTENT_TYPE))) {
         headers.replaceBytes(X_ENVOY_RETRY_GRPC_ON, grpcOn);
         written |= RETRY_GRPC_ON_BIT;
       }

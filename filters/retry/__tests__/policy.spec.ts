@@ -68,13 +68,13 @@ describe("RetryPolicy header values", () => {
 
 describe("headers: what the filter reads", () => {
   it("tells gRPC requests as Envoy's router does", () => {
-    expect<bool>(isGrpcContentType("application/grpc")).toBe(true);
-    expect<bool>(isGrpcContentType("application/grpc+proto")).toBe(true);
-    expect<bool>(isGrpcContentType("application/grpc-web")).toBe(false);
-    expect<bool>(isGrpcContentType("application/grpc-web+proto")).toBe(false);
-    expect<bool>(isGrpcContentType("application/json")).toBe(false);
-    expect<bool>(isGrpcContentType("application/grp")).toBe(false);
-    expect<bool>(isGrpcContentType("")).toBe(false);
+    expect<bool>(isGrpcContentType(String.UTF8.encode("application/grpc"))).toBe(true);
+    expect<bool>(isGrpcContentType(String.UTF8.encode("application/grpc+proto"))).toBe(true);
+    expect<bool>(isGrpcContentType(String.UTF8.encode("application/grpc-web"))).toBe(false);
+    expect<bool>(isGrpcContentType(String.UTF8.encode("application/grpc-web+proto"))).toBe(false);
+    expect<bool>(isGrpcContentType(String.UTF8.encode("application/json"))).toBe(false);
+    expect<bool>(isGrpcContentType(String.UTF8.encode("application/grp"))).toBe(false);
+    expect<bool>(isGrpcContentType(String.UTF8.encode(""))).toBe(false);
     expect<bool>(isGrpcContentType(null)).toBe(false);
   });
 
