@@ -17,7 +17,7 @@
  * path, then headers).
  */
 import { ConfigObject, indexPath } from "../config";
-import { ascii, asciiLowerCase } from "../proxy-wasm/format";
+import { asciiLowerCase } from "../proxy-wasm/format";
 import { RequestHeaders, isSet } from "./request";
 
 /** The fields of a `match` object. */
@@ -192,7 +192,7 @@ export function readMatchObject(obj: ConfigObject): RequestMatch {
   const methodList = obj.stringList("methods");
   for (let i = 0; i < methodList.length; i++) {
     if (!isToken(unchecked(methodList[i]))) {
-      obj.reader.fail(indexPath(obj.pathOf("methods"), i), ascii.text("expected an HTTP method"));
+      obj.reader.fail(indexPath(obj.pathOf("methods"), i), "expected an HTTP method");
     }
   }
 
@@ -201,7 +201,7 @@ export function readMatchObject(obj: ConfigObject): RequestMatch {
   for (let i = 0; i < entries.length; i++) {
     const entry = entries.objectAt(i, HEADER_FIELDS);
     const name = entry.requiredString("name");
-    if (name.length > 0 && !isHeaderMapName(name)) entry.fail("name", ascii.text("expected a header name"));
+    if (name.length > 0 && !isHeaderMapName(name)) entry.fail("name", "expected a header name");
     const which = entry.exactlyOneOf(HEADER_CONDITIONS);
     let kind = HeaderMatchKind.Present;
     let value = "";
@@ -213,10 +213,10 @@ export function readMatchObject(obj: ConfigObject): RequestMatch {
       value = entry.requiredString("prefix");
     } else if (which == 2) {
       kind = HeaderMatchKind.Present;
-      if (!entry.requiredBool("present")) entry.fail("present", ascii.text("expected true (use \"absent\": true to match a missing header)"));
+      if (!entry.requiredBool("present")) entry.fail("present", "expected true (use \"absent\": true to match a missing header)");
     } else if (which == 3) {
       kind = HeaderMatchKind.Absent;
-      if (!entry.requiredBool("absent")) entry.fail("absent", ascii.text("expected true (use \"present\": true to match any value)"));
+      if (!entry.requiredBool("absent")) entry.fail("absent", "expected true (use \"present\": true to match any value)");
     }
     unchecked((headers[i] = new HeaderMatch(asciiLowerCase(name), kind, value)));
   }
