@@ -5,6 +5,7 @@
  * command line, so the key is ours and asc ignores it). Targets marked `"test": true`
  * are modules that only the test suites load; they are built when `tests` is set.
  */
+import { readdirSync, statSync } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import asc from 'assemblyscript/asc';
@@ -48,6 +49,39 @@ export async function buildTarget(target: BuildTarget, root = projectRoot): Prom
   if (error) throw new Error(`${target.name}: ${error.message}\n${diagnostics}`);
   const { size } = await stat(path.join(root, target.outFile));
   return { target, bytes: size, millis: performance.now() - started };
+}
+
+/**
+ * Whether `target`'s module is missing or older than a source it may include: a file
+ * under the target's own folder, under `assembly/`, or asconfig.json (the way `make`
+ * decides, by modification time).
+ */
+export function isStale(target: BuildTarget, root = projectRoot): boolean {
+  const built = mtime(path.join(root, target.outFile));
+  const sources = Math.max(newest(path.join(root, 'assembly')), mtime(path.join(root, 'asconfig.json')), newest(path.join(root, path.dirname(target.entry))));
+  return built < 0 || built < sources;
+}
+
+/** Modification time in ms, -1 when absent. */
+function mtime(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+/** The newest modification time of `file`, or of any file under it. */
+function newest(file: string): number {
+  let best = mtime(file);
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(file, { withFileTypes: true });
+  } catch {
+    return best;
+  }
+  for (const e of entries) best = Math.max(best, e.isDirectory() ? newest(path.join(file, e.name)) : mtime(path.join(file, e.name)));
+  return best;
 }
 
 /** Builds the selected targets, two at a time (asc is single-threaded). */

@@ -5,7 +5,6 @@
  * (envoy/mesh.yaml) on the embedded data plane and prints where everything is, with
  * example requests (banner.ts). `stop()` shuts it all down.
  */
-import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, readConfigFile } from '../envoy/config-file.ts';
 import { startProxy, type ProxyLogLevel, type RunningProxy } from '../proxy/index.ts';
@@ -184,41 +183,12 @@ async function buildStale(bootstrap: Msg, cwd: string, log: (line: string) => vo
 
 /**
  * The non-test targets of `root`'s asconfig.json whose module is one of `modules`
- * (absolute paths), and among them those to build: the module is missing or older than a
- * source it may include, i.e. a file under the target's own folder, under `assembly/`, or
- * asconfig.json (the way `make` decides, by modification time).
+ * (absolute paths), and among them those to build (`isStale` in ../build.ts).
  */
 export async function staleTargets(modules: string[], root?: string): Promise<{ used: BuildTarget[]; stale: BuildTarget[] }> {
   const build = await import('../build.ts');
   const base = root ?? build.projectRoot;
   const wanted = new Set(modules.map((m) => path.resolve(m)));
   const used = (await build.listTargets(base)).filter((t) => !t.test && wanted.has(path.resolve(base, t.outFile)));
-  const shared = Math.max(newest(path.join(base, 'assembly')), mtime(path.join(base, 'asconfig.json')));
-  const stale = used.filter((t) => {
-    const built = mtime(path.join(base, t.outFile));
-    return built < 0 || built < Math.max(shared, newest(path.join(base, path.dirname(t.entry))));
-  });
-  return { used, stale };
-}
-
-/** Modification time in ms, -1 when absent. */
-function mtime(file: string): number {
-  try {
-    return statSync(file).mtimeMs;
-  } catch {
-    return -1;
-  }
-}
-
-/** The newest modification time of `file`, or of any file under it. */
-function newest(file: string): number {
-  let best = mtime(file);
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = readdirSync(file, { withFileTypes: true });
-  } catch {
-    return best;
-  }
-  for (const e of entries) best = Math.max(best, e.isDirectory() ? newest(path.join(file, e.name)) : mtime(path.join(file, e.name)));
-  return best;
+  return { used, stale: used.filter((t) => build.isStale(t, base)) };
 }
