@@ -37,11 +37,6 @@ const NAMES: StaticArray<string> = [
   "", "none", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
 ];
 
-/** The JOSE name of `alg` ("" for Unknown). */
-export function algName(alg: Alg): string {
-  return unchecked(NAMES[<i32>alg]);
-}
-
 /**
  * The algorithm a JSON string value names, compared without decoding; Unknown for
  * anything else. "Ed25519" (the fully-specified name of draft-ietf-jose-fully-specified-
