@@ -25,7 +25,7 @@
 // start: the same bytes, twice the data and a copy.
 //
 // Plain JavaScript, so that asc loads it however it is started (npx asc, tsx, vitest).
-import { LiteralKind, Node, NodeKind, SourceKind, Token } from 'assemblyscript';
+import { CommonFlags, LiteralKind, Node, NodeKind, Runtime, SourceKind, Token } from 'assemblyscript';
 
 /** `text` as two ASCII characters per UTF-16 code unit, or null when it is not packable. */
 export function packAscii(text) {
@@ -61,8 +61,6 @@ function namedType(name, typeArguments, range) {
   return Node.createNamedType(Node.createSimpleTypeName(name, range), typeArguments, false, range);
 }
 
-const CONST_FLAG = 8; // CommonFlags.Const
-
 // `const <name>: StaticArray<u8> = [bytes of text]` for an ASCII `text`.
 function staticBytesDeclaration(name, text, range) {
   const elements = [];
@@ -70,7 +68,7 @@ function staticBytesDeclaration(name, text, range) {
     elements.push(Node.createIntegerLiteralExpression(globalThis.i64_new(text.charCodeAt(i), 0), range));
   }
   const declaration = Node.createVariableDeclaration(
-    Node.createIdentifierExpression(name, range), null, CONST_FLAG,
+    Node.createIdentifierExpression(name, range), null, CommonFlags.Const,
     namedType('StaticArray', [namedType('u8', null, range)], range),
     Node.createArrayLiteralExpression(elements, range), range,
   );
@@ -137,9 +135,6 @@ function walk(node, visit, seen) {
   }
 }
 
-// AssemblyScript's Runtime enum (ASC_RUNTIME): the `minimal` runtime's collector is rt/tcms.ts.
-const RUNTIME_MINIMAL = 1;
-
 export default class AsciiTransform {
   // Static objects (string literals, constant arrays) with an mmInfo of 0. The compiler
   // gives each static object the block header of a heap block, whose first word (mmInfo,
@@ -150,7 +145,7 @@ export default class AsciiTransform {
   // object into a new block, sized by rtSize). rt/itcms.ts's __renew does read it, so
   // the incremental runtime keeps the compiler's header.
   afterInitialize(program) {
-    if (program.options.runtime !== RUNTIME_MINIMAL) return;
+    if (program.options.runtime !== Runtime.Minimal) return; // collector rt/tcms.ts
     const object = program.OBJECTInstance;
     const writeField = object.writeField;
     object.writeField = function (name, value, buffer, baseOffset) {
