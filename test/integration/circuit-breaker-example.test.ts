@@ -3,33 +3,26 @@
  * the demo services behind the embedded data plane, the file's own filter configuration,
  * and the curl session its header describes.
  */
-import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../harness/build.ts';
-import { startDemoServices } from '../../harness/demo/index.ts';
-import { readConfigFile } from '../../harness/envoy/config-file.ts';
-import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
+import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
 import { buildBreaker } from '../filters/circuit-breaker/harness.ts';
 
 describe('envoy/circuit-breaker.yaml with the demo services', () => {
-  let proxy: RunningProxy;
-  let stopServices: () => Promise<void>;
+  let demo: RunningDemo;
   const get = async (p: string) => {
-    const res = await request(`http://${proxy.listeners[0].address}${p}`);
+    const res = await request(`http://${demo.listenerAddress}${p}`);
     return { status: res.statusCode, headers: res.headers as Record<string, string>, body: await res.body.text() };
   };
 
   beforeAll(async () => {
     await buildBreaker();
-    const bootstrap = readConfigFile(path.join(projectRoot, 'envoy/circuit-breaker.yaml')) as Record<string, any>;
-    stopServices = (await startDemoServices(bootstrap, { portOverride: 0 })).stop;
-    proxy = await startProxy({ bootstrap, baseDir: projectRoot, portOverride: 0, concurrency: 2, logLevel: 'error' });
+    demo = await startDemo({ cwd: projectRoot, bootstrap: 'envoy/circuit-breaker.yaml', build: false, portOverride: 0, concurrency: 2, logLevel: 'error' });
   }, 180_000);
 
   afterAll(async () => {
-    await proxy?.stop();
-    await stopServices?.();
+    await demo?.stop();
   });
 
   it('banking (chosen by cluster) opens after 5 failures and answers with the open response', async () => {
@@ -55,7 +48,7 @@ describe('envoy/circuit-breaker.yaml with the demo services', () => {
   });
 
   it('reports both circuits on /stats/prometheus', async () => {
-    const prom = await (await request(`http://${proxy.admin!.address}/stats/prometheus`)).body.text();
+    const prom = await (await request(`http://${demo.adminAddress}/stats/prometheus`)).body.text();
     expect(prom).toMatch(/^circuit_breaker_banking_state\{\} 1$/m);
     expect(prom).toMatch(/^circuit_breaker_credit_bureau_state\{\} 1$/m);
     expect(prom).toMatch(/^circuit_breaker_credit_bureau_fallback\{\} 1$/m);
