@@ -11,6 +11,7 @@ import { WasmEmulator } from '../../../harness/host/emulator.ts';
 import type { HostcallObserver } from '../../../harness/host/services.ts';
 import type { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import type { LocalReply } from '../../../harness/http/filter.ts';
+import { wasmHttpFilter } from '../../integration/wasm-filter.ts';
 import { ensureBuilt } from '../../sdk/build.ts';
 import { compileTestModule, mtimeOf } from '../test-module.ts';
 
@@ -22,22 +23,8 @@ export const AUDIENCE = 'mesh-api';
  * The `envoy.filters.http.wasm` entry of a bootstrap running `wasm` as jwt-auth with
  * `config` (and a VM configuration, for the test module of racy-entry.ts).
  */
-export function wasmFilter(wasm: string, config: unknown, vmConfiguration?: string): Record<string, unknown> {
-  const vm: Record<string, unknown> = { vm_id: ROOT_ID, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasm } } };
-  if (vmConfiguration !== undefined) vm.configuration = { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: vmConfiguration };
-  return {
-    name: 'envoy.filters.http.wasm',
-    typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-      config: {
-        name: ROOT_ID,
-        root_id: ROOT_ID,
-        vm_config: vm,
-        configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: JSON.stringify(config) },
-      },
-    },
-  };
-}
+export const wasmFilter = (wasm: string, config: unknown, vmConfiguration?: string): Record<string, unknown> =>
+  wasmHttpFilter(ROOT_ID, wasm, config, vmConfiguration);
 
 /** Builds build/jwt-auth.wasm if stale; returns its path. */
 export const buildJwtAuth = (): Promise<string> => ensureBuilt('jwt-auth');
