@@ -75,8 +75,11 @@ export function envoySuiteTitle(title: string, availability: EnvoyAvailability =
 }
 
 export interface StartEnvoyOptions {
-  /** Bootstrap file (YAML or JSON). */
-  bootstrap: string;
+  /**
+   * Bootstrap file (YAML or JSON), or the bootstrap document itself (run from a
+   * temporary JSON file, removed when Envoy exits).
+   */
+  bootstrap: string | Record<string, unknown>;
   /** Worker threads (`--concurrency`), default 2 like the embedded data plane. */
   concurrency?: number;
   /** `--log-level` (trace, debug, info, warn, error, critical, off), default `warn`. */
@@ -110,10 +113,12 @@ export async function startEnvoy(opts: StartEnvoyOptions): Promise<EnvoyProcess>
   if (!availability.ok) throw new Error(availability.reason);
   const cwd = opts.cwd ?? process.cwd();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mesh-filters-envoy-'));
-  let config = path.resolve(cwd, opts.bootstrap);
-  if (opts.portOverride === 0) {
+  // Envoy reads the file as given, unless it is rewritten (ephemeral ports) or was a document.
+  let config = typeof opts.bootstrap === 'string' ? path.resolve(cwd, opts.bootstrap) : path.join(tmp, 'bootstrap.json');
+  if (opts.portOverride === 0 || typeof opts.bootstrap !== 'string') {
+    const doc = typeof opts.bootstrap === 'string' ? readConfigFile(config) : opts.bootstrap;
     config = path.join(tmp, 'bootstrap.json');
-    writeFileSync(config, JSON.stringify(withEphemeralPorts(readConfigFile(path.resolve(cwd, opts.bootstrap)))));
+    writeFileSync(config, JSON.stringify(opts.portOverride === 0 ? withEphemeralPorts(doc) : doc));
   }
   const adminPathFile = path.join(tmp, 'admin-address');
   const [cmd, ...prefix] = availability.command;

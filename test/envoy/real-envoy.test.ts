@@ -3,8 +3,6 @@
  * data plane (mesh-traffic.ts), in the same order. Runs where ENVOY_BIN (or func-e, or envoy on PATH) is present; reported as
  * skipped, with the reason in its title, everywhere else.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { readConfigFile } from '../../harness/envoy/config-file.ts';
@@ -20,20 +18,16 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/mesh.yaml on real Envoy', envo
   let proxy: EnvoyProcess;
   let stopServices: () => Promise<void>;
   let services: DemoService[] = [];
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mesh-filters-real-envoy-'));
 
   beforeAll(async () => {
     const bootstrap = readConfigFile(path.join(root, 'envoy/mesh.yaml')) as Record<string, any>;
     ({ services, stop: stopServices } = await startDemoServices(bootstrap, { portOverride: 0 }));
-    const file = path.join(tmp, 'mesh.json');
-    writeFileSync(file, JSON.stringify(bootstrap));
-    proxy = await startEnvoy({ bootstrap: file, cwd: root, portOverride: 0, stdio: 'pipe', availability: envoy });
+    proxy = await startEnvoy({ bootstrap, cwd: root, portOverride: 0, stdio: 'pipe', availability: envoy });
   });
 
   afterAll(async () => {
     await proxy?.stop();
     await stopServices?.();
-    rmSync(tmp, { recursive: true, force: true });
   });
 
   const ctx = (): MeshContext => ({ listener: proxy.listeners.ingress, admin: proxy.adminAddress, services });

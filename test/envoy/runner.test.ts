@@ -4,10 +4,11 @@
  * driven against test/envoy/fake-envoy.mjs, a stand-in that speaks Envoy's command line
  * and admin endpoints. Real Envoy runs in real-envoy.test.ts where one is installed.
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readConfigFile } from '../../harness/envoy/config-file.ts';
 import { envoyAvailable, envoySuiteTitle, startEnvoy } from '../../harness/envoy/runner.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -71,6 +72,23 @@ describe('startEnvoy (against a stand-in binary)', () => {
     }
     expect(await envoy.exited).toBe(0);
     await expect(fetch(`http://${envoy.adminAddress}/ready`)).rejects.toThrow();
+  });
+
+  it('runs a bootstrap given as a document, from a file of its own removed once Envoy exits', async () => {
+    const argsFile = path.join(tmp, 'doc-args.json');
+    process.env.FAKE_ENVOY_ARGS_FILE = argsFile;
+    const doc = readConfigFile(path.join(root, 'envoy/mesh.yaml')) as Record<string, unknown>;
+    const envoy = await startEnvoy({ bootstrap: doc, cwd: root, portOverride: 0, stdio: 'pipe', availability });
+    delete process.env.FAKE_ENVOY_ARGS_FILE;
+    const args: string[] = JSON.parse(readFileSync(argsFile, 'utf8'));
+    const config = args[args.indexOf('-c') + 1];
+    try {
+      expect(await (await fetch(`http://${envoy.listeners.ingress}/`)).text()).toBe('fake-envoy ingress');
+      expect(existsSync(config)).toBe(true);
+    } finally {
+      await envoy.stop();
+    }
+    expect(existsSync(config)).toBe(false);
   });
 
   it("fails with Envoy's own error line when Envoy exits before it is ready", async () => {

@@ -5,9 +5,6 @@
  * would let more through than these tests allow. The same scenarios run on real Envoy
  * where one is present, and report themselves skipped with the reason otherwise.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
@@ -265,18 +262,14 @@ const envoy = envoyAvailable();
 describe.skipIf(!envoy.ok)(envoySuiteTitle(`circuit-breaker on real Envoy (--concurrency ${CONCURRENCY})`, envoy), () => {
   let ups: Upstreams;
   let proxy: EnvoyProcess;
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mesh-filters-cb-'));
   beforeAll(async () => {
     const wasm = await buildBreaker();
     ups = await startUpstreams();
-    const file = path.join(tmp, 'bootstrap.json');
-    writeFileSync(file, JSON.stringify(breakerBootstrap(wasm, ups)));
-    proxy = await startEnvoy({ bootstrap: file, concurrency: CONCURRENCY, portOverride: 0, stdio: 'pipe', availability: envoy });
+    proxy = await startEnvoy({ bootstrap: breakerBootstrap(wasm, ups), concurrency: CONCURRENCY, portOverride: 0, stdio: 'pipe', availability: envoy });
   }, 180_000);
   afterAll(async () => {
     await proxy?.stop();
     await ups?.close();
-    rmSync(tmp, { recursive: true, force: true });
   });
   scenarios(() => ({ listener: proxy.listeners.ingress, admin: proxy.adminAddress }), () => ups);
 });

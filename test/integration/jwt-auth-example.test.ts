@@ -4,8 +4,6 @@
 // JWKS endpoint serves). envoy/jwt-auth.yaml also runs on real Envoy where one is present
 // (ENVOY_BIN, func-e or envoy on PATH); that suite reports itself skipped, with the reason,
 // everywhere else.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,19 +80,15 @@ const envoy = envoyAvailable();
 describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/jwt-auth.yaml on real Envoy', envoy), () => {
   let proxy: EnvoyProcess;
   let stopServices: () => Promise<void>;
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mesh-filters-jwt-auth-'));
   beforeAll(async () => {
     await buildJwtAuth();
     const bootstrap = readConfigFile(path.join(root, 'envoy/jwt-auth.yaml')) as Record<string, any>;
     stopServices = (await startDemoServices(bootstrap, { portOverride: 0 })).stop;
-    const file = path.join(tmp, 'jwt-auth.json');
-    writeFileSync(file, JSON.stringify(bootstrap));
-    proxy = await startEnvoy({ bootstrap: file, cwd: root, portOverride: 0, stdio: 'pipe', availability: envoy });
+    proxy = await startEnvoy({ bootstrap, cwd: root, portOverride: 0, stdio: 'pipe', availability: envoy });
   }, 300_000);
   afterAll(async () => {
     await proxy?.stop();
     await stopServices?.();
-    rmSync(tmp, { recursive: true, force: true });
   });
   exampleChecks(() => proxy.listeners.ingress);
 });

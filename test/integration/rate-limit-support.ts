@@ -3,9 +3,6 @@
  * a bootstrap, the embedded proxy or real Envoy behind one small interface, and a
  * client that fires many requests at once.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Pool } from 'undici';
 import { startEnvoy, type EnvoyAvailability } from '../../harness/envoy/runner.ts';
 import { startProxy } from '../../harness/proxy/index.ts';
@@ -39,18 +36,8 @@ export async function startEmbedded(doc: Record<string, unknown>, concurrency: n
 }
 
 export async function startRealEnvoy(doc: Record<string, unknown>, concurrency: number, availability: EnvoyAvailability): Promise<DataPlane> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'rate-limit-envoy-'));
-  const file = path.join(dir, 'bootstrap.json');
-  writeFileSync(file, JSON.stringify(doc));
-  const envoy = await startEnvoy({ bootstrap: file, concurrency, portOverride: 0, stdio: 'pipe', availability });
-  return {
-    url: `http://${envoy.listeners.ingress}`,
-    admin: `http://${envoy.adminAddress}`,
-    stop: async () => {
-      await envoy.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const envoy = await startEnvoy({ bootstrap: doc, concurrency, portOverride: 0, stdio: 'pipe', availability });
+  return { url: `http://${envoy.listeners.ingress}`, admin: `http://${envoy.adminAddress}`, stop: () => envoy.stop() };
 }
 
 export interface Response {

@@ -2,8 +2,7 @@
 // real HTTP and gRPC, and the retry budget shared by --concurrency 4 worker threads. On the
 // embedded data plane, and on real Envoy where one is present (skipped with the reason
 // otherwise).
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool, request } from 'undici';
@@ -65,11 +64,8 @@ const PLANES: Array<{ title: string; skip: boolean; start(bootstrap: Record<stri
     title: envoySuiteTitle('real Envoy', envoy),
     skip: !envoy.ok,
     async start(b, concurrency) {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'retry-envoy-'));
-      const file = path.join(dir, 'bootstrap.json');
-      writeFileSync(file, JSON.stringify(b));
-      const e = await startEnvoy({ bootstrap: file, concurrency, portOverride: 0, stdio: 'pipe', availability: envoy });
-      return { address: e.listeners.ingress, admin: e.adminAddress, stop: async () => (await e.stop(), rmSync(dir, { recursive: true, force: true })) };
+      const e = await startEnvoy({ bootstrap: b, concurrency, portOverride: 0, stdio: 'pipe', availability: envoy });
+      return { address: e.listeners.ingress, admin: e.adminAddress, stop: () => e.stop() };
     },
   },
 ];
