@@ -6,6 +6,7 @@ import { WasmEmulator } from '../../../harness/host/emulator.ts';
 import type { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import type { LocalReply, StreamInfo } from '../../../harness/http/filter.ts';
 import { ensureBuilt } from '../../sdk/build.ts';
+import { filterEmulator } from '../emulator.ts';
 
 export const ROOT_ID = 'circuit-breaker';
 
@@ -24,15 +25,7 @@ export const CREDIT_BUREAU = {
 };
 
 export async function breaker(wasm: string, config: unknown, opts: { shared?: SharedState; startTimeMs?: number; legacyAttributes?: boolean } = {}): Promise<WasmEmulator> {
-  return WasmEmulator.create({
-    wasm,
-    rootId: ROOT_ID,
-    vmId: ROOT_ID,
-    pluginConfiguration: typeof config === 'string' ? config : JSON.stringify(config),
-    shared: opts.shared,
-    startTimeMs: opts.startTimeMs,
-    legacyAttributes: opts.legacyAttributes,
-  });
+  return filterEmulator(ROOT_ID, wasm, config, opts);
 }
 
 export interface Exchange {

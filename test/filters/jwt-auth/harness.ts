@@ -13,6 +13,7 @@ import type { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import type { LocalReply } from '../../../harness/http/filter.ts';
 import { wasmHttpFilter } from '../../integration/wasm-filter.ts';
 import { ensureBuilt } from '../../sdk/build.ts';
+import { filterEmulator } from '../emulator.ts';
 import { compileTestModule, mtimeOf } from '../test-module.ts';
 
 export const ROOT_ID = 'jwt-auth';
@@ -114,17 +115,7 @@ export async function emulator(
   config: unknown,
   opts: { shared?: SharedState; startTimeMs?: number; clusters?: string[]; vmConfiguration?: string; onHostcall?: HostcallObserver } = {},
 ): Promise<WasmEmulator> {
-  return WasmEmulator.create({
-    wasm,
-    rootId: ROOT_ID,
-    vmId: ROOT_ID,
-    pluginConfiguration: typeof config === 'string' ? config : JSON.stringify(config),
-    shared: opts.shared,
-    startTimeMs: opts.startTimeMs,
-    clusters: opts.clusters,
-    vmConfiguration: opts.vmConfiguration,
-    onHostcall: opts.onHostcall,
-  });
+  return filterEmulator(ROOT_ID, wasm, config, opts);
 }
 
 /** Sends request headers for `path` with `headers`; returns what the filter did (the stream stays open). */

@@ -4,6 +4,7 @@
  */
 import { WasmEmulator, type EmulatorOptions } from '../../../harness/host/emulator.ts';
 import { SharedState } from '../../../harness/host/shared/shared-state.ts';
+import { filterEmulator } from '../emulator.ts';
 import { ensureRateLimit } from './build.ts';
 
 export interface Outcome {
@@ -28,15 +29,7 @@ export interface RequestSpec {
 /** An emulator running the rate-limit filter with `config` (an object is written as JSON). */
 export async function rateLimitEmulator(config: unknown, options: Partial<EmulatorOptions> = {}): Promise<WasmEmulator> {
   const wasm = await ensureRateLimit();
-  return WasmEmulator.create({
-    wasm,
-    name: 'rate-limit',
-    rootId: 'rate-limit',
-    vmId: 'rate-limit',
-    pluginConfiguration: typeof config === 'string' ? config : JSON.stringify(config),
-    shared: options.shared ?? bigSharedState(),
-    ...options,
-  });
+  return filterEmulator('rate-limit', wasm, config, { name: 'rate-limit', shared: options.shared ?? bigSharedState(), ...options });
 }
 
 /** A shared state with room for the default 100000-key table (the emulator's default store is 4 MiB). */
