@@ -4,16 +4,16 @@
 // AssemblyScript keeps every string literal as a UTF-16 object, two bytes a character
 // plus a header and a data segment each; error and log messages are most of a filter's
 // static data. This rewrites `ascii.text("literal")`, when the literal is ASCII without
-// NUL, into `ascii.packed("…")` whose literal holds two characters per UTF-16 code unit
-// (low byte first, a NUL pad when the length is odd); `ascii.packed` widens it back when
+// NUL, into `__ascii_packed("…")` whose literal holds two characters per UTF-16 code unit
+// (low byte first, a NUL pad when the length is odd); `__ascii_packed` widens it back when
 // the message is made. Builds without the transform (as-pect specs) run `ascii.text`,
 // which returns its argument: the same strings either way.
 //
 // Messages handed to the config reader's `fail`/`failHere` and to the SDK's log
 // functions are packed the same way without being written as `ascii.text`: their string
-// literals (also those joined by `+` or chosen by `?:`) become `__ascii_packed("…")`,
-// format.ts's global name for `ascii.packed`. Only literals of MIN_PACKED characters or
-// more, where the halved data outweighs the call, and only in programs that hold
+// literals (also those joined by `+` or chosen by `?:`) become `__ascii_packed("…")`
+// too (a global of format.ts: no import needed). Only literals of MIN_PACKED characters
+// or more, where the halved data outweighs the call, and only in programs that hold
 // format.ts (every SDK module does).
 //
 // Constant byte strings written `ascii.bytes("...")` (header names) become static data:
@@ -184,7 +184,7 @@ export default class AsciiTransform {
         const literal = node.args[0];
         const packed = packAscii(literal.value);
         if (packed === null) return;
-        node.expression.property = Node.createIdentifierExpression('packed', node.expression.property.range);
+        node.expression = Node.createIdentifierExpression(PACKED_GLOBAL, node.expression.range);
         node.args[0] = Node.createStringLiteralExpression(packed, literal.range);
       }, seen);
       source.statements.unshift(...declarations);

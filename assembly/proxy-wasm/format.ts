@@ -128,7 +128,7 @@ export function asciiLowerCase(s: string): string {
 /**
  * Constant messages (errors, log lines) stored as ASCII: write `ascii.text("...")`. The
  * build's transform (harness/ascii-transform.mjs, asconfig "transform") turns an ASCII
- * literal there into `ascii.packed(...)`, two characters per UTF-16 code unit: half the
+ * literal there into `__ascii_packed(...)`, two characters per UTF-16 code unit: half the
  * static data of a plain literal. Builds without it (as-pect specs) run `ascii.text`,
  * which returns its argument, so both give the same string. Each evaluation makes a new
  * string: for messages, not for values used on every request.
@@ -147,25 +147,22 @@ export namespace ascii {
   export function bytes(text: string): ArrayBuffer {
     return String.UTF8.encode(text);
   }
-
-  /** The string packed by the transform: low byte first, a NUL pad after an odd length. */
-  export function packed(pairs: string): string {
-    const units = pairs.length;
-    const src = changetype<usize>(pairs);
-    let n = units << 1;
-    if (n > 0 && load<u16>(src + (<usize>(units - 1) << 1)) < 0x100) n--;
-    const out = __new(<usize>n << 1, idof<string>());
-    for (let i = 0; i < n; i++) store<u16>(out + (<usize>i << 1), load<u8>(src + <usize>i));
-    return changetype<string>(out);
-  }
 }
 
 /**
- * `ascii.packed` under a global name: the transform packs the literals of config-error
- * and log messages into calls of this, in files that need not import `ascii`.
+ * The string the transform packed into `pairs`: low byte first, a NUL pad after an odd
+ * length. Called only from the calls the transform writes, for `ascii.text` and for the
+ * literals of config-error and log messages; global, so that files which do not import
+ * `ascii` can call it.
  */
 // @ts-ignore: decorator
 @global
 export function __ascii_packed(pairs: string): string {
-  return ascii.packed(pairs);
+  const units = pairs.length;
+  const src = changetype<usize>(pairs);
+  let n = units << 1;
+  if (n > 0 && load<u16>(src + (<usize>(units - 1) << 1)) < 0x100) n--;
+  const out = __new(<usize>n << 1, idof<string>());
+  for (let i = 0; i < n; i++) store<u16>(out + (<usize>i << 1), load<u8>(src + <usize>i));
+  return changetype<string>(out);
 }
