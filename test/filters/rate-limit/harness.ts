@@ -57,7 +57,7 @@ export function allowedOf(emu: WasmEmulator, n: number, spec: RequestSpec = {}):
   return allowed;
 }
 
-/** A rule's counter (`<prefix>_<rule>_<what>`), 0 when never incremented. */
+/** A counter's value (`<prefix>_<rule>_<what>`; 0 until incremented), -1 when the filter defined no such counter. */
 export function counter(emu: WasmEmulator, name: string): number {
   return Number(emu.getCounterValue(name) ?? -1n);
 }
