@@ -39,7 +39,7 @@ describe('envoy/rate-limit.yaml on the demo services', () => {
   });
 
   it('counts on /stats/prometheus', async () => {
-    const admin = `http://${demo.adminAddress}`;
+    const admin = demo.adminAddress;
     expect(await prometheusValue(admin, 'rate_limit_anonymous_allowed')).toBe(5);
     expect(await prometheusValue(admin, 'rate_limit_anonymous_denied')).toBe(2);
     expect(await prometheusValue(admin, 'rate_limit_premium_allowed')).toBe(1);

@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, type Upstream } from '../../harness/upstream/index.ts';
 import { ensureRateLimit, ensureSlowWrite } from '../filters/rate-limit/build.ts';
-import { burst, prometheusValue, rateLimitBootstrap, rateLimitFilter, startEmbedded, type DataPlane } from './rate-limit-support.ts';
+import { startEmbedded, type DataPlane } from './data-plane.ts';
+import { burst, prometheusValue, rateLimitBootstrap, rateLimitFilter } from './rate-limit-support.ts';
 
 const WORKERS = 4;
 const REQUESTS = 1000;
@@ -33,7 +34,7 @@ afterAll(async () => {
 async function rounds(plane: DataPlane, label: string, count: number): Promise<number[]> {
   const allowed: number[] = [];
   for (let r = 0; r < count; r++) {
-    const responses = await burst(plane.url, REQUESTS, { 'x-round': `${label}-${r}` });
+    const responses = await burst(plane.address, REQUESTS, { 'x-round': `${label}-${r}` });
     expect(responses.every((x) => x.status === 200 || x.status === 429)).toBe(true);
     allowed.push(responses.filter((x) => x.status === 200).length);
   }

@@ -10,7 +10,8 @@ import { callEcho, echoClient, startGrpcUpstream, startUpstream, type GrpcUpstre
 import { bootstrap } from '../proxy/bootstrap-builder.ts';
 import { ensureRateLimit } from '../filters/rate-limit/build.ts';
 import { TIERS } from '../filters/rate-limit/harness.ts';
-import { prometheusValue, rateLimitFilter, startEmbedded, startRealEnvoy, type DataPlane } from './rate-limit-support.ts';
+import { startEmbedded, startRealEnvoy, type DataPlane } from './data-plane.ts';
+import { prometheusValue, rateLimitFilter } from './rate-limit-support.ts';
 
 const envoy = envoyAvailable();
 const planes = [
@@ -52,7 +53,7 @@ describe.each(planes)('$title', ({ skip, start }) => {
   });
 
   const get = async (headers: Record<string, string>, path = '/api/x'): Promise<Reply> => {
-    const res = await request(`${plane.url}${path}`, { headers });
+    const res = await request(`http://${plane.address}${path}`, { headers });
     return { status: res.statusCode, headers: res.headers as Record<string, string>, body: await res.body.text() };
   };
   /** Counters as the filter should have them, from what the client saw. */
@@ -127,7 +128,7 @@ describe.each(planes)('$title', ({ skip, start }) => {
   });
 
   it.skipIf(skip)('limits gRPC calls by their metadata; a denial is UNAVAILABLE (Envoy maps 429) with the reason', async () => {
-    const client = echoClient(plane.url.replace('http://', ''));
+    const client = echoClient(plane.address);
     try {
       let ok = 0;
       let denial: { code?: number; details?: string } | undefined;

@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool, request } from 'undici';
 import * as grpc from '@grpc/grpc-js';
 import { projectRoot } from '../../harness/build.ts';
-import { envoyAvailable, envoySuiteTitle, startEnvoy } from '../../harness/envoy/runner.ts';
-import { startProxy } from '../../harness/proxy/index.ts';
+import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
 import { action, callEcho, echoClient, failTimes, startGrpcUpstream, startUpstream, status, type GrpcUpstream, type RecordedRequest, type Upstream, type UpstreamHandler } from '../../harness/upstream/index.ts';
 import { bootstrap, TRUST_LOOPBACK } from '../proxy/bootstrap-builder.ts';
 import { POLICIES } from '../filters/retry/policies.ts';
+import { startEmbedded, startRealEnvoy, type DataPlane } from './data-plane.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
 
 const WASM = process.env.RETRY_WASM ?? path.join(projectRoot, 'build', 'retry.wasm');
@@ -43,30 +43,17 @@ function meshBootstrap(filterConfig: unknown, backend: string, grpcBackend?: str
   });
 }
 
-/** A running data plane: the listener and admin `host:port`. */
-interface DataPlane {
-  address: string;
-  admin: string;
-  stop(): Promise<void>;
-}
-
 const envoy = envoyAvailable();
 const PLANES: Array<{ title: string; skip: boolean; start(bootstrap: Record<string, unknown>, concurrency: number): Promise<DataPlane> }> = [
   {
     title: 'the embedded data plane',
     skip: false,
-    async start(b, concurrency) {
-      const p = await startProxy({ portOverride: 0, concurrency, logLevel: 'error', bootstrap: b });
-      return { address: p.listeners[0].address, admin: p.admin!.address, stop: () => p.stop() };
-    },
+    start: startEmbedded,
   },
   {
     title: envoySuiteTitle('real Envoy', envoy),
     skip: !envoy.ok,
-    async start(b, concurrency) {
-      const e = await startEnvoy({ bootstrap: b, concurrency, portOverride: 0, stdio: 'pipe', availability: envoy });
-      return { address: e.listeners.ingress, admin: e.adminAddress, stop: () => e.stop() };
-    },
+    start: (b, concurrency) => startRealEnvoy(b, concurrency, envoy),
   },
 ];
 
