@@ -17,7 +17,6 @@
 import { formatInteger } from "../../assembly/proxy-wasm/format";
 import {
   FilterHeadersStatus,
-  HeaderMap,
   HttpContext,
   LogLevel,
   RootContext,
@@ -27,6 +26,7 @@ import {
   logError,
   logWarn,
 } from "../../assembly/proxy-wasm";
+import { requestHeadersMap } from "../../assembly/proxy-wasm/headers";
 import { HostRequestHeaders } from "../../assembly/match/host";
 import { FILTER_NAME, RateLimitConfig, Rule, parseConfigAt } from "./config";
 import { Decision } from "./decision";
@@ -64,7 +64,8 @@ class Runtime {
 
 export class RateLimitRoot extends RootContext {
   runtime: Runtime | null = null;
-  private request: HostRequestHeaders | null = null;
+  /** The request view, reused by every stream of this VM (one callback at a time). */
+  private readonly request: HostRequestHeaders = new HostRequestHeaders(requestHeadersMap);
   private readonly source: StreamSourceAddress = new StreamSourceAddress();
   private failOpenLogged: bool = false;
 
@@ -102,10 +103,9 @@ export class RateLimitRoot extends RootContext {
   }
 
   /** The request view for the current stream, emptied of the previous request's values. */
-  requestView(map: HeaderMap): HostRequestHeaders {
-    let request = this.request;
-    if (request === null) this.request = request = new HostRequestHeaders(map);
-    else request.forget();
+  requestView(): HostRequestHeaders {
+    const request = this.request;
+    request.forget();
     return request;
   }
 
@@ -144,7 +144,7 @@ export class RateLimitStream extends HttpContext {
     const runtime = this.plugin.runtime;
     if (runtime === null) return FilterHeadersStatus.Continue;
     const config = runtime.config;
-    const request = this.plugin.requestView(this.requestHeaders);
+    const request = this.plugin.requestView();
     const rules = config.rules;
     let rule: Rule | null = null;
     for (let i = 0, n = rules.length; i < n; i++) {

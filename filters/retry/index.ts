@@ -27,6 +27,7 @@ import {
   logWarn,
   registerRootContext,
 } from "../../assembly/proxy-wasm";
+import { requestHeadersMap } from "../../assembly/proxy-wasm/headers";
 import { ConfigReader } from "../../assembly/config";
 import { HostRequestHeaders } from "../../assembly/match/host";
 import { SharedRetryBudget } from "./budget-store";
@@ -63,7 +64,7 @@ class RetryFilter {
   readonly stats: RetryStats;
   readonly budget: SharedRetryBudget | null;
   /** Reused by every stream of this VM: streams run one callback at a time. */
-  request: HostRequestHeaders | null = null;
+  readonly request: HostRequestHeaders = new HostRequestHeaders(requestHeadersMap);
   /** The missing `x-envoy-attempt-count` warning is logged once per VM. */
   warnedNoAttemptCount: bool = false;
 
@@ -112,11 +113,8 @@ class RetryStream extends HttpContext {
   onRequestHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
     const filter = this.filter;
     const headers = this.requestHeaders;
-    let request = filter.request;
-    if (request === null) {
-      request = new HostRequestHeaders(headers);
-      filter.request = request;
-    } else request.forget();
+    const request = filter.request;
+    request.forget();
 
     const budget = filter.budget;
     const remaining = budget !== null ? budget.admit(<i64>getCurrentTimeNanoseconds()) : i64.MAX_VALUE;
