@@ -7,11 +7,11 @@
  */
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
-import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
+import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
 import { action, delay, echo, failTimes, startUpstream, status, type Upstream } from '../../harness/upstream/index.ts';
 import { buildBreaker } from '../filters/circuit-breaker/harness.ts';
 import { bootstrap } from '../proxy/bootstrap-builder.ts';
+import { startEmbedded, startRealEnvoy, type DataPlane } from './data-plane.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
 
 const CONCURRENCY = 4;
@@ -76,16 +76,11 @@ function breakerBootstrap(wasm: string, ups: Upstreams): Record<string, unknown>
   });
 }
 
-interface Target {
-  listener: string;
-  admin: string;
-}
-
 // Many connections, so that concurrent requests spread over every worker.
 const agent = new Agent({ connections: 64, pipelining: 1 });
 
-async function get(target: Target, p: string, opts: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, string>; body: string }> {
-  const res = await request(`http://${target.listener}${p}`, { dispatcher: agent, signal: opts.signal, headers: opts.headers });
+async function get(target: DataPlane, p: string, opts: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  const res = await request(`http://${target.address}${p}`, { dispatcher: agent, signal: opts.signal, headers: opts.headers });
   const body = await res.body.text();
   return { status: res.statusCode, headers: res.headers as Record<string, string>, body };
 }
@@ -93,12 +88,12 @@ async function get(target: Target, p: string, opts: { signal?: AbortSignal; head
 const all = <T>(n: number, fn: (i: number) => Promise<T>): Promise<T[]> => Promise.all(Array.from({ length: n }, (_, i) => fn(i)));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function prometheus(target: Target): Promise<string> {
+async function prometheus(target: DataPlane): Promise<string> {
   return (await request(`http://${target.admin}/stats/prometheus`)).body.text();
 }
 
 /** The scenarios, run on whichever data plane `target()` serves. */
-function scenarios(target: () => Target, ups: () => Upstreams): void {
+function scenarios(target: () => DataPlane, ups: () => Upstreams): void {
   it('opens after 3 failures (the seeds fail-test); while OPEN no request of any worker reaches the upstream', async () => {
     const t = target();
     for (let i = 0; i < 3; i++) expect((await get(t, '/api/credit-bureau/fail-test')).status).toBe(503);
@@ -243,35 +238,29 @@ function scenarios(target: () => Target, ups: () => Upstreams): void {
   });
 }
 
-describe(`circuit-breaker through the embedded data plane (--concurrency ${CONCURRENCY})`, () => {
-  let ups: Upstreams;
-  let proxy: RunningProxy;
-  beforeAll(async () => {
-    const wasm = await buildBreaker();
-    ups = await startUpstreams();
-    proxy = await startProxy({ portOverride: 0, concurrency: CONCURRENCY, logLevel: 'error', bootstrap: breakerBootstrap(wasm, ups) });
-  }, 180_000);
-  afterAll(async () => {
-    await proxy?.stop();
-    await ups?.close();
-  });
-  scenarios(() => ({ listener: proxy.listeners[0].address, admin: proxy.admin!.address }), () => ups);
-});
-
 const envoy = envoyAvailable();
-describe.skipIf(!envoy.ok)(envoySuiteTitle(`circuit-breaker on real Envoy (--concurrency ${CONCURRENCY})`, envoy), () => {
+const PLANES = [
+  { title: `circuit-breaker through the embedded data plane (--concurrency ${CONCURRENCY})`, skip: false, start: startEmbedded },
+  {
+    title: envoySuiteTitle(`circuit-breaker on real Envoy (--concurrency ${CONCURRENCY})`, envoy),
+    skip: !envoy.ok,
+    start: (b: Record<string, unknown>, concurrency: number) => startRealEnvoy(b, concurrency, envoy),
+  },
+];
+
+for (const plane of PLANES) describe.skipIf(plane.skip)(plane.title, () => {
   let ups: Upstreams;
-  let proxy: EnvoyProcess;
+  let proxy: DataPlane;
   beforeAll(async () => {
     const wasm = await buildBreaker();
     ups = await startUpstreams();
-    proxy = await startEnvoy({ bootstrap: breakerBootstrap(wasm, ups), concurrency: CONCURRENCY, portOverride: 0, stdio: 'pipe', availability: envoy });
+    proxy = await plane.start(breakerBootstrap(wasm, ups), CONCURRENCY);
   }, 180_000);
   afterAll(async () => {
     await proxy?.stop();
     await ups?.close();
   });
-  scenarios(() => ({ listener: proxy.listeners.ingress, admin: proxy.adminAddress }), () => ups);
+  scenarios(() => proxy, () => ups);
 });
 
 afterAll(async () => {
