@@ -14,7 +14,8 @@
  * - Provider names name metrics, so they hold letters, digits and `_` only.
  */
 import { ConfigArray, ConfigObject, ConfigReader, Duration } from "../../assembly/config";
-import { RequestMatch, readMatch } from "../../assembly/match";
+import { RequestMatch, isToken, readMatch } from "../../assembly/match";
+import { asciiLowerCase } from "../../assembly/proxy-wasm/format";
 import { ALL_ALGS, Alg, AlgSet, algFromName } from "./algorithms";
 import { ClaimPath, ClaimRequirement, SubjectMatcher } from "./claims";
 import { LocationKind, TokenLocation } from "./extractor";
@@ -179,21 +180,9 @@ function isProviderName(name: string): bool {
   return true;
 }
 
-/**
- * RFC 9110 §5.1 field names (`tchar`, all ASCII), lower-cased (ASCII only: the Unicode
- * tables of `String#toLowerCase` would cost the module 4 KB); null when `name` is not one.
- */
+/** An RFC 9110 §5.1 field name (a `token`) lower-cased, as header maps hold it; null when `name` is not one. */
 function headerName(name: string): HeaderName | null {
-  const n = name.length;
-  if (n == 0) return null;
-  const lower = new Array<i32>(n);
-  for (let i = 0; i < n; i++) {
-    const c = name.charCodeAt(i);
-    const alnum = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39);
-    if (!alnum && "!#$%&'*+-.^_`|~".indexOf(String.fromCharCode(c)) < 0) return null;
-    unchecked((lower[i] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c));
-  }
-  return new HeaderName(String.fromCharCodes(lower));
+  return isToken(name) ? new HeaderName(asciiLowerCase(name)) : null;
 }
 
 function readHeaderName(obj: ConfigObject, field: string): HeaderName | null {
