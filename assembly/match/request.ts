@@ -1,6 +1,23 @@
 import { asciiLowerCase } from "../proxy-wasm/format";
 
 /**
+ * Whether a `content-type` value (bytes, null when absent) makes a request gRPC as
+ * Envoy sees it (source/common/grpc/common.cc `hasGrpcContentType`): `application/grpc`
+ * exactly or followed by '+' (`application/grpc+proto`); `application/grpc-web` is not.
+ * Bytes, so the request path decodes no string.
+ */
+export function isGrpcContentType(value: ArrayBuffer | null): bool {
+  if (value === null) return false;
+  const base = "application/grpc";
+  const n = value.byteLength;
+  const m = base.length;
+  if (n < m) return false;
+  const p = changetype<usize>(value);
+  for (let i = 0; i < m; i++) if (<i32>load<u8>(p + <usize>i) != base.charCodeAt(i)) return false;
+  return n == m || load<u8>(p + <usize>m) == 0x2b; // '+'
+}
+
+/**
  * Whether a string reference is set, for the matchers and their request views. (`s !==
  * null` on a string compiles to a String.__eq call, on the request path too.)
  */

@@ -43,6 +43,7 @@ import {
 } from "../../assembly/proxy-wasm";
 import { requestHeadersMap } from "../../assembly/proxy-wasm/headers";
 import { HostRequestHeaders } from "../../assembly/match/host";
+import { isGrpcContentType } from "../../assembly/match/request";
 import { CircuitBreakerConfig, FILTER_NAME, OpenResponse, ServiceConfig, parseConfig } from "./config";
 import { Admission, Outcome, Step, Ticket } from "./machine";
 import { SharedCircuit } from "./shared";
@@ -51,7 +52,6 @@ import { ServiceStats } from "./stats";
 const STATUS = ascii.bytes(":status");
 const CONTENT_TYPE = ascii.bytes("content-type");
 const GRPC_STATUS = ascii.bytes("grpc-status");
-const GRPC_CONTENT_TYPE = ascii.bytes("application/grpc");
 const RQ_TIMEOUT = ascii.bytes("x-envoy-upstream-rq-timeout-ms");
 const X_CIRCUIT_BREAKER = ascii.bytes("x-circuit-breaker");
 const FALLBACK = ascii.bytes("fallback");
@@ -236,7 +236,7 @@ class CircuitBreakerStream extends HttpContext {
     this.responded = true;
     const headers = this.responseHeaders;
     const status = parseStatus(headers.getBytes(STATUS));
-    if (status == 200 && isGrpc(headers.getBytes(CONTENT_TYPE))) {
+    if (status == 200 && isGrpcContentType(headers.getBytes(CONTENT_TYPE))) {
       const grpcStatus = headers.getBytes(GRPC_STATUS);
       if (grpcStatus !== null) this.failed = svc.isFailureStatus(grpcToHttpStatus(parseGrpcStatus(grpcStatus)));
       else this.awaitingGrpcStatus = !endOfStream;
@@ -296,15 +296,6 @@ function parseStatus(value: ArrayBuffer | null): u32 {
 }
 
 const GRPC_INTERNAL: u32 = 13;
-
-/** Whether `content-type` is gRPC's (`application/grpc` or `application/grpc+<codec>`, Envoy `Grpc::Common::isGrpcRequestHeaders`). */
-function isGrpc(value: ArrayBuffer | null): bool {
-  if (value === null) return false;
-  const n = value.byteLength;
-  const m = GRPC_CONTENT_TYPE.byteLength;
-  if (n < m || memory.compare(changetype<usize>(value), changetype<usize>(GRPC_CONTENT_TYPE), m) != 0) return false;
-  return n == m || load<u8>(changetype<usize>(value) + m) == 0x2b; // '+'
-}
 
 /** A decimal `grpc-status`, or UNKNOWN (2) when malformed. */
 function parseGrpcStatus(value: ArrayBuffer): u32 {

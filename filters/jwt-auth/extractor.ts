@@ -10,6 +10,7 @@
  * percent-decoded only (no `+` to space); `forward: false` also removes a token found
  * in a cookie (Envoy leaves cookies alone).
  */
+import { hexValue } from "../../assembly/json/tape";
 import { AuthRequest, HeaderBytes, HeaderName } from "./request";
 
 /** Kinds of token locations. */
@@ -194,13 +195,6 @@ export function removeQueryParam(path: string, name: string): string {
   return (kept.length > 0 ? base + "?" + kept : base) + fragment;
 }
 
-function hexValue(c: i32): i32 {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
-  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
-  return -1;
-}
-
 /** `%XX` escapes decoded as UTF-8 bytes; a malformed escape is kept as it is. */
 export function percentDecode(s: string): string {
   if (s.indexOf("%") < 0) return s;
@@ -210,8 +204,8 @@ export function percentDecode(s: string): string {
   for (let i = 0, n = bytes.length; i < n; i++) {
     const c = <i32>unchecked(bytes[i]);
     if (c == 0x25 && i + 2 < n) {
-      const hi = hexValue(<i32>unchecked(bytes[i + 1]));
-      const lo = hexValue(<i32>unchecked(bytes[i + 2]));
+      const hi = hexValue(<u32>unchecked(bytes[i + 1]));
+      const lo = hexValue(<u32>unchecked(bytes[i + 2]));
       if (hi >= 0 && lo >= 0) {
         unchecked((out[o++] = <u8>((hi << 4) | lo)));
         i += 2;

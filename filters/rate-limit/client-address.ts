@@ -13,6 +13,7 @@
  * Addresses are parsed into their 4 or 16 bytes (so `::1` and `0:0::1` are one client);
  * a connection address that does not parse (a pipe, an unusual host) is used as text.
  */
+import { hexValue } from "../../assembly/json/tape";
 
 /** Byte count of an IPv4 address. */
 export const IPV4_BYTES: i32 = 4;
@@ -54,13 +55,6 @@ function parseIpv4(s: string, start: i32, end: i32, out: usize): bool {
   return i == end;
 }
 
-function hexValue(c: i32): i32 {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
-  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
-  return -1;
-}
-
 function parseIpv6(s: string, start: i32, end: i32, out: usize): bool {
   let written = 0; // bytes of `out` filled, left to right
   let gap = -1; // byte offset where `::` stands
@@ -92,7 +86,7 @@ function parseIpv6(s: string, start: i32, end: i32, out: usize): bool {
     let value = 0;
     const first = i;
     while (i < end && i - first < 5) {
-      const h = hexValue(s.charCodeAt(i));
+      const h = hexValue(<u32>s.charCodeAt(i));
       if (h < 0) break;
       value = (value << 4) | h;
       i++;

@@ -52,22 +52,8 @@ export const X_ENVOY_ATTEMPT_COUNT: ArrayBuffer = ascii.bytes("x-envoy-attempt-c
 export const CONTENT_TYPE: ArrayBuffer = ascii.bytes("content-type");
 export const ZERO: ArrayBuffer = ascii.bytes("0");
 
-/**
- * Whether a `content-type` value (UTF-8, null when absent) makes a request gRPC as
- * Envoy's router sees it (source/common/grpc/common.cc `hasGrpcContentType`):
- * `application/grpc` exactly or followed by '+' (`application/grpc+proto`);
- * `application/grpc-web` is not gRPC. Bytes, so the request path decodes no string.
- */
-export function isGrpcContentType(contentType: ArrayBuffer | null): bool {
-  if (contentType === null) return false;
-  const base = "application/grpc";
-  const n = contentType.byteLength;
-  const m = base.length;
-  if (n < m) return false;
-  const p = changetype<usize>(contentType);
-  for (let i = 0; i < m; i++) if (<i32>load<u8>(p + <usize>i) != base.charCodeAt(i)) return false;
-  return n == m || load<u8>(p + <usize>m) == 0x2b; // '+'
-}
+// gRPC requests as the router sees them (shared with circuit-breaker).
+export { isGrpcContentType } from "../../assembly/match/request";
 
 /**
  * The value of `x-envoy-attempt-count` (decimal digits, as the router writes it), or 0
