@@ -71,8 +71,8 @@ function mtime(file: string): number {
   }
 }
 
-/** The newest modification time of `file`, or of any file under it. */
-function newest(file: string): number {
+/** The newest modification time of `file`, or of any file under it (-1 when absent). */
+export function newest(file: string): number {
   let best = mtime(file);
   let entries: import('node:fs').Dirent[];
   try {

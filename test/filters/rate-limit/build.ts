@@ -5,27 +5,18 @@
  * compiled with the target's options by ../test-module.ts, which writes a temporary file
  * and renames it).
  */
-import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from '../../../harness/build.ts';
+import { newest, projectRoot } from '../../../harness/build.ts';
 import { compileTestModule, mtimeOf } from '../test-module.ts';
 
 export const RATE_LIMIT_WASM = path.join(projectRoot, 'build', 'rate-limit.wasm');
 export const SLOW_WRITE_WASM = path.join(projectRoot, 'build', 'test', 'rate-limit-slow-write.wasm');
 
-/** What the two modules are compiled from (other folders of assembly/ do not reach them). */
-const SOURCES = ['filters/rate-limit', 'filters/__tests__', 'assembly/proxy-wasm', 'assembly/config', 'assembly/json', 'assembly/match', 'assembly/crypto/sha2.ts', 'asconfig.json'];
-
-function newestMtime(p: string): number {
-  const st = statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let newest = 0;
-  for (const entry of readdirSync(p)) newest = Math.max(newest, newestMtime(path.join(p, entry)));
-  return newest;
-}
+/** What the two modules are compiled from (all of assembly/, as harness/build.ts's isStale counts it). */
+const SOURCES = ['filters/rate-limit', 'filters/__tests__', 'assembly', 'asconfig.json'];
 
 async function compile(entry: string, outFile: string): Promise<string> {
-  const sources = Math.max(...SOURCES.map((s) => newestMtime(path.join(projectRoot, s))));
+  const sources = Math.max(...SOURCES.map((s) => newest(path.join(projectRoot, s))));
   if (mtimeOf(outFile) >= sources) return outFile;
   return compileTestModule(entry, 'rate-limit', outFile);
 }
