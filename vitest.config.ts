@@ -4,9 +4,11 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['test/fixtures/**', 'node_modules/**'],
+    globalSetup: ['test/setup/envoy.ts'],
+    reporters: ['default', './test/setup/skipped-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // Suites start proxies on real ports and worker threads; two cores, so keep files few at once.
+    // Suites start Envoys on real ports; two cores, so keep files few at once.
     maxWorkers: 2,
   },
 });

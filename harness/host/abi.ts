@@ -2,7 +2,7 @@
  * Proxy-Wasm ABI constants as the host sees them: proxy-wasm/spec
  * `abi-versions/v0.2.1/README.md` ("Types"), plus the codes proxy-wasm-cpp-host
  * (`include/proxy-wasm/word.h`, `context_interface.h`) uses beyond the spec.
- * The HTTP filter statuses live in `harness/http/filter.ts` (same values).
+ * The HTTP filter statuses live in `harness/host/filter.ts` (same values).
  */
 
 /** `proxy_status_t` (cpp-host `WasmResult`). */

@@ -14,9 +14,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BodyBuffer } from '../http/body-buffer.ts';
-import type { DecoderFilterCallbacks, EncoderFilterCallbacks, HttpFilter, StreamInfo } from '../http/filter.ts';
-import { HeaderMap } from '../http/header-map.ts';
+import { BodyBuffer } from './body-buffer.ts';
+import type { DecoderFilterCallbacks, EncoderFilterCallbacks, HttpFilter, StreamInfo } from './filter.ts';
+import { HeaderMap } from './header-map.ts';
 import { round, timeMicros } from '../bench/report.ts';
 import { WasmEmulator } from './emulator.ts';
 import { WasmPlugin } from './plugin.ts';

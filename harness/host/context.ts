@@ -24,7 +24,7 @@
  * - If the VM has failed (a trap), a stream is answered 503 `wasm_fail_stream` (fail
  *   closed) or let through (fail open): cpp-host `CHECK_FAIL`, context.cc `failStream`.
  */
-import type { BodyBuffer } from '../http/body-buffer.ts';
+import type { BodyBuffer } from './body-buffer.ts';
 import {
   type DecoderFilterCallbacks,
   type EncoderFilterCallbacks,
@@ -33,8 +33,8 @@ import {
   FilterTrailersStatus,
   type HttpFilter,
   type StreamInfo,
-} from '../http/filter.ts';
-import { HeaderMap, type HeaderPair } from '../http/header-map.ts';
+} from './filter.ts';
+import { HeaderMap, type HeaderPair } from './header-map.ts';
 import { AbiVersion, BufferType, GRPC_STATUS_UNAVAILABLE, LogLevel, MapType, StreamType, WasmResult } from './abi.ts';
 import type { CallHandle, GrpcStreamHandle, HttpCallResponse, LogSource } from './services.ts';
 import type { Wasm } from './wasm.ts';

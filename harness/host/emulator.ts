@@ -20,7 +20,7 @@
  * given, so tests do not see each other.
  */
 import { readFile } from 'node:fs/promises';
-import { BodyBuffer } from '../http/body-buffer.ts';
+import { BodyBuffer } from './body-buffer.ts';
 import {
   type DecoderFilterCallbacks,
   type EncoderFilterCallbacks,
@@ -30,8 +30,8 @@ import {
   type HttpFilter,
   type LocalReply,
   type StreamInfo,
-} from '../http/filter.ts';
-import { HeaderMap, type HeaderPair } from '../http/header-map.ts';
+} from './filter.ts';
+import { HeaderMap, type HeaderPair } from './header-map.ts';
 import { type FailurePolicy, LogLevel, MetricType, type WasmResult } from './abi.ts';
 import { Context } from './context.ts';
 import { WasmPlugin } from './plugin.ts';

@@ -7,7 +7,7 @@
  * The typed-array views are made once and refreshed only when the memory grows
  * (growing detaches the old ArrayBuffer, whose views then read as length 0), so a
  * hostcall allocates nothing to touch memory. Header bytes are decoded as latin1,
- * one char per octet, like `harness/http/header-map.ts` keeps them.
+ * one char per octet, like `harness/host/header-map.ts` keeps them.
  *
  * Decoding a short string costs more than the rest of a header lookup (a V8 string per
  * call), and modules pass the same names (and often the same short values) on every

@@ -5,7 +5,7 @@
  * (src/pairs_util.cc): anything malformed, larger than 1 MiB or with more than 1024
  * pairs decodes as an empty list. Keys and values are latin1 strings (bytes round-trip).
  */
-import type { HeaderPair } from '../http/header-map.ts';
+import type { HeaderPair } from './header-map.ts';
 import type { MemoryView } from './memory.ts';
 
 /** cpp-host limits.h `PROXY_WASM_HOST_PAIRS_MAX_BYTES` / `_MAX_COUNT`. */

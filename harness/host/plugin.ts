@@ -20,7 +20,7 @@
  *   data plane's addition).
  */
 import { createHash } from 'node:crypto';
-import type { HttpFilter, HttpFilterFactory, StreamInfo } from '../http/filter.ts';
+import type { HttpFilter, HttpFilterFactory, StreamInfo } from './filter.ts';
 import { FailState, type FailurePolicy, LogLevel, MetricType } from './abi.ts';
 import { Context, type PluginInfo } from './context.ts';
 import { defaultHostFunctions } from './hostcalls.ts';

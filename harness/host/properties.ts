@@ -22,7 +22,7 @@
  * for older Envoy keep running; `HostServices.legacyAttributes: false` answers
  * `NOT_FOUND` as Envoy >= 1.33 does.
  */
-import type { HeaderMap } from '../http/header-map.ts';
+import type { HeaderMap } from './header-map.ts';
 import { LogLevel, WasmResult } from './abi.ts';
 import type { Context } from './context.ts';
 import { encodePairs } from './pairs.ts';

@@ -4,7 +4,7 @@
  * clients, the stats store, the logger, and the node identity. Everything is optional;
  * `resolveServices` fills in real-time defaults (no clusters, console logging).
  */
-import type { HeaderPair } from '../http/header-map.ts';
+import type { HeaderPair } from './header-map.ts';
 import { LOG_LEVEL_NAMES, LogLevel } from './abi.ts';
 import { SharedState } from './shared/shared-state.ts';
 import type { Wasm } from './wasm.ts';

@@ -10,8 +10,8 @@
  * the response completed as `onReset`. `proxy_http_call` (http-call.ts) and the gRPC
  * clients (grpc-call.ts) are built on it.
  */
-import type { StreamInfo } from '../http/filter.ts';
-import { HeaderMap } from '../http/header-map.ts';
+import type { StreamInfo } from '../host/filter.ts';
+import { HeaderMap } from '../host/header-map.ts';
 import type { RouteActionConfig, VirtualHostConfig } from './bootstrap.ts';
 import { FilterManager } from './filter-manager.ts';
 import { RouterFilter, type RouteEntry, type RouterContext } from './router.ts';

@@ -13,7 +13,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
-import { HeaderMap } from '../http/header-map.ts';
+import { HeaderMap } from '../host/header-map.ts';
 import type { ClusterConfig } from './bootstrap.ts';
 import type { RetryClusterHooks, StreamResetReason } from './retry-state.ts';
 import type { ProxyStats } from './stats.ts';

@@ -24,8 +24,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
-import type { HttpFilter, StreamInfo } from '../http/filter.ts';
-import { HeaderMap } from '../http/header-map.ts';
+import type { HttpFilter, StreamInfo } from '../host/filter.ts';
+import { HeaderMap } from '../host/header-map.ts';
 import type { Cidr, ListenerConfig } from './bootstrap.ts';
 import { FilterManager, type FilterEntry, type FilterManagerCallbacks, type ResolvedRoute } from './filter-manager.ts';
 import { RouteTable } from './route-table.ts';

@@ -21,7 +21,7 @@
  * - `onStreamComplete` (access-log time) then `onDestroy` run for every filter once,
  *   for completed and reset streams alike.
  */
-import { BodyBuffer } from '../http/body-buffer.ts';
+import { BodyBuffer } from '../host/body-buffer.ts';
 import {
   FilterDataStatus,
   FilterHeadersStatus,
@@ -31,8 +31,8 @@ import {
   type HttpFilter,
   type LocalReply,
   type StreamInfo,
-} from '../http/filter.ts';
-import { HeaderMap } from '../http/header-map.ts';
+} from '../host/filter.ts';
+import { HeaderMap } from '../host/header-map.ts';
 import { isGrpcContentType, prepareLocalReply, type PreparedLocalReply } from './local-reply.ts';
 
 /** The route a request resolved to (what `DecoderFilterCallbacks.route()` returns, plus the config for the router). */

@@ -19,8 +19,8 @@
  * - a unary call succeeds with its (last) message when the status is OK, fails with
  *   Internal and no message when there was none (`AsyncRequestImpl::onRemoteClose`).
  */
-import type { HeaderPair } from '../http/header-map.ts';
-import { HeaderMap } from '../http/header-map.ts';
+import type { HeaderPair } from '../host/header-map.ts';
+import { HeaderMap } from '../host/header-map.ts';
 import type { CallHandle, GrpcCallCallbacks, GrpcCallRequest, GrpcStreamCallbacks, GrpcStreamHandle, GrpcStreamRequest } from '../host/services.ts';
 import { startAsyncStream, type AsyncStream } from './async-client.ts';
 import type { RouterContext } from './router.ts';

@@ -7,8 +7,8 @@
  * before the response completed is a failure (`onResponse(null)`, Envoy's
  * `onFailure(Reset)`: the plugin sees zero headers).
  */
-import type { HeaderPair } from '../http/header-map.ts';
-import { HeaderMap } from '../http/header-map.ts';
+import type { HeaderPair } from '../host/header-map.ts';
+import { HeaderMap } from '../host/header-map.ts';
 import type { CallHandle, HttpCallFn, HttpCallResponse } from '../host/services.ts';
 import { startAsyncStream } from './async-client.ts';
 import type { RouterContext } from './router.ts';

@@ -17,7 +17,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { createDualProtocolServer, type DualProtocolServer } from '../http/h2c.ts';
+import { createDualProtocolServer, type DualProtocolServer } from '../upstream/h2c.ts';
 import { renderClusters, startAdmin, type AdminServer } from './admin.ts';
 import { loadBootstrapFile, parseBootstrap, ProxyConfigError, type BootstrapConfig } from './bootstrap.ts';
 import type { UpstreamHost } from './cluster-manager.ts';

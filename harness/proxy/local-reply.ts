@@ -3,8 +3,8 @@
  * `Utility::prepareLocalReply` / `encodeLocalReply`) and the HTTP→gRPC status mapping
  * (source/common/grpc/status.cc `Utility::httpToGrpcStatus`).
  */
-import { HeaderMap } from '../http/header-map.ts';
-import type { LocalReply } from '../http/filter.ts';
+import { HeaderMap } from '../host/header-map.ts';
+import type { LocalReply } from '../host/filter.ts';
 
 /** gRPC status for an HTTP status (grpc/doc/http-grpc-status-mapping.md, as Envoy maps it). */
 export function httpToGrpcStatus(httpStatus: number): number {

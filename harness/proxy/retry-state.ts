@@ -19,7 +19,7 @@
  * - backoff is fully jittered exponential: attempt n waits uniform [0, b·2^(n-1)) with
  *   the interval capped at `max_interval` (default 10 × base, base 25 ms).
  */
-import type { HeaderMap } from '../http/header-map.ts';
+import type { HeaderMap } from '../host/header-map.ts';
 
 export const RETRY_ON_5XX = 1 << 0;
 export const RETRY_ON_GATEWAY_ERROR = 1 << 1;

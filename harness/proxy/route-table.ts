@@ -6,7 +6,7 @@
  * specifier (`prefix` / `path` on the path without query, `safe_regex` on the same),
  * `case_sensitive`, every `headers` matcher, and `grpc`.
  */
-import type { HeaderMap } from '../http/header-map.ts';
+import type { HeaderMap } from '../host/header-map.ts';
 import type { HeaderMatcherConfig, RouteConfig, RouteConfiguration, VirtualHostConfig } from './bootstrap.ts';
 import type { ResolvedRoute } from './filter-manager.ts';
 import { isGrpcContentType } from './local-reply.ts';

@@ -16,9 +16,9 @@
  * | route or per-try timeout       | 504  | `upstream request timeout`                              | UT   |
  * | body over buffer while retrying| 507  | `exceeded request buffer limit while retrying upstream` |      |
  */
-import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, type HttpFilter, type LocalReply } from '../http/filter.ts';
-import { BodyBuffer } from '../http/body-buffer.ts';
-import type { HeaderMap } from '../http/header-map.ts';
+import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, type HttpFilter, type LocalReply } from '../host/filter.ts';
+import { BodyBuffer } from '../host/body-buffer.ts';
+import type { HeaderMap } from '../host/header-map.ts';
 import type { RouteActionConfig, DirectResponseConfig, VirtualHostConfig } from './bootstrap.ts';
 import type { Cluster, ClusterManager, UpstreamHost, UpstreamStream, UpstreamStreamCallbacks } from './cluster-manager.ts';
 import type { StreamDecoderCallbacks } from './filter-manager.ts';

@@ -6,7 +6,7 @@
  * thread, by in-process tests.
  */
 import { pathToFileURL } from 'node:url';
-import type { HttpFilterFactory } from '../http/filter.ts';
+import type { HttpFilterFactory } from '../host/filter.ts';
 import { LOG_LEVEL_NAMES, type LogLevelName } from '../host/abi.ts';
 import type { HttpFilterConfig, WasmPluginConfig } from './bootstrap.ts';
 import { ClusterManager, type UpstreamHost } from './cluster-manager.ts';

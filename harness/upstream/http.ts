@@ -1,6 +1,6 @@
 /**
  * Programmable upstream servers for tests and the demo: one port speaks HTTP/1.1 and
- * h2c (see harness/http/h2c.ts), and each request is answered by the handler of the
+ * h2c (see harness/upstream/h2c.ts), and each request is answered by the handler of the
  * longest matching path prefix (default: `echo()`). Handlers are built from the
  * helpers below — echo, fixed status, fail N times then succeed, delay, flap, reset,
  * gRPC status — and every request is recorded so tests can count what arrived.
@@ -15,7 +15,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
-import { createDualProtocolServer, type DualProtocolServer } from '../http/h2c.ts';
+import { createDualProtocolServer, type DualProtocolServer } from './h2c.ts';
 
 /** One request as the upstream saw it. */
 export interface RecordedRequest {

@@ -1,15 +1,12 @@
 /**
- * Reads the Wycheproof vector files in ../shared/testdata/wycheproof/ (C2SP/wycheproof,
- * testvectors_v1): `testGroups[]`, each with a public key (`publicKeyJwk`, `publicKeyDer`;
+ * Reads the Wycheproof vector files vendored in ./wycheproof/ (C2SP/wycheproof,
+ * testvectors_v1; provenance and licence in its README.md): `testGroups[]`, each with a public key (`publicKeyJwk`, `publicKeyDer`;
  * for HMAC a `key` per test) and `tests[]` of `{ tcId, comment, flags, msg, sig|tag, result }`.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-export const wycheproofDir = [
-  path.resolve(import.meta.dirname, '../../../shared/testdata/wycheproof'),
-  path.resolve(import.meta.dirname, '../../shared/testdata/wycheproof'),
-].find((d) => existsSync(d)) as string;
+export const wycheproofDir = path.join(import.meta.dirname, 'wycheproof');
 
 export type WycheproofResult = 'valid' | 'invalid' | 'acceptable';
 
@@ -44,7 +41,6 @@ export const hex = (s: string | undefined): Uint8Array => Buffer.from(s ?? '', '
 
 /** Lists the vector files, optionally those whose name starts with `prefix`. */
 export function listVectorFiles(prefix = ''): string[] {
-  if (!wycheproofDir) throw new Error('shared/testdata/wycheproof not found beside the checkout');
   return readdirSync(wycheproofDir)
     .filter((f: string) => f.endsWith('_test.json') && f.startsWith(prefix))
     .sort();

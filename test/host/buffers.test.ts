@@ -2,7 +2,7 @@
 // (get_buffer_bytes bounds), Envoy context.cc (getBuffer, Buffer::copyFrom, decodeData
 // buffering).
 import { describe, expect, it } from 'vitest';
-import { FilterDataStatus } from '../../harness/http/filter.ts';
+import { FilterDataStatus } from '../../harness/host/filter.ts';
 import { GET, probe, result, results, status } from './probe.ts';
 
 const NOT_FOUND = 1;

@@ -2,8 +2,8 @@
 // proxy-wasm-cpp-host src/exports.cc (argument checks), Envoy
 // source/extensions/common/wasm/context.cc (getMap/getConstMap, decodeHeaders...).
 import { describe, expect, it } from 'vitest';
-import { FilterDataStatus, FilterHeadersStatus } from '../../harness/http/filter.ts';
-import { HeaderMap } from '../../harness/http/header-map.ts';
+import { FilterDataStatus, FilterHeadersStatus } from '../../harness/host/filter.ts';
+import { HeaderMap } from '../../harness/host/header-map.ts';
 import { encodePairs } from '../../harness/host/pairs.ts';
 import { GET, probe, result, results, status } from './probe.ts';
 

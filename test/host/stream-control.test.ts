@@ -3,7 +3,7 @@
 // (send_local_response stops the iteration), Envoy context.cc (sendLocalResponse,
 // continueStream and closeStream run after the VM call).
 import { describe, expect, it } from 'vitest';
-import { FilterHeadersStatus } from '../../harness/http/filter.ts';
+import { FilterHeadersStatus } from '../../harness/host/filter.ts';
 import { GET, probe, result, status } from './probe.ts';
 
 const BAD_ARGUMENT = 2;

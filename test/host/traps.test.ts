@@ -3,7 +3,7 @@
 // wasm_fail_stream, gRPC UNAVAILABLE), common/wasm/wasm.cc (PluginConfig: failure_policy,
 // fail_open, FAIL_RELOAD with a jittered back-off from reload_config.backoff.base_interval).
 import { describe, expect, it } from 'vitest';
-import { FilterHeadersStatus } from '../../harness/http/filter.ts';
+import { FilterHeadersStatus } from '../../harness/host/filter.ts';
 import { LogLevel } from '../../harness/host/abi.ts';
 import { WasmPlugin, WasmPluginError } from '../../harness/host/plugin.ts';
 import { GET, PROBE_WASM, ensureBuilt, probe, setScript } from './probe.ts';

@@ -6,7 +6,7 @@ import http2 from 'node:http2';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { HeaderMap } from '../../harness/http/header-map.ts';
+import { HeaderMap } from '../../harness/host/header-map.ts';
 import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
 import { RetryState, parseRetryOn, simpleAtoi, type RetryClusterHooks, type RoutePolicy } from '../../harness/proxy/retry-state.ts';
 import { action, delay, failTimes, sequence, startUpstream, status, type RecordedRequest, type Upstream, type UpstreamHandler } from '../../harness/upstream/index.ts';

@@ -3,8 +3,8 @@
 // and conn_manager_impl.cc (the downstream remote address a filter sees as
 // `source.address`), in process: a capture filter records what the first HTTP filter gets.
 import { describe, expect, it } from 'vitest';
-import { FilterHeadersStatus, type DecoderFilterCallbacks, type HttpFilter, type StreamInfo } from '../../harness/http/filter.ts';
-import type { HeaderMap, HeaderPair } from '../../harness/http/header-map.ts';
+import { FilterHeadersStatus, type DecoderFilterCallbacks, type HttpFilter, type StreamInfo } from '../../harness/host/filter.ts';
+import type { HeaderMap, HeaderPair } from '../../harness/host/header-map.ts';
 import { parseBootstrap } from '../../harness/proxy/bootstrap.ts';
 import { ClusterManager } from '../../harness/proxy/cluster-manager.ts';
 import { ConnectionManager, streamFilterFactory } from '../../harness/proxy/connection-manager.ts';

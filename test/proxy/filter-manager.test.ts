@@ -1,6 +1,6 @@
 // The filter manager against Envoy's source/common/http/filter_manager.cc semantics, in process.
 import { describe, expect, it } from 'vitest';
-import { BodyBuffer } from '../../harness/http/body-buffer.ts';
+import { BodyBuffer } from '../../harness/host/body-buffer.ts';
 import {
   FilterDataStatus,
   FilterHeadersStatus,
@@ -9,8 +9,8 @@ import {
   type EncoderFilterCallbacks,
   type HttpFilter,
   type StreamInfo,
-} from '../../harness/http/filter.ts';
-import { HeaderMap } from '../../harness/http/header-map.ts';
+} from '../../harness/host/filter.ts';
+import { HeaderMap } from '../../harness/host/header-map.ts';
 import { FilterManager, type FilterEntry, type ResolvedRoute, type StreamDecoderCallbacks } from '../../harness/proxy/filter-manager.ts';
 
 type Events = string[];

@@ -3,8 +3,8 @@
 // and buffered bodies and of route changes, against Envoy's filter_manager.cc and
 // common/wasm/context.cc. The plugins are the probe module (test/wasm/host-probe).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, type HttpFilter, type StreamInfo } from '../../harness/http/filter.ts';
-import { HeaderMap } from '../../harness/http/header-map.ts';
+import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, type HttpFilter, type StreamInfo } from '../../harness/host/filter.ts';
+import { HeaderMap } from '../../harness/host/header-map.ts';
 import { createWasmPlugin, SharedState, type HttpCallResponse, type WasmPlugin } from '../../harness/host/index.ts';
 import { FilterManager, type FilterEntry, type ResolvedRoute, type StreamDecoderCallbacks } from '../../harness/proxy/filter-manager.ts';
 import { ensureBuilt, PROBE_WASM, setScript } from '../host/probe.ts';

@@ -4,7 +4,7 @@
  */
 import { WasmEmulator } from '../../../harness/host/emulator.ts';
 import type { SharedState } from '../../../harness/host/shared/shared-state.ts';
-import type { LocalReply, StreamInfo } from '../../../harness/http/filter.ts';
+import type { LocalReply, StreamInfo } from '../../../harness/host/filter.ts';
 import { ensureBuilt } from '../../sdk/build.ts';
 import { filterEmulator } from '../emulator.ts';
 

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LogLevel } from '../../../harness/host/abi.ts';
-import { FilterHeadersStatus } from '../../../harness/http/filter.ts';
+import { FilterHeadersStatus } from '../../../harness/host/filter.ts';
 import { CREDIT_BUREAU, breaker, buildBreaker, call, finish, header, sharedState, start } from './harness.ts';
 
 let wasm = '';

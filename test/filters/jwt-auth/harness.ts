@@ -10,7 +10,7 @@ import { projectRoot } from '../../../harness/build.ts';
 import { WasmEmulator } from '../../../harness/host/emulator.ts';
 import type { HostcallObserver } from '../../../harness/host/services.ts';
 import type { SharedState } from '../../../harness/host/shared/shared-state.ts';
-import type { LocalReply } from '../../../harness/http/filter.ts';
+import type { LocalReply } from '../../../harness/host/filter.ts';
 import { wasmHttpFilter } from '../../integration/wasm-filter.ts';
 import { ensureBuilt } from '../../sdk/build.ts';
 import { filterEmulator } from '../emulator.ts';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../harness/build.ts';
 import { LogLevel, SharedState, WasmEmulator, WasmPluginError, createWasmPlugin } from '../../../harness/host/index.ts';
-import { FilterHeadersStatus } from '../../../harness/http/filter.ts';
+import { FilterHeadersStatus } from '../../../harness/host/filter.ts';
 import { POLICIES } from './policies.ts';
 
 const WASM = path.join(projectRoot, 'build', 'retry.wasm');

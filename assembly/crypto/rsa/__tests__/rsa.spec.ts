@@ -1,6 +1,6 @@
 // RSA verification and its Montgomery arithmetic, on the scalar path (as-pect builds
 // without SIMD; the vitest suites run build/test/crypto.wasm). Vectors are taken from
-// Wycheproof (shared/testdata/wycheproof), one valid and one invalid per file.
+// Wycheproof (test/crypto/wycheproof), one valid and one invalid per file.
 import { HashAlg } from "../../sha2";
 import { VerifyResult } from "../../result";
 import { RsaPublicKey, verifyPkcs1v15, verifyPss } from "../index";
