@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { staleTargets, startDemo, type RunningDemo } from '../../harness/demo/index.ts';
+import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
 import { meshChecks, type MeshContext } from '../envoy/mesh-traffic.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -179,60 +179,5 @@ describe('demo start-up and shut-down on the bootstrap ports', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-  });
-});
-
-describe('demo build step (npm start rebuilds only what changed)', () => {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'mesh-filters-demo-build-'));
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-  /** A project with filters a and b and a test module, every file dated `at` seconds (epoch). */
-  function project(at: Record<string, number>): (file: string) => string {
-    const file = (f: string) => path.join(tmp, f);
-    const files: Record<string, string> = {
-      'asconfig.json': JSON.stringify({
-        targets: {
-          a: { entry: 'filters/a/index.ts', outFile: 'build/a.wasm' },
-          b: { entry: 'filters/b/index.ts', outFile: 'build/b.wasm' },
-          t: { entry: 'test/wasm/t.ts', outFile: 'build/t.wasm', test: true },
-        },
-      }),
-      'assembly/sdk.ts': '',
-      'filters/a/index.ts': '',
-      'filters/b/index.ts': '',
-      'build/a.wasm': '',
-      'build/b.wasm': '',
-      'build/t.wasm': '',
-    };
-    for (const [f, text] of Object.entries(files)) {
-      if (at[f] === -1) continue; // absent
-      mkdirSync(path.dirname(file(f)), { recursive: true });
-      writeFileSync(file(f), text);
-    }
-    // Folders first, then files: writing a file dates its folder.
-    for (const dir of ['assembly', 'filters/a', 'filters/b', 'filters', 'build', '.']) utimesSync(file(dir), 1000, 1000);
-    for (const f of Object.keys(files)) if (at[f] !== -1) utimesSync(file(f), at[f] ?? 1000, at[f] ?? 1000);
-    return file;
-  }
-
-  const names = async (modules: string[]) => {
-    const r = await staleTargets(modules, tmp);
-    return { used: r.used.map((t) => t.name), stale: r.stale.map((t) => t.name) };
-  };
-
-  it('builds the filters the bootstrap loads that are missing or older than their folder, assembly/ or asconfig.json', async () => {
-    let file = project({ 'build/a.wasm': 2000, 'build/b.wasm': 2000 });
-    const both = [file('build/a.wasm'), file('build/b.wasm'), file('build/t.wasm')];
-    expect(await names(both)).toEqual({ used: ['a', 'b'], stale: [] }); // test modules are never the demo's
-    file = project({ 'build/a.wasm': 2000, 'build/b.wasm': 2000, 'filters/b/index.ts': 3000 });
-    expect(await names(both)).toEqual({ used: ['a', 'b'], stale: ['b'] });
-    expect(await names([file('build/a.wasm')])).toEqual({ used: ['a'], stale: [] }); // b is not loaded
-    project({ 'build/a.wasm': 2000, 'build/b.wasm': 2000, 'assembly/sdk.ts': 3000 });
-    expect((await names(both)).stale).toEqual(['a', 'b']);
-    project({ 'build/a.wasm': 2000, 'build/b.wasm': 2000, 'asconfig.json': 3000 });
-    expect((await names(both)).stale).toEqual(['a', 'b']);
-    rmSync(path.join(tmp, 'build'), { recursive: true });
-    project({ 'build/a.wasm': -1, 'build/b.wasm': 2000 });
-    expect((await names(both)).stale).toEqual(['a']); // a first run
   });
 });

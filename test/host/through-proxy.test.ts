@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
 import { startUpstream, type Upstream } from '../../harness/upstream/index.ts';
 import { buildFixture, fixtureWasm } from '../../scripts/build-fixtures.ts';
-import { bootstrap } from '../proxy/bootstrap-builder.ts';
+import { bootstrap } from '../integration/bootstrap.ts';
 import { PROBE_WASM, ensureBuilt } from './probe.ts';
 
 function wasmFilter(name: string, file: string, configuration: string, extra: Record<string, unknown> = {}): Record<string, unknown> {

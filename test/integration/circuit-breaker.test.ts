@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
 import { action, delay, echo, failTimes, startUpstream, status, type Upstream } from '../../harness/upstream/index.ts';
 import { buildBreaker } from '../filters/circuit-breaker/harness.ts';
-import { bootstrap } from '../proxy/bootstrap-builder.ts';
+import { bootstrap } from './bootstrap.ts';
 import { startEmbedded, startRealEnvoy, type DataPlane } from './data-plane.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
 

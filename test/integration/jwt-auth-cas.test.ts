@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { startProxy } from '../../harness/proxy/index.ts';
 import { startUpstream, status, type Upstream } from '../../harness/upstream/index.ts';
 import { buildRacy, jwksOf, makeKey, sign, type SigningKey, wasmFilter } from '../filters/jwt-auth/harness.ts';
-import { bootstrap } from '../proxy/bootstrap-builder.ts';
+import { bootstrap } from './bootstrap.ts';
 
 const PROVIDERS = 6;
 

@@ -15,7 +15,7 @@ import { Pool } from 'undici';
 import { decodeProtectedHeader, exportJWK, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
 import { type Alg, type SigningKey, buildJwtAuth, b64json, makeKey, sign, wasmFilter } from '../filters/jwt-auth/harness.ts';
-import { bootstrap } from '../proxy/bootstrap-builder.ts';
+import { bootstrap } from './bootstrap.ts';
 
 const CASES = Number(process.env.JWT_DIFF_CASES ?? 2400);
 const SEED = Number(process.env.JWT_DIFF_SEED ?? Math.floor(Math.random() * 2 ** 31));

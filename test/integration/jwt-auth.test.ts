@@ -11,7 +11,7 @@ import { callProject, projectClient, startProjectService, type ProjectServer } f
 import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
 import { delay, startUpstream, status, type Upstream } from '../../harness/upstream/index.ts';
 import { AUDIENCE, ISSUER, type SigningKey, buildJwtAuth, claims, jwksOf, makeKey, sign, wasmFilter } from '../filters/jwt-auth/harness.ts';
-import { bootstrap } from '../proxy/bootstrap-builder.ts';
+import { bootstrap } from './bootstrap.ts';
 
 const JWKS_PATH = '/.well-known/jwks.json';
 /** Providers of /fleet, each with its own JWKS URI: 8 races for the fetch lease per worker. */

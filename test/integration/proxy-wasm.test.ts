@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { projectRoot } from '../../harness/build.ts';
 import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
 import { startUpstream, type Upstream } from '../../harness/upstream/index.ts';
-import { bootstrap } from '../proxy/bootstrap-builder.ts';
+import { bootstrap } from './bootstrap.ts';
 
 const EXAMPLE = path.join(projectRoot, 'build', 'test', 'example.wasm');
 const missing = existsSync(EXAMPLE) ? '' : `${EXAMPLE} not built (npm run build -- --tests)`;

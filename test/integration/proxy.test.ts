@@ -5,7 +5,7 @@ import { request } from 'undici';
 import * as grpc from '@grpc/grpc-js';
 import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
 import { action, callEcho, delay, echoClient, failTimes, sequence, startGrpcUpstream, startUpstream, status, type GrpcUpstream, type Upstream } from '../../harness/upstream/index.ts';
-import { bootstrap, TRUST_LOOPBACK } from '../proxy/bootstrap-builder.ts';
+import { bootstrap, TRUST_LOOPBACK } from './bootstrap.ts';
 import { closedPort, get } from './proxy-client.ts';
 
 function h2(address: string, headers: http2.OutgoingHttpHeaders, body?: string, trailers?: Record<string, string>) {

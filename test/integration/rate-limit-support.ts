@@ -4,7 +4,7 @@
  * admin's counters.
  */
 import { Pool } from 'undici';
-import { bootstrap } from '../proxy/bootstrap-builder.ts';
+import { bootstrap } from './bootstrap.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
 
 /** The `envoy.filters.http.wasm` entry running `wasm` with `config` (and an optional VM configuration). */

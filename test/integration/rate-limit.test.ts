@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
 import { callEcho, echoClient, startGrpcUpstream, startUpstream, type GrpcUpstream, type Upstream } from '../../harness/upstream/index.ts';
-import { bootstrap } from '../proxy/bootstrap-builder.ts';
+import { bootstrap } from './bootstrap.ts';
 import { ensureRateLimit } from '../filters/rate-limit/build.ts';
 import { TIERS } from '../filters/rate-limit/harness.ts';
 import { startEmbedded, startRealEnvoy, type DataPlane } from './data-plane.ts';

@@ -10,7 +10,7 @@ import { HeaderMap } from '../../harness/host/header-map.ts';
 import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
 import { RetryState, parseRetryOn, simpleAtoi, type RetryClusterHooks, type RoutePolicy } from '../../harness/proxy/retry-state.ts';
 import { action, delay, failTimes, sequence, startUpstream, status, type RecordedRequest, type Upstream, type UpstreamHandler } from '../../harness/upstream/index.ts';
-import { bootstrap, TRUST_LOOPBACK } from '../proxy/bootstrap-builder.ts';
+import { bootstrap, TRUST_LOOPBACK } from './bootstrap.ts';
 import { closedPort, get } from './proxy-client.ts';
 
 function hooks(maxOpen = Infinity): RetryClusterHooks & { counts: Record<string, number> } {

@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { projectRoot } from '../../harness/build.ts';
 import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
 import { action, callEcho, echoClient, failTimes, startGrpcUpstream, startUpstream, status, type GrpcUpstream, type RecordedRequest, type Upstream, type UpstreamHandler } from '../../harness/upstream/index.ts';
-import { bootstrap, TRUST_LOOPBACK } from '../proxy/bootstrap-builder.ts';
+import { bootstrap, TRUST_LOOPBACK } from './bootstrap.ts';
 import { POLICIES } from '../filters/retry/policies.ts';
 import { startEmbedded, startRealEnvoy, type DataPlane } from './data-plane.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';

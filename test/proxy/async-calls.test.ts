@@ -10,7 +10,7 @@ import { createGrpcCall, createGrpcStream, firstGrpcMessage, frameGrpcMessage, t
 import { createHttpCall, type HttpCallResponse } from '../../harness/proxy/http-call.ts';
 import { ProxyStats } from '../../harness/proxy/stats.ts';
 import { action, delay, echo, ECHO_PROTO, startGrpcUpstream, startUpstream, status as reply, type GrpcUpstream, type Upstream } from '../../harness/upstream/index.ts';
-import { bootstrap } from './bootstrap-builder.ts';
+import { bootstrap } from '../integration/bootstrap.ts';
 
 let http: Upstream;
 let grpcUp: GrpcUpstream;

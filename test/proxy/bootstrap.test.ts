@@ -3,7 +3,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { parseBootstrap, ProxyConfigError } from '../../harness/proxy/bootstrap.ts';
 import { startProxy } from '../../harness/proxy/index.ts';
-import { bootstrap } from './bootstrap-builder.ts';
+import { bootstrap } from '../integration/bootstrap.ts';
 
 const base = () => bootstrap({ virtualHosts: [{ routes: [{ match: { prefix: '/' }, route: { cluster: 'b', retry_policy: { retry_on: '5xx,unavailable', per_try_timeout: '0.25s', retry_back_off: { base_interval: '0.1s' } } } }] }], clusters: { b: { endpoints: ['127.0.0.1:9'], http2: true } } });
 

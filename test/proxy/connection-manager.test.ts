@@ -9,7 +9,7 @@ import { parseBootstrap } from '../../harness/proxy/bootstrap.ts';
 import { ClusterManager } from '../../harness/proxy/cluster-manager.ts';
 import { ConnectionManager, streamFilterFactory } from '../../harness/proxy/connection-manager.ts';
 import { ProxyStats } from '../../harness/proxy/stats.ts';
-import { bootstrap } from './bootstrap-builder.ts';
+import { bootstrap } from '../integration/bootstrap.ts';
 
 interface Seen {
   headers: Record<string, string>;
