@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 /**
  * `mesh-filters`: build the filters, validate Envoy/Istio configuration, run a bootstrap on
- * the embedded data plane or on real Envoy, start the demo, mint demo tokens.
+ * Envoy, start the demo, mint demo tokens.
  *
  *   mesh-filters build [target...] [--tests] [--force]
  *   mesh-filters size <target...> [--top 25] [--filter text] [--asc "--shrinkLevel 2"]
  *   mesh-filters validate -c envoy/mesh.yaml
- *   mesh-filters run -c envoy/mesh.yaml [--concurrency 2] [--envoy] [--log-level info]
- *   mesh-filters demo
+ *   mesh-filters run -c envoy/mesh.yaml [--concurrency 2] [--log-level info] [--port-offset 0]
+ *   mesh-filters demo [-c envoy/mesh.yaml] [--concurrency 2] [--port-offset 0] [--no-build]
  *   mesh-filters envoy
  *   mesh-filters token [--alg HS256|RS256|ES256] [--sub u] [--permissions a,b] [--scope s] [--tier t] [--exp 1h]
  *
@@ -40,13 +40,16 @@ function die(e: unknown): never {
 /** Envoy's `--log-level` names (`warn` and `warning` are the same level). */
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'warning', 'error', 'critical', 'off'];
 
-function proxyLogLevel(level: string): 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'critical' | 'off' {
-  return (level === 'warn' ? 'warning' : level) as never;
-}
-
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('expected a whole number from 1 to 256');
+  return n;
+}
+
+/** `--port-offset`: how far every port moves, a whole number (negative moves down). */
+function portOffset(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || Math.abs(n) > 65535) throw new InvalidArgumentError('expected a whole number of ports, like 1000');
   return n;
 }
 
@@ -93,10 +96,10 @@ program
 
 program
   .command('validate')
-  .description("check Envoy bootstrap files and Istio WasmPlugin manifests against Envoy's API and the filters' own configuration rules")
+  .description("check Envoy bootstrap files with Envoy itself (envoy --mode validate) and Istio WasmPlugin manifests, and each wasm filter's configuration with the filter's own configure step")
   .argument('[files...]', 'more files to check')
   .option('-c, --config <file>', 'file to check')
-  .option('--no-plugins', "skip running each wasm filter's configure step")
+  .option('--no-plugins', "skip running each wasm filter's configure step here (Envoy still runs it, and names only the first plugin that fails)")
   .action(async (files: string[], opts: { config?: string; plugins: boolean }) => {
     const all = [...(opts.config ? [opts.config] : []), ...files];
     if (!all.length) throw new CliError('nothing to validate: give a file with -c <file>');
@@ -113,29 +116,38 @@ program
     if (failed) process.exitCode = 1;
   });
 
+const PORT_OFFSET_HELP = 'move every port by <n> (9901 and 10000 are often taken)';
+
 program
   .command('run')
-  .description('serve an Envoy bootstrap on the embedded data plane (or on real Envoy with --envoy)')
+  .description('run an Envoy bootstrap on Envoy (the one `mesh-filters envoy` names), from the project root')
   .requiredOption('-c, --config <file>', 'Envoy bootstrap (YAML or JSON)')
   .option('--concurrency <n>', 'worker threads, each with its own wasm VMs (Envoy --concurrency)', positiveInt, 2)
-  .option('--envoy', 'run real Envoy (ENVOY_BIN, func-e or envoy on PATH) instead of the embedded data plane')
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-  .action(async (opts: { config: string; concurrency: number; envoy?: boolean; logLevel: string }) => {
-    if (opts.envoy) await runOnEnvoy(opts);
-    else await runEmbedded(opts);
-  });
+  .option('--port-offset <n>', `${PORT_OFFSET_HELP}: each listener's and the admin's`, portOffset, 0)
+  .action(runOnEnvoy);
 
 program
   .command('demo')
-  .description('build the filters, start the demo services and serve envoy/mesh.yaml (what `npm start` runs)')
-  .option('-c, --config <file>', 'bootstrap to serve', 'envoy/mesh.yaml')
-  .option('--concurrency <n>', 'worker threads', positiveInt, 2)
+  .description('build the filters, start the demo services and serve envoy/mesh.yaml on Envoy (what `npm start` runs)')
+  .option('-c, --config <file>', 'bootstrap to serve (default: envoy/mesh.yaml)')
+  .option('--concurrency <n>', 'Envoy worker threads', positiveInt, 2)
+  .option('--port-offset <n>', `${PORT_OFFSET_HELP}: the listeners', the admin's and the demo services'`, portOffset, 0)
   .option('--no-build', 'skip building the filters')
-  .action(async (opts: { config: string; concurrency: number; build: boolean }) => {
+  .action(async (opts: { config?: string; concurrency: number; portOffset: number; build: boolean }) => {
     const signals = stopSignals();
     const { startDemo } = await import('./demo/index.ts');
-    const demo = await startDemo({ bootstrap: opts.config, concurrency: opts.concurrency, build: opts.build, log: (l) => console.log(l) });
-    await signals.untilStopped(() => demo.stop());
+    const demo = await startDemo({
+      bootstrap: opts.config ? path.resolve(opts.config) : 'envoy/mesh.yaml',
+      cwd: projectRoot, // the bootstrap's code.local.filename paths are relative to it
+      concurrency: opts.concurrency,
+      portOffset: opts.portOffset,
+      build: opts.build,
+      stdio: 'inherit',
+      detached: true,
+      log: (l) => console.log(l),
+    });
+    await serveUntilStopped(signals, demo.exited, () => demo.stop());
   });
 
 program
@@ -200,56 +212,59 @@ program
     console.log(token);
   });
 
-/** The embedded data plane: validate the bootstrap against Envoy's API first, as Envoy does at start. */
-async function runEmbedded(opts: { config: string; concurrency: number; logLevel: string }): Promise<void> {
-  const { validateFile, formatIssue } = await import('./envoy/validate.ts');
-  // Includes each plugin's configure step, so that a rejected filter configuration is one
-  // line here rather than worker logs.
-  const [report] = await validateFile(opts.config);
-  if (report.kind !== 'bootstrap') throw new CliError(`${opts.config}: not an Envoy bootstrap (an Istio manifest is applied with kubectl)`);
-  for (const w of report.warnings) console.error(`warning: ${formatIssue(report.source, w)}`);
-  if (report.errors.length) throw new CliError(formatIssue(report.source, report.errors[0]));
+/** `run`: Envoy on the file, from the project root, its output on the terminal. */
+async function runOnEnvoy(opts: { config: string; concurrency: number; logLevel: string; portOffset: number }): Promise<void> {
   const signals = stopSignals();
-  const { startProxy } = await import('./proxy/index.ts');
-  let proxy: Awaited<ReturnType<typeof startProxy>>;
-  try {
-    proxy = await startProxy({ bootstrap: opts.config, concurrency: opts.concurrency, logLevel: proxyLogLevel(opts.logLevel) });
-  } catch (e) {
-    // ProxyConfigError: one line naming the path (port in use, a plugin's configure error...).
-    throw new CliError(`${opts.config}: ${oneLine(e)}`);
-  }
-  console.log(`${opts.config} on the embedded data plane (${proxy.concurrency} worker threads)`);
-  for (const l of proxy.listeners) console.log(`listener  ${l.name}  http://${l.address}`);
-  if (proxy.admin) console.log(`admin     http://${proxy.admin.address}`);
-  await signals.untilStopped(() => proxy.stop());
-}
-
-async function runOnEnvoy(opts: { config: string; concurrency: number; logLevel: string }): Promise<void> {
-  const { envoyAvailable, startEnvoy } = await import('./envoy/runner.ts');
-  const availability = envoyAvailable();
-  if (!availability.ok) {
-    throw new CliError(`cannot run real Envoy: ${availability.reason} (none can be downloaded here; drop --envoy to use the embedded data plane)`);
-  }
   const { readConfigFile } = await import('./envoy/config-file.ts');
   readConfigFile(opts.config); // one-line errors for a missing or broken file, before Envoy's own
-  const signals = stopSignals();
-  const envoy = await startEnvoy({
-    bootstrap: opts.config,
-    concurrency: opts.concurrency,
-    logLevel: opts.logLevel === 'off' ? 'off' : opts.logLevel,
-    stdio: 'inherit',
-    availability,
-  });
-  console.log(`envoy (${availability.command.join(' ')}) pid ${envoy.pid}`);
+  const { ensureEnvoy, envoyVersion } = await import('./envoy/binary.ts');
+  const { startEnvoy, startFailure } = await import('./envoy/runner.ts');
+  const availability = await ensureEnvoy({ log: (l) => console.error(`mesh-filters: ${l}`) });
+  if (!availability.ok) throw new CliError(availability.reason);
+  let envoy: Awaited<ReturnType<typeof startEnvoy>>;
+  try {
+    envoy = await startEnvoy({
+      bootstrap: path.resolve(opts.config),
+      cwd: projectRoot, // the bootstrap's code.local.filename paths are relative to it
+      concurrency: opts.concurrency,
+      logLevel: opts.logLevel,
+      portOffset: opts.portOffset,
+      stdio: 'inherit',
+      detached: true,
+      availability,
+    });
+  } catch (e) {
+    throw new CliError(startFailure(e, opts.config).message);
+  }
+  const version = availability.version ?? envoyVersion(availability) ?? '(version unknown)';
+  console.log(`${opts.config} on Envoy ${version} (${availability.command.join(' ')}, pid ${envoy.pid})`);
   console.log(`admin     http://${envoy.adminAddress}`);
   for (const [name, address] of Object.entries(envoy.listeners)) console.log(`listener  ${name}  http://${address}`);
-  const code = await Promise.race([envoy.exited, signals.untilStopped(() => envoy.stop())]);
-  if (code !== 0) throw new CliError(`envoy exited (${code})`);
+  await serveUntilStopped(signals, envoy.exited, () => envoy.stop());
 }
 
 /**
- * Listens for Ctrl-C (or SIGTERM) from the call on, so that a signal arriving while the data
- * plane is still starting is kept rather than killing the process half started (Node's
+ * Serves until a signal (then `stop`, exit 0) or until Envoy exits on its own (then `stop`
+ * too, for the demo services, and one line, exit 1).
+ */
+function serveUntilStopped(signals: ReturnType<typeof stopSignals>, exited: Promise<number | string>, stop: () => Promise<void>): Promise<never> {
+  let stopping = false;
+  void exited.then(async (code) => {
+    if (stopping) return;
+    stopping = true;
+    await stop();
+    die(new CliError(`Envoy exited on its own (${typeof code === 'number' ? `exit code ${code}` : code})`));
+  });
+  return signals.untilStopped(() => {
+    stopping = true;
+    return stop();
+  });
+}
+
+/**
+ * Listens for Ctrl-C (or SIGTERM, or SIGHUP: Envoy runs in its own process group, so a closed
+ * terminal's hang-up reaches only this process) from the call on, so that a signal arriving
+ * while Envoy is still starting is kept rather than killing the process half started (Node's
  * default). `untilStopped(stop)` waits for the first signal, runs `stop` and exits 0; a
  * second signal exits 130 at once.
  */
@@ -262,8 +277,7 @@ function stopSignals(): { untilStopped(stop: () => Promise<void>): Promise<never
     received = true;
     first();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
   return { untilStopped: (stop) => signalled.then(stop).then(() => process.exit(0), (e) => die(e)) };
 }
 

@@ -14,11 +14,14 @@ import type { DemoService } from './services.ts';
 export interface BannerInput {
   /** The bootstrap, as given (`envoy/mesh.yaml`). */
   file: string;
+  /** Which Envoy serves it (`Envoy 1.40.0`), and its process id. */
+  envoy: string;
+  pid: number;
   /** `host:port` of the listener and of the admin. */
   listener: string;
   admin: string;
   services: readonly DemoService[];
-  /** validate's summary (`1 listener, 6 clusters, 5 wasm filters`). */
+  /** What the bootstrap holds (`1 listener, 6 clusters, 5 wasm filters`). */
   summary: string;
   workers: number;
   /** Names of the listener's HTTP filters, in order (`rate-limit-edge`, ..., `router`). */
@@ -29,7 +32,7 @@ export interface BannerInput {
 export function demoBanner(b: BannerInput): string[] {
   const lines = [
     '',
-    `mesh-filters demo: ${b.file} on the embedded data plane (${b.workers} workers; ${b.summary})`,
+    `mesh-filters demo: ${b.file} on ${b.envoy} (pid ${b.pid}, ${b.workers} workers; ${b.summary})`,
     `  listener  http://${b.listener}   ${b.chain.join(' -> ')}`,
     `  admin     http://${b.admin}   (/ready, /stats/prometheus, /clusters)`,
     ...b.services.map((s) => `  ${s.cluster.padEnd(14)}${s.address.padEnd(18)}${s.description}`),

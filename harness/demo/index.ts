@@ -1,14 +1,14 @@
 /**
  * `mesh-filters demo` (`npm start`): builds the filters the bootstrap loads (when their
  * sources changed since the last build), starts one demo service per cluster of the
- * bootstrap (services.ts) on the port the cluster names, serves the bootstrap
- * (envoy/mesh.yaml) on the embedded data plane and prints where everything is, with
+ * bootstrap (services.ts) on the port the cluster names, runs the bootstrap
+ * (envoy/mesh.yaml) on Envoy (../envoy/runner.ts) and prints where everything is, with
  * example requests (banner.ts). `stop()` shuts it all down.
  */
 import path from 'node:path';
-import { ConfigError, readConfigFile } from '../envoy/config-file.ts';
-import { startProxy, type ProxyLogLevel, type RunningProxy } from '../proxy/index.ts';
-import { formatIssue, validateBootstrap } from '../envoy/validate.ts';
+import { ensureEnvoy, envoyVersion } from '../envoy/binary.ts';
+import { readConfigFile } from '../envoy/config-file.ts';
+import { startEnvoy, startFailure, withPortOffset, type EnvoyProcess, type StartEnvoyOptions } from '../envoy/runner.ts';
 import type { BuildTarget } from '../build.ts';
 import { demoBanner } from './banner.ts';
 import { DEMO_CLUSTERS, startDemoService, type DemoService } from './services.ts';
@@ -16,15 +16,23 @@ import { DEMO_CLUSTERS, startDemoService, type DemoService } from './services.ts
 export interface DemoOptions {
   /** Bootstrap to serve, relative to `cwd`; default `envoy/mesh.yaml`. */
   bootstrap?: string;
-  /** Worker threads of the data plane, default 2. */
+  /** Envoy's worker threads (`--concurrency`), default 2. */
   concurrency?: number;
   /** Build the filters the bootstrap loads whose sources are newer than their module (default true). */
   build?: boolean;
   /** 0: every service, listener and admin on ephemeral ports (tests); default: the bootstrap's ports. */
   portOverride?: 0;
-  logLevel?: ProxyLogLevel;
+  /** Moves every port by this much: the listeners, the admin, and the demo services with their clusters' endpoints. */
+  portOffset?: number;
+  /** Envoy's `--log-level`, default `warn`. */
+  logLevel?: string;
+  /** Envoy's output (runner.ts): default `pipe`; `inherit` for the CLI. */
+  stdio?: StartEnvoyOptions['stdio'];
+  /** Envoy in a process group of its own (runner.ts), for the CLI. */
+  detached?: boolean;
   /** Where the lines for the user go; default nowhere. */
   log?: (line: string) => void;
+  /** Where Envoy runs: the bootstrap's `code.local.filename` paths are relative to it. Default `process.cwd()`. */
   cwd?: string;
 }
 
@@ -34,6 +42,11 @@ export interface RunningDemo {
   /** `host:port` of the admin listener. */
   readonly adminAddress: string;
   readonly services: readonly DemoService[];
+  /** Envoy's process id. */
+  readonly pid: number;
+  /** Resolves with Envoy's exit code (or signal name) when it exits, by `stop()` or on its own. */
+  readonly exited: Promise<number | string>;
+  /** Stops Envoy, then the demo services; calling it again waits for the same stop. */
   stop(): Promise<void>;
 }
 
@@ -43,54 +56,59 @@ type Msg = Record<string, any>;
 export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
   const log = opts.log ?? (() => {});
   const cwd = opts.cwd ?? process.cwd();
-  const file = opts.bootstrap ?? 'envoy/mesh.yaml';
-  const bootstrap = readConfigFile(path.resolve(cwd, file)) as Msg;
+  const file = path.resolve(cwd, opts.bootstrap ?? 'envoy/mesh.yaml');
+  const shown = path.relative(cwd, file).startsWith('..') ? file : path.relative(cwd, file);
+  let bootstrap = readConfigFile(file) as Msg;
 
   if (opts.build !== false) await buildStale(bootstrap, cwd, log);
-  const report = await validateBootstrap(bootstrap, { source: file, cwd, plugins: false });
-  if (report.errors.length) throw new ConfigError(formatIssue(file, report.errors[0]));
+  const envoy = await ensureEnvoy({ log });
+  if (!envoy.ok) throw new Error(envoy.reason);
+  if (opts.portOffset) bootstrap = withPortOffset(bootstrap, opts.portOffset, DEMO_CLUSTERS);
 
-  const started = await startDemoServices(bootstrap, { portOverride: opts.portOverride, log });
-  const services = started.services;
-  const stopServices = started.stop;
-  let proxy: RunningProxy;
+  const { services, stop: stopServices } = await startDemoServices(bootstrap, { portOverride: opts.portOverride, log });
+  let proxy: EnvoyProcess;
   try {
-    try {
-      proxy = await startProxy({
-        bootstrap: opts.portOverride === 0 ? bootstrap : path.resolve(cwd, file),
-        concurrency: opts.concurrency ?? 2,
-        logLevel: opts.logLevel ?? 'info',
-        baseDir: cwd,
-        ...(opts.portOverride === 0 ? { portOverride: 0 } : {}),
-      });
-    } catch (e) {
-      throw portError(e, 'the data plane', bootstrap.static_resources?.listeners?.[0]?.address?.socket_address);
-    }
+    proxy = await startEnvoy({
+      bootstrap,
+      cwd,
+      concurrency: opts.concurrency ?? 2,
+      logLevel: opts.logLevel ?? 'warn',
+      portOverride: opts.portOverride,
+      stdio: opts.stdio ?? 'pipe',
+      detached: opts.detached,
+      availability: envoy,
+    });
   } catch (e) {
     await stopServices();
-    throw e;
+    throw startFailure(e, shown);
   }
 
-  const listenerAddress = proxy.listeners[0]?.address ?? '';
-  const adminAddress = proxy.admin?.address ?? '';
+  const first = String(bootstrap.static_resources?.listeners?.[0]?.name ?? '');
+  const listenerAddress = proxy.listeners[first] ?? Object.values(proxy.listeners)[0] ?? '';
   const banner = demoBanner({
-    file,
+    file: shown,
+    envoy: `Envoy ${envoy.version ?? envoyVersion(envoy) ?? ''}`.trim(),
+    pid: proxy.pid,
     listener: listenerAddress,
-    admin: adminAddress,
+    admin: proxy.adminAddress,
     services,
-    summary: report.summary,
+    summary: summary(bootstrap),
     workers: opts.concurrency ?? 2,
     chain: httpFilterNames(bootstrap),
   });
   for (const line of banner) log(line);
+  let stopped: Promise<void> | undefined;
   return {
     listenerAddress,
-    adminAddress,
+    adminAddress: proxy.adminAddress,
     services,
-    async stop() {
-      await proxy.stop();
-      await stopServices();
-    },
+    pid: proxy.pid,
+    exited: proxy.exited,
+    stop: () =>
+      (stopped ??= (async () => {
+        await proxy.stop();
+        await stopServices();
+      })()),
   };
 }
 
@@ -136,12 +154,21 @@ export async function startDemoServices(
 function portError(e: unknown, what: string, sock: Msg | undefined): Error {
   const err = e as NodeJS.ErrnoException;
   if (err?.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(String(err?.message))) {
-    // The data plane names the address it could not bind (the listener's, or the admin's).
-    const named = /cannot bind (\S+): address already in use/.exec(String(err?.message))?.[1];
-    const where = named ?? (sock ? `${sock.address}:${sock.port_value}` : 'its port');
+    const where = sock ? `${sock.address}:${sock.port_value}` : 'its port';
     return new Error(`cannot start ${what}: ${where} is already in use (is another demo or proxy running?)`);
   }
   return err instanceof Error ? err : new Error(String(e));
+}
+
+/** `1 listener, 6 clusters, 5 wasm filters`. */
+function summary(bootstrap: Msg): string {
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const wasm = hcmFilters(bootstrap).filter((f) => String(f.typed_config?.['@type']).endsWith('.wasm.v3.Wasm')).length;
+  return [
+    count(bootstrap.static_resources?.listeners?.length ?? 0, 'listener'),
+    count(bootstrap.static_resources?.clusters?.length ?? 0, 'cluster'),
+    count(wasm, 'wasm filter'),
+  ].join(', ');
 }
 
 /** The wasm modules (`code.local.filename`) of every wasm filter in `bootstrap`. */

@@ -4,9 +4,34 @@
  * Envoy picks the format by extension (`.yaml`/`.yml`/`.json`; `MessageUtil::loadFromFile`,
  * source/common/protobuf/utility.cc); JSON is YAML, so both go through the `yaml` package
  * with merge keys (`<<`) on, as yaml-cpp has them, and duplicate keys rejected, as Envoy does.
+ * Problems inside a document are `Issue`s, located by `joinPath` paths.
  */
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
+
+/** One problem found in a document: `path` of the value (empty: the whole document) and why. */
+export interface Issue {
+  /** Path of the value as written in the document, e.g. `static_resources.listeners[0].name`. */
+  path: string;
+  message: string;
+}
+
+/** `path` extended by a key or index: `a.b`, `a[0]`, `a["@type"]`. */
+export function joinPath(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) return path ? `${path}.${key}` : key;
+  return `${path}[${JSON.stringify(key)}]`;
+}
+
+/** A JSON value as an error message names it: `"abc"`, `12`, `an object`, `nothing`. */
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  return String(v);
+}
 
 /** A problem with a configuration file, worded as the one line a user sees. */
 export class ConfigError extends Error {

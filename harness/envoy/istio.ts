@@ -6,8 +6,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { describe, joinPath, type Issue } from './config-file.ts';
 import { checkPluginConfiguration } from './plugins.ts';
-import { describe, joinPath, type Issue } from './proto-json.ts';
 import type { ValidateOptions, ValidationReport } from './validate.ts';
 
 type Msg = Record<string, unknown>;
@@ -79,7 +79,7 @@ export async function checkIstioWasmPlugin(doc: unknown, source: string, opts: V
         vmConfiguration: new Uint8Array(0),
         environment: {},
       });
-      if (result.status === 'rejected') errors.push({ path: 'spec.pluginConfig', message: result.message });
+      if (result.status !== 'ok') errors.push({ path: 'spec.pluginConfig', message: result.message });
     }
   }
   return { source, kind: 'istio-wasm-plugin', errors, warnings, summary: `WasmPlugin ${String(meta?.name ?? '')} (${name || 'no pluginName'})` };

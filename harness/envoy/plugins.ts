@@ -1,13 +1,14 @@
 /**
  * Runs a wasm plugin's own configure step (`proxy_on_vm_start` + `proxy_on_configure`) on
  * the project's proxy-wasm host (harness/host `createWasmPlugin`), so that `mesh-filters
- * validate` rejects a filter configuration exactly as Envoy would when it creates the
- * listener: with the plugin's own error line.
+ * validate` can name a rejected filter configuration with the plugin's own error line and
+ * the filter's JSON path (Envoy's validate mode runs the same step but reports only
+ * `Unable to create Wasm plugin <name>`, and stops at the first).
  *
  * The VM gets the services a configure step may touch: a clock and timers (real), HTTP
  * and gRPC calls that are accepted for the bootstrap's clusters and never answered
- * (unknown clusters are refused, as Envoy refuses them), and a log sink that keeps the
- * plugin's lines out of the user's way (the host reports the failing line itself).
+ * (unknown clusters are refused, as Envoy refuses them when it serves), and a log sink that
+ * keeps the plugin's lines out of the user's way (the host reports the failing line itself).
  */
 
 /** One plugin as Envoy's `envoy.extensions.wasm.v3.PluginConfig` describes it. */
@@ -34,13 +35,16 @@ export interface PluginUnderTest {
 
 export type PluginCheck =
   | { status: 'ok' }
-  /** `proxy_on_configure` returned false (or the VM failed to load or start); `message` is the plugin's error line. */
-  | { status: 'rejected'; message: string };
+  /** `proxy_on_vm_start` or `proxy_on_configure` returned false: `message` is the plugin's error line. */
+  | { status: 'rejected'; message: string }
+  /** The module did not load, start or link (`Unable to create Wasm plugin <name>: <why>`). */
+  | { status: 'unloadable'; message: string };
 
 /** Configures the plugin on a throw-away VM and reports whether the plugin accepted its configuration. */
 export async function checkPluginConfiguration(plugin: PluginUnderTest): Promise<PluginCheck> {
   // Loaded on first use: the host is not needed to check a bootstrap without wasm filters.
   const { createWasmPlugin, WasmPluginError } = await import('../host/index.ts');
+  const { FailState } = await import('../host/abi.ts');
   const known = (cluster: string) => !plugin.clusters || plugin.clusters.has(cluster);
   const pending = { cancel() {} };
   try {
@@ -65,7 +69,7 @@ export async function checkPluginConfiguration(plugin: PluginUnderTest): Promise
     instance.close();
     return { status: 'ok' };
   } catch (e) {
-    if (e instanceof WasmPluginError) return { status: 'rejected', message: e.message };
+    if (e instanceof WasmPluginError) return { status: e.failState === FailState.ConfigureFailed ? 'rejected' : 'unloadable', message: e.message };
     throw e;
   }
 }

@@ -1,34 +1,52 @@
 /**
- * `mesh-filters validate`: checks an Envoy v3 bootstrap (or an Istio `WasmPlugin` manifest)
- * the way Envoy checks it when it starts, in three passes:
+ * `mesh-filters validate`: checks an Envoy v3 bootstrap by asking Envoy, and an Istio
+ * `WasmPlugin` manifest with istio.ts. A bootstrap is checked twice over, at once:
  *
- * 1. Envoy's API: the document against `envoy.config.bootstrap.v3.Bootstrap` under the
- *    proto3 JSON mapping, `Any` types resolved, PGV rules (proto-json.ts, schema.ts).
- * 2. What Envoy checks on static config beyond the protos (each check names its Envoy source):
- *    unique names, routes to known clusters, the router last, IP addresses where Envoy
- *    needs them, wasm runtimes and code that can be loaded.
- * 3. Each wasm filter's configuration through the filter's own configure step on the
- *    project's proxy-wasm host (plugins.ts): a rejected configuration fails with the
- *    plugin's own error line.
+ * 1. Envoy's verdict, which is the bootstrap's: the project's Envoy (binary.ts
+ *    `ensureEnvoy`) runs `--mode validate -c <file>` (Envoy docs, operations/cli) from
+ *    `cwd`, where relative paths in the bootstrap (`code.local.filename`) resolve, within
+ *    `ENVOY_TIMEOUT_MS`. Exit 0 is a bootstrap Envoy would start with. Otherwise its
+ *    critical log `error initializing configuration '<file>': <reason>` becomes one line,
+ *    `<reason>`: a dumped proto or JSON document and positions in Envoy's JSON rendering
+ *    of the file are cut off, whitespace runs are one space, and for `Unable to create Wasm
+ *    plugin <name>` the wasm log line that says why follows in parentheses. Envoy's
+ *    warnings (deprecated fields, remote code) become the report's warnings.
+ * 2. Each wasm filter's configuration through the filter's own configure step on the
+ *    project's proxy-wasm host (plugins.ts): a rejected configuration is the plugin's own
+ *    line at the filter's JSON path, for every rejected plugin (Envoy names only the first,
+ *    and not the path), and Envoy's `Unable to create Wasm plugin <name>` for that plugin is
+ *    left out. Plus what Envoy cannot know: a cluster named inside a filter's JSON
+ *    (jwt-auth's `remote_jwks.http_uri.cluster`) must exist, and a filter whose code is
+ *    remote has its configuration checked by nobody (a warning).
  *
- * Every problem is one line: `<path>: <reason>`, the path as written in the file.
+ * What validate mode does with wasm filters (Envoy 1.40, seen with test/wasm/host-probe and
+ * the filters): it reads the code (`Invalid path: <filename>` when the file is missing;
+ * remote code is not fetched, only a warning), creates the VM on the configured runtime (a
+ * runtime not compiled in fails; release builds have V8 only; a module without a proxy-wasm
+ * ABI fails), and runs `proxy_on_vm_start` and `proxy_on_configure` twice, on a canary VM
+ * and then on the main thread's VM. So a plugin that rejects its configuration fails
+ * validation, its own line logged at error level (`wasm log <plugin>: <line>`). Nothing
+ * else runs: no listener binds (a port in use passes), no cluster connects,
+ * `proxy_http_call` answers BadArgument for every cluster, timers never fire, and the
+ * root contexts get `proxy_on_done` and `proxy_on_delete` as Envoy exits.
+ *
+ * Every problem is one line: `<source>: <reason>` (Envoy's) or `<source>: <path>: <reason>`.
  */
-import { readFileSync } from 'node:fs';
-import net from 'node:net';
+import { execFile, type ExecFileException } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, readConfigDocuments } from './config-file.ts';
+import { ensureEnvoy } from './binary.ts';
+import { ConfigError, joinPath, readConfigDocuments, type Issue } from './config-file.ts';
 import { checkIstioWasmPlugin, isIstioWasmPlugin } from './istio.ts';
-import { checkPluginConfiguration, type PluginUnderTest } from './plugins.ts';
-import { checkMessage, joinPath, typeNameOfUrl, type CheckContext, type Issue } from './proto-json.ts';
-import { loadEnvoySchema } from './schema.ts';
+import { checkPluginConfiguration } from './plugins.ts';
 
-export { ConfigError } from './config-file.ts';
-export type { Issue } from './proto-json.ts';
+export { ConfigError, type Issue } from './config-file.ts';
 
 export interface ValidateOptions {
-  /** Directory that relative paths in the config (`code.local.filename`) are resolved from; default `process.cwd()`, as Envoy does. */
+  /** Directory Envoy runs in, which relative paths in the config (`code.local.filename`) resolve from; default `process.cwd()`. */
   cwd?: string;
-  /** Run each wasm filter's configure step (default true). */
+  /** Run each wasm filter's configure step on the project's host too (default true). */
   plugins?: boolean;
 }
 
@@ -42,12 +60,8 @@ export interface ValidationReport {
   summary: string;
 }
 
-const BOOTSTRAP = 'envoy.config.bootstrap.v3.Bootstrap';
-const WASM_FILTER = 'envoy.extensions.filters.http.wasm.v3.Wasm';
-const ROUTER = 'envoy.extensions.filters.http.router.v3.Router';
-
-/** Wasm runtimes Envoy can be built with (source/extensions/wasm_runtime/); release builds ship V8 only. */
-const WASM_RUNTIMES = ['envoy.wasm.runtime.v8', 'envoy.wasm.runtime.wamr', 'envoy.wasm.runtime.wasmtime', 'envoy.wasm.runtime.null'];
+/** How long `envoy --mode validate` may take (it compiles every wasm module), in ms. */
+const ENVOY_TIMEOUT_MS = 120_000;
 
 /** Validates every document of `file` (a bootstrap, or Istio WasmPlugin manifests). Throws ConfigError when the file cannot be read or parsed. */
 export async function validateFile(file: string, opts: ValidateOptions = {}): Promise<ValidationReport[]> {
@@ -57,329 +71,239 @@ export async function validateFile(file: string, opts: ValidateOptions = {}): Pr
     const source = docs.length > 1 ? `${file}#${i + 1}` : file;
     if (isIstioWasmPlugin(doc)) reports.push(await checkIstioWasmPlugin(doc, source, opts));
     else if (docs.length > 1) throw new ConfigError(`${source}: an Envoy bootstrap must be the only document of its file`);
-    else reports.push(await validateBootstrap(doc, { ...opts, source }));
+    else reports.push(await checkBootstrap(doc, path.resolve(file), source, opts));
   }
   return reports;
 }
 
-/** Validates a parsed bootstrap. */
+/** Validates a parsed bootstrap (Envoy reads it from a temporary JSON file). */
 export async function validateBootstrap(doc: unknown, opts: ValidateOptions & { source?: string } = {}): Promise<ValidationReport> {
-  const source = opts.source ?? '<inline>';
-  const found = collectFromApiCheck(doc);
-  const { errors, warnings } = found.ctx;
-  checkStaticConfig(found, errors);
-  const wasmCount = found.wasm.length;
-  if (opts.plugins !== false && !errors.length) {
-    for (const w of found.wasm) await checkWasmFilter(w, found, opts.cwd ?? process.cwd(), errors, warnings);
-  } else {
-    // Still report unreadable code without running plugins (cheap, and what Envoy fails on first).
-    for (const w of found.wasm) loadCode(w, opts.cwd ?? process.cwd(), errors, warnings);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mesh-filters-validate-'));
+  try {
+    const file = path.join(dir, 'bootstrap.json');
+    writeFileSync(file, JSON.stringify(doc));
+    return await checkBootstrap(doc, file, opts.source ?? '<inline>', opts);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Formats one issue as the line users see: `<source>: <path>: <message>`. */
+export function formatIssue(source: string, issue: Issue): string {
+  return `${source}: ${issue.path ? `${issue.path}: ` : ''}${issue.message}`;
+}
+
+type Msg = Record<string, unknown>;
+
+async function checkBootstrap(doc: unknown, file: string, source: string, opts: ValidateOptions): Promise<ValidationReport> {
+  const cwd = opts.cwd ?? process.cwd();
+  const wasmFilters = findWasmFilters(doc, '', []);
+  const filters = { errors: [] as Issue[], warnings: [] as Issue[], rejected: new Set<string>() };
+  const [envoy] = await Promise.all([
+    askEnvoy(file, cwd),
+    opts.plugins === false ? undefined : checkWasmFilters(doc, wasmFilters, cwd, filters),
+  ]);
+  // The plugin's own line, at its path, says more than Envoy's about the same failure.
+  const explained = [...filters.rejected].some((name) => envoy.error === `Unable to create Wasm plugin ${name}` || envoy.error?.startsWith(`Unable to create Wasm plugin ${name} (`));
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const resources = field(doc, 'static_resources');
+  const count = (name: string) => {
+    const list = field(resources, name);
+    return Array.isArray(list) ? list.length : 0;
+  };
   return {
     source,
     kind: 'bootstrap',
-    errors,
-    warnings,
-    summary: `${plural(found.listeners.length, 'listener')}, ${plural(found.clusters.length, 'cluster')}, ${plural(wasmCount, 'wasm filter')}`,
+    errors: [...(envoy.error && !explained ? [{ path: '', message: envoy.error }] : []), ...filters.errors],
+    warnings: [...envoy.warnings.map((message) => ({ path: '', message })), ...filters.warnings],
+    summary: `${plural(count('listeners'), 'listener')}, ${plural(count('clusters'), 'cluster')}, ${plural(wasmFilters.length, 'wasm filter')}`,
   };
 }
 
-// ---- pass 1: the API, collecting what pass 2 needs ----------------------------------------
+// ---- Envoy's verdict ----------------------------------------------------------------------
 
-type Msg = Record<string, unknown>;
-interface Found<T = Msg> {
-  value: T;
+interface EnvoyVerdict {
+  /** Why Envoy refused the bootstrap, in one line; undefined when it accepted it. */
+  error?: string;
+  warnings: string[];
+}
+
+interface LogRecord {
+  level: string;
+  logger: string;
+  message: string;
+}
+
+const LEVELS = 'trace|debug|info|warning|error|critical';
+
+/** Runs `envoy --mode validate -c <file>` from `cwd` and reads its verdict. */
+async function askEnvoy(file: string, cwd: string): Promise<EnvoyVerdict> {
+  const envoy = await ensureEnvoy();
+  if (!envoy.ok) return { error: `cannot ask Envoy: ${envoy.reason}`, warnings: [] };
+  const [cmd, ...prefix] = envoy.command;
+  // `[level][logger] message`, one record per log call (messages may span lines).
+  const args = [...prefix, '--mode', 'validate', '-c', file, '--log-level', 'warning', '--log-format', '[%l][%n] %v'];
+  const run = await new Promise<{ failure: ExecFileException | null; stderr: string }>((resolve) => {
+    execFile(cmd, args, { cwd, timeout: ENVOY_TIMEOUT_MS, maxBuffer: 64 << 20, encoding: 'utf8' }, (failure, _stdout, stderr) =>
+      resolve({ failure, stderr }),
+    );
+  });
+  const records: LogRecord[] = run.stderr
+    .split(new RegExp(`\\n(?=\\[(?:${LEVELS})\\]\\[)`))
+    .map((r) => new RegExp(`^\\[(${LEVELS})\\]\\[([^\\]]*)\\] ([\\s\\S]*)$`).exec(r.trim()))
+    .filter((m) => m !== null)
+    .map((m) => ({ level: m[1], logger: m[2], message: m[3] }));
+  const firstCritical = records.findIndex((r) => r.level === 'critical');
+  // The wasm errors just before the critical lines say why a plugin could not be created.
+  let cause = firstCritical;
+  while (cause > 0 && records[cause - 1].logger === 'wasm' && /^(error|warning)$/.test(records[cause - 1].level)) cause--;
+  const warnings = records.filter((r, i) => r.level === 'warning' && !(i >= cause && i < firstCritical)).map((r) => oneLine(r.message));
+  if (!run.failure) return { warnings };
+
+  if (run.failure.killed) return { error: `Envoy did not finish validating within ${ENVOY_TIMEOUT_MS / 1000} s`, warnings };
+  if (typeof run.failure.code === 'string') return { error: `cannot run ${cmd}: ${run.failure.message}`, warnings };
+  const init = records.find((r) => r.level === 'critical' && r.message.startsWith('error initializing configuration '));
+  if (!init) {
+    const last = records.filter((r) => r.level === 'critical' || r.level === 'error').pop()?.message ?? run.stderr.trim().split('\n').pop();
+    return { error: `Envoy exited with ${run.failure.code ?? 'a signal'}${last ? `: ${oneLine(last)}` : ''}`, warnings };
+  }
+  let reason = envoyReason(init.message.slice(init.message.indexOf("': ") + 3));
+  if (reason.startsWith('Unable to create Wasm plugin ') && cause < firstCritical) reason += ` (${oneLine(records[cause].message)})`;
+  return { error: reason, warnings };
+}
+
+/** Envoy's reason for refusing a bootstrap, in one line. */
+function envoyReason(text: string): string {
+  // A failed PGV rule comes after the whole message's proto dump.
+  let line = /Proto constraint validation failed \(.*\)/.exec(text)?.[0] ?? text.split('\n')[0];
+  // The document that did not map onto the protos follows the parenthesized reason.
+  if (line.startsWith('Unable to parse JSON as proto (')) {
+    let depth = 0;
+    for (let i = 0; i < line.length; i++) {
+      if (line[i] === '(') depth++;
+      else if (line[i] === ')' && --depth === 0) {
+        line = line.slice(0, i + 1);
+        break;
+      }
+    }
+  }
+  // Positions are in Envoy's JSON rendering of the file, which the user never sees.
+  return oneLine(line.replace(/,?\s+near\s+\d+:\d+\s+\(offset\s+\d+\)/g, ''));
+}
+
+/** The first line, with whitespace runs as one space (protobuf pads its messages at random). */
+function oneLine(text: string): string {
+  return text.trim().split('\n')[0].replace(/\s+/g, ' ').trim();
+}
+
+// ---- each wasm filter's configure step ----------------------------------------------------
+
+interface WasmFilterAt {
+  /** The filter's `PluginConfig` (`typed_config.config`). */
+  plugin: Msg;
+  /** Its path in the document. */
   path: string;
 }
-interface Collected {
-  ctx: CheckContext;
-  listeners: Found[];
-  clusters: Found[];
-  routeConfigs: Found[];
-  routeActions: Found[];
-  hcms: Found[];
-  wasm: Found[];
-  /** The bootstrap's `node` (for the plugins' `node.*` properties). */
-  node?: { id: string; cluster: string };
+
+/** Every `envoy.extensions.filters.http.wasm.v3.Wasm` in the document, wherever it sits. */
+function findWasmFilters(value: unknown, at: string, out: WasmFilterAt[]): WasmFilterAt[] {
+  if (Array.isArray(value)) value.forEach((v, i) => findWasmFilters(v, joinPath(at, i), out));
+  else if (value && typeof value === 'object') {
+    if (typeName(field(value, '@type')) === 'envoy.extensions.filters.http.wasm.v3.Wasm') out.push({ plugin: (field(value, 'config') as Msg | undefined) ?? {}, path: joinPath(at, 'config') });
+    else for (const [k, v] of Object.entries(value)) findWasmFilters(v, joinPath(at, k), out);
+  }
+  return out;
 }
 
-function collectFromApiCheck(doc: unknown): Collected {
-  const c: Collected = {
-    ctx: { schema: loadEnvoySchema(), errors: [], warnings: [] },
-    listeners: [],
-    clusters: [],
-    routeConfigs: [],
-    routeActions: [],
-    hcms: [],
-    wasm: [],
-  };
-  c.ctx.onMessage = (type, value, p) => {
-    const item = { value, path: p };
-    if (type === 'envoy.config.listener.v3.Listener') c.listeners.push(item);
-    else if (type === 'envoy.config.cluster.v3.Cluster') c.clusters.push(item);
-    else if (type === 'envoy.config.route.v3.RouteConfiguration') c.routeConfigs.push(item);
-    else if (type === 'envoy.config.route.v3.RouteAction') c.routeActions.push(item);
-    else if (type === 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager') c.hcms.push(item);
-    else if (type === WASM_FILTER) c.wasm.push(item);
-    else if (type === 'envoy.config.core.v3.Node' && p === 'node') c.node = { id: String(value.id ?? ''), cluster: String(value.cluster ?? '') };
-  };
-  checkMessage(c.ctx, BOOTSTRAP, doc, '');
-  // Only static_resources are served; dynamic ones would come from a control plane.
-  return c;
+/** The message an `Any`'s type URL names (`type.googleapis.com/a.b.C` → `a.b.C`). */
+function typeName(url: unknown): string | undefined {
+  return typeof url === 'string' ? url.slice(url.lastIndexOf('/') + 1) : undefined;
 }
 
-// ---- pass 2: Envoy's checks on static config ----------------------------------------------
+/** A field by its proto name or its JSON (lowerCamel) name, as Envoy accepts both. */
+function field(msg: unknown, name: string): unknown {
+  if (!msg || typeof msg !== 'object') return undefined;
+  const m = msg as Msg;
+  return m[name] ?? m[name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())];
+}
 
-function checkStaticConfig(c: Collected, errors: Issue[]): void {
-  const clusterNames = new Set<string>();
-  for (const { value, path: p } of c.clusters) {
-    const name = String(value.name ?? '');
-    // source/common/upstream/cluster_manager_impl.cc: "cluster manager: duplicate cluster '{}'"
-    if (clusterNames.has(name)) errors.push({ path: joinPath(p, 'name'), message: `duplicate cluster '${name}'` });
-    clusterNames.add(name);
-    checkClusterEndpoints(value, p, errors);
-  }
-
-  const listenerNames = new Set<string>();
-  const listenerAddresses = new Map<string, string>();
-  for (const { value, path: p } of c.listeners) {
-    const name = String(value.name ?? '');
-    // source/common/listener_manager/listener_manager_impl.cc: listener names are unique.
-    if (name && listenerNames.has(name)) errors.push({ path: joinPath(p, 'name'), message: `duplicate listener '${name}'` });
-    listenerNames.add(name);
-    const sock = socketAddress(value.address);
-    if (sock) {
-      checkIp(sock.address, sock.resolver, joinPath(joinPath(joinPath(p, 'address'), 'socket_address'), 'address'), errors, false);
-      const key = `${sock.address}:${sock.port}`;
-      const other = listenerAddresses.get(key);
-      if (other !== undefined && sock.port !== 0) {
-        errors.push({ path: joinPath(p, 'address'), message: `listener '${name}' has the same address ${key} as listener '${other}'` });
-      }
-      listenerAddresses.set(key, name);
+async function checkWasmFilters(
+  doc: unknown,
+  filters: WasmFilterAt[],
+  cwd: string,
+  out: { errors: Issue[]; warnings: Issue[]; rejected: Set<string> },
+): Promise<void> {
+  const clusters = new Set<string>();
+  const list = field(field(doc, 'static_resources'), 'clusters');
+  for (const c of Array.isArray(list) ? list : []) clusters.add(String(field(c, 'name') ?? ''));
+  const node = field(doc, 'node');
+  for (const { plugin, path: at } of filters) {
+    const vm = field(plugin, 'vm_config');
+    const code = field(vm, 'code');
+    if (field(code, 'remote')) {
+      out.warnings.push({ path: joinPath(joinPath(joinPath(at, 'vm_config'), 'code'), 'remote'), message: "remote code: nothing checks this filter's configuration (Envoy's validate mode does not fetch the code)" });
+      continue;
     }
-  }
-
-  // Route configurations: unique virtual host names and domains (source/common/router/config_impl.cc).
-  const unchecked: string[] = [];
-  for (const { value, path: p } of c.routeConfigs) {
-    if (value.validate_clusters === false) unchecked.push(p);
-    const vhostNames = new Set<string>();
-    const domains = new Map<string, string>();
-    for (const [i, vh] of ((value.virtual_hosts as Msg[] | undefined) ?? []).entries()) {
-      if (!vh) continue;
-      const vp = joinPath(joinPath(p, 'virtual_hosts'), i);
-      const vname = String(vh.name ?? '');
-      if (vhostNames.has(vname)) errors.push({ path: joinPath(vp, 'name'), message: `duplicate virtual host '${vname}' (names must be unique in a route configuration)` });
-      vhostNames.add(vname);
-      for (const [j, d] of ((vh.domains as string[] | undefined) ?? []).entries()) {
-        const prev = domains.get(String(d).toLowerCase());
-        if (prev !== undefined) {
-          errors.push({ path: joinPath(joinPath(vp, 'domains'), j), message: `duplicate domain '${d}' (already in virtual host '${prev}')` });
-        }
-        domains.set(String(d).toLowerCase(), vname);
-      }
-    }
-  }
-
-  // Routes to unknown clusters: RouteConfiguration.validate_clusters defaults to true for
-  // static route tables (config_impl.cc, "route: unknown cluster '{}'").
-  for (const { value, path: p } of c.routeActions) {
-    if (unchecked.some((u) => p.startsWith(u))) continue;
-    const refs: Array<[string, unknown]> = [[joinPath(p, 'cluster'), value.cluster]];
-    for (const [i, wc] of (((value.weighted_clusters as Msg | undefined)?.clusters as Msg[] | undefined) ?? []).entries()) {
-      refs.push([joinPath(joinPath(joinPath(p, 'weighted_clusters'), 'clusters'), i) + '.name', wc?.name]);
-    }
-    for (const [i, m] of ((value.request_mirror_policies as Msg[] | undefined) ?? []).entries()) {
-      refs.push([joinPath(joinPath(p, 'request_mirror_policies'), i) + '.cluster', m?.cluster]);
-    }
-    for (const [at, name] of refs) {
-      if (typeof name === 'string' && name && !clusterNames.has(name)) {
-        errors.push({ path: at, message: `unknown cluster '${name}'${nearest(name, clusterNames)}` });
-      }
-    }
-  }
-
-  // HTTP filter chains: the router (a terminal filter) must be last, and only it
-  // (source/extensions/filters/network/http_connection_manager/config.cc via
-  // Config::Utility::validateTerminalFilters).
-  for (const { value, path: p } of c.hcms) {
-    const filters = (value.http_filters as Msg[] | undefined) ?? [];
-    filters.forEach((f, i) => {
-      if (!f) return;
-      const fp = joinPath(joinPath(p, 'http_filters'), i);
-      const type = typeUrlName(f.typed_config);
-      if (!('typed_config' in f) && !f.config_discovery && f.is_optional !== true) {
-        errors.push({ path: fp, message: `http filter '${String(f.name ?? '')}' has no typed_config` });
-      }
-      const last = i === filters.length - 1;
-      if (type === ROUTER && !last) errors.push({ path: fp, message: `terminal filter '${String(f.name)}' (router) must be the last filter in the http filter chain` });
-      if (last && type && type !== ROUTER) errors.push({ path: fp, message: `non-terminal filter '${String(f.name)}' is the last filter in the http filter chain (add envoy.filters.http.router)` });
+    const module = localCode(field(code, 'local'), cwd);
+    const configuration = configurationBytes(field(plugin, 'configuration'));
+    const vmConfiguration = configurationBytes(field(vm, 'configuration'));
+    // Code that cannot be read and configurations that reach the plugin as serialized
+    // protobuf are Envoy's to report (its configure step runs the same plugin).
+    if (!module || !configuration || !vmConfiguration) continue;
+    const name = String(field(plugin, 'name') ?? '');
+    const rootId = String(field(plugin, 'root_id') ?? '');
+    const configurationAt = joinPath(at, 'configuration');
+    checkFilterClusterRefs(rootId, configuration, clusters, joinPath(configurationAt, 'value'), out.errors);
+    const result = await checkPluginConfiguration({
+      name,
+      rootId,
+      vmId: String(field(vm, 'vm_id') ?? ''),
+      module,
+      configuration,
+      vmConfiguration,
+      environment: (field(field(vm, 'environment_variables'), 'key_values') as Record<string, string> | undefined) ?? {},
+      clusters,
+      node: node ? { id: String(field(node, 'id') ?? ''), cluster: String(field(node, 'cluster') ?? '') } : undefined,
     });
-    if (!filters.length) errors.push({ path: joinPath(p, 'http_filters'), message: 'no http filters: Envoy needs at least envoy.filters.http.router' });
-  }
-}
-
-/** The message type an Any holds, seeing through TypedStruct (`type_url`). */
-function typeUrlName(any: unknown): string | undefined {
-  const url = (any as Msg | undefined)?.['@type'];
-  if (typeof url !== 'string') return undefined;
-  const name = typeNameOfUrl(url);
-  const inner = (any as Msg).type_url;
-  if ((name === 'xds.type.v3.TypedStruct' || name === 'udpa.type.v1.TypedStruct') && typeof inner === 'string') return typeNameOfUrl(inner);
-  return name;
-}
-
-function socketAddress(address: unknown): { address: string; port: number; resolver?: string } | undefined {
-  const sock = (address as Msg | undefined)?.socket_address as Msg | undefined;
-  if (!sock) return undefined;
-  return {
-    address: String(sock.address ?? ''),
-    port: Number(sock.port_value ?? 0),
-    resolver: typeof sock.resolver_name === 'string' && sock.resolver_name ? sock.resolver_name : undefined,
-  };
-}
-
-/** Envoy parses listener and STATIC endpoint addresses as IPs (source/common/network/utility.cc: "malformed IP address"). */
-function checkIp(address: string, resolver: string | undefined, at: string, errors: Issue[], inCluster: boolean): void {
-  if (resolver || net.isIP(address)) return;
-  const hint = inCluster ? ". Consider setting resolver_name or setting cluster type to 'STRICT_DNS' or 'LOGICAL_DNS'" : ' (a listener binds an IP address)';
-  errors.push({ path: at, message: `malformed IP address: ${address}${hint}` });
-}
-
-function checkClusterEndpoints(cluster: Msg, p: string, errors: Issue[]): void {
-  const type = cluster.type ?? 'STATIC';
-  const la = cluster.load_assignment as Msg | undefined;
-  const localities = (la?.endpoints as Msg[] | undefined) ?? [];
-  const endpoints: Array<{ sock: ReturnType<typeof socketAddress>; at: string }> = [];
-  localities.forEach((loc, i) => {
-    ((loc?.lb_endpoints as Msg[] | undefined) ?? []).forEach((lb, j) => {
-      const at = `${joinPath(joinPath(joinPath(p, 'load_assignment'), 'endpoints'), i)}.lb_endpoints[${j}].endpoint.address.socket_address.address`;
-      endpoints.push({ sock: socketAddress((lb?.endpoint as Msg | undefined)?.address), at });
-    });
-  });
-  if (type === 'STATIC' || type === 0) {
-    // source/extensions/clusters/static/static_cluster.cc resolves each endpoint as an IP.
-    for (const e of endpoints) if (e.sock) checkIp(e.sock.address, e.sock.resolver, e.at, errors, true);
-  }
-  if ((type === 'LOGICAL_DNS' || type === 2) && (localities.length !== 1 || endpoints.length !== 1)) {
-    // source/extensions/clusters/logical_dns/logical_dns_cluster.cc
-    errors.push({ path: joinPath(p, 'load_assignment'), message: 'LOGICAL_DNS clusters must have a single locality_lb_endpoint and a single lb_endpoint' });
-  }
-}
-
-function nearest(name: string, names: Set<string>): string {
-  const lower = name.toLowerCase();
-  for (const n of names) if (n.toLowerCase() === lower || n.replace(/[-_]/g, '') === name.replace(/[-_]/g, '')) return ` (did you mean '${n}'?)`;
-  return '';
-}
-
-// ---- pass 3: wasm filters -----------------------------------------------------------------
-
-interface LoadedCode {
-  bytes: Uint8Array;
-  plugin: Msg;
-  vm: Msg;
-}
-
-/** Reads `vm_config.code` as Envoy's wasm extension does (local filename, inline bytes or string). */
-function loadCode(w: Found, cwd: string, errors: Issue[], warnings: Issue[]): LoadedCode | undefined {
-  const plugin = (w.value.config as Msg | undefined) ?? {};
-  const pp = joinPath(w.path, 'config');
-  const vm = plugin.vm_config as Msg | undefined;
-  if (!vm) {
-    errors.push({ path: pp, message: 'vm_config is required (Envoy has no other way to find the VM)' });
-    return undefined;
-  }
-  const vp = joinPath(pp, 'vm_config');
-  const runtime = String(vm.runtime ?? '');
-  if (!WASM_RUNTIMES.includes(runtime)) {
-    errors.push({ path: joinPath(vp, 'runtime'), message: `unknown wasm runtime '${runtime}' (use envoy.wasm.runtime.v8)` });
-  } else if (runtime !== 'envoy.wasm.runtime.v8') {
-    warnings.push({ path: joinPath(vp, 'runtime'), message: `${runtime} is not in Envoy's release builds, which ship envoy.wasm.runtime.v8` });
-  }
-  const code = (vm.code as Msg | undefined) ?? {};
-  const local = code.local as Msg | undefined;
-  if (code.remote) {
-    warnings.push({ path: joinPath(joinPath(vp, 'code'), 'remote'), message: 'remote code is fetched by Envoy at start; not checked here' });
-    return undefined;
-  }
-  if (!local) {
-    errors.push({ path: joinPath(vp, 'code'), message: 'no code: set code.local.filename (or inline_bytes)' });
-    return undefined;
-  }
-  const lp = joinPath(joinPath(vp, 'code'), 'local');
-  let bytes: Uint8Array;
-  if (typeof local.filename === 'string') {
-    const file = path.resolve(cwd, local.filename);
-    try {
-      bytes = readFileSync(file);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const hint = code === 'ENOENT' && /(^|\/)build\//.test(local.filename) ? ' (run `mesh-filters build` first)' : '';
-      errors.push({ path: joinPath(lp, 'filename'), message: `cannot read wasm code ${local.filename} from ${cwd}: ${code ?? 'error'}${hint}` });
-      return undefined;
+    if (result.status === 'rejected') {
+      out.errors.push({ path: configurationAt, message: result.message });
+      out.rejected.add(name);
     }
-  } else if (typeof local.inline_bytes === 'string') {
-    bytes = Buffer.from(local.inline_bytes, 'base64');
-  } else if (typeof local.inline_string === 'string') {
-    bytes = Buffer.from(local.inline_string);
-  } else {
-    errors.push({ path: lp, message: 'no code: set filename, inline_bytes or inline_string' });
-    return undefined;
   }
-  if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) {
-    errors.push({ path: lp, message: `not a valid WebAssembly module (${bytes.length} bytes)` });
-    return undefined;
-  }
-  return { bytes, plugin, vm };
 }
 
-/** The bytes a plugin receives for an `Any` configuration (Envoy's wasm `anyToBytes`): StringValue/BytesValue as their value. */
-function configurationBytes(any: unknown, at: string, errors: Issue[]): Uint8Array | undefined {
+/** `vm_config.code.local` (a filename relative to `cwd`, inline bytes or an inline string) as bytes; undefined when it cannot be read. */
+function localCode(local: unknown, cwd: string): Uint8Array | undefined {
+  const filename = field(local, 'filename');
+  const inlineBytes = field(local, 'inline_bytes');
+  const inlineString = field(local, 'inline_string');
+  if (typeof inlineBytes === 'string') return Buffer.from(inlineBytes, 'base64');
+  if (typeof inlineString === 'string') return Buffer.from(inlineString);
+  if (typeof filename !== 'string') return undefined;
+  try {
+    return readFileSync(path.resolve(cwd, filename));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bytes a plugin receives for an `Any` configuration (Envoy's wasm `anyToBytes`): StringValue/BytesValue as their value; undefined for other types. */
+function configurationBytes(any: unknown): Uint8Array | undefined {
   if (any === undefined) return new Uint8Array(0);
-  const type = typeUrlName(any);
-  const value = (any as Msg).value;
+  const type = typeName(field(any, '@type'));
+  const value = field(any, 'value');
   if (type === 'google.protobuf.StringValue') return Buffer.from(typeof value === 'string' ? value : '');
   if (type === 'google.protobuf.BytesValue') return Buffer.from(typeof value === 'string' ? value : '', 'base64');
-  errors.push({
-    path: joinPath(at, '@type'),
-    message: `a ${type} configuration reaches the plugin as serialized protobuf; mesh-filters filters read JSON from a google.protobuf.StringValue`,
-  });
   return undefined;
-}
-
-async function checkWasmFilter(w: Found, c: Collected, cwd: string, errors: Issue[], warnings: Issue[]): Promise<void> {
-  const code = loadCode(w, cwd, errors, warnings);
-  if (!code) return;
-  const pp = joinPath(w.path, 'config');
-  const configuration = configurationBytes(code.plugin.configuration, joinPath(pp, 'configuration'), errors);
-  const vmConfiguration = configurationBytes(code.vm.configuration, joinPath(joinPath(pp, 'vm_config'), 'configuration'), errors);
-  if (!configuration || !vmConfiguration) return;
-  const rootId = String(code.plugin.root_id ?? '');
-  checkFilterClusterRefs(rootId, configuration, c, joinPath(joinPath(pp, 'configuration'), 'value'), errors);
-  const env = ((code.vm.environment_variables as Msg | undefined)?.key_values as Record<string, string> | undefined) ?? {};
-  const plugin: PluginUnderTest = {
-    name: String(code.plugin.name ?? ''),
-    rootId,
-    vmId: String(code.vm.vm_id ?? ''),
-    module: code.bytes,
-    configuration,
-    vmConfiguration,
-    environment: env,
-    clusters: new Set(c.clusters.map((x) => String(x.value.name ?? ''))),
-    node: c.node,
-  };
-  const result = await checkPluginConfiguration(plugin);
-  if (result.status === 'rejected') errors.push({ path: joinPath(pp, 'configuration'), message: result.message });
 }
 
 /**
  * Clusters named inside a filter's own configuration must exist, or the filter's
- * `proxy_http_call` fails with BAD_ARGUMENT at run time: jwt-auth's
- * `providers.<name>.remote_jwks.http_uri.cluster` (filters.md).
+ * `proxy_http_call` fails with BAD_ARGUMENT at run time (which validate mode cannot show:
+ * there every call fails so): jwt-auth's `providers.<name>.remote_jwks.http_uri.cluster`
+ * (filters.md).
  */
-function checkFilterClusterRefs(rootId: string, configuration: Uint8Array, c: Collected, at: string, errors: Issue[]): void {
+function checkFilterClusterRefs(rootId: string, configuration: Uint8Array, clusters: ReadonlySet<string>, at: string, errors: Issue[]): void {
   if (rootId !== 'jwt-auth') return;
   let json: unknown;
   try {
@@ -387,7 +311,6 @@ function checkFilterClusterRefs(rootId: string, configuration: Uint8Array, c: Co
   } catch {
     return; // the filter's configure step reports it
   }
-  const clusters = new Set(c.clusters.map((x) => String(x.value.name ?? '')));
   const providers = (json as Msg | null)?.providers;
   if (!providers || typeof providers !== 'object') return;
   for (const [name, p] of Object.entries(providers as Record<string, Msg>)) {
@@ -396,9 +319,4 @@ function checkFilterClusterRefs(rootId: string, configuration: Uint8Array, c: Co
       errors.push({ path: at, message: `jwt-auth: providers.${name}.remote_jwks.http_uri.cluster: unknown cluster '${cluster}'` });
     }
   }
-}
-
-/** Formats one issue as the line users see: `<source>: <path>: <message>`. */
-export function formatIssue(source: string, issue: Issue): string {
-  return `${source}: ${issue.path ? `${issue.path}: ` : ''}${issue.message}`;
 }

@@ -57,6 +57,46 @@ export interface PluginInfo {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Names Envoy's header maps keep inline in both request and response headers (`INLINE_REQ_RESP_HEADERS`). */
+const INLINE_REQUEST_AND_RESPONSE = [
+  'connection', 'content-type', 'x-envoy-decorator-operation', 'keep-alive', 'proxy-connection', 'proxy-status',
+  'x-request-id', 'transfer-encoding', 'upgrade', 'via', 'content-length', 'x-envoy-attempt-count',
+];
+
+/**
+ * The O(1) ("inline") headers of each header map type, where a second `addCopy` of a name
+ * joins the first entry with `,` instead of adding an entry: Envoy envoy/http/header_map.h
+ * `INLINE_REQ_HEADERS`, `INLINE_RESP_HEADERS`, `INLINE_REQ_RESP_HEADERS`,
+ * `INLINE_RESP_HEADERS_TRAILERS`, plus the `CustomInlineHeaderRegistry` registrations of
+ * the Envoy 1.40 build (authorization, accept, cache-control, ..., as it answers them:
+ * test/host/envoy-agreement.test.ts). `cookie` and `set-cookie` are not inline.
+ */
+const INLINE_HEADERS: Partial<Record<MapType, ReadonlySet<string>>> = {
+  [MapType.HttpRequestHeaders]: new Set([
+    ...INLINE_REQUEST_AND_RESPONSE,
+    ':authority', ':method', ':path', ':protocol', ':scheme', 'host', 'te', 'user-agent', 'expect', 'grpc-timeout',
+    'x-client-trace-id', 'x-envoy-downstream-service-cluster', 'x-envoy-downstream-service-node', 'x-envoy-external-address',
+    'x-envoy-force-trace', 'x-envoy-hedge-on-per-try-timeout', 'x-envoy-internal', 'x-envoy-ip-tags', 'x-envoy-retry-on',
+    'x-envoy-retry-grpc-on', 'x-envoy-retriable-status-codes', 'x-envoy-retriable-header-names', 'x-envoy-is-timeout-retry',
+    'x-envoy-original-path', 'x-envoy-original-url', 'x-envoy-upstream-alt-stat-name', 'x-envoy-upstream-rq-timeout-alt-response',
+    'x-envoy-expected-rq-timeout-ms', 'x-envoy-max-retries', 'x-envoy-upstream-rq-timeout-ms', 'x-envoy-upstream-rq-per-try-timeout-ms',
+    'x-envoy-upstream-stream-duration-ms', 'x-forwarded-client-cert', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto',
+    'x-forwarded-port',
+    // registered by extensions
+    'authorization', 'accept', 'accept-encoding', 'cache-control', 'origin', 'referer', 'content-encoding', 'if-match',
+    'if-none-match', 'if-modified-since', 'pragma', 'grpc-accept-encoding', 'access-control-request-method',
+    'access-control-request-headers',
+  ]),
+  [MapType.HttpResponseHeaders]: new Set([
+    ...INLINE_REQUEST_AND_RESPONSE,
+    ':status', 'date', 'location', 'server', 'x-envoy-degraded', 'x-envoy-immediate-health-check-fail', 'x-envoy-ratelimited',
+    'x-envoy-upstream-canary', 'x-envoy-upstream-healthchecked-cluster', 'x-envoy-upstream-service-time', 'grpc-status', 'grpc-message',
+    // registered by extensions
+    'cache-control', 'content-encoding', 'etag', 'last-modified', 'vary', 'age', 'expires',
+  ]),
+  [MapType.HttpResponseTrailers]: new Set(['grpc-status', 'grpc-message']),
+};
 const FAIL_STREAM_DETAILS = 'wasm_fail_stream';
 const CLOSE_STREAM_DETAILS = 'wasm_close_stream';
 
@@ -561,18 +601,32 @@ export class Context implements HttpFilter {
     return value;
   }
 
+  /**
+   * Envoy `addHeaderMapValue` → `HeaderMapImpl::addCopy`: a header the map keeps inline
+   * (O(1) headers, `INLINE_HEADERS`) that is already there gets the value appended to its
+   * first entry after a `,`; any other header is a new entry.
+   */
   addHeaderMapValue(type: MapType, key: string, value: string): WasmResult {
     const map = this.getMap(type);
     if (map === null) return WasmResult.BadArgument;
-    map.add(key, value);
+    const name = key.toLowerCase();
+    const existing = INLINE_HEADERS[type]?.has(name) ? map.get(name) : undefined;
+    if (existing === undefined) map.add(name, value);
+    else {
+      const pairs = map.entries();
+      pairs.find(([k]) => k === name)![1] = `${existing},${value}`;
+      map.replaceAll(pairs);
+    }
     this.onHeadersModified(type);
     return WasmResult.Ok;
   }
 
+  /** Envoy `replaceHeaderMapValue` → `HeaderMapImpl::setCopy`: every entry removed, one added at the end. */
   replaceHeaderMapValue(type: MapType, key: string, value: string): WasmResult {
     const map = this.getMap(type);
     if (map === null) return WasmResult.BadArgument;
-    map.set(key, value);
+    map.remove(key);
+    map.add(key, value);
     this.onHeadersModified(type);
     return WasmResult.Ok;
   }
@@ -738,8 +792,11 @@ export class Context implements HttpFilter {
   // --- hostcall backends: HTTP calls (root context) ----------------------------
 
   /**
-   * Envoy `Context::httpCall`: returns the token, or minus the status (`BAD_ARGUMENT`
-   * for a negative timeout, an unknown cluster or missing `:path`/`:method`/`:authority`).
+   * Envoy `Context::httpCall`: returns the token, or minus the status: `BAD_ARGUMENT` for
+   * a negative timeout, an unknown cluster (no token taken) or missing
+   * `:path`/`:method`/`:authority`; `INTERNAL_FAILURE` when the call is over before the
+   * hostcall returns (the async client's `send` gives no request: a cluster without
+   * hosts), and then `proxy_on_http_call_response` never runs for it.
    */
   httpCall(cluster: string, headers: HeaderPair[], body: Uint8Array, trailers: HeaderPair[], timeoutMs: number): number {
     if (timeoutMs < 0) return -WasmResult.BadArgument;
@@ -758,15 +815,24 @@ export class Context implements HttpFilter {
     if (body.length > 0) request.push(['content-length', String(body.length)]);
     const token = this.wasm.httpCallId();
     this.httpCalls.set(token, true);
+    let sending = true;
+    let inline = false;
     const handle = this.wasm.services.httpCall(cluster, request, body, trailers, timeoutMs, (response) => {
-      if (response) this.onHttpCallSuccess(token, response);
+      if (sending) inline = true;
+      else if (response) this.onHttpCallSuccess(token, response);
       else this.onHttpCallFailure(token);
     });
+    sending = false;
     if (handle === false) {
       this.httpCalls.delete(token);
+      this.wasm.returnHttpCallId(token);
       return -WasmResult.BadArgument;
     }
-    if (handle !== true && this.httpCalls.has(token)) this.httpCalls.set(token, handle);
+    if (inline) {
+      this.httpCalls.delete(token);
+      return -WasmResult.InternalFailure;
+    }
+    if (handle !== true) this.httpCalls.set(token, handle);
     return token;
   }
 

@@ -16,8 +16,23 @@
  * `continue`, local replies (and, as Envoy does, runs the filter's response path over
  * its own local reply), resets and route-cache clears; HTTP and gRPC calls wait until
  * the test answers them or the fake clock passes their timeout (then, as in Envoy, a
- * 504 `upstream request timeout` response; `failHttpCall` gives zero headers, a reset). Shared data, queues and metrics are the emulator's own unless `shared` is
- * given, so tests do not see each other.
+ * 504 `upstream request timeout` response; `failHttpCall` gives zero headers, a reset).
+ * Shared data, queues and metrics are the emulator's own unless `shared` is given, so
+ * tests do not see each other; emulators given one `shared` are plugins on one worker
+ * (plugins with the same vm_id, VM configuration and code share a VM there, as in Envoy).
+ *
+ * Envoy runs one VM of a plugin per worker thread, over one shared-data store; races
+ * between them (compare-and-swap on shared data) are tested deterministically with
+ * `createWorkers`, which makes one VM per worker in the test's thread, over one store,
+ * queues, metrics and fake clock, and `beforeNextHostcall`, which runs something (another
+ * worker's whole request) at a chosen hostcall of a VM:
+ *
+ * ```ts
+ * const [a, b] = await WasmEmulator.createWorkers(2, { wasm: 'build/rate-limit.wasm', pluginConfiguration });
+ * // a reads the bucket, b's whole request runs, then a writes with the CAS it read: CAS_MISMATCH, a decides again.
+ * a.beforeNextHostcall('proxy_set_shared_data', () => send(b));
+ * send(a);
+ * ```
  */
 import { readFile } from 'node:fs/promises';
 import { BodyBuffer } from './body-buffer.ts';
@@ -35,6 +50,7 @@ import { HeaderMap, type HeaderPair } from './header-map.ts';
 import { type FailurePolicy, LogLevel, MetricType, type WasmResult } from './abi.ts';
 import { Context } from './context.ts';
 import { WasmPlugin } from './plugin.ts';
+import type { Wasm } from './wasm.ts';
 import type { Clock, GrpcCallRequest, GrpcStreamCallbacks, GrpcStreamRequest, HostcallObserver, HttpCallResponse, LogSource, NodeInfo, TimerHandle, Timers } from './services.ts';
 import { type MetricSnapshot } from './shared/metrics.ts';
 import { renderPrometheus } from './shared/prometheus.ts';
@@ -190,6 +206,22 @@ class FakeClock implements Clock, Timers {
   }
 }
 
+/** A run `beforeNextHostcall` keeps until its hostcall comes. */
+interface Interleaving {
+  /** `env.<name>` for a bare name, else `module.field`, as `HostcallObserver` names it. */
+  hostcall: string;
+  /** Key bytes a shared-data hostcall must name, or null for any call. */
+  key: Buffer | null;
+  run: () => void;
+}
+
+/** Hostcalls whose first two arguments are a shared-data key (pointer, size). */
+const KEYED_HOSTCALLS = new Set(['env.proxy_get_shared_data', 'env.proxy_set_shared_data']);
+
+function defaultSharedState(): SharedState {
+  return SharedState.create({ data: { bytes: 4 << 20, buckets: 1024 }, queues: { bytes: 1 << 20, maxQueues: 64 }, metrics: { maxMetrics: 1024, nameBytes: 65536 } });
+}
+
 /** How many completed streams stay readable (`WasmEmulator.completeHttpContext`). */
 export const KEPT_COMPLETED_STREAMS = 4096;
 
@@ -218,6 +250,14 @@ export class WasmEmulator {
   private nextCallId = 0;
   private nextSyntheticId = 1_000_000;
   private nextStreamId = 1;
+  /** The emulators of `createWorkers` (this one included) that share the clock; else just this one. */
+  private workers: WasmEmulator[] = [this];
+  /** Runs waiting for their hostcall; null when hostcalls are not observed (`create`). */
+  private interleavings: Interleaving[] | null = null;
+  /** True while one of this VM's interleaved runs is running. */
+  private interleaving = false;
+  /** What an interleaved run threw, rethrown when the call that drove this VM returns. */
+  private interleavingError: { error: unknown } | undefined;
 
   private constructor(
     plugin: WasmPlugin,
@@ -241,10 +281,32 @@ export class WasmEmulator {
    * Loads the module and runs `proxy_on_vm_start` / `proxy_on_configure`; rejects with
    * `WasmPluginError` when the plugin refuses its configuration.
    */
-  static async create(options: EmulatorOptions): Promise<WasmEmulator> {
-    const code = typeof options.wasm === 'string' ? await readFile(options.wasm) : options.wasm;
+  static create(options: EmulatorOptions): Promise<WasmEmulator> {
+    return WasmEmulator.load(options, new FakeClock(options.startTimeMs ?? DEFAULT_START), false);
+  }
+
+  /**
+   * Envoy's one VM per worker thread: `count` emulators of the plugin `options` describes,
+   * each a VM of its own worker (its own VM registry and shared-queue wake-up slot, as
+   * `SharedState.attach` gives a worker thread), all over one shared-data store, queues
+   * and metrics (`options.shared`, or new ones) and one fake clock, in the test's thread.
+   * They are created one after another (Envoy configures each worker's plugin before
+   * that worker serves), and their hostcalls are observed, so `beforeNextHostcall` can
+   * interleave them. `advanceClock` on any of them moves the clock of all, firing every
+   * worker's due timers in order. Rejects with `WasmPluginError` as `create` does.
+   */
+  static async createWorkers(count: number, options: EmulatorOptions): Promise<WasmEmulator[]> {
+    const shared = options.shared ?? defaultSharedState();
     const clock = new FakeClock(options.startTimeMs ?? DEFAULT_START);
-    const shared = options.shared ?? SharedState.create({ data: { bytes: 4 << 20, buckets: 1024 }, queues: { bytes: 1 << 20, maxQueues: 64 }, metrics: { maxMetrics: 1024, nameBytes: 65536 } });
+    const workers: WasmEmulator[] = [];
+    for (let i = 0; i < count; i++) workers.push(await WasmEmulator.load({ ...options, shared: SharedState.attach(shared.handle) }, clock, true));
+    for (const w of workers) w.workers = workers;
+    return workers;
+  }
+
+  private static async load(options: EmulatorOptions, clock: FakeClock, interleaved: boolean): Promise<WasmEmulator> {
+    const code = typeof options.wasm === 'string' ? await readFile(options.wasm) : options.wasm;
+    const shared = options.shared ?? defaultSharedState();
     const logs: LogEntry[] = [];
     const httpCalls: WasmEmulator['httpCalls'] = [];
     const grpcCalls: WasmEmulator['grpcCalls'] = [];
@@ -272,7 +334,12 @@ export class WasmEmulator {
         shared,
         node: options.node ?? { id: 'emulator', cluster: 'emulator' },
         legacyAttributes: options.legacyAttributes,
-        onHostcall: options.onHostcall,
+        onHostcall: interleaved
+          ? (name, args, wasm) => {
+              options.onHostcall?.(name, args, wasm);
+              emulator?.beforeHostcall(name, args, wasm);
+            }
+          : options.onHostcall,
         logLevel: () => logLevel,
         log: (level, message, source) => logs.push({ level, message, source }),
         httpCall: (cluster, headers, body, trailers, timeoutMs, onResponse) => {
@@ -323,6 +390,7 @@ export class WasmEmulator {
     );
     emulator = new WasmEmulator(plugin, shared, clock, logs, httpCalls, grpcCalls, grpcStreams);
     emulator.nextCallId = callIds;
+    if (interleaved) emulator.interleavings = [];
     emulator.deliverQueues();
     return emulator;
   }
@@ -526,9 +594,11 @@ export class WasmEmulator {
     this.deliverQueues();
   }
 
-  /** Moves the fake clock, firing ticks and call timeouts that fall due. */
+  /** Moves the fake clock (of every worker, for `createWorkers`), firing ticks and call timeouts that fall due. */
   advanceClock(ms: number): void {
-    this.clock.advance(ms, () => this.deliverQueues());
+    this.clock.advance(ms, () => {
+      for (const w of this.workers) w.deliverQueues();
+    });
   }
 
   /** Fake wall clock, ms since the epoch. */
@@ -686,6 +756,51 @@ export class WasmEmulator {
     if (this.shared !== undefined) this.shared.queues.close();
   }
 
+  // --- interleaving workers --------------------------------------------------------
+
+  /**
+   * Runs `run` once, just before this VM's next hostcall `hostcall` runs (its arguments
+   * are already read: a `proxy_set_shared_data` then writes with the CAS its VM read
+   * earlier). `hostcall` is an `env` import's name (`proxy_set_shared_data`) or
+   * `module.field`; `key` restricts `proxy_get_shared_data` / `proxy_set_shared_data` to
+   * calls on that key. Runs due at one hostcall go in the order they were asked for; a
+   * run may ask for more (for a later hostcall), e.g. to chain workers A → B → C.
+   *
+   * `run` stands for another worker meanwhile: it drives other emulators of
+   * `createWorkers` (whole requests, ticks), reads and writes shared data; it must not
+   * drive this emulator or move the clock (this VM is inside a hostcall: Envoy would not
+   * call into it either; doing so is reported as an error). What `run` throws is
+   * rethrown when the call that drove this VM returns; the VM goes on meanwhile.
+   * Throws on an emulator made by `create` (its hostcalls are not observed, at no cost).
+   */
+  beforeNextHostcall(hostcall: string, run: () => void, options: { key?: string } = {}): void {
+    if (this.interleavings === null) throw new Error('beforeNextHostcall: only emulators made by WasmEmulator.createWorkers observe their hostcalls');
+    const name = hostcall.includes('.') ? hostcall : `env.${hostcall}`;
+    if (options.key !== undefined && !KEYED_HOSTCALLS.has(name)) throw new Error(`beforeNextHostcall: a key applies to proxy_get_shared_data and proxy_set_shared_data, not ${hostcall}`);
+    this.interleavings.push({ hostcall: name, key: options.key === undefined ? null : Buffer.from(options.key), run });
+  }
+
+  /** The hostcall observer of `createWorkers` emulators: runs the interleavings due. */
+  private beforeHostcall(name: string, args: ReadonlyArray<number | bigint>, wasm: Wasm): void {
+    if (this.interleaving) {
+      this.interleavingError ??= { error: new Error(`an interleaved run called into the VM it interrupted (${name}); drive other workers only`) };
+      return;
+    }
+    const pending = this.interleavings!;
+    if (pending.length === 0) return;
+    const due = pending.filter((i) => i.hostcall === name && (i.key === null || wasm.mem.bytes(Number(args[0]), Number(args[1]))?.equals(i.key) === true));
+    if (due.length === 0) return;
+    this.interleavings = pending.filter((i) => !due.includes(i));
+    this.interleaving = true;
+    try {
+      for (const i of due) i.run();
+    } catch (error) {
+      this.interleavingError ??= { error };
+    } finally {
+      this.interleaving = false;
+    }
+  }
+
   // --- the filter manager's part ---------------------------------------------------
 
   private stream(id: number): StreamState {
@@ -694,9 +809,17 @@ export class WasmEmulator {
     return s;
   }
 
-  /** Delivers `proxy_on_queue_ready` for same-thread enqueues at once, deterministically. */
+  /**
+   * Delivers `proxy_on_queue_ready` for same-thread enqueues at once, deterministically.
+   * Every call that drives the VM ends here, so it also rethrows an interleaved run's error.
+   */
   private deliverQueues(): void {
     this.shared.queues.drain();
+    const failed = this.interleavingError;
+    if (failed !== undefined) {
+      this.interleavingError = undefined;
+      throw failed.error;
+    }
   }
 
   /** Envoy FilterManager buffering: keep, forward or drop the chunk as the status says. */

@@ -1,12 +1,9 @@
 /**
- * The HTTP filter interface of the embedded data plane, shaped after Envoy's
- * `Http::StreamDecoderFilter` / `Http::StreamEncoderFilter` (envoy/http/filter.h).
- *
- * The proxy's filter manager (harness/proxy) drives a chain of `HttpFilter`s per
- * stream, exactly as Envoy's FilterManager does; the proxy-wasm host (harness/host)
- * implements `HttpFilter` for a Wasm plugin as Envoy's `Extensions::Common::Wasm::Context`
- * does, and the emulator drives that same implementation by hand. This file is the
- * seam between the two: extend it additively, never change a meaning.
+ * The HTTP filter interface a Wasm plugin's stream context implements, shaped after Envoy's
+ * `Http::StreamDecoderFilter` / `Http::StreamEncoderFilter` (envoy/http/filter.h), as
+ * Envoy's `Extensions::Common::Wasm::Context` implements them. The emulator (emulator.ts)
+ * plays Envoy's filter manager for one such filter; extend this additively, never change a
+ * meaning.
  */
 import type { BodyBuffer } from './body-buffer.ts';
 import type { HeaderMap, HeaderPair } from './header-map.ts';

@@ -14,16 +14,21 @@
  * Values written with `proxy_set_property` live for the stream (Envoy keeps them in the
  * filter state under `wasm.<path>`) and are read back when no built-in name matches.
  *
- * Configuration attributes are `xds.*` (`xds.node`, `xds.cluster_name`, `xds.route_name`).
- * The older top-level names (`node`, `cluster_name`, `route_name`) were removed in Envoy
- * 1.33 (changelog: "Remove previously deprecated xDS attributes from get_property"; its
- * context.cc `findValue` keeps only `plugin_*` and `connection_id` of its own). By default
- * the host still answers them, with one warning per VM and name, so that filters written
- * for older Envoy keep running; `HostServices.legacyAttributes: false` answers
- * `NOT_FOUND` as Envoy >= 1.33 does.
+ * Configuration attributes are `xds.*` (`xds.node`, `xds.cluster_name`, `xds.route_name`,
+ * `xds.route_metadata`, ...). The older top-level names (`node`, `cluster_name`,
+ * `route_name`) were removed in Envoy 1.33 (changelog: "Remove previously deprecated xDS
+ * attributes from get_property"): `NOT_FOUND`, as Envoy 1.40 answers them.
+ *
+ * A whole attribute group (`request`, `response`, `source`, `destination`, `connection`,
+ * `upstream`, `xds`) is a map Envoy cannot serialize (its wrapper lists no keys):
+ * `SERIALIZATION_FAILURE` (context.cc `serializeValue`), as Envoy 1.40 answers.
+ *
+ * What the emulator is not told (test/host/envoy-agreement.test.ts lists it): the
+ * virtual host name, the full bootstrap `Node` message (only its id and cluster are
+ * serialized), and the `date`/`server` headers the connection manager adds.
  */
 import type { HeaderMap } from './header-map.ts';
-import { LogLevel, WasmResult } from './abi.ts';
+import { WasmResult } from './abi.ts';
 import type { Context } from './context.ts';
 import { encodePairs } from './pairs.ts';
 
@@ -77,13 +82,10 @@ export function getProperty(ctx: Context, path: string): Value {
   return value;
 }
 
-/** Top-level names Envoy 1.33 removed, and the `xds.*` name that replaces each. */
-const LEGACY_XDS_ATTRIBUTES: Readonly<Record<string, string>> = {
-  node: 'xds.node',
-  cluster_name: 'xds.cluster_name',
-  route_name: 'xds.route_name',
-};
+/** Attribute groups: a message, not a value (`SERIALIZATION_FAILURE` when asked for whole). */
+const GROUPS = new Set(['request', 'response', 'source', 'destination', 'connection', 'upstream', 'xds']);
 
+/** expr context.cc `XDSWrapper`. */
 function xdsValue(ctx: Context, name: string | undefined, rest: string[]): Value {
   const info = ctx.streamInfo;
   switch (name) {
@@ -93,31 +95,46 @@ function xdsValue(ctx: Context, name: string | undefined, rest: string[]): Value
       return info ? str(info.clusterName) : NOT_FOUND;
     case 'route_name':
       return info ? str(info.routeName) : NOT_FOUND;
+    // Metadata of the route and cluster: empty messages (the bootstraps give none).
+    case 'route_metadata':
+      return info?.routeName !== undefined ? EMPTY : NOT_FOUND;
+    case 'cluster_metadata':
+      return info?.clusterName !== undefined ? EMPTY : NOT_FOUND;
+    // The listener's `traffic_direction`: UNSPECIFIED (0); its filter chain is unnamed.
+    case 'listener_direction':
+      return info ? int64(0) : NOT_FOUND;
+    case 'filter_chain_name':
+      return info ? EMPTY : NOT_FOUND;
     default:
       return NOT_FOUND;
   }
 }
 
-/** A removed top-level name: answered (and warned about once per VM) or `NOT_FOUND`. */
-function legacyValue(ctx: Context, head: string, rest: string[]): Value {
-  const wasm = ctx.wasm;
-  if (!wasm.services.legacyAttributes) return NOT_FOUND;
-  if (!wasm.warnedProperties.has(head)) {
-    wasm.warnedProperties.add(head);
-    const plugin = ctx.plugin ?? ctx.root.plugin;
-    const source = { plugin: plugin?.name ?? wasm.pluginName, rootId: plugin?.rootId ?? '', vmId: wasm.vmId, host: true };
-    wasm.services.log(
-      LogLevel.Warn,
-      `plugin ${source.plugin}: get_property '${head}': Envoy >= 1.33 answers NOT_FOUND (removed; read '${LEGACY_XDS_ATTRIBUTES[head]}')`,
-      source,
-    );
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Envoy's `ResponseFlag` bits (envoy/stream_info/stream_info.h, in this order from 0x1),
+ * by the short names access logs print (`%RESPONSE_FLAGS%`).
+ */
+const RESPONSE_FLAG_BITS = [
+  'LH', 'UH', 'UT', 'LR', 'UR', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'UAEX', 'RLSE', 'DC', 'URX', 'SI', 'IH', 'DPE',
+  'UMSDR', 'RFCF', 'NFCF', 'DT', 'UPE', 'NC', 'OM', 'DF', 'DO', 'DR',
+];
+
+/** `response.flags`: the comma-joined short names as Envoy's uint64 bit set. */
+function responseFlags(flags: string | undefined): bigint {
+  let bits = 0n;
+  for (const f of flags ? flags.split(',') : []) {
+    const i = RESPONSE_FLAG_BITS.indexOf(f.trim());
+    if (i >= 0) bits |= 1n << BigInt(i);
   }
-  return xdsValue(ctx, head, rest);
+  return bits;
 }
 
 function lookup(ctx: Context, head: string, rest: string[]): Value | undefined {
   const info = ctx.streamInfo;
   const plugin = ctx.plugin;
+  if (rest.length === 0 && GROUPS.has(head)) return info ? WasmResult.SerializationFailure : NOT_FOUND;
   switch (head) {
     case 'plugin_name':
       return plugin ? str(plugin.name) : NOT_FOUND;
@@ -127,10 +144,6 @@ function lookup(ctx: Context, head: string, rest: string[]): Value | undefined {
       return str(ctx.wasm.vmId);
     case 'xds':
       return xdsValue(ctx, rest[0], rest.slice(1));
-    case 'node':
-    case 'cluster_name':
-    case 'route_name':
-      return legacyValue(ctx, head, rest);
     case 'connection_id':
       return info ? int64(info.connectionId) : NOT_FOUND;
     case 'request':
@@ -251,6 +264,8 @@ function responseValue(ctx: Context, rest: string[]): Value {
       return info.responseCode === undefined ? NOT_FOUND : int64(info.responseCode);
     case 'code_details':
       return str(info.responseCodeDetails);
+    case 'flags':
+      return int64(responseFlags(info.responseFlags));
     case 'size':
       return int64(info.responseBodyBytes);
     case 'headers':

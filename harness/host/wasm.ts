@@ -212,9 +212,6 @@ export class Wasm {
   private nextGrpcCallId = 1;
   private nextGrpcStreamId = 2;
 
-  /** Removed property names this VM was warned about (properties.ts `legacyValue`). */
-  readonly warnedProperties = new Set<string>();
-
   /** Tick timers per root context id (Envoy `Wasm::setTimerPeriod`). */
   private readonly tickPeriods = new Map<number, number>();
   private readonly tickTimers = new Map<number, TimerHandle>();
@@ -585,6 +582,11 @@ export class Wasm {
 
   httpCallId(): number {
     return (this.nextHttpCallId += 4) >>> 0;
+  }
+
+  /** Gives back the HTTP call id just taken (Envoy takes one only once the cluster is known). */
+  returnHttpCallId(token: number): void {
+    if (token === this.nextHttpCallId >>> 0) this.nextHttpCallId -= 4;
   }
 
   grpcCallId(): number {

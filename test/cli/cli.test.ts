@@ -1,9 +1,9 @@
 /**
  * The `mesh-filters` command, run as users run it (bin/mesh-filters.js in a child
  * process): bad input ends with exactly one line on stderr and a non-zero exit, never a
- * stack trace; `validate`, `run --envoy` without Envoy, `token`.
+ * stack trace; `validate`, `run` on Envoy, `token`.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { buildAll } from '../../harness/build.ts';
 import { DEMO_AUDIENCE, DEMO_HS256_SECRET, DEMO_ISSUER, demoJwks } from '../../harness/demo/keys.ts';
+import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const bin = path.join(root, 'bin/mesh-filters.js');
@@ -73,79 +74,24 @@ describe('mesh-filters: bad input gives one line and a non-zero exit', () => {
     expect(oneLineFailure(await cli(['validate', '-c', file]))).toMatch(new RegExp(`^mesh-filters: ${file}:\\d+:\\d+: YAML error: `));
   });
 
-  it('unknown cluster, naming the route', async () => {
+  it("unknown cluster: Envoy's own reason", async () => {
     const file = meshVariant('unknown-cluster.yaml', (d) => {
       d.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[1].route.cluster = 'credit';
     });
     expect(oneLineFailure(await cli(['validate', '-c', file]))).toBe(
-      `${file}: static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[1].route.cluster: unknown cluster 'credit'`,
+      `${file}: route: unknown cluster 'credit'`,
     );
   });
 
-  it('run refuses a bootstrap Envoy would refuse, with its first error', async () => {
-    const file = meshVariant('typo.yaml', (d) => {
-      d.static_resources.clusters[0].conect_timeout = '1s';
-    });
-    expect(oneLineFailure(await cli(['run', '-c', file]))).toBe(
-      `mesh-filters: ${file}: static_resources.clusters[0].conect_timeout: unknown field (did you mean "connect_timeout"?)`,
-    );
-  });
-
-  it("bad filter configuration: the plugin's own error line, for validate and for run", async () => {
-    const file = meshVariant('bad-filter.yaml', (d) => {
-      d.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters.unshift({
-        name: 'envoy.filters.http.wasm',
-        typed_config: {
-          '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-          config: {
-            name: 'example',
-            root_id: 'example',
-            vm_config: { runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: 'build/test/example.wasm' } } },
-            configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: 'colour=red' },
-          },
-        },
-      });
-    });
+  it("bad filter configuration: the plugin's own error line", async () => {
+    const file = meshVariant('bad-filter.yaml', badFilter);
     const at = 'static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.config.configuration';
     expect(oneLineFailure(await cli(['validate', '-c', file]))).toBe(`${file}: ${at}: example: line 1: unknown key "colour"`);
-    expect(oneLineFailure(await cli(['run', '-c', file]))).toBe(`mesh-filters: ${file}: ${at}: example: line 1: unknown key "colour"`);
   });
 
-  it('port in use (demo service)', async () => {
-    const blocker = net.createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    const port = (blocker.address() as net.AddressInfo).port;
-    try {
-      const file = meshVariant('busy.yaml', (d) => {
-        d.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value = port;
-      });
-      expect(oneLineFailure(await cli(['demo', '--no-build', '-c', file]))).toBe(
-        `mesh-filters: cannot start the echo demo service: 127.0.0.1:${port} is already in use (is another demo or proxy running?)`,
-      );
-    } finally {
-      blocker.close();
-    }
-  });
-
-  it('port in use (listener)', async () => {
-    const blocker = net.createServer();
-    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    const port = (blocker.address() as net.AddressInfo).port;
-    try {
-      const file = meshVariant('busy-listener.yaml', (d) => {
-        d.static_resources.listeners[0].address.socket_address.port_value = port;
-        d.admin.address.socket_address.port_value = 0;
-      });
-      // The workers start (and jwt-auth fetches its JWKS from a demo service that is not
-      // running) before the listeners bind: at the default level the data plane's own
-      // warning about that fetch may reach stderr before the error. The error line is
-      // printed at any level.
-      const line = oneLineFailure(await cli(['run', '--concurrency', '1', '--log-level', 'error', '-c', file]));
-      expect(line.startsWith(`mesh-filters: ${file}: static_resources.listeners[0].address: `), line).toBe(true);
-      expect(line).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}.*in use`));
-    } finally {
-      blocker.close();
-    }
+  it('run: a missing file, or a wrong ENVOY_BIN', async () => {
+    expect(oneLineFailure(await cli(['run', '-c', 'envoy/nope.yaml']))).toBe('mesh-filters: envoy/nope.yaml: cannot read: no such file');
+    expect(oneLineFailure(await cli(['run', '-c', 'envoy/mesh.yaml'], { ENVOY_BIN: '/opt/envoy/bin/envoy' }))).toBe('mesh-filters: ENVOY_BIN=/opt/envoy/bin/envoy does not exist');
   });
 
   it('usage errors: unknown command, missing option, bad value', async () => {
@@ -155,28 +101,185 @@ describe('mesh-filters: bad input gives one line and a non-zero exit', () => {
   });
 });
 
-describe('mesh-filters run --envoy', () => {
-  it('says that no Envoy is present, and exits non-zero', async () => {
-    const line = oneLineFailure(await cli(['run', '--envoy', '-c', 'envoy/mesh.yaml'], { PATH: '', ENVOY_BIN: '' }));
-    expect(line).toBe(
-      'mesh-filters: cannot run real Envoy: no Envoy: ENVOY_BIN is not set and neither func-e nor envoy is on PATH ' +
-        '(none can be downloaded here; drop --envoy to use the embedded data plane)',
+/** envoy/mesh.yaml with the SDK's example filter first, configured with a key it does not know. */
+function badFilter(d: any): void {
+  d.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters.unshift({
+    name: 'envoy.filters.http.wasm',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+      config: {
+        name: 'example',
+        root_id: 'example',
+        vm_config: { runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: 'build/test/example.wasm' } } },
+        configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: 'colour=red' },
+      },
+    },
+  });
+}
+
+/** Ports free on 127.0.0.1 a moment ago (bound together, then closed). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<net.Server>((resolve) => {
+      const s = net.createServer();
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer().once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+async function withBlockedPort<T>(use: (port: number) => Promise<T>): Promise<T> {
+  const blocker = net.createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  try {
+    return await use((blocker.address() as net.AddressInfo).port);
+  } finally {
+    blocker.close();
+  }
+}
+
+const envoy = envoyAvailable();
+
+describe.skipIf(!envoy.ok)(envoySuiteTitle('mesh-filters run and demo on Envoy', envoy), () => {
+  it("a bootstrap Envoy refuses: Envoy's own error, one line", async () => {
+    const typo = meshVariant('typo.yaml', (d) => {
+      d.static_resources.clusters[0].conect_timeout = '1s';
+    });
+    const line = oneLineFailure(await cli(['run', '--concurrency', '1', '-c', typo]));
+    expect(line.startsWith(`mesh-filters: ${typo}: `), line).toBe(true);
+    expect(line).toMatch(/no such field: 'conect_timeout'/);
+    const unknown = meshVariant('unknown-cluster.yaml', (d) => {
+      d.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[1].route.cluster = 'credit';
+    });
+    expect(oneLineFailure(await cli(['run', '--concurrency', '1', '-c', unknown]))).toBe(`mesh-filters: ${unknown}: route: unknown cluster 'credit'`);
+  });
+
+  it("a filter configuration the plugin refuses: Envoy's error with the plugin's own line", async () => {
+    const file = meshVariant('bad-filter.yaml', badFilter);
+    expect(oneLineFailure(await cli(['run', '--concurrency', '1', '-c', file]))).toBe(
+      `mesh-filters: ${file}: Unable to create Wasm plugin example: example: line 1: unknown key "colour"`,
     );
   });
 
-  it('names a wrong ENVOY_BIN', async () => {
-    const line = oneLineFailure(await cli(['run', '--envoy', '-c', 'envoy/mesh.yaml'], { ENVOY_BIN: '/opt/envoy/bin/envoy' }));
-    expect(line).toMatch(/ENVOY_BIN=\/opt\/envoy\/bin\/envoy does not exist/);
+  it('a port offset that moves a port past 65535', async () => {
+    expect(oneLineFailure(await cli(['run', '--port-offset', '60000', '-c', 'envoy/mesh.yaml']))).toBe(
+      'mesh-filters: port offset 60000 moves 127.0.0.1:9901 to 69901, outside 1-65535',
+    );
+  });
+
+  it("a listener's port in use: the address, in one line", async () => {
+    await withBlockedPort(async (port) => {
+      const file = meshVariant('busy-listener.yaml', (d) => {
+        d.static_resources.listeners[0].address.socket_address.port_value = port;
+        d.admin.address.socket_address.port_value = 0;
+      });
+      expect(oneLineFailure(await cli(['run', '--concurrency', '1', '-c', file]))).toBe(
+        `mesh-filters: cannot start Envoy: 127.0.0.1:${port} is already in use (is another demo or proxy running?)`,
+      );
+    });
+  });
+
+  it("a demo service's port in use (demo)", async () => {
+    await withBlockedPort(async (port) => {
+      const file = meshVariant('busy.yaml', (d) => {
+        d.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value = port;
+      });
+      expect(oneLineFailure(await cli(['demo', '--no-build', '-c', file]))).toBe(
+        `mesh-filters: cannot start the echo demo service: 127.0.0.1:${port} is already in use (is another demo or proxy running?)`,
+      );
+    });
+  });
+
+  it("`run --port-offset N` serves the file on Envoy, its listener and admin N ports up, Envoy's output on the terminal; Ctrl-C exits 0", async () => {
+    const offset = 1000;
+    const [listener, admin] = await freePorts(2);
+    const file = meshVariant('run.yaml', (d) => {
+      d.static_resources.listeners[0].address.socket_address.port_value = listener - offset;
+      d.admin.address.socket_address.port_value = admin - offset;
+    });
+    const child = spawn(process.execPath, [bin, 'run', '--concurrency', '1', '--port-offset', String(offset), '-c', file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d;
+          if (stdout.includes('listener  ingress')) resolve();
+        });
+        void exited.then(() => reject(new Error(`run exited before it served:\n${stdout}${stderr}`)));
+      });
+      expect(stdout).toContain(`admin     http://127.0.0.1:${admin}\n`);
+      expect(stdout).toContain(`listener  ingress  http://127.0.0.1:${listener}\n`);
+      expect(stderr).toMatch(/\[info\]\[main\].*starting main dispatch loop/); // Envoy's own log, at --log-level info
+      const health = await fetch(`http://127.0.0.1:${listener}/health`);
+      expect(health.status).toBe(200);
+      expect(health.headers.get('server')).toBe('envoy');
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(await canBind(listener)).toBe(true);
+      expect(await canBind(admin)).toBe(true);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGTERM'); // run stops its Envoy (in a process group of its own)
+    }
   });
 });
 
 describe('mesh-filters validate', () => {
-  it('accepts envoy/mesh.yaml and the Istio manifests', async () => {
-    const r = await cli(['validate', '-c', 'envoy/mesh.yaml', 'envoy/istio/jwt-auth.yaml', 'envoy/istio/retry.yaml']);
+  describe.skipIf(!envoy.ok)(envoySuiteTitle('asking Envoy', envoy), () => {
+    it('exit 0: envoy/mesh.yaml and the Istio manifests are valid', async () => {
+      const r = await cli(['validate', '-c', 'envoy/mesh.yaml', 'envoy/istio/jwt-auth.yaml', 'envoy/istio/retry.yaml']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/^envoy\/mesh\.yaml: valid \(1 listener, 6 clusters, 5 wasm filters\)$/m);
+      expect(r.stdout).toMatch(/^envoy\/istio\/jwt-auth\.yaml: valid/m);
+      expect(r.stdout).toMatch(/^envoy\/istio\/retry\.yaml: valid/m);
+    });
+
+    it("exit 1: a broken bootstrap is Envoy's reason in one line; the other files are still checked", async () => {
+      const file = meshVariant('validate-duration.yaml', (d) => {
+        d.static_resources.clusters[1].connect_timeout = '250ms';
+      });
+      const r = await cli(['validate', '-c', file, 'envoy/istio/retry.yaml']);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        `${file}: Unable to parse JSON as proto (INVALID_ARGUMENT: invalid JSON in envoy.config.bootstrap.v3.Bootstrap @ static_resources.clusters[1].connect_timeout: message google.protobuf.Duration: duration must end with a single 's')`,
+      ]);
+      expect(r.stdout).toMatch(/^envoy\/istio\/retry\.yaml: valid/m);
+    });
+
+    it("exit 0 with Envoy's warnings on stderr", async () => {
+      const file = meshVariant('validate-deprecated.yaml', (d) => {
+        d.static_resources.clusters[0].http2_protocol_options = {};
+      });
+      const r = await cli(['validate', '-c', file]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`^warning: ${file}: Deprecated field: .*http2_protocol_options`));
+      expect(r.stdout).toContain(`${file}: valid`);
+    });
+  });
+
+  it('exit 1 in one line when no Envoy can be run; Istio manifests need none', async () => {
+    const noEnvoy = { ENVOY_BIN: path.join(tmp, 'no-envoy') };
+    expect(oneLineFailure(await cli(['validate', '-c', 'envoy/mesh.yaml'], noEnvoy))).toBe(
+      `envoy/mesh.yaml: cannot ask Envoy: ENVOY_BIN=${noEnvoy.ENVOY_BIN} does not exist`,
+    );
+    const r = await cli(['validate', '-c', 'envoy/istio/retry.yaml'], noEnvoy);
     expect(r.code, r.stderr).toBe(0);
-    // The filters land in envoy/mesh.yaml one by one: any count of them.
-    expect(r.stdout).toMatch(/envoy\/mesh\.yaml: valid \(1 listener, 6 clusters, \d+ wasm filters?\)/);
-    expect(r.stdout).toContain('envoy/istio/jwt-auth.yaml: valid');
+  });
+
+  it('exit 1 when given no file', async () => {
+    expect(oneLineFailure(await cli(['validate']))).toBe('mesh-filters: nothing to validate: give a file with -c <file>');
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * The commands `npm start` prints (harness/demo/banner.ts) do what their comments say: each
- * line of the banner is run, in order, against a fresh demo, and checked against its
+ * line of the banner is run, in order, against a fresh demo on Envoy, and checked against its
  * `# <statuses> ... \`text\`` comment. The lines are read as a user's shell would read them
  * (words, quotes, `$VAR`, `VAR=$(...)`, `for i in {1..N}; do ...; done`, pipes) and run
  * without a shell or curl: `curl`, `grpcurl`, `grep` and `echo` are played by Node (fetch,
@@ -16,6 +16,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoBanner } from '../../harness/demo/banner.ts';
 import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
+import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -230,7 +231,9 @@ function assignment(command: string): [string, string[]] | null {
   return [m[1], words(m[2], {}).map((t) => (t as { word: string }).word)];
 }
 
-describe('the demo banner', () => {
+const envoy = envoyAvailable();
+
+describe.skipIf(!envoy.ok)(envoySuiteTitle('the demo banner', envoy), () => {
   let demo: RunningDemo;
   const printed: string[] = [];
 
@@ -284,7 +287,7 @@ describe('the demo banner', () => {
 
   it('the README quick start holds the same commands, with the default addresses', () => {
     const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-    const lines = demoBanner({ file: 'envoy/mesh.yaml', listener: '127.0.0.1:10000', admin: '127.0.0.1:9901', services: [], summary: '', workers: 2, chain: [] });
+    const lines = demoBanner({ file: 'envoy/mesh.yaml', envoy: 'Envoy', pid: 1, listener: '127.0.0.1:10000', admin: '127.0.0.1:9901', services: [], summary: '', workers: 2, chain: [] });
     const walkthrough = lines.slice(lines.findIndex((l) => l.startsWith('Try it')) + 1, lines.indexOf('Ctrl-C stops everything.'));
     expect(walkthrough.filter((l) => l.trim() && !readme.includes(l))).toEqual([]);
   });

@@ -1,58 +1,22 @@
 /**
- * The demo (`npm start`): every cluster of envoy/mesh.yaml gets its demo service, the
- * embedded data plane serves the bootstrap, and each filter of the chain shows its work on
- * real HTTP and gRPC traffic (test/envoy/mesh-traffic.ts, the checks real Envoy gets too).
- * Ephemeral ports, so that it runs beside a developer's own `npm start`.
+ * The demo (`npm start`, `mesh-filters demo`) as a user runs it: on Envoy, with one demo
+ * service per cluster; Ctrl-C stops everything, a port in use is one line, `--port-offset`
+ * moves every port, Envoy exiting on its own ends the demo. (The traffic through it is
+ * test/envoy/real-envoy.test.ts, its banner's commands demo-banner.test.ts.)
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
-import { meshChecks, type MeshContext } from '../envoy/mesh-traffic.ts';
+import { startDemo } from '../../harness/demo/index.ts';
+import { mintDemoToken } from '../../harness/demo/token.ts';
+import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-
-describe('demo on the embedded data plane', () => {
-  let demo: RunningDemo;
-  let ctx: MeshContext;
-  const lines: string[] = [];
-
-  beforeAll(async () => {
-    demo = await startDemo({ cwd: root, build: false, portOverride: 0, concurrency: 2, logLevel: 'error', log: (l) => lines.push(l) });
-    ctx = { listener: demo.listenerAddress, admin: demo.adminAddress, services: demo.services };
-  });
-  afterAll(async () => {
-    await demo?.stop();
-  });
-
-  it('starts a service for every cluster and prints where everything is, and the filter chain', () => {
-    expect(demo.services.map((s) => s.cluster).sort()).toEqual(['banking', 'credit-bureau', 'documents', 'echo', 'jwks', 'projects']);
-    const text = lines.join('\n');
-    expect(text).toContain(`listener  http://${demo.listenerAddress}   rate-limit-edge -> jwt-auth -> rate-limit -> circuit-breaker -> retry -> router`);
-    expect(text).toContain(`admin     http://${demo.adminAddress}`);
-    for (const s of demo.services) expect(text).toContain(`  ${s.cluster.padEnd(14)}${s.address}`);
-  });
-
-  for (const check of meshChecks) it(check.name, () => check.run(ctx));
-
-  it('serves the demo JWKS (public keys only) through the jwks cluster address', async () => {
-    const jwks = demo.services.find((s) => s.cluster === 'jwks')!;
-    const res = await fetch(`http://${jwks.address}/.well-known/jwks.json`);
-    const body = (await res.json()) as { keys: Array<Record<string, unknown>> };
-    expect(body.keys.map((k) => k.kid)).toEqual(['demo-rs256', 'demo-es256']);
-    expect(body.keys.every((k) => k.d === undefined)).toBe(true);
-  });
-
-  it('has an admin that answers /ready', async () => {
-    const res = await fetch(`http://${demo.adminAddress}/ready`);
-    expect(res.status).toBe(200);
-    expect((await res.text()).trim()).toBe('LIVE');
-  });
-});
+const envoy = envoyAvailable();
 
 /** The JSON configuration of the wasm plugin `name` in envoy/mesh.yaml. */
 function meshPluginConfig(name: string): Record<string, any> {
@@ -114,9 +78,44 @@ async function meshOnFreePorts(): Promise<{ doc: any; addresses: any[]; held: ne
   return { doc, addresses, held };
 }
 
-describe('demo start-up and shut-down on the bootstrap ports', () => {
+/** `mesh-filters demo` in a child process, as a user starts it; `ready` resolves with its output once the banner is out. */
+function demoCli(args: string[]): { child: ChildProcess; ready: Promise<string>; exited: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
+  const child = spawn(process.execPath, ['bin/mesh-filters.js', 'demo', '--no-build', '--concurrency', '1', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  child.stderr!.on('data', (d: Buffer) => ((out += d), (stderr += d)));
+  const exited = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) =>
+    child.once('exit', (code, signal) => setImmediate(() => resolve({ code, signal, stderr }))),
+  );
+  const ready = new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', () => out.includes('Ctrl-C stops everything.') && resolve(out));
+    void exited.then(() => reject(new Error(`the demo exited before it was ready:\n${out}`)));
+  });
+  return { child, ready, exited };
+}
+
+describe.skipIf(!envoy.ok)(envoySuiteTitle('demo start-up and shut-down on the bootstrap ports', envoy), () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'mesh-filters-demo-ports-'));
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    // SIGTERM, not SIGKILL: the demo's Envoy runs in its own process group, and the demo stops it.
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** envoy/mesh.yaml on free ports (each moved down by `offset`), as a file; its addresses as the demo will bind them. */
+  async function meshFile(name: string, offset = 0): Promise<{ file: string; ports: number[] }> {
+    const { doc, addresses, held } = await meshOnFreePorts();
+    await Promise.all(held.map(close));
+    const ports = addresses.map((a) => a.port_value);
+    for (const a of addresses) a.port_value -= offset;
+    const file = path.join(tmp, name);
+    writeFileSync(file, YAML.stringify(doc));
+    return { file, ports };
+  }
+
+  const allFree = async (ports: number[]) => (await Promise.all(ports.map(canBind))).every(Boolean);
 
   /** Starts the demo with the address `take` picks already in use; its error, and whether everything else was closed again. */
   async function startWithTaken(take: (doc: any) => any): Promise<{ message: string; taken: number; freed: boolean }> {
@@ -127,24 +126,29 @@ describe('demo start-up and shut-down on the bootstrap ports', () => {
     const file = path.join(tmp, 'taken.yaml');
     writeFileSync(file, YAML.stringify(doc));
     try {
-      const error = await startDemo({ cwd: root, bootstrap: file, build: false, concurrency: 1, logLevel: 'off' }).then(
+      const error = await startDemo({ cwd: root, bootstrap: file, build: false, concurrency: 1, logLevel: 'error' }).then(
         async (d) => {
           await d.stop();
           return new Error('started');
         },
         (e: Error) => e,
       );
-      const others = addresses.filter((a) => a !== victim);
-      const freed = (await Promise.all(others.map((a) => canBind(a.port_value)))).every(Boolean);
+      const freed = await allFree(addresses.filter((a) => a !== victim).map((a) => a.port_value));
       return { message: error.message, taken: victim.port_value, freed };
     } finally {
       await close(blocker);
     }
   }
 
-  it("names the admin's address, in one line, and closes the demo services it had started", async () => {
+  it("names the listener's address that Envoy could not bind, in one line, and stops the demo services it had started", async () => {
+    const r = await startWithTaken((doc) => doc.static_resources.listeners[0].address.socket_address);
+    expect(r.message).toBe(`cannot start Envoy: 127.0.0.1:${r.taken} is already in use (is another demo or proxy running?)`);
+    expect(r.freed).toBe(true);
+  });
+
+  it("names the admin's address", async () => {
     const r = await startWithTaken((doc) => doc.admin.address.socket_address);
-    expect(r.message).toBe(`cannot start the data plane: 127.0.0.1:${r.taken} is already in use (is another demo or proxy running?)`);
+    expect(r.message).toBe(`cannot start Envoy: 127.0.0.1:${r.taken} is already in use (is another demo or proxy running?)`);
     expect(r.freed).toBe(true);
   });
 
@@ -154,30 +158,47 @@ describe('demo start-up and shut-down on the bootstrap ports', () => {
     expect(r.freed).toBe(true);
   });
 
-  it('`mesh-filters demo`: Ctrl-C (SIGINT) stops the data plane and every demo service, exit code 0', async () => {
-    const { doc, addresses, held } = await meshOnFreePorts();
-    await Promise.all(held.map(close));
-    const file = path.join(tmp, 'sigint.yaml');
-    writeFileSync(file, YAML.stringify(doc));
-    const child = spawn(process.execPath, ['bin/mesh-filters.js', 'demo', '--no-build', '--concurrency', '1', '-c', file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    try {
-      let out = '';
-      await new Promise<void>((resolve, reject) => {
-        const onData = (d: Buffer) => {
-          out += d;
-          if (out.includes('Ctrl-C stops everything.')) resolve();
-        };
-        child.stdout.on('data', onData);
-        child.stderr.on('data', onData);
-        exited.then(() => reject(new Error(`the demo exited before it was ready:\n${out}`)));
-      });
-      expect(await canBind(addresses[0].port_value)).toBe(false); // serving
-      child.kill('SIGINT'); // the handler is in place before anything is started
-      expect(await exited).toEqual({ code: 0, signal: null });
-      expect((await Promise.all(addresses.map((a) => canBind(a.port_value)))).every(Boolean)).toBe(true);
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+  it('`mesh-filters demo`: Ctrl-C (SIGINT) stops Envoy and every demo service, exit code 0', async () => {
+    const { file, ports } = await meshFile('sigint.yaml');
+    const demo = demoCli(['-c', file]);
+    children.push(demo.child);
+    await demo.ready;
+    expect((await Promise.all(ports.map(canBind))).some(Boolean)).toBe(false); // all serving
+    demo.child.kill('SIGINT'); // the handler is in place before anything is started
+    expect(await demo.exited).toMatchObject({ code: 0, signal: null });
+    expect(await allFree(ports)).toBe(true);
+  });
+
+  it('`--port-offset N` moves the listener, the admin and every demo service N ports up; the banner shows where', async () => {
+    const offset = 1000;
+    const { file, ports } = await meshFile('offset.yaml', offset);
+    const [listener, admin, ...services] = ports;
+    const demo = demoCli(['-c', file, '--port-offset', String(offset)]);
+    children.push(demo.child);
+    const out = await demo.ready;
+    expect((await Promise.all(ports.map(canBind))).some(Boolean)).toBe(false);
+    expect(out).toContain(`listener  http://127.0.0.1:${listener}   `);
+    expect(out).toContain(`admin     http://127.0.0.1:${admin}   `);
+    for (const port of services) expect(out).toMatch(new RegExp(`^  [a-z-]+ +127\\.0\\.0\\.1:${port} `, 'm'));
+    // Envoy reaches the moved services: the echo service, with a user token whose key jwt-auth fetched from the moved JWKS service.
+    const token = await mintDemoToken({ alg: 'RS256', sub: 'offset-user' });
+    const res = await fetch(`http://127.0.0.1:${listener}/api/port-offset`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ upstream: 'echo', path: '/api/port-offset', headers: { 'x-user-id': 'offset-user' } });
+    demo.child.kill('SIGINT');
+    expect(await demo.exited).toMatchObject({ code: 0 });
+    expect(await allFree(ports)).toBe(true);
+  });
+
+  it('Envoy exiting on its own ends the demo: the services stopped, one line, a non-zero exit', async () => {
+    const { file, ports } = await meshFile('envoy-exits.yaml');
+    const demo = demoCli(['-c', file]);
+    children.push(demo.child);
+    const pid = Number(/\(pid (\d+),/.exec(await demo.ready)?.[1]);
+    process.kill(pid, 'SIGKILL');
+    const exit = await demo.exited;
+    expect(exit.code).toBe(1);
+    expect(exit.stderr.trim().split('\n').at(-1)).toBe('mesh-filters: Envoy exited on its own (SIGKILL)');
+    expect(await allFree(ports)).toBe(true);
   });
 });

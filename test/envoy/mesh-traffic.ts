@@ -1,8 +1,7 @@
 /**
- * Traffic through envoy/mesh.yaml and the demo services, checked the same way whichever
- * data plane serves it (the embedded one in test/cli/demo.test.ts, real Envoy in
- * real-envoy.test.ts): every filter of the chain at work, with real HTTP/1.1 and gRPC
- * (HTTP/2) clients.
+ * Traffic through envoy/mesh.yaml on Envoy and the demo services (real-envoy.test.ts runs
+ * these checks): every filter of the chain at work, with real HTTP/1.1 and gRPC (HTTP/2)
+ * clients.
  *
  * The checks share one running mesh, whose rate limits and circuits are shared state, so
  * each keeps to its own: its own users (`sub`, the rate-limit key of authenticated

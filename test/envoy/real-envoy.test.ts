@@ -1,35 +1,46 @@
 /**
- * envoy/mesh.yaml on real Envoy with the demo services: the same checks as on the embedded
- * data plane (mesh-traffic.ts), in the same order. Runs where ENVOY_BIN (or func-e, or envoy on PATH) is present; reported as
- * skipped, with the reason in its title, everywhere else.
+ * envoy/mesh.yaml on Envoy as the demo (`npm start`) serves it: every cluster with its demo
+ * service, the banner saying where everything is, and the checks of mesh-traffic.ts, in
+ * order, on ephemeral ports (so that it runs beside a developer's own `npm start`).
  */
 import path from 'node:path';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { readConfigFile } from '../../harness/envoy/config-file.ts';
-import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
-import { startDemoServices } from '../../harness/demo/index.ts';
-import type { DemoService } from '../../harness/demo/services.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
+import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
 import { meshChecks, type MeshContext } from './mesh-traffic.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const envoy = envoyAvailable();
 
-describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/mesh.yaml on real Envoy', envoy), () => {
-  let proxy: EnvoyProcess;
-  let stopServices: () => Promise<void>;
-  let services: DemoService[] = [];
+describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/mesh.yaml on Envoy with the demo services', envoy), () => {
+  let demo: RunningDemo;
+  let ctx: MeshContext;
+  const lines: string[] = [];
 
   beforeAll(async () => {
-    const bootstrap = readConfigFile(path.join(root, 'envoy/mesh.yaml')) as Record<string, any>;
-    ({ services, stop: stopServices } = await startDemoServices(bootstrap, { portOverride: 0 }));
-    proxy = await startEnvoy({ bootstrap, cwd: root, portOverride: 0, stdio: 'pipe', availability: envoy });
+    demo = await startDemo({ cwd: root, build: false, portOverride: 0, concurrency: 2, logLevel: 'error', log: (l) => lines.push(l) });
+    ctx = { listener: demo.listenerAddress, admin: demo.adminAddress, services: demo.services };
   });
-
   afterAll(async () => {
-    await proxy?.stop();
-    await stopServices?.();
+    await demo?.stop();
   });
 
-  const ctx = (): MeshContext => ({ listener: proxy.listeners.ingress, admin: proxy.adminAddress, services });
-  for (const check of meshChecks) it(check.name, () => check.run(ctx()));
+  it('starts a service for every cluster and prints where everything is, and the filter chain', () => {
+    expect(demo.services.map((s) => s.cluster).sort()).toEqual(['banking', 'credit-bureau', 'documents', 'echo', 'jwks', 'projects']);
+    const text = lines.join('\n');
+    expect(text).toMatch(new RegExp(`^mesh-filters demo: envoy/mesh\\.yaml on Envoy [\\d.]* ?\\(pid ${demo.pid}, 2 workers; 1 listener, 6 clusters, 5 wasm filters\\)$`, 'm'));
+    expect(text).toContain(`listener  http://${demo.listenerAddress}   rate-limit-edge -> jwt-auth -> rate-limit -> circuit-breaker -> retry -> router`);
+    expect(text).toContain(`admin     http://${demo.adminAddress}`);
+    for (const s of demo.services) expect(text).toContain(`  ${s.cluster.padEnd(14)}${s.address}`);
+  });
+
+  it('serves the demo JWKS (public keys only) through the jwks cluster address', async () => {
+    const jwks = demo.services.find((s) => s.cluster === 'jwks')!;
+    const res = await fetch(`http://${jwks.address}/.well-known/jwks.json`);
+    const body = (await res.json()) as { keys: Array<Record<string, unknown>> };
+    expect(body.keys.map((k) => k.kid)).toEqual(['demo-rs256', 'demo-es256']);
+    expect(body.keys.every((k) => k.d === undefined)).toBe(true);
+  });
+
+  for (const check of meshChecks) it(check.name, () => check.run(ctx));
 });

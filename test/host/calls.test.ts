@@ -3,7 +3,9 @@
 // ids: the callout type in the low 2 bits), Envoy context.cc (httpCall checks,
 // onHttpCallSuccess/Failure, grpcCall returns PARSE_FAILURE for an unknown cluster).
 import { describe, expect, it } from 'vitest';
-import { GET, probe, result, results, status } from './probe.ts';
+import { readFileSync } from 'node:fs';
+import { WasmPlugin } from '../../harness/host/plugin.ts';
+import { ensureBuilt, GET, probe, result, results, status } from './probe.ts';
 
 const BAD_ARGUMENT = 2;
 const PARSE_FAILURE = 4;
@@ -16,6 +18,30 @@ describe('proxy_http_call', () => {
     emu.tick();
     expect(status(emu, 'tick http_call nowhere / 100')).toBe(BAD_ARGUMENT);
     expect(emu.getPendingHttpCalls()).toEqual([]);
+  });
+
+  it('an unknown cluster takes no call id: the next call still gets 4 (Envoy context.cc httpCall checks the cluster first)', async () => {
+    const emu = await probe(['tick http_call nowhere / 100', 'tick http_call auth / 100'], { clusters: ['auth'] });
+    emu.tick();
+    expect(result(emu, 'tick http_call auth / 100')).toBe('0 4');
+  });
+
+  it('a call answered before the hostcall returns (a cluster without hosts) is INTERNAL_FAILURE, and never called back', async () => {
+    const logs: string[] = [];
+    const plugin = await WasmPlugin.create(
+      { name: 'inline', code: readFileSync(await ensureBuilt('test-host-probe')), configuration: 'tick http_call empty / 100\ntick http_call empty / 100' },
+      {
+        log: (_level, message) => logs.push(message),
+        // Envoy's router answers 503 `no healthy upstream` inside AsyncClient::send.
+        httpCall: (_cluster, _headers, _body, _trailers, _timeout, onResponse) => {
+          onResponse({ headers: [[':status', '503']], body: Buffer.from('no healthy upstream'), trailers: [] });
+          return { cancel() {} };
+        },
+      },
+    );
+    plugin.rootContext.onTick();
+    expect(logs).toEqual(['tick http_call empty / 100 -> 10', 'tick http_call empty / 100 -> 10']);
+    plugin.close();
   });
 
   it('headers without :method, :path or :authority are BAD_ARGUMENT', async () => {

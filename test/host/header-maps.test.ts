@@ -52,6 +52,40 @@ describe('request headers (spec: HTTP_REQUEST_HEADERS readable and writable in p
     expect(h.has(':scheme')).toBe(false);
   });
 
+  it('adding a header Envoy keeps inline joins its value with `,`; replacing moves the header to the end (HeaderMapImpl addCopy / setCopy)', async () => {
+    const emu = await probe([
+      'req_headers add_header 0 authorization b',
+      'req_headers add_header 0 :path /more',
+      'req_headers add_header 0 cookie d=2',
+      'req_headers add_header 0 x-foo 2',
+      'req_headers replace_header 0 x-request-id r-2',
+      'resp_headers add_header 2 cache-control b',
+      'resp_headers add_header 2 x-resp 2',
+    ]);
+    const id = emu.initializeHttpContext();
+    emu.callOnRequestHeaders(id, { ...GET, authorization: 'a', cookie: 'c=1', 'x-foo': '1', accept: '*/*' }, true);
+    expect(emu.getCurrentRequestHeaders(id)).toEqual([
+      [':method', 'GET'],
+      [':path', '/items?id=7,/more'],
+      [':authority', 'example.com'],
+      [':scheme', 'http'],
+      ['authorization', 'a,b'],
+      ['cookie', 'c=1'],
+      ['x-foo', '1'],
+      ['accept', '*/*'],
+      ['cookie', 'd=2'],
+      ['x-foo', '2'],
+      ['x-request-id', 'r-2'],
+    ]);
+    emu.callOnResponseHeaders(id, { ':status': '200', 'cache-control': 'a', 'x-resp': '1' }, true);
+    expect(emu.getCurrentResponseHeaders(id)).toEqual([
+      [':status', '200'],
+      ['cache-control', 'a,b'],
+      ['x-resp', '1'],
+      ['x-resp', '2'],
+    ]);
+  });
+
   it('returns all pairs in the serialized format of the spec, and replaces them all', async () => {
     const emu = await probe(['req_headers get_pairs 0', 'req_headers set_pairs 0 :method=POST;:path=/new;x-only=1']);
     const id = emu.initializeHttpContext();

@@ -4,6 +4,7 @@
 // timestamps int64 nanoseconds, maps as serialized pairs).
 import { describe, expect, it } from 'vitest';
 import { encodePairs } from '../../harness/host/pairs.ts';
+import { WasmResult } from '../../harness/host/abi.ts';
 import { GET, probe, result, status } from './probe.ts';
 
 const NOT_FOUND = 1;
@@ -96,20 +97,42 @@ describe('properties', () => {
     expect(result(emu, 'req_headers property xds/route_name')).toBe('0');
   });
 
-  it('the top-level node, cluster_name, route_name Envoy 1.33 removed: answered with one warning per name, or NOT_FOUND', async () => {
-    const lines = ['req_headers property cluster_name', 'req_headers property route_name', 'req_headers property node/id'];
-    const legacy = await probe(lines, { node: { id: 'sidecar~1', cluster: 'mesh' } });
-    for (let i = 0; i < 2; i++) legacy.callOnRequestHeaders(legacy.initializeHttpContext({ routeName: 'api', clusterName: 'backend' }), GET, true);
-    expect(legacy.getLogs().filter((l) => l.startsWith('req_headers property cluster_name'))).toEqual([`req_headers property cluster_name -> 0 ${hexOf('backend')}`, `req_headers property cluster_name -> 0 ${hexOf('backend')}`]);
-    expect(legacy.getLogs(3)).toEqual([
-      "plugin emulated: get_property 'cluster_name': Envoy >= 1.33 answers NOT_FOUND (removed; read 'xds.cluster_name')",
-      "plugin emulated: get_property 'route_name': Envoy >= 1.33 answers NOT_FOUND (removed; read 'xds.route_name')",
-      "plugin emulated: get_property 'node': Envoy >= 1.33 answers NOT_FOUND (removed; read 'xds.node')",
-    ]);
+  it('the top-level node, cluster_name, route_name Envoy 1.33 removed are NOT_FOUND, with no warning', async () => {
+    const lines = ['req_headers property cluster_name', 'req_headers property route_name', 'req_headers property node/id', 'req_headers property node'];
+    const emu = await probe(lines, { node: { id: 'sidecar~1', cluster: 'mesh' } });
+    emu.callOnRequestHeaders(emu.initializeHttpContext({ routeName: 'api', clusterName: 'backend' }), GET, true);
+    expect(lines.map((l) => status(emu, l))).toEqual([NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND]);
+    expect(emu.getLogs(3)).toEqual([]);
+  });
 
-    const strict = await probe(lines, { node: { id: 'sidecar~1', cluster: 'mesh' }, legacyAttributes: false });
-    strict.callOnRequestHeaders(strict.initializeHttpContext({ routeName: 'api', clusterName: 'backend' }), GET, true);
-    expect(lines.map((l) => status(strict, l))).toEqual([NOT_FOUND, NOT_FOUND, NOT_FOUND]);
+  it('a whole attribute group is SERIALIZATION_FAILURE (a message, not a value); on a root context NOT_FOUND', async () => {
+    const groups = ['request', 'response', 'source', 'destination', 'connection', 'upstream', 'xds'];
+    const emu = await probe([...groups.map((g) => `req_headers property ${g}`), 'configure property request']);
+    emu.callOnRequestHeaders(emu.initializeHttpContext(), GET, true);
+    expect(groups.map((g) => status(emu, `req_headers property ${g}`))).toEqual(groups.map(() => WasmResult.SerializationFailure));
+    expect(status(emu, 'configure property request')).toBe(NOT_FOUND);
+  });
+
+  it('response.flags is Envoy\'s bit set (0 without flags); xds metadata, listener direction and filter chain name as Envoy answers them', async () => {
+    const lines = ['response/flags', 'xds/route_metadata', 'xds/cluster_metadata', 'xds/listener_direction', 'xds/filter_chain_name'].map((p) => `log property ${p}`);
+    const emu = await probe(lines);
+    const direct = emu.initializeHttpContext({ routeName: 'direct' });
+    emu.callOnRequestHeaders(direct, GET, true);
+    emu.completeHttpContext(direct);
+    expect(emu.getLogs().filter((l) => l.startsWith('log property'))).toEqual([
+      `log property response/flags -> 0 ${int64(0)}`,
+      'log property xds/route_metadata -> 0',
+      'log property xds/cluster_metadata -> 1',
+      `log property xds/listener_direction -> 0 ${int64(0)}`,
+      'log property xds/filter_chain_name -> 0',
+    ]);
+    emu.clearLogs();
+    const routed = emu.initializeHttpContext({ routeName: 'api', clusterName: 'backend', responseFlags: 'UF,URX' });
+    emu.callOnRequestHeaders(routed, GET, true);
+    emu.completeHttpContext(routed);
+    // UpstreamConnectionFailure 0x20, UpstreamRetryLimitExceeded 0x8000.
+    expect(result(emu, 'log property response/flags')).toBe(`0 ${int64(0x8020)}`);
+    expect(result(emu, 'log property xds/cluster_metadata')).toBe('0');
   });
 
   it('request.headers_bytes and response.headers_bytes are the header maps\' byte sizes (int64)', async () => {

@@ -1,6 +1,9 @@
 /**
- * Builds Envoy v3 bootstrap documents for proxy tests: the same shape real Envoy reads
- * (so the files tests make stay valid Envoy configs, except native test filters).
+ * Builds the Envoy v3 bootstrap documents the integration suites run: one listener,
+ * `ingress` on 127.0.0.1, with an HTTP connection manager (`hcm` fields over its own), the
+ * given HTTP filters before the router, and STATIC clusters of `host:port` endpoints
+ * (HTTP/1.1, or HTTP/2 with `http2`); the admin on 127.0.0.1. Every port is 0 (ephemeral):
+ * `startEnvoy` reads the bound ones from the admin.
  */
 export interface RouteSpec {
   match: Record<string, unknown>;
@@ -15,14 +18,13 @@ export interface VirtualHostSpec {
   routes: RouteSpec[];
   include_request_attempt_count?: boolean;
   include_attempt_count_in_response?: boolean;
-  retry_policy?: Record<string, unknown>;
 }
 
 export interface ClusterSpec {
   endpoints: string[];
   http2?: boolean;
   connect_timeout?: string;
-  type?: string;
+  /** More cluster fields (`circuit_breakers`, ...). */
   extra?: Record<string, unknown>;
 }
 
@@ -32,19 +34,9 @@ export interface BootstrapSpec {
   /** HTTP filters before the router (typed_config entries). */
   filters?: Record<string, unknown>[];
   hcm?: Record<string, unknown>;
-  listenerPort?: number;
-  adminPort?: number;
 }
 
 export const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
-
-/** A native TypeScript test filter (see bootstrap.ts `NATIVE_FILTER_TYPE`). */
-export function nativeFilter(name: string, module: string, exportName: string, config: unknown = {}): Record<string, unknown> {
-  return {
-    name,
-    typed_config: { '@type': 'type.googleapis.com/xds.type.v3.TypedStruct', type_url: 'type.googleapis.com/mesh.test.NativeFilter', value: { module, export: exportName, config } },
-  };
-}
 
 /** Trusts loopback clients so their `x-envoy-*` request headers reach the router (internal requests). */
 export const TRUST_LOOPBACK = { use_remote_address: true, internal_address_config: { cidr_ranges: [{ address_prefix: '127.0.0.0', prefix_len: 8 }] } };
@@ -54,7 +46,7 @@ export function bootstrap(spec: BootstrapSpec): Record<string, unknown> {
     const cluster: Record<string, unknown> = {
       name,
       connect_timeout: c.connect_timeout ?? '1s',
-      type: c.type ?? 'STATIC',
+      type: 'STATIC',
       lb_policy: 'ROUND_ROBIN',
       load_assignment: {
         cluster_name: name,
@@ -81,12 +73,12 @@ export function bootstrap(spec: BootstrapSpec): Record<string, unknown> {
   });
   return {
     node: { id: 'test-node', cluster: 'test' },
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: spec.adminPort ?? 0 } } },
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
     static_resources: {
       listeners: [
         {
           name: 'ingress',
-          address: { socket_address: { address: '127.0.0.1', port_value: spec.listenerPort ?? 0 } },
+          address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
           filter_chains: [
             {
               filters: [

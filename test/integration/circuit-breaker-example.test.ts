@@ -1,15 +1,18 @@
 /**
  * envoy/circuit-breaker.yaml as a user runs it (`mesh-filters demo -c envoy/circuit-breaker.yaml`):
- * the demo services behind the embedded data plane, the file's own filter configuration,
- * and the curl session its header describes.
+ * the demo services behind Envoy, the file's own filter configuration, and the curl session
+ * its header describes.
  */
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../harness/build.ts';
 import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
+import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
 import { buildBreaker } from '../filters/circuit-breaker/harness.ts';
 
-describe('envoy/circuit-breaker.yaml with the demo services', () => {
+const envoy = envoyAvailable();
+
+describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/circuit-breaker.yaml on Envoy with the demo services', envoy), () => {
   let demo: RunningDemo;
   const get = async (p: string) => {
     const res = await request(`http://${demo.listenerAddress}${p}`);

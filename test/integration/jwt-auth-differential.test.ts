@@ -1,5 +1,5 @@
-// Differential test: the same tokens judged by jwt-auth (through the embedded proxy, two
-// workers) and by the `jose` npm package as the oracle. Each run generates JWT_DIFF_CASES
+// Differential test: the same tokens judged by jwt-auth (on Envoy, --concurrency 1) and by
+// the `jose` npm package as the oracle. Each run generates JWT_DIFF_CASES
 // (default 2400) cases from a seed (JWT_DIFF_SEED, random by default, printed with every
 // disagreement): valid tokens of every algorithm, tampered signatures, payloads and
 // headers, wrong keys, unknown kids, expired and not-yet-valid tokens, wrong issuers and
@@ -8,12 +8,13 @@
 // The oracle is jose's `jwtVerify` (signature, `iss`, `aud`, `exp`/`nbf` with the same 60 s
 // tolerance); key selection follows filters.md (a `kid` selects, else every key of a
 // fitting type is tried), since jose's JWKS helper refuses `oct` keys and more than one
-// candidate. Cases stay clear of the exact time boundaries (the proxy runs on the real clock).
+// candidate. Cases stay clear of the exact time boundaries (Envoy runs on the real clock).
+// Reported as skipped, with the reason, where there is no Envoy.
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
 import { decodeProtectedHeader, exportJWK, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
-import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
+import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
 import { type Alg, type SigningKey, buildJwtAuth, b64json, makeKey, sign, wasmFilter } from '../filters/jwt-auth/harness.ts';
 import { bootstrap } from './bootstrap.ts';
 
@@ -43,7 +44,7 @@ async function signer(x: Entry, alg: Alg): Promise<CryptoKey | Uint8Array> {
   return k;
 }
 
-let proxy: RunningProxy;
+let proxy: EnvoyProcess;
 let pool: Pool;
 let published: Entry[];
 let outsiders: Entry[];
@@ -119,53 +120,7 @@ async function entry(alg: Alg, kid: string | undefined, pinned: boolean): Promis
   return { key, jwk, algs, priv };
 }
 
-beforeAll(async () => {
-  const wasm = await buildJwtAuth();
-  published = await Promise.all([
-    entry('RS256', 'rsa-rs256', true),
-    entry('PS256', 'rsa-any', false),
-    entry('PS384', 'rsa-ps384', true),
-    entry('ES256', 'ec256', true),
-    entry('ES384', 'ec384', true),
-    entry('ES256', undefined, false),
-    entry('EdDSA', 'ed', true),
-    entry('EdDSA', 'ed-any', false),
-    entry('HS256', 'hs256', true),
-    entry('HS384', 'hs384', true),
-    entry('HS512', 'hs-any', false),
-  ]);
-  outsiders = await Promise.all([
-    entry('RS512', 'rsa-rs256', false), // same kid as a published key, other key material
-    entry('ES256', 'ec256', true),
-    entry('ES384', 'ec384', true),
-    entry('EdDSA', 'ed-any', false),
-    entry('HS256', 'hs256', true),
-  ]);
-  const config = {
-    providers: { p: { issuer: ISS, audiences: [AUD], clock_skew_seconds: SKEW, local_jwks: { inline_string: JSON.stringify({ keys: published.map((e) => e.jwk) }) } } },
-    rules: [
-      { match: { prefix: '/scoped' }, requires: { provider_name: 'p', claims: [{ name: 'permissions', all_of: ['diff:read'] }] } },
-      { match: { prefix: '/' }, requires: { provider_name: 'p' } },
-    ],
-    cache: { max_entries: 500 },
-  };
-  proxy = await startProxy({
-    portOverride: 0,
-    concurrency: 2,
-    logLevel: 'error',
-    bootstrap: bootstrap({
-      filters: [wasmFilter(wasm, config)],
-      virtualHosts: [{ routes: [{ match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: 'ok' } } }] }],
-      clusters: {},
-    }),
-  });
-  pool = new Pool(`http://${proxy.listeners[0].address}`, { connections: 16 });
-}, 300_000);
-
-afterAll(async () => {
-  await pool?.close();
-  await proxy?.stop();
-});
+const envoy = envoyAvailable();
 
 interface Case {
   kind: string;
@@ -248,7 +203,55 @@ async function filterStatus(c: Case): Promise<number> {
   return res.statusCode;
 }
 
-describe(`jwt-auth against jose (seed ${SEED}, ${CASES} cases)`, () => {
+describe.skipIf(!envoy.ok)(envoySuiteTitle(`jwt-auth on Envoy against jose (seed ${SEED}, ${CASES} cases)`, envoy), () => {
+  beforeAll(async () => {
+    const wasm = await buildJwtAuth();
+    published = await Promise.all([
+      entry('RS256', 'rsa-rs256', true),
+      entry('PS256', 'rsa-any', false),
+      entry('PS384', 'rsa-ps384', true),
+      entry('ES256', 'ec256', true),
+      entry('ES384', 'ec384', true),
+      entry('ES256', undefined, false),
+      entry('EdDSA', 'ed', true),
+      entry('EdDSA', 'ed-any', false),
+      entry('HS256', 'hs256', true),
+      entry('HS384', 'hs384', true),
+      entry('HS512', 'hs-any', false),
+    ]);
+    outsiders = await Promise.all([
+      entry('RS512', 'rsa-rs256', false), // same kid as a published key, other key material
+      entry('ES256', 'ec256', true),
+      entry('ES384', 'ec384', true),
+      entry('EdDSA', 'ed-any', false),
+      entry('HS256', 'hs256', true),
+    ]);
+    const config = {
+      providers: { p: { issuer: ISS, audiences: [AUD], clock_skew_seconds: SKEW, local_jwks: { inline_string: JSON.stringify({ keys: published.map((e) => e.jwk) }) } } },
+      rules: [
+        { match: { prefix: '/scoped' }, requires: { provider_name: 'p', claims: [{ name: 'permissions', all_of: ['diff:read'] }] } },
+        { match: { prefix: '/' }, requires: { provider_name: 'p' } },
+      ],
+      cache: { max_entries: 500 },
+    };
+    proxy = await startEnvoy({
+      portOverride: 0,
+      concurrency: 1,
+      availability: envoy,
+      bootstrap: bootstrap({
+        filters: [wasmFilter(wasm, config)],
+        virtualHosts: [{ routes: [{ match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: 'ok' } } }] }],
+        clusters: {},
+      }),
+    });
+    pool = new Pool(`http://${proxy.listeners.ingress}`, { connections: 16 });
+  }, 300_000);
+
+  afterAll(async () => {
+    await pool?.close();
+    await proxy?.stop();
+  });
+
   it('agrees on every decision', async () => {
     const rnd = prng(SEED);
     const now = Math.floor(Date.now() / 1000);

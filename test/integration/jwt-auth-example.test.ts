@@ -1,15 +1,12 @@
-// envoy/jwt-auth.yaml and envoy/mesh.yaml as a user runs them: the demo services
-// (harness/demo) behind the bootstrap, tokens minted the way `node bin/mesh-filters.js token`
-// mints them (HS256 with the demo secret for services, RS256/ES256 with the demo keys the
-// JWKS endpoint serves). envoy/jwt-auth.yaml also runs on real Envoy where one is present
-// (ENVOY_BIN, func-e or envoy on PATH); that suite reports itself skipped, with the reason,
-// everywhere else.
+// envoy/jwt-auth.yaml and envoy/mesh.yaml as a user runs them (`mesh-filters demo -c ...`):
+// the demo services (harness/demo) behind Envoy, tokens minted the way
+// `node bin/mesh-filters.js token` mints them (HS256 with the demo secret for services,
+// RS256/ES256 with the demo keys the JWKS endpoint serves).
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readConfigFile } from '../../harness/envoy/config-file.ts';
-import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
-import { startDemo, startDemoServices, type RunningDemo } from '../../harness/demo/index.ts';
+import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
+import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
 import { callProject, projectClient } from '../../harness/demo/projects.ts';
 import { mintDemoToken } from '../../harness/demo/token.ts';
 import { buildJwtAuth } from '../filters/jwt-auth/harness.ts';
@@ -63,7 +60,9 @@ function exampleChecks(on: () => string): void {
   });
 }
 
-describe('envoy/jwt-auth.yaml with the demo services (embedded data plane)', () => {
+const envoy = envoyAvailable();
+
+describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/jwt-auth.yaml on Envoy with the demo services', envoy), () => {
   let demo: RunningDemo;
   beforeAll(async () => {
     await buildJwtAuth();
@@ -75,25 +74,7 @@ describe('envoy/jwt-auth.yaml with the demo services (embedded data plane)', () 
   exampleChecks(() => demo.listenerAddress);
 });
 
-const envoy = envoyAvailable();
-
-describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/jwt-auth.yaml on real Envoy', envoy), () => {
-  let proxy: EnvoyProcess;
-  let stopServices: () => Promise<void>;
-  beforeAll(async () => {
-    await buildJwtAuth();
-    const bootstrap = readConfigFile(path.join(root, 'envoy/jwt-auth.yaml')) as Record<string, any>;
-    stopServices = (await startDemoServices(bootstrap, { portOverride: 0 })).stop;
-    proxy = await startEnvoy({ bootstrap, cwd: root, portOverride: 0, stdio: 'pipe', availability: envoy });
-  }, 300_000);
-  afterAll(async () => {
-    await proxy?.stop();
-    await stopServices?.();
-  });
-  exampleChecks(() => proxy.listeners.ingress);
-});
-
-describe('envoy/mesh.yaml (npm start)', () => {
+describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/mesh.yaml (npm start) on Envoy', envoy), () => {
   let mesh: RunningDemo;
   beforeAll(async () => {
     await buildJwtAuth();

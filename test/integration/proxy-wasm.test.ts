@@ -1,34 +1,36 @@
-// Wasm filters through the proxy: the SDK example (build/test/example.wasm) on worker threads.
+// The SDK's example filter (build/test/example.wasm, test/wasm/example) on Envoy, twice in
+// one filter chain: without a plugin configuration (its defaults) and with one. Each adds
+// its request header upstream, its response header downstream, and counts requests on
+// /stats/prometheus. Reported as skipped, with the reason, where there is no Envoy or the
+// module is not built.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { projectRoot } from '../../harness/build.ts';
-import { startProxy, type RunningProxy } from '../../harness/proxy/index.ts';
+import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
 import { startUpstream, type Upstream } from '../../harness/upstream/index.ts';
 import { bootstrap } from './bootstrap.ts';
+import { metric, prometheus } from './envoy-stats.ts';
+import { wasmHttpFilter } from './wasm-filter.ts';
 
 const EXAMPLE = path.join(projectRoot, 'build', 'test', 'example.wasm');
 const missing = existsSync(EXAMPLE) ? '' : `${EXAMPLE} not built (npm run build -- --tests)`;
+const envoy = envoyAvailable();
 
-describe.skipIf(missing !== '')(`proxy with the SDK example wasm filter${missing ? ` (skipped: ${missing})` : ''}`, () => {
+describe.skipIf(missing !== '' || !envoy.ok)(`${envoySuiteTitle('the SDK example wasm filter on Envoy (--concurrency 1)', envoy)}${missing ? ` (skipped: ${missing})` : ''}`, () => {
   let up: Upstream;
-  let proxy: RunningProxy;
+  let proxy: EnvoyProcess;
   beforeAll(async () => {
     up = await startUpstream();
-    proxy = await startProxy({
+    proxy = await startEnvoy({
       portOverride: 0,
-      concurrency: 2,
-      logLevel: 'error',
+      concurrency: 1,
+      availability: envoy,
       bootstrap: bootstrap({
         filters: [
-          {
-            name: 'envoy.filters.http.wasm',
-            typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-              config: { name: 'example', root_id: 'example', vm_config: { runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: EXAMPLE } } } },
-            },
-          },
+          wasmHttpFilter('example', EXAMPLE, ''),
+          wasmHttpFilter('configured', EXAMPLE, 'request_header=X-Configured\nrequest_value=on\nresponse_value=42\ncounter=configured_requests'),
         ],
         virtualHosts: [{ routes: [{ match: { prefix: '/' }, route: { cluster: 'b' } }] }],
         clusters: { b: { endpoints: [up.address] } },
@@ -40,13 +42,16 @@ describe.skipIf(missing !== '')(`proxy with the SDK example wasm filter${missing
     await up?.close();
   });
 
-  it('adds its request header upstream and its response header downstream, on every worker', async () => {
-    for (let i = 0; i < 4; i++) {
-      const res = await request(`http://${proxy.listeners[0].address}/w${i}`, { reset: true });
+  it('adds its request header upstream and its response header downstream, and counts the request', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await request(`http://${proxy.listeners.ingress}/w${i}`);
       const json = (await res.body.json()) as { headers: Record<string, string> };
       expect(res.statusCode).toBe(200);
-      expect(json.headers['x-example-request']).toBeDefined();
-      expect(res.headers['x-example-response']).toBeDefined();
+      expect([json.headers['x-example-request'], json.headers['x-configured']]).toEqual(['1', 'on']);
+      // both add x-example-response; encoders run in reverse filter order, the configured one first
+      expect(res.headers['x-example-response']).toEqual(['42', '1']);
     }
+    const prom = await prometheus(proxy.adminAddress);
+    expect([metric(prom, 'example_requests_total'), metric(prom, 'configured_requests')]).toEqual([3, 3]);
   });
 });

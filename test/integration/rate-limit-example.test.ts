@@ -1,14 +1,17 @@
-// envoy/rate-limit.yaml served by the demo (embedded data plane, demo services behind
-// it): the curl session its header comment shows, as a test.
+// envoy/rate-limit.yaml served by the demo (Envoy, the demo services behind it): the curl
+// session its header comment shows, as a test.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
+import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
 import { ensureRateLimit } from '../filters/rate-limit/build.ts';
 import { prometheusValue } from './rate-limit-support.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
-describe('envoy/rate-limit.yaml on the demo services', () => {
+const envoy = envoyAvailable();
+
+describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/rate-limit.yaml on Envoy with the demo services', envoy), () => {
   let demo: RunningDemo;
   beforeAll(async () => {
     await ensureRateLimit();

@@ -1,10 +1,10 @@
 /**
- * Shared by the rate-limit suites that go through a data plane (./data-plane.ts): the
- * filter's entry in a bootstrap, a client that fires many requests at once, and the
- * admin's counters.
+ * Shared by the rate-limit suites that run on Envoy: the filter's entry in a bootstrap, a
+ * client that fires many requests at once, and the admin's counters.
  */
 import { Pool } from 'undici';
 import { bootstrap } from './bootstrap.ts';
+import { metric, prometheus } from './envoy-stats.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
 
 /** The `envoy.filters.http.wasm` entry running `wasm` with `config` (and an optional VM configuration). */
@@ -43,7 +43,5 @@ export async function burst(address: string, n: number, headers: Record<string, 
 
 /** The value of metric `name` on the `/stats/prometheus` of the admin at `admin` (`host:port`), or undefined. */
 export async function prometheusValue(admin: string, name: string): Promise<number | undefined> {
-  const text = await (await fetch(`http://${admin}/stats/prometheus`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+  return metric(await prometheus(admin), name);
 }

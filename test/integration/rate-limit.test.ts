@@ -1,23 +1,21 @@
-// rate-limit through a data plane, as users see it: the seeds' tiers over real HTTP,
-// with the headers jwt-auth would write (here set by the test: this suite runs the
-// rate limiter alone), the denial and its headers, x-ratelimit-* on upstream responses,
-// and the counters on the admin's /stats/prometheus. On the embedded data plane, and on
-// real Envoy where one is present (reported as skipped, with the reason, elsewhere).
+// rate-limit on Envoy, as users see it: the seeds' tiers over real HTTP and gRPC
+// (--concurrency 1), with the headers jwt-auth would write (here set by the test: this
+// suite runs the rate limiter alone), the denial and its headers, x-ratelimit-* on
+// upstream responses, and the counters on the admin's /stats/prometheus; then one bucket
+// enforced exactly by 4 worker threads (--concurrency 4: one VM each, one shared-data
+// store) under 1,000 concurrent requests. Reported as skipped, with the reason, where
+// there is no Envoy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
+import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
 import { callEcho, echoClient, startGrpcUpstream, startUpstream, type GrpcUpstream, type Upstream } from '../../harness/upstream/index.ts';
 import { bootstrap } from './bootstrap.ts';
 import { ensureRateLimit } from '../filters/rate-limit/build.ts';
 import { TIERS } from '../filters/rate-limit/harness.ts';
-import { startEmbedded, startRealEnvoy, type DataPlane } from './data-plane.ts';
-import { prometheusValue, rateLimitFilter } from './rate-limit-support.ts';
+import { workerConnections } from './envoy-stats.ts';
+import { burst, prometheusValue, rateLimitBootstrap, rateLimitFilter } from './rate-limit-support.ts';
 
 const envoy = envoyAvailable();
-const planes = [
-  { title: 'rate-limit on the embedded data plane (2 workers)', skip: false, start: (doc: Record<string, unknown>) => startEmbedded(doc, 2) },
-  { title: envoySuiteTitle('rate-limit on real Envoy', envoy), skip: !envoy.ok, start: (doc: Record<string, unknown>) => startRealEnvoy(doc, 2, envoy) },
-];
 
 interface Reply {
   status: number;
@@ -25,18 +23,20 @@ interface Reply {
   body: string;
 }
 
-describe.each(planes)('$title', ({ skip, start }) => {
+describe.skipIf(!envoy.ok)(envoySuiteTitle('rate-limit on Envoy: the tiers (--concurrency 1)', envoy), () => {
   let upstream: Upstream;
   let grpcUpstream: GrpcUpstream;
-  let plane: DataPlane;
+  let proxy: EnvoyProcess;
 
   beforeAll(async () => {
-    if (skip) return;
     const wasm = await ensureRateLimit();
     upstream = await startUpstream();
     grpcUpstream = await startGrpcUpstream();
-    plane = await start(
-      bootstrap({
+    proxy = await startEnvoy({
+      concurrency: 1,
+      portOverride: 0,
+      availability: envoy,
+      bootstrap: bootstrap({
         filters: [rateLimitFilter(wasm, TIERS)],
         virtualHosts: [{ routes: [
           { match: { prefix: '/mesh.test.v1.EchoService/', grpc: {} }, route: { cluster: 'grpc' } },
@@ -44,16 +44,16 @@ describe.each(planes)('$title', ({ skip, start }) => {
         ] }],
         clusters: { backend: { endpoints: [upstream.address] }, grpc: { endpoints: [grpcUpstream.address], http2: true } },
       }),
-    );
+    });
   }, 300_000);
   afterAll(async () => {
-    await plane?.stop();
+    await proxy?.stop();
     await upstream?.close();
     await grpcUpstream?.close();
   });
 
   const get = async (headers: Record<string, string>, path = '/api/x'): Promise<Reply> => {
-    const res = await request(`http://${plane.address}${path}`, { headers });
+    const res = await request(`http://${proxy.listeners.ingress}${path}`, { headers });
     return { status: res.statusCode, headers: res.headers as Record<string, string>, body: await res.body.text() };
   };
   /** Counters as the filter should have them, from what the client saw. */
@@ -69,7 +69,7 @@ describe.each(planes)('$title', ({ skip, start }) => {
   };
   /**
    * Sends `n` requests one after another; expects `fresh` of them through, plus at most what
-   * refills meanwhile (one token per `tokenMs` of wall time: the data plane's clock is real).
+   * refills meanwhile (one token per `tokenMs` of wall time: Envoy's clock is real).
    */
   const expectAllowed = async (rule: string, n: number, headers: Record<string, string>, fresh: number, tokenMs: number): Promise<void> => {
     const started = performance.now();
@@ -87,7 +87,7 @@ describe.each(planes)('$title', ({ skip, start }) => {
     throw new Error(`no denial for ${JSON.stringify(headers)}`);
   };
 
-  it.skipIf(skip)('premium: 100 a minute per user, then 429 local_rate_limited with retry-after and x-ratelimit-*', async () => {
+  it('premium: 100 a minute per user, then 429 local_rate_limited with retry-after and x-ratelimit-*', async () => {
     const premium = { 'x-user-tier': 'premium', 'x-user-id': 'alice' };
     upstream.clearRequests();
     const first = await send('premium', premium);
@@ -110,14 +110,14 @@ describe.each(planes)('$title', ({ skip, start }) => {
     expect((await send('authenticated', { 'x-user-id': 'alice' })).headers['x-ratelimit-remaining']).toBe('29');
   });
 
-  it.skipIf(skip)('authenticated: 30 a minute per user', async () => {
+  it('authenticated: 30 a minute per user', async () => {
     await expectAllowed('authenticated', 35, { 'x-user-id': 'carol' }, 30, 2000);
     const denied = await nextDenial('authenticated', { 'x-user-id': 'carol' });
     expect(denied.status).toBe(429);
     expect(['1', '2']).toContain(denied.headers['retry-after']); // a token every 2 s, part of which has passed
   });
 
-  it.skipIf(skip)('anonymous: 5 a minute per client address (the address the connection manager resolved)', async () => {
+  it('anonymous: 5 a minute per client address (the address the connection manager resolved)', async () => {
     // No use_remote_address: the connection manager takes the client from x-forwarded-for,
     // and source.address is that client (Envoy's ConnectionManagerUtility).
     await expectAllowed('anonymous', 8, { 'x-forwarded-for': '198.51.100.7' }, 5, 12_000);
@@ -127,8 +127,8 @@ describe.each(planes)('$title', ({ skip, start }) => {
     expect(Number(denied.headers['retry-after'])).toBeGreaterThanOrEqual(11); // a token every 12 s
   });
 
-  it.skipIf(skip)('limits gRPC calls by their metadata; a denial is UNAVAILABLE (Envoy maps 429) with the reason', async () => {
-    const client = echoClient(plane.address);
+  it('limits gRPC calls by their metadata; a denial is UNAVAILABLE (Envoy maps 429) with the reason', async () => {
+    const client = echoClient(proxy.listeners.ingress);
     try {
       let ok = 0;
       let denial: { code?: number; details?: string } | undefined;
@@ -150,9 +150,46 @@ describe.each(planes)('$title', ({ skip, start }) => {
     }
   });
 
-  it.skipIf(skip)('counts per rule on /stats/prometheus, across workers', async () => {
+  it('counts per rule on /stats/prometheus', async () => {
     expect(seen.size).toBe(6);
-    for (const [name, value] of seen) expect([name, await prometheusValue(plane.admin, name)]).toEqual([name, value]);
-    expect(await prometheusValue(plane.admin, 'rate_limit_fail_open')).toBe(0);
+    for (const [name, value] of seen) expect([name, await prometheusValue(proxy.adminAddress, name)]).toEqual([name, value]);
+    expect(await prometheusValue(proxy.adminAddress, 'rate_limit_fail_open')).toBe(0);
   });
+});
+
+describe.skipIf(!envoy.ok)(envoySuiteTitle('rate-limit on Envoy: one bucket, 4 workers (--concurrency 4)', envoy), () => {
+  const WORKERS = 4;
+  const REQUESTS = 1000;
+  /** 100 tokens, one more per hour: nothing refills during the test; each round's `x-round` is a fresh bucket. */
+  const CONFIG = {
+    max_keys: 64,
+    rules: [{ name: 'exact', key: [{ header: 'x-round' }], limits: [{ max_tokens: 100, tokens_per_fill: 1, fill_interval: '3600s' }] }],
+  };
+  let upstream: Upstream;
+  let proxy: EnvoyProcess;
+
+  beforeAll(async () => {
+    const wasm = await ensureRateLimit();
+    upstream = await startUpstream();
+    proxy = await startEnvoy({ bootstrap: rateLimitBootstrap(rateLimitFilter(wasm, CONFIG), upstream.address), concurrency: WORKERS, portOverride: 0, availability: envoy });
+  }, 300_000);
+  afterAll(async () => {
+    await proxy?.stop();
+    await upstream?.close();
+  });
+
+  it('4 workers, 1,000 concurrent requests against a bucket of 100: exactly 100 allowed, 3 rounds (each round a fresh bucket)', async () => {
+    const allowed: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const responses = await burst(proxy.listeners.ingress, REQUESTS, { 'x-round': `round-${round}` });
+      expect(responses.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+      allowed.push(responses.filter((r) => r.status === 200).length);
+    }
+    expect(allowed).toEqual([100, 100, 100]);
+    expect(upstream.count('/burst')).toBe(300);
+    // The bursts came in through every worker, and the counters are process wide: every worker's increments in one value.
+    expect((await workerConnections(proxy.adminAddress)).map((n) => n > 0)).toEqual([true, true, true, true]);
+    expect(await prometheusValue(proxy.adminAddress, 'rate_limit_exact_allowed')).toBe(300);
+    expect(await prometheusValue(proxy.adminAddress, 'rate_limit_exact_denied')).toBe(2700);
+  }, 60_000);
 });

@@ -1,18 +1,18 @@
-// The retry filter (build/retry.wasm) in front of flaky upstreams: what users see through
-// real HTTP and gRPC, and the retry budget shared by --concurrency 4 worker threads. On the
-// embedded data plane, and on real Envoy where one is present (skipped with the reason
-// otherwise).
+// The retry filter (build/retry.wasm) on Envoy in front of flaky upstreams: what users see
+// through real HTTP and gRPC (--concurrency 1), and the retry budget shared by
+// --concurrency 4 worker threads. Reported as skipped, with the reason, where there is no
+// Envoy.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool, request } from 'undici';
 import * as grpc from '@grpc/grpc-js';
 import { projectRoot } from '../../harness/build.ts';
-import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
-import { action, callEcho, echoClient, failTimes, startGrpcUpstream, startUpstream, status, type GrpcUpstream, type RecordedRequest, type Upstream, type UpstreamHandler } from '../../harness/upstream/index.ts';
+import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
+import { action, callEcho, echoClient, failTimes, startGrpcUpstream, startUpstream, status, type GrpcUpstream, type Upstream } from '../../harness/upstream/index.ts';
 import { bootstrap, TRUST_LOOPBACK } from './bootstrap.ts';
 import { POLICIES } from '../filters/retry/policies.ts';
-import { startEmbedded, startRealEnvoy, type DataPlane } from './data-plane.ts';
+import { metric, prometheus, workerConnections } from './envoy-stats.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
 
 const WASM = process.env.RETRY_WASM ?? path.join(projectRoot, 'build', 'retry.wasm');
@@ -44,44 +44,28 @@ function meshBootstrap(filterConfig: unknown, backend: string, grpcBackend?: str
 }
 
 const envoy = envoyAvailable();
-const PLANES: Array<{ title: string; skip: boolean; start(bootstrap: Record<string, unknown>, concurrency: number): Promise<DataPlane> }> = [
-  {
-    title: 'the embedded data plane',
-    skip: false,
-    start: startEmbedded,
-  },
-  {
-    title: envoySuiteTitle('real Envoy', envoy),
-    skip: !envoy.ok,
-    start: (b, concurrency) => startRealEnvoy(b, concurrency, envoy),
-  },
-];
 
-async function call(plane: DataPlane, p: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
-  const res = await request(`http://${plane.address}${p}`, { method: (opts.method ?? 'GET') as 'GET', headers: opts.headers, body: opts.body, reset: true });
+const start = (doc: Record<string, unknown>, concurrency: number) => startEnvoy({ bootstrap: doc, concurrency, portOverride: 0, availability: envoy });
+
+async function call(proxy: EnvoyProcess, p: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  const res = await request(`http://${proxy.listeners.ingress}${p}`, { method: (opts.method ?? 'GET') as 'GET', headers: opts.headers, body: opts.body, reset: true });
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers as Record<string, string>, text };
 }
 
-async function prometheus(plane: DataPlane): Promise<string> {
-  return (await request(`http://${plane.admin}/stats/prometheus`)).body.text();
-}
+/** A counter's value, NaN when absent (fails every bound). */
+const counter = (text: string, name: string): number => metric(text, name) ?? NaN;
 
-function metric(text: string, name: string): number {
-  const m = new RegExp(`^${name}\\{\\} (\\d+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : NaN;
-}
-
-for (const plane of PLANES) describe.skipIf(missing !== '' || plane.skip)(`retry filter on ${plane.title}${missing ? ` (skipped: ${missing})` : ''}`, () => {
-  describe('policies against flaky upstreams (concurrency 2)', () => {
+describe.skipIf(missing !== '' || !envoy.ok)(`${envoySuiteTitle('retry filter on Envoy', envoy)}${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  describe('policies against flaky upstreams (--concurrency 1)', () => {
     let up: Upstream;
     let g: GrpcUpstream;
-    let proxy: DataPlane;
+    let proxy: EnvoyProcess;
 
     beforeAll(async () => {
       up = await startUpstream({ name: 'flaky' });
       g = await startGrpcUpstream();
-      proxy = await plane.start(meshBootstrap({ policies: POLICIES }, up.address, g.address), 2);
+      proxy = await start(meshBootstrap({ policies: POLICIES }, up.address, g.address), 1);
     });
     afterAll(async () => {
       await proxy?.stop();
@@ -148,7 +132,7 @@ for (const plane of PLANES) describe.skipIf(missing !== '' || plane.skip)(`retry
     });
 
     it('a gRPC call failing with UNAVAILABLE is retried per retry_grpc_on; INTERNAL is not', async () => {
-      const client = echoClient(proxy.address);
+      const client = echoClient(proxy.listeners.ingress);
       try {
         const ok = await callEcho(client, { message: 'hi', key: 'u1', fail_code: grpc.status.UNAVAILABLE, fail_times: 2 });
         expect([ok.message, ok.attempt]).toEqual(['hi', 3]);
@@ -163,19 +147,19 @@ for (const plane of PLANES) describe.skipIf(missing !== '' || plane.skip)(`retry
     });
 
     it('exposes its counters on /stats/prometheus', async () => {
-      const prom = await prometheus(proxy);
-      expect(metric(prom, 'retry_policy_reads_requests')).toBeGreaterThanOrEqual(4);
-      expect(metric(prom, 'retry_policy_reads_retries')).toBeGreaterThanOrEqual(2 + 1 + 5 + 5);
-      expect(metric(prom, 'retry_policy_financial_transactions_retries')).toBeGreaterThanOrEqual(2 + 2);
-      expect(metric(prom, 'retry_policy_grpc_retries')).toBeGreaterThanOrEqual(2 + 3);
-      expect(metric(prom, 'retry_idempotency_guarded')).toBeGreaterThanOrEqual(2);
-      expect(metric(prom, 'retry_retries')).toBe(metric(prom, 'retry_policy_reads_retries') + metric(prom, 'retry_policy_financial_transactions_retries') + metric(prom, 'retry_policy_grpc_retries'));
+      const prom = await prometheus(proxy.adminAddress);
+      expect(counter(prom, 'retry_policy_reads_requests')).toBeGreaterThanOrEqual(4);
+      expect(counter(prom, 'retry_policy_reads_retries')).toBeGreaterThanOrEqual(2 + 1 + 5 + 5);
+      expect(counter(prom, 'retry_policy_financial_transactions_retries')).toBeGreaterThanOrEqual(2 + 2);
+      expect(counter(prom, 'retry_policy_grpc_retries')).toBeGreaterThanOrEqual(2 + 3);
+      expect(counter(prom, 'retry_idempotency_guarded')).toBeGreaterThanOrEqual(2);
+      expect(counter(prom, 'retry_retries')).toBe(counter(prom, 'retry_policy_reads_retries') + counter(prom, 'retry_policy_financial_transactions_retries') + counter(prom, 'retry_policy_grpc_retries'));
     });
   });
 
-  describe('retry budget across 4 worker threads', () => {
+  describe('retry budget across 4 worker threads (--concurrency 4)', () => {
     /** Runs `total` requests with `parallel` at a time, each on its own connection (spread over the workers). */
-    async function storm(proxy: DataPlane, p: (i: number) => string, total: number, parallel: number) {
+    async function storm(proxy: EnvoyProcess, p: (i: number) => string, total: number, parallel: number) {
       let next = 0;
       const statuses: number[] = [];
       await Promise.all(
@@ -193,7 +177,7 @@ for (const plane of PLANES) describe.skipIf(missing !== '' || plane.skip)(`retry
       const up = await startUpstream();
       up.route('/storm/', status(503));
       const budget = { ratio: 0.2, min_retries_per_second: 1, window: '10s' };
-      const proxy = await plane.start(meshBootstrap({ policies: POLICIES, budget }, up.address), 4);
+      const proxy = await start(meshBootstrap({ policies: POLICIES, budget }, up.address), 4);
       try {
         const requests = 120;
         const parallel = 6;
@@ -206,9 +190,10 @@ for (const plane of PLANES) describe.skipIf(missing !== '' || plane.skip)(`retry
         expect(retries).toBeGreaterThanOrEqual(allowance / 2);
         // Without the budget the storm would have sent 5 retries per request.
         expect(retries).toBeLessThan(requests * 5 * 0.2);
-        const prom = await prometheus(proxy);
-        expect(metric(prom, 'retry_budget_exhausted')).toBeGreaterThan(requests / 2);
-        expect(metric(prom, 'retry_retries')).toBe(retries);
+        const prom = await prometheus(proxy.adminAddress);
+        expect(counter(prom, 'retry_budget_exhausted')).toBeGreaterThan(requests / 2);
+        expect(counter(prom, 'retry_retries')).toBe(retries);
+        expect((await workerConnections(proxy.adminAddress)).map((n) => n > 0)).toEqual([true, true, true, true]);
       } finally {
         await proxy.stop();
         await up.close();
@@ -228,14 +213,14 @@ for (const plane of PLANES) describe.skipIf(missing !== '' || plane.skip)(`retry
         { name: 'once', match: { prefix: '/cas/' }, max_retries: 1, retry_on: ['5xx'] },
         { name: 'probe', match: { prefix: '/probe' }, max_retries: 100, retry_on: ['5xx'] },
       ];
-      const proxy = await plane.start(meshBootstrap({ policies, budget }, up.address), 4);
-      // 32 keep-alive connections, spread round robin over the 4 workers.
-      const pool = new Pool(`http://${proxy.address}`, { connections: 32 });
+      const proxy = await start(meshBootstrap({ policies, budget }, up.address), 4);
+      // 64 keep-alive connections, which the kernel spreads over the 4 workers' listen sockets (reuse_port).
+      const pool = new Pool(`http://${proxy.listeners.ingress}`, { connections: 64 });
       try {
         let next = 0;
         let ok = 0;
         await Promise.all(
-          Array.from({ length: 32 }, async () => {
+          Array.from({ length: 64 }, async () => {
             while (next < requests) {
               const res = await pool.request({ path: `/cas/${next++}`, method: 'GET' });
               await res.body.text();
@@ -246,8 +231,9 @@ for (const plane of PLANES) describe.skipIf(missing !== '' || plane.skip)(`retry
         expect(ok).toBe(requests);
         const probe = await call(proxy, '/probe');
         expect(Number(probe.headers['x-envoy-attempt-count']) - 1).toBe(9);
-        const prom = await prometheus(proxy);
-        expect(metric(prom, 'retry_retries')).toBe(requests + 9);
+        const prom = await prometheus(proxy.adminAddress);
+        expect(counter(prom, 'retry_retries')).toBe(requests + 9);
+        expect((await workerConnections(proxy.adminAddress)).map((n) => n > 0)).toEqual([true, true, true, true]);
       } finally {
         await pool.close();
         await proxy.stop();

@@ -5,17 +5,20 @@
 const STRING_VALUE = 'type.googleapis.com/google.protobuf.StringValue';
 
 /**
- * Runs `wasm` under `rootId` (also the plugin name and vm_id) with `config` as its JSON
- * plugin configuration, and `vmConfiguration`, when given, as the VM configuration.
+ * Runs `wasm` under `rootId` (also the plugin name and vm_id) with `config` as its plugin
+ * configuration (JSON, or a string as it is: the plain-text configurations of the SDK
+ * example and other SDKs' modules), `vmConfiguration`, when given, as the VM
+ * configuration, and `plugin`'s fields (`name`, `failure_policy`, ...) over the plugin's.
  */
-export function wasmHttpFilter(rootId: string, wasm: string, config: unknown, vmConfiguration?: string): Record<string, unknown> {
+export function wasmHttpFilter(rootId: string, wasm: string, config: unknown, vmConfiguration?: string, plugin: Record<string, unknown> = {}): Record<string, unknown> {
   const vm: Record<string, unknown> = { vm_id: rootId, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasm } } };
   if (vmConfiguration !== undefined) vm.configuration = { '@type': STRING_VALUE, value: vmConfiguration };
+  const value = typeof config === 'string' ? config : JSON.stringify(config);
   return {
     name: 'envoy.filters.http.wasm',
     typed_config: {
       '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-      config: { name: rootId, root_id: rootId, vm_config: vm, configuration: { '@type': STRING_VALUE, value: JSON.stringify(config) } },
+      config: { name: rootId, root_id: rootId, vm_config: vm, configuration: { '@type': STRING_VALUE, value }, ...plugin },
     },
   };
 }

@@ -1,39 +1,26 @@
 /**
- * Test-only module (built by test/filters/rate-limit/build.ts, never shipped): the
- * rate-limit filter with a slowed-down page write (../../__tests__/slow-write.ts), to
- * show that the CAS loop is what keeps N workers exact: with VM configuration
- * "cas <µs>" it stays exact, with "naive <µs>" (an unconditional read-modify-write) it
- * lets through more than the limit.
+ * Test-only module (built by test/filters/rate-limit/build.ts `ensureNoCas`, never
+ * shipped): the rate-limit filter with its page write made unconditional (cas 0), the
+ * control of the CAS race tests (test/filters/rate-limit/workers.test.ts): the same
+ * interleaving of workers that the real filter keeps exact lets this one over-admit.
  */
 export * from "../exports";
 
 import { RootContext, WasmResult, registerRootContext, setSharedDataBytes } from "../../../assembly/proxy-wasm";
-import { SlowWrite } from "../../__tests__/slow-write";
 import { RateLimitConfig } from "../config";
 import { Limiter } from "../limiter";
 import { RateLimitRoot } from "../plugin";
 
-class SlowLimiter extends Limiter {
-  constructor(config: RateLimitConfig, readonly slow: SlowWrite) {
-    super(config);
-  }
-
+class NoCasLimiter extends Limiter {
   protected write(entry: ArrayBuffer, value: ArrayBuffer, cas: u32): WasmResult {
-    return setSharedDataBytes(entry, value, this.slow.casAfterWait(cas));
+    return setSharedDataBytes(entry, value, 0);
   }
 }
 
-class SlowWriteRoot extends RateLimitRoot {
-  private readonly slow: SlowWrite = new SlowWrite();
-
-  onVmStart(vmConfigurationSize: usize): bool {
-    this.slow.configure(this.getVmConfiguration());
-    return true;
-  }
-
+class NoCasRoot extends RateLimitRoot {
   protected makeLimiter(config: RateLimitConfig): Limiter {
-    return new SlowLimiter(config, this.slow);
+    return new NoCasLimiter(config);
   }
 }
 
-registerRootContext((contextId: u32): RootContext => new SlowWriteRoot(contextId));
+registerRootContext((contextId: u32): RootContext => new NoCasRoot(contextId));

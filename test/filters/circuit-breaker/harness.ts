@@ -28,6 +28,14 @@ export async function breaker(wasm: string, config: unknown, opts: { shared?: Sh
   return filterEmulator(ROOT_ID, wasm, config, opts);
 }
 
+/**
+ * `count` workers' VMs of the filter with `config` (`WasmEmulator.createWorkers`: one
+ * shared-data store, one fake clock), as Envoy runs it on `count` worker threads.
+ */
+export function breakerWorkers(count: number, wasm: string, config: unknown): Promise<WasmEmulator[]> {
+  return WasmEmulator.createWorkers(count, { wasm, rootId: ROOT_ID, vmId: ROOT_ID, pluginConfiguration: JSON.stringify(config) });
+}
+
 export interface Exchange {
   id: number;
   /** The filter's local reply, when it answered itself. */

@@ -1,7 +1,7 @@
 /**
  * circuit-breaker against bad input: configuration rejections (one error line each, the
  * exact text), garbage in shared data, malformed and huge headers, and memory over
- * 100k requests; and two VMs sharing one shared-data store, as two Envoy workers do.
+ * 100k requests. (Several workers over one store: workers.test.ts.)
  */
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { LogLevel } from '../../../harness/host/abi.ts';
 import { createWasmPlugin, WasmPluginError } from '../../../harness/host/plugin.ts';
 import { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import { readFile } from 'node:fs/promises';
-import { CREDIT_BUREAU, ROOT_ID, breaker, buildBreaker, call, finish, header, sharedState, start } from './harness.ts';
+import { CREDIT_BUREAU, ROOT_ID, breaker, buildBreaker, call, finish, sharedState, start } from './harness.ts';
 
 let wasm = '';
 beforeAll(async () => {
@@ -137,47 +137,4 @@ describe('hostile input never traps', () => {
     expect(emu.getCounterValue('circuit_breaker.credit-bureau.transition.half_open_to_closed')).toBeGreaterThan(0n);
     expect(emu.vmFailed).toBe(false);
   }, 60_000);
-});
-
-describe('two VMs on one shared-data store (two workers)', () => {
-  async function workers(config: unknown) {
-    const shared = SharedState.create();
-    const a = await breaker(wasm, config, { shared });
-    const b = await breaker(wasm, config, { shared });
-    const advance = (ms: number) => {
-      a.advanceClock(ms);
-      b.advanceClock(ms);
-    };
-    return { a, b, advance };
-  }
-
-  it('failures seen by two workers add up; once open, neither lets a request through; one log line', async () => {
-    const { a, b } = await workers({ services: [CREDIT_BUREAU] });
-    call(a, PATH, 503);
-    call(b, PATH, 503);
-    call(a, PATH, 503);
-    expect(call(b, PATH, 200).reply?.status).toBe(503);
-    expect(call(a, PATH, 200).reply?.status).toBe(503);
-    expect([...a.getLogs(LogLevel.Warn), ...b.getLogs(LogLevel.Warn)]).toEqual(['circuit-breaker: credit-bureau: CLOSED -> OPEN: 3 consecutive failures; open for 60s']);
-    expect(a.getCounterValue('circuit_breaker.credit-bureau.transition.closed_to_open')).toBe(1n);
-    expect(b.getGaugeValue('circuit_breaker.credit-bureau.state')).toBe(1n);
-  });
-
-  it('HALF_OPEN admits half_open_requests probes across both workers together', async () => {
-    const { a, b, advance } = await workers({ services: [CREDIT_BUREAU] });
-    for (let i = 0; i < 3; i++) call(a, PATH, 503);
-    advance(60_000);
-    const admitted = [start(a, PATH), start(b, PATH), start(b, PATH), start(a, PATH), start(b, PATH)].map((ex) => ex.reply === undefined);
-    expect(admitted).toEqual([true, true, true, false, false]);
-    expect(a.getCounterValue('circuit_breaker.credit-bureau.transition.open_to_half_open')).toBe(1n);
-  });
-
-  it('the bulkhead counts requests in flight on both workers', async () => {
-    const { a, b } = await workers({ services: [{ name: 'docs', max_concurrent_requests: 3 }] });
-    const held = [start(a, '/x'), start(b, '/x'), start(a, '/x')];
-    expect(held.every((ex) => ex.reply === undefined)).toBe(true);
-    expect(header(start(b, '/x').reply?.headers, 'x-circuit-breaker')).toBe('bulkhead');
-    finish(a, held[0], 200);
-    expect(start(b, '/x').reply).toBeUndefined();
-  });
 });

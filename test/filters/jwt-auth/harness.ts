@@ -20,27 +20,22 @@ export const ROOT_ID = 'jwt-auth';
 export const ISSUER = 'https://auth.mesh.test';
 export const AUDIENCE = 'mesh-api';
 
-/**
- * The `envoy.filters.http.wasm` entry of a bootstrap running `wasm` as jwt-auth with
- * `config` (and a VM configuration, for the test module of racy-entry.ts).
- */
-export const wasmFilter = (wasm: string, config: unknown, vmConfiguration?: string): Record<string, unknown> =>
-  wasmHttpFilter(ROOT_ID, wasm, config, vmConfiguration);
+/** The `envoy.filters.http.wasm` entry of a bootstrap running `wasm` as jwt-auth with `config`. */
+export const wasmFilter = (wasm: string, config: unknown): Record<string, unknown> => wasmHttpFilter(ROOT_ID, wasm, config);
 
 /** Builds build/jwt-auth.wasm if stale; returns its path. */
 export const buildJwtAuth = (): Promise<string> => ensureBuilt('jwt-auth');
 
 /**
- * Builds the test-only module with a slowed-down lease write (filters/jwt-auth/__tests__/
+ * Builds the control module whose JWKS lease write skips CAS (filters/jwt-auth/__tests__/
  * racy-entry.ts) with the jwt-auth target's options (../test-module.ts), when older than
- * build/jwt-auth.wasm or its sources.
+ * build/jwt-auth.wasm or its entry.
  */
-export async function buildRacy(): Promise<string> {
+export async function buildNoCas(): Promise<string> {
   const filter = await buildJwtAuth();
-  const out = path.join(projectRoot, 'build', 'test', 'jwt-auth-racy.wasm');
+  const out = path.join(projectRoot, 'build', 'test', 'jwt-auth-no-cas.wasm');
   const entry = 'filters/jwt-auth/__tests__/racy-entry.ts';
-  const sources = [entry, 'filters/__tests__/slow-write.ts'].map((p) => mtimeOf(path.join(projectRoot, p)));
-  if (mtimeOf(out) >= Math.max(mtimeOf(filter), ...sources)) return out;
+  if (mtimeOf(out) >= Math.max(mtimeOf(filter), mtimeOf(path.join(projectRoot, entry)))) return out;
   return compileTestModule(entry, 'jwt-auth', out);
 }
 
@@ -107,8 +102,8 @@ export interface Exchange {
 
 /**
  * An emulator running build/jwt-auth.wasm with `config`. Emulators given the same `shared`
- * state share a VM (one thread of one data plane) unless their `vmConfiguration` differs:
- * give each its own to stand for separate worker threads with common shared data.
+ * state share a VM (one worker of one data plane) unless their `vmConfiguration` differs;
+ * `workers` makes the VMs of several workers over one store and clock.
  */
 export async function emulator(
   wasm: string,
@@ -116,6 +111,14 @@ export async function emulator(
   opts: { shared?: SharedState; startTimeMs?: number; clusters?: string[]; vmConfiguration?: string; onHostcall?: HostcallObserver } = {},
 ): Promise<WasmEmulator> {
   return filterEmulator(ROOT_ID, wasm, config, opts);
+}
+
+/**
+ * `count` workers' VMs of `wasm` as jwt-auth with `config` (`WasmEmulator.createWorkers`:
+ * one shared-data store and fake clock), allowed to call `clusters`.
+ */
+export function workers(count: number, wasm: string, config: unknown, opts: { startTimeMs?: number; clusters?: string[] } = {}): Promise<WasmEmulator[]> {
+  return WasmEmulator.createWorkers(count, { wasm, name: ROOT_ID, rootId: ROOT_ID, vmId: ROOT_ID, pluginConfiguration: JSON.stringify(config), ...opts });
 }
 
 /** Sends request headers for `path` with `headers`; returns what the filter did (the stream stays open). */

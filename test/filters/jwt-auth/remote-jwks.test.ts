@@ -8,7 +8,7 @@ import { LogLevel } from '../../../harness/host/abi.ts';
 import type { WasmEmulator } from '../../../harness/host/emulator.ts';
 import { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import {
-  AUDIENCE, ISSUER, type SigningKey, buildJwtAuth, claims, emulator, jwksOf, makeKey, observe, replyHeader, send, sign,
+  AUDIENCE, ISSUER, type SigningKey, buildJwtAuth, claims, emulator, jwksOf, makeKey, observe, replyHeader, send, sign, workers,
 } from './harness.ts';
 
 let wasm: string;
@@ -197,10 +197,8 @@ describe('keys over time', () => {
 
 describe('shared by worker VMs', () => {
   it('fetches once for two VMs: the second waits on the lease and picks the keys up from shared data', async () => {
-    const shared = SharedState.create({ data: { bytes: 1 << 20, buckets: 256 }, queues: { bytes: 1 << 16, maxQueues: 8 }, metrics: { maxMetrics: 1024, nameBytes: 65536 } });
-    // Two VMs (as two worker threads have) over one shared data store.
-    const a = await create({}, {}, shared, 'worker-a');
-    const b = await create({}, {}, shared, 'worker-b');
+    // Two VMs (as two worker threads have) over one shared data store and clock.
+    const [a, b] = await workers(2, wasm, config(), { startTimeMs: START, clusters: ['jwks'] });
     const token = await sign(k1, claims(NOW));
     const exA = send(a, '/a', bearer(token));
     const exB = send(b, '/b', bearer(token));
@@ -219,6 +217,8 @@ describe('shared by worker VMs', () => {
   });
 
   it("keeps a late fetch from releasing the lease of the worker that took over after it expired", async () => {
+    // Two VMs with clocks of their own (a vmConfiguration each keeps them apart on one
+    // store): a's fetch outlives its lease without its own timeout firing.
     const shared = SharedState.create({ data: { bytes: 1 << 20, buckets: 256 }, queues: { bytes: 1 << 16, maxQueues: 8 }, metrics: { maxMetrics: 1024, nameBytes: 65536 } });
     const a = await create({}, {}, shared, 'worker-a');
     const b = await create({}, {}, shared, 'worker-b');

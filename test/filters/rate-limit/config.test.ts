@@ -8,7 +8,7 @@ import { LogLevel } from '../../../harness/host/abi.ts';
 import { createWasmPlugin, WasmPluginError } from '../../../harness/host/plugin.ts';
 import { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import { ensureRateLimit } from './build.ts';
-import { bigSharedState, counter, rateLimitEmulator, send, TIERS } from './harness.ts';
+import { bigSharedState, counter, rateLimitEmulator, rateLimitWorkers, send, TIERS } from './harness.ts';
 
 let code: Uint8Array;
 beforeAll(async () => {
@@ -62,16 +62,15 @@ describe('rate-limit configuration', () => {
   });
 
   it('creates the table once: floor(max_keys / 8) pages and one overflow entry per rule, shared by every VM of the vm_id', async () => {
-    const shared = bigSharedState(8 << 20);
     const config = { ...TIERS, max_keys: 1000 };
-    const a = await rateLimitEmulator(config, { shared });
+    // Two workers' VMs, configured one after the other: the second finds the table.
+    const [a, b] = await rateLimitWorkers(2, config, { shared: bigSharedState(8 << 20) });
     const keys = a.shared.data.keys('rate-limit');
     expect(keys.filter((k) => /\/p[0-9a-f]{8}$/.test(k))).toHaveLength(125);
     expect(keys.filter((k) => /\/o[0-9a-f]{8}$/.test(k))).toHaveLength(3);
     expect(keys.every((k) => k.startsWith('rate-limit/rate_limit/'))).toBe(true);
-    // A second VM (another worker) finds the table and keeps what the first wrote.
+    // The second worker's VM keeps what the first wrote.
     expect(send(a, { remote: '192.0.2.1:1' }).headers['x-ratelimit-remaining']).toBe('4');
-    const b = await rateLimitEmulator(config, { shared });
     expect(b.shared.data.keys('rate-limit')).toHaveLength(128);
     expect(send(b, { remote: '192.0.2.1:2' }).headers['x-ratelimit-remaining']).toBe('3');
     a.close();

@@ -32,6 +32,22 @@ export async function rateLimitEmulator(config: unknown, options: Partial<Emulat
   return filterEmulator('rate-limit', wasm, config, { name: 'rate-limit', shared: options.shared ?? bigSharedState(), ...options });
 }
 
+/**
+ * `count` workers' VMs of the rate-limit filter (`WasmEmulator.createWorkers`) with
+ * `config`, over one shared-data store and clock, as Envoy runs the plugin on `count`
+ * worker threads; `options` adds to or overrides the rest (`wasm`: the no-CAS control).
+ */
+export async function rateLimitWorkers(count: number, config: unknown, options: Partial<EmulatorOptions> = {}): Promise<WasmEmulator[]> {
+  return WasmEmulator.createWorkers(count, {
+    wasm: await ensureRateLimit(),
+    name: 'rate-limit',
+    rootId: 'rate-limit',
+    vmId: 'rate-limit',
+    pluginConfiguration: JSON.stringify(config),
+    ...options,
+  });
+}
+
 /** A shared state with room for the default 100000-key table (the emulator's default store is 4 MiB). */
 export function bigSharedState(bytes = 32 << 20): SharedState {
   return SharedState.create({ data: { bytes, buckets: 65536 }, queues: { bytes: 1 << 16, maxQueues: 8 }, metrics: { maxMetrics: 1024, nameBytes: 65536 } });

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../harness/build.ts';
-import { LogLevel, SharedState, WasmEmulator, WasmPluginError, createWasmPlugin } from '../../../harness/host/index.ts';
+import { LogLevel, WasmEmulator, WasmPluginError, createWasmPlugin } from '../../../harness/host/index.ts';
 import { FilterHeadersStatus } from '../../../harness/host/filter.ts';
 import { POLICIES } from './policies.ts';
 
@@ -32,6 +32,11 @@ const CONTROL = [
 
 function create(config: unknown = CONFIG, extra: Partial<Parameters<typeof WasmEmulator.create>[0]> = {}): Promise<WasmEmulator> {
   return WasmEmulator.create({ wasm: WASM, name: 'retry', rootId: 'retry', pluginConfiguration: JSON.stringify(config), ...extra });
+}
+
+/** `count` workers' VMs of the filter (one shared-data store, one fake clock), as Envoy runs it on `count` worker threads. */
+function workers(count: number, config: unknown): Promise<WasmEmulator[]> {
+  return WasmEmulator.createWorkers(count, { wasm: WASM, name: 'retry', rootId: 'retry', pluginConfiguration: JSON.stringify(config) });
 }
 
 /** Runs request headers through the filter; returns the stream id and the control headers as the router would see them. */
@@ -255,10 +260,8 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
       expect(counter(emu, 'retry_budget_exhausted')).toBe(1);
     });
 
-    it('is one budget for every VM sharing the vm_id (workers)', async () => {
-      const shared = SharedState.create({ data: { bytes: 1 << 16, buckets: 64 }, queues: { bytes: 1 << 12, maxQueues: 4 }, metrics: { maxMetrics: 64, nameBytes: 4096 } });
-      const a = await create(FIXED, { shared });
-      const b = await create(FIXED, { shared });
+    it('is one budget for the VMs of every worker (one shared-data store)', async () => {
+      const [a, b] = await workers(2, FIXED);
       const first = send(a, {});
       respond(a, first.id, 6);
       const second = send(b, {});
@@ -266,6 +269,19 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
       respond(b, second.id, 6);
       expect(send(a, {}).control['x-envoy-max-retries']).toEqual(['0']);
       expect(send(b, {}).control['x-envoy-max-retries']).toEqual(['0']);
+    });
+
+    it("counts retries recorded while another worker's were being written (CAS race, interleaved): the budget is not over-granted", async () => {
+      const [a, b] = await workers(2, FIXED);
+      const [ra, rb] = [send(a, {}), send(b, {})];
+      expect([ra.control['x-envoy-max-retries'], rb.control['x-envoy-max-retries']]).toEqual([['5'], ['5']]);
+      // a reads the window (0 retries) and would write 5; b's whole response (0 -> 5) lands
+      // first. A write ignoring the CAS it read would leave 5, and grant 5 more below.
+      a.beforeNextHostcall('proxy_set_shared_data', () => respond(b, rb.id, 6));
+      respond(a, ra.id, 6);
+      expect(send(a, {}).control['x-envoy-max-retries']).toEqual(['0']);
+      expect(send(b, {}).control['x-envoy-max-retries']).toEqual(['0']);
+      expect(counter(a, 'retry_retries')).toBe(10);
     });
 
     it('does not let a forged x-envoy-attempt-count drain the budget beyond the retries allowed', async () => {

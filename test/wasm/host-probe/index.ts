@@ -1,4 +1,5 @@
-// Probe module for the host's fidelity tests (test/host/*.test.ts).
+// Probe module for the host's fidelity tests (test/host/*.test.ts), run on Envoy too by
+// test/host/envoy-agreement.test.ts (its log lines then come back through Envoy's log).
 //
 // The SDK dispatches the callbacks; each callback runs the lines of a small script that
 // start with its phase name, and every line makes one raw hostcall (from
@@ -12,7 +13,8 @@
 //         create req_headers req_body req_trailers resp_headers resp_body resp_trailers
 //         log done delete
 // `<phase> return <n>` sets what that callback returns; `<phase> bench <n> <hostcall>`
-// repeats one hostcall n times without logging (for round-trip timing).
+// repeats one hostcall n times without logging (for round-trip timing). Property values
+// are logged in hex, or as `<n> bytes` past 256 bytes; a `local_reply` body of `-` is empty.
 
 export * from '../../../assembly/proxy-wasm/exports';
 
@@ -126,6 +128,11 @@ function hex(b: ArrayBuffer): string {
   let s = '';
   for (let i = 0; i < u8.length; i++) s += digits.charAt(u8[i] >> 4) + digits.charAt(u8[i] & 15);
   return s;
+}
+
+/** Hex of a value, or `<n> bytes` past 256 bytes (Envoy's xds.node is kilobytes). */
+function hexOrSize(b: ArrayBuffer): string {
+  return b.byteLength > 256 ? b.byteLength.toString() + ' bytes' : hex(b);
 }
 
 /** `k=v;k=v` → serialized pairs (spec "Serialization"). */
@@ -246,7 +253,7 @@ function run(phase: string, self: u32): i32 {
       report(line, r, r == 0 ? load<u32>(P_SIZE).toString() : '');
     } else if (op == 'local_reply') {
       const details = bytes(a[3]);
-      const body = bytes(a.length > 4 ? a[4] : '');
+      const body = bytes(a.length > 4 && a[4] != '-' ? a[4] : '');
       const h = pairs(a.length > 5 ? a[5] : '');
       const grpc = a.length > 6 ? num(a[6]) : -1;
       report(line, proxy_send_local_response(<u32>num(a[2]), ptr(details), len(details), ptr(body), len(body), ptr(h), len(h), grpc));
@@ -355,7 +362,7 @@ function run(phase: string, self: u32): i32 {
     } else if (op == 'property') {
       const path = bytes(a[2].replaceAll('/', '\0'));
       const r = proxy_get_property(ptr(path), len(path), P_PTR, P_SIZE);
-      report(line, r, r == 0 ? hex(returnedBytes()) : '');
+      report(line, r, r == 0 ? hexOrSize(returnedBytes()) : '');
     } else if (op == 'set_property') {
       const path = bytes(a[2]);
       const v = bytes(a[3]);

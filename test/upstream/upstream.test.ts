@@ -1,4 +1,4 @@
-// The programmable upstreams (harness/upstream) that the proxy tests and the demo use.
+// The programmable upstreams (harness/upstream) that the integration suites and the demo use.
 import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
