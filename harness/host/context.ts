@@ -21,8 +21,9 @@
  *   plugin sets `allow_on_headers_stop_iteration`.
  * - A local reply, continue or close asked for inside a callback runs after the callback
  *   returns (context.cc `sendLocalResponse` / `continueStream` defer them).
- * - If the VM has failed (a trap), a stream is answered 503 `wasm_fail_stream` (fail
- *   closed) or let through (fail open): cpp-host `CHECK_FAIL`, context.cc `failStream`.
+ * - If the VM has failed (a trap), a stream it serves is answered 503 `wasm_fail_stream`,
+ *   or let through with the legacy `fail_open`: cpp-host `CHECK_FAIL`, context.cc
+ *   `failStream`.
  */
 import type { BodyBuffer } from './body-buffer.ts';
 import {
@@ -47,7 +48,11 @@ export interface PluginInfo {
   readonly configuration: Uint8Array;
   /** cpp-host `PluginBase::key`: root contexts are shared by plugins with the same key. */
   readonly key: string;
-  /** FAIL_OPEN: a failed VM lets streams through (cpp-host `plugin_->fail_open_`). */
+  /**
+   * The legacy `fail_open` flag, the only one Envoy hands cpp-host (`plugin_->fail_open_`): a
+   * failed VM lets the streams it serves through; else they get 503 (`failure_policy` FAIL_OPEN
+   * only leaves the filter out of later streams: plugin.ts).
+   */
   readonly failOpen: boolean;
   /** Envoy `allow_on_headers_stop_iteration` (cpp-host `allow_on_headers_stop_iteration_`). */
   readonly allowOnHeadersStopIteration?: boolean;
@@ -97,6 +102,23 @@ const INLINE_HEADERS: Partial<Record<MapType, ReadonlySet<string>>> = {
   ]),
   [MapType.HttpResponseTrailers]: new Set(['grpc-status', 'grpc-message']),
 };
+
+/**
+ * Envoy `HeaderMapImpl::addCopy` on a map of `type`: a header the map keeps inline
+ * (`INLINE_HEADERS`) that is already there gets `value` appended to its entry after a `,`;
+ * any other header is a new entry. Also how Envoy adds a local reply's plugin headers.
+ */
+export function addHeaderCopy(map: HeaderMap, type: MapType, key: string, value: string): void {
+  const name = key.toLowerCase();
+  const existing = INLINE_HEADERS[type]?.has(name) ? map.get(name) : undefined;
+  if (existing === undefined) map.add(name, value);
+  else {
+    const pairs = map.entries();
+    pairs.find(([k]) => k === name)![1] = `${existing},${value}`;
+    map.replaceAll(pairs);
+  }
+}
+
 const FAIL_STREAM_DETAILS = 'wasm_fail_stream';
 const CLOSE_STREAM_DETAILS = 'wasm_close_stream';
 
@@ -609,14 +631,7 @@ export class Context implements HttpFilter {
   addHeaderMapValue(type: MapType, key: string, value: string): WasmResult {
     const map = this.getMap(type);
     if (map === null) return WasmResult.BadArgument;
-    const name = key.toLowerCase();
-    const existing = INLINE_HEADERS[type]?.has(name) ? map.get(name) : undefined;
-    if (existing === undefined) map.add(name, value);
-    else {
-      const pairs = map.entries();
-      pairs.find(([k]) => k === name)![1] = `${existing},${value}`;
-      map.replaceAll(pairs);
-    }
+    addHeaderCopy(map, type, key, value);
     this.onHeadersModified(type);
     return WasmResult.Ok;
   }

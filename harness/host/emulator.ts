@@ -13,10 +13,12 @@
  *
  * The emulator plays the part of Envoy's filter manager for this one filter: it keeps
  * the bodies the filter forwards or buffers (`StopIterationAndBuffer`), records
- * `continue`, local replies (and, as Envoy does, runs the filter's response path over
- * its own local reply), resets and route-cache clears; HTTP and gRPC calls wait until
- * the test answers them or the fake clock passes their timeout (then, as in Envoy, a
- * 504 `upstream request timeout` response; `failHttpCall` gives zero headers, a reset).
+ * `continue`, local replies (built as Envoy builds them, gRPC trailers-only included; a
+ * reply before the response runs through the filter's response path, as in Envoy, a
+ * reply from the response path replaces the response without it), resets and
+ * route-cache clears; HTTP and gRPC calls wait until the test answers them or the fake
+ * clock passes their timeout (then, as in Envoy, a 504 `upstream request timeout`
+ * response; `failHttpCall` gives zero headers, a reset), but for `clustersWithoutHosts`.
  * Shared data, queues and metrics are the emulator's own unless `shared` is given, so
  * tests do not see each other; emulators given one `shared` are plugins on one worker
  * (plugins with the same vm_id, VM configuration and code share a VM there, as in Envoy).
@@ -47,8 +49,8 @@ import {
   type StreamInfo,
 } from './filter.ts';
 import { HeaderMap, type HeaderPair } from './header-map.ts';
-import { type FailurePolicy, LogLevel, MetricType, type WasmResult } from './abi.ts';
-import { Context } from './context.ts';
+import { type FailurePolicy, LogLevel, MapType, MetricType, type WasmResult } from './abi.ts';
+import { addHeaderCopy, Context } from './context.ts';
 import { WasmPlugin } from './plugin.ts';
 import type { Wasm } from './wasm.ts';
 import type { Clock, GrpcCallRequest, GrpcStreamCallbacks, GrpcStreamRequest, HostcallObserver, HttpCallResponse, LogSource, NodeInfo, TimerHandle, Timers } from './services.ts';
@@ -56,17 +58,16 @@ import { type MetricSnapshot } from './shared/metrics.ts';
 import { renderPrometheus } from './shared/prometheus.ts';
 import { SharedState } from './shared/shared-state.ts';
 
+/** The router's local reply to an async call that times out (router.cc `onResponseTimeout`). */
 const UPSTREAM_TIMEOUT_BODY = 'upstream request timeout';
-/** The local reply Envoy's router gives an async call that times out (router.cc onResponseTimeout). */
-const UPSTREAM_TIMEOUT_RESPONSE = () => ({
-  headers: [
-    [':status', '504'],
-    ['content-length', String(UPSTREAM_TIMEOUT_BODY.length)],
-    ['content-type', 'text/plain'],
-  ] as HeaderPair[],
-  body: Buffer.from(UPSTREAM_TIMEOUT_BODY),
-  trailers: [] as HeaderPair[],
-});
+/** The router's local reply to a call to a cluster without a healthy host (router.cc `sendNoHealthyUpstream`). */
+const NO_HEALTHY_UPSTREAM_BODY = 'no healthy upstream';
+
+/** A local reply of the async client's router, as a call response (`prepareLocalReply` without plugin headers). */
+function localReplyResponse(status: number, body: string): HttpCallResponse {
+  const { headers } = prepareLocalReply({ status, body, details: '' }, false, false);
+  return { headers: headers.entries(), body: Buffer.from(body), trailers: [] };
+}
 
 export interface EmulatorOptions {
   /** Path of a `.wasm` file, or the module bytes. */
@@ -80,6 +81,8 @@ export interface EmulatorOptions {
   vmId?: string;
   environmentVariables?: Record<string, string>;
   failurePolicy?: FailurePolicy;
+  /** The legacy `fail_open` (exclusive with `failurePolicy`; see plugin.ts). */
+  failOpen?: boolean;
   reloadBaseIntervalMs?: number;
   /** Envoy `allow_on_headers_stop_iteration` (default false). */
   allowOnHeadersStopIteration?: boolean;
@@ -89,11 +92,17 @@ export interface EmulatorOptions {
   logLevel?: LogLevel;
   /** Clusters `proxy_http_call` / `proxy_grpc_call` may use (default: any). */
   clusters?: string[];
+  /**
+   * Known clusters with no healthy host: Envoy's router answers a `proxy_http_call` to one
+   * with a 503 `no healthy upstream` before the hostcall returns, so the host answers
+   * `INTERNAL_FAILURE` and never calls `proxy_on_http_call_response` (context.cc `httpCall`).
+   */
+  clustersWithoutHosts?: string[];
+  /** The route's virtual host name (`xds.virtual_host_name`) every stream starts with (default: none). */
+  virtualHostName?: string;
   /** Shared data, queues and metrics (default: the emulator's own). */
   shared?: SharedState;
   node?: NodeInfo;
-  /** Answer the top-level `node`/`cluster_name`/`route_name` Envoy 1.33 removed (default true; see properties.ts). */
-  legacyAttributes?: boolean;
   /** Sees every hostcall the module makes, before it runs (`HostServices.onHostcall`). */
   onHostcall?: HostcallObserver;
 }
@@ -154,6 +163,13 @@ interface StreamState {
   responseForwarded: Buffer[];
   responseBuffered: BodyBuffer | null;
   localReply: LocalReply | undefined;
+  /** FilterManager `is_grpc_request_` / `is_head_request_`, from the request headers as they came. */
+  grpcRequest: boolean;
+  headRequest: boolean;
+  /** The response headers went downstream (the filter let them through). */
+  responseHeadersEncoded: boolean;
+  /** A local reply replaced the response after the filter saw it: the filter sees no more of it. */
+  encoderAborted: boolean;
   reset: boolean;
   routeCacheClears: number;
   decodingContinued: number;
@@ -222,6 +238,73 @@ function defaultSharedState(): SharedState {
   return SharedState.create({ data: { bytes: 4 << 20, buckets: 1024 }, queues: { bytes: 1 << 20, maxQueues: 64 }, metrics: { maxMetrics: 1024, nameBytes: 65536 } });
 }
 
+/**
+ * Envoy `Utility::prepareLocalReply` (source/common/http/utility.cc) for a reply sent by a
+ * Wasm plugin: `:status`, then the plugin's headers added as Envoy's `addCopy` adds them
+ * (wasm context.cc `sendLocalResponse`: inline headers joined with `,`). A gRPC request
+ * gets a trailers-only reply: `:status` 200, `content-type: application/grpc` over the
+ * plugin's, `grpc-status` (the plugin's header, else its gRPC status, else mapped from the
+ * HTTP status), `grpc-message` (the body, percent-encoded; none for HEAD), no body or
+ * `content-length`. Otherwise `content-length` when there is a body, `content-type:
+ * text/plain` only when the plugin gave none; no body: neither header. A HEAD request
+ * gets the headers only (`encodeLocalReply`). `endStream`: the headers end the response.
+ */
+function prepareLocalReply(reply: LocalReply, grpc: boolean, head: boolean): { headers: HeaderMap; body: Buffer; endStream: boolean } {
+  const headers = new HeaderMap([[':status', String(reply.status)]]);
+  for (const [k, v] of reply.headers ?? []) addHeaderCopy(headers, MapType.HttpResponseHeaders, k, v);
+  const body = toBytes(reply.body);
+  if (grpc) {
+    headers.set(':status', '200');
+    headers.set('content-type', 'application/grpc');
+    if (!headers.get('grpc-status')) headers.set('grpc-status', String(reply.grpcStatus ?? httpToGrpcStatus(reply.status)));
+    if (body.length > 0 && !head) headers.set('grpc-message', percentEncode(body));
+    headers.remove('content-length');
+    return { headers, body: Buffer.alloc(0), endStream: true };
+  }
+  if (body.length > 0) {
+    headers.set('content-length', String(body.length));
+    if (!headers.has('content-type')) headers.add('content-type', 'text/plain');
+  } else {
+    headers.remove('content-length');
+    headers.remove('content-type');
+  }
+  return { headers, body: head ? Buffer.alloc(0) : body, endStream: head || body.length === 0 };
+}
+
+/** Envoy `Grpc::Common::isGrpcRequestHeaders`: a `:path` and `content-type` `application/grpc` or `application/grpc+...`. */
+function isGrpcRequest(headers: HeaderMap): boolean {
+  const type = headers.get('content-type') ?? '';
+  return headers.has(':path') && (type === 'application/grpc' || type.startsWith('application/grpc+'));
+}
+
+/** Envoy `Grpc::Utility::httpToGrpcStatus` (grpc's http-grpc-status-mapping). */
+function httpToGrpcStatus(status: number): number {
+  switch (status) {
+    case 400:
+      return 13; // INTERNAL
+    case 401:
+      return 16; // UNAUTHENTICATED
+    case 403:
+      return 7; // PERMISSION_DENIED
+    case 404:
+      return 12; // UNIMPLEMENTED
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return 14; // UNAVAILABLE
+    default:
+      return 2; // UNKNOWN
+  }
+}
+
+/** Envoy `Http::Utility::PercentEncoding::encode` for `grpc-message`: bytes outside ' '..'}' and `%` as `%XX`. */
+function percentEncode(bytes: Buffer): string {
+  let out = '';
+  for (const b of bytes) out += b < 0x20 || b >= 0x7e || b === 0x25 ? `%${b.toString(16).toUpperCase().padStart(2, '0')}` : String.fromCharCode(b);
+  return out;
+}
+
 /** How many completed streams stay readable (`WasmEmulator.completeHttpContext`). */
 export const KEPT_COMPLETED_STREAMS = 4096;
 
@@ -250,6 +333,7 @@ export class WasmEmulator {
   private nextCallId = 0;
   private nextSyntheticId = 1_000_000;
   private nextStreamId = 1;
+  private virtualHostName: string | undefined;
   /** The emulators of `createWorkers` (this one included) that share the clock; else just this one. */
   private workers: WasmEmulator[] = [this];
   /** Runs waiting for their hostcall; null when hostcalls are not observed (`create`). */
@@ -312,6 +396,7 @@ export class WasmEmulator {
     const grpcCalls: WasmEmulator['grpcCalls'] = [];
     const grpcStreams: WasmEmulator['grpcStreams'] = [];
     const clusters = options.clusters ? new Set(options.clusters) : undefined;
+    const withoutHosts = new Set(options.clustersWithoutHosts);
     let emulator: WasmEmulator | undefined;
     let callIds = 0;
     const logLevel = options.logLevel ?? LogLevel.Trace;
@@ -325,6 +410,7 @@ export class WasmEmulator {
         vmConfiguration: options.vmConfiguration,
         environmentVariables: options.environmentVariables,
         failurePolicy: options.failurePolicy,
+        failOpen: options.failOpen,
         reloadBaseIntervalMs: options.reloadBaseIntervalMs,
         allowOnHeadersStopIteration: options.allowOnHeadersStopIteration,
       },
@@ -333,7 +419,6 @@ export class WasmEmulator {
         timers: clock,
         shared,
         node: options.node ?? { id: 'emulator', cluster: 'emulator' },
-        legacyAttributes: options.legacyAttributes,
         onHostcall: interleaved
           ? (name, args, wasm) => {
               options.onHostcall?.(name, args, wasm);
@@ -343,6 +428,11 @@ export class WasmEmulator {
         logLevel: () => logLevel,
         log: (level, message, source) => logs.push({ level, message, source }),
         httpCall: (cluster, headers, body, trailers, timeoutMs, onResponse) => {
+          if (withoutHosts.has(cluster)) {
+            // router.cc sendNoHealthyUpstream, inside the async client's send.
+            onResponse(localReplyResponse(503, NO_HEALTHY_UPSTREAM_BODY));
+            return true;
+          }
           if (clusters && !clusters.has(cluster)) return false;
           const id = emulator ? ++emulator.nextCallId : ++callIds;
           const call = { id, cluster, headers, body: Buffer.from(body), trailers, timeoutMs, respond: onResponse, timer: undefined as TimerHandle | undefined };
@@ -353,7 +443,7 @@ export class WasmEmulator {
               // Envoy's async client turns the router's timeout into a response
               // (source/common/http/async_client_impl.cc AsyncStreamImpl::sendLocalReply),
               // so the plugin sees 504 `upstream request timeout`, not zero headers.
-              onResponse(UPSTREAM_TIMEOUT_RESPONSE());
+              onResponse(localReplyResponse(504, UPSTREAM_TIMEOUT_BODY));
             }, timeoutMs);
           }
           httpCalls.push(call);
@@ -390,6 +480,7 @@ export class WasmEmulator {
     );
     emulator = new WasmEmulator(plugin, shared, clock, logs, httpCalls, grpcCalls, grpcStreams);
     emulator.nextCallId = callIds;
+    emulator.virtualHostName = options.virtualHostName;
     if (interleaved) emulator.interleavings = [];
     emulator.deliverQueues();
     return emulator;
@@ -411,6 +502,7 @@ export class WasmEmulator {
       nodeCluster: 'emulator',
       requestBodyBytes: 0,
       responseBodyBytes: 0,
+      virtualHostName: this.virtualHostName,
       ...streamInfo,
     } as StreamState['info'];
     const filter = this.plugin.createFilter(info);
@@ -428,6 +520,10 @@ export class WasmEmulator {
       responseForwarded: [],
       responseBuffered: null,
       localReply: undefined,
+      grpcRequest: false,
+      headRequest: false,
+      responseHeadersEncoded: false,
+      encoderAborted: false,
       reset: false,
       routeCacheClears: 0,
       decodingContinued: 0,
@@ -444,6 +540,8 @@ export class WasmEmulator {
   callOnRequestHeaders(id: number, headers: Headers, endOfStream: boolean): FilterHeadersStatus {
     const s = this.stream(id);
     s.requestHeaders = new HeaderMap(toPairs(headers));
+    s.grpcRequest = isGrpcRequest(s.requestHeaders);
+    s.headRequest = s.requestHeaders.get(':method') === 'HEAD';
     const status = s.filter.decodeHeaders?.(s.requestHeaders, endOfStream) ?? FilterHeadersStatus.Continue;
     this.deliverQueues();
     return status;
@@ -473,13 +571,21 @@ export class WasmEmulator {
     s.responseHeaders = new HeaderMap(toPairs(headers));
     const code = Number(s.responseHeaders.get(':status'));
     if (Number.isInteger(code)) s.info.responseCode = code;
+    const replied = s.localReply;
     const status = s.filter.encodeHeaders?.(s.responseHeaders, endOfStream) ?? FilterHeadersStatus.Continue;
+    if (status === FilterHeadersStatus.Continue && s.localReply === replied) s.responseHeadersEncoded = true;
     this.deliverQueues();
     return status;
   }
 
+  /**
+   * `proxy_on_response_body` with one chunk. After a local reply replaced the response
+   * (sent from the response path), the upstream's body is dropped: the filter is not
+   * called, the response stays the reply, and the result is Continue.
+   */
   callOnResponseBody(id: number, body: string | Uint8Array, endOfStream: boolean): FilterDataStatus {
     const s = this.stream(id);
+    if (s.encoderAborted) return FilterDataStatus.Continue;
     const data = new BodyBuffer(toBytes(body));
     s.info.responseBodyBytes += data.length;
     const status = s.filter.encodeData?.(data, endOfStream) ?? FilterDataStatus.Continue;
@@ -488,8 +594,10 @@ export class WasmEmulator {
     return status;
   }
 
+  /** `proxy_on_response_trailers`; dropped as `callOnResponseBody` says after a late local reply. */
   callOnResponseTrailers(id: number, trailers: Headers): FilterTrailersStatus {
     const s = this.stream(id);
+    if (s.encoderAborted) return FilterTrailersStatus.Continue;
     s.responseTrailers = new HeaderMap(toPairs(trailers));
     const status = s.filter.encodeTrailers?.(s.responseTrailers) ?? FilterTrailersStatus.Continue;
     this.deliverQueues();
@@ -849,6 +957,7 @@ export class WasmEmulator {
 
   private continueEncoding(s: StreamState): void {
     s.encodingContinued++;
+    if (s.responseHeaders !== null) s.responseHeadersEncoded = true;
     if (s.responseBuffered) {
       s.responseForwarded.push(Buffer.from(s.responseBuffered.drain()));
       s.responseBuffered = null;
@@ -856,30 +965,44 @@ export class WasmEmulator {
   }
 
   /**
-   * Envoy `sendLocalReply`: the reply becomes the response and runs through the
-   * filter's response path (the filter sees its own local reply in
-   * `proxy_on_response_headers`, as in Envoy).
+   * Envoy `FilterManager::sendLocalReply`. Every call records its details; then, as the
+   * response stands:
+   * - none yet: the reply (`prepareLocalReply`) becomes the response and runs through the
+   *   filter's response path (the filter sees its own reply in `proxy_on_response_headers`);
+   * - the filter holds the response headers (`sendDirectLocalReply`): the reply replaces
+   *   the response straight away, the filter's response path does not run again, and the
+   *   rest of the upstream response is dropped;
+   * - the headers went downstream already: the stream is reset.
+   * A second reply (the response is the first one) changes only `response.code_details`.
    */
   private sendLocalReply(s: StreamState, reply: LocalReply): void {
+    s.info.responseCodeDetails = reply.details;
     if (s.localReply) return;
     s.localReply = reply;
-    s.info.responseCode = reply.status;
-    s.info.responseCodeDetails = reply.details;
-    const body = toBytes(reply.body);
-    const headers = new HeaderMap([[':status', String(reply.status)]]);
-    if (body.length > 0) {
-      headers.add('content-length', String(body.length));
-      headers.add('content-type', 'text/plain');
+    if (s.responseHeadersEncoded) {
+      s.reset = true;
+      return;
     }
-    for (const [k, v] of reply.headers ?? []) headers.add(k, v);
+    const { headers, body, endStream } = prepareLocalReply(reply, s.grpcRequest, s.headRequest);
+    s.info.responseCode = Number(headers.get(':status'));
+    const direct = s.responseHeaders !== null;
     s.responseHeaders = headers;
+    s.responseTrailers = null;
     s.responseForwarded = [];
     s.responseBuffered = null;
-    const status = s.filter.encodeHeaders?.(headers, body.length === 0) ?? FilterHeadersStatus.Continue;
-    if (body.length > 0 && status === FilterHeadersStatus.Continue) {
+    if (direct) {
+      s.encoderAborted = true;
+      s.responseHeadersEncoded = true;
+      if (!endStream) s.responseForwarded.push(body);
+      return;
+    }
+    const status = s.filter.encodeHeaders?.(headers, endStream) ?? FilterHeadersStatus.Continue;
+    if (status === FilterHeadersStatus.Continue) s.responseHeadersEncoded = true;
+    if (endStream) return;
+    if (status === FilterHeadersStatus.Continue) {
       const data = new BodyBuffer(body);
       this.handleData(s, false, data, s.filter.encodeData?.(data, true) ?? FilterDataStatus.Continue);
-    } else if (body.length > 0) {
+    } else {
       s.responseBuffered = new BodyBuffer(body);
     }
   }

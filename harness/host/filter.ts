@@ -68,6 +68,8 @@ export interface StreamInfo {
   listenerName?: string;
   routeName?: string;
   clusterName?: string;
+  /** Name of the route's virtual host (`xds.virtual_host_name`). */
+  virtualHostName?: string;
   /** `ip:port` of the upstream host chosen by the router. */
   upstreamAddress?: string;
   /** Response code once known, and Envoy's response code details. */

@@ -1,8 +1,8 @@
 /**
  * An HTTP header map as Envoy keeps it: an ordered list of (name, value) pairs with
  * lower-case names, repeated names allowed, pseudo-headers (`:method`, `:path`,
- * `:authority`, `:scheme`, `:status`) first. Shared by the proxy (codecs, filter
- * manager, router) and the proxy-wasm host (`proxy_*_header_map_*` hostcalls).
+ * `:authority`, `:scheme`, `:status`) first: the maps of the proxy-wasm host
+ * (`proxy_*_header_map_*` hostcalls) and of the emulator's streams.
  *
  * Values are JS strings holding bytes as latin1 (one char per octet), so that any
  * header bytes round-trip through the ABI unchanged.

@@ -558,7 +558,7 @@ export function hostFunctionTable(): HostFunctionTable {
   });
   env('envoy_resolve_dns', words(3), ALL, (w) => () => {
     checkAllowed(w, 'env.envoy_resolve_dns');
-    // Envoy resolves through its DNS resolver; the embedded data plane has none.
+    // Envoy resolves through its DNS resolver; the host has none.
     return WasmResult.Unimplemented;
   });
 

@@ -9,15 +9,18 @@
  *   so that a configuration which traps or is rejected never takes the shared VM down.
  * - `proxy_on_configure` returning false (or trapping) rejects the plugin: the error's
  *   message is the plugin's own error log line (what `mesh-filters run` prints).
- * - Failure policy (Envoy >= 1.33 `failure_policy`, older `fail_open`): after a trap,
- *   FAIL_CLOSED answers every stream 503 `wasm_fail_stream`, FAIL_OPEN lets streams
- *   bypass the filter, FAIL_RELOAD makes a new VM for the next stream, at most once per
- *   back-off interval (Envoy `JitteredLowerBoundBackOffStrategy`: base to 1.5 x base,
- *   base from `reload_config.backoff.base_interval`, default 1 s), answering 503 while
- *   backing off (wasm.cc `PluginConfig::maybeReloadHandleIfNeeded`). Stats as Envoy
+ * - Failure policy (Envoy >= 1.33 `failure_policy`, older `fail_open`): the stream that
+ *   was in the VM when it trapped gets 503 `wasm_fail_stream` (cpp-host `CHECK_FAIL`),
+ *   unless the legacy `fail_open: true` is set: Envoy hands cpp-host's `PluginBase` only
+ *   that flag, so only it lets that stream go on. Later streams: FAIL_CLOSED answers them
+ *   503 too, FAIL_OPEN (or `fail_open`) leaves the failed filter out of them (wasm.cc
+ *   `PluginConfig::createContext`), FAIL_RELOAD makes a new VM for the next stream, at
+ *   most once per back-off interval (Envoy `JitteredLowerBoundBackOffStrategy`: base to
+ *   1.5 x base, base from `reload_config.backoff.base_interval`, default 1 s), answering
+ *   503 while backing off (wasm.cc `PluginConfig::maybeReloadHandleIfNeeded`). Stats as Envoy
  *   names them: `wasm.<plugin>.vm_reload_backoff`, `_success`, `_failure`;
- *   `wasm.<plugin>.runtime_error` counts traps (Envoy only logs them; the counter is this
- *   data plane's addition).
+ *   `wasm.<plugin>.runtime_error` counts traps (Envoy only logs them; the counter is the
+ *   host's addition).
  */
 import { createHash } from 'node:crypto';
 import type { HttpFilter, HttpFilterFactory, StreamInfo } from './filter.ts';
@@ -40,8 +43,6 @@ export interface WasmPluginConfig {
   code: Uint8Array;
   /** `config.configuration` (a StringValue's bytes). */
   configuration?: Uint8Array | string;
-  /** Same as `configuration` (the name harness/proxy's bootstrap model uses). */
-  pluginConfiguration?: Uint8Array | string;
   /** `vm_config.configuration`. */
   vmConfiguration?: Uint8Array | string;
   /** `vm_config.environment_variables.key_values` (host_env_keys already resolved). */
@@ -81,7 +82,7 @@ interface VmEntry {
 
 /**
  * This thread's VMs by VM key (cpp-host `local_wasms`), per shared state: plugins given
- * the same `services.shared` (one data plane) share VMs; emulators stay apart.
+ * the same `services.shared` (one worker) share VMs; emulators stay apart.
  */
 const registries = new WeakMap<SharedState, Map<string, VmEntry>>();
 
@@ -157,7 +158,7 @@ export class WasmPlugin implements HttpFilterFactory {
     }
     const rootId = config.rootId ?? '';
     const vmId = config.vmId ?? '';
-    const configuration = bytes(config.configuration ?? config.pluginConfiguration);
+    const configuration = bytes(config.configuration);
     const vmConfiguration = bytes(config.vmConfiguration);
     const envs = Object.entries(config.environmentVariables ?? {});
     const vmKey = makeVmKey(vmId, vmConfiguration, compiled.codeHash);
@@ -167,7 +168,7 @@ export class WasmPlugin implements HttpFilterFactory {
       vmId,
       configuration,
       key: createHash('sha256').update(rootId).update('||').update(configuration).update('||').update(vmKey).digest('hex'),
-      failOpen: policy === 'FAIL_OPEN',
+      failOpen: config.failOpen === true,
       allowOnHeadersStopIteration: config.allowOnHeadersStopIteration ?? false,
       logSource: { plugin: config.name, rootId, vmId },
     };

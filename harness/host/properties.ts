@@ -23,9 +23,9 @@
  * `upstream`, `xds`) is a map Envoy cannot serialize (its wrapper lists no keys):
  * `SERIALIZATION_FAILURE` (context.cc `serializeValue`), as Envoy 1.40 answers.
  *
- * What the emulator is not told (test/host/envoy-agreement.test.ts lists it): the
- * virtual host name, the full bootstrap `Node` message (only its id and cluster are
- * serialized), and the `date`/`server` headers the connection manager adds.
+ * What the emulator is not told (test/host/envoy-agreement.test.ts lists it): the full
+ * bootstrap `Node` message (only its id and cluster are serialized), and the
+ * `date`/`server` headers the connection manager adds.
  */
 import type { HeaderMap } from './header-map.ts';
 import { WasmResult } from './abi.ts';
@@ -95,11 +95,15 @@ function xdsValue(ctx: Context, name: string | undefined, rest: string[]): Value
       return info ? str(info.clusterName) : NOT_FOUND;
     case 'route_name':
       return info ? str(info.routeName) : NOT_FOUND;
-    // Metadata of the route and cluster: empty messages (the bootstraps give none).
+    case 'virtual_host_name':
+      return info ? str(info.virtualHostName) : NOT_FOUND;
+    // Metadata of the route, cluster and virtual host: empty messages (the bootstraps give none).
     case 'route_metadata':
       return info?.routeName !== undefined ? EMPTY : NOT_FOUND;
     case 'cluster_metadata':
       return info?.clusterName !== undefined ? EMPTY : NOT_FOUND;
+    case 'virtual_host_metadata':
+      return info?.virtualHostName !== undefined ? EMPTY : NOT_FOUND;
     // The listener's `traffic_direction`: UNSPECIFIED (0); its filter chain is unnamed.
     case 'listener_direction':
       return info ? int64(0) : NOT_FOUND;

@@ -1,8 +1,9 @@
 /**
- * What the embedder (the proxy's worker thread, or the emulator) provides to the host:
- * Envoy's dispatcher time source and timers, the cluster manager's async HTTP and gRPC
- * clients, the stats store, the logger, and the node identity. Everything is optional;
- * `resolveServices` fills in real-time defaults (no clusters, console logging).
+ * What the embedder (the emulator, or `harness/envoy/plugins.ts`'s configuration check)
+ * provides to the host: Envoy's dispatcher time source and timers, the cluster manager's
+ * async HTTP and gRPC clients, the stats store, the logger, and the node identity.
+ * Everything is optional; `resolveServices` fills in real-time defaults (no clusters,
+ * console logging).
  */
 import type { HeaderPair } from './header-map.ts';
 import { LOG_LEVEL_NAMES, LogLevel } from './abi.ts';
@@ -123,12 +124,6 @@ export interface HostServices {
   /** Random bytes for WASI `random_get` (default: crypto.getRandomValues). */
   random?: (into: Uint8Array) => void;
   /**
-   * Answer the top-level `node`, `cluster_name`, `route_name` properties that Envoy 1.33
-   * removed (with a warning per VM and name). Default true; false answers `NOT_FOUND` as
-   * Envoy >= 1.33 does (see properties.ts).
-   */
-  legacyAttributes?: boolean;
-  /**
    * Called before every hostcall a module makes, with the import's name
    * (`env.proxy_get_header_map_value`), its arguments and the VM (tests counting
    * hostcalls, harness/bench/hostcall-replay.ts recording them). Null (the default)
@@ -199,7 +194,6 @@ export function resolveServices(services: HostServices = {}): ResolvedServices {
     grpcStream: services.grpcStream ?? (() => false),
     node: services.node ?? { id: '', cluster: '' },
     random: services.random ?? ((into) => void crypto.getRandomValues(into as Uint8Array<ArrayBuffer>)),
-    legacyAttributes: services.legacyAttributes ?? true,
     onHostcall: services.onHostcall ?? null,
   };
 }

@@ -259,6 +259,7 @@ export const CASES: AgreementCase[] = [
       'req_headers property xds/node/cluster',
       'req_headers property xds/listener_direction',
       'req_headers property xds/virtual_host_name',
+      'req_headers property xds/virtual_host_metadata',
       'req_headers property xds/route_metadata',
       'req_headers property xds/cluster_metadata',
       'req_headers property xds/filter_chain_name',
@@ -325,7 +326,8 @@ export const CASES: AgreementCase[] = [
     ],
   },
   {
-    // Metrics: define, increment, record, get, and what /stats/prometheus shows.
+    // Metrics: define, increment, record, get, and what /stats/prometheus shows (histogram
+    // samples in bins of their own, at and past bucket bounds, one bin twice).
     name: 'metrics',
     requests: [{ path: '/m', headers: [RID] }],
     script: [
@@ -346,6 +348,12 @@ export const CASES: AgreementCase[] = [
       'req_headers metric_record agreement.level 7',
       'req_headers metric_get agreement.level',
       'req_headers metric_record agreement.sizes 10',
+      'req_headers metric_record agreement.sizes 105',
+      'req_headers metric_record agreement.sizes 7',
+      'req_headers metric_record agreement.sizes 7',
+      'req_headers metric_record agreement.sizes 0',
+      'req_headers metric_record agreement.sizes 2501',
+      'req_headers metric_record agreement.sizes 3600001',
       'req_headers metric_inc agreement.sizes 1',
       'req_headers metric_get agreement.sizes',
       'req_headers metric_get 99',
@@ -389,6 +397,33 @@ export const CASES: AgreementCase[] = [
       'log property response/code',
       'log property response/code_details',
     ],
+  },
+  {
+    // A local reply without a body: the plugin's content-length and content-type go too
+    // (HTTP); a gRPC request gets the status mapped from 404 and no grpc-message.
+    name: 'local-reply-empty',
+    compareClient: true,
+    requests: [{ path: '/e', headers: [RID] }, { path: '/e', headers: [RID, ['content-type', 'application/grpc+proto']] }],
+    script: ['req_headers local_reply 404 empty - x-a=1;content-type=text/x;content-length=5', 'log property response/code'],
+  },
+  {
+    // A HEAD request gets the headers of a reply with a body, not the body; a gRPC request
+    // keeps the plugin's grpc-status header; application/grpc-web is not gRPC.
+    name: 'local-reply-head',
+    compareClient: true,
+    requests: [
+      { method: 'HEAD', path: '/hd', headers: [RID] },
+      { path: '/hd', headers: [RID, ['content-type', 'application/grpc']] },
+      { path: '/hd', headers: [RID, ['content-type', 'application/grpc-web']] },
+    ],
+    script: ['req_headers local_reply 403 head b%dé~ x-a=1;grpc-status=5'],
+  },
+  {
+    // A local reply after the response headers went downstream: Envoy resets the stream.
+    name: 'local-reply-late',
+    compareClient: true,
+    requests: [{ path: '/late', headers: [RID] }],
+    script: ['resp_body local_reply 500 too\\slate', 'log property response/code_details'],
   },
   {
     // HTTP calls: bad arguments, an unknown cluster (takes no token), and one answered by

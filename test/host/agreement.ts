@@ -35,6 +35,8 @@ const UPSTREAM_ROUTE = 'to-upstream';
 /** Clusters: the upstream, and one without endpoints. */
 const UPSTREAM_CLUSTER = 'upstream';
 const EMPTY_CLUSTER = 'empty';
+/** The one virtual host of every listener's route configuration. */
+const VIRTUAL_HOST = 'probe';
 const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
 
 /** One request of a case, as the client sends it (HTTP/1.1 through undici, or node:http for trailers). */
@@ -160,7 +162,7 @@ export function agreementBootstrap(cases: AgreementCase[], upstream: string, was
                     name: 'local',
                     virtual_hosts: [
                       {
-                        name: 'probe',
+                        name: VIRTUAL_HOST,
                         domains: ['*'],
                         routes: [
                           { name: UPSTREAM_ROUTE, match: { prefix: '/up' }, route: { cluster: UPSTREAM_CLUSTER } },
@@ -329,21 +331,28 @@ async function send(address: string, req: ProbeRequest): Promise<{ response: Cli
     },
   });
   try {
-    const res = await client.request({
-      origin: `http://${address}`,
-      method: (req.method ?? 'GET') as 'GET',
-      path: req.path ?? '/',
-      headers: (req.headers ?? []).flat(),
-      body: req.body,
-    });
+    const res = await client
+      .request({
+        origin: `http://${address}`,
+        method: (req.method ?? 'GET') as 'GET',
+        path: req.path ?? '/',
+        headers: (req.headers ?? []).flat(),
+        body: req.body,
+      })
+      .catch(() => undefined);
+    if (!res) return { response: { status: 0, headers: [], body: RESET }, source };
     const headers: HeaderPair[] = [];
     const raw = res.headers;
     for (const [k, v] of Object.entries(raw)) for (const one of Array.isArray(v) ? v : [v]) headers.push([k, String(one)]);
-    return { response: { status: res.statusCode, headers, body: await res.body.text() }, source };
+    const body = await res.body.text().catch(() => RESET);
+    return { response: { status: res.statusCode, headers, body }, source };
   } finally {
     await client.close();
   }
 }
+
+/** What a client got as the body of a stream that was reset. */
+const RESET = '(reset)';
 
 /** Chunked HTTP/1.1 with trailers (undici sends none): node:http. */
 function sendWithTrailers(host: string, port: number, req: ProbeRequest): Promise<{ response: ClientResponse; source: string }> {
@@ -455,7 +464,9 @@ export async function runOnHost(c: AgreementCase, envoy: EnvoyRun): Promise<Case
     vmId: vmId(c),
     logLevel: LogLevel.Info,
     node: NODE,
-    clusters: [UPSTREAM_CLUSTER, EMPTY_CLUSTER],
+    clusters: [UPSTREAM_CLUSTER],
+    clustersWithoutHosts: [EMPTY_CLUSTER],
+    virtualHostName: VIRTUAL_HOST,
   });
   const streams = segments(envoyCase.outcomes);
   const responses: ClientResponse[] = [];
@@ -530,7 +541,8 @@ export async function runOnHost(c: AgreementCase, envoy: EnvoyRun): Promise<Case
       }
     }
     const headers = emu.getCurrentResponseHeaders(id);
-    responses.push({ status: Number(headers.find(([k]) => k === ':status')?.[1] ?? 0), headers, body: emu.getCurrentResponseBody(id).toString() });
+    const body = emu.isStreamReset(id) ? RESET : emu.getCurrentResponseBody(id).toString();
+    responses.push({ status: Number(headers.find(([k]) => k === ':status')?.[1] ?? 0), headers, body });
     emu.completeHttpContext(id);
   });
   const outcomes = emu.getLogEntries().filter((e) => !e.source.host).map((e) => outcome(LOG_LEVEL_NAMES[e.level], e.message));

@@ -11,6 +11,7 @@ const BAD_ARGUMENT = 2;
 const PARSE_FAILURE = 4;
 const NOT_FOUND = 1;
 const BROKEN_CONNECTION = 11;
+const INTERNAL_FAILURE = 10;
 
 describe('proxy_http_call', () => {
   it('an unknown cluster is BAD_ARGUMENT', async () => {
@@ -42,6 +43,15 @@ describe('proxy_http_call', () => {
     plugin.rootContext.onTick();
     expect(logs).toEqual(['tick http_call empty / 100 -> 10', 'tick http_call empty / 100 -> 10']);
     plugin.close();
+  });
+
+  it('the emulator\'s clustersWithoutHosts answer at once, as Envoy\'s router does: INTERNAL_FAILURE, no call waits, no callback', async () => {
+    const emu = await probe(['tick http_call empty / 100', 'http_response status'], { clusters: ['auth'], clustersWithoutHosts: ['empty'] });
+    emu.tick();
+    expect(status(emu, 'tick http_call empty / 100')).toBe(INTERNAL_FAILURE);
+    expect(emu.getPendingHttpCalls()).toEqual([]);
+    emu.advanceClock(1000);
+    expect(results(emu, 'http_response status')).toEqual([]);
   });
 
   it('headers without :method, :path or :authority are BAD_ARGUMENT', async () => {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodePairs } from '../../harness/host/pairs.ts';
 import { WasmResult } from '../../harness/host/abi.ts';
-import { GET, probe, result, status } from './probe.ts';
+import { GET, probe, result, results, status } from './probe.ts';
 
 const NOT_FOUND = 1;
 const hexOf = (s: string) => Buffer.from(s).toString('hex');
@@ -88,6 +88,17 @@ describe('properties', () => {
     emu.getStreamInfo(id).upstreamAddress = '10.1.0.5:9000';
     emu.callOnResponseHeaders(id, { ':status': '200' }, true);
     expect(lines.map((l) => result(emu, l).split(' ')[1])).toEqual([hexOf('api'), hexOf('backend'), hexOf('sidecar~1'), hexOf('10.1.0.5:9000'), int64(9000)]);
+  });
+
+  it('xds.virtual_host_name is the route\'s virtual host (the emulator\'s virtualHostName, or the stream\'s); its metadata empty; NOT_FOUND without one', async () => {
+    const lines = ['xds/virtual_host_name', 'xds/virtual_host_metadata'].map((p) => `req_headers property ${p}`);
+    const emu = await probe(lines, { virtualHostName: 'mesh' });
+    emu.callOnRequestHeaders(emu.initializeHttpContext({ routeName: 'api' }), GET, true);
+    emu.callOnRequestHeaders(emu.initializeHttpContext({ routeName: 'api', virtualHostName: 'other' }), GET, true);
+    expect(lines.flatMap((l) => results(emu, l))).toEqual([`0 ${hexOf('mesh')}`, `0 ${hexOf('other')}`, '0', '0']);
+    const none = await probe(lines);
+    none.callOnRequestHeaders(none.initializeHttpContext({ routeName: 'api' }), GET, true);
+    expect(lines.map((l) => status(none, l))).toEqual([NOT_FOUND, NOT_FOUND]);
   });
 
   it('an unnamed route is an empty xds.route_name (Envoy routeName()), not NOT_FOUND', async () => {

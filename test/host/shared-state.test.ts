@@ -179,9 +179,39 @@ describe('Prometheus rendering (Envoy /stats/prometheus)', () => {
     expect(text).toContain('latency_ms_bucket{le="5"} 1\n');
     expect(text).toContain('latency_ms_bucket{le="10"} 2\n');
     expect(text).toContain('latency_ms_bucket{le="3600000"} 2\n');
-    expect(text).toContain('latency_ms_bucket{le="+Inf"} 3\nlatency_ms_sum{} 5000010\nlatency_ms_count{} 3\n');
+    // Envoy's sum: each sample at its bin's minimum-error midpoint, bottom + width * bottom /
+    // (bottom + top): 3 in [3, 3.1), 7 in [7, 7.1), 5000000 in [5000000, 5100000); 32 digits.
+    expect(text).toContain('latency_ms_bucket{le="+Inf"} 3\nlatency_ms_sum{} 5049515.0493207676336169242858887\nlatency_ms_count{} 3\n');
     // Counters, then gauges, then histograms.
     expect(text.indexOf('counter')).toBeLessThan(text.indexOf('gauge'));
     expect(text.indexOf('gauge')).toBeLessThan(text.indexOf('histogram'));
+  });
+
+  it('a histogram sample counts under the bound of its bin (libcircllhist: 105 is in [100, 110), under le="100")', () => {
+    const m = SharedState.create().metrics;
+    const h = m.define('wasmcustom.h', MetricType.Histogram);
+    for (const v of [100n, 105n, 109n, 110n]) m.record(h, v);
+    const text = renderPrometheus(m);
+    expect(text).toContain('h_bucket{le="50"} 0\nh_bucket{le="100"} 3\nh_bucket{le="250"} 4\n');
+    // The exact sum stays readable (getHistogram); the rendered one is Envoy's: 3 x 104.76... + 114.78...
+    expect(m.snapshot()[0].histogram?.sum).toBe(424n);
+    expect(text).toContain('h_sum{} 429.0683229813664638641057536006\n');
+  });
+
+  it('the sum is Envoy\'s to the last bit over 64 bins (summed in bin order, as recorded or not), close past them', () => {
+    const m = SharedState.create().metrics;
+    const h = m.define('wasmcustom.h', MetricType.Histogram);
+    const sum = () => m.snapshot()[0].histogram!.approxSum;
+    // 10..99 are bins of one integer each: v is counted at v + 1 * v / (v + v + 1).
+    const midpoint = (v: number) => v + v / (2 * v + 1);
+    let envoy = 0;
+    for (let v = 36; v < 100; v++) envoy += midpoint(v);
+    for (let v = 99; v >= 36; v--) m.record(h, BigInt(v));
+    expect(sum()).toBe(envoy);
+    // 26 more bins: their midpoints are added as they come.
+    for (let v = 10; v < 36; v++) m.record(h, BigInt(v));
+    envoy = 0;
+    for (let v = 10; v < 100; v++) envoy += midpoint(v);
+    expect(Math.abs(sum() - envoy)).toBeLessThan(1e-9);
   });
 });

@@ -41,12 +41,89 @@ describe('proxy_send_local_response', () => {
     expect(emu.getCurrentResponseHeaders(id)).toContainEqual(['x-seen', 'yes']);
   });
 
-  it('a local reply from proxy_on_response_headers replaces the upstream response', async () => {
-    const emu = await probe(['resp_headers local_reply 502 replaced']);
+  it('a local reply from proxy_on_response_headers replaces the response; the filter\'s response path does not run again', async () => {
+    const emu = await probe(['resp_headers local_reply 502 late replaced x-late=1', 'resp_body log 2 body']);
     const id = emu.initializeHttpContext();
     emu.callOnRequestHeaders(id, GET, true);
-    expect(emu.callOnResponseHeaders(id, { ':status': '200' }, true)).toBe(FilterHeadersStatus.StopAllIterationAndWatermark);
+    expect(emu.callOnResponseHeaders(id, { ':status': '200', 'content-length': '8' }, false)).toBe(FilterHeadersStatus.StopAllIterationAndWatermark);
+    expect(emu.getLogs().filter((l) => l.startsWith('on_response_headers'))).toHaveLength(1);
+    // The rest of the upstream response is dropped (FilterManager::sendDirectLocalReply).
+    emu.callOnResponseBody(id, 'upstream', true);
+    expect(emu.getLogs()).not.toContain('body');
     expect(emu.getSentLocalResponse(id)?.status).toBe(502);
+    expect(emu.getCurrentResponseHeaders(id)).toEqual([[':status', '502'], ['x-late', '1'], ['content-length', '8'], ['content-type', 'text/plain']]);
+    expect(emu.getCurrentResponseBody(id).toString()).toBe('replaced');
+  });
+
+  it('a local reply after the response headers went downstream resets the stream', async () => {
+    const emu = await probe(['resp_body local_reply 500 too\\slate']);
+    const id = emu.initializeHttpContext();
+    emu.callOnRequestHeaders(id, GET, true);
+    expect(emu.callOnResponseHeaders(id, { ':status': '200' }, false)).toBe(FilterHeadersStatus.Continue);
+    emu.callOnResponseBody(id, 'upstream', true);
+    expect(emu.isStreamReset(id)).toBe(true);
+    expect(emu.getCurrentResponseHeaders(id)).toEqual([[':status', '200']]);
+    expect(emu.getStreamInfo(id).responseCodeDetails).toBe('too_late');
+  });
+
+  it('builds the reply as Envoy does: :status, the plugin\'s headers (inline ones joined), content-length, text/plain only without the plugin\'s content-type', async () => {
+    const emu = await probe(['req_headers local_reply 403 denied forbidden x-a=1;cache-control=a;cache-control=b']);
+    const id = emu.initializeHttpContext();
+    emu.callOnRequestHeaders(id, GET, true);
+    expect(emu.getCurrentResponseHeaders(id)).toEqual([[':status', '403'], ['x-a', '1'], ['cache-control', 'a,b'], ['content-length', '9'], ['content-type', 'text/plain']]);
+    expect(emu.getCurrentResponseBody(id).toString()).toBe('forbidden');
+    const own = await probe(['req_headers local_reply 403 denied {} content-type=application/json']);
+    const other = own.initializeHttpContext();
+    own.callOnRequestHeaders(other, GET, true);
+    expect(own.getCurrentResponseHeaders(other)).toEqual([[':status', '403'], ['content-type', 'application/json'], ['content-length', '2']]);
+  });
+
+  it('a reply without a body has neither content-length nor content-type (the plugin\'s go too); HEAD gets the headers only', async () => {
+    const emu = await probe(['req_headers local_reply 404 empty - content-type=text/x;content-length=5;x-a=1', 'resp_headers log 2 seen']);
+    const id = emu.initializeHttpContext();
+    emu.callOnRequestHeaders(id, GET, true);
+    expect(emu.getCurrentResponseHeaders(id)).toEqual([[':status', '404'], ['x-a', '1']]);
+    // The filter saw the reply end with its headers.
+    expect(emu.getLogs()).toContain('on_response_headers 2 1 -> 0');
+    const head = await probe(['req_headers local_reply 403 denied body']);
+    const h = head.initializeHttpContext();
+    head.callOnRequestHeaders(h, { ...GET, ':method': 'HEAD' }, true);
+    expect(head.getCurrentResponseHeaders(h)).toEqual([[':status', '403'], ['content-length', '4'], ['content-type', 'text/plain']]);
+    expect(head.getCurrentResponseBody(h).length).toBe(0);
+  });
+
+  it('a gRPC request gets a trailers-only reply: 200, application/grpc, grpc-status (given, else mapped from the HTTP status), grpc-message', async () => {
+    const grpc = { ...GET, ':method': 'POST', 'content-type': 'application/grpc' };
+    const emu = await probe(['req_headers local_reply 403 denied b%dé~ x-a=1;content-type=text/x']);
+    const id = emu.initializeHttpContext();
+    emu.callOnRequestHeaders(id, grpc, true);
+    expect(emu.getCurrentResponseHeaders(id)).toEqual([
+      [':status', '200'],
+      ['x-a', '1'],
+      ['content-type', 'application/grpc'],
+      ['grpc-status', '7'], // PERMISSION_DENIED (Grpc::Utility::httpToGrpcStatus)
+      ['grpc-message', 'b%25d%C3%A9%7E'],
+    ]);
+    expect(emu.getCurrentResponseBody(id).length).toBe(0);
+    expect(emu.getStreamInfo(id).responseCode).toBe(200);
+    const given = await probe(['req_headers local_reply 429 limited - - 8']);
+    const g = given.initializeHttpContext();
+    given.callOnRequestHeaders(g, { ...grpc, 'content-type': 'application/grpc+proto' }, true);
+    expect(given.getCurrentResponseHeaders(g)).toEqual([[':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', '8']]);
+    // grpc-web is not gRPC (Grpc::Common::hasGrpcContentType).
+    const web = given.initializeHttpContext();
+    given.callOnRequestHeaders(web, { ...grpc, 'content-type': 'application/grpc-web' }, true);
+    expect(given.getCurrentResponseHeaders(web)).toEqual([[':status', '429']]);
+  });
+
+  it('a second local reply in the same callback changes only response.code_details', async () => {
+    const emu = await probe(['req_headers local_reply 401 denied first', 'req_headers local_reply 500 second other']);
+    const id = emu.initializeHttpContext();
+    emu.callOnRequestHeaders(id, GET, true);
+    expect(emu.getSentLocalResponse(id)).toMatchObject({ status: 401, details: 'denied' });
+    expect(emu.getCurrentResponseHeaders(id)[0]).toEqual([':status', '401']);
+    expect(emu.getCurrentResponseBody(id).toString()).toBe('first');
+    expect(emu.getStreamInfo(id).responseCodeDetails).toBe('second');
   });
 });
 

@@ -115,16 +115,16 @@ describe('shared data across workers (cpp-host SharedData CAS)', () => {
   const counter = (w: WasmEmulator) => Number(w.getSharedData('counter')?.value.toString());
 
   it('compare-and-swap increments of one key come out exact: each worker read before the next one wrote, retried once', async () => {
-    const ws = await workers(4, Array(4).fill([`tick cas_increment counter ${N} 0`]));
+    const ws = await workers(4, Array(4).fill([`tick cas_increment counter ${N}`]));
     ws[0].setSharedData('counter', '0');
     chainAtWrites(ws);
     ws[0].tick();
     expect(counter(ws[0])).toBe(4 * N);
-    expect(ws.map((w) => result(w, `tick cas_increment counter ${N} 0`))).toEqual(['0 retries=1', '0 retries=1', '0 retries=1', '0 retries=0']);
+    expect(ws.map((w) => result(w, `tick cas_increment counter ${N}`))).toEqual(['0 retries=1', '0 retries=1', '0 retries=1', '0 retries=0']);
   });
 
   it('a naive read-modify-write (cas 0) loses the increments that came between its read and its write', async () => {
-    const ws = await workers(4, Array(4).fill([`tick naive_increment counter ${N} 0`]));
+    const ws = await workers(4, Array(4).fill([`tick naive_increment counter ${N}`]));
     ws[0].setSharedData('counter', '0');
     chainAtWrites(ws);
     ws[0].tick();
@@ -141,6 +141,15 @@ describe('metrics across workers', () => {
     for (const w of ws) w.tick();
     for (const w of ws) expect(w.getCounterValue('hits')).toBe(200n);
     expect(ws[0].shared.metrics.snapshot().filter((m) => m.name === 'wasmcustom.hits')).toHaveLength(1);
+  });
+
+  it('the runtime gauge wasm.envoy.wasm.runtime.v8.active counts one VM per worker, while it lives', async () => {
+    const shared = SharedState.create();
+    const ws = await WasmEmulator.createWorkers(4, { wasm: PROBE_WASM, vmId: 'shared', shared });
+    // Envoy reports 4 + 2 here: its base VM and the main thread's count too (sdk-fixtures.test.ts).
+    expect(ws[0].getGaugeValue('wasm.envoy.wasm.runtime.v8.active')).toBe(4n);
+    ws[3].close();
+    expect(ws[0].getGaugeValue('wasm.envoy.wasm.runtime.v8.active')).toBe(3n);
   });
 });
 

@@ -36,14 +36,46 @@ describe('a trap', () => {
     expect(emu.getCounterValue('wasm.emulated.runtime_error')).toBe(1n);
   });
 
-  it('FAIL_OPEN: the failing stream and later ones bypass the filter', async () => {
+  // Envoy hands cpp-host's PluginBase only the legacy fail_open flag: with failure_policy
+  // FAIL_OPEN the stream in the VM when it trapped fails closed (CHECK_FAIL), and
+  // PluginConfig::createContext leaves the failed filter out of the streams after it
+  // (test/integration/sdk-fixtures.test.ts: 503, 200, 200 on Envoy 1.40).
+  it('FAIL_OPEN: the stream that trapped gets 503 wasm_fail_stream; later streams bypass the filter', async () => {
     const emu = await probe(trapScript('trap'), { failurePolicy: 'FAIL_OPEN' });
     const id = emu.initializeHttpContext();
-    expect(emu.callOnRequestHeaders(id, GET, true)).toBe(FilterHeadersStatus.Continue);
-    expect(emu.getSentLocalResponse(id)).toBeUndefined();
+    expect(emu.callOnRequestHeaders(id, GET, true)).toBe(FilterHeadersStatus.StopAllIterationAndWatermark);
+    expect(emu.getSentLocalResponse(id)).toMatchObject({ status: 503, details: 'wasm_fail_stream' });
+    emu.completeHttpContext(id);
     const next = emu.initializeHttpContext();
     expect(emu.callOnRequestHeaders(next, GET, true)).toBe(FilterHeadersStatus.Continue);
     expect(emu.getSentLocalResponse(next)).toBeUndefined();
+    expect(emu.getCurrentResponseHeaders(next)).toEqual([]);
+  });
+
+  it('the legacy fail_open: true: the stream that trapped goes on too, and so do later ones', async () => {
+    const emu = await probe(trapScript('trap'), { failOpen: true });
+    const id = emu.initializeHttpContext();
+    expect(emu.callOnRequestHeaders(id, GET, true)).toBe(FilterHeadersStatus.Continue);
+    expect(emu.getSentLocalResponse(id)).toBeUndefined();
+    // Its response passes the failed VM untouched.
+    expect(emu.callOnResponseHeaders(id, { ':status': '200' }, true)).toBe(FilterHeadersStatus.Continue);
+    expect(emu.getSentLocalResponse(id)).toBeUndefined();
+    emu.completeHttpContext(id);
+    const next = emu.initializeHttpContext();
+    expect(emu.callOnRequestHeaders(next, GET, true)).toBe(FilterHeadersStatus.Continue);
+    expect(emu.getSentLocalResponse(next)).toBeUndefined();
+  });
+
+  it('FAIL_OPEN: a stream that was already running when another one trapped fails closed', async () => {
+    const emu = await probe(['req_headers log 2 serving', 'resp_headers trap'], { failurePolicy: 'FAIL_OPEN' });
+    const first = emu.initializeHttpContext();
+    const second = emu.initializeHttpContext();
+    emu.callOnRequestHeaders(first, GET, true);
+    emu.callOnRequestHeaders(second, GET, true);
+    emu.callOnResponseHeaders(first, { ':status': '200' }, true);
+    expect(emu.vmFailed).toBe(true);
+    emu.callOnResponseHeaders(second, { ':status': '200' }, true);
+    expect(emu.getSentLocalResponse(second)).toMatchObject({ status: 503, details: 'wasm_fail_stream' });
   });
 
   it('FAIL_RELOAD: 503 while backing off, then a fresh VM serves again', async () => {

@@ -8,7 +8,16 @@
  * - a metric is identified by name and type; defining it again returns the same one;
  * - counters only grow; gauges are set or moved by a signed delta (u64, like Envoy);
  * - histograms record values into Envoy's default buckets (source/common/stats/
- *   histogram_impl.h `ConstSupportedBuckets`), with a sample count and sum.
+ *   histogram_impl.h `ConstSupportedBuckets`), with a sample count and sum. Envoy keeps
+ *   them in a libcircllhist histogram (`hist_insert_intscale`: bins of two significant
+ *   digits, [10, 11), [100, 110)...) and reports from its bins: a bucket `le=B` counts the
+ *   samples whose bin is at or below B's bin (`hist_approx_count_below`: 105 counts under
+ *   100), and the sum is `hist_approx_sum`, each bin's count at the bin's minimum-error
+ *   midpoint (`hist_bucket_midpoint`: bottom + width * bottom / (bottom + top)), summed
+ *   over the bins in ascending order. The store keeps the first `HISTOGRAM_BINS` bins a
+ *   histogram meets with their counts, so that its sum is Envoy's to the last bit; samples
+ *   in further bins add their midpoint to a running sum instead (Envoy's value up to
+ *   floating-point rounding).
  *
  * Wasm-defined names are stored with Envoy's custom namespace prefix `wasmcustom.`
  * (common/wasm/stats_handler.h `CustomStatNamespace`), which the Prometheus rendering
@@ -16,7 +25,9 @@
  *
  * Layout: header words [lock, count, name bytes used, value slots used]; metric records
  * (type, name offset, name length, first value slot) at byte 256; then the name area;
- * then the 64-bit value slots (a histogram uses count, sum and one slot per bucket).
+ * then the 64-bit value slots (a histogram uses count, sum, one slot per bucket, the
+ * running midpoint sum (float64 bits) of the samples past its bin table, and the bin table:
+ * bin key and count per bin).
  */
 import { MetricType } from '../abi.ts';
 import { lock, unlock } from './sab.ts';
@@ -35,7 +46,75 @@ export const HISTOGRAM_BUCKETS = [
   0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000,
   1800000, 3600000,
 ] as const;
-const HISTOGRAM_SLOTS = 2 + HISTOGRAM_BUCKETS.length;
+/** Bins (libcircllhist buckets) a histogram counts one by one; see the header. */
+const HISTOGRAM_BINS = 64;
+const OVERFLOW_SLOT = 2 + HISTOGRAM_BUCKETS.length;
+const BINS_SLOT = OVERFLOW_SLOT + 1;
+const HISTOGRAM_SLOTS = BINS_SLOT + 2 * HISTOGRAM_BINS;
+
+/** libcircllhist's `power_of_ten` for the exponents of 64-bit integers. */
+const POW10 = Array.from({ length: 20 }, (_, i) => Number(`1e${i}`));
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+
+/** libcircllhist `int_scale_to_hist_bucket(value, 0)` (Envoy passes the u64 as int64): [val, exp]. */
+function binOf(value: bigint): [number, number] {
+  let v = BigInt.asIntN(64, value);
+  if (v === 0n) return [0, 0];
+  let sign = 1;
+  let exp = 1;
+  if (v < 0n) {
+    v = v === INT64_MIN ? INT64_MAX : -v;
+    sign = -1;
+  }
+  if (v < 10n) {
+    v *= 10n;
+    exp--;
+  }
+  while (v >= 100n) {
+    v /= 10n;
+    exp++;
+  }
+  return [sign * Number(v), exp];
+}
+
+/** `hist_bucket_to_double`: the bin's bottom (its value nearest zero). */
+function binBottom(val: number, exp: number): number {
+  return val === 0 ? 0 : (val / 10) * POW10[exp];
+}
+
+/** `hist_bucket_midpoint`: the minimum-error midpoint of a bin. */
+function binMidpoint(val: number, exp: number): number {
+  if (val === 0) return 0;
+  const bottom = binBottom(val, exp);
+  let interval = POW10[exp] / 10;
+  if (bottom < 0) interval *= -1;
+  const top = bottom + interval;
+  return bottom + interval * (bottom / (bottom + top));
+}
+
+/** A bin as a non-zero slot value (its int8 val and exp, plus one). */
+function binKey(val: number, exp: number): bigint {
+  return BigInt((((val & 0xff) << 8) | (exp & 0xff)) + 1);
+}
+
+function unbinKey(key: bigint): [number, number] {
+  const k = Number(key) - 1;
+  return [(k << 16) >> 24, (k << 24) >> 24];
+}
+
+const f64 = new Float64Array(1);
+const f64Bits = new BigInt64Array(f64.buffer);
+
+function toBits(x: number): bigint {
+  f64[0] = x;
+  return f64Bits[0];
+}
+
+function fromBits(bits: bigint): number {
+  f64Bits[0] = bits;
+  return f64[0];
+}
 
 /** Namespace Envoy prepends to every metric a Wasm module defines. */
 export const CUSTOM_STAT_NAMESPACE = 'wasmcustom.';
@@ -52,8 +131,11 @@ export interface MetricSnapshot {
   type: MetricType;
   /** Counter or gauge value (u64, as Envoy prints it). */
   value: bigint;
-  /** Histograms: samples, sum, and per-bucket (non-cumulative) counts. */
-  histogram?: { count: bigint; sum: bigint; buckets: bigint[] };
+  /**
+   * Histograms: samples, their exact sum, per-bucket (non-cumulative) counts, and the sum
+   * Envoy reports (`hist_approx_sum`, see the header).
+   */
+  histogram?: { count: bigint; sum: bigint; buckets: bigint[]; approxSum: number };
 }
 
 export class MetricStore {
@@ -157,15 +239,51 @@ export class MetricStore {
     return BigInt.asUintN(64, Atomics.load(this.values, this.i32[recordWord(index) + 3]));
   }
 
-  /** Records one histogram sample. */
+  /** Records one histogram sample (a u64), in its bucket and bin as Envoy does. */
   record(index: number, value: bigint): void {
+    const values = this.values;
     const slot = this.i32[recordWord(index) + 3];
-    Atomics.add(this.values, slot, 1n);
-    Atomics.add(this.values, slot + 1, value);
-    const v = Number(BigInt.asUintN(64, value));
+    Atomics.add(values, slot, 1n);
+    Atomics.add(values, slot + 1, value);
+    const [val, exp] = binOf(value);
+    const bottom = binBottom(val, exp);
     let b = 0;
-    while (b < HISTOGRAM_BUCKETS.length && v > HISTOGRAM_BUCKETS[b]) b++;
-    if (b < HISTOGRAM_BUCKETS.length) Atomics.add(this.values, slot + 2 + b, 1n);
+    while (b < HISTOGRAM_BUCKETS.length && bottom > HISTOGRAM_BUCKETS[b]) b++;
+    if (b < HISTOGRAM_BUCKETS.length) Atomics.add(values, slot + 2 + b, 1n);
+    const key = binKey(val, exp);
+    for (let i = 0; i < HISTOGRAM_BINS; i++) {
+      const at = slot + BINS_SLOT + 2 * i;
+      let held = Atomics.load(values, at);
+      if (held === 0n) {
+        // Claim the free entry; another thread may have claimed it (for this bin or another) first.
+        held = Atomics.compareExchange(values, at, 0n, key);
+        if (held === 0n) held = key;
+      }
+      if (held === key) {
+        Atomics.add(values, at + 1, 1n);
+        return;
+      }
+    }
+    const mid = binMidpoint(val, exp);
+    for (;;) {
+      const old = Atomics.load(values, slot + OVERFLOW_SLOT);
+      if (Atomics.compareExchange(values, slot + OVERFLOW_SLOT, old, toBits(fromBits(old) + mid)) === old) return;
+    }
+  }
+
+  /** libcircllhist `hist_approx_sum` over the bin table (bins in ascending order), plus the running sum past it. */
+  private approxSum(slot: number): number {
+    const bins: Array<{ bottom: number; mid: number; count: bigint }> = [];
+    for (let i = 0; i < HISTOGRAM_BINS; i++) {
+      const key = Atomics.load(this.values, slot + BINS_SLOT + 2 * i);
+      if (key === 0n) break;
+      const [val, exp] = unbinKey(key);
+      bins.push({ bottom: binBottom(val, exp), mid: binMidpoint(val, exp), count: Atomics.load(this.values, slot + BINS_SLOT + 2 * i + 1) });
+    }
+    bins.sort((a, b) => a.bottom - b.bottom);
+    let sum = 0;
+    for (const bin of bins) sum += bin.mid * Number(bin.count);
+    return sum + fromBits(Atomics.load(this.values, slot + OVERFLOW_SLOT));
   }
 
   /** Looks a metric up by name (and type, if given); tests and tools. */
@@ -193,7 +311,8 @@ export class MetricStore {
       const u = (s: number): bigint => BigInt.asUintN(64, Atomics.load(this.values, s));
       if (type === MetricType.Histogram) {
         const buckets = HISTOGRAM_BUCKETS.map((_, b) => u(slot + 2 + b));
-        out.push({ name: this.nameOf(i), type, value: u(slot), histogram: { count: u(slot), sum: u(slot + 1), buckets } });
+        const histogram = { count: u(slot), sum: u(slot + 1), buckets, approxSum: this.approxSum(slot) };
+        out.push({ name: this.nameOf(i), type, value: u(slot), histogram });
       } else {
         out.push({ name: this.nameOf(i), type, value: u(slot) });
       }

@@ -8,7 +8,8 @@
  * - every other (Envoy's own) stat is prefixed `envoy_`;
  * - counters, then gauges, then histograms; one `# TYPE` line per name, each metric as
  *   `name{} value`, a blank line after each group; histograms as cumulative
- *   `_bucket{le="..."}` lines, `+Inf`, `_sum` and `_count`.
+ *   `_bucket{le="..."}` lines, `+Inf`, `_sum` (Envoy's approximate sum, metrics.ts,
+ *   printed as fmt's `{:.32g}`) and `_count`.
  *
  * Tags: Envoy's default tag extractors do not match `wasmcustom.*` names, so these
  * metrics carry no labels (`{}`), as in Envoy.
@@ -29,6 +30,16 @@ export function prometheusName(statName: string): string | undefined {
     return name;
   }
   return `envoy_${sanitizeMetricName(statName)}`;
+}
+
+/** printf's `%.32g` (fmt `{:.32g}`) of a finite double: 32 significant digits, trailing zeros dropped. */
+export function formatG32(x: number): string {
+  if (x === 0) return Object.is(x, -0) ? '-0' : '0';
+  const exp = Number(x.toExponential(31).split('e')[1]);
+  const strip = (digits: string) => (digits.includes('.') ? digits.replace(/0+$/, '').replace(/\.$/, '') : digits);
+  if (exp >= -4 && exp < 32) return strip(x.toPrecision(32));
+  const [mantissa] = x.toExponential(31).split('e');
+  return `${strip(mantissa)}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
 }
 
 const TYPE_NAMES: Record<MetricType, string> = {
@@ -64,7 +75,7 @@ export function renderPrometheus(source: MetricStore | MetricSnapshot[]): string
           out += `${name}_bucket{le="${bound}"} ${cumulative}\n`;
         });
         out += `${name}_bucket{le="+Inf"} ${m.histogram.count}\n`;
-        out += `${name}_sum{} ${m.histogram.sum}\n`;
+        out += `${name}_sum{} ${formatG32(m.histogram.approxSum)}\n`;
         out += `${name}_count{} ${m.histogram.count}\n`;
       }
       out += '\n';

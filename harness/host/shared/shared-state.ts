@@ -2,7 +2,7 @@
  * The state every worker thread shares: shared data and shared queues (per `vm_id`)
  * and metrics (process wide), each in its own SharedArrayBuffer.
  *
- * The thread that builds the data plane calls `SharedState.create()` and passes
+ * The thread that starts the workers calls `SharedState.create()` and passes
  * `state.handle` to each worker in `workerData` (SharedArrayBuffers are shared, not
  * copied); each worker calls `SharedState.attach(workerData.shared)`.
  */

@@ -24,7 +24,7 @@ export const CREDIT_BUREAU = {
   timeout: '10s',
 };
 
-export async function breaker(wasm: string, config: unknown, opts: { shared?: SharedState; startTimeMs?: number; legacyAttributes?: boolean } = {}): Promise<WasmEmulator> {
+export async function breaker(wasm: string, config: unknown, opts: { shared?: SharedState; startTimeMs?: number } = {}): Promise<WasmEmulator> {
   return filterEmulator(ROOT_ID, wasm, config, opts);
 }
 

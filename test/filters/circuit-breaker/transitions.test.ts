@@ -308,23 +308,14 @@ describe('request headers', () => {
 });
 
 describe('service selection', () => {
-  // Envoy >= 1.33 answers only xds.cluster_name; 1.29-1.32 also the top-level cluster_name,
-  // which the filter then leaves unread (no deprecation warning).
-  it.each([
-    ['on a host without the legacy name (Envoy >= 1.33)', false],
-    ['on a host that still answers the legacy name', true],
-  ])('by the cluster the route picked, %s; first service that holds wins', async (_, legacyAttributes) => {
-    const emu = await breaker(
-      wasm,
-      {
-        services: [
-          { name: 'banking-writes', cluster: 'banking', match: { methods: ['POST'] }, failure_threshold: 1 },
-          { name: 'banking', cluster: 'banking', failure_threshold: 2 },
-          { name: 'other', failure_threshold: 1, match: { prefix: '/nothing' } },
-        ],
-      },
-      { legacyAttributes },
-    );
+  it('by the cluster the route picked (xds.cluster_name); first service that holds wins', async () => {
+    const emu = await breaker(wasm, {
+      services: [
+        { name: 'banking-writes', cluster: 'banking', match: { methods: ['POST'] }, failure_threshold: 1 },
+        { name: 'banking', cluster: 'banking', failure_threshold: 2 },
+        { name: 'other', failure_threshold: 1, match: { prefix: '/nothing' } },
+      ],
+    });
     const banking = { clusterName: 'banking', routeName: 'banking' };
     call(emu, '/api/transactions', 503, { ':method': 'POST' }, banking);
     expect(sharedState(emu, 'banking-writes')).toBe(1);
@@ -336,9 +327,6 @@ describe('service selection', () => {
     expect(sharedState(emu, 'banking')).toBe(1);
     expect(call(emu, '/api/banking/z', 200, {}, banking).reply?.status).toBe(503);
     expect(call(emu, '/api/banking/z', 200, {}, { clusterName: 'echo', routeName: 'x' }).reply).toBeUndefined();
-    // A request with no cluster (a direct response) sends it to no legacy lookup.
-    call(emu, '/health', 200, {}, {});
-    expect(emu.getLogs().filter((l) => l.includes("get_property 'cluster_name'"))).toEqual([]);
   });
 
   it('keeps each service its own circuit', async () => {

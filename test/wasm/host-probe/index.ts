@@ -304,22 +304,18 @@ function run(phase: string, self: u32): i32 {
       const cas = a[4] == 'last' ? lastCas : <u32>parseInt(a[4]);
       report(line, proxy_set_shared_data(ptr(k), len(k), ptr(v), len(v), cas));
     } else if (op == 'cas_increment' || op == 'naive_increment') {
-      // <key> <times> <spin>: read-modify-write a decimal counter; CAS retries on mismatch.
+      // <key> <times>: read-modify-write a decimal counter; CAS retries on mismatch.
       const k = bytes(a[2]);
       const times = num(a[3]);
-      const spin = num(a[4]);
       const useCas = op == 'cas_increment';
       let retries = 0;
       for (let n = 0; n < times; n++) {
         for (;;) {
           const m = hostMemoryMark();
           const r = proxy_get_shared_data(ptr(k), len(k), P_PTR, P_SIZE, P_AUX);
-          let current: i64 = r == 0 ? I64.parseInt(returned()) : 0;
+          const current: i64 = r == 0 ? I64.parseInt(returned()) : 0;
           const cas = r == 0 ? load<u32>(P_AUX) : 0;
           releaseHostMemory(m);
-          let x: i64 = current;
-          for (let s = 0; s < spin; s++) x = (x * 7 + 3) % 1000003; // widens the race window
-          if (x == -1) current++;
           const v = String.UTF8.encode((current + 1).toString());
           const w = proxy_set_shared_data(ptr(k), len(k), changetype<usize>(v), <usize>v.byteLength, useCas ? cas : 0);
           if (w == 0) break;
