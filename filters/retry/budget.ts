@@ -1,18 +1,31 @@
 /**
- * The retry budget of filters.md "retry": retries performed may not exceed
- * `ratio` × requests in the sliding `window` + `min_retries_per_second` × window seconds.
+ * The retry budget of filters.md "retry": the retries granted to requests admitted in the
+ * sliding `window` may not exceed `ratio` × those requests + `min_retries_per_second` ×
+ * window seconds.
+ *
+ * Retries are reserved when a request is admitted, not counted when its attempts finish:
+ * `admit` counts the request and grants g = min(wanted, what the window has left after
+ * counting it, reservations included), reserving g in the slot of now; `giveBack` returns,
+ * to that same slot, the part of g the request did not use. So however many requests
+ * are in flight at once, the retries granted in a window never exceed its allowance
+ * (a burst cannot be granted its full `max_retries` before any retry is recorded).
+ * A reservation leaves the window with its slot, together with the request it was made
+ * for; a give-back for a slot that has left the window returns nothing (returning it to a
+ * newer slot would free retries of requests still in the window).
  *
  * The window is `BUDGET_SLOTS` slots of `window / BUDGET_SLOTS` each; a slot holds the
- * requests admitted and the retries recorded during it. The window sums the slot of now
- * and the slots before it, so it covers between 9/10 and all of `window`. The window is one
- * binary record in proxy-wasm shared data, common to every worker's VM; budget-store.ts
- * reads and writes it with CAS. This file is pure: the record codec and the arithmetic.
+ * requests admitted and the retries reserved (less those given back) during it. The
+ * window sums the slot of now and the slots before it, so it covers between 9/10 and all
+ * of `window`. It is one binary record in proxy-wasm shared data, common to every
+ * worker's VM; budget-store.ts reads and writes it with CAS. This file is pure: the
+ * record codec and the arithmetic.
  *
  * Record (little endian, `BUDGET_RECORD_BYTES` bytes):
  *   u32 magic "RTB1" | u32 slot count | i64 slot width ns | i64 newest slot index
  *   | BUDGET_SLOTS × (u32 requests, u32 retries), slot i holding index ≡ i (mod slots).
  * A value that is not such a record of this configuration (garbage, another filter's
- * data, a changed `window`) reads as an empty window, which the next write replaces.
+ * data, a changed `window`, another layout) reads as an empty window, which the next
+ * write replaces. A change of layout takes a new magic.
  */
 
 /** Slots per window. */
@@ -47,7 +60,7 @@ export class BudgetConfig {
     return this.ratio * <f64>requests + this.minRetries;
   }
 
-  /** Retries still allowed: floor(allowance − retries); ≤ 0 when the budget is exhausted. */
+  /** Retries still allowed: floor(allowance − retries reserved); ≤ 0 when the budget is exhausted. */
   remaining(requests: u64, retries: u64): i64 {
     const left = Math.floor(this.allowance(requests) - <f64>retries);
     // Clamp before converting: an f64 beyond the i64 range does not convert.
@@ -146,6 +159,37 @@ export class BudgetWindow {
     unchecked((this.retries[i] = saturatingAdd(unchecked(this.retries[i]), retries)));
   }
 
+  /**
+   * Admits one request that wants `wanted` (≥ 0) retries at `nowNanos`: moves the window
+   * to now, counts the request, and reserves and returns g = min(wanted, remaining after
+   * counting it), 0 when the budget is exhausted. The reservation is in slot `newest`
+   * (the slot of now, or the newest slot if the clock went back): the slot `giveBack` needs.
+   */
+  admit(config: BudgetConfig, wanted: i32, nowNanos: i64): i32 {
+    this.advance(nowNanos);
+    this.add(1, 0);
+    const remaining = config.remaining(this.totalRequests(), this.totalRetries());
+    const granted = remaining <= 0 ? 0 : remaining < <i64>wanted ? <i32>remaining : max(wanted, 0);
+    this.add(0, <u32>granted);
+    return granted;
+  }
+
+  /**
+   * Gives back `retries` of a reservation made in slot `slot`, after moving the window to
+   * `nowNanos`. Returns false, changing no count, when that slot has left the window (the
+   * reservation went with it) or holds nothing to give back; never below 0.
+   */
+  giveBack(slot: i64, retries: u32, nowNanos: i64): bool {
+    this.advance(nowNanos);
+    const newest = this.newest;
+    if (retries == 0 || slot < 0 || slot > newest || newest - slot >= <i64>BUDGET_SLOTS) return false;
+    const i = <i32>(slot % <i64>BUDGET_SLOTS);
+    const held = unchecked(this.retries[i]);
+    if (held == 0) return false;
+    unchecked((this.retries[i] = held > retries ? held - retries : 0));
+    return true;
+  }
+
   /** Requests in the window. */
   totalRequests(): u64 {
     let sum: u64 = 0;
@@ -153,7 +197,7 @@ export class BudgetWindow {
     return sum;
   }
 
-  /** Retries in the window. */
+  /** Retries reserved (less those given back) in the window. */
   totalRetries(): u64 {
     let sum: u64 = 0;
     for (let i = 0; i < BUDGET_SLOTS; i++) sum += <u64>unchecked(this.retries[i]);

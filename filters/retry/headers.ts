@@ -50,7 +50,6 @@ export const X_ENVOY_INTERNAL: ArrayBuffer = ascii.bytes("x-envoy-internal");
 /** Response header with the number of attempts (router.cc, `include_attempt_count_in_response`). */
 export const X_ENVOY_ATTEMPT_COUNT: ArrayBuffer = ascii.bytes("x-envoy-attempt-count");
 export const CONTENT_TYPE: ArrayBuffer = ascii.bytes("content-type");
-export const ZERO: ArrayBuffer = ascii.bytes("0");
 
 // gRPC requests as the router sees them (shared with circuit-breaker).
 export { isGrpcContentType } from "../../assembly/match/request";

@@ -4,11 +4,28 @@
  * (policy.ts lists them), with an idempotency guard and a retry budget shared by all
  * workers. This file wires the proxy-wasm contexts to that logic:
  *
- * - request headers: count the request in the budget (budget-store.ts), pick the policy,
- *   write its headers, strip the router's control headers an internal client sent
- *   (headers.ts);
- * - response headers: read `x-envoy-attempt-count`, count the retries in the budget and
- *   the metrics (stats.ts).
+ * - request headers: pick the policy; when it wants retries (past the idempotency guard),
+ *   reserve them in the budget (budget-store.ts: one shared-data read and one CAS write)
+ *   and write what was granted, 0 when the budget is exhausted; write the policy's other
+ *   headers; strip the router's control headers an internal client sent (headers.ts).
+ *   Requests no policy matches, and those whose policy wants no retry, touch no shared
+ *   data: they are not in the budget (the route's own retry policy is Envoy's to bound,
+ *   e.g. with the cluster's `retry_budget`);
+ * - response headers: read `x-envoy-attempt-count` (attempts, set by the router when the
+ *   virtual host has `include_attempt_count_in_response`; on its local replies too),
+ *   count the retries in the metrics (stats.ts), and give back to the budget the
+ *   reserved retries the request did not use.
+ *
+ * A reservation is kept, as if every reserved retry had been used, whenever the retries
+ * used are not known — so that nothing can let a burst exceed the budget:
+ * - no response reaches the filter (reset, client cancel): the router may have retried
+ *   before the stream ended (so nothing is given back at `proxy_on_log` either);
+ * - the response has no (or no readable) `x-envoy-attempt-count`: a route without
+ *   `include_attempt_count_in_response` (a warning, once per VM), or a local reply of a
+ *   filter after this one.
+ * A kept reservation leaves the budget with its window slot, as the request's count does.
+ * The attempt count is the router's only where the virtual host asks for it (the router
+ * then replaces an upstream's own); elsewhere an upstream's header would be believed.
  *
  * It runs before `envoy.filters.http.router` (and after Envoy removed an external
  * client's `x-envoy-*` headers, conn_manager_utility.cc `cleanInternalHeaders`).
@@ -49,11 +66,10 @@ import {
   X_ENVOY_RETRY_ON,
   X_ENVOY_UPSTREAM_RQ_PER_TRY_TIMEOUT_MS,
   X_ENVOY_UPSTREAM_RQ_TIMEOUT_MS,
-  ZERO,
   isGrpcContentType,
   parseAttemptCount,
 } from "./headers";
-import { MAX_RETRIES_LIMIT, RetryPolicy, capToBudget, idempotencyGuardApplies } from "./policy";
+import { MAX_RETRIES_LIMIT, RetryPolicy, idempotencyGuardApplies } from "./policy";
 import { RetryStats } from "./stats";
 
 /** Envoy's `response.code_details` property: "via_upstream" for a response from upstream. */
@@ -105,6 +121,10 @@ class RetryStream extends HttpContext {
   private policyIndex: i32 = -1;
   /** The `x-envoy-max-retries` this filter wrote, -1 when it wrote none. */
   private retriesSet: i32 = -1;
+  /** Retries reserved in the budget and not given back (0: none, or settled). */
+  private reserved: u32 = 0;
+  /** The budget slot of the reservation (`SharedRetryBudget.reservedSlot`). */
+  private reservedSlot: i64 = -1;
 
   constructor(contextId: u32, root: RetryRoot, readonly filter: RetryFilter) {
     super(contextId, root);
@@ -116,9 +136,6 @@ class RetryStream extends HttpContext {
     const request = filter.request;
     request.forget();
 
-    const budget = filter.budget;
-    const remaining = budget !== null ? budget.admit(<i64>getCurrentTimeNanoseconds()) : i64.MAX_VALUE;
-
     const policies = filter.config.policies;
     let index = -1;
     for (let i = 0, n = policies.length; i < n; i++) {
@@ -129,23 +146,14 @@ class RetryStream extends HttpContext {
     }
     this.policyIndex = index;
 
-    let written: u32 = 0;
-    if (index >= 0) {
-      written = this.applyPolicy(headers, request, unchecked(policies[index]), index, remaining);
-    } else if (remaining <= 0) {
-      // No policy of ours, but the route's own retry policy must not exceed the budget either.
-      headers.replaceBytes(X_ENVOY_MAX_RETRIES, ZERO);
-      written = MAX_RETRIES_BIT;
-      this.retriesSet = 0;
-      filter.stats.budgetExhausted.increment();
-    }
+    const written: u32 = index >= 0 ? this.applyPolicy(headers, request, unchecked(policies[index]), index) : 0;
     // Envoy already removed them from external requests (headers.ts).
     if (filter.config.stripDownstreamRetryHeaders && headers.getBytes(X_ENVOY_INTERNAL) !== null) stripControlHeaders(headers, written);
     return FilterHeadersStatus.Continue;
   }
 
   /** Writes `policy`'s headers; returns the mask of control headers written. */
-  private applyPolicy(headers: HeaderMap, request: HostRequestHeaders, policy: RetryPolicy, index: i32, remaining: i64): u32 {
+  private applyPolicy(headers: HeaderMap, request: HostRequestHeaders, policy: RetryPolicy, index: i32): u32 {
     const stats = this.filter.stats;
     unchecked(stats.policies[index]).requests.increment();
 
@@ -158,9 +166,14 @@ class RetryStream extends HttpContext {
         stats.idempotencyGuarded.increment();
       }
     }
-    const capped = capToBudget(retries, remaining);
-    if (capped < retries) stats.budgetExhausted.increment();
-    retries = capped;
+    const budget = this.filter.budget;
+    if (budget !== null && retries > 0) {
+      const granted = budget.reserve(retries, <i64>getCurrentTimeNanoseconds());
+      if (granted < retries) stats.budgetExhausted.increment();
+      retries = granted;
+      this.reserved = <u32>granted;
+      this.reservedSlot = budget.reservedSlot;
+    }
     this.retriesSet = retries;
 
     headers.replaceBytes(X_ENVOY_MAX_RETRIES, unchecked(policy.maxRetriesValues[retries]));
@@ -199,25 +212,31 @@ class RetryStream extends HttpContext {
   onResponseHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
     const filter = this.filter;
     const value = this.responseHeaders.getBytes(X_ENVOY_ATTEMPT_COUNT);
-    if (value === null) {
-      // Local replies (direct responses, other filters' denials) never carry it; an
-      // upstream response without it means the virtual host does not ask for it.
-      if (filter.budget !== null && !filter.warnedNoAttemptCount && getPropertyString(RESPONSE_CODE_DETAILS) == "via_upstream") {
+    let attempts = parseAttemptCount(value);
+    if (attempts == 0) {
+      // Unknown attempts: the reservation stays (file comment). Local replies of later
+      // filters never carry the header; an upstream response without it means the
+      // virtual host does not ask for it.
+      if (value === null && this.reserved > 0 && !filter.warnedNoAttemptCount && getPropertyString(RESPONSE_CODE_DETAILS) == "via_upstream") {
         filter.warnedNoAttemptCount = true;
-        logWarn("retry: a response carries no x-envoy-attempt-count, so the budget cannot count retries; " +
+        logWarn("retry: a response carries no x-envoy-attempt-count, so the budget keeps every retry it reserved; " +
           "set include_attempt_count_in_response on the route's virtual host");
       }
       return FilterHeadersStatus.Continue;
     }
-    // The router cannot have retried more than this filter allowed: an upstream that
-    // sends its own x-envoy-attempt-count must not drain the budget.
+    // The router cannot have retried more than this filter allowed: an upstream's own
+    // x-envoy-attempt-count (the router replaces it when the virtual host asks for it)
+    // must not count more.
     const limit: u32 = this.retriesSet >= 0 ? <u32>this.retriesSet : <u32>MAX_RETRIES_LIMIT;
-    let attempts = parseAttemptCount(value);
     if (attempts > limit + 1) attempts = limit + 1;
-    if (attempts <= 1) return FilterHeadersStatus.Continue;
     filter.stats.recordAttempts(this.policyIndex, attempts);
+    const reserved = this.reserved;
     const budget = filter.budget;
-    if (budget !== null) budget.recordRetries(attempts - 1, <i64>getCurrentTimeNanoseconds());
+    if (reserved > 0 && budget !== null) {
+      this.reserved = 0;
+      const unused = reserved - (attempts - 1); // attempts − 1 ≤ retriesSet = reserved
+      if (unused > 0) budget.giveBack(this.reservedSlot, unused, <i64>getCurrentTimeNanoseconds());
+    }
     return FilterHeadersStatus.Continue;
   }
 }

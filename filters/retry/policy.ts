@@ -14,8 +14,8 @@
  * | `per_try_timeout`        | `x-envoy-upstream-rq-per-try-timeout-ms` | `5000`               |
  *
  * Header values are encoded to UTF-8 once, here, so the request path only passes bytes.
- * The request-path decisions (idempotency guard, budget cap) are the pure functions at
- * the end of this file.
+ * The idempotency guard is the pure function at the end of this file (the budget's
+ * arithmetic is budget.ts).
  */
 import { RequestMatch } from "../../assembly/match";
 import { ascii, formatInteger } from "../../assembly/proxy-wasm/format";
@@ -123,13 +123,4 @@ export function isNonIdempotentMethod(method: string): bool {
  */
 export function idempotencyGuardApplies(policy: RetryPolicy, method: string, idempotencyKeyLength: i32): bool {
   return policy.idempotencyHeader !== null && idempotencyKeyLength <= 0 && isNonIdempotentMethod(method);
-}
-
-/**
- * Retries left to a request when the budget has `remaining` retries (≤ 0: exhausted):
- * `wanted` capped at `remaining`, never below 0.
- */
-export function capToBudget(wanted: i32, remaining: i64): i32 {
-  if (remaining <= 0) return 0;
-  return remaining < <i64>wanted ? <i32>remaining : wanted;
 }

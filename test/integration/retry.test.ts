@@ -1,7 +1,7 @@
 // The retry filter (build/retry.wasm) on Envoy in front of flaky upstreams: what users see
 // through real HTTP and gRPC (--concurrency 1), and the retry budget shared by
-// --concurrency 4 worker threads. Reported as skipped, with the reason, where there is no
-// Envoy.
+// --concurrency 4 worker threads, in a storm and in bursts of concurrent failures.
+// Reported as skipped, with the reason, where there is no Envoy.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { Pool, request } from 'undici';
 import * as grpc from '@grpc/grpc-js';
 import { projectRoot } from '../../harness/build.ts';
 import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
-import { action, callEcho, echoClient, failTimes, startGrpcUpstream, startUpstream, status, type GrpcUpstream, type Upstream } from '../../harness/upstream/index.ts';
+import { action, callEcho, echoClient, failTimes, startGrpcUpstream, startUpstream, status, type GrpcUpstream, type Upstream, type UpstreamHandler } from '../../harness/upstream/index.ts';
 import { bootstrap, TRUST_LOOPBACK } from './bootstrap.ts';
 import { POLICIES } from '../filters/retry/policies.ts';
 import { metric, prometheus, workerConnections } from './envoy-stats.ts';
@@ -185,8 +185,8 @@ describe.skipIf(missing !== '' || !envoy.ok)(`${envoySuiteTitle('retry filter on
         expect(statuses.every((s) => s === 503)).toBe(true);
         const retries = up.count('/storm/') - requests;
         const allowance = budget.ratio * requests + budget.min_retries_per_second * 10; // 34
-        // Requests already in flight when the budget ran out may still use the retries they were granted.
-        expect(retries).toBeLessThanOrEqual(allowance + parallel * 5);
+        // Retries are reserved at admission: requests in flight at once cannot overdraw the budget.
+        expect(retries).toBeLessThanOrEqual(allowance);
         expect(retries).toBeGreaterThanOrEqual(allowance / 2);
         // Without the budget the storm would have sent 5 retries per request.
         expect(retries).toBeLessThan(requests * 5 * 0.2);
@@ -201,9 +201,10 @@ describe.skipIf(missing !== '' || !envoy.ok)(`${envoySuiteTitle('retry filter on
     }, 20_000);
 
     it('counts every request and retry of every worker with CAS: the shared budget ends exact', async () => {
-      // Budget = 129/128 × requests − retries: 1023 requests retried once each, then a probe
-      // allowed 100 retries gets 129/128 × 1024 − 1023 = 9 of them. One request or retry
-      // lost by a worker overwriting another's update would make that 7 or 10.
+      // Budget = 129/128 × requests − retries reserved: 1023 requests granted and using one
+      // retry each, then a probe allowed 100 retries gets 129/128 × 1024 − 1023 = 9 of them.
+      // One request or reservation lost by a worker overwriting another's update would make
+      // that 7 or 10.
       const budget = { ratio: 1.0078125, min_retries_per_second: 0, window: '60s' };
       const requests = 1023;
       const up = await startUpstream();
@@ -240,5 +241,88 @@ describe.skipIf(missing !== '' || !envoy.ok)(`${envoySuiteTitle('retry filter on
         await up.close();
       }
     }, 20_000);
+  });
+
+  describe('retry budget in a burst of concurrent failing requests (--concurrency 4)', () => {
+    // 20 % + 10/s over 10 s: a burst of n may cause at most 0.2 n + 100 retries. The window
+    // is long enough to hold a whole burst, so no reservation slides out of it meanwhile.
+    const budget = { ratio: 0.2, min_retries_per_second: 10, window: '10s' };
+    const WINDOW_SECONDS = 10;
+    // 5 retries on any 5xx, no per-try timeout (a held first attempt must not time out).
+    const policies = [{ name: 'burst', match: { prefix: '/burst/' }, max_retries: 5, retry_on: ['5xx'] }];
+    // Envoy's cluster limits (1024 connections/requests, 3 retries at a time) would cut a burst before the budget does.
+    const UNLIMITED = { circuit_breakers: { thresholds: [{ max_connections: 100_000, max_pending_requests: 100_000, max_requests: 100_000, max_retries: 100_000 }] } };
+
+    /**
+     * An always-503 upstream that holds every first attempt until `n` have arrived (or
+     * `capMs` passed), so all n requests are admitted and in flight before any fails;
+     * retries get their 503 at once.
+     */
+    function heldFailures(n: number, capMs: number): { handler: UpstreamHandler; close(): void } {
+      let arrived = 0;
+      let open = false;
+      let waiting: Array<() => void> = [];
+      let timer: NodeJS.Timeout | undefined;
+      const release = () => {
+        open = true;
+        clearTimeout(timer);
+        for (const w of waiting) w();
+        waiting = [];
+      };
+      const handler: UpstreamHandler = async (req) => {
+        if (!open && req.headers['x-envoy-attempt-count'] === '1') {
+          if (++arrived >= n) release();
+          else {
+            timer ??= setTimeout(release, capMs);
+            await new Promise<void>((resolve) => waiting.push(resolve));
+          }
+        }
+        return { kind: 'respond', status: 503, body: 'down' };
+      };
+      return { handler, close: release };
+    }
+
+    for (const n of [50, 200, 1000]) {
+      const bound = Math.floor(budget.ratio * n + budget.min_retries_per_second * WINDOW_SECONDS);
+      it(`${n} concurrent always-503 GETs: the upstream gets at most ratio × ${n} + min_retries_per_second × window = ${bound} retries`, async () => {
+        const up = await startUpstream();
+        const held = heldFailures(n, 8_000);
+        up.route('/burst/', held.handler);
+        const doc = bootstrap({
+          filters: [wasmHttpFilter('retry', WASM, { policies, budget })],
+          virtualHosts: [{ name: 'burst', include_request_attempt_count: true, include_attempt_count_in_response: true, routes: [{ match: { prefix: '/' }, route: { cluster: 'backend', ...BACKOFF } }] }],
+          // HTTP/2 to the upstream: a few multiplexed connections, not n at once into Node's listen backlog.
+          clusters: { backend: { endpoints: [up.address], http2: true, extra: UNLIMITED } },
+        });
+        // n connections at once: a backlog above Envoy's default 128 per worker socket, or SYNs are dropped and retried a second later.
+        (doc.static_resources as { listeners: Array<Record<string, unknown>> }).listeners[0].tcp_backlog_size = 4096;
+        const proxy = await start(doc, 4);
+        // One connection per request, which the kernel spreads over the 4 workers' listen sockets.
+        const pool = new Pool(`http://${proxy.listeners.ingress}`, { connections: n });
+        try {
+          const statuses = await Promise.all(
+            Array.from({ length: n }, async (_, i) => {
+              const res = await pool.request({ path: `/burst/${i}`, method: 'GET' });
+              await res.body.text();
+              return res.statusCode;
+            }),
+          );
+          expect(statuses.filter((s) => s !== 503)).toEqual([]);
+          const retries = up.count('/burst/') - n;
+          expect(retries).toBeLessThanOrEqual(bound);
+          // The budget was spent, not merely unused: 5 retries a request would be 5 n.
+          expect(retries).toBeGreaterThanOrEqual(Math.floor(bound * 0.9));
+          const prom = await prometheus(proxy.adminAddress);
+          expect(counter(prom, 'retry_retries')).toBe(retries);
+          expect(counter(prom, 'retry_budget_exhausted')).toBeGreaterThan(0);
+          expect((await workerConnections(proxy.adminAddress)).map((c) => c > 0)).toEqual([true, true, true, true]);
+        } finally {
+          held.close();
+          await pool.close();
+          await proxy.stop();
+          await up.close();
+        }
+      }, 60_000);
+    }
   });
 });

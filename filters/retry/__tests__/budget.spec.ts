@@ -4,6 +4,10 @@ const SECOND: i64 = 1000000000;
 // ratio 0.2, 10 retries/s, 10 s window: slots of 1 s, 100 retries with no traffic.
 const CONFIG = new BudgetConfig(0.2, 10, 10 * SECOND);
 const T0: i64 = 1767225600 * SECOND; // 2026-01-01, a whole second
+// ratio 0.5, no floor, 10 s: each request adds half a retry.
+const HALF = new BudgetConfig(0.5, 0, 10 * SECOND);
+// ratio 0, 1/s over 10 s: 10 retries whatever the traffic.
+const TEN = new BudgetConfig(0, 1, 10 * SECOND);
 
 describe("BudgetConfig: retries ≤ ratio × requests + min_retries_per_second × window", () => {
   it("computes the allowance and what remains", () => {
@@ -72,6 +76,69 @@ describe("BudgetWindow: slots sliding with time", () => {
     w.add(5, 5);
     expect<u64>(w.totalRequests()).toBe(<u64>u32.MAX_VALUE);
     expect<u64>(w.totalRetries()).toBe(<u64>u32.MAX_VALUE);
+  });
+});
+
+describe("BudgetWindow: reservations at admission and give-backs", () => {
+  it("counts the request, then grants min(wanted, what is left counting reservations)", () => {
+    const w = new BudgetWindow(TEN.slotNanos);
+    expect<i32>(w.admit(TEN, 4, T0)).toBe(4);
+    expect<i32>(w.admit(TEN, 4, T0)).toBe(4);
+    expect<i32>(w.admit(TEN, 4, T0)).toBe(2); // only 2 of 10 left
+    expect<i32>(w.admit(TEN, 4, T0)).toBe(0);
+    expect<u64>(w.totalRequests()).toBe(4);
+    expect<u64>(w.totalRetries()).toBe(10);
+    // The request itself raises the allowance before the grant: 0.5, 1.0, 1.5, 2.0.
+    const h = new BudgetWindow(HALF.slotNanos);
+    const granted = new Array<i32>(0);
+    for (let i = 0; i < 4; i++) granted.push(h.admit(HALF, 5, T0));
+    expect<i32[]>(granted).toStrictEqual([0, 1, 0, 1]);
+    expect<u64>(h.totalRetries()).toBe(2);
+  });
+
+  it("grants nothing to a request that wants nothing, and never a negative count", () => {
+    const w = new BudgetWindow(TEN.slotNanos);
+    expect<i32>(w.admit(TEN, 0, T0)).toBe(0);
+    expect<i32>(w.admit(TEN, -3, T0)).toBe(0);
+    expect<u64>(w.totalRequests()).toBe(2);
+    expect<u64>(w.totalRetries()).toBe(0);
+  });
+
+  it("gives back to the slot of the reservation, never below 0", () => {
+    const w = new BudgetWindow(TEN.slotNanos);
+    expect<i32>(w.admit(TEN, 5, T0)).toBe(5);
+    const early = w.newest;
+    expect<i32>(w.admit(TEN, 5, T0 + 3 * SECOND)).toBe(5);
+    expect<bool>(w.giveBack(early, 3, T0 + 4 * SECOND)).toBe(true);
+    expect<u64>(w.totalRetries()).toBe(7);
+    expect<bool>(w.giveBack(early, 9, T0 + 4 * SECOND)).toBe(true); // only 2 left in that slot
+    expect<u64>(w.totalRetries()).toBe(5);
+    expect<bool>(w.giveBack(early, 1, T0 + 4 * SECOND)).toBe(false); // nothing held there
+    // When T0's slot leaves, the later reservation stays whole.
+    w.advance(T0 + 10 * SECOND);
+    expect<u64>(w.totalRetries()).toBe(5);
+  });
+
+  it("gives nothing back once the reservation's slot has left the window", () => {
+    const w = new BudgetWindow(TEN.slotNanos);
+    w.admit(TEN, 5, T0);
+    const slot = w.newest;
+    expect<i32>(w.admit(TEN, 5, T0 + 10 * SECOND)).toBe(5); // T0's slot left: 10 again, 5 reserved now
+    expect<bool>(w.giveBack(slot, 5, T0 + 10 * SECOND)).toBe(false);
+    expect<u64>(w.totalRetries()).toBe(5);
+    expect<bool>(w.giveBack(slot + 11, 5, T0 + 10 * SECOND)).toBe(false); // a slot not yet reached
+    expect<bool>(w.giveBack(-1, 5, T0 + 10 * SECOND)).toBe(false);
+    expect<bool>(w.giveBack(w.newest, 0, T0 + 10 * SECOND)).toBe(false);
+    expect<u64>(w.totalRetries()).toBe(5);
+  });
+
+  it("reserves in the newest slot when the clock went back", () => {
+    const w = new BudgetWindow(TEN.slotNanos);
+    w.admit(TEN, 1, T0 + 5 * SECOND);
+    expect<i32>(w.admit(TEN, 2, T0)).toBe(2);
+    expect<i64>(w.newest).toBe((T0 + 5 * SECOND) / SECOND);
+    expect<bool>(w.giveBack(w.newest, 2, T0)).toBe(true);
+    expect<u64>(w.totalRetries()).toBe(1);
   });
 });
 

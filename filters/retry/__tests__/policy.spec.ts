@@ -1,6 +1,6 @@
 import { RequestMatch } from "../../../assembly/match";
 import { isGrpcContentType, parseAttemptCount } from "../headers";
-import { RetryPolicy, capToBudget, grpcRetryConditions, httpRetryConditions, idempotencyGuardApplies, isNonIdempotentMethod, listIncludes } from "../policy";
+import { RetryPolicy, grpcRetryConditions, httpRetryConditions, idempotencyGuardApplies, isNonIdempotentMethod, listIncludes } from "../policy";
 
 function policy(idempotencyHeader: string | null, maxRetries: i32 = 2): RetryPolicy {
   return new RetryPolicy("p", RequestMatch.all(), maxRetries, "5xx", "", "", -1, -1, idempotencyHeader);
@@ -34,17 +34,6 @@ describe("idempotency guard", () => {
     expect<bool>(idempotencyGuardApplies(guarded, "PUT", 0)).toBe(false);
     expect<bool>(idempotencyGuardApplies(guarded, "GET", 0)).toBe(false);
     expect<bool>(idempotencyGuardApplies(policy(null), "POST", 0)).toBe(false);
-  });
-});
-
-describe("budget cap", () => {
-  it("caps the policy's retries at what the budget has left", () => {
-    expect<i32>(capToBudget(5, i64.MAX_VALUE)).toBe(5);
-    expect<i32>(capToBudget(5, 5)).toBe(5);
-    expect<i32>(capToBudget(5, 3)).toBe(3);
-    expect<i32>(capToBudget(5, 0)).toBe(0);
-    expect<i32>(capToBudget(5, -40)).toBe(0);
-    expect<i32>(capToBudget(0, 10)).toBe(0);
   });
 });
 

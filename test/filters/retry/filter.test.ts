@@ -59,6 +59,9 @@ function respond(emu: WasmEmulator, id: number, attempts?: number | string): voi
 
 const counter = (emu: WasmEmulator, name: string) => Number(emu.getCounterValue(name) ?? -1n);
 
+/** The `x-envoy-max-retries` a request was handed (NaN when none). */
+const grantedRetries = (r: { control: Record<string, string[]> }) => Number(r.control['x-envoy-max-retries']?.[0]);
+
 describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skipped: ${missing})` : ''}`, () => {
   describe('configuration', () => {
     it('accepts filters.md’s example and defines its metrics', async () => {
@@ -237,7 +240,7 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
 
     it('grows with traffic by ratio × requests', async () => {
       const emu = await create({ ...FIXED, budget: { ratio: 0.5, min_retries_per_second: 0, window: '10s' } });
-      // 1st request: allowance 0.5 → 0 retries; 2nd: 1.0 → 1; 4th: 2.0 → 2.
+      // 1st request: allowance 0.5 → 0 retries; 2nd: 1.0 → 1; 4th: 2.0 → 2 (each given back unused).
       const granted = [];
       for (let i = 0; i < 4; i++) {
         const { id, control } = send(emu, {});
@@ -250,14 +253,68 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
       expect(send(emu, {}).control['x-envoy-max-retries']).toEqual(['1']);
     });
 
-    it('a request no policy matches gets x-envoy-max-retries: 0 while over budget (the route’s own retries count too)', async () => {
-      const emu = await create({ ...FIXED, policies: [] });
-      const { id } = send(emu, { ':path': '/a' });
-      respond(emu, id, 11); // 10 retries by the route's own policy
-      const after = send(emu, { ':path': '/b' });
-      expect(after.control).toEqual({ 'x-envoy-max-retries': ['0'] });
-      expect(counter(emu, 'retry_retries')).toBe(10);
-      expect(counter(emu, 'retry_budget_exhausted')).toBe(1);
+    it('reserves at admission: requests in flight together share what is left, and get back what others did not use', async () => {
+      const emu = await create(FIXED);
+      // No response yet: no retry has happened, but 10 are reserved.
+      const open = Array.from({ length: 4 }, () => send(emu, {}));
+      expect(open.map(grantedRetries)).toEqual([5, 5, 0, 0]);
+      expect(counter(emu, 'retry_budget_exhausted')).toBe(2);
+      respond(emu, open[0].id, 2); // 1 retry of 5 used: 4 come back
+      expect(grantedRetries(send(emu, {}))).toBe(4);
+      respond(emu, open[2].id, 1); // granted nothing: nothing comes back
+      expect(grantedRetries(send(emu, {}))).toBe(0);
+      respond(emu, open[1].id, 6); // all 5 used: nothing comes back
+      expect(grantedRetries(send(emu, {}))).toBe(0);
+      expect(counter(emu, 'retry_retries')).toBe(6);
+    });
+
+    it('keeps the reservation of a request that ends without a response (reset, client cancel) until its slot leaves the window', async () => {
+      const emu = await create(FIXED);
+      const cancelled = send(emu, {});
+      expect(grantedRetries(cancelled)).toBe(5);
+      emu.completeHttpContext(cancelled.id); // proxy_on_log, proxy_on_done, proxy_on_delete: the router may have retried meanwhile
+      emu.advanceClock(5_000);
+      expect(grantedRetries(send(emu, {}))).toBe(5);
+      expect(grantedRetries(send(emu, {}))).toBe(0);
+      emu.advanceClock(5_100); // the cancelled request's slot has left the window, the others' not
+      expect(grantedRetries(send(emu, {}))).toBe(5);
+    });
+
+    it('keeps the reservation when the response has no x-envoy-attempt-count, and warns once per VM for upstream responses', async () => {
+      const emu = await create({ ...FIXED, budget: { ratio: 0, min_retries_per_second: 3, window: '10s' } }); // 30 retries
+      // A later filter's local reply never has it: kept, no warning.
+      const local = send(emu, {});
+      emu.getStreamInfo(local.id).responseCodeDetails = 'direct_response';
+      respond(emu, local.id);
+      expect(emu.getLogs(LogLevel.Warn)).toEqual([]);
+      // Upstream responses on a route without include_attempt_count_in_response: kept, warned once.
+      for (let i = 0; i < 3; i++) {
+        const { id } = send(emu, {});
+        emu.getStreamInfo(id).responseCodeDetails = 'via_upstream';
+        respond(emu, id);
+      }
+      expect(emu.getLogs(LogLevel.Warn)).toEqual([
+        'retry: a response carries no x-envoy-attempt-count, so the budget keeps every retry it reserved; set include_attempt_count_in_response on the route\'s virtual host',
+      ]);
+      // 20 of 30 still reserved.
+      expect([send(emu, {}), send(emu, {}), send(emu, {})].map(grantedRetries)).toEqual([5, 5, 0]);
+      expect(counter(emu, 'retry_retries')).toBe(0);
+    });
+
+    it('gives back to the slot it reserved in, and nothing once that slot has left the window', async () => {
+      const emu = await create(FIXED);
+      const early = send(emu, {}); // 5 reserved at t0
+      emu.advanceClock(5_000);
+      const late = send(emu, {}); // 5 reserved at t0 + 5 s
+      respond(emu, early.id, 1); // early's 5 return to t0's slot
+      expect(grantedRetries(send(emu, {}))).toBe(5); // reserved at t0 + 5 s: that slot holds 10
+      emu.advanceClock(5_100);
+      // t0's slot has left the window; had the give-back gone to the slot of now, 5 would be free.
+      expect(grantedRetries(send(emu, {}))).toBe(0);
+      emu.advanceClock(5_000); // t0 + 5 s has left too: its 10 with it
+      expect([send(emu, {}), send(emu, {})].map(grantedRetries)).toEqual([5, 5]);
+      respond(emu, late.id, 1); // late's slot is gone: nothing to give back, nothing freed
+      expect(grantedRetries(send(emu, {}))).toBe(0);
     });
 
     it('is one budget for the VMs of every worker (one shared-data store)', async () => {
@@ -271,17 +328,54 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
       expect(send(b, {}).control['x-envoy-max-retries']).toEqual(['0']);
     });
 
-    it("counts retries recorded while another worker's were being written (CAS race, interleaved): the budget is not over-granted", async () => {
+    it('never grants two workers the same last retries: a reservation decided on a record another worker changed is decided again (CAS)', async () => {
+      const [a, b] = await workers(2, FIXED);
+      let fromB: number[] = [];
+      // a reads the record (nothing reserved) and would write its 5; b reserves all 10 first.
+      // A write ignoring the CAS it read would grant a its 5 too: 15 retries for a budget of 10.
+      a.beforeNextHostcall('proxy_set_shared_data', () => {
+        fromB = [grantedRetries(send(b, {})), grantedRetries(send(b, {}))];
+      });
+      const fromA = grantedRetries(send(a, {}));
+      expect([fromB, fromA]).toEqual([[5, 5], 0]);
+      expect(counter(a, 'retry_budget_exhausted')).toBe(1);
+    });
+
+    it('loses no give-back when two workers return retries at once (CAS)', async () => {
       const [a, b] = await workers(2, FIXED);
       const [ra, rb] = [send(a, {}), send(b, {})];
-      expect([ra.control['x-envoy-max-retries'], rb.control['x-envoy-max-retries']]).toEqual([['5'], ['5']]);
-      // a reads the window (0 retries) and would write 5; b's whole response (0 -> 5) lands
-      // first. A write ignoring the CAS it read would leave 5, and grant 5 more below.
-      a.beforeNextHostcall('proxy_set_shared_data', () => respond(b, rb.id, 6));
-      respond(a, ra.id, 6);
-      expect(send(a, {}).control['x-envoy-max-retries']).toEqual(['0']);
-      expect(send(b, {}).control['x-envoy-max-retries']).toEqual(['0']);
-      expect(counter(a, 'retry_retries')).toBe(10);
+      expect([ra, rb].map(grantedRetries)).toEqual([5, 5]);
+      // a reads 10 reserved and would write 5; b's give-back (10 -> 5) lands first. A write
+      // ignoring the CAS it read would leave 5 reserved, and grant only 5 below.
+      a.beforeNextHostcall('proxy_set_shared_data', () => respond(b, rb.id, 1));
+      respond(a, ra.id, 1);
+      expect([grantedRetries(send(a, {})), grantedRetries(send(b, {}))]).toEqual([5, 5]);
+    });
+
+    it('touches shared data only for a policy that wants retries: one read and one CAS write to reserve, the same to give back', async () => {
+      const calls: string[] = [];
+      const never = { name: 'never', match: { prefix: '/never' }, max_retries: 0 };
+      const emu = await create({ ...CONFIG, policies: [never, ...POLICIES] }, { onHostcall: (name) => void (name.endsWith('_shared_data') && calls.push(name.slice('env.proxy_'.length))) });
+      const during = (run: () => void): string[] => {
+        calls.length = 0;
+        run();
+        return [...calls];
+      };
+      let id = 0;
+      const request = (headers: Record<string, string>) => () => void (id = send(emu, headers).id);
+      const response = (attempts?: number) => () => respond(emu, id, attempts);
+      expect(during(request({ ':method': 'DELETE', ':path': '/api/documents/1' }))).toEqual([]); // no policy
+      expect(during(response(3))).toEqual([]);
+      expect(during(request({ ':path': '/never/1' }))).toEqual([]); // max_retries: 0
+      expect(during(response(1))).toEqual([]);
+      expect(during(request({ ':method': 'POST', ':path': '/api/transactions' }))).toEqual([]); // idempotency guard
+      expect(during(response(1))).toEqual([]);
+      expect(during(request({ ':path': '/api/documents/2' }))).toEqual(['get_shared_data', 'set_shared_data']);
+      expect(during(response(6))).toEqual([]); // all used: nothing to give back
+      expect(during(request({ ':path': '/api/documents/3' }))).toEqual(['get_shared_data', 'set_shared_data']);
+      expect(during(response(2))).toEqual(['get_shared_data', 'set_shared_data']); // 4 given back
+      expect(during(request({ ':path': '/api/documents/4' }))).toEqual(['get_shared_data', 'set_shared_data']);
+      expect(during(response())).toEqual([]); // no attempt count: kept
     });
 
     it('does not let a forged x-envoy-attempt-count drain the budget beyond the retries allowed', async () => {
@@ -295,23 +389,6 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
         respond(emu, s.id, junk);
       }
       expect(counter(emu, 'retry_retries')).toBe(5);
-    });
-
-    it('warns once per VM when upstream responses carry no x-envoy-attempt-count', async () => {
-      const emu = await create(FIXED);
-      // A local reply (a direct response, another filter's denial) never has it: no warning.
-      const local = send(emu, {});
-      emu.getStreamInfo(local.id).responseCodeDetails = 'direct_response';
-      respond(emu, local.id);
-      expect(emu.getLogs(LogLevel.Warn)).toEqual([]);
-      for (let i = 0; i < 3; i++) {
-        const { id } = send(emu, {});
-        emu.getStreamInfo(id).responseCodeDetails = 'via_upstream';
-        respond(emu, id);
-      }
-      expect(emu.getLogs(LogLevel.Warn)).toEqual([
-        'retry: a response carries no x-envoy-attempt-count, so the budget cannot count retries; set include_attempt_count_in_response on the route\'s virtual host',
-      ]);
     });
 
     it('recovers from garbage in its shared-data record', async () => {
