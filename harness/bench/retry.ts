@@ -6,13 +6,17 @@
  * module's size against the 40 KB goal.
  *
  * What each case pays for (filters.md's example configuration, with a budget):
- * - `read`: a GET: policy match, one shared-data read and CAS write (budget admission),
- *   four header writes, four header removals, one attempt-count read, one counter;
- * - `read_retried`: the same answered after 3 attempts: a second CAS update (retries)
- *   and three more counters;
- * - `post_guarded`: a POST without an idempotency key (key lookup, `x-envoy-max-retries: 0`);
- * - `grpc`: a gRPC call (content-type read, `x-envoy-retry-grpc-on` written);
- * - `no_policy`: a request no policy matches (every policy tried, headers removed);
+ * - `read`: a GET: policy match, one shared-data read and CAS write to reserve its retries,
+ *   and at the response one read and CAS write to give back the 5 it did not use; four
+ *   header writes, four header removals, one attempt-count read, one counter;
+ * - `read_retried`: the same answered after 3 attempts: reserve, then give back 2, and
+ *   three more counters;
+ * - `post_guarded`: a POST without an idempotency key (key lookup, `x-envoy-max-retries: 0`,
+ *   no shared data);
+ * - `grpc`: a gRPC call (content-type read, `x-envoy-retry-grpc-on` written; reserve, give
+ *   back 3);
+ * - `no_policy`: a request no policy matches (every policy tried, headers removed, no shared
+ *   data);
  * - `read_no_budget`: `read` without a budget (no shared data at all).
  */
 import path from 'node:path';
