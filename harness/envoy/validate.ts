@@ -1,6 +1,6 @@
 /**
  * `mesh-filters validate`: checks an Envoy v3 bootstrap by asking Envoy, and an Istio
- * `WasmPlugin` manifest with istio.ts. A bootstrap is checked twice over, at once:
+ * `WasmPlugin` manifest with istio.ts. A bootstrap is checked three ways at once:
  *
  * 1. Envoy's verdict, which is the bootstrap's: the project's Envoy (binary.ts
  *    `ensureEnvoy`) runs `--mode validate -c <file>` (Envoy docs, operations/cli) from
@@ -18,6 +18,10 @@
  *    left out. Plus what Envoy cannot know: a cluster named inside a filter's JSON
  *    (jwt-auth's `remote_jwks.http_uri.cluster`) must exist, and a filter whose code is
  *    remote has its configuration checked by nobody (a warning).
+ * 3. Warnings for what Envoy accepts but its edge-proxy guide advises against: an edge
+ *    listener without the guide's settings (`edgeWarnings`), and, with step 2, a jwt-auth
+ *    rule that lets a health check's path through by `prefix` (`/health` also matches
+ *    `/healthz-admin`).
  *
  * What validate mode does with wasm filters (Envoy 1.40, seen with test/wasm/host-probe and
  * the filters): it reads the code (`Invalid path: <filename>` when the file is missing;
@@ -115,7 +119,7 @@ async function checkBootstrap(doc: unknown, file: string, source: string, opts: 
     source,
     kind: 'bootstrap',
     errors: [...(envoy.error && !explained ? [{ path: '', message: envoy.error }] : []), ...filters.errors],
-    warnings: [...envoy.warnings.map((message) => ({ path: '', message })), ...filters.warnings],
+    warnings: [...envoy.warnings.map((message) => ({ path: '', message })), ...edgeWarnings(doc), ...filters.warnings],
     summary: `${plural(count('listeners'), 'listener')}, ${plural(count('clusters'), 'cluster')}, ${plural(wasmFilters.length, 'wasm filter')}`,
   };
 }
@@ -253,7 +257,9 @@ async function checkWasmFilters(
     const name = String(field(plugin, 'name') ?? '');
     const rootId = String(field(plugin, 'root_id') ?? '');
     const configurationAt = joinPath(at, 'configuration');
-    checkFilterClusterRefs(rootId, configuration, clusters, joinPath(configurationAt, 'value'), out.errors);
+    const jwtAuth = rootId === 'jwt-auth' ? parseJson(configuration) : undefined;
+    checkFilterClusterRefs(jwtAuth, clusters, joinPath(configurationAt, 'value'), out.errors);
+    checkHealthRules(jwtAuth, joinPath(configurationAt, 'value'), out.warnings);
     const result = await checkPluginConfiguration({
       name,
       rootId,
@@ -303,15 +309,8 @@ function configurationBytes(any: unknown): Uint8Array | undefined {
  * there every call fails so): jwt-auth's `providers.<name>.remote_jwks.http_uri.cluster`
  * (filters.md).
  */
-function checkFilterClusterRefs(rootId: string, configuration: Uint8Array, clusters: ReadonlySet<string>, at: string, errors: Issue[]): void {
-  if (rootId !== 'jwt-auth') return;
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(configuration).toString('utf8'));
-  } catch {
-    return; // the filter's configure step reports it
-  }
-  const providers = (json as Msg | null)?.providers;
+function checkFilterClusterRefs(jwtAuth: Msg | undefined, clusters: ReadonlySet<string>, at: string, errors: Issue[]): void {
+  const providers = jwtAuth?.providers;
   if (!providers || typeof providers !== 'object') return;
   for (const [name, p] of Object.entries(providers as Record<string, Msg>)) {
     const cluster = ((p?.remote_jwks as Msg | undefined)?.http_uri as Msg | undefined)?.cluster;
@@ -319,4 +318,135 @@ function checkFilterClusterRefs(rootId: string, configuration: Uint8Array, clust
       errors.push({ path: at, message: `jwt-auth: providers.${name}.remote_jwks.http_uri.cluster: unknown cluster '${cluster}'` });
     }
   }
+}
+
+/** A filter's JSON configuration as an object; undefined when it is not one (the filter's configure step reports that). */
+function parseJson(configuration: Uint8Array): Msg | undefined {
+  try {
+    const json: unknown = JSON.parse(Buffer.from(configuration).toString('utf8'));
+    return json && typeof json === 'object' && !Array.isArray(json) ? (json as Msg) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- Envoy's edge-proxy guide ---------------------------------------------------------------
+
+const GUIDE = "Envoy's edge-proxy guide";
+
+/** The last path segment of a health check: `/health`, `/api/healthz`, `/ready/`... */
+const HEALTH_PATH = /(^|\/)(health|healthz|healthcheck|ready|readyz|readiness|live|livez|liveness)\/?$/i;
+
+/**
+ * A jwt-auth rule (filters.md: first `match` wins) that admits requests without a token by
+ * `prefix` on a health check's path also admits every path that starts the same way:
+ * `/health` matches `/healthz-admin` and `/health-internal/...`. One warning per such rule.
+ */
+function checkHealthRules(jwtAuth: Msg | undefined, at: string, warnings: Issue[]): void {
+  const rules = jwtAuth?.rules;
+  if (!Array.isArray(rules)) return;
+  rules.forEach((rule: Msg | null, i) => {
+    const prefix = (rule?.match as Msg | undefined)?.prefix;
+    if (typeof prefix !== 'string' || !HEALTH_PATH.test(prefix) || !admitsAnonymous(rule?.requires)) return;
+    const example = prefix.endsWith('/') ? `${prefix}admin` : `${prefix}-admin`;
+    warnings.push({ path: at, message: `jwt-auth: rules[${i}] needs no token on every path that starts with ${JSON.stringify(prefix)} (${example} too): match a health check with "path"` });
+  });
+}
+
+/** Whether a jwt-auth requirement (filters.md) lets a request without a token through. */
+function admitsAnonymous(requires: unknown): boolean {
+  if (!requires || typeof requires !== 'object') return true; // no `requires`: no token needed
+  const r = requires as Msg;
+  if (r.allow_missing === true || r.allow_missing_or_failed === true) return true;
+  if (Array.isArray(r.requires_any)) return r.requires_any.some(admitsAnonymous);
+  if (Array.isArray(r.requires_all)) return r.requires_all.every(admitsAnonymous);
+  return false;
+}
+
+const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+
+/**
+ * What Envoy's "Configuring Envoy as an edge proxy" (docs: configuration/best_practices/edge)
+ * sets and `envoy --mode validate` cannot ask for, one warning per missing setting, on every
+ * edge listener: one whose HTTP connection manager has `use_remote_address: true`, or one
+ * bound to an address that is not loopback. Settings whose Envoy default already is the
+ * guide's value (`common_http_protocol_options.idle_timeout` 1 h, `stream_idle_timeout`
+ * 5 min) or that the guide leaves to Envoy's bounded defaults (`max_headers_count` 100,
+ * `max_request_headers_kb` 60) are not asked for; a value set on purpose (a timeout of `0s`
+ * for streaming, `KEEP_UNCHANGED` escaped slashes) is the writer's choice. With an edge
+ * listener, the clusters' buffer limits and the overload manager are asked for too.
+ */
+export function edgeWarnings(doc: unknown): Issue[] {
+  const out: Issue[] = [];
+  const resources = field(doc, 'static_resources');
+  const listeners = field(resources, 'listeners');
+  let edges = 0;
+  (Array.isArray(listeners) ? listeners : []).forEach((listener: unknown, i) => {
+    const at = joinPath(joinPath('static_resources', 'listeners'), i);
+    const managers = connectionManagers(listener, at);
+    const remote = managers.some((m) => field(m.hcm, 'use_remote_address') === true);
+    if (!remote && !publicAddress(listener)) return;
+    edges++;
+    const name = `edge listener '${String(field(listener, 'name') ?? i)}'`;
+    const warn = (path: string, what: string, guide: string) => out.push({ path, message: `${name}: ${what} (${GUIDE}: ${guide})` });
+    if (field(listener, 'per_connection_buffer_limit_bytes') === undefined) warn(at, 'no per_connection_buffer_limit_bytes', '32768, 32 KiB');
+    for (const { hcm, at: hcmAt } of managers) {
+      const common = field(hcm, 'common_http_protocol_options');
+      if (field(hcm, 'use_remote_address') !== true) warn(hcmAt, "use_remote_address is not true: the client address is read from x-forwarded-for and clients' x-envoy-* headers are kept", 'true');
+      if (field(hcm, 'normalize_path') !== true) warn(hcmAt, 'normalize_path is not true: filters and routes read /health/../api as written', 'true');
+      if (field(hcm, 'merge_slashes') !== true) warn(hcmAt, 'merge_slashes is not true: //api is not /api to filters and routes', 'true');
+      const escaped = field(hcm, 'path_with_escaped_slashes_action');
+      if (escaped === undefined || escaped === 'IMPLEMENTATION_SPECIFIC_DEFAULT') {
+        warn(hcmAt, 'no path_with_escaped_slashes_action: %2F is kept, a second spelling of a path', 'REJECT_REQUEST, or UNESCAPE_AND_REDIRECT for clients that follow redirects');
+      }
+      const underscores = field(common, 'headers_with_underscores_action');
+      if (underscores === undefined || underscores === 'ALLOW') {
+        warn(hcmAt, 'common_http_protocol_options.headers_with_underscores_action allows x_user_id, which services may read as x-user-id', 'REJECT_REQUEST');
+      }
+      if (field(hcm, 'request_timeout') === undefined) warn(hcmAt, 'no request_timeout: a client may take forever to send a request', '300s');
+      const codec = field(hcm, 'codec_type');
+      if (codec === undefined || codec === 'AUTO' || codec === 'HTTP2') {
+        const h2 = field(hcm, 'http2_protocol_options');
+        const missing = ['max_concurrent_streams', 'initial_stream_window_size', 'initial_connection_window_size'].filter((f) => field(h2, f) === undefined);
+        if (missing.length) warn(hcmAt, `http2_protocol_options without ${missing.join(', ')}`, 'max_concurrent_streams 100, initial_stream_window_size 65536, initial_connection_window_size 1048576');
+      }
+    }
+  });
+  if (!edges) return out;
+  const clusters = field(resources, 'clusters');
+  const unbounded = (Array.isArray(clusters) ? clusters : []).filter((c) => field(c, 'per_connection_buffer_limit_bytes') === undefined).map((c) => String(field(c, 'name')));
+  if (unbounded.length) out.push({ path: 'static_resources.clusters', message: `clusters without per_connection_buffer_limit_bytes behind an edge listener: ${unbounded.join(', ')} (${GUIDE}: 32768, 32 KiB)` });
+  const overload = field(doc, 'overload_manager');
+  const monitors = field(overload, 'resource_monitors');
+  if (overload === undefined) {
+    out.push({ path: '', message: `no overload_manager behind an edge listener (${GUIDE}: a heap limit with shrink_heap and stop_accepting_requests, and envoy.resource_monitors.global_downstream_max_connections)` });
+  } else if (!(Array.isArray(monitors) && monitors.some((m) => field(m, 'name') === 'envoy.resource_monitors.global_downstream_max_connections'))) {
+    out.push({ path: 'overload_manager', message: `no envoy.resource_monitors.global_downstream_max_connections: nothing limits downstream connections (${GUIDE})` });
+  }
+  return out;
+}
+
+/** The HTTP connection managers of a listener's filter chains (and default chain), with their paths. */
+function connectionManagers(listener: unknown, at: string): Array<{ hcm: unknown; at: string }> {
+  const out: Array<{ hcm: unknown; at: string }> = [];
+  const chains = field(listener, 'filter_chains');
+  const all: Array<[unknown, string]> = (Array.isArray(chains) ? chains : []).map((c, j) => [c, joinPath(joinPath(at, 'filter_chains'), j)]);
+  const fallback = field(listener, 'default_filter_chain');
+  if (fallback) all.push([fallback, joinPath(at, 'default_filter_chain')]);
+  for (const [chain, chainAt] of all) {
+    const filters = field(chain, 'filters');
+    (Array.isArray(filters) ? filters : []).forEach((f, k) => {
+      const config = field(f, 'typed_config');
+      if (typeName(field(config, '@type')) === HCM_TYPE) out.push({ hcm: config, at: joinPath(joinPath(joinPath(chainAt, 'filters'), k), 'typed_config') });
+    });
+  }
+  return out;
+}
+
+/** Whether a listener's socket address is reachable from other hosts (anything but 127.0.0.0/8, ::1, localhost). */
+function publicAddress(listener: unknown): boolean {
+  const address = field(field(field(listener, 'address'), 'socket_address'), 'address');
+  if (typeof address !== 'string') return false; // a pipe or an internal listener
+  const a = address.replace(/^\[|\]$/g, '').toLowerCase();
+  return !(a === 'localhost' || a === '::1' || /^(::ffff:)?127\./.test(a));
 }

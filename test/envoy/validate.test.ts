@@ -225,6 +225,74 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle("validate: each wasm filter's own con
   });
 });
 
+describe.skipIf(!envoy.ok)(envoySuiteTitle("validate: Envoy's edge-proxy guide, which Envoy's own check cannot ask for", envoy), () => {
+  const LISTENER = 'static_resources.listeners[0]';
+
+  /** envoy/mesh.yaml without the guide's settings (Envoy accepts it as it is). */
+  function bareMesh(): any {
+    const doc = mesh();
+    delete doc.overload_manager;
+    delete doc.static_resources.listeners[0].per_connection_buffer_limit_bytes;
+    for (const c of doc.static_resources.clusters) delete c.per_connection_buffer_limit_bytes;
+    for (const f of ['normalize_path', 'merge_slashes', 'path_with_escaped_slashes_action', 'common_http_protocol_options', 'request_timeout', 'http2_protocol_options']) delete hcm(doc)[f];
+    return doc;
+  }
+
+  /** Each warning as `<path>: <message>`. */
+  const lines = (report: ValidationReport) => report.warnings.map((w) => formatIssue('', w).slice(2));
+
+  it('warns, one line each, on an edge listener (use_remote_address) without them, naming the field and the guide', async () => {
+    const report = await check(bareMesh(), { plugins: false });
+    expect(report.errors).toEqual([]);
+    const fields = ['normalize_path', 'merge_slashes', 'path_with_escaped_slashes_action', 'headers_with_underscores_action', 'request_timeout', 'http2_protocol_options without max_concurrent_streams, initial_stream_window_size, initial_connection_window_size'];
+    expect(lines(report)).toEqual([
+      `${LISTENER}: edge listener 'ingress': no per_connection_buffer_limit_bytes (Envoy's edge-proxy guide: 32768, 32 KiB)`,
+      ...fields.map((f) => expect.stringMatching(new RegExp(`^${HCM.replace(/[.[\]]/g, '\\$&')}: edge listener 'ingress': .*${f}.*\\(Envoy's edge-proxy guide: `))),
+      "static_resources.clusters: clusters without per_connection_buffer_limit_bytes behind an edge listener: echo, credit-bureau, banking, documents, projects, jwks (Envoy's edge-proxy guide: 32768, 32 KiB)",
+      expect.stringMatching(/^no overload_manager behind an edge listener \(Envoy's edge-proxy guide: .*global_downstream_max_connections\)$/),
+    ]);
+
+    const monitorless = mesh();
+    monitorless.overload_manager.resource_monitors.pop();
+    expect(lines(await check(monitorless, { plugins: false }))).toEqual([
+      "overload_manager: no envoy.resource_monitors.global_downstream_max_connections: nothing limits downstream connections (Envoy's edge-proxy guide)",
+    ]);
+  });
+
+  it('a loopback listener without use_remote_address is no edge: nothing to warn about', async () => {
+    const doc = bareMesh();
+    delete hcm(doc).use_remote_address;
+    expect((await check(doc, { plugins: false })).warnings).toEqual([]);
+  });
+
+  it("a listener on a non-loopback address is an edge without use_remote_address; values set on purpose are the writer's", async () => {
+    const doc = mesh();
+    doc.static_resources.listeners[0].address.socket_address.address = '0.0.0.0';
+    delete hcm(doc).use_remote_address;
+    hcm(doc).path_with_escaped_slashes_action = 'KEEP_UNCHANGED'; // services that need %2F
+    hcm(doc).request_timeout = '0s'; // long uploads
+    hcm(doc).common_http_protocol_options.headers_with_underscores_action = 'DROP_HEADER';
+    expect(lines(await check(doc, { plugins: false }))).toEqual([
+      expect.stringMatching(/edge listener 'ingress': use_remote_address is not true: .*\(Envoy's edge-proxy guide: true\)$/),
+    ]);
+  });
+
+  it('warns on a jwt-auth rule that needs no token on a health path matched by prefix (/health also matches /healthz-admin)', async () => {
+    const doc = mesh();
+    const jwt = hcm(doc).http_filters.findIndex((f: any) => f.typed_config.config?.root_id === 'jwt-auth');
+    const configuration = hcm(doc).http_filters[jwt].typed_config.config.configuration;
+    const json = JSON.parse(configuration.value);
+    expect(json.rules[0]).toEqual({ match: { path: '/health' } });
+    json.rules[0] = { match: { prefix: '/health' } };
+    // Prefixes that need a token, or are no health check, are fine.
+    json.rules.splice(1, 0, { match: { prefix: '/ready' }, requires: { provider_name: 'users' } }, { match: { prefix: '/healthy-foods' } });
+    configuration.value = JSON.stringify(json);
+    expect(lines(await check(doc))).toEqual([
+      `${HCM}.http_filters[${jwt}].typed_config.config.configuration.value: jwt-auth: rules[0] needs no token on every path that starts with "/health" (/health-admin too): match a health check with "path"`,
+    ]);
+  });
+});
+
 describe('validate: Istio WasmPlugin manifests', () => {
   const manifest = (name: string) => YAML.parse(readFileSync(path.join(root, `envoy/istio/${name}.yaml`), 'utf8'));
 
