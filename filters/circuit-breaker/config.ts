@@ -9,7 +9,7 @@
  *       "failure_threshold": 3, "open_duration": "60s", "half_open_requests": 3, "timeout": "10s" },
  *     { "name": "banking", "cluster": "banking", "failure_threshold": 5, "open_duration": "30s",
  *       "failure_rate_threshold": 50, "slow_call_rate_threshold": 80, "slow_call_duration": "2s",
- *       "open_action": { "fallback_header": { "name": "x-fallback", "value": "1" } } } ],
+ *       "open_action": { "fallback_filter_state": { "key": "wasm.circuit_breaker.fallback", "value": "banking" } } } ],
  *   "open_response": { "status": 503, "body": "{\"error\":\"circuit_open\"}",
  *                      "headers": { "content-type": "application/json" } } }
  * ```
@@ -29,6 +29,13 @@
  *   local-reply `content-type: text/plain`. `retry-after` and `x-circuit-breaker` are the
  *   filter's own and may not be configured.
  * - A service must enable something: one trigger or the bulkhead.
+ * - `open_action.fallback_filter_state` `{ "key": "wasm.<name>", "value": "<v>" }`: an open
+ *   circuit sets that Envoy filter state (`proxy_set_property("<name>")`, which Envoy stores
+ *   under `wasm.<name>`) instead of replying, so that a route matching it (RouteMatch
+ *   `filter_state`) fails the request over. It replaces `open_action.fallback_header`, now
+ *   an error: a client can send any header itself, and a filter cannot see the route
+ *   Envoy picks after it changes a header (Envoy 1.40 re-resolves the route only in the
+ *   router), so a header-matched fail-over route let forged headers past an open circuit.
  *
  * Errors are one line, `<json.path>: <reason>`; index.ts prefixes `circuit-breaker: `.
  */
@@ -54,8 +61,11 @@ const SERVICE_FIELDS: string[] = [
   "max_concurrent_requests", "failure_status", "timeout", "open_response", "open_action",
 ];
 const OPEN_RESPONSE_FIELDS: string[] = ["status", "body", "headers"];
-const OPEN_ACTION_FIELDS: string[] = ["fallback_header"];
-const FALLBACK_HEADER_FIELDS: string[] = ["name", "value"];
+// `fallback_header` is known only to say what replaced it.
+const OPEN_ACTION_FIELDS: string[] = ["fallback_filter_state", "fallback_header"];
+const FALLBACK_FIELDS: string[] = ["key", "value"];
+/** Envoy's prefix of filter state a wasm plugin sets (context.cc `CelStateKeyPrefix`). */
+const WASM_STATE_PREFIX = "wasm.";
 
 const DEFAULT_BODY = "{\"error\":\"circuit_open\"}";
 
@@ -72,14 +82,17 @@ export class OpenResponse {
   ) {}
 }
 
-/** `open_action.fallback_header`: set on requests an open circuit lets through to a fail-over route. */
-export class FallbackHeader {
-  /** Lower-case name and its UTF-8 bytes. */
-  readonly nameBytes: ArrayBuffer;
+/**
+ * `open_action.fallback_filter_state`: the filter state an open circuit sets on a request
+ * it sends on to a fail-over route (one that matches `key` with `value`).
+ */
+export class FallbackFilterState {
+  /** `proxy_set_property` path: `key` without `wasm.` (Envoy adds it back). */
+  readonly path: string[];
   readonly valueBytes: ArrayBuffer;
 
-  constructor(readonly name: string, readonly value: string) {
-    this.nameBytes = String.UTF8.encode(name);
+  constructor(readonly key: string, readonly value: string) {
+    this.path = [key.substring(WASM_STATE_PREFIX.length)];
     this.valueBytes = String.UTF8.encode(value);
   }
 }
@@ -116,7 +129,7 @@ export class ServiceConfig {
     /** `x-envoy-upstream-rq-timeout-ms` value to set, as UTF-8, or null. */
     readonly timeoutMs: ArrayBuffer | null,
     readonly openResponse: OpenResponse,
-    readonly fallback: FallbackHeader | null,
+    readonly fallback: FallbackFilterState | null,
   ) {}
 
   /** Whether `status` counts as a failure. */
@@ -148,9 +161,7 @@ export class CircuitBreakerConfig {
     /** Metric names start with it: `<stat_prefix>.<service>.state`. */
     readonly statPrefix: string,
     readonly services: StaticArray<ServiceConfig>,
-    /** Distinct fallback header names (lower case, UTF-8), stripped from every incoming request. */
-    readonly fallbackHeaderNames: StaticArray<ArrayBuffer>,
-    /** Whether some service selects by `cluster` (then the filter reads `cluster_name`). */
+    /** Whether some service selects by `cluster` (then the filter reads `xds.cluster_name`). */
     readonly needsCluster: bool,
   ) {}
 }
@@ -179,7 +190,6 @@ function readConfig(reader: ConfigReader): ConfigResult {
 
   const list = root.requiredArray("services", 1);
   const services = new StaticArray<ServiceConfig>(list.length);
-  const fallbackNames: string[] = [];
   let needsCluster = false;
   for (let i = 0; i < list.length; i++) {
     const obj = list.objectAt(i, SERVICE_FIELDS);
@@ -189,16 +199,12 @@ function readConfig(reader: ConfigReader): ConfigResult {
     }
     unchecked((services[i] = service));
     if (service.cluster !== null) needsCluster = true;
-    const fallback = service.fallback;
-    if (fallback !== null && !fallbackNames.includes(fallback.name)) fallbackNames.push(fallback.name);
   }
   if (!reader.ok) return new ConfigResult(null, reader.error);
-  const names = new StaticArray<ArrayBuffer>(fallbackNames.length);
-  for (let i = 0; i < fallbackNames.length; i++) unchecked((names[i] = String.UTF8.encode(unchecked(fallbackNames[i]))));
-  return new ConfigResult(new CircuitBreakerConfig(statPrefix, services, names, needsCluster), "");
+  return new ConfigResult(new CircuitBreakerConfig(statPrefix, services, needsCluster), "");
 }
 
-function readService(obj: ConfigObject, defaultResponse: OpenResponse, defaultFallback: FallbackHeader | null): ServiceConfig {
+function readService(obj: ConfigObject, defaultResponse: OpenResponse, defaultFallback: FallbackFilterState | null): ServiceConfig {
   const name = obj.requiredString("name");
   if (name.length > 0 && !isServiceName(name)) obj.fail("name", "expected letters, digits, '_' and '-' (it names metrics)");
   const match = readMatch(obj);
@@ -264,16 +270,23 @@ function readOpenResponse(parent: ConfigObject, fallback: OpenResponse): OpenRes
   return new OpenResponse(status, String.UTF8.encode(body), names, values);
 }
 
-function readOpenAction(parent: ConfigObject, fallback: FallbackHeader | null): FallbackHeader | null {
+function readOpenAction(parent: ConfigObject, fallback: FallbackFilterState | null): FallbackFilterState | null {
   const obj = parent.optionalObject("open_action", OPEN_ACTION_FIELDS);
   if (obj === null) return fallback;
-  const header = obj.requiredObject("fallback_header", FALLBACK_HEADER_FIELDS);
-  const name = asciiLowerCase(header.requiredString("name"));
-  const value = header.requiredString("value");
+  if (obj.has("fallback_header")) {
+    obj.fail("fallback_header", "replaced by fallback_filter_state (a client can send a header itself; README \"circuit-breaker\")");
+    return null;
+  }
+  const state = obj.requiredObject("fallback_filter_state", FALLBACK_FIELDS);
+  const key = state.requiredString("key");
+  const value = state.requiredString("value");
   if (!obj.reader.ok) return null;
-  if (!isToken(name)) header.fail("name", "expected a header name");
-  else if (!isHeaderValue(value)) header.fail("value", "expected a header value (no control characters)");
-  return new FallbackHeader(name, value);
+  if (!key.startsWith(WASM_STATE_PREFIX) || key.length == WASM_STATE_PREFIX.length || !isVisibleAscii(key)) {
+    state.fail("key", "expected \"wasm.<name>\" (printable ASCII, no spaces)");
+  } else if (!isHeaderValue(value)) {
+    state.fail("value", "expected no control characters");
+  }
+  return new FallbackFilterState(key, value);
 }
 
 function defaultOpenResponse(): OpenResponse {
@@ -310,6 +323,15 @@ function isServiceName(s: string): bool {
     if (!ok) return false;
   }
   return s.length > 0;
+}
+
+/** Printable ASCII without space (a filter state key a route can spell). */
+function isVisibleAscii(s: string): bool {
+  for (let i = 0, n = s.length; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
 }
 
 /** RFC 9110 §5.5 field value: visible characters, spaces and tabs (no CR, LF, NUL). */

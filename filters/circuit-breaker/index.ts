@@ -5,22 +5,30 @@
  * configuration, machine.ts for the state machine, shared.ts for CAS, stats.ts for
  * metrics and logs). This file wires the proxy-wasm callbacks to them:
  *
- * - `onRequestHeaders`: strips every configured fallback header the client sent, picks
- *   the service (`match`, `cluster` = the `cluster_name` property of the routed request),
- *   and asks the circuit for admission. Admitted: `timeout` becomes
+ * - `onRequestHeaders`: picks the service (`match`, `cluster` = the `xds.cluster_name`
+ *   property, read once) and asks the circuit for admission. Admitted: `timeout` becomes
  *   `x-envoy-upstream-rq-timeout-ms` unless the request has one. Rejected: the open
  *   response with `x-circuit-breaker: open` and `retry-after` (whole seconds left), or
- *   `x-circuit-breaker: bulkhead`; or, with `open_action.fallback_header`, the request
- *   goes on with that header set (the header change clears Envoy's route cache, so the
- *   router picks the route that matches it) and its response gets
- *   `x-circuit-breaker: fallback`.
- * - `onResponseHeaders`: the status and arrival time of an admitted request's response
- *   (Envoy's own local replies, 503 no healthy upstream or 504 upstream request timeout,
- *   pass through here too). A gRPC response (HTTP 200, `content-type: application/grpc*`)
- *   is judged by its `grpc-status` instead — in the headers of a trailers-only response,
- *   else in `onResponseTrailers` — mapped to the HTTP status Envoy maps it to
- *   (`Grpc::Utility::grpcToHttpStatus`: UNAVAILABLE 503, DEADLINE_EXCEEDED 504, INTERNAL
- *   and UNKNOWN 500...), so `failure_status` covers gRPC services too.
+ *   `x-circuit-breaker: bulkhead`; or, with `open_action.fallback_filter_state`, the
+ *   request goes on with that filter state set, for a route that matches it, and its
+ *   response gets `x-circuit-breaker: fallback`. No request header decides anything, so a
+ *   client has nothing to forge: the filter strips none and routes change only as it means.
+ * - `onResponseHeaders`: which service the outcome counts against, from the route Envoy
+ *   finally used. A filter sees the route Envoy resolved before the filters ran: after
+ *   any request header change (ours, or an earlier filter's) Envoy 1.40 clears its route
+ *   cache but resolves the route again only in the router, so `xds.cluster_name` read in
+ *   `onRequestHeaders` stays what it was, whatever the filter changed. Here it is final:
+ *   read once again (when a service selects by `cluster`), and when it differs from the
+ *   one admission used, or the request failed over, the service is picked again for it
+ *   (with the `match` results of the request, whose headers Envoy no longer lends) and
+ *   the admitted service's slots are released uncounted. Then the status and arrival
+ *   time (Envoy's own local replies, 503 no healthy upstream or 504 upstream request
+ *   timeout, pass through here too). A gRPC response (HTTP 200,
+ *   `content-type: application/grpc*`) is judged by its `grpc-status` instead — in the
+ *   headers of a trailers-only response, else in `onResponseTrailers` — mapped to the
+ *   HTTP status Envoy maps it to (`Grpc::Utility::grpcToHttpStatus`: UNAVAILABLE 503,
+ *   DEADLINE_EXCEEDED 504, INTERNAL and UNKNOWN 500...), so `failure_status` covers gRPC
+ *   services too.
  * - `onLog` (Envoy runs it for every stream; `onDelete` stands in should it not come):
  *   the outcome goes to the circuit and the request's probe and bulkhead slots are
  *   released. A request with no response headers (client cancel, reset) is not counted.
@@ -40,12 +48,15 @@ import {
   getPropertyString,
   logError,
   registerRootContext,
+  setProperty,
+  WasmResult,
 } from "../../assembly/proxy-wasm";
 import { requestHeadersMap } from "../../assembly/proxy-wasm/headers";
 import { HostRequestHeaders } from "../../assembly/match/host";
 import { isGrpcContentType } from "../../assembly/match/request";
 import { CircuitBreakerConfig, FILTER_NAME, OpenResponse, ServiceConfig, parseConfig } from "./config";
 import { Admission, Outcome, Step, Ticket } from "./machine";
+import { pickService, sameCluster } from "./select";
 import { SharedCircuit } from "./shared";
 import { ServiceStats } from "./stats";
 
@@ -136,35 +147,59 @@ class CircuitBreakerRoot extends RootContext {
     return new CircuitBreakerStream(contextId, this);
   }
 
-  /** The first service whose `cluster` and `match` hold for the current request, or null. */
-  select(): Service | null {
-    const config = this.config;
-    if (config === null) return null;
+  /** The routed cluster (`xds.cluster_name`), or null (no route, or a direct response). */
+  cluster(): string | null {
+    return getPropertyString(this.clusterNameProperty);
+  }
+
+  /**
+   * Whether each service's `match` holds for the current request (only when some service
+   * selects by `cluster`: the outcome may have to pick again once the route is final).
+   */
+  matchAll(): StaticArray<bool> {
     const request = this.request;
     request.forget();
-    let cluster: string | null = null;
-    let clusterRead = !config.needsCluster;
+    const services = this.services;
+    const matched = new StaticArray<bool>(services.length);
+    for (let i = 0, n = services.length; i < n; i++) {
+      unchecked((matched[i] = unchecked(services[i]).config.match.matches(request)));
+    }
+    return matched;
+  }
+
+  /** The first service whose `match` holds (a configuration without `cluster`), or null. */
+  firstMatch(): Service | null {
+    const request = this.request;
+    request.forget();
     const services = this.services;
     for (let i = 0, n = services.length; i < n; i++) {
       const service = unchecked(services[i]);
-      const want = service.config.cluster;
-      if (want !== null) {
-        if (!clusterRead) {
-          cluster = getPropertyString(this.clusterNameProperty);
-          clusterRead = true;
-        }
-        if (cluster === null || cluster != want) continue;
-      }
       if (service.config.match.matches(request)) return service;
     }
     return null;
   }
+
+  /** select.ts `pickService` over the configured services, or null. */
+  pick(cluster: string | null, matched: StaticArray<bool>, byClusterOnly: bool): Service | null {
+    const config = this.config;
+    if (config === null) return null;
+    const i = pickService(config.services, cluster, matched, byClusterOnly);
+    return i < 0 ? null : unchecked(this.services[i]);
+  }
 }
 
 class CircuitBreakerStream extends HttpContext {
+  /** The service that admitted the request (it holds `ticket`). */
   private service: Service | null = null;
+  /** The service its outcome counts against (decided on the response). */
+  private counted: Service | null = null;
   private readonly ticket: Ticket = new Ticket();
+  /** With `needsCluster`: the cluster admission saw, and each service's `match` result. */
+  private cluster: string | null = null;
+  private matched: StaticArray<bool> | null = null;
   private startMs: i64 = 0;
+  /** The filter answered it with a local reply. */
+  private replied: bool = false;
   private responded: bool = false;
   private failed: bool = false;
   private slow: bool = false;
@@ -180,45 +215,55 @@ class CircuitBreakerStream extends HttpContext {
     const root = this.plugin;
     const config = root.config;
     if (config === null) return FilterHeadersStatus.Continue;
-    const headers = this.requestHeaders;
-    // A client must not choose the fail-over route itself.
-    const names = config.fallbackHeaderNames;
-    for (let i = 0, n = names.length; i < n; i++) {
-      const name = unchecked(names[i]);
-      if (headers.getBytes(name) !== null) headers.removeBytes(name);
+    let service: Service | null;
+    if (config.needsCluster) {
+      const cluster = root.cluster();
+      const matched = root.matchAll();
+      this.cluster = cluster;
+      this.matched = matched;
+      service = root.pick(cluster, matched, false);
+    } else {
+      service = root.firstMatch();
+      if (service === null) return FilterHeadersStatus.Continue;
     }
-    const service = root.select();
+    // Also for no service yet: one picked on the response may judge slow calls.
+    const nowMs = <i64>getCurrentTimeMilliseconds();
+    this.startMs = nowMs;
     if (service === null) return FilterHeadersStatus.Continue;
 
     const svc = service.config;
-    const nowMs = <i64>getCurrentTimeMilliseconds();
     const step = root.step;
     service.circuit.admit(nowMs, this.ticket, step);
     service.stats.afterStep(step, service.circuit.record.state);
 
+    const headers = this.requestHeaders;
     switch (step.admission) {
       case Admission.Admit:
       case Admission.Probe: {
         this.service = service;
-        this.startMs = nowMs;
         const timeout = svc.timeoutMs;
         if (timeout !== null && headers.getBytes(RQ_TIMEOUT) === null) headers.replaceBytes(RQ_TIMEOUT, timeout);
         return FilterHeadersStatus.Continue;
       }
       case Admission.RejectOpen: {
         const fallback = svc.fallback;
-        if (fallback !== null) {
-          headers.replaceBytes(fallback.nameBytes, fallback.valueBytes);
+        // Failing over needs the filter state; without it the open response stands.
+        if (fallback !== null && setProperty(fallback.path, fallback.valueBytes) == WasmResult.Ok) {
+          // Envoy clears its route cache on a request header change (ABI v0.2.1 has no
+          // clear_route_cache), so the router resolves the route again, now with the state.
+          headers.removeBytes(X_CIRCUIT_BREAKER);
           service.stats.fallback.increment();
           this.fallback = true;
           return FilterHeadersStatus.Continue;
         }
         service.stats.rejectedOpen.increment();
+        this.replied = true;
         this.sendLocalResponseBytes(svc.openResponse.status, DETAILS_OPEN, svc.openResponse.body, service.openHeadersFor(step.retryAfterSeconds));
         return FilterHeadersStatus.StopAllIterationAndWatermark;
       }
       default: {
         service.stats.rejectedBulkhead.increment();
+        this.replied = true;
         this.sendLocalResponseBytes(svc.openResponse.status, DETAILS_BULKHEAD, svc.openResponse.body, service.bulkheadHeaders);
         return FilterHeadersStatus.StopAllIterationAndWatermark;
       }
@@ -226,15 +271,23 @@ class CircuitBreakerStream extends HttpContext {
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
-    if (this.fallback) {
-      this.responseHeaders.replaceBytes(X_CIRCUIT_BREAKER, FALLBACK);
-      return FilterHeadersStatus.Continue;
-    }
-    const service = this.service;
-    if (service === null || !this.ticket.admitted || this.responded) return FilterHeadersStatus.Continue;
-    const svc = service.config;
+    if (this.replied || this.responded) return FilterHeadersStatus.Continue;
     this.responded = true;
+    const root = this.plugin;
+    const config = root.config;
+    if (config === null) return FilterHeadersStatus.Continue;
     const headers = this.responseHeaders;
+    if (this.fallback) headers.replaceBytes(X_CIRCUIT_BREAKER, FALLBACK);
+    // The route is final now: count the outcome against the service of its cluster.
+    let service: Service | null = this.fallback ? null : this.service;
+    const matched = this.matched;
+    if (matched !== null) {
+      const cluster = root.cluster();
+      if (this.fallback || !sameCluster(cluster, this.cluster)) service = root.pick(cluster, matched, this.fallback);
+    }
+    this.counted = service;
+    if (service === null) return FilterHeadersStatus.Continue;
+    const svc = service.config;
     const status = parseStatus(headers.getBytes(STATUS));
     if (status == 200 && isGrpcContentType(headers.getBytes(CONTENT_TYPE))) {
       const grpcStatus = headers.getBytes(GRPC_STATUS);
@@ -250,7 +303,7 @@ class CircuitBreakerStream extends HttpContext {
   onResponseTrailers(numTrailers: u32): FilterTrailersStatus {
     if (this.awaitingGrpcStatus) {
       this.awaitingGrpcStatus = false;
-      const service = this.service;
+      const service = this.counted;
       const grpcStatus = this.responseTrailers.getBytes(GRPC_STATUS);
       // A gRPC response that ends without grpc-status is a protocol error (INTERNAL).
       const code = grpcStatus !== null ? parseGrpcStatus(grpcStatus) : GRPC_INTERNAL;
@@ -267,18 +320,32 @@ class CircuitBreakerStream extends HttpContext {
     this.finish();
   }
 
-  /** Hands the outcome to the circuit and releases the request's slots, once. */
+  /**
+   * Hands the outcome to the circuit that counts it and releases the admitted request's
+   * slots (uncounted when another service served it), once.
+   */
   private finish(): void {
-    const service = this.service;
-    if (service === null || !this.ticket.admitted) return;
+    const admitted = this.service;
+    const counted = this.counted;
+    if (admitted === null && counted === null) return;
+    this.service = null;
+    this.counted = null;
     const root = this.plugin;
     const outcome = root.outcome;
-    outcome.responded = this.responded;
     outcome.failed = this.failed;
     outcome.slow = this.slow;
     const step = root.step;
-    service.circuit.complete(this.ticket, outcome, <i64>getCurrentTimeMilliseconds(), step);
-    service.stats.afterStep(step, service.circuit.record.state);
+    const nowMs = <i64>getCurrentTimeMilliseconds();
+    if (admitted !== null && this.ticket.admitted) {
+      outcome.responded = this.responded && counted === admitted;
+      admitted.circuit.complete(this.ticket, outcome, nowMs, step);
+      admitted.stats.afterStep(step, admitted.circuit.record.state);
+    }
+    if (counted !== null && counted !== admitted) {
+      outcome.responded = true;
+      counted.circuit.observe(outcome, nowMs, step);
+      counted.stats.afterStep(step, counted.circuit.record.state);
+    }
   }
 }
 

@@ -23,6 +23,8 @@ export class SharedCircuit {
   /** The record as the last step left it (its `state` feeds the gauge). */
   readonly record: CircuitRecord = new CircuitRecord();
   private readonly scratch: ArrayBuffer = new ArrayBuffer(RECORD_SIZE);
+  /** The ticket of `observe`: no slots, the generation of the record it reads. */
+  private readonly observed: Ticket = new Ticket();
   private readonly bucketWidthMs: u32;
 
   constructor(readonly svc: ServiceConfig, statPrefix: string) {
@@ -61,11 +63,22 @@ export class SharedCircuit {
     return this.run(true, nowMs, ticket, outcome, step);
   }
 
+  /**
+   * The outcome of a request this circuit did not admit but that its service served (the
+   * route Envoy finally used went to its cluster, e.g. a fail-over route): CLOSED counts
+   * it as any call; OPEN and HALF_OPEN ignore it (it holds no probe). Returns the host status.
+   */
+  observe(outcome: Outcome, nowMs: i64, step: Step): WasmResult {
+    return this.run(true, nowMs, null, outcome, step);
+  }
+
   /** Read, step, CAS write; again on CasMismatch. */
-  private run(completion: bool, nowMs: i64, ticket: Ticket, outcome: Outcome | null, step: Step): WasmResult {
+  private run(completion: bool, nowMs: i64, given: Ticket | null, outcome: Outcome | null, step: Step): WasmResult {
     let r = WasmResult.CasMismatch;
+    const ticket = given !== null ? given : this.observed;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const cas = this.read();
+      if (given === null) ticket.generation = this.record.generation;
       if (completion) {
         ticket.admitted = true; // `complete` spends it; each attempt starts from the same ticket
         // `completion` comes with an outcome (complete() above): no null check, whose abort

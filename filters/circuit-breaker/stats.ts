@@ -9,7 +9,7 @@
  * | `….state`                              | gauge   | 0 CLOSED, 1 OPEN, 2 HALF_OPEN                  |
  * | `….rejected.open`                      | counter | answered with the open response                |
  * | `….rejected.bulkhead`                  | counter | answered because the bulkhead was full         |
- * | `….fallback`                           | counter | sent on with `open_action.fallback_header`     |
+ * | `….fallback`                           | counter | sent on to the fail-over route (`open_action`) |
  * | `….transition.closed_to_open`          | counter | CLOSED → OPEN                                  |
  * | `….transition.open_to_half_open`       | counter | OPEN → HALF_OPEN                               |
  * | `….transition.half_open_to_closed`     | counter | HALF_OPEN → CLOSED                             |

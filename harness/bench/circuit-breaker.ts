@@ -12,7 +12,7 @@
  * - `closed_rate_window`: the same plus one CAS write per completion (the sliding window);
  * - `closed_bulkhead`: a CAS write at admission and one at completion;
  * - `open`: one read, then the local reply (which also runs the response path);
- * - `open_fallback`: one read, the fallback header written, the request sent on;
+ * - `open_fallback`: one read, the filter state set and a request header removed, the request sent on;
  * - `no_service`: a request no service matches (path read and compared).
  */
 import path from 'node:path';
@@ -70,7 +70,7 @@ export const suite: BenchSuite = {
     cases.closed_bulkhead = () => stream(bulkhead, REQUEST, '200');
     const open = await breaker({}, true);
     cases.open = () => stream(open, REQUEST, '200');
-    const fallback = await breaker({ open_action: { fallback_header: { name: 'x-fallback', value: '1' } } }, true);
+    const fallback = await breaker({ open_action: { fallback_filter_state: { key: 'wasm.circuit_breaker.fallback', value: '1' } } }, true);
     cases.open_fallback = () => stream(fallback, REQUEST, '200');
     cases.no_service = () => stream(closed, OTHER, '200');
 

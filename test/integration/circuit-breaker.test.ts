@@ -2,19 +2,24 @@
  * circuit-breaker on Envoy with `--concurrency 4` (four worker threads, one VM each, one
  * shared-data store): counts the requests that reach programmable upstreams while circuits
  * open, probe and close, so a filter whose read-modify-write skipped CAS would let more
- * through than these tests allow. Reported as skipped, with the reason, where there is no
- * Envoy.
+ * through than these tests allow; and the fail-over route (matched on the filter state the
+ * filter sets), which a client's headers (any case, any count, HTTP/1.1 or HTTP/2) must
+ * neither reach nor use to hide an upstream's failures. Reported as skipped, with the
+ * reason, where there is no Envoy.
  */
+import http2 from 'node:http2';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
 import { action, delay, echo, failTimes, startUpstream, status, type Upstream } from '../../harness/upstream/index.ts';
 import { buildBreaker } from '../filters/circuit-breaker/harness.ts';
-import { bootstrap } from './bootstrap.ts';
+import { bootstrap, type RouteSpec } from './bootstrap.ts';
 import { prometheus, workerConnections } from './envoy-stats.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
 
 const CONCURRENCY = 4;
+/** The filter state an open circuit sets for its fail-over route. */
+const FAILOVER_KEY = 'wasm.circuit_breaker.fallback';
 
 const CONFIG = {
   services: [
@@ -22,7 +27,11 @@ const CONFIG = {
     { name: 'credit-bureau', match: { prefix: '/api/credit-bureau' }, failure_threshold: 3, open_duration: '60s', half_open_requests: 3, timeout: '10s' },
     { name: 'probe', match: { prefix: '/api/probe' }, failure_threshold: 1, open_duration: '1s', half_open_requests: 3, success_threshold: 3 },
     { name: 'documents', match: { prefix: '/api/documents' }, failure_threshold: 0, max_concurrent_requests: 3 },
-    { name: 'scoring', match: { prefix: '/api/scoring' }, failure_threshold: 2, open_duration: '60s', open_action: { fallback_header: { name: 'x-fallback', value: 'scoring' } } },
+    // chosen by the cluster the route picked, each with a fail-over route (FAILOVER_KEY)
+    { name: 'scoring', cluster: 'scoring', failure_threshold: 2, open_duration: '60s', open_action: { fallback_filter_state: { key: FAILOVER_KEY, value: 'scoring' } } },
+    { name: 'quotes', cluster: 'quotes', failure_threshold: 3, open_duration: '60s', open_action: { fallback_filter_state: { key: FAILOVER_KEY, value: 'quotes' } } },
+    // the quotes fail-over's own cluster: its outcomes count here, not against quotes
+    { name: 'quotes-dr', cluster: 'quotes-dr', failure_threshold: 2, open_duration: '60s' },
     { name: 'banking', cluster: 'banking', failure_threshold: 5, open_duration: '30s', timeout: '15s' },
     { name: 'slow', match: { prefix: '/api/slow' }, failure_threshold: 2, timeout: '0.3s' },
     { name: 'cancel', match: { prefix: '/api/cancel' }, failure_threshold: 1 },
@@ -35,6 +44,8 @@ interface Upstreams {
   main: Upstream;
   dr: Upstream;
   banking: Upstream;
+  scoring: Upstream;
+  quotes: Upstream;
   close(): Promise<void>;
 }
 
@@ -43,14 +54,33 @@ async function startUpstreams(): Promise<Upstreams> {
   main.route('/api/credit-bureau/fail-test', status(503, '{"error":"service_unavailable"}'));
   main.route('/api/probe', failTimes(1, status(503), delay(800, echo())));
   main.route('/api/documents', delay(800, echo()));
-  main.route('/api/scoring', status(503));
   main.route('/api/slow', delay(1500, echo()));
   main.route('/api/cancel/hang', action({ kind: 'hang' }));
   main.route('/api/ledger', status(503));
   const dr = await startUpstream({ name: 'dr' });
+  dr.route('/api/quotes/dr-fail', status(503));
   const banking = await startUpstream({ name: 'banking' });
   banking.route('/api/banking/fail', status(500));
-  return { main, dr, banking, close: async () => void (await Promise.all([main.close(), dr.close(), banking.close()])) };
+  const scoring = await startUpstream({ name: 'scoring' });
+  scoring.route('/api/scoring', status(503));
+  const quotes = await startUpstream({ name: 'quotes' });
+  quotes.route('/api/quotes', status(503));
+  const all = [main, dr, banking, scoring, quotes];
+  return { main, dr, banking, scoring, quotes, close: async () => void (await Promise.all(all.map((u) => u.close()))) };
+}
+
+/**
+ * The fail-over route of `service`: chosen once the filter set FAILOVER_KEY to its name,
+ * telling the fail-over upstream so in `x-fallback` (a client's own is overwritten).
+ */
+function failoverRoute(service: string, prefix: string, cluster: string): RouteSpec {
+  const route = {
+    name: `${service}-failover`,
+    match: { prefix, filter_state: [{ key: FAILOVER_KEY, string_match: { exact: service } }] },
+    route: { cluster },
+    request_headers_to_add: [{ header: { key: 'x-fallback', value: `%FILTER_STATE(${FAILOVER_KEY}:PLAIN)%` }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
+  };
+  return route;
 }
 
 function breakerBootstrap(wasm: string, ups: Upstreams): Record<string, unknown> {
@@ -59,8 +89,10 @@ function breakerBootstrap(wasm: string, ups: Upstreams): Record<string, unknown>
     virtualHosts: [
       {
         routes: [
-          // the fail-over route: chosen once the filter sets x-fallback
-          { name: 'scoring-dr', match: { prefix: '/api/scoring', headers: [{ name: 'x-fallback', string_match: { exact: 'scoring' } }] }, route: { cluster: 'dr' } },
+          failoverRoute('scoring', '/api/scoring', 'dr'),
+          failoverRoute('quotes', '/api/quotes', 'quotes-dr'),
+          { name: 'scoring', match: { prefix: '/api/scoring' }, route: { cluster: 'scoring' } },
+          { name: 'quotes', match: { prefix: '/api/quotes' }, route: { cluster: 'quotes' } },
           { name: 'banking', match: { prefix: '/api/banking' }, route: { cluster: 'banking' } },
           { name: 'down', match: { prefix: '/api/down' }, route: { cluster: 'down' } },
           { name: 'main', match: { prefix: '/' }, route: { cluster: 'main', timeout: '10s' } },
@@ -71,6 +103,9 @@ function breakerBootstrap(wasm: string, ups: Upstreams): Record<string, unknown>
       main: { endpoints: [ups.main.address] },
       dr: { endpoints: [ups.dr.address] },
       banking: { endpoints: [ups.banking.address] },
+      scoring: { endpoints: [ups.scoring.address] },
+      quotes: { endpoints: [ups.quotes.address] },
+      'quotes-dr': { endpoints: [ups.dr.address] },
       down: { endpoints: ['127.0.0.1:1'], connect_timeout: '0.25s' }, // nothing listens: connect failures
     },
   });
@@ -79,10 +114,54 @@ function breakerBootstrap(wasm: string, ups: Upstreams): Record<string, unknown>
 // Many connections, so that concurrent requests spread over every worker.
 const agent = new Agent({ connections: 64, pipelining: 1 });
 
-async function get(proxy: EnvoyProcess, p: string, opts: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: Record<string, string>; body: string }> {
-  const res = await request(`http://${proxy.listeners.ingress}${p}`, { dispatcher: agent, signal: opts.signal, headers: opts.headers });
+interface Reply {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** An HTTP/1.1 GET; `headers` as pairs are sent as given (names' case, repeats). */
+async function get(proxy: EnvoyProcess, p: string, opts: { signal?: AbortSignal; headers?: Record<string, string> | [string, string][] } = {}): Promise<Reply> {
+  const headers = Array.isArray(opts.headers) ? opts.headers.flat() : opts.headers;
+  const res = await request(`http://${proxy.listeners.ingress}${p}`, { dispatcher: agent, signal: opts.signal, headers });
   const body = await res.body.text();
   return { status: res.statusCode, headers: res.headers as Record<string, string>, body };
+}
+
+/** An HTTP/2 (h2c, prior knowledge) GET; a header given as a list is sent once per value. */
+function getH2(proxy: EnvoyProcess, p: string, headers: Record<string, string | string[]>): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://${proxy.listeners.ingress}`);
+    session.on('error', reject);
+    const stream = session.request({ ':path': p, ...headers });
+    let status = 0;
+    const got: Record<string, string> = {};
+    let body = '';
+    stream.on('response', (h) => {
+      status = Number(h[':status']);
+      for (const [k, v] of Object.entries(h)) if (!k.startsWith(':')) got[k] = String(v);
+    });
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => (body += chunk));
+    stream.on('end', () => {
+      session.close();
+      resolve({ status, headers: got, body });
+    });
+    stream.on('error', reject);
+    stream.end();
+  });
+}
+
+/** A client forging the fail-over: x-fallback in every case and count, and x-circuit-breaker. */
+function forgers(service: string): Array<(proxy: EnvoyProcess, p: string) => Promise<Reply>> {
+  return [
+    (proxy, p) => get(proxy, p, { headers: { 'x-fallback': service } }),
+    (proxy, p) => get(proxy, p, { headers: [['X-Fallback', service]] }),
+    (proxy, p) => get(proxy, p, { headers: [['x-fallback', service], ['X-FALLBACK', service]] }),
+    (proxy, p) => get(proxy, p, { headers: [['x-circuit-breaker', 'fallback'], ['X-Fallback', service]] }),
+    (proxy, p) => getH2(proxy, p, { 'x-fallback': service }),
+    (proxy, p) => getH2(proxy, p, { 'x-fallback': [service, service], 'x-circuit-breaker': 'fallback' }),
+  ];
 }
 
 const all = <T>(n: number, fn: (i: number) => Promise<T>): Promise<T[]> => Promise.all(Array.from({ length: n }, (_, i) => fn(i)));
@@ -164,30 +243,61 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle(`circuit-breaker on Envoy (--concurre
     expect(await prometheus(proxy.adminAddress)).toMatch(/^circuit_breaker_documents_rejected_bulkhead\{\} 45$/m);
   });
 
-  it('OPEN with a fallback header: the route is re-evaluated and requests fail over to the other cluster', async () => {
-    // a client cannot pick the fail-over route itself
-    const forged = await get(proxy, '/api/scoring/a', { headers: { 'x-fallback': 'scoring' } });
-    expect(forged.status).toBe(503);
-    await get(proxy, '/api/scoring/a');
-    const primary = ups.main.count('/api/scoring');
-    expect(primary).toBe(2);
+  it('OPEN with a fail-over filter state: the router picks the fail-over route and nothing reaches the primary', async () => {
+    for (let i = 0; i < 2; i++) expect((await get(proxy, '/api/scoring/a')).status).toBe(503);
+    expect(ups.scoring.count()).toBe(2);
     const replies = await all(10, (i) => get(proxy, `/api/scoring/b?i=${i}`));
-    expect(ups.main.count('/api/scoring')).toBe(primary);
+    expect(ups.scoring.count()).toBe(2);
     expect(ups.dr.count('/api/scoring')).toBe(10);
     for (const r of replies) {
       expect(r.status).toBe(200);
       expect(r.headers['x-circuit-breaker']).toBe('fallback');
+      // the route told the fail-over upstream, from the filter state
       expect(JSON.parse(r.body)).toMatchObject({ upstream: 'dr', headers: { 'x-fallback': 'scoring' } });
     }
     expect(await prometheus(proxy.adminAddress)).toMatch(/^circuit_breaker_scoring_fallback\{\} 10$/m);
   });
 
-  it('a client-sent fallback header is stripped before routing on a closed circuit', async () => {
-    const before = ups.dr.count();
-    const body = JSON.parse((await get(proxy, '/api/banking/ok', { headers: { 'x-fallback': 'scoring' } })).body);
-    expect(body.upstream).toBe('banking');
-    expect(body.headers['x-fallback']).toBeUndefined();
-    expect(ups.dr.count()).toBe(before);
+  it('OPEN: a client sending the fail-over headers (any case, twice, HTTP/1.1 and HTTP/2) never reaches the primary', async () => {
+    // scoring is OPEN (the test before)
+    const primary = ups.scoring.count();
+    const send = forgers('scoring');
+    const replies = await all(send.length * 4, (i) => send[i % send.length](proxy, `/api/scoring/forged?i=${i}`));
+    expect(ups.scoring.count()).toBe(primary);
+    for (const r of replies) {
+      expect(r.status).toBe(200);
+      expect(r.headers['x-circuit-breaker']).toBe('fallback');
+      expect(JSON.parse(r.body)).toMatchObject({ upstream: 'dr', headers: { 'x-fallback': 'scoring' } });
+    }
+  });
+
+  it('CLOSED: a client sending the fail-over headers reaches the primary, and its failures open the circuit', async () => {
+    const send = forgers('quotes');
+    for (let i = 0; i < 3; i++) {
+      const r = await send[[0, 2, 5][i]](proxy, `/api/quotes/x?i=${i}`); // lowercase; twice in mixed case; twice over HTTP/2
+      expect(r.status).toBe(503);
+      expect(r.headers['x-circuit-breaker']).toBeUndefined();
+    }
+    expect(ups.quotes.count()).toBe(3);
+    const prom = await prometheus(proxy.adminAddress);
+    expect(prom).toMatch(/^circuit_breaker_quotes_state\{\} 1$/m);
+    expect(prom).toMatch(/^circuit_breaker_quotes_transition_closed_to_open\{\} 1$/m);
+    // OPEN now: forged or not, requests fail over
+    for (const forge of send) expect((await forge(proxy, '/api/quotes/y')).headers['x-circuit-breaker']).toBe('fallback');
+    expect(ups.quotes.count()).toBe(3);
+  });
+
+  it("counts a fail-over request's outcome against the service of the cluster that served it", async () => {
+    // quotes is OPEN (the test before): its requests go to the quotes-dr cluster
+    for (let i = 0; i < 2; i++) {
+      const r = await get(proxy, '/api/quotes/dr-fail');
+      expect(r.status).toBe(503);
+      expect(r.headers['x-circuit-breaker']).toBe('fallback');
+    }
+    const prom = await prometheus(proxy.adminAddress);
+    expect(prom).toMatch(/^circuit_breaker_quotes_dr_state\{\} 1$/m);
+    expect(prom).toMatch(/^circuit_breaker_quotes_dr_transition_closed_to_open\{\} 1$/m);
+    expect(prom).toMatch(/^circuit_breaker_quotes_state\{\} 1$/m);
   });
 
   it('selects a service by the routed cluster (cluster_name)', async () => {

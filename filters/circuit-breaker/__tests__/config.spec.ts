@@ -43,7 +43,6 @@ describe("circuit-breaker config: defaults", () => {
     expect<string>(svc.openResponse.headerNames[0]).toBe("content-type");
     expect<string>(svc.openResponse.headerValues[0]).toBe("application/json");
     expect<bool>(config.needsCluster).toBe(false);
-    expect<i32>(config.fallbackHeaderNames.length).toBe(0);
   });
 
   it("failure_status defaults to 500, 502, 503, 504", () => {
@@ -72,14 +71,12 @@ describe("circuit-breaker config: the seeds' services", () => {
       "\"minimum_requests\":20,\"window\":\"30s\",\"open_duration\":\"60s\",\"half_open_requests\":3," +
       "\"success_threshold\":2,\"max_concurrent_requests\":100,\"failure_status\":[429,503],\"timeout\":\"10s\"}," +
       "{\"name\":\"banking\",\"cluster\":\"banking\",\"failure_threshold\":5,\"open_duration\":\"30s\",\"timeout\":\"15s\"," +
-      "\"open_action\":{\"fallback_header\":{\"name\":\"X-Fallback\",\"value\":\"banking-dr\"}}," +
+      "\"open_action\":{\"fallback_filter_state\":{\"key\":\"wasm.cb.fallback\",\"value\":\"banking-dr\"}}," +
       "\"open_response\":{\"status\":429,\"body\":\"busy\"}}]," +
       "\"open_response\":{\"status\":503,\"body\":\"{}\",\"headers\":{\"Content-Type\":\"application/json\",\"x-a\":\"1\"}}}";
     const config = ok(json).config!;
     expect<string>(config.statPrefix).toBe("cb");
     expect<bool>(config.needsCluster).toBe(true);
-    expect<i32>(config.fallbackHeaderNames.length).toBe(1);
-    expect<string>(String.UTF8.decode(config.fallbackHeaderNames[0])).toBe("x-fallback");
 
     const credit = config.services[0];
     expect<string>(credit.name).toBe("credit-bureau");
@@ -103,8 +100,11 @@ describe("circuit-breaker config: the seeds' services", () => {
 
     const banking = config.services[1];
     expect<string>(banking.cluster!).toBe("banking");
-    expect<string>(banking.fallback!.name).toBe("x-fallback");
-    expect<string>(banking.fallback!.value).toBe("banking-dr");
+    expect<string>(banking.fallback!.key).toBe("wasm.cb.fallback");
+    expect<string>(banking.fallback!.path[0]).toBe("cb.fallback"); // Envoy adds "wasm." back
+    expect<i32>(banking.fallback!.path.length).toBe(1);
+    expect<string>(String.UTF8.decode(banking.fallback!.valueBytes)).toBe("banking-dr");
+    expect<bool>(credit.fallback === null).toBe(true);
     expect<string>(String.UTF8.decode(banking.timeoutMs!)).toBe("15000");
     // its own open_response wins; a body without headers gets Envoy's text/plain
     expect<u32>(banking.openResponse.status).toBe(429);
@@ -130,8 +130,8 @@ describe("circuit-breaker config: each rejection names the path and the reason",
     expect<string>(error(service("\"match\":{\"prefx\":\"/\"}"))).toBe("services[0].match.prefx: unknown field");
     expect<string>(error(service("\"open_response\":{\"code\":503}"))).toBe("services[0].open_response.code: unknown field");
     expect<string>(error(service("\"open_action\":{\"fallback\":{}}"))).toBe("services[0].open_action.fallback: unknown field");
-    expect<string>(error(service("\"open_action\":{\"fallback_header\":{\"name\":\"x\",\"value\":\"1\",\"v\":1}}")))
-      .toBe("services[0].open_action.fallback_header.v: unknown field");
+    expect<string>(error(service("\"open_action\":{\"fallback_filter_state\":{\"key\":\"wasm.x\",\"value\":\"1\",\"v\":1}}")))
+      .toBe("services[0].open_action.fallback_filter_state.v: unknown field");
   });
 
   it("rejects bad names", () => {
@@ -170,7 +170,7 @@ describe("circuit-breaker config: each rejection names the path and the reason",
     expect<string>(parseConfigString(service("\"failure_threshold\":0,\"slow_call_rate_threshold\":1")).error).toBe("");
   });
 
-  it("rejects bad open responses and fallback headers", () => {
+  it("rejects bad open responses and fail-over filter states", () => {
     expect<string>(error(service("\"open_response\":{\"status\":99}"))).toBe("services[0].open_response.status: expected an integer between 200 and 599");
     expect<string>(error("{\"services\":[{\"name\":\"a\"}],\"open_response\":{\"body\":1}}")).toBe("open_response.body: expected a string");
     expect<string>(error(service("\"open_response\":{\"headers\":{\"bad name\":\"1\"}}"))).toBe("services[0].open_response.headers[\"bad name\"]: expected a header name");
@@ -179,11 +179,22 @@ describe("circuit-breaker config: each rejection names the path and the reason",
     expect<string>(error(service("\"open_response\":{\"headers\":{\"X-Circuit-Breaker\":\"x\"}}"))).toBe("services[0].open_response.headers.X-Circuit-Breaker: set by the filter, cannot be configured");
     expect<string>(error(service("\"open_response\":{\"headers\":{\"x\":\"a\\nb\"}}"))).toBe("services[0].open_response.headers.x: expected a header value (no control characters)");
     expect<string>(error(service("\"open_response\":{\"headers\":{\"x\":1}}"))).toBe("services[0].open_response.headers.x: expected a string");
-    expect<string>(error(service("\"open_action\":{}"))).toBe("services[0].open_action.fallback_header: missing required field");
-    expect<string>(error(service("\"open_action\":{\"fallback_header\":{\"value\":\"1\"}}"))).toBe("services[0].open_action.fallback_header.name: missing required field");
-    expect<string>(error(service("\"open_action\":{\"fallback_header\":{\"name\":\"x y\",\"value\":\"1\"}}"))).toBe("services[0].open_action.fallback_header.name: expected a header name");
-    expect<string>(error(service("\"open_action\":{\"fallback_header\":{\"name\":\"x\",\"value\":\"\"}}"))).toBe("services[0].open_action.fallback_header.value: expected a non-empty string");
-    expect<string>(error(service("\"open_action\":{\"fallback_header\":{\"name\":\"x\",\"value\":\"a\\r\"}}"))).toBe("services[0].open_action.fallback_header.value: expected a header value (no control characters)");
+    expect<string>(error(service("\"open_action\":{}"))).toBe("services[0].open_action.fallback_filter_state: missing required field");
+    expect<string>(error(service("\"open_action\":{\"fallback_filter_state\":{\"value\":\"1\"}}"))).toBe("services[0].open_action.fallback_filter_state.key: missing required field");
+    const wantKey = "expected \"wasm.<name>\" (printable ASCII, no spaces)";
+    expect<string>(error(service("\"open_action\":{\"fallback_filter_state\":{\"key\":\"fallback\",\"value\":\"1\"}}"))).toBe("services[0].open_action.fallback_filter_state.key: " + wantKey);
+    expect<string>(error(service("\"open_action\":{\"fallback_filter_state\":{\"key\":\"wasm.\",\"value\":\"1\"}}"))).toBe("services[0].open_action.fallback_filter_state.key: " + wantKey);
+    expect<string>(error(service("\"open_action\":{\"fallback_filter_state\":{\"key\":\"wasm.a b\",\"value\":\"1\"}}"))).toBe("services[0].open_action.fallback_filter_state.key: " + wantKey);
+    expect<string>(error(service("\"open_action\":{\"fallback_filter_state\":{\"key\":\"wasm.a\\u0000\",\"value\":\"1\"}}"))).toBe("services[0].open_action.fallback_filter_state.key: " + wantKey);
+    expect<string>(error(service("\"open_action\":{\"fallback_filter_state\":{\"key\":\"wasm.x\",\"value\":\"\"}}"))).toBe("services[0].open_action.fallback_filter_state.value: expected a non-empty string");
+    expect<string>(error(service("\"open_action\":{\"fallback_filter_state\":{\"key\":\"wasm.x\",\"value\":\"a\\r\"}}"))).toBe("services[0].open_action.fallback_filter_state.value: expected no control characters");
+  });
+
+  it("names what replaced fallback_header (a client could forge the header and pick the fail-over route)", () => {
+    expect<string>(error(service("\"open_action\":{\"fallback_header\":{\"name\":\"x-fallback\",\"value\":\"1\"}}")))
+      .toBe("services[0].open_action.fallback_header: replaced by fallback_filter_state (a client can send a header itself; README \"circuit-breaker\")");
+    expect<string>(error("{\"services\":[{\"name\":\"a\"}],\"open_action\":{\"fallback_header\":{\"name\":\"x\",\"value\":\"1\"}}}"))
+      .toBe("open_action.fallback_header: replaced by fallback_filter_state (a client can send a header itself; README \"circuit-breaker\")");
   });
 
   it("reports errors inside match with their path", () => {

@@ -354,3 +354,40 @@ describe("bulkhead", () => {
     expect<Admission>(step.admission).toBe(Admission.RejectBulkhead);
   });
 });
+
+/** What shared.ts `observe` completes with: a ticket of the record's generation, holding no slot. */
+function observed(rec: CircuitRecord): Ticket {
+  const t = new Ticket();
+  t.admitted = true;
+  t.generation = rec.generation;
+  return t;
+}
+
+describe("an outcome the circuit did not admit (its cluster served a request routed elsewhere first)", () => {
+  it("CLOSED counts it as any call, and it can open the circuit", () => {
+    const s = svc("\"failure_threshold\":2,\"max_concurrent_requests\":5");
+    const rec = fresh(s);
+    complete(rec, s, observed(rec), outcome("fail"), T0, step);
+    expect<u32>(rec.consecutiveFailures).toBe(1);
+    expect<u32>(rec.inFlight).toBe(0); // it held no bulkhead slot
+    complete(rec, s, observed(rec), outcome("fail"), T0, step);
+    expect<i32>(rec.state).toBe(CircuitState.Open);
+    expect<Transition>(step.transition).toBe(Transition.ClosedToOpen);
+  });
+
+  it("OPEN and HALF_OPEN ignore it: it is no probe", () => {
+    const s = svc("\"failure_threshold\":1,\"half_open_requests\":1");
+    const rec = halfOpen(s);
+    const probe = ask(rec, s, T0 + 1);
+    expect<Admission>(step.admission).toBe(Admission.Probe);
+    complete(rec, s, observed(rec), outcome("fail"), T0 + 1, step);
+    expect<bool>(step.dirty).toBe(false);
+    expect<i32>(rec.state).toBe(CircuitState.HalfOpen);
+    expect<u32>(rec.probesInFlight).toBe(1);
+    complete(rec, s, probe, outcome("fail"), T0 + 1, step);
+    expect<i32>(rec.state).toBe(CircuitState.Open);
+    complete(rec, s, observed(rec), outcome("ok"), T0 + 2, step);
+    expect<bool>(step.dirty).toBe(false);
+    expect<i32>(rec.state).toBe(CircuitState.Open);
+  });
+});

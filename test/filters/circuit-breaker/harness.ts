@@ -2,7 +2,8 @@
  * Shared helpers of the circuit-breaker emulator suites: load build/circuit-breaker.wasm
  * in a `WasmEmulator` (fake clock) and drive whole requests through it.
  */
-import { WasmEmulator } from '../../../harness/host/emulator.ts';
+import { WasmEmulator, type EmulatorOptions } from '../../../harness/host/emulator.ts';
+import type { HostcallObserver } from '../../../harness/host/services.ts';
 import type { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import type { LocalReply, StreamInfo } from '../../../harness/host/filter.ts';
 import { ensureBuilt } from '../../sdk/build.ts';
@@ -24,8 +25,41 @@ export const CREDIT_BUREAU = {
   timeout: '10s',
 };
 
-export async function breaker(wasm: string, config: unknown, opts: { shared?: SharedState; startTimeMs?: number } = {}): Promise<WasmEmulator> {
+export async function breaker(wasm: string, config: unknown, opts: Partial<EmulatorOptions> & { shared?: SharedState } = {}): Promise<WasmEmulator> {
   return filterEmulator(ROOT_ID, wasm, config, opts);
+}
+
+/** One hostcall the module made: `proxy_get_property` and `proxy_set_property` with their path (and value). */
+export interface Hostcall {
+  name: string;
+  path?: string;
+  value?: string;
+}
+
+/**
+ * Records the module's hostcalls (names without `env.`): pass `onHostcall` to `breaker`,
+ * read `calls`, `clear()` between the steps a test compares.
+ */
+export function hostcallLog(): { onHostcall: HostcallObserver; calls: Hostcall[]; clear(): void; count(name: string): number } {
+  const calls: Hostcall[] = [];
+  const text = (wasm: Parameters<HostcallObserver>[2], ptr: number | bigint, len: number | bigint) =>
+    wasm.mem.bytes(Number(ptr), Number(len))?.toString('latin1').replaceAll('\0', '.');
+  return {
+    calls,
+    onHostcall: (key, args, wasm) => {
+      const name = key.replace(/^env\./, '');
+      if (name === 'proxy_get_property') calls.push({ name, path: text(wasm, args[0], args[1]) });
+      else if (name === 'proxy_set_property') calls.push({ name, path: text(wasm, args[0], args[1]), value: text(wasm, args[2], args[3]) });
+      else calls.push({ name });
+    },
+    clear: () => void calls.splice(0),
+    count: (name) => calls.filter((c) => c.name === name).length,
+  };
+}
+
+/** Sets the cluster the router resolved the stream's route to (`xds.cluster_name` from now on). */
+export function routeTo(emu: WasmEmulator, ex: Exchange, cluster: string | undefined): void {
+  emu.getStreamInfo(ex.id).clusterName = cluster;
 }
 
 /**

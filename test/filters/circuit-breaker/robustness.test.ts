@@ -44,7 +44,8 @@ describe('configuration rejected with one error line: circuit-breaker: <path>: <
     ['{"services":[{"name":"a","open_duration":"60"}]}', 'circuit-breaker: services[0].open_duration: expected a duration like "60s"'],
     ['{"services":[{"name":"a"},{"name":"b","failure_rate_threshold":150}]}', 'circuit-breaker: services[1].failure_rate_threshold: expected a number between 0 and 100'],
     ['{"services":[{"name":"a","failure_threshold":0}]}', 'circuit-breaker: services[0]: nothing to do: set failure_threshold, failure_rate_threshold, slow_call_rate_threshold or max_concurrent_requests above 0'],
-    ['{"services":[{"name":"a","open_action":{"fallback_header":{"name":"x"}}}]}', 'circuit-breaker: services[0].open_action.fallback_header.value: missing required field'],
+    ['{"services":[{"name":"a","open_action":{"fallback_header":{"name":"x-fallback","value":"1"}}}]}', 'circuit-breaker: services[0].open_action.fallback_header: replaced by fallback_filter_state (a client can send a header itself; README "circuit-breaker")'],
+    ['{"services":[{"name":"a","open_action":{"fallback_filter_state":{"key":"x-fallback","value":"1"}}}]}', 'circuit-breaker: services[0].open_action.fallback_filter_state.key: expected "wasm.<name>" (printable ASCII, no spaces)'],
     ['{"services":[{"name":"a","open_response":{"headers":{"retry-after":"1"}}}]}', 'circuit-breaker: services[0].open_response.headers.retry-after: set by the filter, cannot be configured'],
   ];
   it.each(cases)('%s', async (configuration, line) => {
@@ -94,7 +95,7 @@ describe('hostile input never traps', () => {
 
   it('handles huge and odd request headers, and callbacks in an unexpected order', async () => {
     const emu = await breaker(wasm, {
-      open_action: { fallback_header: { name: 'x-fallback', value: '1' } },
+      open_action: { fallback_filter_state: { key: 'wasm.circuit_breaker.fallback', value: '1' } },
       services: [{ ...CREDIT_BUREAU, match: { prefix: '/api/credit-bureau', headers: [{ name: 'x-tier', prefix: 'gold' }] } }],
     });
     const huge = 'v'.repeat(256 * 1024);
@@ -117,7 +118,10 @@ describe('hostile input never traps', () => {
 
   it('keeps memory flat over 100k requests through every state', async () => {
     const emu = await breaker(wasm, {
-      services: [{ ...CREDIT_BUREAU, failure_rate_threshold: 50, slow_call_rate_threshold: 90, max_concurrent_requests: 50, open_duration: '1s' }],
+      services: [
+        { name: 'by-cluster', cluster: 'elsewhere', failure_threshold: 1 }, // every stream keeps what the response picks again from
+        { ...CREDIT_BUREAU, failure_rate_threshold: 50, slow_call_rate_threshold: 90, max_concurrent_requests: 50, open_duration: '1s' },
+      ],
     });
     const memory = () => emu.plugin.wasm.mem.size;
     let opened = 0;

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LogLevel } from '../../../harness/host/abi.ts';
 import { FilterHeadersStatus } from '../../../harness/host/filter.ts';
-import { CREDIT_BUREAU, breaker, buildBreaker, call, finish, header, sharedState, start } from './harness.ts';
+import { CREDIT_BUREAU, breaker, buildBreaker, call, finish, header, hostcallLog, sharedState, start } from './harness.ts';
 
 let wasm = '';
 beforeAll(async () => {
@@ -275,35 +275,40 @@ describe('request headers', () => {
     expect(own.upstreamHeaders.filter(([k]) => k === 'x-envoy-upstream-rq-timeout-ms')).toEqual([['x-envoy-upstream-rq-timeout-ms', '2500']]);
   });
 
-  it('OPEN with a fallback header: the request goes on with it (route cache cleared) and the response says so', async () => {
+  it('OPEN with a fail-over filter state: sets it, clears the route cache, replies nothing; the response says so', async () => {
+    const log = hostcallLog();
     const emu = await breaker(wasm, {
-      services: [{ ...CREDIT_BUREAU, open_action: { fallback_header: { name: 'x-fallback', value: 'credit-bureau' } } }],
-    });
+      services: [{ ...CREDIT_BUREAU, open_action: { fallback_filter_state: { key: 'wasm.circuit_breaker.fallback', value: 'credit-bureau' } } }],
+    }, { onHostcall: log.onHostcall });
     for (let i = 0; i < 3; i++) call(emu, PATH, 503);
-    const ex = start(emu, PATH);
+    log.clear();
+    const ex = start(emu, PATH, { 'x-circuit-breaker': 'forged' });
     expect(ex.reply).toBeUndefined();
-    expect(header(ex.upstreamHeaders, 'x-fallback')).toBe('credit-bureau');
+    // Envoy stores proxy_set_property("circuit_breaker.fallback") as filter state wasm.circuit_breaker.fallback
+    expect(log.calls.filter((c) => c.name === 'proxy_set_property')).toEqual([{ name: 'proxy_set_property', path: 'circuit_breaker.fallback', value: 'credit-bureau' }]);
     expect(emu.getRouteCacheClears(ex.id)).toBeGreaterThan(0);
+    expect(header(ex.upstreamHeaders, 'x-circuit-breaker')).toBeUndefined();
     emu.callOnResponseHeaders(ex.id, { ':status': '503' }, true);
     expect(header(emu.getCurrentResponseHeaders(ex.id), 'x-circuit-breaker')).toBe('fallback');
     emu.completeHttpContext(ex.id);
     expect(emu.getCounterValue('circuit_breaker.credit-bureau.fallback')).toBe(1n);
-    // the fallback's failures do not count against the primary
+    // the fail-over's failures do not count against the primary
     emu.advanceClock(60_000);
-    const probe = call(emu, PATH, 200);
-    expect(header(probe.upstreamHeaders, 'x-fallback')).toBeUndefined();
+    log.clear();
+    call(emu, PATH, 200);
+    expect(log.count('proxy_set_property')).toBe(0);
     expect(sharedState(emu, 'credit-bureau')).toBe(2);
   });
 
-  it('strips a fallback header the client sent, on every request', async () => {
+  it('changes no request header a client sent, so the route Envoy resolved stays the one admission saw', async () => {
     const emu = await breaker(wasm, {
-      open_action: { fallback_header: { name: 'x-fallback', value: '1' } },
-      services: [CREDIT_BUREAU],
+      open_action: { fallback_filter_state: { key: 'wasm.circuit_breaker.fallback', value: '1' } },
+      services: [{ ...CREDIT_BUREAU, timeout: undefined }],
     });
-    const ex = call(emu, '/anything', 200, { 'x-fallback': '1' });
-    expect(header(ex.upstreamHeaders, 'x-fallback')).toBeUndefined();
-    const mine = call(emu, PATH, 200, { 'X-Fallback': 'forged' });
-    expect(header(mine.upstreamHeaders, 'x-fallback')).toBeUndefined();
+    const forged = { 'x-fallback': '1', 'X-Circuit-Breaker': 'fallback' };
+    const ex = call(emu, PATH, 200, forged);
+    expect(emu.getRouteCacheClears(ex.id)).toBe(0);
+    expect(header(ex.upstreamHeaders, 'x-fallback')).toBe('1');
   });
 });
 
