@@ -11,6 +11,9 @@
  * - `max_token_bytes` (default 8192): longer tokens are refused before decoding.
  * - `on_jwks_unavailable`: "deny" (default) or "allow", for every remote provider.
  * - `clock_skew_seconds: 0` means no leeway (Envoy reads 0 as its default of 60).
+ * - `forward_unverified` (default false): a credential no provider verified, on a request
+ *   let through anyway (`allow_missing_or_failed`, `on_jwks_unavailable: "allow"`), is
+ *   left in place instead of being removed.
  * - Provider names name metrics, so they hold letters, digits and `_` only.
  */
 import { ConfigArray, ConfigObject, ConfigReader, Duration } from "../../assembly/config";
@@ -18,7 +21,7 @@ import { RequestMatch, isToken, readMatch } from "../../assembly/match";
 import { asciiLowerCase } from "../../assembly/proxy-wasm/format";
 import { ALL_ALGS, Alg, AlgSet, algFromName } from "./algorithms";
 import { ClaimPath, ClaimRequirement, SubjectMatcher } from "./claims";
-import { LocationKind, TokenLocation } from "./extractor";
+import { LocationKind, RuleSource, TokenLocation, TokenSource } from "./extractor";
 import { JwkSet, parseJwksString } from "./jwks";
 import { HeaderName } from "./request";
 
@@ -89,6 +92,9 @@ export class Requirement {
 
 /** One entry of `rules`: the first whose `match` holds applies; no `requires`: no token needed. */
 export class Rule {
+  /** Where the providers of `requires` read credentials: every one there is checked (extractor.ts). */
+  sources: RuleSource[] = [];
+
   constructor(readonly match: RequestMatch, readonly requires: Requirement | null) {}
 }
 
@@ -100,6 +106,8 @@ export class JwtAuthConfig {
   cacheMaxEntries: i32 = 1000;
   allowWhenJwksUnavailable: bool = false;
   maxTokenBytes: i32 = 8192;
+  /** `forward_unverified`: leave credentials no provider verified in requests let through anyway. */
+  forwardUnverified: bool = false;
   /** Every header jwt-auth writes for upstream use: removed from each incoming request. */
   sanitizedHeaders: HeaderName[] = [];
   /**
@@ -121,7 +129,7 @@ export class ConfigResult {
   constructor(readonly config: JwtAuthConfig | null, readonly error: string) {}
 }
 
-const ROOT_FIELDS = ["providers", "rules", "bypass_cors_preflight", "cache", "on_jwks_unavailable", "max_token_bytes"];
+const ROOT_FIELDS = ["providers", "rules", "bypass_cors_preflight", "cache", "on_jwks_unavailable", "max_token_bytes", "forward_unverified"];
 const PROVIDER_FIELDS = [
   "issuer", "audiences", "local_jwks", "remote_jwks", "from_headers", "from_params", "from_cookies", "forward",
   "forward_payload_header", "claim_to_headers", "clock_skew_seconds", "max_lifetime_seconds", "require_expiration",
@@ -148,23 +156,27 @@ function readConfig(reader: ConfigReader): ConfigResult {
   config.bypassCorsPreflight = root.optionalBool("bypass_cors_preflight", false);
   config.maxTokenBytes = <i32>root.optionalInteger("max_token_bytes", 8192, 256, 1 << 20);
   config.allowWhenJwksUnavailable = root.enumString("on_jwks_unavailable", ["deny", "allow"], 0) == 1;
+  config.forwardUnverified = root.optionalBool("forward_unverified", false);
   const cache = root.optionalObject("cache", ["max_entries"]);
   if (cache !== null) config.cacheMaxEntries = <i32>cache.optionalInteger("max_entries", 1000, 0, 1000000);
 
   const providers = root.map("providers", 1);
   for (let i = 0; i < providers.length && reader.ok; i++) {
-    const provider = readProvider(providers.objectAt(i, PROVIDER_FIELDS), providers.keyAt(i), providers.pathAt(i));
-    provider.index = i;
-    config.providers.push(provider);
+    config.providers.push(readProvider(providers.objectAt(i, PROVIDER_FIELDS), providers.keyAt(i), i));
   }
-  if (reader.ok) checkHeaderUse(reader, config);
+  if (reader.ok) {
+    checkHeaderUse(reader, config);
+    shareSources(config);
+  }
 
   const rules = root.requiredArray("rules", 1);
   for (let i = 0; i < rules.length && reader.ok; i++) {
-    const rule = rules.objectAt(i, ["match", "requires"]);
-    const match = readMatch(rule);
-    const requires = rule.optionalObject("requires", REQUIREMENT_FIELDS);
-    config.rules.push(new Rule(match, requires === null ? null : readRequirement(requires, config, 0)));
+    const entry = rules.objectAt(i, ["match", "requires"]);
+    const match = readMatch(entry);
+    const requires = entry.optionalObject("requires", REQUIREMENT_FIELDS);
+    const rule = new Rule(match, requires === null ? null : readRequirement(requires, config, 0));
+    if (reader.ok && rule.requires !== null) rule.sources = ruleSources(rule.requires!, config);
+    config.rules.push(rule);
   }
   if (!reader.ok) return new ConfigResult(null, reader.error);
   config.sanitizeFirst = mustSanitizeFirst(config);
@@ -193,8 +205,9 @@ function readHeaderName(obj: ConfigObject, field: string): HeaderName | null {
   return name;
 }
 
-function readProvider(obj: ConfigObject, name: string, path: string): Provider {
+function readProvider(obj: ConfigObject, name: string, index: i32): Provider {
   const p = new Provider();
+  p.index = index;
   p.name = name;
   if (!isProviderName(name)) {
     obj.failHere("provider names may hold letters, digits and '_' only (they name metrics)");
@@ -288,6 +301,68 @@ function readLocations(obj: ConfigObject, p: Provider): void {
     p.locations.push(new TokenLocation(LocationKind.Header, new HeaderName("authorization"), "Bearer "));
     p.locations.push(new TokenLocation(LocationKind.Param, new HeaderName("access_token")));
   }
+  for (let i = 0; i < p.locations.length; i++) unchecked(p.locations[i]).provider = p.index;
+}
+
+/** Gives every location of one kind and name the same `TokenSource` (a rule reads each once). */
+function shareSources(config: JwtAuthConfig): void {
+  const seen = new Array<TokenSource>();
+  const providers = config.providers;
+  for (let i = 0; i < providers.length; i++) {
+    const locations = unchecked(providers[i]).locations;
+    for (let j = 0; j < locations.length; j++) {
+      const l = unchecked(locations[j]);
+      let shared: TokenSource | null = null;
+      for (let k = 0; k < seen.length && shared === null; k++) {
+        const s = unchecked(seen[k]);
+        if (s.kind == l.kind && s.name.name == l.name.name) shared = s;
+      }
+      if (shared === null) seen.push(l.source);
+      else l.source = shared;
+    }
+  }
+}
+
+/**
+ * The token sources of a rule's providers, headers first, then parameters, then cookies,
+ * each with the locations reading it; a source is tolerated when every provider reading
+ * it appears in the rule only under `allow_missing_or_failed`.
+ */
+function ruleSources(requires: Requirement, config: JwtAuthConfig): RuleSource[] {
+  // Per provider: 0 not in the rule, 1 only under allow_missing_or_failed, 2 elsewhere too.
+  const use = new StaticArray<i32>(config.providers.length);
+  markProviders(requires, false, use);
+  const out = new Array<RuleSource>();
+  for (let kind = LocationKind.Header; kind <= LocationKind.Cookie; kind++) {
+    for (let i = 0; i < config.providers.length; i++) {
+      if (use[i] == 0) continue;
+      const locations = unchecked(config.providers[i]).locations;
+      for (let j = 0; j < locations.length; j++) {
+        const l = unchecked(locations[j]);
+        if (l.kind != kind) continue;
+        let where: RuleSource | null = null;
+        for (let k = 0; k < out.length && where === null; k++) if (unchecked(out[k]).source === l.source) where = unchecked(out[k]);
+        if (where === null) {
+          where = new RuleSource(l.source);
+          where.tolerated = true;
+          out.push(where);
+        }
+        where.readers.push(l);
+        if (use[i] == 2) where.tolerated = false;
+      }
+    }
+  }
+  return out;
+}
+
+function markProviders(node: Requirement, tolerant: bool, use: StaticArray<i32>): void {
+  const p = node.provider;
+  if (node.kind == RequirementKind.Provider) {
+    if (p !== null) use[p.index] = max(use[p.index], tolerant ? 1 : 2);
+    return;
+  }
+  const below = tolerant || (node.kind == RequirementKind.Any && node.allowMissingOrFailed);
+  for (let i = 0; i < node.children.length; i++) markProviders(unchecked(node.children[i]), below, use);
 }
 
 /**

@@ -3,34 +3,41 @@
  * time. The root context keeps one and points it at the stream it evaluates (`use`), so
  * the request path allocates no view per request, and a stream paused for keys is
  * evaluated from the root exactly as from its own callback: every call makes that
- * stream's context the effective one first. Values read for `match` conditions are
- * fetched once per stream (assembly/match `HostRequestHeaders`); edits forget them.
+ * stream's context the effective one first.
  *
- * Token headers are read as bytes into buffers this view reuses from request to request
- * (no allocation per token), once per name per evaluation however many providers read
- * them; `restart` starts an evaluation. The two raw reads below (`proxy_get_header_map_value`
- * into a caller's buffer, and a presence test) stand in for SDK `HeaderMap` methods the
- * SDK does not have yet (it copies every value into a new ArrayBuffer, and tests
- * presence only by a string name it encodes per call).
+ * The request is read as its whole header map (`proxy_get_header_map_pairs`, spec
+ * v0.2.1 "HTTP fields"), copied into a buffer this view reuses from request to request:
+ * `proxy_get_header_map_value` answers the first value of a repeated header only (Envoy
+ * context.cc `getHeaderMapValue`), and a second `x-service-token` field must be checked
+ * too. One read serves `:path` and `:method` (rule matching), every token location of an
+ * evaluation and the presence tests of the headers jwt-auth removes (`hadHeader`); an
+ * edit makes the next value read fetch the map again. Other headers a `match` reads
+ * come from assembly/match `HostRequestHeaders`, once per stream; edits forget them.
+ * These raw reads stand in for SDK `HeaderMap` methods the SDK does not have (its
+ * `getAll` decodes every entry into new strings).
  */
 import { HostRequestHeaders } from "../../assembly/match/host";
 import { HttpContext, MapType, WasmResult } from "../../assembly/proxy-wasm";
-import { proxy_get_header_map_value } from "../../assembly/proxy-wasm/abi/imports";
+import { proxy_get_header_map_pairs, proxy_get_header_map_value } from "../../assembly/proxy-wasm/abi/imports";
 import { RET_PTR, RET_SIZE, hostMemoryMark, releaseHostMemory, returnedRange } from "../../assembly/proxy-wasm/abi/memory";
+import { validatePairs } from "../../assembly/proxy-wasm/abi/pairs";
+import { sameBytes } from "./bytes";
 import { AuthRequest, HeaderBytes, HeaderName } from "./request";
 
-/** Most header names remembered per evaluation (a provider reads a handful). */
-const MAX_READS = 16;
+const PATH = new HeaderName(":path");
+const METHOD = new HeaderName(":method");
 
 export class HostAuthRequest extends AuthRequest {
   private readonly view: HostRequestHeaders;
-  /** Values read in this evaluation, by name (null: absent); cleared by edits. */
-  private readonly readNames: StaticArray<HeaderName | null> = new StaticArray<HeaderName | null>(MAX_READS);
-  private readonly readValues: StaticArray<HeaderBytes | null> = new StaticArray<HeaderBytes | null>(MAX_READS);
-  private reads: i32 = 0;
-  /** Buffers for the values read in this evaluation, reused by the next one. */
-  private readonly pool: HeaderBytes[] = [];
-  private pooled: i32 = 0;
+  /** `:path` and `:method` decoded from `fields`, until an edit. */
+  private pathValue: string | null = null;
+  private methodValue: string | null = null;
+  private readonly scratch: HeaderBytes = new HeaderBytes();
+  /** The serialized request header map (spec "Serialization"), `fieldsSize` bytes; -1: not read in this evaluation. */
+  private fields: Uint8Array = new Uint8Array(1024);
+  private fieldsSize: i32 = -1;
+  /** Whether `fields` is the map as it is now (no edit since it was read). */
+  private fieldsCurrent: bool = false;
   /** Whether the match view may hold values read since it was last cleared. */
   private viewUsed: bool = false;
 
@@ -48,24 +55,23 @@ export class HostAuthRequest extends AuthRequest {
     return this;
   }
 
-  /** Starts an evaluation: forgets every value read, and reuses their buffers. */
+  /** Starts an evaluation: forgets every value read (their buffer is reused). */
   restart(): HostAuthRequest {
-    this.forgetView();
-    this.reads = 0;
-    this.pooled = 0;
+    this.edited();
+    this.fieldsSize = -1;
     return this;
   }
 
   path(): string {
-    this.stream.activate();
-    this.viewUsed = true;
-    return this.view.path();
+    let path = this.pathValue;
+    if (path === null) this.pathValue = path = this.text(PATH);
+    return path;
   }
 
   method(): string {
-    this.stream.activate();
-    this.viewUsed = true;
-    return this.view.method();
+    let method = this.methodValue;
+    if (method === null) this.methodValue = method = this.text(METHOD);
+    return method;
   }
 
   header(name: string): string | null {
@@ -74,29 +80,14 @@ export class HostAuthRequest extends AuthRequest {
     return this.view.header(name);
   }
 
-  headerBytes(name: HeaderName): HeaderBytes | null {
-    const n = this.reads;
-    for (let i = 0; i < n; i++) if (unchecked(this.readNames[i]) === name) return unchecked(this.readValues[i]);
-    this.stream.activate();
-    const utf8 = name.utf8;
-    const mark = hostMemoryMark();
-    const r = proxy_get_header_map_value(MapType.HttpRequestHeaders, changetype<usize>(utf8), <usize>utf8.byteLength, RET_PTR, RET_SIZE);
-    let value: HeaderBytes | null = null;
-    if (r == WasmResult.Ok && returnedRange(mark)) {
-      const size = <i32>load<usize>(RET_SIZE);
-      value = this.buffer(size);
-      memory.copy(value.bytes.dataStart, load<usize>(RET_PTR), <usize>size);
-    }
-    releaseHostMemory(mark);
-    if (n < MAX_READS) {
-      unchecked((this.readNames[n] = name));
-      unchecked((this.readValues[n] = value));
-      this.reads = n + 1;
-    }
-    return value;
+  /** Views into the copy of the header map: valid until the next read after an edit. */
+  headerValue(name: HeaderName, nth: i32, out: HeaderBytes): bool {
+    if (!this.fieldsCurrent) this.readFields();
+    return this.find(name, nth, out);
   }
 
-  hasHeader(name: HeaderName): bool {
+  hadHeader(name: HeaderName): bool {
+    if (this.fieldsSize >= 0) return this.find(name, 0, null);
     this.stream.activate();
     const utf8 = name.utf8;
     const mark = hostMemoryMark();
@@ -125,31 +116,69 @@ export class HostAuthRequest extends AuthRequest {
     this.edited();
   }
 
-  /** After an edit: values read before may be stale (their buffers stay theirs until `restart`). */
-  private edited(): void {
-    this.forgetView();
-    this.reads = 0;
+  /** The first value of `name` as a string ("" when absent). */
+  private text(name: HeaderName): string {
+    const value = this.scratch;
+    if (!this.headerValue(name, 0, value)) return "";
+    return String.UTF8.decodeUnsafe(value.bytes.dataStart + <usize>value.start, <usize>(value.end - value.start));
   }
 
-  private forgetView(): void {
+  /** After an edit: what was read may be stale. */
+  private edited(): void {
+    this.fieldsCurrent = false;
+    this.pathValue = null;
+    this.methodValue = null;
     if (this.viewUsed) {
       this.view.forget();
       this.viewUsed = false;
     }
   }
 
-  /** The next pooled buffer, holding at least `size` bytes, with its length set to `size`. */
-  private buffer(size: i32): HeaderBytes {
-    const pool = this.pool;
-    const i = this.pooled++;
-    if (i == pool.length) pool.push(new HeaderBytes(new Uint8Array(size < 256 ? 256 : size), size));
-    const b = unchecked(pool[i]);
-    if (b.bytes.length < size) {
-      let capacity = b.bytes.length << 1;
-      while (capacity < size) capacity <<= 1;
-      b.bytes = new Uint8Array(capacity);
+  /** Copies the request header map into `fields` (an empty map when the host has none, or sends a malformed one). */
+  private readFields(): void {
+    this.stream.activate();
+    const mark = hostMemoryMark();
+    let size = 0;
+    if (returnedRange(mark, proxy_get_header_map_pairs(MapType.HttpRequestHeaders, RET_PTR, RET_SIZE))) {
+      const ptr = load<usize>(RET_PTR);
+      const got = load<usize>(RET_SIZE);
+      if (validatePairs(ptr, got) > 0) {
+        size = <i32>got;
+        if (this.fields.length < size) {
+          let capacity = this.fields.length << 1;
+          while (capacity < size) capacity <<= 1;
+          this.fields = new Uint8Array(capacity);
+        }
+        memory.copy(this.fields.dataStart, ptr, got);
+      }
+      releaseHostMemory(mark);
     }
-    b.length = size;
-    return b;
+    this.fieldsSize = size;
+    this.fieldsCurrent = true;
+  }
+
+  /** Finds value `nth` of `name` in `fields` (validated when read), into `out` when given. */
+  private find(name: HeaderName, nth: i32, out: HeaderBytes | null): bool {
+    if (this.fieldsSize == 0) return false;
+    const base = this.fields.dataStart;
+    const want = changetype<usize>(name.utf8);
+    const wantLen = <u32>name.utf8.byteLength;
+    const n = load<u32>(base);
+    let sizes = base + 4;
+    let data = sizes + (<usize>n << 3);
+    for (let i: u32 = 0; i < n; i++, sizes += 8) {
+      const nameLen = load<u32>(sizes);
+      const valueLen = load<u32>(sizes, 4);
+      if (nameLen == wantLen && sameBytes(data, want, <i32>wantLen) && nth-- == 0) {
+        if (out !== null) {
+          out.bytes = this.fields;
+          out.start = <i32>(data + <usize>nameLen + 1 - base);
+          out.end = out.start + <i32>valueLen;
+        }
+        return true;
+      }
+      data += <usize>nameLen + <usize>valueLen + 2;
+    }
+    return false;
   }
 }

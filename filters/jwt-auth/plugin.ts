@@ -8,11 +8,11 @@ import {
   logError,
 } from "../../assembly/proxy-wasm";
 import { Authenticator } from "./authenticator";
-import { JwtAuthConfig, Requirement, parseConfig } from "./config";
+import { JwtAuthConfig, Rule, parseConfig } from "./config";
 import { JwksCache } from "./jwks-cache";
 import { HostAuthRequest } from "./host-request";
 import { Reason, isDenial, reasonInfo } from "./reasons";
-import { Verdict, evaluate } from "./requirements";
+import { Verdict, evaluateRule } from "./requirements";
 import { challenge, denialBody, denialDetails } from "./response";
 import { MetricStats } from "./metrics";
 import { Stats } from "./stats";
@@ -94,8 +94,9 @@ export class JwtAuthRoot extends RootContext {
       return Outcome.Denied;
     }
     const verdict = this.verdict;
-    auth.begin(this.requestOf(stream), <i64>getCurrentTimeMilliseconds(), stream.waits);
-    evaluate(stream.requires!, auth, verdict);
+    const rule = stream.rule!;
+    auth.begin(this.requestOf(stream), rule, <i64>getCurrentTimeMilliseconds(), stream.waits);
+    evaluateRule(rule, auth, verdict);
     const reason = verdict.reason;
     if (reason == Reason.Pending) {
       stream.waits = auth.waitsToKeep();
@@ -160,7 +161,8 @@ const ALL_WRITTEN: u64 = u64.MAX_VALUE;
 
 /** One request: match a rule, evaluate it, sanitize (index.ts has the whole path). */
 export class JwtAuthStream extends HttpContext {
-  requires: Requirement | null = null;
+  /** The rule that applies (one with `requires`). */
+  rule: Rule | null = null;
   /** While paused: the key fetches it waits for (Authenticator.waitsToKeep). */
   waits: StaticArray<u32> | null = null;
   /** Whether the incoming copies of the headers jwt-auth writes are gone (`sanitize`). */
@@ -182,19 +184,19 @@ export class JwtAuthStream extends HttpContext {
       return FilterHeadersStatus.Continue;
     }
     const rules = config.rules;
-    let requires: Requirement | null = null;
+    let matched: Rule | null = null;
     for (let i = 0, n = rules.length; i < n; i++) {
       const rule = unchecked(rules[i]);
       if (rule.match.matches(request)) {
-        requires = rule.requires;
+        matched = rule;
         break;
       }
     }
-    if (requires === null) {
+    if (matched === null || matched.requires === null) {
       this.sanitize(0);
       return FilterHeadersStatus.Continue;
     }
-    this.requires = requires;
+    this.rule = matched;
     const outcome = plugin.run(this);
     if (outcome == Outcome.Allowed) return FilterHeadersStatus.Continue;
     if (outcome == Outcome.Pending) plugin.wait(this);
@@ -218,7 +220,7 @@ export class JwtAuthStream extends HttpContext {
     for (let i = 0, n = names.length; i < n; i++) {
       if (i < 64 && (written >> <u64>i) & 1) continue;
       const name = unchecked(names[i]);
-      if (request.hasHeader(name)) request.removeHeader(name);
+      if (request.hadHeader(name)) request.removeHeader(name);
     }
   }
 

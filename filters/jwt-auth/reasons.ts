@@ -13,6 +13,10 @@
  *   `claims` requirements and the provider's `subjects`.
  * - A missing token: 401, no `error` attribute in `www-authenticate` (RFC 6750 §3.1),
  *   `"error":"missing_token"` in the body.
+ * - 401 `invalid_token` for requests whose credentials cannot name one identity: two
+ *   different tokens verified by one provider (`jwt_ambiguous`), more credentials than
+ *   are checked (`jwt_too_many`), and `jwt_bad_format` for a value at a token location
+ *   that no location's `value_prefix` starts (`Basic ...` in `authorization`).
  */
 
 /** Authentication outcomes. `Ok` allows; `Pending` waits for keys; the rest deny. */
@@ -50,6 +54,8 @@ export enum Reason {
   JwtIatRequired,
   JwtLifetimeTooLong,
   JwtAudienceNotAllowed,
+  JwtAmbiguous,
+  JwtTooMany,
   JwtSubjectNotAllowed,
   JwtClaimsNotSatisfied,
 }
@@ -117,6 +123,8 @@ const TABLE: StaticArray<ReasonInfo> = [
   row("jwt_iat_required", 401, INVALID, "Jwt payload [iat] field is required by max_lifetime_seconds"),
   row("jwt_lifetime_too_long", 401, INVALID, "Jwt lifetime is longer than max_lifetime_seconds"),
   row("jwt_audience_not_allowed", 401, INVALID, "Audiences in Jwt are not allowed"),
+  row("jwt_ambiguous", 401, INVALID, "Jwts of more than one identity for one provider"),
+  row("jwt_too_many", 401, INVALID, "More Jwts in the request than are checked"),
   row("jwt_subject_not_allowed", 403, SCOPE, "Jwt subject is not allowed"),
   row("jwt_claims_not_satisfied", 403, SCOPE, "Jwt claims do not satisfy the requirement"),
 ];

@@ -20,20 +20,28 @@ export class HeaderName {
 }
 
 /**
- * A header value as bytes: `bytes[0..length)`. `bytes` may be longer (a buffer the
+ * A header value as bytes: `bytes[start..end)`. `bytes` may be longer (a buffer the
  * request reuses); the value stays valid for the evaluation it was read in.
  */
 export class HeaderBytes {
-  constructor(public bytes: Uint8Array, public length: i32) {}
+  constructor(public bytes: Uint8Array = new Uint8Array(0), public start: i32 = 0, public end: i32 = 0) {}
 }
 
 /** The request as jwt-auth sees it: `RequestHeaders` (match conditions) plus token bytes and edits. */
 export abstract class AuthRequest extends RequestHeaders {
-  /** The first value of header `name` as bytes, or null when absent. */
-  abstract headerBytes(name: HeaderName): HeaderBytes | null;
+  /**
+   * Value number `nth` (from 0, in the order of the request's fields) of header `name`
+   * into `out`; false when the header has fewer values. Every field of a repeated header
+   * counts: Envoy's `proxy_get_header_map_value` gives only the first one.
+   */
+  abstract headerValue(name: HeaderName, nth: i32, out: HeaderBytes): bool;
 
-  /** Whether the request has header `name` (its value is not read). */
-  abstract hasHeader(name: HeaderName): bool;
+  /**
+   * Whether the request has header `name` (its value is not read), as of the last read
+   * of the request in this evaluation: for the headers jwt-auth removes unless it wrote
+   * them (`JwtAuthStream.sanitize`), which its own edits never touch.
+   */
+  abstract hadHeader(name: HeaderName): bool;
 
   /** Removes every value of `name`. */
   abstract removeHeader(name: HeaderName): void;

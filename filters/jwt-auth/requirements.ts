@@ -1,28 +1,44 @@
 /**
  * The requirement tree of a rule (`requires`), after Envoy's jwt_authn verifier
  * (source/extensions/filters/http/jwt_authn/verifier.cc):
- * - `provider_name`: the provider's tokens must all verify, and each must satisfy the
- *   node's `claims` (else 403 `jwt_claims_not_satisfied`);
+ * - `provider_name`: the provider verified one identity (authenticator.ts), and its
+ *   token satisfies the node's `claims` (else 403 `jwt_claims_not_satisfied`);
  * - `requires_all`: every child must pass; the first refusal is the answer;
  * - `requires_any`: the first child that passes allows. When all fail, the answer is
- *   the most telling refusal (after Envoy AnyVerifierImpl, see `telling`): any other
- *   error (the last such one), else the first "unknown issuer" or "no fitting key",
- *   else the first "missing" (whose provider the refusal is counted for);
+ *   the most telling refusal (after Envoy AnyVerifierImpl, see extractor.ts `telling`):
+ *   any other error (the last such one), else the first "unknown issuer" or "no
+ *   fitting key", else the first "missing" (whose provider the refusal is counted for);
  *   then `allow_missing_or_failed` allows anyway, and `allow_missing` allows when that
  *   answer is "missing".
  * A child waiting for keys (`Pending`) makes the node wait unless another child
- * already allows (any) or refuses (all).
+ * already allows (any) or refuses (all). The providers that satisfied the tree, in its
+ * order, are recorded with the authenticator (only the passing child of a
+ * `requires_any` counts): they write the claim headers.
+ *
+ * `evaluateRule` adds what the tree alone does not see: a request with more credentials
+ * than are checked is refused first, and an allowed one still needs every credential
+ * verified (`Authenticator.checkCredentials`). A credential that failed also turns a
+ * 403 (a verified token without the rule's claims) into its 401: the request carried a
+ * bad credential, which is the first thing to tell.
  */
-import { Authenticator } from "./authenticator";
+import { Authenticator, Verdict } from "./authenticator";
 import { ClaimRequirement } from "./claims";
-import { Requirement, RequirementKind } from "./config";
+import { Requirement, RequirementKind, Rule } from "./config";
+import { telling } from "./extractor";
 import { Jwt } from "./jwt";
-import { Reason, isDenial } from "./reasons";
+import { Reason, isDenial, reasonInfo } from "./reasons";
 
-/** The outcome of a requirement: a reason, and the provider it is attributed to (-1: none). */
-export class Verdict {
-  reason: Reason = Reason.Ok;
-  provider: i32 = -1;
+export { Verdict } from "./authenticator";
+
+/** Evaluates the requirement of `rule` (which has one) for the request `auth` was begun with; the outcome goes to `out`. */
+export function evaluateRule(rule: Rule, auth: Authenticator, out: Verdict): void {
+  if (auth.tooMany) {
+    out.reason = Reason.JwtTooMany;
+    out.provider = -1;
+    return;
+  }
+  evaluate(rule.requires!, auth, out);
+  if (out.reason == Reason.Ok || (isDenial(out.reason) && reasonInfo(out.reason).status == 403)) auth.checkCredentials(out);
 }
 
 /** Evaluates `node` for the request `auth` was begun with; the outcome goes to `out`. */
@@ -47,16 +63,15 @@ function evaluateProvider(node: Requirement, auth: Authenticator, out: Verdict):
     out.reason = o.reason;
     return;
   }
+  const jwt = o.jwt!;
   const claims = node.claims;
-  for (let i = 0, n = o.jwts.length; i < n; i++) {
-    const jwt = unchecked(o.jwts[i]);
-    for (let c = 0, m = claims.length; c < m; c++) {
-      if (!holds(unchecked(claims[c]), jwt)) {
-        out.reason = Reason.JwtClaimsNotSatisfied;
-        return;
-      }
+  for (let c = 0, m = claims.length; c < m; c++) {
+    if (!holds(unchecked(claims[c]), jwt)) {
+      out.reason = Reason.JwtClaimsNotSatisfied;
+      return;
     }
   }
+  auth.satisfiedBy(p);
   out.reason = Reason.Ok;
 }
 
@@ -92,28 +107,17 @@ function evaluateAll(node: Requirement, auth: Authenticator, out: Verdict): void
   out.provider = pending ? pendingProvider : -1;
 }
 
-/**
- * How much a refusal says: "missing" least, then the two ways of saying "this token is
- * another provider's" (its issuer, or no key of this provider fits its kid and alg),
- * then any other error. Envoy ranks only the issuer so; with two providers sharing a
- * header and an issuer (user tokens RS256, service tokens HS256), ranking the key miss
- * alike keeps a user token's real refusal (403 claims) from being hidden by the service
- * provider's "no key for RS256".
- */
-function telling(r: Reason): i32 {
-  if (r == Reason.JwtMissing) return 0;
-  return r == Reason.JwtUnknownIssuer || r == Reason.JwksKidAlgMismatch ? 1 : 2;
-}
-
 function evaluateAny(node: Requirement, auth: Authenticator, out: Verdict): void {
   let pending = false;
   let final = Reason.JwtMissing;
   let finalProvider = -1;
   const children = node.children;
+  const mark = auth.satisfiedMark;
   for (let i = 0, n = children.length; i < n; i++) {
     evaluate(unchecked(children[i]), auth, out);
     const r = out.reason;
     if (r == Reason.Ok) return;
+    auth.unsatisfy(mark);
     if (r == Reason.Pending) {
       pending = true;
       continue;

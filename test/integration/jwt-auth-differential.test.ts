@@ -4,6 +4,9 @@
 // disagreement): valid tokens of every algorithm, tampered signatures, payloads and
 // headers, wrong keys, unknown kids, expired and not-yet-valid tokens, wrong issuers and
 // audiences, algorithm confusion and "none"; every decision (allow, 401, 403) must agree.
+// Cases of two credentials (the token in `authorization` and in `?access_token=` too)
+// follow the rule that every credential is verified and one provider names one identity:
+// the same token twice is judged as one, a second, different token (valid or not) is 401.
 //
 // The oracle is jose's `jwtVerify` (signature, `iss`, `aud`, `exp`/`nbf` with the same 60 s
 // tolerance); key selection follows filters.md (a `kid` selects, else every key of a
@@ -126,6 +129,8 @@ interface Case {
   kind: string;
   token: string;
   path: string;
+  /** A second credential, sent as `?access_token=`. */
+  param?: string;
 }
 
 /** One generated case (see the kinds below); `now` is the oracle's and the tokens' clock. */
@@ -139,9 +144,18 @@ async function generate(rnd: () => number, now: number): Promise<Case> {
   const path = rnd() < 0.3 ? '/scoped' : '/resource';
   const kidOf = (x: Entry) => (x.jwk.kid === undefined || rnd() < 0.15 ? null : x.jwk.kid);
   const signWith = async (x: Entry, a: Alg, payload: JWTPayload, kid: string | null = kidOf(x)) => sign({ ...x.key, alg: a, key: await signer(x, a) }, payload, { kid });
-  const kinds = ['valid', 'valid', 'valid', 'sig', 'payload', 'header', 'wrong-key', 'unknown-kid', 'expired', 'not-yet', 'issuer', 'audience', 'missing', 'confusion', 'none', 'garbage'];
+  const kinds = ['valid', 'valid', 'valid', 'sig', 'payload', 'header', 'wrong-key', 'unknown-kid', 'expired', 'not-yet', 'issuer', 'audience', 'missing', 'confusion', 'none', 'garbage', 'repeat', 'second'];
   const kind = pick(kinds);
   switch (kind) {
+    case 'repeat': {
+      const token = await signWith(e, alg, claims);
+      return { kind, token, path, param: token };
+    }
+    case 'second': {
+      const other = await signWith(e, alg, { ...claims, sub: rnd() < 0.5 ? claims.sub : 'someone-else', jti: String(rnd()) });
+      const [h, p, sig] = other.split('.');
+      return { kind, token: await signWith(e, alg, claims), path, param: rnd() < 0.5 ? other : `${h}.${p}.${sig.slice(0, -4)}` };
+    }
     case 'valid':
       return { kind, token: await signWith(e, alg, claims), path };
     case 'sig': {
@@ -198,7 +212,8 @@ async function generate(rnd: () => number, now: number): Promise<Case> {
 }
 
 async function filterStatus(c: Case): Promise<number> {
-  const res = await pool.request({ path: c.path, method: 'GET', headers: c.token ? { authorization: `Bearer ${c.token}` } : {} });
+  const path = c.param === undefined ? c.path : `${c.path}?access_token=${encodeURIComponent(c.param)}`;
+  const res = await pool.request({ path, method: 'GET', headers: c.token ? { authorization: `Bearer ${c.token}` } : {} });
   await res.body.dump();
   return res.statusCode;
 }
@@ -257,7 +272,8 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle(`jwt-auth on Envoy against jose (seed
     const now = Math.floor(Date.now() / 1000);
     const cases: Case[] = [];
     for (let i = 0; i < CASES; i++) cases.push(await generate(rnd, now));
-    const expected = await Promise.all(cases.map((c) => oracle(c.token, c.path, now)));
+    // Two credentials: one identity if they are the same token, else refused.
+    const expected = await Promise.all(cases.map((c) => (c.param !== undefined && c.param !== c.token ? 401 : oracle(c.token, c.path, now))));
     const actual: number[] = new Array(cases.length);
     let next = 0;
     await Promise.all(Array.from({ length: 32 }, async () => {
@@ -267,7 +283,7 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle(`jwt-auth on Envoy against jose (seed
     const byKind: Record<string, number> = {};
     for (const c of cases) byKind[c.kind] = (byKind[c.kind] ?? 0) + 1;
     expect(disagreements.slice(0, 5), `seed ${SEED}: ${disagreements.length} disagreements (rerun with JWT_DIFF_SEED=${SEED})`).toEqual([]);
-    expect(Object.keys(byKind).length, JSON.stringify(byKind)).toBe(14); // every kind of case was generated
+    expect(Object.keys(byKind).length, JSON.stringify(byKind)).toBe(16); // every kind of case was generated
     expect(expected.filter((s) => s === 200).length).toBeGreaterThan(CASES / 10); // the oracle allows a fair share
     expect(expected.filter((s) => s === 403).length).toBeGreaterThan(0);
   }, 120_000);

@@ -3,17 +3,25 @@
 // lease: without it every worker fetches), unknown-kid refetch and cache_duration refresh,
 // fetch failures (a 503, a timeout Envoy's router answers 504), gRPC clients getting
 // UNAUTHENTICATED / PERMISSION_DENIED and per-method permissions on the demo's
-// ProjectService, and the metrics on /stats/prometheus. Reported as skipped, with the
-// reason, where there is no Envoy.
+// ProjectService, and the metrics on /stats/prometheus. Then the credential attacks of
+// "Hardening on Envoy" on the jwt-auth configurations of envoy/mesh.yaml and
+// envoy/jwt-auth.yaml, over HTTP/1.1 and HTTP/2, with what the upstream received. Reported
+// as skipped, with the reason, where there is no Envoy.
+import http2 from 'node:http2';
+import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
+import { demoJwks } from '../../harness/demo/keys.ts';
 import { callProject, projectClient, startProjectService, type ProjectServer } from '../../harness/demo/projects.ts';
+import { mintDemoToken } from '../../harness/demo/token.ts';
+import { readConfigFile } from '../../harness/envoy/config-file.ts';
 import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
 import { delay, startUpstream, status, type Upstream } from '../../harness/upstream/index.ts';
 import { AUDIENCE, ISSUER, type SigningKey, buildJwtAuth, claims, jwksOf, makeKey, sign, wasmFilter } from '../filters/jwt-auth/harness.ts';
 import { bootstrap } from './bootstrap.ts';
 import { metric, prometheus, workerConnections } from './envoy-stats.ts';
+import { wasmHttpFilter } from './wasm-filter.ts';
 
 const JWKS_PATH = '/.well-known/jwks.json';
 /** Providers of /fleet, each with its own JWKS URI: 8 races for the fetch lease per worker. */
@@ -179,5 +187,223 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('jwt-auth on Envoy (--concurrency 4)'
         client.close();
       }
     });
+  });
+});
+
+/** The jwt-auth plugin configuration of bootstrap `file` (repository relative), as Envoy gets it. */
+function jwtAuthConfigOf(file: string): Record<string, any> {
+  const doc = readConfigFile(path.resolve(import.meta.dirname, '../..', file)) as Record<string, any>;
+  for (const listener of doc.static_resources.listeners) {
+    for (const f of listener.filter_chains[0].filters[0].typed_config.http_filters) {
+      if (f.typed_config?.config?.root_id === 'jwt-auth') return JSON.parse(f.typed_config.config.configuration.value);
+    }
+  }
+  throw new Error(`${file}: no jwt-auth filter`);
+}
+
+/** What a request got: the status, jwt-auth's reason, and (when it reached the echo upstream) what the upstream saw. */
+interface Seen {
+  status: number;
+  reason?: string;
+  upstream?: { path: string; headers: Record<string, string> };
+}
+
+function seen(status: number, reason: unknown, body: string): Seen {
+  const echo = status === 200 ? (JSON.parse(body) as { path: string; headers: Record<string, string> }) : undefined;
+  return { status, reason: reason as string | undefined, upstream: echo && { path: echo.path, headers: echo.headers } };
+}
+
+/** GET over HTTP/1.1; `headers` as name/value pairs (a name may repeat: one field each). */
+async function h1(address: string, p: string, headers: [string, string][] = []): Promise<Seen> {
+  const res = await request(`http://${address}${p}`, { headers: headers.flat() });
+  return seen(res.statusCode, res.headers['x-jwt-auth-reason'], await res.body.text());
+}
+
+/** GET over HTTP/2 (h2c, prior knowledge); a repeated name is sent as one field per value. */
+async function h2(address: string, p: string, headers: [string, string][] = []): Promise<Seen> {
+  const fields: http2.OutgoingHttpHeaders = { ':method': 'GET', ':path': p };
+  for (const [k, v] of headers) {
+    const had = fields[k];
+    fields[k] = had === undefined ? v : [...(Array.isArray(had) ? had : [String(had)]), v];
+  }
+  const session = http2.connect(`http://${address}`);
+  try {
+    return await new Promise<Seen>((resolve, reject) => {
+      const req = session.request(fields);
+      let status = 0;
+      let reason: unknown;
+      const chunks: Buffer[] = [];
+      req.on('response', (h) => {
+        status = Number(h[':status']);
+        reason = h['x-jwt-auth-reason'];
+      });
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => resolve(seen(status, reason, Buffer.concat(chunks).toString())));
+      req.on('error', reject);
+      req.end();
+    });
+  } finally {
+    session.close();
+  }
+}
+
+const PROTOCOLS = [['HTTP/1.1', h1], ['HTTP/2', h2]] as const;
+
+describe.skipIf(!envoy.ok)(envoySuiteTitle('jwt-auth credential attacks on Envoy (envoy/mesh.yaml and envoy/jwt-auth.yaml configurations)', envoy), () => {
+  let echoUp: Upstream;
+  let jwksUp: Upstream;
+  let attacked: EnvoyProcess;
+  /** Listener running envoy/mesh.yaml's jwt-auth configuration (+ a requires_all rule on /both). */
+  let mesh: string;
+  /** Listener running envoy/jwt-auth.yaml's (default token locations: `authorization: Bearer`, `?access_token=`). */
+  let example: string;
+  const user = (sub: string, extra: Parameters<typeof mintDemoToken>[0] = {}) => mintDemoToken({ alg: 'RS256', sub, permissions: ['credit:read'], ...extra });
+  const service = (serviceId = 'eva-frontend') => mintDemoToken({ alg: 'HS256', serviceId, permissions: ['credit:read'] });
+  /** Sends a request that must be refused by jwt-auth: it never reaches the upstream. */
+  const refused = async (send: () => Promise<Seen>): Promise<Seen> => {
+    const before = echoUp.count();
+    const res = await send();
+    expect(echoUp.count(), 'requests that reached the upstream').toBe(before);
+    return res;
+  };
+  /** `token` with one signature character changed (inside the segment, so that its base64url stays canonical). */
+  const tampered = (token: string) => {
+    const i = token.length - 10;
+    return `${token.slice(0, i)}${token[i] === 'A' ? 'B' : 'A'}${token.slice(i + 1)}`;
+  };
+
+  beforeAll(async () => {
+    const wasm = await buildJwtAuth();
+    const body = JSON.stringify(await demoJwks());
+    jwksUp = await startUpstream({ name: 'jwks', fallback: status(200, body, { 'content-type': 'application/json' }) });
+    echoUp = await startUpstream({ name: 'echo' });
+    const meshConfig = jwtAuthConfigOf('envoy/mesh.yaml');
+    // A front end calling on a user's behalf where both must be verified, and a route that tolerates failed tokens.
+    meshConfig.rules.unshift(
+      { match: { prefix: '/both' }, requires: { requires_all: [{ provider_name: 'users' }, { provider_name: 'services' }] } },
+      { match: { prefix: '/tolerant' }, requires: { requires_any: [{ provider_name: 'users' }, { allow_missing_or_failed: true }] } },
+    );
+    const doc = bootstrap({
+      filters: [wasmHttpFilter('jwt-auth', wasm, meshConfig)],
+      virtualHosts: [{ routes: [{ match: { prefix: '/' }, route: { cluster: 'echo' } }] }],
+      clusters: { echo: { endpoints: [echoUp.address] }, jwks: { endpoints: [jwksUp.address] } },
+    }) as Record<string, any>;
+    // A second listener, the same but for envoy/jwt-auth.yaml's jwt-auth (in a VM of its own).
+    const second = structuredClone(doc.static_resources.listeners[0]);
+    second.name = 'example';
+    const filter = wasmHttpFilter('jwt-auth', wasm, jwtAuthConfigOf('envoy/jwt-auth.yaml')) as Record<string, any>;
+    filter.typed_config.config.vm_config.vm_id = 'jwt-auth-example';
+    second.filter_chains[0].filters[0].typed_config.http_filters[0] = filter;
+    doc.static_resources.listeners.push(second);
+    attacked = await startEnvoy({ portOverride: 0, concurrency: 1, availability: envoy, bootstrap: doc });
+    mesh = attacked.listeners.ingress;
+    example = attacked.listeners.example;
+  }, 300_000);
+
+  afterAll(async () => {
+    await attacked?.stop();
+    await Promise.all([echoUp?.close(), jwksUp?.close()]);
+  });
+
+  describe('two identities of one provider', () => {
+    it('denies alice in authorization and bob in ?access_token= as ambiguous', async () => {
+      const [alice, bob] = [await user('alice'), await user('bob')];
+      const res = await refused(() => h1(example, `/anything?access_token=${bob}`, [['authorization', `Bearer ${alice}`]]));
+      expect([res.status, res.reason]).toEqual([401, 'jwt_ambiguous']);
+    });
+
+    it('takes the same token in both places as one identity, removing it from both', async () => {
+      const alice = await user('alice', { tier: 'premium' });
+      const res = await h1(example, `/anything?a=1&access_token=${alice}`, [['authorization', `Bearer ${alice}`]]);
+      expect(res.status).toBe(200);
+      expect(res.upstream!.headers['x-user-id']).toBe('alice');
+      expect(res.upstream!.headers['x-user-tier']).toBe('premium');
+      expect(res.upstream!.headers.authorization).toBeUndefined();
+      expect(res.upstream!.path).toBe('/anything?a=1');
+    });
+
+    for (const [name, send] of PROTOCOLS) {
+      it(`denies two different service tokens in x-service-token fields as ambiguous; the same one twice is one identity, ${name}`, async () => {
+        const tokens = [await service('eva-frontend'), await service('auth-service')];
+        const res = await refused(() => send(mesh, '/anything', tokens.map((t): [string, string] => ['x-service-token', t])));
+        expect([res.status, res.reason]).toEqual([401, 'jwt_ambiguous']);
+        const good = await service();
+        const twice = await send(mesh, '/anything', [['x-service-token', good], ['x-service-token', good]]);
+        expect(twice.status).toBe(200);
+        expect(twice.upstream!.headers['x-service-id']).toBe('eva-frontend');
+        expect(twice.upstream!.headers['x-service-token']).toBeUndefined();
+      });
+    }
+  });
+
+  describe('every credential is checked', () => {
+    for (const [name, send] of PROTOCOLS) {
+      it(`denies ?access_token=<valid>&access_token=<bad>, ${name}`, async () => {
+        const alice = await user('alice');
+        const res = await refused(() => send(example, `/anything?access_token=${alice}&access_token=${tampered(alice)}`));
+        expect([res.status, res.reason]).toEqual([401, 'jwt_verification_failed']);
+      });
+
+      it(`denies two x-service-token fields, valid then bad, ${name}`, async () => {
+        const good = await service();
+        const res = await refused(() => send(mesh, '/anything', [['x-service-token', good], ['x-service-token', tampered(good)]]));
+        expect([res.status, res.reason]).toEqual([401, 'jwt_verification_failed']);
+        if (send === h1) {
+          // Envoy's codec joins repeated authorization fields (an inline header) with ",": no token
+          const user = await mintDemoToken({ alg: 'RS256' });
+          expect((await send(mesh, '/anything', [['authorization', `Bearer ${user}`], ['authorization', `Bearer ${tampered(user)}`]])).status).toBe(401);
+        }
+      });
+
+      it(`denies more credentials than it checks, unchecked, ${name}`, async () => {
+        const good = await service();
+        const res = await refused(() => send(mesh, '/anything', Array.from({ length: 5 }, (): [string, string] => ['x-service-token', good])));
+        expect([res.status, res.reason]).toEqual([401, 'jwt_too_many']);
+      });
+    }
+  });
+
+  describe('no unverified credential goes upstream', () => {
+    for (const [name, send] of PROTOCOLS) {
+      it(`denies a valid user token with a bad x-service-token under requires_any, ${name}`, async () => {
+        const [bad, alice] = [tampered(await service()), await user('alice')];
+        const res = await refused(() => send(mesh, '/api/credit-bureau/report', [['authorization', `Bearer ${alice}`], ['x-service-token', bad]]));
+        expect([res.status, res.reason]).toEqual([401, 'jwt_verification_failed']);
+      });
+
+      it(`denies authorization headers that are no Bearer credential on an allow_missing route, ${name}`, async () => {
+        for (const value of ['Bearer\tx', 'Basic dXNlcjpwYXNz']) {
+          const res = await refused(() => send(mesh, '/anything', [['authorization', value]]));
+          expect([res.status, res.reason], value).toEqual([401, 'jwt_bad_format']);
+        }
+        expect((await send(mesh, '/anything')).status).toBe(200); // no credential at all: allow_missing
+      });
+
+      it(`removes a failed credential where the rule tolerates failure (allow_missing_or_failed), ${name}`, async () => {
+        const res = await send(mesh, '/tolerant', [['authorization', `Bearer ${tampered(await user('alice'))}`], ['x-user-id', 'forged']]);
+        expect(res.status).toBe(200);
+        expect([res.upstream!.headers.authorization, res.upstream!.headers['x-user-id']]).toEqual([undefined, undefined]);
+      });
+    }
+  });
+
+  describe('a user token and a service token together', () => {
+    for (const [name, send] of PROTOCOLS) {
+      it(`requires_any: allowed as the user, the verified service token removed too, ${name}`, async () => {
+        const res = await send(mesh, '/api/credit-bureau/report', [['authorization', `Bearer ${await user('alice', { tier: 'premium' })}`], ['x-service-token', await service()]]);
+        expect(res.status).toBe(200);
+        const got = res.upstream!.headers;
+        expect([got['x-user-id'], got['x-user-tier'], got['x-user-permissions'], got['x-service-id']]).toEqual(['alice', 'premium', 'credit:read', undefined]);
+        expect([got.authorization, got['x-service-token']]).toEqual([undefined, undefined]);
+      });
+
+      it(`requires_all: each claim header from one credential, the user's first, ${name}`, async () => {
+        const res = await send(mesh, '/both', [['authorization', `Bearer ${await user('alice')}`], ['x-service-token', await mintDemoToken({ alg: 'HS256', sub: 'svc', tier: 'premium', permissions: ['admin'] })]]);
+        expect(res.status).toBe(200);
+        const got = res.upstream!.headers;
+        // x-user-* come from alice's token alone (it has no tier: none is written), x-service-id from the service token
+        expect([got['x-user-id'], got['x-user-tier'], got['x-user-permissions'], got['x-service-id']]).toEqual(['alice', undefined, 'credit:read', 'eva-frontend']);
+      });
+    }
   });
 });

@@ -40,6 +40,35 @@ describe("config: a valid configuration", () => {
     expect(c.cacheMaxEntries).toBe(1000);
     expect(c.allowWhenJwksUnavailable).toBe(false);
     expect(c.bypassCorsPreflight).toBe(false);
+    expect(c.forwardUnverified).toBe(false);
+    expect(ok("{\"providers\":{\"eva\":{" + LOCAL + "}},\"forward_unverified\":true," + RULE + "}").forwardUnverified).toBe(true);
+  });
+
+  it("lists the token sources of each rule's providers, shared by providers reading the same place, headers first", () => {
+    const svc = "\"svc\":{" + LOCAL + ",\"from_headers\":[{\"name\":\"Authorization\",\"value_prefix\":\"Bearer \"},{\"name\":\"x-service-token\"}]," +
+      "\"from_cookies\":[\"session\"]}";
+    const rules = "\"rules\":[{\"requires\":{\"requires_any\":[{\"provider_name\":\"eva\"},{\"provider_name\":\"svc\"}]}}," +
+      "{\"requires\":{\"requires_any\":[{\"provider_name\":\"svc\"},{\"allow_missing_or_failed\":true}]}}," +
+      "{\"requires\":{\"requires_all\":[{\"provider_name\":\"eva\"},{\"requires_any\":[{\"provider_name\":\"svc\"},{\"allow_missing_or_failed\":true}]}]}}," +
+      "{\"match\":{\"prefix\":\"/health\"}}]";
+    const c = ok("{\"providers\":{\"eva\":{" + LOCAL + "}," + svc + "}," + rules + "}");
+    const eva = c.providers[0];
+    const both = c.rules[0].sources;
+    expect(both.length).toBe(4);
+    expect(both[0].source).toBe(eva.locations[0].source); // authorization: eva's default, and svc's
+    expect(both[0].readers.length).toBe(2);
+    expect(both[1].source.name.name).toBe("x-service-token");
+    expect(both[2].source.kind).toBe(LocationKind.Param);
+    expect(both[3].source.kind).toBe(LocationKind.Cookie);
+    expect(both[0].tolerated).toBe(false);
+    // svc alone, under allow_missing_or_failed: its failures are tolerated
+    expect(c.rules[1].sources.length).toBe(3);
+    expect(c.rules[1].sources[0].tolerated).toBe(true);
+    // authorization is read by eva (required) too: not tolerated there; x-service-token is
+    const nested = c.rules[2].sources;
+    expect(nested[0].tolerated).toBe(false);
+    expect(nested[1].tolerated).toBe(true);
+    expect(c.rules[3].sources.length).toBe(0);
   });
 
   it("reads remote_jwks into the call it makes", () => {
@@ -154,6 +183,9 @@ describe("config: every rejection names the JSON path and the reason", () => {
       "on_jwks_unavailable: expected one of \"deny\", \"allow\"");
     expect(error("{\"providers\":{\"eva\":{" + LOCAL + "}},\"cache\":{\"max_entries\":-1}," + RULE + "}")).toBe(
       "cache.max_entries: expected an integer between 0 and 1000000");
+    expect(error("{\"providers\":{\"eva\":{" + LOCAL + "}},\"forward_unverified\":\"yes\"," + RULE + "}")).toBe(
+      "forward_unverified: expected true or false");
+    expect(error("{\"providers\":{\"eva\":{" + LOCAL + "}},\"forward_unverifed\":true," + RULE + "}")).toBe("forward_unverifed: unknown field");
   });
 
   it("rules and requirements", () => {

@@ -66,14 +66,18 @@ export class FakeRequest extends AuthRequest {
     return out;
   }
 
-  headerBytes(name: HeaderName): HeaderBytes | null {
-    const v = this.header(name.name);
-    if (v === null) return null;
-    const bytes = utf8Bytes(v);
-    return new HeaderBytes(bytes, bytes.length);
+  headerValue(name: HeaderName, nth: i32, out: HeaderBytes): bool {
+    for (let i = 0; i < this.names.length; i++) {
+      if (this.names[i] != name.name || nth-- > 0) continue;
+      out.bytes = utf8Bytes(this.values[i]);
+      out.start = 0;
+      out.end = out.bytes.length;
+      return true;
+    }
+    return false;
   }
 
-  hasHeader(name: HeaderName): bool {
+  hadHeader(name: HeaderName): bool {
     return this.header(name.name) !== null;
   }
 

@@ -18,6 +18,13 @@ describe("the reason table", () => {
     }
     expect(reasonInfo(Reason.JwtClaimsNotSatisfied).name).toBe("jwt_claims_not_satisfied"); // the last row is filled
   });
+
+  it("refuses ambiguous and too many credentials as invalid tokens", () => {
+    expect(denialBody(Reason.JwtAmbiguous)).toBe("{\"error\":\"invalid_token\",\"message\":\"Jwts of more than one identity for one provider\"}");
+    expect(reasonInfo(Reason.JwtAmbiguous).status).toBe(401);
+    expect(reasonInfo(Reason.JwtTooMany).name).toBe("jwt_too_many");
+    expect(reasonInfo(Reason.JwtTooMany).status).toBe(401);
+  });
 });
 
 describe("denial responses (RFC 6750 §3)", () => {

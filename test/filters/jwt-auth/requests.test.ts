@@ -265,6 +265,84 @@ describe('headers for upstream', () => {
   });
 });
 
+describe('credentials', () => {
+  const svc = (serviceId = 'auth-service') => sign(service, { iss: 'https://services.mesh.test', serviceId });
+  const reason = (ex: { reply?: Parameters<typeof replyHeader>[0] }) => replyHeader(ex.reply, 'x-jwt-auth-reason');
+
+  it('checks every field of a repeated header: a bad second one denies, the same token twice is one identity', async () => {
+    const emu = await create();
+    const good = await svc();
+    const bad = `${good.slice(0, -10)}${good.at(-10) === 'A' ? 'B' : 'A'}${good.slice(-9)}`;
+    expect(reason(send(emu, '/internal/x', [['x-service-token', good], ['x-service-token', bad]]))).toBe('jwt_verification_failed');
+    expect(reason(send(emu, '/internal/x', [['x-service-token', bad], ['x-service-token', good]]))).toBe('jwt_verification_failed');
+    const twice = send(emu, '/internal/x', [['x-service-token', good], ['x-service-token', good]]);
+    expect(twice.reply).toBeUndefined();
+    expect(twice.all('x-service-id')).toBe('auth-service');
+    expect(twice.all('x-service-token')).toBe(`${good}|${good}`); // service: forward true
+    const two = send(emu, '/internal/x', [['x-service-token', good], ['x-service-token', await svc('eva-frontend')]]);
+    expect([two.reply?.status, reason(two)]).toEqual([401, 'jwt_ambiguous']);
+    expect(emu.getMetric('jwt_auth.denied.jwt_ambiguous')).toBe(1n);
+    expect(emu.getMetric('jwt_auth.provider.service.denied.jwt_ambiguous')).toBe(1n);
+  });
+
+  it('checks every parameter and cookie of a name, and takes a token out of every place it was in', async () => {
+    const emu = await create({}, { from_params: ['access_token'], from_cookies: ['session'], from_headers: [{ name: 'authorization', value_prefix: 'Bearer ' }] });
+    const alice = await sign(keys.ES256, claims(NOW));
+    const bob = await sign(keys.ES256, claims(NOW, { sub: 'bob' }));
+    expect(reason(send(emu, `/orders?access_token=${alice}&access_token=x.y.z`))).toBe('jwt_header_bad_base64');
+    expect(reason(send(emu, `/orders?access_token=${alice}`, [['authorization', `Bearer ${bob}`]]))).toBe('jwt_ambiguous');
+    expect(reason(send(emu, '/orders', [['cookie', `session=${alice}`], ['cookie', `session=${bob}`]]))).toBe('jwt_ambiguous');
+    const everywhere = send(emu, `/orders?a=1&access_token=${alice}`, [['authorization', `Bearer ${alice}`], ['cookie', `theme=dark; session=${alice}`], ['cookie', 'lang=en']]);
+    expect(everywhere.reply).toBeUndefined();
+    expect(everywhere.all('x-user-id')).toBe('alice');
+    expect(everywhere.headers[':path']).toBe('/orders?a=1');
+    expect(everywhere.headers.authorization).toBeUndefined();
+    expect(everywhere.all('cookie')).toBe('theme=dark; lang=en');
+  });
+
+  it('denies more credentials than it checks, and a header of another scheme where a token is optional', async () => {
+    const emu = await create();
+    const good = await svc();
+    const many = send(emu, '/internal/x', Array.from({ length: 5 }, (): [string, string] => ['x-service-token', good]));
+    expect([many.reply?.status, reason(many)]).toEqual([401, 'jwt_too_many']);
+    expect(emu.getMetric('jwt_auth.denied.jwt_too_many')).toBe(1n);
+    expect(send(emu, '/public/x').reply).toBeUndefined();
+    for (const value of ['Basic dXNlcjpwYXNz', `Bearer\t${await sign(keys.ES256, claims(NOW))}`]) {
+      const ex = send(emu, '/public/x', { authorization: value });
+      expect([ex.reply?.status, reason(ex)], value).toEqual([401, 'jwt_bad_format']);
+    }
+  });
+
+  it('under allow_missing_or_failed removes what failed before the request goes on, or keeps it with forward_unverified', async () => {
+    const rules = [{ match: { prefix: '/' }, requires: { requires_any: [{ provider_name: 'eva' }, { allow_missing_or_failed: true }] } }];
+    const bad = { authorization: 'Bearer not.a.token', 'x-user-id': 'forged' };
+    const removed = send(await create({ rules }), '/x', bad);
+    expect(removed.reply).toBeUndefined();
+    expect([removed.headers.authorization, removed.headers['x-user-id']]).toEqual([undefined, undefined]);
+    const kept = send(await create({ rules, forward_unverified: true }), '/x', bad);
+    expect(kept.reply).toBeUndefined();
+    expect([kept.headers.authorization, kept.headers['x-user-id']]).toEqual(['Bearer not.a.token', undefined]);
+  });
+
+  it('fills each claim header from one credential: the first provider, in requirement order, that satisfied the rule and maps it', async () => {
+    // both providers map x-user-id; requires_all lists service first
+    const both = { service: { claim_to_headers: [{ claim_name: 'serviceId', header_name: 'x-service-id' }, { claim_name: 'sub', header_name: 'x-user-id' }] } };
+    const rules = [
+      { match: { prefix: '/service-first' }, requires: { requires_all: [{ provider_name: 'service' }, { provider_name: 'eva' }] } },
+      { match: { prefix: '/' }, requires: { requires_all: [{ provider_name: 'eva' }, { provider_name: 'service' }] } },
+    ];
+    const base = config({ rules });
+    const providers = base.providers as Record<string, Record<string, unknown>>;
+    providers.service = { ...providers.service, ...both.service };
+    const emu = await emulator(wasm, base, { startTimeMs: START });
+    const headers = { ...bearer(await sign(keys.ES256, claims(NOW, { sub: 'alice' }))), 'x-service-token': await sign(service, { iss: 'https://services.mesh.test', serviceId: 'auth-service', sub: 'svc-1' }) };
+    const userFirst = send(emu, '/x', headers);
+    expect([userFirst.all('x-user-id'), userFirst.all('x-service-id')]).toEqual(['alice', 'auth-service']);
+    const serviceFirst = send(emu, '/service-first', headers);
+    expect([serviceFirst.all('x-user-id'), serviceFirst.all('x-service-id')]).toEqual(['svc-1', 'auth-service']);
+  });
+});
+
 describe('verified-token cache', () => {
   it('verifies a repeated token once, counts hits and misses per provider, and still checks per-rule claims', async () => {
     const emu = await create();
@@ -291,13 +369,15 @@ describe('verified-token cache', () => {
     recording = false;
     expect(ex.reply).toBeUndefined();
     expect(calls.filter((c) => c.startsWith('get_current_time'))).toHaveLength(1);
-    // :method (bypass_cors_preflight), :path, the token, and a presence test for each header
-    // written for upstream that this token does not write (x-user-roles, x-user-org, x-service-id).
-    expect(calls.filter((c) => c.startsWith('get_header_map_value'))).toHaveLength(6);
+    // One read of the whole map: :method (bypass_cors_preflight), :path, the credentials (every
+    // field of a repeated header) and whether the headers written for upstream that this token
+    // does not write (x-user-roles, x-user-org, x-service-id) came with the request.
+    expect(calls.filter((c) => c.startsWith('get_header_map_pairs'))).toHaveLength(1);
+    expect(calls.filter((c) => c.startsWith('get_header_map_value'))).toHaveLength(0);
     expect(calls.filter((c) => c.startsWith('remove_header_map_value'))).toHaveLength(1); // the token (forward: false)
     expect(calls.filter((c) => c.startsWith('replace_header_map_value'))).toHaveLength(3); // x-jwt-payload, x-user-id, x-user-permissions
     expect(calls.filter((c) => c.startsWith('increment_metric'))).toHaveLength(3); // cache hit, provider allowed, allowed
-    expect(calls).toHaveLength(14);
+    expect(calls).toHaveLength(9);
   });
 
   it('with max_entries 0 verifies every time', async () => {
