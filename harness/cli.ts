@@ -6,6 +6,7 @@
  *   mesh-filters build [target...] [--tests] [--force]
  *   mesh-filters size <target...> [--top 25] [--filter text] [--asc "--shrinkLevel 2"]
  *   mesh-filters validate -c envoy/mesh.yaml
+ *   mesh-filters package [--out build/oci] [--tag 0.1.0] [--pin]
  *   mesh-filters run -c envoy/mesh.yaml [--concurrency 2] [--log-level info] [--port-offset 0]
  *   mesh-filters demo [-c envoy/mesh.yaml] [--concurrency 2] [--port-offset 0] [--no-build]
  *   mesh-filters envoy
@@ -91,6 +92,36 @@ program
     for (const t of targets) {
       const sizes = await measureTarget(t, opts.asc ? opts.asc.trim().split(/\s+/) : []);
       console.log(opts.json ? JSON.stringify(sizes) : formatReport(sizes, { top: opts.top, filter: opts.filter }) + '\n');
+    }
+  });
+
+program
+  .command('package')
+  .description("write each filter as an OCI image layout in Istio's Wasm image format (compat variant: one layer with plugin.wasm), building stale modules first, and print each image's digest")
+  .option('--out <dir>', 'where the layouts go, one directory per filter', 'build/oci')
+  .option('--tag <tag>', "the images' tag in index.json (default: the package version)")
+  .option('--pin', "set spec.sha256 of the filters' WasmPlugins under envoy/istio/ to these digests")
+  .action(async (opts: { out: string; tag?: string; pin?: boolean }) => {
+    const { buildAll } = await import('./build.ts');
+    const { FILTER_NAMES, pinWasmPlugins } = await import('./envoy/istio.ts');
+    const { packageFilters } = await import('./package/oci.ts');
+    await buildAll({ only: [...FILTER_NAMES] });
+    const tag = opts.tag ?? JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')).version;
+    const images = await packageFilters(FILTER_NAMES, { root: projectRoot, out: path.resolve(opts.out), tag });
+    for (const i of images) console.log(`${i.filter.padEnd(16)} ${i.digest}  ${path.relative(process.cwd(), i.dir) || '.'}`);
+    console.log(`push: skopeo copy oci:${path.join(opts.out, '<filter>')} docker://<registry>/<repository>/<filter>:${tag}`);
+    if (opts.pin) {
+      const { readdirSync, writeFileSync } = await import('node:fs');
+      const digests = Object.fromEntries(images.map((i) => [i.filter, i.digest.slice('sha256:'.length)]));
+      const dir = path.join(projectRoot, 'envoy', 'istio');
+      for (const file of readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml')).sort()) {
+        const text = readFileSync(path.join(dir, file), 'utf8');
+        const pinned = pinWasmPlugins(text, digests);
+        if (pinned !== text) {
+          writeFileSync(path.join(dir, file), pinned);
+          console.log(`pinned: envoy/istio/${file}`);
+        }
+      }
     }
   });
 

@@ -1,12 +1,16 @@
 /**
- * Istio `WasmPlugin` manifests (extensions.istio.io/v1alpha1): the spec's fields and enums
- * as Istio's API defines them (istio/api `extensions/v1alpha1/wasm.proto`), then the
- * `pluginConfig` through the filter's own configure step. Istio hands `pluginConfig` to
- * the plugin as JSON text in a StringValue, which is what this project's filters read.
+ * Istio manifests (`WasmPlugin`, `EnvoyFilter`, any kind of an `*.istio.io` API): each
+ * document is checked against Istio's own CRD schema through `@kubernetes-models/istio`
+ * (models generated from Istio 1.29's `crd-all.gen.yaml`: types, enums, patterns; the
+ * generated schemas neither reject unknown fields nor run the CRDs' CEL rules, which the
+ * API server does), then a WasmPlugin's `pluginConfig` goes through the filter's own
+ * configure step. Istio hands `pluginConfig` to the plugin as JSON text in a StringValue,
+ * which is what this project's filters read.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, joinPath, type Issue } from './config-file.ts';
+import { parseAllDocuments } from 'yaml';
+import { describe, type Issue } from './config-file.ts';
 import { checkPluginConfiguration } from './plugins.ts';
 import type { ValidateOptions, ValidationReport } from './validate.ts';
 
@@ -15,72 +19,111 @@ type Msg = Record<string, unknown>;
 /** The project's filters: `root_id` / `pluginName` = asconfig target = `build/<name>.wasm`. */
 export const FILTER_NAMES = ['jwt-auth', 'rate-limit', 'circuit-breaker', 'retry'] as const;
 
-export function isIstioWasmPlugin(doc: unknown): boolean {
+const ISTIO_API = /^([a-z0-9-]+(?:\.[a-z0-9-]+)*\.istio\.io)\/(v[0-9a-z]+)$/;
+
+/** Whether a document is an Istio resource (its `apiVersion` is an `*.istio.io` group, or its kind a WasmPlugin). */
+export function isIstioManifest(doc: unknown): boolean {
   const d = doc as Msg | null;
-  return !!d && typeof d === 'object' && d.kind === 'WasmPlugin';
+  return !!d && typeof d === 'object' && ((typeof d.apiVersion === 'string' && ISTIO_API.test(d.apiVersion)) || d.kind === 'WasmPlugin');
 }
 
-const ENUMS: Record<string, string[]> = {
-  phase: ['UNSPECIFIED_PHASE', 'AUTHN', 'AUTHZ', 'STATS'],
-  failStrategy: ['FAIL_CLOSE', 'FAIL_OPEN', 'FAIL_RELOAD'],
-  imagePullPolicy: ['UNSPECIFIED_POLICY', 'IfNotPresent', 'Always'],
-  type: ['UNSPECIFIED_PLUGIN_TYPE', 'HTTP', 'NETWORK'],
-};
-const SPEC_FIELDS = [
-  'selector', 'targetRef', 'targetRefs', 'url', 'sha256', 'imagePullPolicy', 'imagePullSecret', 'verificationKey',
-  'pluginConfig', 'pluginName', 'phase', 'priority', 'failStrategy', 'vmConfig', 'match', 'type',
-];
+/** One ajv error of a model's schema check. */
+interface SchemaError {
+  instancePath: string;
+  message?: string;
+  params?: { allowedValues?: unknown[] };
+}
 
-/** Checks one WasmPlugin manifest; runs its `pluginConfig` through the filter when `build/<pluginName>.wasm` exists. */
-export async function checkIstioWasmPlugin(doc: unknown, source: string, opts: ValidateOptions): Promise<ValidationReport> {
-  const errors: Issue[] = [];
-  const warnings: Issue[] = [];
-  const d = doc as Msg;
-  if (d.apiVersion !== 'extensions.istio.io/v1alpha1') {
-    errors.push({ path: 'apiVersion', message: `expected extensions.istio.io/v1alpha1, got ${describe(d.apiVersion)}` });
-  }
-  const meta = d.metadata as Msg | undefined;
-  if (!meta || typeof meta.name !== 'string' || !meta.name) errors.push({ path: 'metadata.name', message: 'value is required' });
-  const spec = d.spec as Msg | undefined;
-  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) {
-    errors.push({ path: 'spec', message: `expected an object, got ${describe(spec)}` });
-    return { source, kind: 'istio-wasm-plugin', errors, warnings, summary: 'WasmPlugin' };
-  }
-  for (const key of Object.keys(spec)) {
-    if (!SPEC_FIELDS.includes(key)) errors.push({ path: joinPath('spec', key), message: 'unknown field' });
-  }
-  if (typeof spec.url !== 'string' || !spec.url) errors.push({ path: 'spec.url', message: 'value is required' });
-  for (const [field, values] of Object.entries(ENUMS)) {
-    const v = spec[field];
-    if (v !== undefined && !values.includes(String(v))) {
-      errors.push({ path: joinPath('spec', field), message: `unknown enum value ${describe(v)} (one of ${values.join(', ')})` });
+/**
+ * The document checked against its kind's CRD schema: one issue per schema error, at the
+ * field's path (`spec.failStrategy`); an unknown apiVersion/kind is one issue at `kind`.
+ */
+export async function checkIstioSchema(doc: Msg): Promise<Issue[]> {
+  const api = typeof doc.apiVersion === 'string' ? ISTIO_API.exec(doc.apiVersion) : null;
+  const kind = typeof doc.kind === 'string' && /^[A-Z][A-Za-z0-9]*$/.test(doc.kind) ? doc.kind : undefined;
+  let Model: (new (data: unknown) => { validate(): void }) | undefined;
+  if (api && kind) {
+    try {
+      const model = `@kubernetes-models/istio/${api[1]}/${api[2]}/${kind}`;
+      const mod = (await import(/* @vite-ignore */ model)) as Record<string, unknown>;
+      Model = mod[kind] as typeof Model;
+    } catch {
+      // not a kind of that API version
     }
   }
-  if (spec.priority !== undefined && !Number.isInteger(spec.priority)) {
-    errors.push({ path: 'spec.priority', message: `expected an integer, got ${describe(spec.priority)}` });
+  if (!Model) return [{ path: 'kind', message: `not an Istio resource kind: ${describe(doc.kind)} of ${describe(doc.apiVersion)}` }];
+  try {
+    new Model(doc).validate();
+    return [];
+  } catch (e) {
+    const errors = (e as { errors?: SchemaError[] }).errors;
+    if (!Array.isArray(errors)) throw e;
+    return errors.map((err) => ({
+      path: err.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).reduce((at: string, p) => (/^\d+$/.test(p) ? `${at}[${p}]` : at ? `${at}.${p}` : p), ''),
+      message: `${err.message ?? 'invalid'}${err.params?.allowedValues ? ` (${err.params.allowedValues.join(', ')})` : ''}`,
+    }));
   }
-  const config = spec.pluginConfig;
-  if (config !== undefined && (typeof config !== 'object' || config === null || Array.isArray(config))) {
-    errors.push({ path: 'spec.pluginConfig', message: `expected an object, got ${describe(config)}` });
-  }
+}
 
-  const name = typeof spec.pluginName === 'string' ? spec.pluginName : '';
-  if (!errors.length && (FILTER_NAMES as readonly string[]).includes(name) && opts.plugins !== false) {
-    const wasm = path.resolve(opts.cwd ?? process.cwd(), 'build', `${name}.wasm`);
+/**
+ * Checks one Istio manifest: its CRD schema, and for a WasmPlugin of this project's
+ * filters its `pluginConfig` through the filter (when `build/<pluginName>.wasm` exists), and
+ * that an `oci://` URL by tag is pinned by `sha256` (else Istio runs whatever the tag names
+ * when it pulls).
+ */
+export async function checkIstioManifest(doc: unknown, source: string, opts: ValidateOptions): Promise<ValidationReport> {
+  const d = doc as Msg;
+  const errors = await checkIstioSchema(d);
+  const warnings: Issue[] = [];
+  const name = String((d.metadata as Msg | undefined)?.name ?? '');
+  const kind = String(d.kind ?? '');
+  if (kind !== 'WasmPlugin') return { source, kind: 'istio', errors, warnings, summary: `${kind} ${name}` };
+
+  const spec = (d.spec ?? {}) as Msg;
+  if (typeof spec.url !== 'string' || !spec.url) errors.push({ path: 'spec.url', message: 'value is required' });
+  // The CRD's CEL rule, which the generated schema does not run.
+  else if (!/^(https?|file|oci):\/\//.test(spec.url)) errors.push({ path: 'spec.url', message: `url must have schema one of [http, https, file, oci], got ${describe(spec.url)}` });
+  else if (spec.url.startsWith('oci://') && !spec.url.includes('@') && !spec.sha256) {
+    warnings.push({ path: 'spec.sha256', message: 'an oci:// url by tag without sha256: Istio runs whatever the tag names when it pulls (mesh-filters package prints the digest)' });
+  }
+  const pluginName = typeof spec.pluginName === 'string' ? spec.pluginName : '';
+  if (!errors.length && (FILTER_NAMES as readonly string[]).includes(pluginName) && opts.plugins !== false) {
+    const wasm = path.resolve(opts.cwd ?? process.cwd(), 'build', `${pluginName}.wasm`);
     if (!existsSync(wasm)) {
-      warnings.push({ path: 'spec.pluginConfig', message: `not checked: build/${name}.wasm is not built (mesh-filters build ${name})` });
+      warnings.push({ path: 'spec.pluginConfig', message: `not checked: build/${pluginName}.wasm is not built (mesh-filters build ${pluginName})` });
     } else {
       const result = await checkPluginConfiguration({
-        name: String(meta?.name ?? name),
-        rootId: name,
-        vmId: name,
+        name: name || pluginName,
+        rootId: pluginName,
+        vmId: pluginName,
         module: readFileSync(wasm),
-        configuration: Buffer.from(JSON.stringify(config ?? {})),
+        configuration: Buffer.from(JSON.stringify(spec.pluginConfig ?? {})),
         vmConfiguration: new Uint8Array(0),
         environment: {},
       });
       if (result.status !== 'ok') errors.push({ path: 'spec.pluginConfig', message: result.message });
     }
   }
-  return { source, kind: 'istio-wasm-plugin', errors, warnings, summary: `WasmPlugin ${String(meta?.name ?? '')} (${name || 'no pluginName'})` };
+  return { source, kind: 'istio', errors, warnings, summary: `WasmPlugin ${name} (${pluginName || 'no pluginName'})` };
+}
+
+/** The names validate.ts imports. */
+
+/**
+ * `text` (YAML documents) with `spec.sha256` of every WasmPlugin whose `pluginName` is a
+ * key of `digests` (hex, no `sha256:`) set to that digest, the rest of the text untouched
+ * (comments, layout). A WasmPlugin without a `sha256` field gets none: that is the
+ * writer's choice, which `checkIstioManifest` warns about.
+ */
+export function pinWasmPlugins(text: string, digests: Readonly<Record<string, string>>): string {
+  const edits: { from: number; to: number; value: string }[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (!('getIn' in doc) || doc.get('kind') !== 'WasmPlugin') continue;
+    const digest = digests[String(doc.getIn(['spec', 'pluginName']))];
+    const node = doc.getIn(['spec', 'sha256'], true) as { range?: [number, number, number] } | undefined;
+    if (digest && node?.range) edits.push({ from: node.range[0], to: node.range[1], value: digest });
+  }
+  let out = text;
+  for (const e of edits.sort((a, b) => b.from - a.from)) out = out.slice(0, e.from) + e.value + out.slice(e.to);
+  return out;
 }

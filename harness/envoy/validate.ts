@@ -42,7 +42,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureEnvoy } from './binary.ts';
 import { ConfigError, joinPath, readConfigDocuments, type Issue } from './config-file.ts';
-import { checkIstioWasmPlugin, isIstioWasmPlugin } from './istio.ts';
+import { checkIstioManifest, isIstioManifest } from './istio.ts';
 import { checkPluginConfiguration } from './plugins.ts';
 
 export { ConfigError, type Issue } from './config-file.ts';
@@ -57,7 +57,7 @@ export interface ValidateOptions {
 export interface ValidationReport {
   /** The file (or `<inline>`). */
   source: string;
-  kind: 'bootstrap' | 'istio-wasm-plugin';
+  kind: 'bootstrap' | 'istio';
   errors: Issue[];
   warnings: Issue[];
   /** What was checked, e.g. `1 listener, 7 clusters, 0 wasm filters`. */
@@ -73,7 +73,7 @@ export async function validateFile(file: string, opts: ValidateOptions = {}): Pr
   const reports: ValidationReport[] = [];
   for (const [i, doc] of docs.entries()) {
     const source = docs.length > 1 ? `${file}#${i + 1}` : file;
-    if (isIstioWasmPlugin(doc)) reports.push(await checkIstioWasmPlugin(doc, source, opts));
+    if (isIstioManifest(doc)) reports.push(await checkIstioManifest(doc, source, opts));
     else if (docs.length > 1) throw new ConfigError(`${source}: an Envoy bootstrap must be the only document of its file`);
     else reports.push(await checkBootstrap(doc, path.resolve(file), source, opts));
   }

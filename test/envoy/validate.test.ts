@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import YAML from 'yaml';
+import YAML, { parseAllDocuments } from 'yaml';
 import { buildAll } from '../../harness/build.ts';
 import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/binary.ts';
-import { checkIstioWasmPlugin } from '../../harness/envoy/istio.ts';
+import { checkIstioManifest } from '../../harness/envoy/istio.ts';
 import { formatIssue, validateBootstrap, validateFile, type ValidationReport } from '../../harness/envoy/validate.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -87,8 +87,9 @@ describe('validate: the Istio manifests under envoy/istio', () => {
   for (const file of files.filter(isIstio)) {
     it(`${path.relative(root, file)} passes`, async () => {
       const reports = await validateFile(file, { cwd: root });
+      expect(reports.length).toBeGreaterThan(0);
       for (const r of reports) {
-        expect(r.kind).toBe('istio-wasm-plugin');
+        expect(r.kind).toBe('istio');
         expect(r.errors, r.source).toEqual([]);
         // A warning here would mean the filter's module is not built, so pluginConfig went unchecked.
         expect(r.warnings, r.source).toEqual([]);
@@ -293,24 +294,53 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle("validate: Envoy's edge-proxy guide, 
   });
 });
 
-describe('validate: Istio WasmPlugin manifests', () => {
-  const manifest = (name: string) => YAML.parse(readFileSync(path.join(root, `envoy/istio/${name}.yaml`), 'utf8'));
+describe("validate: Istio manifests, against Istio's CRD schemas", () => {
+  const manifest = (name: string, i = 0) => parseAllDocuments(readFileSync(path.join(root, `envoy/istio/${name}.yaml`), 'utf8'))[i].toJS();
+  const lines = (report: ValidationReport) => report.errors.map((e) => `${e.path}: ${e.message}`);
 
-  it('rejects unknown spec fields and bad enum values', async () => {
+  it('rejects bad enum values, types and patterns in a WasmPlugin, at their paths', async () => {
     const doc = manifest('rate-limit');
     doc.spec.failStrategy = 'FAIL_CLOSED'; // Istio spells it FAIL_CLOSE
-    doc.spec.pluginconfig = {};
-    const report = await checkIstioWasmPlugin(doc, 'x.yaml', { cwd: root, plugins: false });
-    expect(report.errors.map((e) => `${e.path}: ${e.message}`)).toEqual([
-      'spec.pluginconfig: unknown field',
-      expect.stringMatching(/^spec.failStrategy: unknown enum value "FAIL_CLOSED" \(one of FAIL_CLOSE/),
+    doc.spec.match = [{ mode: 'INBOUND' }]; // SERVER
+    doc.spec.priority = '300';
+    doc.spec.sha256 = `sha256:${doc.spec.sha256}`; // the field takes the hex alone
+    const report = await checkIstioManifest(doc, 'x.yaml', { cwd: root, plugins: false });
+    expect(lines(report)).toEqual([
+      expect.stringMatching(/^spec.failStrategy: must be equal to one of the allowed values \(FAIL_CLOSE, FAIL_OPEN, FAIL_RELOAD\)$/),
+      expect.stringMatching(/^spec.match\[0\].mode: must be equal to one of the allowed values \(.*SERVER/),
+      'spec.priority: must be integer',
+      expect.stringMatching(/^spec.sha256: must match pattern/),
     ]);
+  });
+
+  it('rejects a url scheme Istio does not fetch, and warns about an oci:// tag without sha256', async () => {
+    const doc = manifest('retry');
+    doc.spec.url = 'ftp://registry/retry.wasm';
+    expect(lines(await checkIstioManifest(doc, 'x.yaml', { cwd: root, plugins: false }))).toEqual([
+      'spec.url: url must have schema one of [http, https, file, oci], got "ftp://registry/retry.wasm"',
+    ]);
+    const unpinned = manifest('retry');
+    delete unpinned.spec.sha256;
+    const report = await checkIstioManifest(unpinned, 'x.yaml', { cwd: root, plugins: false });
+    expect([report.errors, report.warnings.map((w) => w.path)]).toEqual([[], ['spec.sha256']]);
+  });
+
+  it('checks an EnvoyFilter too, and names a kind Istio does not have', async () => {
+    const doc = manifest('retry-routes');
+    doc.spec.configPatches[0].applyTo = 'ROUTE';
+    doc.spec.configPatches[1].match.context = 'INGRESS';
+    expect(lines(await checkIstioManifest(doc, 'x.yaml', { cwd: root }))).toEqual([
+      expect.stringMatching(/^spec.configPatches\[0\].applyTo: must be equal to one of the allowed values \(.*HTTP_ROUTE/),
+      expect.stringMatching(/^spec.configPatches\[1\].match.context: must be equal to one of the allowed values \(.*GATEWAY/),
+    ]);
+    const gizmo = { apiVersion: 'networking.istio.io/v1alpha3', kind: 'Gizmo', metadata: { name: 'g' } };
+    expect(lines(await checkIstioManifest(gizmo, 'x.yaml', { cwd: root }))).toEqual(['kind: not an Istio resource kind: "Gizmo" of "networking.istio.io/v1alpha3"']);
   });
 
   it("rejects a pluginConfig the filter rejects, with the filter's line", async () => {
     const doc = manifest('jwt-auth');
     doc.spec.pluginConfig.bogus = 1;
-    const report = await checkIstioWasmPlugin(doc, 'x.yaml', { cwd: root });
+    const report = await checkIstioManifest(doc, 'x.yaml', { cwd: root });
     expect(report.errors).toEqual([{ path: 'spec.pluginConfig', message: 'jwt-auth: bogus: unknown field' }]);
   });
 });
