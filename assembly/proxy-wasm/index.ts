@@ -73,5 +73,5 @@ export {
 } from './host';
 export { ascii, asciiLowerCase, formatHex, formatInteger, formatUnsigned } from './format';
 export { isLogEnabled, log, logCritical, logDebug, logError, logInfo, logTrace, logWarn } from './log';
-export { Counter, Gauge, Histogram, Metric } from './metrics';
+export { Counter, Gauge, Histogram, Metric, metricName } from './metrics';
 export { lastResult } from './state';

@@ -15,6 +15,26 @@ import { RET_ID, RET_U64, argPtr, argSize, argsBegin, putString, utf8MaxSize } f
 import { MetricType, WasmResult } from './abi/types';
 import { setLastResult } from './state';
 
+/**
+ * The name to define a labelled metric under: each (label, value) pair of `labels` (label
+ * names at even indexes, values after them) is written before `name` as
+ * `<label>=.=<value>;.;`, the in-name tag encoding of Istio's stats. Envoy's stats tag
+ * extraction takes it apart with one `stats_config.stats_tags` entry per label,
+ * `{ tag_name: <label>, regex: "(<label>=\\.=(.*?);\\.;)" }` (the first group is removed
+ * from the name, the second is the value; Istio writes that entry for each of its
+ * `extraStatTags`), so that `/stats/prometheus` shows
+ * `rate_limit_requests_total{rule="anonymous",outcome="denied"}` for
+ * `metricName("rate_limit_requests_total", ["rule", "anonymous", "outcome", "denied"])`
+ * (defined as `rule=.=anonymous;.;outcome=.=denied;.;rate_limit_requests_total`; Envoy's
+ * `/stats` shows it with its `wasmcustom.` namespace). Values must not contain ";.;" (the
+ * filters' names are `[A-Za-z0-9_-]`). Allocates: for configure time, as `define` is.
+ */
+export function metricName(name: string, labels: StaticArray<string>): string {
+  let out = "";
+  for (let i = 0, n = labels.length - 1; i < n; i += 2) out += unchecked(labels[i]) + "=.=" + unchecked(labels[i + 1]) + ";.;";
+  return out + name;
+}
+
 /** A defined metric: `status` is the result of `proxy_define_metric`. */
 export class Metric {
   /** Use `Counter.define`, `Gauge.define` or `Histogram.define`. */

@@ -158,7 +158,7 @@ export class ServiceConfig {
 /** The whole configuration. */
 export class CircuitBreakerConfig {
   constructor(
-    /** Metric names start with it: `<stat_prefix>.<service>.state`. */
+    /** Metric names start with it: `<stat_prefix>_state{service,state}`. */
     readonly statPrefix: string,
     readonly services: StaticArray<ServiceConfig>,
     /** Whether some service selects by `cluster` (then the filter reads `xds.cluster_name`). */

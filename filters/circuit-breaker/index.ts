@@ -241,6 +241,7 @@ class CircuitBreakerStream extends HttpContext {
       case Admission.Admit:
       case Admission.Probe: {
         this.service = service;
+        service.stats.admitted.increment();
         const timeout = svc.timeoutMs;
         if (timeout !== null && headers.getBytes(RQ_TIMEOUT) === null) headers.replaceBytes(RQ_TIMEOUT, timeout);
         return FilterHeadersStatus.Continue;

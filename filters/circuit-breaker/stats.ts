@@ -1,70 +1,68 @@
 /**
  * The circuit breaker's metrics, defined once per service at configure time
- * (`proxy_define_metric`; Envoy shares a metric by name across worker VMs), and its
- * transition log lines. Names fold the service into the stat name, as Envoy's tag
- * extraction expects (filters.md "Common rules"), `<stat_prefix>.<service>.<what>`:
+ * (`proxy_define_metric`; Envoy shares a metric by name across worker VMs), labelled with
+ * the SDK's `metricName` (README "Operating"; the family names start with `stat_prefix`),
+ * and its transition log lines:
  *
- * | name                                   | type    | meaning                                        |
- * | -------------------------------------- | ------- | ---------------------------------------------- |
- * | `….state`                              | gauge   | 0 CLOSED, 1 OPEN, 2 HALF_OPEN                  |
- * | `….rejected.open`                      | counter | answered with the open response                |
- * | `….rejected.bulkhead`                  | counter | answered because the bulkhead was full         |
- * | `….fallback`                           | counter | sent on to the fail-over route (`open_action`) |
- * | `….transition.closed_to_open`          | counter | CLOSED → OPEN                                  |
- * | `….transition.open_to_half_open`       | counter | OPEN → HALF_OPEN                               |
- * | `….transition.half_open_to_closed`     | counter | HALF_OPEN → CLOSED                             |
- * | `….transition.half_open_to_open`       | counter | HALF_OPEN → OPEN                               |
- * | `….transition.half_open_restart`       | counter | HALF_OPEN started over (probes lost)           |
- *
- * Prometheus (`/stats/prometheus`) shows them sanitized:
- * `circuit_breaker_credit_bureau_state`, `circuit_breaker_credit_bureau_rejected_open`...
+ * | family                                   | type    | meaning                                                 |
+ * | ---------------------------------------- | ------- | ------------------------------------------------------- |
+ * | `…_state{service,state}`                 | gauge   | 1 for the circuit's state (closed, open, half_open), 0 for the others |
+ * | `…_requests_total{service,outcome}`      | counter | requests for the service: `admitted` (sent upstream, probes included), `rejected_open` (the open response), `rejected_bulkhead` (the bulkhead was full), `fallback` (sent on to the fail-over route, `open_action`) |
+ * | `…_transitions_total{service,state}`     | counter | transitions into `state`: open (from closed or half_open), half_open (from open, or started over when probes were lost), closed |
  *
  * Only the worker whose CAS wrote a transition counts and logs it, so each transition is
- * counted and logged once. The gauge is process wide: each worker sets it when the state it
- * reads differs from the value it last set, one hostcall per change, none per request.
+ * counted and logged once. The gauges are process wide: each worker sets them when the
+ * state it reads differs from the one it last set, two hostcalls per change, none per request.
  */
 import { ascii, formatInteger, formatNumber } from "../../assembly/proxy-wasm/format";
-import { Counter, Gauge, logInfo, logWarn } from "../../assembly/proxy-wasm";
+import { Counter, Gauge, logInfo, logWarn, metricName } from "../../assembly/proxy-wasm";
 import { FILTER_NAME, ServiceConfig } from "./config";
 import { Step, Transition, Trigger, transitionFrom, transitionTo } from "./machine";
 import { CircuitState, stateName } from "./record";
 
+/** The `state` label of each CircuitState (indexed by it). */
+const STATE_LABELS: StaticArray<string> = ["closed", "open", "half_open"];
+
 export class ServiceStats {
-  readonly state: Gauge;
+  readonly admitted: Counter;
   readonly rejectedOpen: Counter;
   readonly rejectedBulkhead: Counter;
   readonly fallback: Counter;
-  private readonly transitions: StaticArray<Counter>;
-  /** The gauge value this worker last set (-1: none yet). */
+  /** Indexed by CircuitState. */
+  private readonly states: StaticArray<Gauge> = new StaticArray<Gauge>(3);
+  private readonly transitions: StaticArray<Counter> = new StaticArray<Counter>(3);
+  /** The state this worker last set the gauges to (-1: none yet). */
   private lastState: i32 = -1;
 
   constructor(statPrefix: string, readonly svc: ServiceConfig) {
-    const base = statPrefix + "." + svc.name + ".";
-    this.state = Gauge.define(base + "state");
-    this.rejectedOpen = Counter.define(base + "rejected.open");
-    this.rejectedBulkhead = Counter.define(base + "rejected.bulkhead");
-    const fallback = Counter.define(base + "fallback");
-    this.fallback = fallback;
-    const t = new StaticArray<Counter>(6);
-    // Constant indexes below 6; names packed (asc transform), read once per service.
-    unchecked((t[Transition.None] = fallback)); // never counted: index 0 is Transition.None
-    unchecked((t[Transition.ClosedToOpen] = Counter.define(base + ascii.text("transition.closed_to_open"))));
-    unchecked((t[Transition.OpenToHalfOpen] = Counter.define(base + ascii.text("transition.open_to_half_open"))));
-    unchecked((t[Transition.HalfOpenToClosed] = Counter.define(base + ascii.text("transition.half_open_to_closed"))));
-    unchecked((t[Transition.HalfOpenToOpen] = Counter.define(base + ascii.text("transition.half_open_to_open"))));
-    unchecked((t[Transition.HalfOpenRestart] = Counter.define(base + ascii.text("transition.half_open_restart"))));
-    this.transitions = t;
+    const name = svc.name;
+    const requests = statPrefix + "_requests_total";
+    this.admitted = Counter.define(metricName(requests, ["service", name, "outcome", "admitted"]));
+    this.rejectedOpen = Counter.define(metricName(requests, ["service", name, "outcome", ascii.text("rejected_open")]));
+    this.rejectedBulkhead = Counter.define(metricName(requests, ["service", name, "outcome", ascii.text("rejected_bulkhead")]));
+    this.fallback = Counter.define(metricName(requests, ["service", name, "outcome", "fallback"]));
+    const state = statPrefix + "_state";
+    const transitions = statPrefix + ascii.text("_transitions_total");
+    for (let i = 0; i < 3; i++) {
+      const label = unchecked(STATE_LABELS[i]);
+      unchecked((this.states[i] = Gauge.define(metricName(state, ["service", name, "state", label]))));
+      unchecked((this.transitions[i] = Counter.define(metricName(transitions, ["service", name, "state", label]))));
+    }
   }
 
-  /** After a step: the gauge follows the state read, a written transition is counted and logged. */
+  /** After a step: the gauges follow the state read, a written transition is counted and logged. */
   afterStep(step: Step, state: CircuitState): void {
-    if (<i32>state != this.lastState) {
-      this.state.set(<u64>state);
-      this.lastState = <i32>state;
+    const now = <i32>state;
+    const last = this.lastState;
+    if (now != last) {
+      // The first time, every state's gauge: another worker may have set any of them.
+      for (let i = 0; i < 3; i++) if (i == last || (last < 0 && i != now)) unchecked(this.states[i]).set(0);
+      unchecked(this.states[now]).set(1);
+      this.lastState = now;
     }
     const t = step.transition;
     if (t == Transition.None) return;
-    unchecked(this.transitions[t]).increment();
+    unchecked(this.transitions[<i32>transitionTo(t)]).increment();
     const line = FILTER_NAME + ": " + this.svc.name + ": " + stateName(transitionFrom(t)) + " -> " +
       stateName(transitionTo(t)) + ": " + this.reason(step);
     if (transitionTo(t) == CircuitState.Open) logWarn(line);

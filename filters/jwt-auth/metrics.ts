@@ -1,32 +1,35 @@
 /**
- * jwt-auth's metrics, all defined once at configuration (`proxy_define_metric`), in one
- * naming scheme (filters.md: labels folded into the name, as Envoy's tag extraction
- * expects), after Envoy's jwt_authn stats (stats.h: allowed, denied, cors_preflight_
- * bypassed, jwks_fetch_success/failed, jwt_cache_hit/miss) made per provider and per
- * reason:
+ * jwt-auth's metrics, all defined once at configuration (`proxy_define_metric`), labelled
+ * with the SDK's `metricName` (Envoy's stats tag extraction turns the labels into
+ * Prometheus labels: README "Operating"), after Envoy's jwt_authn stats (stats.h: allowed,
+ * denied, cors_preflight_bypassed, jwks_fetch_success/failed, jwt_cache_hit/miss) made per
+ * provider and per reason:
  *
- *   jwt_auth.allowed                      requests let through (a rule applied)
- *   jwt_auth.denied.<reason>              requests refused, by reason (reasons.ts)
- *   jwt_auth.cors_preflight_bypassed      CORS preflights let through unchecked
- *   jwt_auth.provider.<p>.allowed         allowed requests carrying a token verified by <p>
- *   jwt_auth.provider.<p>.denied.<reason> refusals whose reason came from <p>
- *   jwt_auth.provider.<p>.cache_hit / cache_miss          verified-token cache lookups
- *   jwt_auth.provider.<p>.jwks_fetch_ok / jwks_fetch_failed   remote JWKS fetches
- *   jwt_auth.provider.<p>.jwks_unavailable_allowed        let through by on_jwks_unavailable
+ *   jwt_auth_allowed_total{}                          requests let through (a rule applied)
+ *   jwt_auth_denied_total{reason}                     requests refused, by reason (reasons.ts)
+ *   jwt_auth_cors_preflight_bypassed_total{}          CORS preflights let through unchecked
+ *   jwt_auth_provider_allowed_total{provider}         allowed requests carrying a token verified by the provider
+ *   jwt_auth_provider_denied_total{provider,reason}   refusals whose reason came from the provider
+ *   jwt_auth_provider_cache_lookups_total{provider,outcome}   verified-token cache: hit, miss
+ *   jwt_auth_provider_jwks_fetches_total{provider,outcome}    remote JWKS fetches: ok, failed
+ *   jwt_auth_provider_jwks_unavailable_allowed_total{provider} let through by on_jwks_unavailable
  *
  * Each is bumped with one hostcall and no allocation.
  */
-import { Counter } from "../../assembly/proxy-wasm";
+import { Counter, metricName } from "../../assembly/proxy-wasm";
+import { ascii } from "../../assembly/proxy-wasm/format";
 import { JwtAuthConfig } from "./config";
 import { REASON_COUNT, Reason, isDenial, reasonInfo } from "./reasons";
 import { Stats } from "./stats";
 
-const PREFIX = "jwt_auth.";
-
-function defineDenied(prefix: string): StaticArray<Counter | null> {
+/** One counter per denial reason of family `name`, labelled `reason` (and `provider` when not null). */
+function defineDenied(name: string, provider: string | null): StaticArray<Counter | null> {
   const out = new StaticArray<Counter | null>(REASON_COUNT);
   for (let r = 0; r < REASON_COUNT; r++) {
-    if (isDenial(<Reason>r)) unchecked((out[r] = Counter.define(prefix + "denied." + reasonInfo(<Reason>r).name)));
+    if (!isDenial(<Reason>r)) continue;
+    const reason = reasonInfo(<Reason>r).name;
+    const labels: StaticArray<string> = provider !== null ? ["provider", provider, "reason", reason] : ["reason", reason];
+    unchecked((out[r] = Counter.define(metricName(name, labels))));
   }
   return out;
 }
@@ -47,14 +50,15 @@ export class ProviderStats {
 
   static define(name: string): ProviderStats {
     const s = new ProviderStats();
-    const prefix = PREFIX + "provider." + name + ".";
-    s.allowed = Counter.define(prefix + "allowed");
-    s.denied = defineDenied(prefix);
-    s.cacheHit = Counter.define(prefix + "cache_hit");
-    s.cacheMiss = Counter.define(prefix + "cache_miss");
-    s.jwksFetchOk = Counter.define(prefix + "jwks_fetch_ok");
-    s.jwksFetchFailed = Counter.define(prefix + "jwks_fetch_failed");
-    s.jwksUnavailableAllowed = Counter.define(prefix + "jwks_unavailable_allowed");
+    const cache = ascii.text("jwt_auth_provider_cache_lookups_total");
+    const fetches = ascii.text("jwt_auth_provider_jwks_fetches_total");
+    s.allowed = Counter.define(metricName(ascii.text("jwt_auth_provider_allowed_total"), ["provider", name]));
+    s.denied = defineDenied(ascii.text("jwt_auth_provider_denied_total"), name);
+    s.cacheHit = Counter.define(metricName(cache, ["provider", name, "outcome", "hit"]));
+    s.cacheMiss = Counter.define(metricName(cache, ["provider", name, "outcome", "miss"]));
+    s.jwksFetchOk = Counter.define(metricName(fetches, ["provider", name, "outcome", "ok"]));
+    s.jwksFetchFailed = Counter.define(metricName(fetches, ["provider", name, "outcome", "failed"]));
+    s.jwksUnavailableAllowed = Counter.define(metricName(ascii.text("jwt_auth_provider_jwks_unavailable_allowed_total"), ["provider", name]));
     return s;
   }
 }
@@ -68,9 +72,9 @@ export class MetricStats extends Stats {
   /** Defines every metric of `config` (call once, in `proxy_on_configure`). */
   static define(config: JwtAuthConfig): MetricStats {
     const s = new MetricStats();
-    s.allowed = Counter.define(PREFIX + "allowed");
-    s.denied = defineDenied(PREFIX);
-    s.corsPreflightBypassed = Counter.define(PREFIX + "cors_preflight_bypassed");
+    s.allowed = Counter.define(ascii.text("jwt_auth_allowed_total"));
+    s.denied = defineDenied(ascii.text("jwt_auth_denied_total"), null);
+    s.corsPreflightBypassed = Counter.define(ascii.text("jwt_auth_cors_preflight_bypassed_total"));
     for (let i = 0; i < config.providers.length; i++) s.providers.push(ProviderStats.define(unchecked(config.providers[i]).name));
     return s;
   }

@@ -20,7 +20,7 @@
  * (`proxy_set_shared_data`). On `CasMismatch` another worker changed the page: read and
  * decide again. A denied request writes nothing. Shared data failing (a missing entry,
  * a full store, over MAX_ATTEMPTS lost races) lets the request through and counts it
- * (`<stat_prefix>_fail_open`), as Envoy's rate limit filters fail open.
+ * (`<stat_prefix>_requests_total{outcome="fail_open"}`), as Envoy's rate limit filters fail open.
  */
 import { formatInteger } from "../../assembly/proxy-wasm/format";
 import {

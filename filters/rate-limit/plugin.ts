@@ -118,7 +118,7 @@ export class RateLimitRoot extends RootContext {
     if (d.failOpen) {
       if (!this.failOpenLogged) {
         this.failOpenLogged = true;
-        logWarn(FILTER_NAME + ": shared data failed, letting requests through (counted in " + runtime.config.statPrefix + "_fail_open)");
+        logWarn(FILTER_NAME + ": shared data failed, letting requests through (counted in " + runtime.config.statPrefix + "_requests_total{outcome=\"fail_open\"})");
       } else if (isLogEnabled(LogLevel.Debug)) {
         logDebug(FILTER_NAME + ": shared data failed, request let through");
       }

@@ -69,8 +69,8 @@ export function readRetryConfig(reader: ConfigReader): RetryConfig | null {
     const p = list.objectAt(i, POLICY_FIELDS);
     const policy = readPolicy(p);
     for (let j = 0; j < i; j++) {
-      // Metric names show '-' as '_' (Prometheus): "a-b" and "a_b" would share metrics.
-      if (sameMetricName(unchecked(policies[j]).name, policy.name)) p.fail("name", "duplicate policy name \"" + policy.name + "\"");
+      // The name is the `policy` label of the policy's metrics.
+      if (unchecked(policies[j]).name == policy.name) p.fail("name", "duplicate policy name \"" + policy.name + "\"");
     }
     unchecked((policies[i] = policy));
   }
@@ -149,19 +149,6 @@ function readBudget(b: ConfigObject): BudgetConfig {
 /** Whole milliseconds, truncated (as the router's `*-ms` headers carry them). */
 function toMillis(d: Duration): i64 {
   return d.totalNanoseconds / NANOS_PER_MS;
-}
-
-/** Whether two policy names give the same metric names ('-' and '_' both become '_'). */
-function sameMetricName(a: string, b: string): bool {
-  if (a.length != b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x == 0x2d) x = 0x5f;
-    if (y == 0x2d) y = 0x5f;
-    if (x != y) return false;
-  }
-  return true;
 }
 
 function isPolicyName(s: string): bool {

@@ -81,7 +81,7 @@ export const suite: BenchSuite = {
     const referenceUs = us.reference;
     const perRequest: Record<string, { us: number; ratio_to_reference: number }> = {};
     for (const name of Object.keys(cases)) perRequest[name] = { us: round(us[name]), ratio_to_reference: round(us[name] / referenceUs) };
-    if (open.getCounterValue('circuit_breaker.credit-bureau.rejected.open') === 0n) throw new Error('bench: the open case never rejected');
+    if (open.getCounterValue('service=.=credit-bureau;.;outcome=.=rejected_open;.;circuit_breaker_requests_total') === 0n) throw new Error('bench: the open case never rejected');
     if (open.vmFailed || closed.vmFailed) throw new Error('bench: a VM failed');
     return { per_request: perRequest, reference_example_filter_us: round(referenceUs), ...moduleSize(WASM, SIZE_GOAL_BYTES) };
   },

@@ -100,8 +100,8 @@ export const suite: BenchSuite = {
     for (const [name, us] of Object.entries(timed)) {
       perRequest[name] = { us: round(us), ratio_to_reference: round(us / referenceUs), over_reference_us: round(us - referenceUs) };
     }
-    if (withBudget.getCounterValue('retry_idempotency_guarded') === 0n) throw new Error('bench: the guard never applied');
-    if (withBudget.getCounterValue('retry_budget_exhausted') !== 0n) throw new Error('bench: the budget ran out');
+    if (withBudget.getCounterValue('retry_idempotency_guarded_total') === 0n) throw new Error('bench: the guard never applied');
+    if (withBudget.getCounterValue('retry_budget_exhausted_total') !== 0n) throw new Error('bench: the budget ran out');
     if (withBudget.vmFailed || noBudget.vmFailed) throw new Error('bench: a VM failed');
     return { per_request: perRequest, reference_example_filter_us: round(referenceUs), ...moduleSize(WASM, SIZE_GOAL_BYTES) };
   },

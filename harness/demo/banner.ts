@@ -103,7 +103,7 @@ function meshWalkthrough(listener: string, admin: string): string[] {
     "  # the filters' metrics (Prometheus), those that counted something",
     cmd(
       `curl -s http://${admin}/stats/prometheus | grep -E '^(edge_rate_limit|jwt_auth|rate_limit|circuit_breaker|retry)_' | grep -v ' 0$'`,
-      '`jwt_auth_denied_jwt_missing{}`, `rate_limit_anonymous_denied{}`, `circuit_breaker_credit_bureau_state{} 1`, `retry_retries{}`',
+      '`jwt_auth_denied_total{reason="jwt_missing"}`, `rate_limit_requests_total{rule="anonymous",outcome="denied"}`, `circuit_breaker_state{service="credit-bureau",state="open"} 1`, `retry_retries_total{}`',
     ),
     '',
   ];

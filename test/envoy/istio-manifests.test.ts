@@ -180,7 +180,7 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('retry-routes.yaml on Envoy: the retr
       }
       const r = await request(`http://${proxy.listeners.ingress}/api/credit-bureau/flaky`);
       await r.body.dump();
-      const exhausted = metric(await prometheus(proxy.adminAddress), 'retry_budget_exhausted') ?? 0;
+      const exhausted = metric(await prometheus(proxy.adminAddress), 'retry_budget_exhausted_total') ?? 0;
       return { status: r.statusCode, attempts: r.headers['x-envoy-attempt-count'], exhausted };
     } finally {
       await proxy.stop();

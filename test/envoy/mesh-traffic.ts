@@ -13,6 +13,7 @@ import { expect } from 'vitest';
 import { callProject, projectClient, type Project } from '../../harness/demo/projects.ts';
 import type { DemoService } from '../../harness/demo/services.ts';
 import { mintDemoToken, type TokenOptions } from '../../harness/demo/token.ts';
+import { metric, prometheus } from '../integration/envoy-stats.ts';
 
 export interface MeshContext {
   /** `host:port` of the ingress listener and of the admin. */
@@ -54,16 +55,8 @@ function service(ctx: MeshContext, cluster: string): DemoService {
 /** A demo service token (HS256, serviceId eva-frontend) for the user `sub`. */
 const serviceToken = (sub: string, permissions: string[], more: TokenOptions = {}) => mintDemoToken({ sub, permissions, ...more });
 
-/** Prometheus text of the admin → value per metric name (labels dropped: the filters' metrics have none). */
-async function metrics(ctx: MeshContext): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://${ctx.admin}/stats/prometheus`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})? (\S+)$/.exec(line);
-    if (m) out.set(m[1], Number(m[2]));
-  }
-  return out;
-}
+/** The admin's /stats/prometheus text (the filters' metrics labelled by envoy/mesh.yaml's stats_config). */
+const metrics = (ctx: MeshContext): Promise<string> => prometheus(ctx.admin);
 
 const PROJECT = '/zoptal.project.v1.ProjectService';
 
@@ -280,13 +273,14 @@ export const meshChecks: MeshCheck[] = [
       expect((await send(ctx, '/api/credit-bureau/metrics-check')).status).toBe(401);
       expect((await send(ctx, '/api/banking/metrics-check', { token })).status).toBe(200);
       const after = await metrics(ctx);
-      const moved = (name: string) => (after.get(name) ?? NaN) - (before.get(name) ?? 0);
-      expect(moved('edge_rate_limit_all_allowed')).toBe(2);
-      expect(moved('jwt_auth_denied_jwt_missing')).toBe(1);
-      expect(moved('jwt_auth_provider_services_allowed')).toBe(1);
-      expect(moved('rate_limit_authenticated_allowed')).toBe(1);
-      expect(moved('retry_policy_reads_requests')).toBe(1);
-      expect(after.get('circuit_breaker_banking_state')).toBe(0); // closed
+      const moved = (name: string, labels: Record<string, string> = {}) => (metric(after, name, labels) ?? NaN) - (metric(before, name, labels) ?? 0);
+      expect(moved('edge_rate_limit_requests_total', { rule: 'all', outcome: 'allowed' })).toBe(2);
+      expect(moved('jwt_auth_denied_total', { reason: 'jwt_missing' })).toBe(1);
+      expect(moved('jwt_auth_provider_allowed_total', { provider: 'services' })).toBe(1);
+      expect(moved('rate_limit_requests_total', { rule: 'authenticated', outcome: 'allowed' })).toBe(1);
+      expect(moved('retry_policy_requests_total', { policy: 'reads' })).toBe(1);
+      expect(moved('circuit_breaker_requests_total', { service: 'banking', outcome: 'admitted' })).toBe(1);
+      expect(metric(after, 'circuit_breaker_state', { service: 'banking', state: 'closed' })).toBe(1);
     },
   },
   {
@@ -311,7 +305,7 @@ export const meshChecks: MeshCheck[] = [
         expect(JSON.parse(res.text)).toEqual({ error: 'circuit_open' });
       }
       expect(bureau.received()).toBe(before + 3);
-      expect((await metrics(ctx)).get('circuit_breaker_credit_bureau_state')).toBe(1); // OPEN
+      expect(metric(await metrics(ctx), 'circuit_breaker_state', { service: 'credit-bureau', state: 'open' })).toBe(1);
     },
   },
 ];

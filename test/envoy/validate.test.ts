@@ -24,7 +24,7 @@ function yamlFiles(dir: string): string[] {
   );
 }
 
-const files = yamlFiles(path.join(root, 'envoy'));
+const files = yamlFiles(path.join(root, 'envoy')).filter((f) => !f.includes(`${path.sep}grafana${path.sep}`));
 const isIstio = (file: string) => file.includes(`${path.sep}istio${path.sep}`);
 
 /** A fresh copy of envoy/mesh.yaml to break. */

@@ -2,9 +2,12 @@
  * Builds the Envoy v3 bootstrap documents the integration suites run: one listener,
  * `ingress` on 127.0.0.1, with an HTTP connection manager (`hcm` fields over its own), the
  * given HTTP filters before the router, and STATIC clusters of `host:port` endpoints
- * (HTTP/1.1, or HTTP/2 with `http2`); the admin on 127.0.0.1. Every port is 0 (ephemeral):
- * `startEnvoy` reads the bound ones from the admin.
+ * (HTTP/1.1, or HTTP/2 with `http2`); the admin on 127.0.0.1; the shipped bootstraps'
+ * `stats_config` (the filters' metric labels). Every port is 0 (ephemeral): `startEnvoy`
+ * reads the bound ones from the admin.
  */
+import { STATS_CONFIG } from './envoy-stats.ts';
+
 export interface RouteSpec {
   match: Record<string, unknown>;
   route?: Record<string, unknown>;
@@ -73,6 +76,7 @@ export function bootstrap(spec: BootstrapSpec): Record<string, unknown> {
   });
   return {
     node: { id: 'test-node', cluster: 'test' },
+    stats_config: STATS_CONFIG,
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
     static_resources: {
       listeners: [

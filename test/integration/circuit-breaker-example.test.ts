@@ -9,6 +9,7 @@ import { projectRoot } from '../../harness/build.ts';
 import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
 import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
 import { buildBreaker } from '../filters/circuit-breaker/harness.ts';
+import { metric } from './envoy-stats.ts';
 
 const envoy = envoyAvailable();
 
@@ -52,9 +53,9 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/circuit-breaker.yaml on Envoy 
 
   it('reports both circuits on /stats/prometheus', async () => {
     const prom = await (await request(`http://${demo.adminAddress}/stats/prometheus`)).body.text();
-    expect(prom).toMatch(/^circuit_breaker_banking_state\{\} 1$/m);
-    expect(prom).toMatch(/^circuit_breaker_credit_bureau_state\{\} 1$/m);
-    expect(prom).toMatch(/^circuit_breaker_credit_bureau_fallback\{\} 1$/m);
-    expect(prom).toMatch(/^circuit_breaker_banking_rejected_open\{\} 1$/m);
+    expect(metric(prom, 'circuit_breaker_state', { service: 'banking', state: 'open' })).toBe(1);
+    expect(metric(prom, 'circuit_breaker_state', { service: 'credit-bureau', state: 'open' })).toBe(1);
+    expect(metric(prom, 'circuit_breaker_requests_total', { service: 'credit-bureau', outcome: 'fallback' })).toBe(1);
+    expect(metric(prom, 'circuit_breaker_requests_total', { service: 'banking', outcome: 'rejected_open' })).toBe(1);
   });
 });

@@ -155,15 +155,14 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('jwt-auth on Envoy (--concurrency 4)'
       await slow.body.dump();
     });
 
-    it('shows per-provider metrics on /stats/prometheus', async () => {
+    it('shows per-provider metrics on /stats/prometheus, labelled by provider, reason and outcome', async () => {
       await get('/orders');
       const text = await prometheus(proxy.adminAddress);
-      const value = (name: string) => metric(text, name);
-      expect(value('jwt_auth_provider_idp_jwks_fetch_ok')).toBe(jwks.count(JWKS_PATH));
-      expect(value('jwt_auth_provider_broken_jwks_fetch_failed')).toBeGreaterThanOrEqual(1);
-      expect(value('jwt_auth_provider_idp_denied_jwt_missing')).toBeGreaterThanOrEqual(1);
-      expect(value('jwt_auth_provider_idp_allowed')).toBeGreaterThanOrEqual(40);
-      expect(value('jwt_auth_denied_jwks_unavailable')).toBe(2);
+      expect(metric(text, 'jwt_auth_provider_jwks_fetches_total', { provider: 'idp', outcome: 'ok' })).toBe(jwks.count(JWKS_PATH));
+      expect(metric(text, 'jwt_auth_provider_jwks_fetches_total', { provider: 'broken', outcome: 'failed' })).toBeGreaterThanOrEqual(1);
+      expect(metric(text, 'jwt_auth_provider_denied_total', { provider: 'idp', reason: 'jwt_missing' })).toBeGreaterThanOrEqual(1);
+      expect(metric(text, 'jwt_auth_provider_allowed_total', { provider: 'idp' })).toBeGreaterThanOrEqual(40);
+      expect(metric(text, 'jwt_auth_denied_total', { reason: 'jwks_unavailable' })).toBe(2);
     });
   });
 

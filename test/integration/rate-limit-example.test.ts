@@ -41,11 +41,11 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/rate-limit.yaml on Envoy with 
     for (let i = 0; i < 20; i++) expect((await get('/health')).status).toBe(200);
   });
 
-  it('counts on /stats/prometheus', async () => {
+  it('counts on /stats/prometheus, per rule and outcome', async () => {
     const admin = demo.adminAddress;
-    expect(await prometheusValue(admin, 'rate_limit_anonymous_allowed')).toBe(5);
-    expect(await prometheusValue(admin, 'rate_limit_anonymous_denied')).toBe(2);
-    expect(await prometheusValue(admin, 'rate_limit_premium_allowed')).toBe(1);
-    expect(await prometheusValue(admin, 'edge_rate_limit_all_allowed')).toBe(28);
+    expect(await prometheusValue(admin, 'rate_limit_requests_total', { rule: 'anonymous', outcome: 'allowed' })).toBe(5);
+    expect(await prometheusValue(admin, 'rate_limit_requests_total', { rule: 'anonymous', outcome: 'denied' })).toBe(2);
+    expect(await prometheusValue(admin, 'rate_limit_requests_total', { rule: 'premium', outcome: 'allowed' })).toBe(1);
+    expect(await prometheusValue(admin, 'edge_rate_limit_requests_total', { rule: 'all', outcome: 'allowed' })).toBe(28);
   });
 });

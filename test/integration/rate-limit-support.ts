@@ -41,7 +41,7 @@ export async function burst(address: string, n: number, headers: Record<string, 
   }
 }
 
-/** The value of metric `name` on the `/stats/prometheus` of the admin at `admin` (`host:port`), or undefined. */
-export async function prometheusValue(admin: string, name: string): Promise<number | undefined> {
-  return metric(await prometheus(admin), name);
+/** The value of the series `name{labels}` on the `/stats/prometheus` of the admin at `admin` (`host:port`), or undefined. */
+export async function prometheusValue(admin: string, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  return metric(await prometheus(admin), name, labels);
 }

@@ -56,10 +56,10 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('rate-limit on Envoy: the tiers (--co
     const res = await request(`http://${proxy.listeners.ingress}${path}`, { headers });
     return { status: res.statusCode, headers: res.headers as Record<string, string>, body: await res.body.text() };
   };
-  /** Counters as the filter should have them, from what the client saw. */
+  /** Counters as the filter should have them (`rule outcome` → value of `rate_limit_requests_total{rule,outcome}`), from what the client saw. */
   const seen = new Map<string, number>();
   const tally = (rule: string, status: number) => {
-    const k = `rate_limit_${rule}_${status === 200 ? 'allowed' : 'denied'}`;
+    const k = `${rule} ${status === 200 ? 'allowed' : 'denied'}`;
     seen.set(k, (seen.get(k) ?? 0) + 1);
   };
   const send = async (rule: string, headers: Record<string, string>): Promise<Reply> => {
@@ -94,7 +94,7 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('rate-limit on Envoy: the tiers (--co
     expect(first.status).toBe(200);
     expect(first.headers).toMatchObject({ 'x-ratelimit-limit': '100, 100;w=60, 2000;w=3600', 'x-ratelimit-remaining': '99', 'x-ratelimit-reset': '1' });
     await expectAllowed('premium', 120, premium, 99, 600);
-    expect(upstream.count()).toBe(seen.get('rate_limit_premium_allowed'));
+    expect(upstream.count()).toBe(seen.get('premium allowed'));
     const denied = await nextDenial('premium', premium);
     expect(denied.status).toBe(429);
     expect(denied.body).toBe('local_rate_limited');
@@ -150,10 +150,13 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('rate-limit on Envoy: the tiers (--co
     }
   });
 
-  it('counts per rule on /stats/prometheus', async () => {
+  it('counts per rule and outcome on /stats/prometheus (rate_limit_requests_total{rule,outcome})', async () => {
     expect(seen.size).toBe(6);
-    for (const [name, value] of seen) expect([name, await prometheusValue(proxy.adminAddress, name)]).toEqual([name, value]);
-    expect(await prometheusValue(proxy.adminAddress, 'rate_limit_fail_open')).toBe(0);
+    for (const [key, value] of seen) {
+      const [rule, outcome] = key.split(' ');
+      expect([key, await prometheusValue(proxy.adminAddress, 'rate_limit_requests_total', { rule, outcome })]).toEqual([key, value]);
+      expect([key, await prometheusValue(proxy.adminAddress, 'rate_limit_requests_total', { rule, outcome: 'fail_open' })]).toEqual([key, 0]);
+    }
   });
 });
 
@@ -189,7 +192,7 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('rate-limit on Envoy: one bucket, 4 w
     expect(upstream.count('/burst')).toBe(300);
     // The bursts came in through every worker, and the counters are process wide: every worker's increments in one value.
     expect((await workerConnections(proxy.adminAddress)).map((n) => n > 0)).toEqual([true, true, true, true]);
-    expect(await prometheusValue(proxy.adminAddress, 'rate_limit_exact_allowed')).toBe(300);
-    expect(await prometheusValue(proxy.adminAddress, 'rate_limit_exact_denied')).toBe(2700);
+    expect(await prometheusValue(proxy.adminAddress, 'rate_limit_requests_total', { rule: 'exact', outcome: 'allowed' })).toBe(300);
+    expect(await prometheusValue(proxy.adminAddress, 'rate_limit_requests_total', { rule: 'exact', outcome: 'denied' })).toBe(2700);
   }, 60_000);
 });

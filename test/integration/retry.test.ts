@@ -54,7 +54,7 @@ async function call(proxy: EnvoyProcess, p: string, opts: { method?: string; hea
 }
 
 /** A counter's value, NaN when absent (fails every bound). */
-const counter = (text: string, name: string): number => metric(text, name) ?? NaN;
+const counter = (text: string, name: string, labels: Record<string, string> = {}): number => metric(text, name, labels) ?? NaN;
 
 describe.skipIf(missing !== '' || !envoy.ok)(`${envoySuiteTitle('retry filter on Envoy', envoy)}${missing ? ` (skipped: ${missing})` : ''}`, () => {
   describe('policies against flaky upstreams (--concurrency 1)', () => {
@@ -148,12 +148,12 @@ describe.skipIf(missing !== '' || !envoy.ok)(`${envoySuiteTitle('retry filter on
 
     it('exposes its counters on /stats/prometheus', async () => {
       const prom = await prometheus(proxy.adminAddress);
-      expect(counter(prom, 'retry_policy_reads_requests')).toBeGreaterThanOrEqual(4);
-      expect(counter(prom, 'retry_policy_reads_retries')).toBeGreaterThanOrEqual(2 + 1 + 5 + 5);
-      expect(counter(prom, 'retry_policy_financial_transactions_retries')).toBeGreaterThanOrEqual(2 + 2);
-      expect(counter(prom, 'retry_policy_grpc_retries')).toBeGreaterThanOrEqual(2 + 3);
-      expect(counter(prom, 'retry_idempotency_guarded')).toBeGreaterThanOrEqual(2);
-      expect(counter(prom, 'retry_retries')).toBe(counter(prom, 'retry_policy_reads_retries') + counter(prom, 'retry_policy_financial_transactions_retries') + counter(prom, 'retry_policy_grpc_retries'));
+      expect(counter(prom, 'retry_policy_requests_total', { policy: 'reads' })).toBeGreaterThanOrEqual(4);
+      expect(counter(prom, 'retry_policy_retries_total', { policy: 'reads' })).toBeGreaterThanOrEqual(2 + 1 + 5 + 5);
+      expect(counter(prom, 'retry_policy_retries_total', { policy: 'financial-transactions' })).toBeGreaterThanOrEqual(2 + 2);
+      expect(counter(prom, 'retry_policy_retries_total', { policy: 'grpc' })).toBeGreaterThanOrEqual(2 + 3);
+      expect(counter(prom, 'retry_idempotency_guarded_total')).toBeGreaterThanOrEqual(2);
+      expect(counter(prom, 'retry_retries_total')).toBe(counter(prom, 'retry_policy_retries_total', { policy: 'reads' }) + counter(prom, 'retry_policy_retries_total', { policy: 'financial-transactions' }) + counter(prom, 'retry_policy_retries_total', { policy: 'grpc' }));
     });
   });
 
@@ -191,8 +191,8 @@ describe.skipIf(missing !== '' || !envoy.ok)(`${envoySuiteTitle('retry filter on
         // Without the budget the storm would have sent 5 retries per request.
         expect(retries).toBeLessThan(requests * 5 * 0.2);
         const prom = await prometheus(proxy.adminAddress);
-        expect(counter(prom, 'retry_budget_exhausted')).toBeGreaterThan(requests / 2);
-        expect(counter(prom, 'retry_retries')).toBe(retries);
+        expect(counter(prom, 'retry_budget_exhausted_total')).toBeGreaterThan(requests / 2);
+        expect(counter(prom, 'retry_retries_total')).toBe(retries);
         expect((await workerConnections(proxy.adminAddress)).map((n) => n > 0)).toEqual([true, true, true, true]);
       } finally {
         await proxy.stop();
@@ -233,7 +233,7 @@ describe.skipIf(missing !== '' || !envoy.ok)(`${envoySuiteTitle('retry filter on
         const probe = await call(proxy, '/probe');
         expect(Number(probe.headers['x-envoy-attempt-count']) - 1).toBe(9);
         const prom = await prometheus(proxy.adminAddress);
-        expect(counter(prom, 'retry_retries')).toBe(requests + 9);
+        expect(counter(prom, 'retry_retries_total')).toBe(requests + 9);
         expect((await workerConnections(proxy.adminAddress)).map((n) => n > 0)).toEqual([true, true, true, true]);
       } finally {
         await pool.close();
@@ -313,8 +313,8 @@ describe.skipIf(missing !== '' || !envoy.ok)(`${envoySuiteTitle('retry filter on
           // The budget was spent, not merely unused: 5 retries a request would be 5 n.
           expect(retries).toBeGreaterThanOrEqual(Math.floor(bound * 0.9));
           const prom = await prometheus(proxy.adminAddress);
-          expect(counter(prom, 'retry_retries')).toBe(retries);
-          expect(counter(prom, 'retry_budget_exhausted')).toBeGreaterThan(0);
+          expect(counter(prom, 'retry_retries_total')).toBe(retries);
+          expect(counter(prom, 'retry_budget_exhausted_total')).toBeGreaterThan(0);
           expect((await workerConnections(proxy.adminAddress)).map((c) => c > 0)).toEqual([true, true, true, true]);
         } finally {
           held.close();

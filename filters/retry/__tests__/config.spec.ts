@@ -113,8 +113,10 @@ describe("retry config: each rejection names the path and the reason", () => {
     expect<string>(policyError("{}")).toBe("policies[0].name: missing required field");
     expect<string>(policyError("{\"name\":\"\"}")).toBe("policies[0].name: expected a non-empty string");
     expect<string>(policyError("{\"name\":\"a b\"}")).toBe("policies[0].name: expected letters, digits, '-' and '_'");
-    read("{\"policies\":[{\"name\":\"a-b\"},{\"name\":\"a_b\"}]}");
-    expect<string>(lastError).toBe("policies[1].name: duplicate policy name \"a_b\"");
+    read("{\"policies\":[{\"name\":\"a-b\"},{\"name\":\"a-b\"}]}");
+    expect<string>(lastError).toBe("policies[1].name: duplicate policy name \"a-b\"");
+    read("{\"policies\":[{\"name\":\"a-b\"},{\"name\":\"a_b\"}]}"); // two labels, two policies
+    expect<string>(lastError).toBe("");
     read("{\"stat_prefix\":\"9retry\"}");
     expect<string>(lastError).toBe("stat_prefix: expected letters, digits and '_', not starting with a digit");
   });

@@ -7,6 +7,7 @@ import type { HostcallObserver } from '../../../harness/host/services.ts';
 import type { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import type { LocalReply, StreamInfo } from '../../../harness/host/filter.ts';
 import { ensureBuilt } from '../../sdk/build.ts';
+import { statName } from '../../integration/envoy-stats.ts';
 import { filterEmulator } from '../emulator.ts';
 
 export const ROOT_ID = 'circuit-breaker';
@@ -104,4 +105,16 @@ export const header = (pairs: [string, string][] | undefined, name: string): str
 export function sharedState(emu: WasmEmulator, service: string, statPrefix = 'circuit_breaker'): number | undefined {
   const entry = emu.getSharedData(`circuit-breaker/${statPrefix}/${service}`);
   return entry ? entry.value.readUInt32LE(4) : undefined;
+}
+
+/** The name of `service`'s `circuit_breaker_requests_total{service,outcome}` counter. */
+export const requestsCounter = (service: string, outcome: 'admitted' | 'rejected_open' | 'rejected_bulkhead' | 'fallback'): string =>
+  statName('circuit_breaker_requests_total', { service, outcome });
+
+/** The name of `service`'s `circuit_breaker_transitions_total{service,state}` counter: transitions into `state`. */
+export const transitionsCounter = (service: string, state: 'closed' | 'open' | 'half_open'): string => statName('circuit_breaker_transitions_total', { service, state });
+
+/** The states whose `circuit_breaker_state{service,state}` gauge is 1 (one, when the gauges agree), comma-joined. */
+export function gaugedState(emu: WasmEmulator, service: string): string {
+  return ['closed', 'open', 'half_open'].filter((state) => emu.getGaugeValue(statName('circuit_breaker_state', { service, state })) === 1n).join(',');
 }

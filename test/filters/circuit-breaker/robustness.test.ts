@@ -9,7 +9,7 @@ import { LogLevel } from '../../../harness/host/abi.ts';
 import { createWasmPlugin, WasmPluginError } from '../../../harness/host/plugin.ts';
 import { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import { readFile } from 'node:fs/promises';
-import { CREDIT_BUREAU, ROOT_ID, breaker, buildBreaker, call, finish, sharedState, start } from './harness.ts';
+import { CREDIT_BUREAU, ROOT_ID, breaker, buildBreaker, call, finish, sharedState, start, transitionsCounter } from './harness.ts';
 
 let wasm = '';
 beforeAll(async () => {
@@ -138,7 +138,7 @@ describe('hostile input never traps', () => {
     run(100_000);
     expect(memory()).toBe(warm);
     expect(opened).toBeGreaterThan(1000); // the run did go through OPEN
-    expect(emu.getCounterValue('circuit_breaker.credit-bureau.transition.half_open_to_closed')).toBeGreaterThan(0n);
+    expect(emu.getCounterValue(transitionsCounter('credit-bureau', 'closed'))).toBeGreaterThan(0n);
     expect(emu.vmFailed).toBe(false);
   }, 60_000);
 });

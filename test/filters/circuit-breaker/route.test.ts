@@ -7,7 +7,7 @@
  * response, as Envoy's stream info changes. Also what the request path costs in hostcalls.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { breaker, buildBreaker, call, finish, hostcallLog, routeTo, sharedState, start } from './harness.ts';
+import { breaker, buildBreaker, call, finish, hostcallLog, routeTo, sharedState, start, requestsCounter, transitionsCounter } from './harness.ts';
 
 let wasm = '';
 beforeAll(async () => {
@@ -33,7 +33,7 @@ describe('the outcome counts against the service of the final route', () => {
     }
     expect(sharedState(emu, 'quotes')).toBe(0); // failure_threshold 1: one counted failure would have opened it
     expect(sharedState(emu, 'other')).toBe(1);
-    expect(emu.getCounterValue('circuit_breaker.other.transition.closed_to_open')).toBe(1n);
+    expect(emu.getCounterValue(transitionsCounter('other', 'open'))).toBe(1n);
   });
 
   it('a request no service held at admission counts against the service of its final cluster', async () => {
@@ -62,8 +62,8 @@ describe('the outcome counts against the service of the final route', () => {
       finish(emu, ex, 503);
     }
     expect(sharedState(emu, 'quotes-dr')).toBe(1);
-    expect(emu.getCounterValue('circuit_breaker.quotes.fallback')).toBe(2n);
-    expect(emu.getCounterValue('circuit_breaker.quotes.transition.open_to_half_open')).toBe(0n);
+    expect(emu.getCounterValue(requestsCounter('quotes', 'fallback'))).toBe(2n);
+    expect(emu.getCounterValue(transitionsCounter('quotes', 'half_open'))).toBe(0n);
   });
 
   it('a service chosen by match alone never counts a fail-over request (it cannot tell the fail-over upstream from its own)', async () => {

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LogLevel } from '../../../harness/host/abi.ts';
 import { FilterHeadersStatus } from '../../../harness/host/filter.ts';
-import { CREDIT_BUREAU, breaker, buildBreaker, call, finish, header, hostcallLog, sharedState, start } from './harness.ts';
+import { CREDIT_BUREAU, breaker, buildBreaker, call, finish, header, hostcallLog, sharedState, start, gaugedState, requestsCounter, transitionsCounter } from './harness.ts';
 
 let wasm = '';
 beforeAll(async () => {
@@ -22,12 +22,12 @@ describe('CLOSED → OPEN after failure_threshold consecutive failures (the seed
     call(emu, PATH, 200); // a success resets the count
     call(emu, PATH, 502);
     call(emu, PATH, 504);
-    expect(emu.getGaugeValue('circuit_breaker.credit-bureau.state')).toBe(0n);
+    expect(gaugedState(emu, 'credit-bureau')).toBe('closed');
     expect(emu.getLogs(LogLevel.Warn)).toEqual([]);
     call(emu, PATH, 503);
     expect(sharedState(emu, 'credit-bureau')).toBe(1);
-    expect(emu.getGaugeValue('circuit_breaker.credit-bureau.state')).toBe(1n);
-    expect(emu.getCounterValue('circuit_breaker.credit-bureau.transition.closed_to_open')).toBe(1n);
+    expect(gaugedState(emu, 'credit-bureau')).toBe('open');
+    expect(emu.getCounterValue(transitionsCounter('credit-bureau', 'open'))).toBe(1n);
     expect(emu.getLogs(LogLevel.Warn)).toEqual(['circuit-breaker: credit-bureau: CLOSED -> OPEN: 3 consecutive failures; open for 60s']);
 
     const id = emu.initializeHttpContext();
@@ -43,9 +43,9 @@ describe('CLOSED → OPEN after failure_threshold consecutive failures (the seed
       ['retry-after', '60'],
     ]);
     emu.completeHttpContext(id);
-    expect(emu.getCounterValue('circuit_breaker.credit-bureau.rejected.open')).toBe(1n);
+    expect(emu.getCounterValue(requestsCounter('credit-bureau', 'rejected_open'))).toBe(1n);
     // its own local reply passed through onResponseHeaders: not counted as a failure
-    expect(emu.getCounterValue('circuit_breaker.credit-bureau.transition.half_open_to_open')).toBe(0n);
+    expect(emu.getCounterValue(transitionsCounter('credit-bureau', 'open'))).toBe(1n); // opened once, never again
   });
 
   it('retry-after counts down in whole seconds, rounded up', async () => {
@@ -128,8 +128,8 @@ describe('OPEN → HALF_OPEN → CLOSED | OPEN', () => {
     const probe = start(emu, PATH);
     expect(probe.reply).toBeUndefined();
     expect(sharedState(emu, 'credit-bureau')).toBe(2);
-    expect(emu.getGaugeValue('circuit_breaker.credit-bureau.state')).toBe(2n);
-    expect(emu.getCounterValue('circuit_breaker.credit-bureau.transition.open_to_half_open')).toBe(1n);
+    expect(gaugedState(emu, 'credit-bureau')).toBe('half_open');
+    expect(emu.getCounterValue(transitionsCounter('credit-bureau', 'half_open'))).toBe(1n);
     expect(emu.getLogs(LogLevel.Info)).toContain('circuit-breaker: credit-bureau: OPEN -> HALF_OPEN: open_duration 60s elapsed; up to 3 probes');
     finish(emu, probe, 200);
   });
@@ -158,8 +158,8 @@ describe('OPEN → HALF_OPEN → CLOSED | OPEN', () => {
     expect(sharedState(emu, 'credit-bureau')).toBe(2);
     finish(emu, probes[2], 204);
     expect(sharedState(emu, 'credit-bureau')).toBe(0);
-    expect(emu.getGaugeValue('circuit_breaker.credit-bureau.state')).toBe(0n);
-    expect(emu.getCounterValue('circuit_breaker.credit-bureau.transition.half_open_to_closed')).toBe(1n);
+    expect(gaugedState(emu, 'credit-bureau')).toBe('closed');
+    expect(emu.getCounterValue(transitionsCounter('credit-bureau', 'closed'))).toBe(1n);
     expect(emu.getLogs(LogLevel.Info)).toContain('circuit-breaker: credit-bureau: HALF_OPEN -> CLOSED: 3 probes succeeded');
     // a fresh count: two failures do not reopen it
     call(emu, PATH, 503);
@@ -173,7 +173,7 @@ describe('OPEN → HALF_OPEN → CLOSED | OPEN', () => {
     call(emu, PATH, 200);
     call(emu, PATH, 503);
     expect(sharedState(emu, 'credit-bureau')).toBe(1);
-    expect(emu.getCounterValue('circuit_breaker.credit-bureau.transition.half_open_to_open')).toBe(1n);
+    expect(emu.getCounterValue(transitionsCounter('credit-bureau', 'open'))).toBe(2n); // from CLOSED, then from HALF_OPEN
     expect(emu.getLogs(LogLevel.Warn)).toEqual(['circuit-breaker: credit-bureau: HALF_OPEN -> OPEN: a probe failed; open for 60s']);
     expect(header(call(emu, PATH, 200).reply?.headers, 'retry-after')).toBe('60');
   });
@@ -187,7 +187,7 @@ describe('OPEN → HALF_OPEN → CLOSED | OPEN', () => {
     emu.advanceClock(30_000);
     const probe = start(emu, PATH);
     expect(probe.reply).toBeUndefined();
-    expect(emu.getCounterValue('circuit_breaker.credit-bureau.transition.half_open_restart')).toBe(1n);
+    expect(emu.getCounterValue(transitionsCounter('credit-bureau', 'half_open'))).toBe(2n); // from OPEN, then started over
     finish(emu, probe, 200);
     expect(sharedState(emu, 'credit-bureau')).toBe(0);
     finish(emu, lost, 503); // a late answer of the lost probe decides nothing
@@ -258,7 +258,7 @@ describe('bulkhead', () => {
     expect(c.reply?.status).toBe(503);
     expect(c.reply?.details).toBe('circuit_breaker_bulkhead');
     expect(c.reply?.headers).toEqual([['content-type', 'application/json'], ['x-circuit-breaker', 'bulkhead']]);
-    expect(emu.getCounterValue('circuit_breaker.docs.rejected.bulkhead')).toBe(1n);
+    expect(emu.getCounterValue(requestsCounter('docs', 'rejected_bulkhead'))).toBe(1n);
     finish(emu, a, 200);
     expect(start(emu, '/api/documents/4').reply).toBeUndefined();
     emu.completeHttpContext(b.id); // cancelled: the slot is freed too
@@ -291,7 +291,7 @@ describe('request headers', () => {
     emu.callOnResponseHeaders(ex.id, { ':status': '503' }, true);
     expect(header(emu.getCurrentResponseHeaders(ex.id), 'x-circuit-breaker')).toBe('fallback');
     emu.completeHttpContext(ex.id);
-    expect(emu.getCounterValue('circuit_breaker.credit-bureau.fallback')).toBe(1n);
+    expect(emu.getCounterValue(requestsCounter('credit-bureau', 'fallback'))).toBe(1n);
     // the fail-over's failures do not count against the primary
     emu.advanceClock(60_000);
     log.clear();
@@ -341,7 +341,7 @@ describe('service selection', () => {
     for (let i = 0; i < 3; i++) call(emu, PATH, 503);
     expect(call(emu, PATH, 200).reply?.status).toBe(503);
     expect(call(emu, '/api/banking/a', 200).reply).toBeUndefined();
-    expect(emu.getGaugeValue('circuit_breaker.banking.state')).toBe(0n);
-    expect(emu.getGaugeValue('circuit_breaker.credit-bureau.state')).toBe(1n);
+    expect(gaugedState(emu, 'banking')).toBe('closed');
+    expect(gaugedState(emu, 'credit-bureau')).toBe('open');
   });
 });

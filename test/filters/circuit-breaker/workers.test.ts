@@ -10,7 +10,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LogLevel } from '../../../harness/host/abi.ts';
 import type { WasmEmulator } from '../../../harness/host/emulator.ts';
-import { CREDIT_BUREAU, breakerWorkers, buildBreaker, call, finish, header, start } from './harness.ts';
+import { CREDIT_BUREAU, breakerWorkers, buildBreaker, call, finish, header, start, gaugedState, transitionsCounter } from './harness.ts';
 
 let wasm = '';
 beforeAll(async () => {
@@ -19,7 +19,7 @@ beforeAll(async () => {
 
 const PATH = '/api/credit-bureau/x';
 const CONFIG = { services: [CREDIT_BUREAU] };
-const opened = (w: WasmEmulator) => w.getCounterValue('circuit_breaker.credit-bureau.transition.closed_to_open');
+const opened = (w: WasmEmulator) => w.getCounterValue(transitionsCounter('credit-bureau', 'open'));
 
 describe('two workers on one shared-data store', () => {
   it('failures seen by two workers add up; once open, neither lets a request through; one log line', async () => {
@@ -31,7 +31,7 @@ describe('two workers on one shared-data store', () => {
     expect(call(a, PATH, 200).reply?.status).toBe(503);
     expect([...a.getLogs(LogLevel.Warn), ...b.getLogs(LogLevel.Warn)]).toEqual(['circuit-breaker: credit-bureau: CLOSED -> OPEN: 3 consecutive failures; open for 60s']);
     expect(opened(a)).toBe(1n);
-    expect(b.getGaugeValue('circuit_breaker.credit-bureau.state')).toBe(1n);
+    expect(gaugedState(b, 'credit-bureau')).toBe('open');
   });
 
   it('HALF_OPEN admits half_open_requests probes across both workers together', async () => {
@@ -40,7 +40,7 @@ describe('two workers on one shared-data store', () => {
     a.advanceClock(60_000);
     const admitted = [start(a, PATH), start(b, PATH), start(b, PATH), start(a, PATH), start(b, PATH)].map((ex) => ex.reply === undefined);
     expect(admitted).toEqual([true, true, true, false, false]);
-    expect(a.getCounterValue('circuit_breaker.credit-bureau.transition.open_to_half_open')).toBe(1n);
+    expect(a.getCounterValue(transitionsCounter('credit-bureau', 'half_open'))).toBe(1n);
   });
 
   it('the bulkhead counts requests in flight on both workers', async () => {
@@ -77,6 +77,6 @@ describe('CAS races on the circuit record, interleaved', () => {
     // The last worker wrote first (OPEN -> HALF_OPEN, probe 1); the others stepped again on what it wrote.
     expect(exchanges.map((ex) => ex.reply === undefined)).toEqual([false, true, true, true]);
     expect(exchanges[0].reply?.status).toBe(503);
-    expect(ws[0].getCounterValue('circuit_breaker.credit-bureau.transition.open_to_half_open')).toBe(1n);
+    expect(ws[0].getCounterValue(transitionsCounter('credit-bureau', 'half_open'))).toBe(1n);
   });
 });

@@ -10,6 +10,7 @@ import { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import {
   AUDIENCE, ISSUER, type SigningKey, buildJwtAuth, claims, emulator, jwksOf, makeKey, observe, replyHeader, send, sign, workers,
 } from './harness.ts';
+import { statName } from '../../integration/envoy-stats.ts';
 
 let wasm: string;
 let k1: SigningKey;
@@ -69,7 +70,7 @@ describe('first fetch', () => {
     expect(observe(emu, a.id).headers['x-user-id']).toBe('alice');
     expect(reason(emu, forged.id)).toBe('jwt_verification_failed');
     expect(emu.getContinueCalls(forged.id).request).toBe(0);
-    expect(emu.getMetric('jwt_auth.provider.idp.jwks_fetch_ok')).toBe(1n);
+    expect(emu.getMetric(statName('jwt_auth_provider_jwks_fetches_total', { provider: 'idp', outcome: 'ok' }))).toBe(1n);
     // later requests need no wait
     const c = send(emu, '/d', bearer(token));
     expect(c.status).toBe(0);
@@ -100,7 +101,7 @@ describe('first fetch', () => {
       fail(emu);
       expect(reason(emu, ex.id)).toBe('jwks_unavailable');
       expect(observe(emu, ex.id).reply?.status).toBe(401);
-      expect(emu.getMetric('jwt_auth.provider.idp.jwks_fetch_failed')).toBe(1n);
+      expect(emu.getMetric(statName('jwt_auth_provider_jwks_fetches_total', { provider: 'idp', outcome: 'failed' }))).toBe(1n);
       expect(emu.getLogs(LogLevel.Warn).some((l) => l.startsWith('jwt-auth: provider idp: JWKS'))).toBe(true);
       expect(emu.vmFailed).toBe(false);
     }
@@ -131,7 +132,7 @@ describe('first fetch', () => {
     expect(send(emu, '/b', bearer(token)).status).toBe(0);
     expect(send(emu, '/c').reply?.status).toBe(401); // a missing token is still missing
     expect(send(emu, '/d', bearer('x.y')).reply?.status).toBe(401); // and a malformed one still refused
-    expect(emu.getMetric('jwt_auth.provider.idp.jwks_unavailable_allowed')).toBe(2n);
+    expect(emu.getMetric(statName('jwt_auth_provider_jwks_unavailable_allowed_total', { provider: 'idp' }))).toBe(2n);
     expect(emu.getLogs(LogLevel.Warn).filter((l) => l.includes('letting requests through'))).toHaveLength(1);
   });
 
@@ -213,7 +214,7 @@ describe('shared by worker VMs', () => {
     expect(b.getContinueCalls(exB.id).request).toBe(1);
     expect(send(b, '/c', bearer(token)).status).toBe(0);
     expect(b.getPendingHttpCalls()).toHaveLength(0);
-    expect(a.getMetric('jwt_auth.provider.idp.jwks_fetch_ok')).toBe(1n); // metrics are process wide
+    expect(a.getMetric(statName('jwt_auth_provider_jwks_fetches_total', { provider: 'idp', outcome: 'ok' }))).toBe(1n); // metrics are process wide
   });
 
   it("keeps a late fetch from releasing the lease of the worker that took over after it expired", async () => {

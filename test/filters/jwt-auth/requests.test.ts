@@ -9,6 +9,7 @@ import {
   ALGORITHMS, AUDIENCE, ISSUER, type SigningKey, b64json, bodyOf, buildJwtAuth, claims, emulator, jwksOf, makeKey, makeKeys,
   replyHeader, send, sign,
 } from './harness.ts';
+import { statName } from '../../integration/envoy-stats.ts';
 
 let wasm: string;
 let keys: Awaited<ReturnType<typeof makeKeys>>;
@@ -165,8 +166,8 @@ describe('responses', () => {
     expect(weak.status).toBe(403);
     expect(replyHeader(weak, 'www-authenticate')).toBe('Bearer realm="https://api.mesh.test/api/credit/report", error="insufficient_scope"');
     expect(bodyOf(weak)).toEqual({ error: 'insufficient_scope', message: 'Jwt claims do not satisfy the requirement' });
-    expect(emu.getMetric('jwt_auth.denied.jwt_claims_not_satisfied')).toBe(1n);
-    expect(emu.getMetric('jwt_auth.provider.eva.denied.jwt_claims_not_satisfied')).toBe(1n);
+    expect(emu.getMetric(statName('jwt_auth_denied_total', { reason: 'jwt_claims_not_satisfied' }))).toBe(1n);
+    expect(emu.getMetric(statName('jwt_auth_provider_denied_total', { provider: 'eva', reason: 'jwt_claims_not_satisfied' }))).toBe(1n);
   });
 
   it('applies the first matching rule: health needs nothing, per-route and per-gRPC-method permissions, allow_missing', async () => {
@@ -196,7 +197,7 @@ describe('responses', () => {
     const preflight = { origin: 'https://app.test', 'access-control-request-method': 'POST' };
     expect(send(emu, '/orders', preflight, 'OPTIONS').reply).toBeUndefined();
     expect(send(emu, '/orders', { origin: 'https://app.test' }, 'OPTIONS').reply?.status).toBe(401);
-    expect(emu.getMetric('jwt_auth.cors_preflight_bypassed')).toBe(1n);
+    expect(emu.getMetric('jwt_auth_cors_preflight_bypassed_total')).toBe(1n);
     const strict = await create({ bypass_cors_preflight: false });
     expect(send(strict, '/orders', preflight, 'OPTIONS').reply?.status).toBe(401);
   });
@@ -281,8 +282,8 @@ describe('credentials', () => {
     expect(twice.all('x-service-token')).toBe(`${good}|${good}`); // service: forward true
     const two = send(emu, '/internal/x', [['x-service-token', good], ['x-service-token', await svc('eva-frontend')]]);
     expect([two.reply?.status, reason(two)]).toEqual([401, 'jwt_ambiguous']);
-    expect(emu.getMetric('jwt_auth.denied.jwt_ambiguous')).toBe(1n);
-    expect(emu.getMetric('jwt_auth.provider.service.denied.jwt_ambiguous')).toBe(1n);
+    expect(emu.getMetric(statName('jwt_auth_denied_total', { reason: 'jwt_ambiguous' }))).toBe(1n);
+    expect(emu.getMetric(statName('jwt_auth_provider_denied_total', { provider: 'service', reason: 'jwt_ambiguous' }))).toBe(1n);
   });
 
   it('checks every parameter and cookie of a name, and takes a token out of every place it was in', async () => {
@@ -305,7 +306,7 @@ describe('credentials', () => {
     const good = await svc();
     const many = send(emu, '/internal/x', Array.from({ length: 5 }, (): [string, string] => ['x-service-token', good]));
     expect([many.reply?.status, reason(many)]).toEqual([401, 'jwt_too_many']);
-    expect(emu.getMetric('jwt_auth.denied.jwt_too_many')).toBe(1n);
+    expect(emu.getMetric(statName('jwt_auth_denied_total', { reason: 'jwt_too_many' }))).toBe(1n);
     expect(send(emu, '/public/x').reply).toBeUndefined();
     for (const value of ['Basic dXNlcjpwYXNz', `Bearer\t${await sign(keys.ES256, claims(NOW))}`]) {
       const ex = send(emu, '/public/x', { authorization: value });
@@ -348,14 +349,14 @@ describe('verified-token cache', () => {
     const emu = await create();
     const token = await sign(keys.RS512, claims(NOW, { permissions: ['credit:read'] }));
     for (let i = 0; i < 5; i++) expect(send(emu, '/orders', bearer(token)).reply).toBeUndefined();
-    expect(emu.getMetric('jwt_auth.provider.eva.cache_miss')).toBe(1n);
-    expect(emu.getMetric('jwt_auth.provider.eva.cache_hit')).toBe(4n);
+    expect(emu.getMetric(statName('jwt_auth_provider_cache_lookups_total', { provider: 'eva', outcome: 'miss' }))).toBe(1n);
+    expect(emu.getMetric(statName('jwt_auth_provider_cache_lookups_total', { provider: 'eva', outcome: 'hit' }))).toBe(4n);
     expect(send(emu, '/api/credit/x', bearer(token)).reply).toBeUndefined();
     const weak = await sign(keys.RS512, claims(NOW));
     expect(send(emu, '/orders', bearer(weak)).reply).toBeUndefined();
     expect(send(emu, '/api/credit/x', bearer(weak)).reply?.status).toBe(403); // cached, yet the rule's claims are checked
-    expect(emu.getMetric('jwt_auth.provider.eva.allowed')).toBe(7n);
-    expect(emu.getMetric('jwt_auth.allowed')).toBe(7n);
+    expect(emu.getMetric(statName('jwt_auth_provider_allowed_total', { provider: 'eva' }))).toBe(7n);
+    expect(emu.getMetric('jwt_auth_allowed_total')).toBe(7n);
   });
 
   it('costs a cached request one lookup per header it needs, one clock read, and no removal of absent headers', async () => {
@@ -384,20 +385,19 @@ describe('verified-token cache', () => {
     const emu = await create({ cache: { max_entries: 0 } });
     const token = await sign(keys.HS256, claims(NOW));
     for (let i = 0; i < 3; i++) expect(send(emu, '/orders', bearer(token)).reply).toBeUndefined();
-    expect(emu.getMetric('jwt_auth.provider.eva.cache_miss')).toBe(3n);
-    expect(emu.getMetric('jwt_auth.provider.eva.cache_hit')).toBe(0n);
+    expect(emu.getMetric(statName('jwt_auth_provider_cache_lookups_total', { provider: 'eva', outcome: 'miss' }))).toBe(3n);
+    expect(emu.getMetric(statName('jwt_auth_provider_cache_lookups_total', { provider: 'eva', outcome: 'hit' }))).toBe(0n);
   });
 });
 
 describe('metrics', () => {
-  it('are defined at configuration, named per provider and reason, and rendered for /stats/prometheus', async () => {
+  it('are defined at configuration, labelled per provider and reason', async () => {
     const emu = await create();
-    expect(emu.getMetric('jwt_auth.provider.service.denied.jwt_expired')).toBe(0n);
+    expect(emu.getMetric(statName('jwt_auth_provider_denied_total', { provider: 'service', reason: 'jwt_expired' }))).toBe(0n);
+    expect(emu.getMetric(statName('jwt_auth_provider_jwks_fetches_total', { provider: 'service', outcome: 'ok' }))).toBe(0n);
     send(emu, '/orders');
-    const text = emu.renderPrometheus();
-    expect(text).toMatch(/^jwt_auth_denied_jwt_missing\{\} 1$/m);
-    expect(text).toMatch(/^jwt_auth_provider_eva_denied_jwt_missing\{\} 1$/m);
-    expect(text).toMatch(/^jwt_auth_provider_service_jwks_fetch_ok\{\} 0$/m);
+    expect(emu.getMetric(statName('jwt_auth_denied_total', { reason: 'jwt_missing' }))).toBe(1n);
+    expect(emu.getMetric(statName('jwt_auth_provider_denied_total', { provider: 'eva', reason: 'jwt_missing' }))).toBe(1n);
   });
 });
 
@@ -475,6 +475,6 @@ describe('hostile input', () => {
     for (let i = 0; i < 100_000; i++) cycle(i);
     expect(memory.buffer.byteLength).toBe(warm);
     expect(emu.vmFailed).toBe(false);
-    expect(emu.getMetric('jwt_auth.denied.jwt_missing')).toBe(10_500n);
+    expect(emu.getMetric(statName('jwt_auth_denied_total', { reason: 'jwt_missing' }))).toBe(10_500n);
   }, 60_000);
 });

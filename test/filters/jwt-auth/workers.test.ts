@@ -9,6 +9,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WasmEmulator } from '../../../harness/host/emulator.ts';
 import { AUDIENCE, ISSUER, type Exchange, type SigningKey, buildJwtAuth, buildNoCas, claims, jwksOf, makeKey, observe, send, sign, workers } from './harness.ts';
+import { statName } from '../../integration/envoy-stats.ts';
 
 const START = Date.UTC(2026, 0, 1);
 const URI = 'http://idp.internal:8080/.well-known/jwks.json';
@@ -68,7 +69,7 @@ describe('JWKS refetch for an unknown kid, four workers racing for the lease', (
       expect(ws[i].getContinueCalls(ex.id).request).toBe(1);
       expect(observe(ws[i], ex.id).headers['x-user-id']).toBe('alice');
     }
-    expect(ws[0].getMetric('jwt_auth.provider.idp.jwks_fetch_ok')).toBe(2n); // the first fetch and the refetch, process wide
+    expect(ws[0].getMetric(statName('jwt_auth_provider_jwks_fetches_total', { provider: 'idp', outcome: 'ok' }))).toBe(2n); // the first fetch and the refetch, process wide
   });
 
   it('without CAS (the control): every worker that read "nobody is fetching" refetches', async () => {

@@ -8,7 +8,7 @@ import { LogLevel } from '../../../harness/host/abi.ts';
 import { createWasmPlugin, WasmPluginError } from '../../../harness/host/plugin.ts';
 import { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import { ensureRateLimit } from './build.ts';
-import { bigSharedState, counter, rateLimitEmulator, rateLimitWorkers, send, TIERS } from './harness.ts';
+import { bigSharedState, counter, rateLimitEmulator, rateLimitWorkers, ruleCounter, send, TIERS } from './harness.ts';
 
 let code: Uint8Array;
 beforeAll(async () => {
@@ -77,12 +77,11 @@ describe('rate-limit configuration', () => {
     b.close();
   });
 
-  it('defines every metric at configure time, named <stat_prefix>_<rule>_<what>', async () => {
+  it('defines every metric at configure time, <stat_prefix>_requests_total{rule,outcome} and <stat_prefix>_overflow_requests_total{rule}', async () => {
     const emu = await rateLimitEmulator({ ...TIERS, stat_prefix: 'edge' });
     for (const rule of ['premium', 'authenticated', 'anonymous']) {
-      for (const what of ['allowed', 'denied', 'shadow_denied', 'overflow']) expect(counter(emu, `edge_${rule}_${what}`)).toBe(0);
+      for (const what of ['allowed', 'denied', 'shadow_denied', 'fail_open', 'overflow'] as const) expect(counter(emu, ruleCounter(rule, what, 'edge'))).toBe(0);
     }
-    expect(counter(emu, 'edge_fail_open')).toBe(0);
     emu.close();
   });
 });

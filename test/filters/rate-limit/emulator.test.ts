@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { LogLevel } from '../../../harness/host/abi.ts';
 import { SharedState } from '../../../harness/host/shared/shared-state.ts';
-import { allowedOf, counter, rateLimitEmulator, send, TIERS } from './harness.ts';
+import { allowedOf, counter, rateLimitEmulator, send, TIERS, ruleCounter } from './harness.ts';
 
 const premium = (user: string) => ({ headers: { 'x-user-tier': 'premium', 'x-user-id': user } });
 const user = (id: string) => ({ headers: { 'x-user-id': id } });
@@ -31,8 +31,8 @@ describe('the seeds\' tiers', () => {
     });
     // Another premium user has a bucket of their own.
     expect(send(emu, premium('p2')).status).toBe(200);
-    expect(counter(emu, 'rate_limit_premium_allowed')).toBe(101);
-    expect(counter(emu, 'rate_limit_premium_denied')).toBe(1);
+    expect(counter(emu, ruleCounter('premium', 'allowed'))).toBe(101);
+    expect(counter(emu, ruleCounter('premium', 'denied'))).toBe(1);
   });
 
   it('authenticated: 30 per minute per user, apart from the same user\'s premium bucket', async () => {
@@ -150,13 +150,13 @@ describe('responses', () => {
     expect(outcomes.map((o) => o.status)).toEqual(Array(8).fill(200));
     expect(outcomes.map((o) => o.headers['x-ratelimit-remaining'])).toEqual(['4', '3', '2', '1', '0', '0', '0', '0']);
     expect(outcomes.every((o) => o.headers['x-envoy-ratelimited'] === undefined)).toBe(true);
-    expect(counter(emu, 'rate_limit_anonymous_allowed')).toBe(5);
-    expect(counter(emu, 'rate_limit_anonymous_shadow_denied')).toBe(3);
-    expect(counter(emu, 'rate_limit_anonymous_denied')).toBe(0);
+    expect(counter(emu, ruleCounter('anonymous', 'allowed'))).toBe(5);
+    expect(counter(emu, ruleCounter('anonymous', 'shadow_denied'))).toBe(3);
+    expect(counter(emu, ruleCounter('anonymous', 'denied'))).toBe(0);
     // A shadow denial takes no token: the bucket refills as if they never came.
     emu.advanceClock(12_000);
     expect(send(emu, client('192.0.2.20')).headers['x-ratelimit-remaining']).toBe('0');
-    expect(counter(emu, 'rate_limit_anonymous_allowed')).toBe(6);
+    expect(counter(emu, ruleCounter('anonymous', 'allowed'))).toBe(6);
   });
 
   it('without response_headers: only x-envoy-ratelimited and retry-after, on denials; `status` as configured', async () => {
@@ -178,15 +178,6 @@ describe('responses', () => {
     expect(ok.headers['x-ratelimit-limit']).toBe('30, 30;w=60, 500;w=3600');
     expect(ok.headers['x-ratelimit-reset']).toBe('2');
   });
-
-  it('exposes its counters on /stats/prometheus, unlabelled as Envoy renders wasm metrics', async () => {
-    const emu = await rateLimitEmulator(TIERS);
-    allowedOf(emu, 7, client('192.0.2.30'));
-    const text = emu.renderPrometheus();
-    expect(text).toContain('# TYPE rate_limit_anonymous_allowed counter\nrate_limit_anonymous_allowed{} 5\n');
-    expect(text).toContain('rate_limit_anonymous_denied{} 2\n');
-    expect(text).toContain('rate_limit_premium_allowed{} 0\n');
-  });
 });
 
 describe('bounded keys', () => {
@@ -196,7 +187,7 @@ describe('bounded keys', () => {
     for (let i = 0; i < 8; i++) expect(allowedOf(emu, 1, user(`u${i}`))).toBe(1);
     // u8 and u9 share the overflow bucket (3 tokens).
     expect(allowedOf(emu, 2, user('u8')) + allowedOf(emu, 2, user('u9'))).toBe(3);
-    expect(counter(emu, 'rate_limit_users_overflow')).toBe(4);
+    expect(counter(emu, ruleCounter('users', 'overflow'))).toBe(4);
     // The tracked keys kept their buckets.
     expect(allowedOf(emu, 5, user('u0'))).toBe(2);
     // Once u1's bucket has refilled to max_tokens, its slot may go to a new key.
@@ -204,7 +195,7 @@ describe('bounded keys', () => {
     expect(allowedOf(emu, 5, user('u1'))).toBe(3); // u1: 2 + 1 refilled; now empty again
     emu.advanceClock(40_000); // every bucket but u1's (emptied 40 s ago) full again
     expect(allowedOf(emu, 3, user('new'))).toBe(3);
-    expect(counter(emu, 'rate_limit_users_overflow')).toBe(4);
+    expect(counter(emu, ruleCounter('users', 'overflow'))).toBe(4);
   });
 });
 
@@ -229,7 +220,7 @@ describe('hostile input and failing shared data', () => {
     pages.forEach((k, i) => expect(emu.setSharedData(k, junk[i % junk.length])).toBe(0));
     for (let i = 0; i < 40; i++) expect(allowedOf(emu, 3, user(`g${i}`))).toBe(2);
     expect(emu.vmFailed).toBe(false);
-    expect(counter(emu, 'rate_limit_fail_open')).toBe(0);
+    expect(counter(emu, ruleCounter('users', 'fail_open'))).toBe(0);
   });
 
   it('lets requests through and counts them when shared data cannot take a write (fail open), logging once', async () => {
@@ -241,9 +232,9 @@ describe('hostile input and failing shared data', () => {
     for (let i = 0; emu.setSharedData(`s${i}`, Buffer.alloc(1)) === 0; i++);
     const outcomes = Array.from({ length: 20 }, (_, i) => send(emu, user(`f${i}`)));
     expect(outcomes.every((o) => o.status === 200)).toBe(true);
-    expect(counter(emu, 'rate_limit_fail_open')).toBeGreaterThan(0);
-    expect(counter(emu, 'rate_limit_fail_open') + counter(emu, 'rate_limit_users_allowed')).toBe(20);
+    expect(counter(emu, ruleCounter('users', 'fail_open'))).toBeGreaterThan(0);
+    expect(counter(emu, ruleCounter('users', 'fail_open')) + counter(emu, ruleCounter('users', 'allowed'))).toBe(20);
     const warnings = emu.getLogs(LogLevel.Warn);
-    expect(warnings).toEqual(['rate-limit: shared data failed, letting requests through (counted in rate_limit_fail_open)']);
+    expect(warnings).toEqual(['rate-limit: shared data failed, letting requests through (counted in rate_limit_requests_total{outcome="fail_open"})']);
   });
 });

@@ -4,7 +4,7 @@
 // only buckets refilled to max_tokens are ever reclaimed.
 import { describe, expect, it } from 'vitest';
 import type { WasmEmulator } from '../../../harness/host/emulator.ts';
-import { allowedOf, counter, rateLimitEmulator, send } from './harness.ts';
+import { allowedOf, counter, rateLimitEmulator, send, ruleCounter } from './harness.ts';
 
 const SLOT_BYTES = 56 + 16; // one limit per slot (filters/rate-limit/bucket-page.ts)
 const PAGE_BYTES = 8 + 8 * SLOT_BYTES;
@@ -43,7 +43,7 @@ describe('a flood of random keys', () => {
 
     // 15 s of flood refilled 0.04 of a token: the victim still has exactly 6, not a fresh 10.
     expect(allowedOf(emu, 20, victim)).toBe(6);
-    expect(counter(emu, 'rate_limit_users_overflow')).toBeGreaterThan(12_000);
+    expect(counter(emu, ruleCounter('users', 'overflow'))).toBeGreaterThan(12_000);
     // Shared data: the same 32 pages and 1 overflow entry, each at most a full page.
     const after = sharedDataFootprint(emu);
     expect(after.entries).toBe(33);
@@ -66,9 +66,9 @@ describe('a flood of random keys', () => {
     // 10 s later every bucket is full: new keys take the slots (no overflow), and the
     // victim, reclaimed or not, has a full bucket of 2 either way.
     emu.advanceClock(10_000);
-    const overflow = counter(emu, 'rate_limit_users_overflow');
+    const overflow = counter(emu, ruleCounter('users', 'overflow'));
     for (let i = 500; i < 507; i++) send(emu, { headers: { 'x-user-id': `f${i}` } });
-    expect(counter(emu, 'rate_limit_users_overflow')).toBe(overflow);
+    expect(counter(emu, ruleCounter('users', 'overflow'))).toBe(overflow);
     expect(allowedOf(emu, 3, { headers: { 'x-user-id': 'victim' } })).toBe(2);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { WasmEmulator, type EmulatorOptions } from '../../../harness/host/emulator.ts';
 import { SharedState } from '../../../harness/host/shared/shared-state.ts';
+import { statName } from '../../integration/envoy-stats.ts';
 import { filterEmulator } from '../emulator.ts';
 import { ensureRateLimit } from './build.ts';
 
@@ -73,9 +74,17 @@ export function allowedOf(emu: WasmEmulator, n: number, spec: RequestSpec = {}):
   return allowed;
 }
 
-/** A counter's value (`<prefix>_<rule>_<what>`; 0 until incremented), -1 when the filter defined no such counter. */
+/** A counter's value by the name the filter defined (`ruleCounter`; 0 until incremented), -1 when the filter defined no such counter. */
 export function counter(emu: WasmEmulator, name: string): number {
   return Number(emu.getCounterValue(name) ?? -1n);
+}
+
+/**
+ * The name of rule `rule`'s counter of `outcome` (`<prefix>_requests_total{rule,outcome}`),
+ * or of its overflow requests (`<prefix>_overflow_requests_total{rule}`).
+ */
+export function ruleCounter(rule: string, outcome: 'allowed' | 'denied' | 'shadow_denied' | 'fail_open' | 'overflow', prefix = 'rate_limit'): string {
+  return outcome === 'overflow' ? statName(`${prefix}_overflow_requests_total`, { rule }) : statName(`${prefix}_requests_total`, { rule, outcome });
 }
 
 /** The seeds' tiers (anonymous 5/min and 50/h, authenticated 30/min and 500/h, premium 100/min and 2000/h). */

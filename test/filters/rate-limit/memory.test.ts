@@ -2,7 +2,7 @@
 // tiers (allowed and denied, three rules, thousands of keys), and the module's memory
 // is the same after them as after the first 10 000.
 import { describe, expect, it } from 'vitest';
-import { counter, rateLimitEmulator, send, TIERS, type RequestSpec } from './harness.ts';
+import { counter, rateLimitEmulator, send, TIERS, type RequestSpec, ruleCounter } from './harness.ts';
 
 describe('the request path', () => {
   it('leaves VM memory flat over 100 000 requests', async () => {
@@ -25,6 +25,6 @@ describe('the request path', () => {
     run(10_000, 100_000);
     expect(emu.plugin.wasm.mem.size).toBe(warm);
     expect(denied).toBeGreaterThan(1000); // both paths ran
-    expect(counter(emu, 'rate_limit_premium_allowed') + counter(emu, 'rate_limit_authenticated_allowed') + counter(emu, 'rate_limit_anonymous_allowed') + denied).toBe(100_000);
+    expect(counter(emu, ruleCounter('premium', 'allowed')) + counter(emu, ruleCounter('authenticated', 'allowed')) + counter(emu, ruleCounter('anonymous', 'allowed')) + denied).toBe(100_000);
   }, 60_000);
 });

@@ -9,7 +9,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WasmEmulator } from '../../../harness/host/emulator.ts';
 import { ensureNoCas, ensureRateLimit } from './build.ts';
-import { type Outcome, counter, rateLimitWorkers, send } from './harness.ts';
+import { type Outcome, counter, rateLimitWorkers, send, ruleCounter } from './harness.ts';
 
 /** `tokens` for one key, never refilled during a test (one more per hour). */
 const config = (tokens: number) => ({
@@ -58,12 +58,12 @@ describe.each([
       // Round 3 (2 left): the last two writers get them, the first two find the bucket empty.
       expect(statuses).toEqual([[200, 200, 200, 200], [200, 200, 200, 200], [429, 429, 200, 200]]);
       // Process-wide counters: every worker's decisions in one value.
-      expect(counter(workers[3], 'rate_limit_exact_allowed')).toBe(10);
-      expect(counter(workers[0], 'rate_limit_exact_denied')).toBe(2);
+      expect(counter(workers[3], ruleCounter('exact', 'allowed'))).toBe(10);
+      expect(counter(workers[0], ruleCounter('exact', 'denied'))).toBe(2);
     } else {
       // Each stale write undoes the takes written after its read: one token gone per round.
       expect(statuses.flat().filter((s) => s === 200)).toHaveLength(12);
-      expect(counter(workers[0], 'rate_limit_exact_allowed')).toBe(12);
+      expect(counter(workers[0], ruleCounter('exact', 'allowed'))).toBe(12);
     }
   });
 });

@@ -8,6 +8,7 @@ import { projectRoot } from '../../../harness/build.ts';
 import { LogLevel, WasmEmulator, WasmPluginError, createWasmPlugin } from '../../../harness/host/index.ts';
 import { FilterHeadersStatus } from '../../../harness/host/filter.ts';
 import { POLICIES } from './policies.ts';
+import { statName } from '../../integration/envoy-stats.ts';
 
 const WASM = path.join(projectRoot, 'build', 'retry.wasm');
 const missing = existsSync(WASM) ? '' : `${WASM} not built (node bin/mesh-filters.js build retry)`;
@@ -68,9 +69,9 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
       const emu = await create();
       expect(emu.getLogs(LogLevel.Error)).toEqual([]);
       for (const p of ['financial-transactions', 'grpc', 'reads']) {
-        for (const what of ['requests', 'retried_requests', 'retries']) expect(emu.getCounterValue(`retry.policy.${p}.${what}`)).toBe(0n);
+        for (const what of ['requests', 'retried_requests', 'retries']) expect(emu.getCounterValue(statName(`retry_policy_${what}_total`, { policy: p }))).toBe(0n);
       }
-      for (const what of ['retried_requests', 'retries', 'idempotency_guarded', 'budget_exhausted']) expect(emu.getCounterValue(`retry_${what}`)).toBe(0n);
+      for (const what of ['retried_requests', 'retries', 'idempotency_guarded', 'budget_exhausted']) expect(emu.getCounterValue(`retry_${what}_total`)).toBe(0n);
     });
 
     it('rejects a bad configuration with one error line naming the JSON path', async () => {
@@ -112,8 +113,8 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
         'x-envoy-upstream-rq-per-try-timeout-ms': ['2000'],
       });
       respond(emu, id, 1);
-      expect(counter(emu, 'retry.policy.reads.requests')).toBe(1);
-      expect(counter(emu, 'retry.policy.reads.retried_requests')).toBe(0);
+      expect(counter(emu, statName('retry_policy_requests_total', { policy: 'reads' }))).toBe(1);
+      expect(counter(emu, statName('retry_policy_retried_requests_total', { policy: 'reads' }))).toBe(0);
     });
 
     it('financial transactions: a POST with its idempotency key gets 2 retries and both timeouts', async () => {
@@ -125,7 +126,7 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
         'x-envoy-upstream-rq-timeout-ms': ['20000'],
         'x-envoy-upstream-rq-per-try-timeout-ms': ['5000'],
       });
-      expect(counter(emu, 'retry_idempotency_guarded')).toBe(0);
+      expect(counter(emu, 'retry_idempotency_guarded_total')).toBe(0);
     });
 
     it('idempotency guard: a POST without the key, or with an empty one, is never retried (timeouts still apply)', async () => {
@@ -138,10 +139,10 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
           'x-envoy-upstream-rq-per-try-timeout-ms': ['5000'],
         });
       }
-      expect(counter(emu, 'retry_idempotency_guarded')).toBe(2);
+      expect(counter(emu, 'retry_idempotency_guarded_total')).toBe(2);
       // PUT is idempotent (RFC 9110 §9.2.2): retried without a key.
       expect(send(emu, { ':method': 'PUT', ':path': '/api/transactions/7' }).control['x-envoy-max-retries']).toEqual(['2']);
-      expect(counter(emu, 'retry.policy.financial-transactions.requests')).toBe(3);
+      expect(counter(emu, statName('retry_policy_requests_total', { policy: 'financial-transactions' }))).toBe(3);
     });
 
     it('gRPC: x-envoy-retry-grpc-on only for gRPC content types, as Envoy’s router tells them', async () => {
@@ -228,10 +229,10 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
       }
       // 10 allowed: 5 then 5, then nothing.
       expect(granted).toEqual(['5', '5', '0', '0', '0']);
-      expect(counter(emu, 'retry_budget_exhausted')).toBe(3);
-      expect(counter(emu, 'retry_retries')).toBe(10);
-      expect(counter(emu, 'retry.policy.reads.retries')).toBe(10);
-      expect(counter(emu, 'retry.policy.reads.retried_requests')).toBe(2);
+      expect(counter(emu, 'retry_budget_exhausted_total')).toBe(3);
+      expect(counter(emu, 'retry_retries_total')).toBe(10);
+      expect(counter(emu, statName('retry_policy_retries_total', { policy: 'reads' }))).toBe(10);
+      expect(counter(emu, statName('retry_policy_retried_requests_total', { policy: 'reads' }))).toBe(2);
       emu.advanceClock(9_000);
       expect(send(emu, {}).control['x-envoy-max-retries']).toEqual(['0']); // the retries are 9 s old: still in the window
       emu.advanceClock(1_100);
@@ -258,14 +259,14 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
       // No response yet: no retry has happened, but 10 are reserved.
       const open = Array.from({ length: 4 }, () => send(emu, {}));
       expect(open.map(grantedRetries)).toEqual([5, 5, 0, 0]);
-      expect(counter(emu, 'retry_budget_exhausted')).toBe(2);
+      expect(counter(emu, 'retry_budget_exhausted_total')).toBe(2);
       respond(emu, open[0].id, 2); // 1 retry of 5 used: 4 come back
       expect(grantedRetries(send(emu, {}))).toBe(4);
       respond(emu, open[2].id, 1); // granted nothing: nothing comes back
       expect(grantedRetries(send(emu, {}))).toBe(0);
       respond(emu, open[1].id, 6); // all 5 used: nothing comes back
       expect(grantedRetries(send(emu, {}))).toBe(0);
-      expect(counter(emu, 'retry_retries')).toBe(6);
+      expect(counter(emu, 'retry_retries_total')).toBe(6);
     });
 
     it('keeps the reservation of a request that ends without a response (reset, client cancel) until its slot leaves the window', async () => {
@@ -298,7 +299,7 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
       ]);
       // 20 of 30 still reserved.
       expect([send(emu, {}), send(emu, {}), send(emu, {})].map(grantedRetries)).toEqual([5, 5, 0]);
-      expect(counter(emu, 'retry_retries')).toBe(0);
+      expect(counter(emu, 'retry_retries_total')).toBe(0);
     });
 
     it('gives back to the slot it reserved in, and nothing once that slot has left the window', async () => {
@@ -338,7 +339,7 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
       });
       const fromA = grantedRetries(send(a, {}));
       expect([fromB, fromA]).toEqual([[5, 5], 0]);
-      expect(counter(a, 'retry_budget_exhausted')).toBe(1);
+      expect(counter(a, 'retry_budget_exhausted_total')).toBe(1);
     });
 
     it('loses no give-back when two workers return retries at once (CAS)', async () => {
@@ -382,13 +383,13 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
       const emu = await create(FIXED);
       const { id } = send(emu, {});
       respond(emu, id, 1_000_000);
-      expect(counter(emu, 'retry_retries')).toBe(5);
+      expect(counter(emu, 'retry_retries_total')).toBe(5);
       expect(send(emu, {}).control['x-envoy-max-retries']).toEqual(['5']);
       for (const junk of ['abc', '-3', '', '2.5', '99999999999999999999', '\u0000']) {
         const s = send(emu, { ':method': 'HEAD' });
         respond(emu, s.id, junk);
       }
-      expect(counter(emu, 'retry_retries')).toBe(5);
+      expect(counter(emu, 'retry_retries_total')).toBe(5);
     });
 
     it('recovers from garbage in its shared-data record', async () => {
@@ -453,28 +454,23 @@ describe.skipIf(missing !== '')(`retry filter on the emulator${missing ? ` (skip
   });
 
   describe('metrics', () => {
-    it('count requests per policy and retries from x-envoy-attempt-count, as /stats/prometheus shows them', async () => {
+    it('count requests per policy and retries from x-envoy-attempt-count', async () => {
       const emu = await create({ policies: CONFIG.policies });
       respond(emu, send(emu, { ':method': 'GET' }).id, 3);
       respond(emu, send(emu, { ':method': 'GET' }).id, 1);
       respond(emu, send(emu, { ':method': 'POST', ':path': '/api/transactions', 'idempotency-key': 'k' }).id, 2);
       respond(emu, send(emu, { ':method': 'DELETE' }).id, 4); // no policy: filter-wide counters only
-      const prom = emu.renderPrometheus();
-      expect(prom).toMatch(/^retry_policy_reads_requests\{\} 2$/m);
-      expect(prom).toMatch(/^retry_policy_reads_retried_requests\{\} 1$/m);
-      expect(prom).toMatch(/^retry_policy_reads_retries\{\} 2$/m);
-      expect(prom).toMatch(/^retry_policy_financial_transactions_retries\{\} 1$/m);
-      expect(prom).toMatch(/^retry_retried_requests\{\} 3$/m);
-      expect(prom).toMatch(/^retry_retries\{\} 6$/m);
-      expect(prom).toMatch(/^retry_budget_exhausted\{\} 0$/m);
-      expect(prom).toMatch(/^# TYPE retry_retries counter$/m);
+      const policy = (what: string, name: string) => counter(emu, statName(`retry_policy_${what}_total`, { policy: name }));
+      expect([policy('requests', 'reads'), policy('retried_requests', 'reads'), policy('retries', 'reads')]).toEqual([2, 1, 2]);
+      expect([policy('requests', 'financial-transactions'), policy('retries', 'financial-transactions')]).toEqual([1, 1]);
+      expect([counter(emu, 'retry_retried_requests_total'), counter(emu, 'retry_retries_total'), counter(emu, 'retry_budget_exhausted_total')]).toEqual([3, 6, 0]);
     });
 
     it('use stat_prefix', async () => {
       const emu = await create({ stat_prefix: 'edge_retry', policies: [{ name: 'all', max_retries: 1, retry_on: ['reset'] }] });
       respond(emu, send(emu, {}).id, 2);
-      expect(counter(emu, 'edge_retry.policy.all.retries')).toBe(1);
-      expect(counter(emu, 'edge_retry_retries')).toBe(1);
+      expect(counter(emu, statName('edge_retry_policy_retries_total', { policy: 'all' }))).toBe(1);
+      expect(counter(emu, 'edge_retry_retries_total')).toBe(1);
     });
   });
 });
