@@ -1,6 +1,7 @@
 /**
  * The demo's gRPC upstream: `zoptal.project.v1.ProjectService` (project.proto, after the
- * seeds' Project Service) on @grpc/grpc-js, keeping projects in memory.
+ * seeds' Project Service) on @grpc/grpc-js, keeping the latest 10,000 projects in memory
+ * (older ones are forgotten: the demo runs for as long as a user likes).
  *
  * Failures on demand, per call, through request metadata (so that the retry and
  * circuit-breaker filters have something to act on):
@@ -45,6 +46,8 @@ export interface ProjectServer {
   calls(method?: string): number;
   close(): Promise<void>;
 }
+
+const MAX_PROJECTS = 10_000;
 
 type Call = grpc.ServerUnaryCall<Record<string, unknown>, unknown>;
 type Done = grpc.sendUnaryData<unknown>;
@@ -103,6 +106,7 @@ export async function startProjectService(opts: { host?: string; port?: number }
         updated_at_ms: now,
       };
       projects.set(p.id, p);
+      if (projects.size > MAX_PROJECTS) projects.delete(projects.keys().next().value!);
       return p;
     }),
     UpdateProject: handle('UpdateProject', (req) => {

@@ -11,11 +11,12 @@
  *   counted by the `x-envoy-attempt-count` the router sends upstream (the virtual host's
  *   `include_request_attempt_count`), so each request fails the same way whatever else is
  *   in flight: what a retry policy turns into a success;
- * - anything else: an echo of the request as JSON, unless the request asks otherwise
+ * - anything else: an echo of the request as JSON (a body larger than 16 KiB as its size,
+ *   `bodyBytes`, without its bytes), unless the request asks otherwise
  *   with `x-upstream-status: 503`, `x-upstream-delay-ms: 200` or
  *   `x-upstream-action: reset|refuse|hang` (harness/upstream `byRequestHeaders`).
  */
-import { byRequestHeaders, echo, startUpstream, status, flap, type Upstream, type UpstreamHandler } from '../upstream/index.ts';
+import { byRequestHeaders, echo, startUpstream, status, flap, type UpstreamHandler } from '../upstream/index.ts';
 import { demoJwks } from './keys.ts';
 import { PROJECT_SERVICE, startProjectService } from './projects.ts';
 
@@ -66,37 +67,6 @@ const flaky = (service: string): UpstreamHandler => (req) => {
   return query.get('mode') === 'reset' ? { kind: 'reset' } : failing(service)(req);
 };
 
-/**
- * Counts what reaches a service by path, without keeping every request: the upstream's
- * own record (meant for tests) would grow for as long as the demo runs.
- */
-class Arrivals {
-  /** Distinct paths counted one by one; beyond, only the total grows (a scan must not fill memory). */
-  private static readonly MAX_PATHS = 1000;
-  private readonly byPath = new Map<string, number>();
-  private total = 0;
-  upstream: Upstream | undefined;
-
-  /** `handler`, counting each request it answers. */
-  count(handler: UpstreamHandler): UpstreamHandler {
-    return (req) => {
-      const path = req.path.split('?')[0];
-      this.total++;
-      const n = this.byPath.get(path);
-      if (n !== undefined || this.byPath.size < Arrivals.MAX_PATHS) this.byPath.set(path, (n ?? 0) + 1);
-      if (this.upstream && this.upstream.requests.length > 100) this.upstream.clearRequests();
-      return handler(req);
-    };
-  }
-
-  received(prefix?: string): number {
-    if (prefix === undefined) return this.total;
-    let sum = 0;
-    for (const [path, n] of this.byPath) if (path.startsWith(prefix)) sum += n;
-    return sum;
-  }
-}
-
 /** Starts the demo service of `cluster` on `host:port`; undefined when the demo has none for it. */
 export async function startDemoService(cluster: string, port: number, host = '127.0.0.1'): Promise<DemoService | undefined> {
   const http = HTTP_SERVICES[cluster];
@@ -128,14 +98,16 @@ export async function startDemoService(cluster: string, port: number, host = '12
   return undefined;
 }
 
-/** An HTTP demo service: `routes` get their handlers counted, as does `fallback`. */
+/**
+ * An HTTP demo service: `routes` over `fallback`. It keeps no requests (the upstream counts
+ * them by path for `received`) and no bodies beyond the upstream's prefix: it runs for as
+ * long as the demo does.
+ */
 async function httpService(
   cluster: string, host: string, port: number, description: string,
   fallback: UpstreamHandler, routes: Array<[string, UpstreamHandler]>,
 ): Promise<DemoService> {
-  const arrivals = new Arrivals();
-  const up = await startUpstream({ name: cluster, host, port, fallback: arrivals.count(fallback) });
-  arrivals.upstream = up;
-  for (const [prefix, handler] of routes) up.route(prefix, arrivals.count(handler));
-  return { cluster, address: up.address, description, received: (prefix) => arrivals.received(prefix), close: () => up.close() };
+  const up = await startUpstream({ name: cluster, host, port, fallback, maxRecorded: 0 });
+  for (const [prefix, handler] of routes) up.route(prefix, handler);
+  return { cluster, address: up.address, description, received: (prefix) => up.count(prefix), close: () => up.close() };
 }

@@ -3,7 +3,10 @@
  * h2c (see harness/upstream/h2c.ts), and each request is answered by the handler of the
  * longest matching path prefix (default: `echo()`). Handlers are built from the
  * helpers below — echo, fixed status, fail N times then succeed, delay, flap, reset,
- * gRPC status — and every request is recorded so tests can count what arrived.
+ * gRPC status. Every request is counted by path, and the latest ones are kept with the
+ * first bytes of their bodies (`requests`), so that tests can count and read what arrived
+ * while memory stays bounded however long an upstream runs: a body is counted as it
+ * streams in, never kept whole.
  *
  * ```ts
  * const up = await startUpstream({ name: 'credit-bureau' });
@@ -24,7 +27,10 @@ export interface RecordedRequest {
   path: string;
   /** Request headers, lower-case names; repeated headers joined with `, ` (HTTP/2 pseudo-headers omitted). */
   headers: Record<string, string>;
+  /** The body's first bytes, at most the upstream's `maxBodyBytes`: the whole body when `bodyBytes` is no larger. */
   body: Buffer;
+  /** The body's size in bytes. */
+  bodyBytes: number;
   trailers: Record<string, string>;
   /** `HTTP/1.1` or `HTTP/2`. */
   protocol: string;
@@ -52,7 +58,11 @@ export type UpstreamAction =
 
 export type UpstreamHandler = (req: RecordedRequest) => UpstreamAction | Promise<UpstreamAction>;
 
-/** Echo the request as JSON: `{ upstream, method, path, headers, body, trailers, protocol }`. */
+/**
+ * Echo the request as JSON: `{ upstream, method, path, headers, body, bodyBytes, trailers,
+ * protocol }`, where `body` is the body as UTF-8 when the upstream kept it whole (at most
+ * `maxBodyBytes`) and is left out when it was larger; `bodyBytes` is its size.
+ */
 export const echo = (opts: { status?: number; headers?: Record<string, string> } = {}): UpstreamHandler => () => ({
   kind: 'echo',
   ...opts,
@@ -125,7 +135,14 @@ export interface UpstreamOptions {
   port?: number;
   /** Handler for paths no route matches; default `byRequestHeaders(echo())`. */
   fallback?: UpstreamHandler;
+  /** Body bytes kept per request (`RecordedRequest.body`), default 16 KiB; the rest is counted only. */
+  maxBodyBytes?: number;
+  /** Requests kept in `requests` (the latest), default 1000; 0 keeps none (they are still counted). */
+  maxRecorded?: number;
 }
+
+/** Distinct paths `count` tells apart; requests to paths beyond them add to the total only (a scan must not fill memory). */
+const MAX_COUNTED_PATHS = 10_000;
 
 export interface Upstream {
   readonly name: string;
@@ -133,13 +150,16 @@ export interface Upstream {
   readonly port: number;
   /** `host:port`. */
   readonly address: string;
-  /** Every request received, in order of arrival. */
+  /** The latest requests received (at most `maxRecorded`), in order of arrival. */
   readonly requests: RecordedRequest[];
   /** Sets the handler for paths starting with `prefix` (longest prefix wins). */
   route(prefix: string, handler: UpstreamHandler): this;
-  /** Requests received whose path (without query) starts with `prefix` (all when omitted). */
+  /**
+   * Requests received since the start or the last `clearRequests` whose path (without
+   * query) starts with `prefix` (all when omitted); counted by path (see MAX_COUNTED_PATHS).
+   */
   count(prefix?: string): number;
-  /** Forgets recorded requests (routes and their counters stay). */
+  /** Forgets recorded requests and the counts of `count` (routes and their own counters stay). */
   clearRequests(): void;
   /** Open TCP connections right now. */
   connections(): number;
@@ -151,7 +171,11 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
   const name = opts.name ?? 'upstream';
   const routes = new Map<string, { handler: UpstreamHandler; count: number }>();
   const fallback = { handler: opts.fallback ?? byRequestHeaders(echo()), count: 0 };
+  const maxBodyBytes = opts.maxBodyBytes ?? 16 * 1024;
+  const maxRecorded = opts.maxRecorded ?? 1000;
   const requests: RecordedRequest[] = [];
+  const byPath = new Map<string, number>();
+  let total = 0;
   let open = 0;
 
   const pick = (path: string): { handler: UpstreamHandler; count: number } => {
@@ -162,12 +186,22 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
 
   const onRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
     const at = Date.now();
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    const kept: Buffer[] = [];
+    let keptBytes = 0;
+    let bodyBytes = 0;
+    req.on('data', (c: Buffer) => {
+      bodyBytes += c.length;
+      if (keptBytes >= maxBodyBytes) return;
+      // A copy: a slice would keep the codec's whole read buffer alive.
+      const part = Buffer.from(c.subarray(0, maxBodyBytes - keptBytes));
+      kept.push(part);
+      keptBytes += part.length;
+    });
     req.on('error', () => {});
     req.on('end', () => {
       const path = req.url ?? '/';
-      const entry = pick(path.split('?')[0]);
+      const bare = path.split('?')[0];
+      const entry = pick(bare);
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) {
         if (k.startsWith(':') || v === undefined) continue;
@@ -177,13 +211,17 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
         method: req.method ?? 'GET',
         path,
         headers,
-        body: Buffer.concat(chunks),
+        body: kept.length === 1 ? kept[0] : Buffer.concat(kept),
+        bodyBytes,
         trailers: { ...(req.trailers as Record<string, string>) },
         protocol: req.httpVersion === '2.0' ? 'HTTP/2' : `HTTP/${req.httpVersion}`,
         routeCount: ++entry.count,
         at,
       };
-      requests.push(rec);
+      total++;
+      const n = byPath.get(bare);
+      if (n !== undefined || byPath.size < MAX_COUNTED_PATHS) byPath.set(bare, (n ?? 0) + 1);
+      if (maxRecorded > 0 && requests.push(rec) > maxRecorded) requests.shift();
       Promise.resolve()
         .then(() => entry.handler(rec))
         .then((a) => perform(a, rec, req, res))
@@ -202,7 +240,8 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
           method: rec.method,
           path: rec.path,
           headers: rec.headers,
-          body: rec.body.toString('utf8'),
+          body: rec.bodyBytes === rec.body.length ? rec.body.toString('utf8') : undefined,
+          bodyBytes: rec.bodyBytes,
           trailers: rec.trailers,
           protocol: rec.protocol,
         });
@@ -273,11 +312,15 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
       return this;
     },
     count(prefix) {
-      if (prefix === undefined) return requests.length;
-      return requests.filter((r) => r.path.split('?')[0].startsWith(prefix)).length;
+      if (prefix === undefined) return total;
+      let sum = 0;
+      for (const [p, n] of byPath) if (p.startsWith(prefix)) sum += n;
+      return sum;
     },
     clearRequests() {
       requests.length = 0;
+      byPath.clear();
+      total = 0;
     },
     connections: () => open,
     close: () => server.close(),

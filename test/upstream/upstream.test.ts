@@ -80,6 +80,40 @@ describe('programmable HTTP upstream', () => {
   });
 });
 
+describe('what an upstream keeps', () => {
+  it('keeps the latest maxRecorded requests with the first maxBodyBytes of their bodies, and counts them all', async () => {
+    const up = await startUpstream({ maxRecorded: 3, maxBodyBytes: 4 });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const res = await request(`http://${up.address}/r/${i}?q=${i}`, { method: 'POST', body: `body-${i}` });
+        expect((await res.body.json()) as Record<string, unknown>).toMatchObject({ bodyBytes: 6 });
+      }
+      expect(up.requests.map((r) => [r.path, r.body.toString(), r.bodyBytes])).toEqual([
+        ['/r/2?q=2', 'body', 6],
+        ['/r/3?q=3', 'body', 6],
+        ['/r/4?q=4', 'body', 6],
+      ]);
+      expect([up.count(), up.count('/r/'), up.count('/r/0'), up.count('/s')]).toEqual([5, 5, 1, 0]);
+      up.clearRequests();
+      expect([up.requests.length, up.count(), up.count('/r/0')]).toEqual([0, 0, 0]);
+    } finally {
+      await up.close();
+    }
+  });
+
+  it('echoes a body larger than it keeps as its size only', async () => {
+    const up = await startUpstream({ maxBodyBytes: 1024 });
+    try {
+      const res = await request(`http://${up.address}/big`, { method: 'POST', body: Buffer.alloc(3 * 1024 * 1024, 'x') });
+      const json = (await res.body.json()) as Record<string, unknown>;
+      expect([json.bodyBytes, 'body' in json]).toEqual([3 * 1024 * 1024, false]);
+      expect([up.requests[0].body.length, up.requests[0].bodyBytes]).toEqual([1024, 3 * 1024 * 1024]);
+    } finally {
+      await up.close();
+    }
+  });
+});
+
 describe('gRPC upstream', () => {
   it('echoes and fails the first N calls of a key with the asked status', async () => {
     const g = await startGrpcUpstream();
