@@ -234,7 +234,7 @@ class CircuitBreakerStream extends HttpContext {
     const svc = service.config;
     const step = root.step;
     service.circuit.admit(nowMs, this.ticket, step);
-    service.stats.afterStep(step, service.circuit.record.state);
+    service.stats.afterStep(step, service.circuit.record.state, service.circuit.record.generation);
 
     const headers = this.requestHeaders;
     switch (step.admission) {
@@ -340,12 +340,12 @@ class CircuitBreakerStream extends HttpContext {
     if (admitted !== null && this.ticket.admitted) {
       outcome.responded = this.responded && counted === admitted;
       admitted.circuit.complete(this.ticket, outcome, nowMs, step);
-      admitted.stats.afterStep(step, admitted.circuit.record.state);
+      admitted.stats.afterStep(step, admitted.circuit.record.state, admitted.circuit.record.generation);
     }
     if (counted !== null && counted !== admitted) {
       outcome.responded = true;
       counted.circuit.observe(outcome, nowMs, step);
-      counted.stats.afterStep(step, counted.circuit.record.state);
+      counted.stats.afterStep(step, counted.circuit.record.state, counted.circuit.record.generation);
     }
   }
 }

@@ -31,8 +31,9 @@ export class ServiceStats {
   /** Indexed by CircuitState. */
   private readonly states: StaticArray<Gauge> = new StaticArray<Gauge>(3);
   private readonly transitions: StaticArray<Counter> = new StaticArray<Counter>(3);
-  /** The state this worker last set the gauges to (-1: none yet). */
+  /** The state and record generation this worker last set the gauges for (-1: none yet). */
   private lastState: i32 = -1;
+  private lastGeneration: u32 = 0;
 
   constructor(statPrefix: string, readonly svc: ServiceConfig) {
     const name = svc.name;
@@ -50,15 +51,18 @@ export class ServiceStats {
     }
   }
 
-  /** After a step: the gauges follow the state read, a written transition is counted and logged. */
-  afterStep(step: Step, state: CircuitState): void {
+  /**
+   * After a step: the gauges follow the record read (`state`, and its `generation`, which
+   * every transition bumps), a written transition is counted and logged. A worker sets all
+   * three gauges the first time it sees a state or generation: another worker may have set
+   * any of them since (it may even have left and re-entered the state this worker last saw).
+   */
+  afterStep(step: Step, state: CircuitState, generation: u32): void {
     const now = <i32>state;
-    const last = this.lastState;
-    if (now != last) {
-      // The first time, every state's gauge: another worker may have set any of them.
-      for (let i = 0; i < 3; i++) if (i == last || (last < 0 && i != now)) unchecked(this.states[i]).set(0);
-      unchecked(this.states[now]).set(1);
+    if (now != this.lastState || generation != this.lastGeneration) {
+      for (let i = 0; i < 3; i++) unchecked(this.states[i]).set(i == now ? 1 : 0);
       this.lastState = now;
+      this.lastGeneration = generation;
     }
     const t = step.transition;
     if (t == Transition.None) return;
