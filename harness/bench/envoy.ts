@@ -39,7 +39,7 @@ import { mintDemoToken } from '../demo/token.ts';
 import { ensureEnvoy, envoyBinary, envoyVersion, type EnvoyAvailability } from '../envoy/binary.ts';
 import { startEnvoy, type EnvoyProcess } from '../envoy/runner.ts';
 import { PACED_RPS, POOL_SIZE, RUST_WASM, bootstrapOf, configurations, type BenchConfig, type ConfigContext, type MetricName, type Stats } from './envoy/configs.ts';
-import { CONNECTIONS, ENVOY_CPU, LOAD_CPU, cpuOf, ensureWrk, machine, pinSelf, runWrk, type WrkResult } from './envoy/load.ts';
+import { CONNECTIONS, ENVOY_CPU, LOAD_CPU, cpuOf, ensureLoadTools, machine, pinSelf, runWrk, type WrkResult } from './envoy/load.ts';
 import { buildRustSdkFilters } from './envoy/rust-sdk.ts';
 import { ALGS, makeKeys, tokenPool, type Alg } from './envoy/tokens.ts';
 import { median, round, type BenchSuite } from './report.ts';
@@ -111,7 +111,7 @@ export const suite: BenchSuite = {
     const timing: Timing = opts.quick ? { warmup_s: 1, measure_s: 2, paced_s: 2 } : { warmup_s: 2, measure_s: 5, paced_s: 4 };
     const log = (line: string) => console.log(line);
     pinSelf();
-    const wrkVersion = ensureWrk(log);
+    const wrkVersion = ensureLoadTools(log);
     const envoy = await ensureEnvoy({ log });
     if (!envoy.ok) throw new Error(`bench envoy: ${envoy.reason}`);
     const started = new Date();

@@ -20,6 +20,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureWrk } from '../../soak/wrk.ts';
 
 /** The core Envoy is pinned to, and the one everything else of the bench runs on. */
 export const ENVOY_CPU = 1;
@@ -160,16 +161,13 @@ function versionOf(cmd: string, args: string[]): string | undefined {
 
 /**
  * wrk's version, installing Debian's `wrk` first when it is missing and this process is root
- * (saying so in one line). Throws when there is no wrk to be had.
+ * (harness/soak/wrk.ts `ensureWrk`, which says so in one line). Throws when there is no wrk
+ * to be had, or no taskset.
  */
-export function ensureWrk(log: (line: string) => void): string {
-  let version = versionOf('wrk', ['-v']);
-  if (!version && process.getuid?.() === 0) {
-    log('bench: installing the load generator: apt-get install -y wrk');
-    spawnSync('apt-get', ['install', '-y', '-q', 'wrk'], { stdio: 'ignore' });
-    version = versionOf('wrk', ['-v']);
-  }
-  if (!version) throw new Error('bench envoy needs wrk (Debian: apt-get install wrk)');
+export function ensureLoadTools(log: (line: string) => void): string {
+  const wrk = ensureWrk((line) => log(`bench: ${line}`));
+  const version = wrk.path ? versionOf(wrk.path, ['-v']) : undefined;
+  if (!version) throw new Error(`bench envoy needs wrk: ${wrk.reason ?? 'wrk -v printed nothing'}`);
   if (!versionOf('taskset', ['-V'])) throw new Error('bench envoy needs taskset (util-linux)');
   return version;
 }
