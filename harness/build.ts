@@ -5,8 +5,9 @@
  * command line, so the key is ours and asc ignores it). Targets marked `"test": true`
  * are modules that only the test suites load; they are built when `tests` is set.
  */
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { access, readFile, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import asc from 'assemblyscript/asc';
 
@@ -36,37 +37,49 @@ export async function listTargets(root = projectRoot): Promise<BuildTarget[]> {
 }
 
 /**
- * Compiles one target; throws an Error carrying asc's diagnostics when it fails. Every source
- * file asc read is listed in `<outFile>.deps` (JSON, paths relative to `root`), the way a
- * compiler's depfile lets `make` decide what is stale.
+ * Compiles one target into `options.outFile` (relative to `root`, default `target.outFile`);
+ * throws an Error carrying asc's diagnostics when it fails. Every source file asc read is
+ * listed in `<outFile>.deps` (JSON, paths relative to `root`), the way a compiler's depfile
+ * lets `make` decide what is stale. Both are written to a temporary file and renamed, so a
+ * suite or build running beside this one never loads a half-written module.
  */
-export async function buildTarget(target: BuildTarget, root = projectRoot): Promise<BuildResult> {
+export async function buildTarget(target: BuildTarget, options: { root?: string; outFile?: string } = {}): Promise<BuildResult> {
+  const root = options.root ?? projectRoot;
+  const out = path.resolve(root, options.outFile ?? target.outFile);
   const started = performance.now();
   let diagnostics = '';
+  const sink = { write: (s: string) => ((diagnostics += s), true) } as never;
   const read = new Set<string>();
-  const { error } = await asc.main(
-    [target.entry, '--config', 'asconfig.json', '--target', target.name, '--baseDir', root],
-    {
-      stdout: { write: (s: string) => { diagnostics += s; return true; } } as never,
-      stderr: { write: (s: string) => { diagnostics += s; return true; } } as never,
-      readFile: async (name: string, baseDir: string) => {
-        const file = path.resolve(baseDir, name);
-        try {
-          const text = await readFile(file, 'utf8');
-          read.add(path.relative(root, file));
-          return text;
-        } catch {
-          return null;
-        }
-      },
+  await mkdir(path.dirname(out), { recursive: true });
+  const tmp = temporary(out);
+  const { error } = await asc.main([target.entry, '--config', 'asconfig.json', '--target', target.name, '--outFile', tmp, '--baseDir', root], {
+    stdout: sink,
+    stderr: sink,
+    readFile: async (name: string, baseDir: string) => {
+      const file = path.resolve(baseDir, name);
+      try {
+        const text = await readFile(file, 'utf8');
+        read.add(path.relative(root, file));
+        return text;
+      } catch {
+        return null;
+      }
     },
-  );
-  if (error) throw new Error(`${target.name}: ${error.message}\n${diagnostics}`);
-  const out = path.join(root, target.outFile);
-  await writeFile(`${out}.deps`, JSON.stringify([...read].sort()));
+  });
+  if (error) {
+    await rm(tmp, { force: true });
+    throw new Error(`${target.name}: ${error.message}\n${diagnostics}`);
+  }
+  await rename(tmp, out);
+  const deps = temporary(`${out}.deps`);
+  await writeFile(deps, JSON.stringify([...read].sort()));
+  await rename(deps, `${out}.deps`);
   const { size } = await stat(out);
-  return { target, bytes: size, millis: performance.now() - started };
+  return { target: { ...target, outFile: path.relative(root, out) }, bytes: size, millis: performance.now() - started };
 }
+
+/** A name beside `file` no other process or call picks. */
+const temporary = (file: string): string => `${file}.${process.pid}.${randomUUID()}.tmp`;
 
 /**
  * Whether `target`'s module is missing or older than asconfig.json, the asc transform, or a

@@ -4,3 +4,4 @@
  */
 export { ConfigArray, ConfigMap, ConfigObject, ConfigReader, indexPath, memberPath } from "./reader";
 export { Duration, DurationParse, DURATION_MAX_SECONDS, DURATION_SYNTAX_ERROR, parseDuration } from "./duration";
+export { ConfigResult } from "./result";

@@ -30,7 +30,7 @@ import {
   takeString,
   utf8MaxSize,
 } from './abi/memory';
-import { HeaderPair, deserializePairs, serializePairsInto, serializedPairsMaxSize } from './abi/pairs';
+import { HeaderPair, deserializePairs, serializePairsInto, serializedPairsMaxSize, validatePairs } from './abi/pairs';
 import { MapType, WasmResult } from './abi/types';
 import { setLastResult } from './state';
 
@@ -182,6 +182,110 @@ export class HeaderMap {
     const value = takeString(mark, proxy_get_header_map_value(this.mapType, namePtr, nameSize, RET_PTR, RET_SIZE));
     setLastResult(takeResult);
     return value;
+  }
+}
+
+/**
+ * A header map read whole with one `proxy_get_header_map_pairs` into a buffer reused
+ * from read to read, for a callback that looks up several headers of one map: one
+ * hostcall and one host allocation where `getBytes` costs one of each per header, and
+ * lookups that allocate nothing (`find` then `valueLength`/`valueByte`, or `decimal`).
+ * Names are UTF-8 bytes (see `utf8`), compared exactly; lookups find the first value.
+ * The copy is what the map was when read: read it again after changing the map.
+ */
+export class HeaderFields {
+  private buffer: ArrayBuffer = new ArrayBuffer(512);
+  /** Bytes of the serialized map in `buffer` (0: empty, or not read). */
+  private size: usize = 0;
+  /** The value `find` found: offset in `buffer` and length. */
+  private valueAt: usize = 0;
+  /** Length of the value `find` found (bytes). */
+  valueLength: i32 = 0;
+
+  /**
+   * Reads `map` (current context) whole. False, leaving it empty, when the host has no
+   * such map here or sends malformed bytes (`lastResult()` says which).
+   */
+  read(map: HeaderMap): bool {
+    this.size = 0;
+    const mark = hostMemoryMark();
+    if (!returnedRange(mark, proxy_get_header_map_pairs(map.mapType, RET_PTR, RET_SIZE))) {
+      setLastResult(takeResult);
+      return false;
+    }
+    const ptr = load<usize>(RET_PTR);
+    const size = load<usize>(RET_SIZE);
+    const ok = validatePairs(ptr, size) >= 0;
+    if (ok && size > 0) {
+      if (<usize>this.buffer.byteLength < size) {
+        let capacity = <usize>this.buffer.byteLength << 1;
+        while (capacity < size) capacity <<= 1;
+        this.buffer = new ArrayBuffer(<i32>capacity);
+      }
+      memory.copy(changetype<usize>(this.buffer), ptr, size);
+      this.size = size;
+    }
+    releaseHostMemory(mark);
+    setLastResult(ok ? WasmResult.Ok : WasmResult.SerializationFailure);
+    return ok;
+  }
+
+  /** Forgets the map read (lookups find nothing until the next `read`). */
+  clear(): void {
+    this.size = 0;
+  }
+
+  /** Whether `name` is in the map read; its (first) value is then the one `valueByte` reads. */
+  find(name: ArrayBuffer): bool {
+    if (this.size < 4) return false;
+    const base = changetype<usize>(this.buffer);
+    const want = changetype<usize>(name);
+    const wantLength = <u32>name.byteLength;
+    const n = load<u32>(base);
+    let sizes = base + 4;
+    let data = sizes + (<usize>n << 3);
+    for (let i: u32 = 0; i < n; i++, sizes += 8) {
+      const nameLength = load<u32>(sizes);
+      const valueLength = load<u32>(sizes, 4);
+      if (nameLength == wantLength && memory.compare(data, want, <usize>wantLength) == 0) {
+        this.valueAt = data + <usize>nameLength + 1 - base;
+        this.valueLength = <i32>valueLength;
+        return true;
+      }
+      data += <usize>nameLength + <usize>valueLength + 2;
+    }
+    return false;
+  }
+
+  /** Byte `i` (0 ≤ i < valueLength) of the value `find` found. */
+  valueByte(i: i32): u8 {
+    if (<u32>i >= <u32>this.valueLength) return 0;
+    return load<u8>(changetype<usize>(this.buffer) + this.valueAt + <usize>i);
+  }
+
+  /** The value `find` found, copied. */
+  valueBytes(): ArrayBuffer {
+    const out = new ArrayBuffer(this.valueLength);
+    memory.copy(changetype<usize>(out), changetype<usize>(this.buffer) + this.valueAt, <usize>this.valueLength);
+    return out;
+  }
+
+  /**
+   * The (first) value of `name` as an unsigned decimal of 1 to `maxDigits` digits and
+   * nothing else (`:status`, `grpc-status`), or -1 when absent or anything else.
+   */
+  decimal(name: ArrayBuffer, maxDigits: i32 = 9): i64 {
+    if (!this.find(name)) return -1;
+    const n = this.valueLength;
+    if (n == 0 || n > maxDigits) return -1;
+    const p = changetype<usize>(this.buffer) + this.valueAt;
+    let v: i64 = 0;
+    for (let i = 0; i < n; i++) {
+      const d = <u32>load<u8>(p + <usize>i) - 0x30;
+      if (d > 9) return -1;
+      v = v * 10 + <i64>d;
+    }
+    return v;
   }
 }
 

@@ -31,6 +31,7 @@ export {
 } from './context';
 export { RootContextFactory, registerRootContext } from './dispatch';
 export {
+  HeaderFields,
   HeaderMap,
   grpcInitialMetadata,
   grpcTrailingMetadata,

@@ -163,6 +163,8 @@ export class CircuitBreakerConfig {
     readonly services: StaticArray<ServiceConfig>,
     /** Whether some service selects by `cluster` (then the filter reads `xds.cluster_name`). */
     readonly needsCluster: bool,
+    /** Whether some service has the slow-call trigger (then each request's start time is read). */
+    readonly detectsSlowCalls: bool = false,
   ) {}
 }
 
@@ -191,6 +193,7 @@ function readConfig(reader: ConfigReader): ConfigResult {
   const list = root.requiredArray("services", 1);
   const services = new StaticArray<ServiceConfig>(list.length);
   let needsCluster = false;
+  let detectsSlowCalls = false;
   for (let i = 0; i < list.length; i++) {
     const obj = list.objectAt(i, SERVICE_FIELDS);
     const service = readService(obj, defaultResponse, defaultFallback);
@@ -199,9 +202,10 @@ function readConfig(reader: ConfigReader): ConfigResult {
     }
     unchecked((services[i] = service));
     if (service.cluster !== null) needsCluster = true;
+    if (service.detectsSlowCalls) detectsSlowCalls = true;
   }
   if (!reader.ok) return new ConfigResult(null, reader.error);
-  return new ConfigResult(new CircuitBreakerConfig(statPrefix, services, needsCluster), "");
+  return new ConfigResult(new CircuitBreakerConfig(statPrefix, services, needsCluster, detectsSlowCalls), "");
 }
 
 function readService(obj: ConfigObject, defaultResponse: OpenResponse, defaultFallback: FallbackFilterState | null): ServiceConfig {

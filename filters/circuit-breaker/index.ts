@@ -40,6 +40,7 @@ import { ascii, formatInteger } from "../../assembly/proxy-wasm/format";
 import {
   FilterHeadersStatus,
   FilterTrailersStatus,
+  HeaderFields,
   HeaderPair,
   HttpContext,
   RootContext,
@@ -53,9 +54,8 @@ import {
 } from "../../assembly/proxy-wasm";
 import { requestHeadersMap } from "../../assembly/proxy-wasm/headers";
 import { HostRequestHeaders } from "../../assembly/match/host";
-import { isGrpcContentType } from "../../assembly/match/request";
 import { CircuitBreakerConfig, FILTER_NAME, OpenResponse, ServiceConfig, parseConfig } from "./config";
-import { Admission, Outcome, Step, Ticket } from "./machine";
+import { Admission, NOW_UNREAD, Outcome, Step, Ticket } from "./machine";
 import { pickService, sameCluster } from "./select";
 import { SharedCircuit } from "./shared";
 import { ServiceStats } from "./stats";
@@ -96,9 +96,15 @@ class Service {
     this.bulkheadHeaders = replyHeaders(config.openResponse, "bulkhead");
   }
 
-  /** Open response headers with `retry-after: seconds`. */
+  /** The `retry-after` value the open headers hold (0: none yet). */
+  private retryAfterSeconds: u32 = 0;
+
+  /** Open response headers with `retry-after: seconds` (formatted only when it changes). */
   openHeadersFor(seconds: u32): HeaderPair[] {
-    this.retryAfter.value = formatInteger(seconds);
+    if (seconds != this.retryAfterSeconds) {
+      this.retryAfter.value = formatInteger(seconds);
+      this.retryAfterSeconds = seconds;
+    }
     return this.openHeaders;
   }
 }
@@ -120,6 +126,7 @@ class CircuitBreakerRoot extends RootContext {
   readonly step: Step = new Step();
   readonly outcome: Outcome = new Outcome();
   readonly request: HostRequestHeaders = new HostRequestHeaders(requestHeadersMap);
+  readonly responseFields: HeaderFields = new HeaderFields();
   clusterNameProperty: string[] = XDS_CLUSTER_NAME;
 
   onConfigure(size: usize): bool {
@@ -226,9 +233,11 @@ class CircuitBreakerStream extends HttpContext {
       service = root.firstMatch();
       if (service === null) return FilterHeadersStatus.Continue;
     }
-    // Also for no service yet: one picked on the response may judge slow calls.
-    const nowMs = <i64>getCurrentTimeMilliseconds();
-    this.startMs = nowMs;
+    // The start only matters to a slow-call trigger (also for no service yet: one picked
+    // on the response may judge slow calls); otherwise admission reads the clock only if
+    // the circuit's state needs it (machine.ts NOW_UNREAD).
+    let nowMs = NOW_UNREAD;
+    if (config.detectsSlowCalls) this.startMs = nowMs = <i64>getCurrentTimeMilliseconds();
     if (service === null) return FilterHeadersStatus.Continue;
 
     const svc = service.config;
@@ -289,14 +298,17 @@ class CircuitBreakerStream extends HttpContext {
     this.counted = service;
     if (service === null) return FilterHeadersStatus.Continue;
     const svc = service.config;
-    const status = parseStatus(headers.getBytes(STATUS));
-    if (status == 200 && isGrpcContentType(headers.getBytes(CONTENT_TYPE))) {
-      const grpcStatus = headers.getBytes(GRPC_STATUS);
-      if (grpcStatus !== null) this.failed = svc.isFailureStatus(grpcToHttpStatus(parseGrpcStatus(grpcStatus)));
+    // One read of the whole map serves `:status`, `content-type` and `grpc-status`.
+    const fields = root.responseFields;
+    fields.read(headers);
+    const status = fields.find(STATUS) ? parseStatus(fields) : 0;
+    if (status == 200 && fields.find(CONTENT_TYPE) && isGrpcContentType(fields)) {
+      if (fields.find(GRPC_STATUS)) this.failed = svc.isFailureStatus(grpcToHttpStatus(parseGrpcStatus(fields)));
       else this.awaitingGrpcStatus = !endOfStream;
     } else {
       this.failed = svc.isFailureStatus(status);
     }
+    fields.clear();
     if (svc.detectsSlowCalls) this.slow = <i64>getCurrentTimeMilliseconds() - this.startMs > svc.slowCallDurationMs;
     return FilterHeadersStatus.Continue;
   }
@@ -305,9 +317,11 @@ class CircuitBreakerStream extends HttpContext {
     if (this.awaitingGrpcStatus) {
       this.awaitingGrpcStatus = false;
       const service = this.counted;
-      const grpcStatus = this.responseTrailers.getBytes(GRPC_STATUS);
+      const fields = this.plugin.responseFields;
+      fields.read(this.responseTrailers);
       // A gRPC response that ends without grpc-status is a protocol error (INTERNAL).
-      const code = grpcStatus !== null ? parseGrpcStatus(grpcStatus) : GRPC_INTERNAL;
+      const code = fields.find(GRPC_STATUS) ? parseGrpcStatus(fields) : GRPC_INTERNAL;
+      fields.clear();
       if (service !== null) this.failed = service.config.isFailureStatus(grpcToHttpStatus(code));
     }
     return FilterTrailersStatus.Continue;
@@ -336,7 +350,7 @@ class CircuitBreakerStream extends HttpContext {
     outcome.failed = this.failed;
     outcome.slow = this.slow;
     const step = root.step;
-    const nowMs = <i64>getCurrentTimeMilliseconds();
+    const nowMs = NOW_UNREAD; // read by the step if it needs the time
     if (admitted !== null && this.ticket.admitted) {
       outcome.responded = this.responded && counted === admitted;
       admitted.circuit.complete(this.ticket, outcome, nowMs, step);
@@ -350,13 +364,12 @@ class CircuitBreakerStream extends HttpContext {
   }
 }
 
-/** The three digits of `:status`, or 0 (not a failure status) when absent or malformed. */
-function parseStatus(value: ArrayBuffer | null): u32 {
-  if (value === null || value.byteLength != 3) return 0;
-  const p = changetype<usize>(value);
+/** The three digits of the `:status` found, or 0 (not a failure status) when malformed. */
+function parseStatus(fields: HeaderFields): u32 {
+  if (fields.valueLength != 3) return 0;
   let code: u32 = 0;
-  for (let i: usize = 0; i < 3; i++) {
-    const d = <u32>load<u8>(p + i) - 0x30;
+  for (let i = 0; i < 3; i++) {
+    const d = <u32>fields.valueByte(i) - 0x30;
     if (d > 9) return 0;
     code = code * 10 + d;
   }
@@ -365,18 +378,31 @@ function parseStatus(value: ArrayBuffer | null): u32 {
 
 const GRPC_INTERNAL: u32 = 13;
 
-/** A decimal `grpc-status`, or UNKNOWN (2) when malformed. */
-function parseGrpcStatus(value: ArrayBuffer): u32 {
-  const n = value.byteLength;
+/** The decimal `grpc-status` found, or UNKNOWN (2) when malformed. */
+function parseGrpcStatus(fields: HeaderFields): u32 {
+  const n = fields.valueLength;
   if (n == 0 || n > 2) return 2;
-  const p = changetype<usize>(value);
   let code: u32 = 0;
   for (let i = 0; i < n; i++) {
-    const d = <u32>load<u8>(p + i) - 0x30;
+    const d = <u32>fields.valueByte(i) - 0x30;
     if (d > 9) return 2;
     code = code * 10 + d;
   }
   return code;
+}
+
+const GRPC_CONTENT_TYPE = "application/grpc";
+
+/**
+ * Whether the `content-type` found is gRPC's: `application/grpc`, or it followed by `+`
+ * (assembly/match `isGrpcContentType`, on the copy of the map).
+ */
+function isGrpcContentType(fields: HeaderFields): bool {
+  const n = fields.valueLength;
+  const m = GRPC_CONTENT_TYPE.length;
+  if (n < m) return false;
+  for (let i = 0; i < m; i++) if (<i32>fields.valueByte(i) != GRPC_CONTENT_TYPE.charCodeAt(i)) return false;
+  return n == m || fields.valueByte(m) == 0x2b; // '+'
 }
 
 /** Envoy's `Grpc::Utility::grpcToHttpStatus` (source/common/grpc/status.cc). */

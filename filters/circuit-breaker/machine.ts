@@ -23,9 +23,24 @@
  *   HALF_OPEN, independent of transitions.
  * - Every transition resets the counters of the state it leaves (resilience4j: each state
  *   has its own metrics).
+ *
+ * The time is read only by a step that needs it: a caller may pass NOW_UNREAD, and the
+ * step reads the clock (`proxy_get_current_time_nanoseconds`) the first time it does.
+ * CLOSED admission and a CLOSED success with no window never do.
  */
+import { getCurrentTimeMilliseconds } from "../../assembly/proxy-wasm";
 import { ServiceConfig } from "./config";
 import { CircuitRecord, CircuitState, WindowTotals } from "./record";
+
+/** A `nowMs` not read yet: the step reads the clock if it needs the time. */
+export const NOW_UNREAD: i64 = i64.MIN_VALUE;
+
+/** `nowMs`, or the clock's ms since the epoch when it is NOW_UNREAD. */
+// @ts-ignore: decorator
+@inline
+function resolveNow(nowMs: i64): i64 {
+  return nowMs != NOW_UNREAD ? nowMs : <i64>getCurrentTimeMilliseconds();
+}
 
 /** What admission decided for a request. */
 export enum Admission {
@@ -107,7 +122,7 @@ export class Step {
 }
 
 /**
- * Admission of one request at `nowMs`: fills `step` and `ticket`, and updates `rec`
+ * Admission of one request at `nowMs` (or NOW_UNREAD): fills `step` and `ticket`, and updates `rec`
  * (`step.dirty`) when it takes a probe or bulkhead slot or moves OPEN → HALF_OPEN.
  */
 export function admit(rec: CircuitRecord, svc: ServiceConfig, nowMs: i64, ticket: Ticket, step: Step): void {
@@ -117,6 +132,7 @@ export function admit(rec: CircuitRecord, svc: ServiceConfig, nowMs: i64, ticket
   ticket.bulkhead = false;
   let state = rec.state;
   if (state == CircuitState.Open) {
+    nowMs = resolveNow(nowMs);
     if (nowMs < rec.openUntilMs) {
       step.admission = Admission.RejectOpen;
       step.retryAfterSeconds = <u32>max<i64>(1, (rec.openUntilMs - nowMs + 999) / 1000);
@@ -129,6 +145,7 @@ export function admit(rec: CircuitRecord, svc: ServiceConfig, nowMs: i64, ticket
     state = CircuitState.HalfOpen;
   }
   if (state == CircuitState.HalfOpen) {
+    nowMs = resolveNow(nowMs);
     if (rec.probesInFlight >= svc.halfOpenRequests && nowMs - rec.probeActivityMs >= svc.openDurationMs) {
       enterHalfOpen(rec, nowMs);
       step.transition = Transition.HalfOpenRestart;
@@ -170,7 +187,7 @@ function takeBulkheadSlot(rec: CircuitRecord, svc: ServiceConfig, ticket: Ticket
 }
 
 /**
- * Completion of an admitted request at `nowMs` with `outcome`: releases its slots and,
+ * Completion of an admitted request at `nowMs` (or NOW_UNREAD) with `outcome`: releases its slots and,
  * when its generation is current, feeds the state machine. Fills `step` (transition,
  * dirty). The ticket is spent afterwards.
  */
@@ -185,6 +202,7 @@ export function complete(rec: CircuitRecord, svc: ServiceConfig, ticket: Ticket,
   const current = ticket.generation == rec.generation;
   if (rec.state == CircuitState.HalfOpen) {
     if (!ticket.probe || !current) return;
+    nowMs = resolveNow(nowMs);
     if (rec.probesInFlight > 0) rec.probesInFlight--;
     rec.probeActivityMs = nowMs;
     step.dirty = true;
@@ -213,12 +231,13 @@ export function complete(rec: CircuitRecord, svc: ServiceConfig, ticket: Ticket,
     step.dirty = true;
   }
   if (svc.failureThreshold > 0 && rec.consecutiveFailures >= svc.failureThreshold) {
-    enterOpen(rec, svc, nowMs);
+    enterOpen(rec, svc, resolveNow(nowMs));
     step.transition = Transition.ClosedToOpen;
     step.trigger = Trigger.ConsecutiveFailures;
     return;
   }
   if (!svc.usesWindow) return;
+  nowMs = resolveNow(nowMs);
   rec.recordCall(nowMs, outcome.failed, outcome.slow && svc.detectsSlowCalls);
   step.dirty = true;
   const totals = rec.windowTotals(nowMs, step.totals);

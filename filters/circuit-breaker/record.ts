@@ -1,28 +1,19 @@
 /**
  * `CircuitRecord`: the state of one service's circuit as every worker VM shares it, one
- * shared-data value per service (proxy_get/set_shared_data with CAS, see shared.ts).
+ * shared-data record per service (`CIRCUIT_LAYOUT`, fields in assembly/shared/layouts.ts
+ * `CIRCUIT_*`), changed with the shared CAS loop (shared.ts).
  *
- * Layout, little endian, RECORD_SIZE bytes:
- *
- * | offset | type     | field                                                      |
- * | ------ | -------- | ---------------------------------------------------------- |
- * | 0      | u32      | magic "CB01" (0x31304243)                                  |
- * | 4      | u32      | state: 0 CLOSED, 1 OPEN, 2 HALF_OPEN                       |
- * | 8      | u32      | generation: +1 at every transition                        |
- * | 12     | u32      | consecutive failures (CLOSED)                              |
- * | 16     | u32      | probes in flight (HALF_OPEN)                               |
- * | 20     | u32      | successful probes (HALF_OPEN)                              |
- * | 24     | u32      | requests in flight (bulkhead)                              |
- * | 28     | u32      | window bucket width, ms (buckets are cleared when it changes) |
- * | 32     | i64      | OPEN until, ms since the epoch                             |
- * | 40     | i64      | state entered at, ms                                       |
- * | 48     | i64      | last probe admitted or completed at, ms (HALF_OPEN lease)  |
- * | 56     | 10 × 20  | window buckets: i64 bucket number, u32 calls, failures, slow |
- *
- * A value that is not such a record (another size, magic or state, or counts no worker
- * could have written) reads as a fresh CLOSED circuit: garbage never traps and never
- * sticks.
+ * A key holding no record of this layout (missing, garbage, another layout version)
+ * reads as a fresh CLOSED circuit (assembly/shared's rollout rule), and so does a record
+ * whose counts no worker could have written: garbage never traps and never sticks.
  */
+import { RecordLayout } from "../../assembly/shared";
+import {
+  CIRCUIT_BUCKETS, CIRCUIT_BUCKET_BYTES, CIRCUIT_BUCKET_CALLS, CIRCUIT_BUCKET_FAILURES, CIRCUIT_BUCKET_NUMBER,
+  CIRCUIT_BUCKET_SLOW, CIRCUIT_BUCKET_WIDTH_MS, CIRCUIT_CONSECUTIVE_FAILURES, CIRCUIT_GENERATION, CIRCUIT_IN_FLIGHT,
+  CIRCUIT_MAGIC, CIRCUIT_OPEN_UNTIL_MS, CIRCUIT_PROBES_IN_FLIGHT, CIRCUIT_PROBE_ACTIVITY_MS, CIRCUIT_PROBE_SUCCESSES,
+  CIRCUIT_SIZE, CIRCUIT_STATE, CIRCUIT_STATE_SINCE_MS, CIRCUIT_VERSION,
+} from "../../assembly/shared/layouts";
 import { WINDOW_BUCKETS } from "./config";
 
 /** Circuit states, as the `state` gauge reports them. */
@@ -37,11 +28,8 @@ export function stateName(state: CircuitState): string {
   return state == CircuitState.Closed ? "CLOSED" : state == CircuitState.Open ? "OPEN" : "HALF_OPEN";
 }
 
-const MAGIC: u32 = 0x31304243;
-const HEADER_SIZE: i32 = 56;
-const BUCKET_SIZE: i32 = 20;
-/** Bytes of a record. */
-export const RECORD_SIZE: i32 = HEADER_SIZE + WINDOW_BUCKETS * BUCKET_SIZE;
+/** The shared-data record of a circuit (a window of WINDOW_BUCKETS buckets: layouts.ts has CIRCUIT_BUCKET_COUNT, the spec checks they agree). */
+export const CIRCUIT_LAYOUT = new RecordLayout(CIRCUIT_MAGIC, CIRCUIT_VERSION, CIRCUIT_SIZE);
 /** Counts above this are not something a worker wrote: the record is garbage. */
 const SANE_COUNT: u32 = 1 << 24;
 
@@ -95,71 +83,74 @@ export class CircuitRecord {
   }
 
   /**
-   * Loads `size` bytes at `ptr` (a shared-data value). Returns false, leaving a fresh
-   * record, when they are not a record; a record whose bucket width differs from
-   * `bucketWidthMs` (the window was reconfigured) keeps its state but not its window.
+   * Loads `record`, a record of CIRCUIT_LAYOUT (header checked), or a fresh circuit when
+   * it is null. Returns false, leaving a fresh record, when it is null or holds counts no
+   * worker could have written; a record whose bucket width differs from `bucketWidthMs`
+   * (the window was reconfigured) keeps its state but not its window.
    */
-  decode(ptr: usize, size: i32, bucketWidthMs: u32): bool {
-    if (size != RECORD_SIZE || load<u32>(ptr) != MAGIC) {
+  decode(record: ArrayBuffer | null, bucketWidthMs: u32): bool {
+    if (record === null) {
       this.reset(bucketWidthMs);
       return false;
     }
-    const state = load<u32>(ptr, 4);
-    const consecutive = load<u32>(ptr, 12);
-    const probes = load<u32>(ptr, 16);
-    const successes = load<u32>(ptr, 20);
-    const inFlight = load<u32>(ptr, 24);
+    const ptr = changetype<usize>(record);
+    const state = load<u32>(ptr, CIRCUIT_STATE);
+    const consecutive = load<u32>(ptr, CIRCUIT_CONSECUTIVE_FAILURES);
+    const probes = load<u32>(ptr, CIRCUIT_PROBES_IN_FLIGHT);
+    const successes = load<u32>(ptr, CIRCUIT_PROBE_SUCCESSES);
+    const inFlight = load<u32>(ptr, CIRCUIT_IN_FLIGHT);
     if (state > 2 || consecutive > SANE_COUNT || probes > SANE_COUNT || successes > SANE_COUNT || inFlight > SANE_COUNT) {
       this.reset(bucketWidthMs);
       return false;
     }
     this.state = <CircuitState>state;
-    this.generation = load<u32>(ptr, 8);
+    this.generation = load<u32>(ptr, CIRCUIT_GENERATION);
     this.consecutiveFailures = consecutive;
     this.probesInFlight = probes;
     this.probeSuccesses = successes;
     this.inFlight = inFlight;
-    this.openUntilMs = load<i64>(ptr, 32);
-    this.stateSinceMs = load<i64>(ptr, 40);
-    this.probeActivityMs = load<i64>(ptr, 48);
-    if (load<u32>(ptr, 28) != bucketWidthMs) {
+    this.openUntilMs = load<i64>(ptr, CIRCUIT_OPEN_UNTIL_MS);
+    this.stateSinceMs = load<i64>(ptr, CIRCUIT_STATE_SINCE_MS);
+    this.probeActivityMs = load<i64>(ptr, CIRCUIT_PROBE_ACTIVITY_MS);
+    if (load<u32>(ptr, CIRCUIT_BUCKET_WIDTH_MS) != bucketWidthMs) {
       this.bucketWidthMs = bucketWidthMs;
       this.clearWindow();
       return true;
     }
     this.bucketWidthMs = bucketWidthMs;
-    let p = ptr + <usize>HEADER_SIZE;
+    let p = ptr + <usize>CIRCUIT_BUCKETS;
     for (let i = 0; i < WINDOW_BUCKETS; i++) {
-      unchecked((this.bucketNumbers[i] = load<i64>(p)));
-      unchecked((this.bucketCalls[i] = load<u32>(p, 8)));
-      unchecked((this.bucketFailures[i] = load<u32>(p, 12)));
-      unchecked((this.bucketSlow[i] = load<u32>(p, 16)));
-      p += <usize>BUCKET_SIZE;
+      unchecked((this.bucketNumbers[i] = load<i64>(p, CIRCUIT_BUCKET_NUMBER)));
+      unchecked((this.bucketCalls[i] = load<u32>(p, CIRCUIT_BUCKET_CALLS)));
+      unchecked((this.bucketFailures[i] = load<u32>(p, CIRCUIT_BUCKET_FAILURES)));
+      unchecked((this.bucketSlow[i] = load<u32>(p, CIRCUIT_BUCKET_SLOW)));
+      p += <usize>CIRCUIT_BUCKET_BYTES;
     }
     return true;
   }
 
-  /** Writes the record at `ptr`, which has RECORD_SIZE bytes of room. */
-  encode(ptr: usize): void {
-    store<u32>(ptr, MAGIC);
-    store<u32>(ptr, <u32>this.state, 4);
-    store<u32>(ptr, this.generation, 8);
-    store<u32>(ptr, this.consecutiveFailures, 12);
-    store<u32>(ptr, this.probesInFlight, 16);
-    store<u32>(ptr, this.probeSuccesses, 20);
-    store<u32>(ptr, this.inFlight, 24);
-    store<u32>(ptr, this.bucketWidthMs, 28);
-    store<i64>(ptr, this.openUntilMs, 32);
-    store<i64>(ptr, this.stateSinceMs, 40);
-    store<i64>(ptr, this.probeActivityMs, 48);
-    let p = ptr + <usize>HEADER_SIZE;
+  /** Writes the record's fields into `record` (CIRCUIT_SIZE bytes; the header is the CAS loop's). */
+  encode(record: ArrayBuffer): ArrayBuffer {
+    const ptr = changetype<usize>(record);
+    store<u32>(ptr, <u32>this.state, CIRCUIT_STATE);
+    store<u32>(ptr, this.generation, CIRCUIT_GENERATION);
+    store<u32>(ptr, this.consecutiveFailures, CIRCUIT_CONSECUTIVE_FAILURES);
+    store<u32>(ptr, this.probesInFlight, CIRCUIT_PROBES_IN_FLIGHT);
+    store<u32>(ptr, this.probeSuccesses, CIRCUIT_PROBE_SUCCESSES);
+    store<u32>(ptr, this.inFlight, CIRCUIT_IN_FLIGHT);
+    store<u32>(ptr, this.bucketWidthMs, CIRCUIT_BUCKET_WIDTH_MS);
+    store<i64>(ptr, this.openUntilMs, CIRCUIT_OPEN_UNTIL_MS);
+    store<i64>(ptr, this.stateSinceMs, CIRCUIT_STATE_SINCE_MS);
+    store<i64>(ptr, this.probeActivityMs, CIRCUIT_PROBE_ACTIVITY_MS);
+    let p = ptr + <usize>CIRCUIT_BUCKETS;
     for (let i = 0; i < WINDOW_BUCKETS; i++) {
-      store<i64>(p, unchecked(this.bucketNumbers[i]));
-      store<u32>(p, unchecked(this.bucketCalls[i]), 8);
-      store<u32>(p, unchecked(this.bucketFailures[i]), 12);
-      store<u32>(p, unchecked(this.bucketSlow[i]), 16);
-      p += <usize>BUCKET_SIZE;
+      store<i64>(p, unchecked(this.bucketNumbers[i]), CIRCUIT_BUCKET_NUMBER);
+      store<u32>(p, unchecked(this.bucketCalls[i]), CIRCUIT_BUCKET_CALLS);
+      store<u32>(p, unchecked(this.bucketFailures[i]), CIRCUIT_BUCKET_FAILURES);
+      store<u32>(p, unchecked(this.bucketSlow[i]), CIRCUIT_BUCKET_SLOW);
+      p += <usize>CIRCUIT_BUCKET_BYTES;
     }
+    return record;
   }
 
   /** Adds one call at `nowMs` to the window (Hystrix-style rolling buckets). */

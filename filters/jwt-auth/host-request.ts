@@ -116,8 +116,11 @@ export class HostAuthRequest extends AuthRequest {
     this.edited();
   }
 
-  /** The first value of `name` as a string ("" when absent). */
-  private text(name: HeaderName): string {
+  /**
+   * The first value of `name` as a string ("" when absent), from the copy of the header
+   * map (read now if an edit made it stale): no hostcall when the evaluation read it.
+   */
+  text(name: HeaderName): string {
     const value = this.scratch;
     if (!this.headerValue(name, 0, value)) return "";
     return String.UTF8.decodeUnsafe(value.bytes.dataStart + <usize>value.start, <usize>(value.end - value.start));

@@ -7,7 +7,8 @@
  * came from; it picks up newer ones when the shared state record's generation moves
  * (read every tick, and whenever a request lacks keys or a `kid`). Fetches go out with
  * `proxy_http_call` from the root context, by whichever worker first takes the lease
- * with compare-and-swap (jwks-state.ts has the records and the rules). A fetch fails
+ * with compare-and-swap (assembly/shared `update`; jwks-state.ts has the records and
+ * the rules). A fetch fails
  * on zero headers (reset), on any status but 200 — Envoy's async client answers a
  * timed-out call with its router's local reply, `504` — on a body over 1 MiB, and on a
  * document without usable keys; keys held so far stay in use.
@@ -15,29 +16,18 @@
  * Shared data keys: `jwt-auth/<provider>/<uri>/state` and `.../keys` (per vm_id).
  */
 import {
-  HeaderPair, RootContext, WasmResult, getSharedData, httpCallResponseBody, httpCallResponseHeaders, logInfo, logWarn,
-  setSharedData,
+  HeaderPair, RootContext, getSharedDataBytes, httpCallResponseBody, httpCallResponseHeaders, logInfo, logWarn,
 } from "../../assembly/proxy-wasm";
+import { RecordUpdate, UpdateResult, overwrite, update } from "../../assembly/shared";
 import { JwtAuthConfig, Provider, RemoteJwks } from "./config";
 import { JwkSet, JwksParse, parseJwks } from "./jwks";
 import {
-  JwksState, LEASE_GRACE_MS, encodeKeysRecord, keysRecordDocument, keysRecordDocumentLength, keysRecordGeneration,
+  JWKS_KEYS, JWKS_STATE, JwksState, LEASE_GRACE_MS, MAX_JWKS_BYTES, encodeKeysRecord, keysRecordDocument,
+  keysRecordDocumentLength, keysRecordGeneration,
 } from "./jwks-state";
 import { KeySource, KeyWait } from "./key-source";
 import { Stats } from "./stats";
 
-/** Largest JWKS document accepted from a remote. */
-const MAX_JWKS_BYTES: usize = 1 << 20;
-/**
- * `cas` for creating a record that must not exist yet: the host compares a non-zero cas
- * with the stored one (CasMismatch when the key exists) and creates an absent key
- * whatever the cas (proxy-wasm-cpp-host shared_data.cc). A stored cas equal to this
- * value would let the write through; hosts hand out cas values from a counter, so that
- * is one chance in 2^32.
- */
-const CREATE_CAS: u32 = 0xffff_ffff;
-/** Compare-and-swap attempts before giving up for now (the next tick tries again). */
-const CAS_ATTEMPTS: i32 = 16;
 
 /** One remote provider's keys in this worker. */
 class RemoteKeys {
@@ -53,14 +43,15 @@ class RemoteKeys {
   lease: u32 = 0;
   /** Logged the current stretch of `on_jwks_unavailable: "allow"` already. */
   loggedUnavailable: bool = false;
-  readonly stateKey: string;
-  readonly keysKey: string;
+  /** Shared-data keys (UTF-8) of the state and keys records. */
+  readonly stateKey: ArrayBuffer;
+  readonly keysKey: ArrayBuffer;
   readonly headers: HeaderPair[];
 
   constructor(readonly provider: Provider, readonly remote: RemoteJwks) {
     const base = "jwt-auth/" + provider.name + "/" + remote.uri + "/";
-    this.stateKey = base + "state";
-    this.keysKey = base + "keys";
+    this.stateKey = String.UTF8.encode(base + "state");
+    this.keysKey = String.UTF8.encode(base + "keys");
     this.headers = [
       new HeaderPair(":method", "GET"),
       new HeaderPair(":path", remote.path),
@@ -68,11 +59,6 @@ class RemoteKeys {
       new HeaderPair("accept", "application/jwk-set+json, application/json"),
     ];
   }
-}
-
-/** A state record read with its `cas` (CREATE_CAS when the record is absent). */
-class ReadState {
-  constructor(readonly state: JwksState, readonly cas: u32) {}
 }
 
 let leases: u32 = 0;
@@ -84,16 +70,90 @@ function nextLease(): u32 {
   return leases;
 }
 
-function readState(key: string): ReadState {
-  const shared = getSharedData(key);
-  if (!shared.found) return new ReadState(new JwksState(), CREATE_CAS);
-  const state = JwksState.decode(shared.value);
-  // Garbage under the key: start afresh, replacing it with CAS like any other update.
-  return new ReadState(state !== null ? state : new JwksState(), shared.cas);
+/**
+ * `startFetch`'s change to the state record: takes the fetch lease when a fetch may
+ * start, else writes nothing and says why in `wait`.
+ */
+class TakeLease extends RecordUpdate {
+  cache: JwksCache | null = null;
+  remote: RemoteKeys | null = null;
+  nowMs: i64 = 0;
+  forKid: bool = false;
+  /** After `apply`: the lease was taken (written if the update is), or why not. */
+  taken: bool = false;
+  wait: KeyWait = KeyWait.Waiting;
+  /** After `apply`: the state written. */
+  state: JwksState = new JwksState();
+
+  apply(record: ArrayBuffer | null): ArrayBuffer | null {
+    const r = changetype<RemoteKeys>(this.remote);
+    const now = this.nowMs;
+    const state = JwksState.decode(record);
+    this.taken = false;
+    if (state.fetching(now)) {
+      this.wait = KeyWait.Waiting;
+      return null;
+    }
+    // A fetch finished since this worker last looked: take its keys rather than fetch again.
+    if (state.generation != r.generation && changetype<JwksCache>(this.cache).sync(r).generation == r.generation) {
+      this.wait = KeyWait.Ready;
+      return null;
+    }
+    if (!state.mayFetch(now, this.forKid, r.set !== null)) {
+      this.wait = KeyWait.Unavailable;
+      return null;
+    }
+    state.fetchingUntil = now + <i64>r.remote.timeoutMs + LEASE_GRACE_MS;
+    state.leaseOwner = r.lease = nextLease();
+    state.lastAttemptAt = now;
+    if (this.forKid) state.lastKidRefetchAt = now;
+    this.taken = true;
+    this.state = state;
+    return state.encode();
+  }
+}
+
+/**
+ * `finish`'s change to the state record: counts the attempt, releases the lease, and on
+ * success stores the keys under the next generation (written once per generation).
+ */
+class EndFetch extends RecordUpdate {
+  remote: RemoteKeys | null = null;
+  nowMs: i64 = 0;
+  document: ArrayBuffer | null = null;
+  /** The generation whose keys record this fetch wrote (0: none yet). */
+  written: u64 = 0;
+  /** After `apply`: the attempts the state written counts. */
+  attempts: u32 = 0;
+
+  apply(record: ArrayBuffer | null): ArrayBuffer | null {
+    const r = changetype<RemoteKeys>(this.remote);
+    const state = JwksState.decode(record);
+    const document = this.document;
+    if (document !== null) {
+      const generation = (state.generation > r.generation ? state.generation : r.generation) + 1;
+      if (generation != this.written) {
+        overwrite(r.keysKey, JWKS_KEYS, encodeKeysRecord(generation, document));
+        this.written = generation;
+      }
+      state.generation = generation;
+      state.fetchedAt = this.nowMs;
+      state.refreshAt = this.nowMs + r.remote.cacheDurationMs * 9 / 10;
+      state.failures = 0;
+    } else {
+      state.failures++;
+    }
+    if (state.leaseOwner == r.lease) state.fetchingUntil = 0; // else another worker took over
+    state.attempts++;
+    this.attempts = state.attempts;
+    return state.encode();
+  }
 }
 
 export class JwksCache extends KeySource {
   private readonly remotes: StaticArray<RemoteKeys | null>;
+  private readonly takeLease: TakeLease = new TakeLease();
+  private readonly endFetch: EndFetch = new EndFetch();
 
   constructor(private readonly root: RootContext, config: JwtAuthConfig, private readonly stats: Stats) {
     super();
@@ -174,16 +234,17 @@ export class JwksCache extends KeySource {
 
   /**
    * Loads the shared keys when their generation differs from this worker's, and notes
-   * the attempts finished. Returns the state read (an empty one when there is none).
+   * the attempts finished. Returns the state read (an empty one when the key holds no
+   * state record of this layout). Reads only (TakeLease calls it between its read and
+   * write).
    */
-  private sync(r: RemoteKeys): JwksState {
-    const shared = getSharedData(r.stateKey);
-    if (!shared.found) return new JwksState();
-    const state = JwksState.decode(shared.value);
-    if (state === null) return new JwksState();
+  sync(r: RemoteKeys): JwksState {
+    const shared = JWKS_STATE.recordOf(getSharedDataBytes(r.stateKey).value);
+    if (shared === null) return new JwksState();
+    const state = JwksState.decode(shared);
     r.attempts = state.attempts;
     if (state.generation == 0 || state.generation == r.generation) return state;
-    const record = getSharedData(r.keysKey).value;
+    const record = getSharedDataBytes(r.keysKey).value;
     const generation = keysRecordGeneration(record);
     if (generation == 0 || generation == r.generation) return state;
     const parsed = parseJwks(keysRecordDocument(record!), keysRecordDocumentLength(record!));
@@ -203,41 +264,28 @@ export class JwksCache extends KeySource {
       this.stats.countJwksFetch(r.provider.index, false);
       this.finish(r, nowMs, null);
     }
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const read = readState(r.stateKey);
-      const state = read.state;
-      if (state.fetching(nowMs)) return KeyWait.Waiting;
-      // A fetch finished since this worker last looked: take its keys rather than fetch again.
-      if (state.generation != r.generation && this.sync(r).generation == r.generation) return KeyWait.Ready;
-      if (!state.mayFetch(nowMs, forKid, r.set !== null)) return KeyWait.Unavailable;
-      state.fetchingUntil = nowMs + <i64>r.remote.timeoutMs + LEASE_GRACE_MS;
-      state.leaseOwner = r.lease = nextLease();
-      state.lastAttemptAt = nowMs;
-      if (forKid) state.lastKidRefetchAt = nowMs;
-      const written = this.writeLease(r.stateKey, state.encode(), read.cas);
-      if (written == WasmResult.CasMismatch) continue;
-      if (written != WasmResult.Ok) return KeyWait.Unavailable;
-      const call = this.root.httpCall(r.remote.cluster, r.headers, null, null, r.remote.timeoutMs);
-      if (!call.ok) {
-        logWarn("jwt-auth: provider " + r.provider.name + ": cannot fetch JWKS from cluster \"" + r.remote.cluster + "\" (" + call.status.toString() + ")");
-        this.stats.countJwksFetch(r.provider.index, false);
-        this.finish(r, nowMs, null);
-        return KeyWait.Unavailable;
-      }
-      r.callId = call.callId;
-      r.callDeadline = state.fetchingUntil;
-      return KeyWait.Waiting;
+    const take = this.takeLease;
+    take.cache = this;
+    take.remote = r;
+    take.nowMs = nowMs;
+    take.forKid = forKid;
+    const result = update(r.stateKey, JWKS_STATE, take);
+    take.cache = null;
+    take.remote = null;
+    // Gave up: other workers keep writing the state; the next tick or request looks again.
+    if (result == UpdateResult.GaveUp) return KeyWait.Waiting;
+    if (result == UpdateResult.HostError) return KeyWait.Unavailable;
+    if (!take.taken) return take.wait;
+    const call = this.root.httpCall(r.remote.cluster, r.headers, null, null, r.remote.timeoutMs);
+    if (!call.ok) {
+      logWarn("jwt-auth: provider " + r.provider.name + ": cannot fetch JWKS from cluster \"" + r.remote.cluster + "\" (" + call.status.toString() + ")");
+      this.stats.countJwksFetch(r.provider.index, false);
+      this.finish(r, nowMs, null);
+      return KeyWait.Unavailable;
     }
+    r.callId = call.callId;
+    r.callDeadline = take.state.fetchingUntil;
     return KeyWait.Waiting;
-  }
-
-  /**
-   * Writes the state record that takes the fetch lease, with the `cas` it was read with:
-   * a worker that read the same record and wrote first makes this CasMismatch. (A test
-   * module overrides it to widen the race and to show what a write without CAS does.)
-   */
-  protected writeLease(key: string, record: ArrayBuffer, cas: u32): WasmResult {
-    return setSharedData(key, record, cas);
   }
 
   /**
@@ -261,7 +309,7 @@ export class JwksCache extends KeySource {
       const status = httpCallResponseHeaders.get(":status");
       if (status != "200") {
         logWarn("jwt-auth: provider " + name + ": JWKS fetch from " + r.remote.uri + " answered " + (status !== null ? status : "no status"));
-      } else if (bodySize > MAX_JWKS_BYTES) {
+      } else if (bodySize > <usize>MAX_JWKS_BYTES) {
         logWarn("jwt-auth: provider " + name + ": JWKS from " + r.remote.uri + " is over 1 MiB");
       } else {
         const body = httpCallResponseBody.get(0, bodySize);
@@ -280,34 +328,22 @@ export class JwksCache extends KeySource {
     return true;
   }
 
-  /** Ends a fetch: stores the keys (when `document` is set) and releases the lease with CAS. */
+  /**
+   * Ends a fetch: stores the keys (when `document` is set) and releases the lease with
+   * CAS. When the update gives up, the lease runs out by itself (LEASE_GRACE_MS).
+   */
   private finish(r: RemoteKeys, nowMs: i64, document: ArrayBuffer | null): void {
-    let written: u64 = 0;
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      const read = readState(r.stateKey);
-      const state = read.state;
-      if (document !== null) {
-        const generation = (state.generation > r.generation ? state.generation : r.generation) + 1;
-        if (generation != written) {
-          setSharedData(r.keysKey, encodeKeysRecord(generation, document));
-          written = generation;
-        }
-        state.generation = generation;
-        state.fetchedAt = nowMs;
-        state.refreshAt = nowMs + r.remote.cacheDurationMs * 9 / 10;
-        state.failures = 0;
-      } else {
-        state.failures++;
-      }
-      if (state.leaseOwner == r.lease) state.fetchingUntil = 0; // else another worker took over
-      state.attempts++;
-      const result = setSharedData(r.stateKey, state.encode(), read.cas);
-      if (result == WasmResult.CasMismatch) continue;
-      r.attempts = state.attempts;
-      break;
-    }
+    const end = this.endFetch;
+    end.remote = r;
+    end.nowMs = nowMs;
+    end.document = document;
+    end.written = 0;
+    end.attempts = r.attempts;
+    if (update(r.stateKey, JWKS_STATE, end) != UpdateResult.GaveUp) r.attempts = end.attempts;
+    end.remote = null;
+    end.document = null;
     if (document !== null) {
-      r.generation = written;
+      r.generation = end.written;
       if (r.loggedUnavailable) logInfo("jwt-auth: provider " + r.provider.name + ": JWKS available again");
       r.loggedUnavailable = false;
     }

@@ -3,10 +3,12 @@
  * worker VMs of a `vm_id`, proxy-wasm ABI `proxy_get/set_shared_data`), and the rules
  * that decide when a worker fetches. Pure code: jwks-cache.ts does the hostcalls.
  *
- * Two keys per provider: a small state record, read on every tick by every worker and
- * changed with compare-and-swap, and the keys record (the JWKS document), read only
- * when the state's generation moves. Both start with a magic number: anything else
- * found under the key (garbage, an older layout) reads as "no record", never a trap.
+ * Two keys per provider, both shared-data records (assembly/shared; fields in its
+ * layouts.ts `JWKS_STATE_*`, `JWKS_KEYS_*`): a small state record, read on every tick by
+ * every worker and changed with the shared CAS loop, and the keys record (the JWKS
+ * document), read only when the state's generation moves. Anything else found under a
+ * key (garbage, another layout version) reads as "no record" (the rollout rule), never
+ * a trap.
  *
  * Fetch rules (filters.md jwt-auth, `remote_jwks`):
  * - one fetch at a time across workers: a worker fetches only after writing a lease
@@ -17,13 +19,20 @@
  * - after failures, wait 1 s, 2 s, 4 s... up to 30 s before the next attempt; keys
  *   already held stay in use meanwhile (stale but better than none).
  */
+import { RecordLayout } from "../../assembly/shared";
+import {
+  JWKS_KEYS_DOCUMENT, JWKS_KEYS_GENERATION, JWKS_KEYS_MAGIC, JWKS_KEYS_VERSION, JWKS_STATE_ATTEMPTS, JWKS_STATE_FAILURES,
+  JWKS_STATE_FETCHED_AT, JWKS_STATE_FETCHING_UNTIL, JWKS_STATE_GENERATION, JWKS_STATE_LAST_ATTEMPT_AT,
+  JWKS_STATE_LAST_KID_REFETCH_AT, JWKS_STATE_LEASE_OWNER, JWKS_STATE_MAGIC, JWKS_STATE_REFRESH_AT, JWKS_STATE_SIZE,
+  JWKS_STATE_VERSION,
+} from "../../assembly/shared/layouts";
 
-/** State record: magic "JWKS" v1, then the fields below (little endian), 72 bytes. */
-const STATE_MAGIC: u32 = 0x534b574a;
-const KEYS_MAGIC: u32 = 0x444b574a;
-const VERSION: u32 = 1;
-export const STATE_BYTES: i32 = 72;
-const KEYS_HEADER_BYTES: i32 = 16;
+/** Largest JWKS document accepted from a remote. */
+export const MAX_JWKS_BYTES: i32 = 1 << 20;
+/** The state record. */
+export const JWKS_STATE = new RecordLayout(JWKS_STATE_MAGIC, JWKS_STATE_VERSION, JWKS_STATE_SIZE);
+/** The keys record: its header, the generation, then a document of at most MAX_JWKS_BYTES. */
+export const JWKS_KEYS = new RecordLayout(JWKS_KEYS_MAGIC, JWKS_KEYS_VERSION, JWKS_KEYS_DOCUMENT, JWKS_KEYS_DOCUMENT + MAX_JWKS_BYTES);
 
 /** At most one refetch for an unknown `kid` in this many milliseconds (across workers). */
 export const KID_REFETCH_INTERVAL_MS: i64 = 10_000;
@@ -76,69 +85,65 @@ export class JwksState {
     return now >= this.refreshAt;
   }
 
-  /** Serialized form (STATE_BYTES). */
+  /** The record's fields in a new buffer (the header is the CAS loop's). */
   encode(): ArrayBuffer {
-    const b = new ArrayBuffer(STATE_BYTES);
+    const b = new ArrayBuffer(JWKS_STATE_SIZE);
     const p = changetype<usize>(b);
-    store<u32>(p, STATE_MAGIC);
-    store<u32>(p, VERSION, 4);
-    store<u64>(p, this.generation, 8);
-    store<i64>(p, this.fetchedAt, 16);
-    store<i64>(p, this.refreshAt, 24);
-    store<i64>(p, this.fetchingUntil, 32);
-    store<i64>(p, this.lastAttemptAt, 40);
-    store<i64>(p, this.lastKidRefetchAt, 48);
-    store<u32>(p, this.failures, 56);
-    store<u32>(p, this.attempts, 60);
-    store<u32>(p, this.leaseOwner, 64);
+    store<u32>(p, this.failures, JWKS_STATE_FAILURES);
+    store<u32>(p, this.attempts, JWKS_STATE_ATTEMPTS);
+    store<u32>(p, this.leaseOwner, JWKS_STATE_LEASE_OWNER);
+    store<u64>(p, this.generation, JWKS_STATE_GENERATION);
+    store<i64>(p, this.fetchedAt, JWKS_STATE_FETCHED_AT);
+    store<i64>(p, this.refreshAt, JWKS_STATE_REFRESH_AT);
+    store<i64>(p, this.fetchingUntil, JWKS_STATE_FETCHING_UNTIL);
+    store<i64>(p, this.lastAttemptAt, JWKS_STATE_LAST_ATTEMPT_AT);
+    store<i64>(p, this.lastKidRefetchAt, JWKS_STATE_LAST_KID_REFETCH_AT);
     return b;
   }
 
-  /** The record in `bytes`, or null when they are not one (absent, garbage, other version). */
-  static decode(bytes: ArrayBuffer | null): JwksState | null {
-    if (bytes === null || bytes.byteLength != STATE_BYTES) return null;
-    const p = changetype<usize>(bytes);
-    if (load<u32>(p) != STATE_MAGIC || load<u32>(p, 4) != VERSION) return null;
+  /** The state in `record`, a record of JWKS_STATE (header checked), or a fresh one when it is null. */
+  static decode(record: ArrayBuffer | null): JwksState {
     const s = new JwksState();
-    s.generation = load<u64>(p, 8);
-    s.fetchedAt = load<i64>(p, 16);
-    s.refreshAt = load<i64>(p, 24);
-    s.fetchingUntil = load<i64>(p, 32);
-    s.lastAttemptAt = load<i64>(p, 40);
-    s.lastKidRefetchAt = load<i64>(p, 48);
-    s.failures = load<u32>(p, 56);
-    s.attempts = load<u32>(p, 60);
-    s.leaseOwner = load<u32>(p, 64);
+    if (record === null) return s;
+    const p = changetype<usize>(record);
+    s.failures = load<u32>(p, JWKS_STATE_FAILURES);
+    s.attempts = load<u32>(p, JWKS_STATE_ATTEMPTS);
+    s.leaseOwner = load<u32>(p, JWKS_STATE_LEASE_OWNER);
+    s.generation = load<u64>(p, JWKS_STATE_GENERATION);
+    s.fetchedAt = load<i64>(p, JWKS_STATE_FETCHED_AT);
+    s.refreshAt = load<i64>(p, JWKS_STATE_REFRESH_AT);
+    s.fetchingUntil = load<i64>(p, JWKS_STATE_FETCHING_UNTIL);
+    s.lastAttemptAt = load<i64>(p, JWKS_STATE_LAST_ATTEMPT_AT);
+    s.lastKidRefetchAt = load<i64>(p, JWKS_STATE_LAST_KID_REFETCH_AT);
     return s;
   }
 }
 
-/** The keys record: magic, version, generation, then the JWKS document as fetched. */
+/**
+ * The keys record of `generation` framing `jwks` (at most MAX_JWKS_BYTES), in a new
+ * buffer (the header is the writer's: assembly/shared `overwrite`).
+ */
 export function encodeKeysRecord(generation: u64, jwks: ArrayBuffer): ArrayBuffer {
   const n = jwks.byteLength;
-  const b = new ArrayBuffer(KEYS_HEADER_BYTES + n);
+  const b = new ArrayBuffer(JWKS_KEYS_DOCUMENT + n);
   const p = changetype<usize>(b);
-  store<u32>(p, KEYS_MAGIC);
-  store<u32>(p, VERSION, 4);
-  store<u64>(p, generation, 8);
-  memory.copy(p + <usize>KEYS_HEADER_BYTES, changetype<usize>(jwks), <usize>n);
+  store<u64>(p, generation, JWKS_KEYS_GENERATION);
+  memory.copy(p + <usize>JWKS_KEYS_DOCUMENT, changetype<usize>(jwks), <usize>n);
   return b;
 }
 
-/** Generation of a keys record, or 0 when `record` is not one. */
-export function keysRecordGeneration(record: ArrayBuffer | null): u64 {
-  if (record === null || record.byteLength < KEYS_HEADER_BYTES) return 0;
-  const p = changetype<usize>(record);
-  if (load<u32>(p) != KEYS_MAGIC || load<u32>(p, 4) != VERSION) return 0;
-  return load<u64>(p, 8);
+/** Generation of a keys record, or 0 when `value` is not one. */
+export function keysRecordGeneration(value: ArrayBuffer | null): u64 {
+  const record = JWKS_KEYS.recordOf(value);
+  return record === null ? 0 : load<u64>(changetype<usize>(record), JWKS_KEYS_GENERATION);
 }
 
 /** Address of the JWKS document inside a keys record (check the generation first). */
 export function keysRecordDocument(record: ArrayBuffer): usize {
-  return changetype<usize>(record) + <usize>KEYS_HEADER_BYTES;
+  return changetype<usize>(record) + <usize>JWKS_KEYS_DOCUMENT;
 }
 
 /** Length of the JWKS document inside a keys record. */
 export function keysRecordDocumentLength(record: ArrayBuffer): i32 {
-  return record.byteLength - KEYS_HEADER_BYTES;
+  return record.byteLength - JWKS_KEYS_DOCUMENT;
 }

@@ -11,6 +11,7 @@ import { Authenticator } from "./authenticator";
 import { JwtAuthConfig, Rule, parseConfig } from "./config";
 import { JwksCache } from "./jwks-cache";
 import { HostAuthRequest } from "./host-request";
+import { HeaderName } from "./request";
 import { Reason, isDenial, reasonInfo } from "./reasons";
 import { Verdict, evaluateRule } from "./requirements";
 import { challenge, denialBody, denialDetails } from "./response";
@@ -156,6 +157,12 @@ export class JwtAuthRoot extends RootContext {
 }
 
 const CONTENT_TYPE_JSON = new HeaderPair("content-type", "application/json");
+const SCHEME = new HeaderName(":scheme");
+const AUTHORITY = new HeaderName(":authority");
+/** The denial's headers; `deny` sets the first two values. */
+const DENIAL_CHALLENGE = new HeaderPair("www-authenticate", "");
+const DENIAL_REASON = new HeaderPair("x-jwt-auth-reason", "");
+const DENIAL_HEADERS: HeaderPair[] = [DENIAL_CHALLENGE, DENIAL_REASON, CONTENT_TYPE_JSON];
 /** A write mask with every sanitized header marked written (they were removed first). */
 const ALL_WRITTEN: u64 = u64.MAX_VALUE;
 
@@ -227,15 +234,15 @@ export class JwtAuthStream extends HttpContext {
   /** Answers 401/403 for `reason` (response.ts). */
   deny(reason: Reason): void {
     const request = this.plugin.requestOf(this);
-    const scheme = request.header(":scheme");
-    const authority = request.header(":authority");
+    // From the header map the evaluation read: no hostcall.
+    const scheme = request.text(SCHEME);
+    const authority = request.text(AUTHORITY);
     const info = reasonInfo(reason);
     if (isLogEnabled(LogLevel.Debug)) logDebug("jwt-auth: " + request.path() + ": " + info.message);
-    this.sendLocalResponse(info.status, denialDetails(reason), denialBody(reason), [
-      new HeaderPair("www-authenticate", challenge(reason, scheme !== null ? scheme : "", authority !== null ? authority : "", request.path())),
-      new HeaderPair("x-jwt-auth-reason", info.name),
-      CONTENT_TYPE_JSON,
-    ]);
+    // Reused: a callback at a time, and the host copies them before it returns.
+    DENIAL_CHALLENGE.value = challenge(reason, scheme, authority, request.path());
+    DENIAL_REASON.value = info.name;
+    this.sendLocalResponse(info.status, denialDetails(reason), denialBody(reason), DENIAL_HEADERS);
   }
 }
 

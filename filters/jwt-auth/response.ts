@@ -55,7 +55,14 @@ export function challenge(reason: Reason, scheme: string, authority: string, pat
   return info.challengeHasError ? value + ", error=\"" + info.error + "\"" : value;
 }
 
-/** Envoy-style response code details: `jwt_auth_access_denied{<reason>}`. */
+const details = new StaticArray<string | null>(REASON_COUNT);
+
+/** Envoy-style response code details: `jwt_auth_access_denied{<reason>}` (built once per reason). */
 export function denialDetails(reason: Reason): string {
-  return "jwt_auth_access_denied{" + reasonInfo(reason).name + "}";
+  let text = unchecked(details[<i32>reason]);
+  if (text === null) {
+    text = "jwt_auth_access_denied{" + reasonInfo(reason).name + "}";
+    unchecked((details[<i32>reason] = text));
+  }
+  return text;
 }

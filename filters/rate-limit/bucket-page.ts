@@ -23,29 +23,32 @@
  * - When a key's page has no free or reclaimable slot, the request uses its rule's
  *   overflow bucket instead (limiter.ts), shared by every such key.
  *
- * Page layout (little endian):
- *   [0, 4) magic "RLP1"   [4] ways   [5] slots in use   [6] limits per slot   [7] 0
- *   then `inUse` slots of `slotBytes`:
- *     [0, 2) rule index   [2, 4) rule fingerprint   [4] key length (0..40) or 0xFF
- *     (SHA-256 of a longer key)   [5, 8) 0   [8, 48) key bytes, zero padded
- *     [48, 56) i64 monotonic ns at which every bucket is full again
- *     [56, ...) one 16-byte bucket per limit (token-bucket.ts), `limitsPerSlot` of them
- * Anything else found in a page entry (another writer, a different layout) reads as an
- * empty page and is replaced by the next CAS write; the filter never traps on it.
+ * A page is a shared-data record (assembly/shared): the common header, then its own
+ * (ways, slots in use, limits per slot) and the slots in use, each holding the rule
+ * index and fingerprint, the key (up to 40 bytes, or the SHA-256 of a longer one), when
+ * all its buckets are full again, and one bucket per limit (token-bucket.ts); offsets in
+ * assembly/shared/layouts.ts `PAGE_*`. Anything else found in a page entry (garbage,
+ * another layout version, a page of another geometry or with inconsistent counts) reads
+ * as an empty page and is replaced by the next CAS write; the filter never traps on it.
  */
+import { RecordLayout } from "../../assembly/shared";
+import {
+  PAGE_IN_USE, PAGE_LIMITS, PAGE_MAGIC, PAGE_RESERVED, PAGE_SLOTS, PAGE_SLOT_BUCKETS, PAGE_SLOT_FINGERPRINT, PAGE_SLOT_FULL_AT,
+  PAGE_SLOT_KEY, PAGE_SLOT_KEY_FORM, PAGE_SLOT_RULE, PAGE_VERSION, PAGE_WAYS,
+} from "../../assembly/shared/layouts";
 import { Rule } from "./config";
-import { DescriptorKey, KEY_BYTES } from "./descriptor";
+import { DescriptorKey } from "./descriptor";
 import { BUCKET_BYTES, fillBucket, nanosUntilFull } from "./token-bucket";
 
-export const PAGE_MAGIC: u32 = 0x31504c52; // "RLP1"
-export const PAGE_HEADER: i32 = 8;
+/** Bytes before the first slot. */
+export const PAGE_HEADER: i32 = PAGE_SLOTS;
 export const MAX_WAYS: i32 = 8;
-const SLOT_RULE: usize = 0;
-const SLOT_FINGERPRINT: usize = 2;
-const SLOT_KEY_FORM: usize = 4;
-const SLOT_KEY: usize = 8;
-const SLOT_FULL_AT: usize = SLOT_KEY + <usize>KEY_BYTES;
-const SLOT_BUCKETS: usize = SLOT_FULL_AT + 8;
+const SLOT_RULE: usize = PAGE_SLOT_RULE;
+const SLOT_FINGERPRINT: usize = PAGE_SLOT_FINGERPRINT;
+const SLOT_KEY_FORM: usize = PAGE_SLOT_KEY_FORM;
+const SLOT_KEY: usize = PAGE_SLOT_KEY;
+const SLOT_FULL_AT: usize = PAGE_SLOT_FULL_AT;
+const SLOT_BUCKETS: usize = PAGE_SLOT_BUCKETS;
 
 /** Bytes of a slot holding `limits` buckets. */
 export function slotBytes(limits: i32): i32 {
@@ -59,6 +62,8 @@ export function slotBytes(limits: i32): i32 {
  */
 export class BucketPage {
   readonly slotBytes: i32;
+  /** The page's record layout: from no slot in use to all `ways`. */
+  readonly layout: RecordLayout;
   /** Buffers of PAGE_HEADER + n × slotBytes bytes, n = 0..ways. */
   private readonly sized: StaticArray<ArrayBuffer>;
   private buffer: ArrayBuffer;
@@ -71,16 +76,11 @@ export class BucketPage {
     for (let n = 0; n <= ways; n++) unchecked((sized[n] = new ArrayBuffer(PAGE_HEADER + n * size)));
     const empty = unchecked(sized[0]);
     this.slotBytes = size;
+    this.layout = new RecordLayout(PAGE_MAGIC, PAGE_VERSION, PAGE_HEADER, PAGE_HEADER + ways * size);
     this.sized = sized;
     this.buffer = empty;
     this.base = changetype<usize>(empty);
     this.writeHeader();
-  }
-
-  /** The value of a page with no slot in use, to create a page entry. */
-  static empty(ways: i32, limitsPerSlot: i32): ArrayBuffer {
-    const page = new BucketPage(ways, limitsPerSlot);
-    return page.value;
   }
 
   /** Slots in use. */
@@ -94,15 +94,15 @@ export class BucketPage {
   }
 
   /**
-   * Takes the page read from shared data (kept and edited in place when well formed),
-   * or starts from an empty page when `value` is null or not a page of this layout.
-   * Returns whether `value` was a well-formed page.
+   * Takes the page read from shared data, a record of `layout` (header checked; kept
+   * and edited in place when well formed), or starts from an empty page when `record`
+   * is null or not a page of this geometry. Returns whether it was a well-formed page.
    */
-  load(value: ArrayBuffer | null): bool {
-    if (value !== null && this.wellFormed(value)) {
-      this.buffer = value;
-      this.base = changetype<usize>(value);
-      this.count = <i32>load<u8>(this.base, 5);
+  load(record: ArrayBuffer | null): bool {
+    if (record !== null && this.wellFormed(record)) {
+      this.buffer = record;
+      this.base = changetype<usize>(record);
+      this.count = <i32>load<u8>(this.base, PAGE_IN_USE);
       return true;
     }
     this.resize(0);
@@ -183,13 +183,11 @@ export class BucketPage {
     return <i32>load<u16>(this.slot(i), SLOT_RULE);
   }
 
-  private wellFormed(value: ArrayBuffer): bool {
-    const length = value.byteLength;
-    if (length < PAGE_HEADER) return false;
-    const p = changetype<usize>(value);
-    const n = <i32>load<u8>(p, 5);
-    return load<u32>(p) == PAGE_MAGIC && <i32>load<u8>(p, 4) == this.ways && <i32>load<u8>(p, 6) == this.limitsPerSlot &&
-      n <= this.ways && length == PAGE_HEADER + n * this.slotBytes;
+  private wellFormed(record: ArrayBuffer): bool {
+    const p = changetype<usize>(record);
+    const n = <i32>load<u8>(p, PAGE_IN_USE);
+    return <i32>load<u8>(p, PAGE_WAYS) == this.ways && <i32>load<u8>(p, PAGE_LIMITS) == this.limitsPerSlot &&
+      n <= this.ways && record.byteLength == PAGE_HEADER + n * this.slotBytes;
   }
 
   /** Moves the page into the buffer for `n` slots, keeping the slots both have. */
@@ -205,12 +203,12 @@ export class BucketPage {
     this.writeHeader();
   }
 
+  /** The page's own header fields (the record header is the CAS loop's). */
   private writeHeader(): void {
     const p = this.base;
-    store<u32>(p, PAGE_MAGIC);
-    store<u8>(p, <u8>this.ways, 4);
-    store<u8>(p, <u8>this.count, 5);
-    store<u8>(p, <u8>this.limitsPerSlot, 6);
-    store<u8>(p, 0, 7);
+    store<u8>(p, <u8>this.ways, PAGE_WAYS);
+    store<u8>(p, <u8>this.count, PAGE_IN_USE);
+    store<u8>(p, <u8>this.limitsPerSlot, PAGE_LIMITS);
+    store<u8>(p, 0, PAGE_RESERVED);
   }
 }

@@ -22,18 +22,30 @@
  * - `{ "path": {} }` keys on `:path` without query string and fragment (as `match` does),
  *   so that `?x=1` cannot open a fresh bucket.
  *
+ * - `global` (per rule) adds a limit across every replica, decided by a rate limit
+ *   service (`envoy.service.ratelimit.v3.RateLimitService`, e.g. envoyproxy/ratelimit) after
+ *   the local buckets allowed the request (plugin.ts); its fields are named after Envoy's
+ *   `ratelimit` filter: `cluster` (the service's cluster, HTTP/2; required, non-empty),
+ *   `domain` (required, non-empty), `timeout` (default 20 ms, as Envoy's),
+ *   `failure_mode_deny` (default false: a call without a decision lets the request through). The rule's key parts are the
+ *   descriptor's entries, so a rule with `global` needs at least one; each entry's key is
+ *   fixed by its part: `header` and `claim` the header name, `remote_address`
+ *   "remote_address", `path` "path", `generic` "generic_key" (Envoy's action names).
+ *
  * Bounds: at most 256 rules, 8 key parts and 8 limits per rule; `max_tokens` and
  * `tokens_per_fill` 1..4294967295 (Envoy's uint32); `fill_interval` 1 ms..366 days;
- * `max_keys` 1..1000000; `xff_num_trusted_hops` 0..64; `status` 400..599.
+ * `max_keys` 1..1000000; `xff_num_trusted_hops` 0..64; `status` 400..599; `global.timeout`
+ * 1 ms..60 s.
  */
-import { ConfigObject, ConfigReader } from "../../assembly/config";
+import { ConfigObject, ConfigReader, Duration } from "../../assembly/config";
 import { RequestMatch, isToken, readMatch } from "../../assembly/match";
 import { asciiLowerCase, formatInteger } from "../../assembly/proxy-wasm/format";
 
 export const FILTER_NAME = "rate-limit";
 
 const ROOT_FIELDS: string[] = ["stat_prefix", "rules", "enforce", "response_headers", "status", "xff_num_trusted_hops", "max_keys"];
-const RULE_FIELDS: string[] = ["name", "match", "key", "limits"];
+const RULE_FIELDS: string[] = ["name", "match", "key", "limits", "global"];
+const GLOBAL_FIELDS: string[] = ["cluster", "domain", "timeout", "failure_mode_deny"];
 const LIMIT_FIELDS: string[] = ["max_tokens", "tokens_per_fill", "fill_interval"];
 const KEY_FIELDS: string[] = ["header", "remote_address", "path", "claim", "generic"];
 const NO_FIELDS: string[] = [];
@@ -45,6 +57,10 @@ export const MAX_KEYS_LIMIT: i64 = 1000000;
 const NANOS_PER_SECOND: i64 = 1000000000;
 const MIN_FILL_INTERVAL_NS: i64 = 1000000; // 1 ms
 const MAX_FILL_INTERVAL_NS: i64 = 366 * 86400 * NANOS_PER_SECOND;
+const NANOS_PER_MILLISECOND: i64 = 1000000;
+/** Envoy's `ratelimit` filter's default `timeout`. */
+export const DEFAULT_GLOBAL_TIMEOUT_MS: i64 = 20;
+const MAX_GLOBAL_TIMEOUT_MS: i64 = 60000;
 /** Bucket contents stay below 2^62 fixed-point units, so that refill sums cannot overflow i64. */
 const MAX_UNITS: i64 = 1 << 62;
 
@@ -99,6 +115,21 @@ export class Limit {
   }
 }
 
+/** A rule's `global` part: where and how to ask the rate limit service. */
+export class GlobalLimit {
+  constructor(
+    /** The cluster of the rate limit service (`proxy_grpc_call`'s target). */
+    readonly cluster: string,
+    readonly domain: string,
+    /** The call's timeout, whole milliseconds (rounded up). */
+    readonly timeoutMs: u32,
+    /** Refuse the request (500) when the call fails, instead of letting it through. */
+    readonly failureModeDeny: bool,
+    /** The descriptor entry key of each key part, in order. */
+    readonly entryKeys: StaticArray<string>,
+  ) {}
+}
+
 /** One entry of `rules`. */
 export class Rule {
   constructor(
@@ -112,6 +143,8 @@ export class Rule {
     readonly fingerprint: u16,
     /** `x-ratelimit-limit` values (UTF-8), one per limit: that limit's max_tokens, then every limit's quota policy. */
     readonly limitHeaderValues: StaticArray<ArrayBuffer>,
+    /** The limit across replicas, or null for local buckets only. */
+    readonly global: GlobalLimit | null = null,
   ) {}
 }
 
@@ -206,7 +239,39 @@ function readRule(obj: ConfigObject, index: i32): Rule {
     fingerprint = fnv1aU64(fingerprint, <u64>limit.tokensPerFill);
     fingerprint = fnv1aU64(fingerprint, <u64>limit.fillIntervalNs);
   }
-  return new Rule(index, name, match, key, limits, <u16>(fingerprint ^ (fingerprint >> 16) ^ (fingerprint >> 32) ^ (fingerprint >> 48)), limitHeaderValues(limits));
+  const globalPart = obj.optionalObject("global", GLOBAL_FIELDS);
+  let global: GlobalLimit | null = null;
+  if (globalPart !== null) {
+    if (key.length == 0) obj.fail("key", "expected at least one key part with \"global\" (the parts are the rate limit descriptor's entries)");
+    global = readGlobal(globalPart, key);
+  }
+  return new Rule(index, name, match, key, limits, <u16>(fingerprint ^ (fingerprint >> 16) ^ (fingerprint >> 32) ^ (fingerprint >> 48)), limitHeaderValues(limits), global);
+}
+
+function readGlobal(obj: ConfigObject, key: StaticArray<KeyPart>): GlobalLimit {
+  const cluster = obj.requiredString("cluster");
+  const domain = obj.requiredString("domain");
+  const timeout = obj.optionalDuration("timeout", Duration.fromMilliseconds(DEFAULT_GLOBAL_TIMEOUT_MS), NANOS_PER_MILLISECOND, MAX_GLOBAL_TIMEOUT_MS * NANOS_PER_MILLISECOND);
+  const timeoutMs = <u32>((timeout.totalNanoseconds + NANOS_PER_MILLISECOND - 1) / NANOS_PER_MILLISECOND);
+  const failureModeDeny = obj.optionalBool("failure_mode_deny", false);
+  const entryKeys = new StaticArray<string>(key.length);
+  for (let i = 0; i < key.length; i++) unchecked((entryKeys[i] = entryKey(unchecked(key[i]))));
+  return new GlobalLimit(cluster, domain, timeoutMs, failureModeDeny, entryKeys);
+}
+
+/** The descriptor entry key of a key part (the names of Envoy's rate limit actions). */
+function entryKey(part: KeyPart): string {
+  switch (part.kind) {
+    case KeyPartKind.Header:
+    case KeyPartKind.Claim:
+      return part.text;
+    case KeyPartKind.RemoteAddress:
+      return "remote_address";
+    case KeyPartKind.Path:
+      return "path";
+    default:
+      return "generic_key";
+  }
 }
 
 function readKeyPart(obj: ConfigObject): KeyPart {

@@ -11,8 +11,10 @@
  *   bucket-page.ts       a page of the table: slots, claiming and reclaiming keys
  *   decision.ts          one request against a key's buckets; header values
  *   token-bucket.ts      exact continuous refill;  clock.ts  monotonic time
- *   response-headers.ts  retry-after, x-envoy-ratelimited, x-ratelimit-*
+ *   response-headers.ts  retry-after, x-envoy-ratelimited, x-ratelimit-* (local and service)
  *   metrics.ts           per-rule counters
+ *   global.ts            a rule's `global` part: the ShouldRateLimit request, its counters
+ *   rls.ts               RateLimitRequest/Response in protobuf (assembly/protobuf)
  */
 export * from "./exports";
 

@@ -3,41 +3,32 @@
  * worker VM of the plugin's `vm_id`, and the compare-and-swap loop that makes N workers
  * enforce one limit exactly.
  *
- * Entries are named `rate-limit/<stat_prefix>/<layout>/p<page>` and
- * `rate-limit/<stat_prefix>/<layout>/o<rule>` (8 hex digits each; `<layout>` hashes the
- * table geometry, so a configuration with another geometry never reads these pages).
+ * Entries are named `rate-limit/<stat_prefix>/<geometry>/p<page>` and
+ * `rate-limit/<stat_prefix>/<geometry>/o<rule>` (8 hex digits each; `<geometry>` hashes
+ * the table's geometry, so a configuration with another geometry never reads these
+ * pages; the page layout's version is in each page's header, assembly/shared).
  * Plugins with the same `vm_id` and `stat_prefix` share their buckets.
  *
- * `createTable` writes every entry once, at configure time, when it is missing: cpp-host
- * shared data lets a set on a missing key succeed whatever its CAS, so creating entries
- * while requests flow could let two workers each create one and lose the other's tokens.
- * Envoy configures a plugin on each worker before that worker serves its listener; the
- * embedded proxy configures workers one after another before it binds a port.
+ * `createTable` writes every entry at configure time (Envoy configures a plugin on each
+ * worker before that worker serves its listener), so the table's size is known before
+ * the first request.
  *
- * Per request: read the key's page (`proxy_get_shared_data`), read the clock (after the
- * read, so a later writer's refill time is never ahead of ours), find or claim the key's
- * slot, take the tokens, and write the page back with the CAS just read
- * (`proxy_set_shared_data`). On `CasMismatch` another worker changed the page: read and
- * decide again. A denied request writes nothing. Shared data failing (a missing entry,
- * a full store, over MAX_ATTEMPTS lost races) lets the request through and counts it
- * (`<stat_prefix>_requests_total{outcome="fail_open"}`), as Envoy's rate limit filters fail open.
+ * Per request, through assembly/shared's CAS loop (`update`): read the key's page
+ * (`proxy_get_shared_data`), read the clock (after the read, so a later writer's refill
+ * time is never ahead of ours), find or claim the key's slot, take the tokens, and write
+ * the page back with the CAS just read (`proxy_set_shared_data`); when another worker
+ * wrote first, read and decide again. A denied request writes nothing. Shared data
+ * failing (a host error such as a full store, or the loop giving up) lets the request
+ * through and counts it (`<stat_prefix>_requests_total{outcome="fail_open"}`), as Envoy's
+ * rate limit filters fail open.
  */
-import { formatInteger } from "../../assembly/proxy-wasm/format";
-import {
-  SharedData,
-  WasmResult,
-  getSharedDataBytes,
-  setSharedDataBytes,
-} from "../../assembly/proxy-wasm";
+import { formatInteger, lastResult } from "../../assembly/proxy-wasm";
+import { RecordUpdate, UpdateResult, update } from "../../assembly/shared";
 import { BucketPage, MAX_WAYS } from "./bucket-page";
 import { monotonicNanos } from "./clock";
 import { FNV_OFFSET, RateLimitConfig, Rule, fnv1a64 } from "./config";
 import { Decision, decideOnSlot } from "./decision";
 import { DescriptorKey, KEY_BYTES } from "./descriptor";
-
-/** CAS attempts per request before giving up (fail open): losing this many races in a row takes hundreds of busy workers. */
-export const MAX_ATTEMPTS: i32 = 1000;
-const LAYOUT_VERSION: u64 = 1;
 
 enum PageOutcome {
   Decided = 0,
@@ -62,48 +53,55 @@ export class TableLayout {
     return this.pages * this.ways;
   }
 
-  /** Hash naming the layout in entry names. */
+  /** Hash naming the geometry in entry names. */
   get hash(): u32 {
     let h = FNV_OFFSET;
-    const words: StaticArray<u64> = [LAYOUT_VERSION, <u64>this.ways, <u64>this.pages, <u64>this.limitsPerSlot, <u64>KEY_BYTES];
+    const words: StaticArray<u64> = [<u64>this.ways, <u64>this.pages, <u64>this.limitsPerSlot, <u64>KEY_BYTES];
     h = fnv1a64(changetype<usize>(words), words.length << 3, h);
     return <u32>(h ^ (h >> 32));
   }
 }
 
-/** Decides requests against the shared bucket table. Override `write` only in tests. */
-export class Limiter {
+/** Decides requests against the shared bucket table. */
+export class Limiter extends RecordUpdate {
   readonly layout: TableLayout;
   private readonly page: BucketPage;
   private readonly overflowPage: BucketPage;
   /** `rate-limit/<stat_prefix>/<layout>/?xxxxxxxx`: the last 9 bytes are rewritten per entry. */
   private readonly entryKey: ArrayBuffer;
   private readonly overflowKey: DescriptorKey = new DescriptorKey();
+  // The request `apply` decides (`decideOnPage` sets them); null `rule`: create the page.
+  private current: BucketPage;
+  private rule: Rule | null = null;
+  private key: DescriptorKey = this.overflowKey;
+  private decision: Decision = new Decision();
+  private full: bool = false;
 
   constructor(readonly config: RateLimitConfig) {
+    super();
     const layout = new TableLayout(config);
     this.layout = layout;
-    this.page = new BucketPage(layout.ways, layout.limitsPerSlot);
+    const page = new BucketPage(layout.ways, layout.limitsPerSlot);
+    this.page = page;
+    this.current = page;
     this.overflowPage = new BucketPage(1, layout.limitsPerSlot);
     this.entryKey = String.UTF8.encode("rate-limit/" + config.statPrefix + "/" + hex8(layout.hash) + "/p00000000");
     this.overflowKey.finish(0, 0);
   }
 
   /**
-   * Creates the table's missing entries (at configure time). Returns "" or the reason
-   * the table cannot be made (the store is full, or the host refuses shared data).
+   * Writes the table's entries that hold no page of this layout (at configure time).
+   * Returns "" or the reason the table cannot be made (the store is full, or the host
+   * refuses shared data).
    */
   createTable(): string {
     const layout = this.layout;
-    const emptyPage = BucketPage.empty(layout.ways, layout.limitsPerSlot);
-    const emptyOverflow = BucketPage.empty(1, layout.limitsPerSlot);
+    this.rule = null;
     for (let p = 0; p < layout.pages; p++) {
-      const error = this.createEntry(this.pageEntry(p), emptyPage);
-      if (error.length > 0) return error;
+      if (!this.createEntry(this.pageEntry(p), this.page)) return cannotCreate();
     }
     for (let r = 0; r < this.config.rules.length; r++) {
-      const error = this.createEntry(this.overflowEntry(r), emptyOverflow);
-      if (error.length > 0) return error;
+      if (!this.createEntry(this.overflowEntry(r), this.overflowPage)) return cannotCreate();
     }
     return "";
   }
@@ -123,46 +121,47 @@ export class Limiter {
     }
   }
 
-  /**
-   * Writes a page back: `proxy_set_shared_data` with the CAS of the read (never 0 for an
-   * existing entry, so the write is conditional). Tests override it to show what a write
-   * without CAS lets through.
-   */
-  protected write(entry: ArrayBuffer, value: ArrayBuffer, cas: u32): WasmResult {
-    return setSharedDataBytes(entry, value, cas);
-  }
-
   private decideOnPage(entry: ArrayBuffer, page: BucketPage, rule: Rule, key: DescriptorKey, d: Decision): PageOutcome {
-    const rules = this.config.rules;
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const read: SharedData = getSharedDataBytes(entry);
-      if (!read.found) return PageOutcome.Failed;
-      page.load(read.value);
-      const now = monotonicNanos();
-      d.changed = false;
-      let slot = page.find(rule, key);
-      if (slot < 0) {
-        slot = page.claim(rules, now);
-        if (slot < 0) return PageOutcome.Full;
-        page.assign(slot, rule, key, now);
-        d.changed = true;
-      }
-      decideOnSlot(page, slot, rule, now, d);
-      if (!d.changed) return PageOutcome.Decided;
-      const written = this.write(entry, page.value, read.cas);
-      if (written == WasmResult.Ok) return PageOutcome.Decided;
-      if (written != WasmResult.CasMismatch) return PageOutcome.Failed;
-    }
-    return PageOutcome.Failed;
+    this.current = page;
+    this.rule = rule;
+    this.key = key;
+    this.decision = d;
+    this.full = false;
+    const r = update(entry, page.layout, this);
+    if (r == UpdateResult.GaveUp || r == UpdateResult.HostError) return PageOutcome.Failed;
+    return this.full ? PageOutcome.Full : PageOutcome.Decided;
   }
 
-  private createEntry(entry: ArrayBuffer, empty: ArrayBuffer): string {
-    const read = getSharedDataBytes(entry);
-    if (read.found) return "";
-    if (read.status != WasmResult.NotFound) return "shared data read failed (" + formatInteger(<i32>read.status) + ")";
-    const written = setSharedDataBytes(entry, empty, 0);
-    if (written != WasmResult.Ok) return "cannot create the bucket table in shared data (status " + formatInteger(<i32>written) + ")";
-    return "";
+  private createEntry(entry: ArrayBuffer, page: BucketPage): bool {
+    this.current = page;
+    const r = update(entry, page.layout, this);
+    return r == UpdateResult.Updated || r == UpdateResult.Unchanged;
+  }
+
+  /** Decides the request on the page read (the page to write when it changed), or creates an empty page. */
+  apply(record: ArrayBuffer | null): ArrayBuffer | null {
+    const page = this.current;
+    const rule = this.rule;
+    if (rule === null) {
+      if (page.load(record)) return null;
+      return page.value;
+    }
+    page.load(record);
+    const now = monotonicNanos();
+    const d = this.decision;
+    d.changed = false;
+    let slot = page.find(rule, this.key);
+    if (slot < 0) {
+      slot = page.claim(this.config.rules, now);
+      if (slot < 0) {
+        this.full = true;
+        return null;
+      }
+      page.assign(slot, rule, this.key, now);
+      d.changed = true;
+    }
+    decideOnSlot(page, slot, rule, now, d);
+    return d.changed ? page.value : null;
   }
 
   private pageEntry(page: i32): ArrayBuffer {
@@ -180,6 +179,10 @@ export class Limiter {
     writeHex8(end - 8, <u32>index);
     return key;
   }
+}
+
+function cannotCreate(): string {
+  return "cannot create the bucket table in shared data (status " + formatInteger(<i32>lastResult()) + ")";
 }
 
 function writeHex8(ptr: usize, x: u32): void {

@@ -11,6 +11,9 @@
  *                                                   overflow bucket (their key found no slot)
  *
  * Envoy's local_ratelimit counts the same outcomes as `ok`, `rate_limited` and `enforced`.
+ * A rule with a `global` part also has `<stat_prefix>_global_requests_total{rule,outcome}`
+ * and `<stat_prefix>_global_errors_total{rule,reason}`, for the rate limit service's
+ * decisions (global.ts `GlobalMetrics`); a request is counted here by its local decision.
  * Counters are process wide in Envoy (and in the embedded proxy): every worker adds to the
  * same value. Updating one is one hostcall and no allocation.
  */

@@ -13,10 +13,23 @@
  * `local_rate_limited`, with the headers of response-headers.ts; the stream stops there.
  * The local reply passes through this filter's response path too (as in Envoy), where
  * nothing more is added.
+ *
+ * A rule with `global` (config.ts, global.ts) asks the rate limit service once its local
+ * buckets let the request through (so a flood is shed locally before it costs a call):
+ * the request pauses (StopAllIterationAndWatermark) on one `proxy_grpc_call` of
+ * `envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit` to the rule's `cluster`
+ * with its `timeout`, and the answer resumes it (OK), refuses it (OVER_LIMIT: `status`,
+ * details and body `request_rate_limited`, gRPC RESOURCE_EXHAUSTED, `retry-after` and the
+ * service's x-ratelimit-* values), or, without a decision (an error status, a timeout, bytes
+ * that are not a RateLimitResponse, UNKNOWN), resumes it, or refuses it with 500
+ * `rate_limiter_error` under `failure_mode_deny` (Envoy's `ratelimit` filter's details).
+ * A stream that ends while its call is in flight cancels the call. Rules without `global`
+ * take none of this: their path is the one above, with no allocation or hostcall more.
  */
 import { formatInteger } from "../../assembly/proxy-wasm/format";
 import {
   FilterHeadersStatus,
+  GrpcStatus,
   HttpContext,
   LogLevel,
   RootContext,
@@ -25,24 +38,47 @@ import {
   logDebug,
   logError,
   logWarn,
+  grpcMessage,
 } from "../../assembly/proxy-wasm";
 import { requestHeadersMap } from "../../assembly/proxy-wasm/headers";
 import { HostRequestHeaders } from "../../assembly/match/host";
-import { FILTER_NAME, RateLimitConfig, Rule, parseConfigAt } from "./config";
+import { monotonicNanos } from "./clock";
+import { FILTER_NAME, GlobalLimit, RateLimitConfig, Rule, parseConfigAt } from "./config";
 import { Decision } from "./decision";
 import { AddressSource, DescriptorBuilder, DescriptorKey } from "./descriptor";
 import { Limiter } from "./limiter";
 import { RateLimitMetrics } from "./metrics";
-import { ResponseHeaders } from "./response-headers";
+import { ResponseHeaders, ServiceQuota } from "./response-headers";
+import { GlobalError, GlobalMetrics, GlobalRequestBuilder } from "./global";
+import { CODE_OK, CODE_OVER_LIMIT, RATE_LIMIT_SERVICE, RateLimitResponse, SHOULD_RATE_LIMIT } from "./rls";
 
 /** Envoy's response code details (and body) of a local rate limit reply. */
 const LOCAL_RATE_LIMITED = "local_rate_limited";
 const SOURCE_ADDRESS: string[] = ["source", "address"];
+/** Envoy's `ratelimit` filter's response code details: OVER_LIMIT, and a refusal for want of an answer. */
+const REQUEST_RATE_LIMITED = "request_rate_limited";
+const RATE_LIMITER_ERROR = "rate_limiter_error";
+/** Envoy's `ratelimit` filter's default `status_on_error`. */
+const STATUS_ON_ERROR: u32 = 500;
+const NANOS_PER_MILLISECOND: i64 = 1000000;
 
 /** `source.address` of the current stream (Envoy's downstream remote address). */
 class StreamSourceAddress extends AddressSource {
   sourceAddress(): string | null {
     return getPropertyString(SOURCE_ADDRESS);
+  }
+}
+
+/** What the calls to the rate limit service use; made only when some rule has `global`. */
+class GlobalRuntime {
+  readonly builder: GlobalRequestBuilder;
+  readonly response: RateLimitResponse = new RateLimitResponse();
+  readonly quota: ServiceQuota = new ServiceQuota();
+  readonly metrics: GlobalMetrics;
+
+  constructor(config: RateLimitConfig) {
+    this.builder = new GlobalRequestBuilder(config.xffNumTrustedHops);
+    this.metrics = GlobalMetrics.define(config);
   }
 }
 
@@ -54,12 +90,20 @@ class Runtime {
   readonly decision: Decision = new Decision();
   readonly headers: ResponseHeaders;
   metrics: RateLimitMetrics | null = null;
+  /** Null when no rule has `global`. */
+  global: GlobalRuntime | null = null;
 
   constructor(readonly config: RateLimitConfig, limiter: Limiter) {
     this.limiter = limiter;
     this.builder = new DescriptorBuilder(config.xffNumTrustedHops, config.seed);
     this.headers = new ResponseHeaders(config);
   }
+}
+
+function hasGlobal(config: RateLimitConfig): bool {
+  const rules = config.rules;
+  for (let i = 0; i < rules.length; i++) if (unchecked(rules[i]).global !== null) return true;
+  return false;
 }
 
 export class RateLimitRoot extends RootContext {
@@ -85,6 +129,7 @@ export class RateLimitRoot extends RootContext {
     }
     const runtime = new Runtime(config, limiter);
     runtime.metrics = RateLimitMetrics.define(config);
+    if (hasGlobal(config)) runtime.global = new GlobalRuntime(config);
     this.runtime = runtime;
     if (isLogEnabled(LogLevel.Debug)) {
       logDebug(FILTER_NAME + ": " + formatInteger(config.rules.length) + " rules; at most " + formatInteger(limiter.layout.capacity) +
@@ -125,6 +170,11 @@ export class RateLimitRoot extends RootContext {
     }
     return d;
   }
+
+  /** The source of `source.address`, for the global request's `remote_address` entry. */
+  get addressSource(): AddressSource {
+    return this.source;
+  }
 }
 
 export class RateLimitStream extends HttpContext {
@@ -135,6 +185,13 @@ export class RateLimitStream extends HttpContext {
   private resetSeconds: i64 = 0;
   /** The response is this filter's own denial, which already carries every header. */
   private deniedHere: bool = false;
+  /** The ShouldRateLimit call in flight (0: none), with its runtime, rule and start (monotonic ns). */
+  private callId: u32 = 0;
+  private callRuntime: Runtime | null = null;
+  private callRule: Rule | null = null;
+  private callStart: i64 = 0;
+  /** The service's x-ratelimit-limit for the response when its answer is the tighter (null: the local one). */
+  private serviceLimit: string | null = null;
 
   constructor(contextId: u32, readonly plugin: RateLimitRoot) {
     super(contextId, plugin);
@@ -156,15 +213,115 @@ export class RateLimitStream extends HttpContext {
     if (rule === null) return FilterHeadersStatus.Continue;
 
     const d = this.plugin.decide(runtime, rule, request);
-    if (d.failOpen) return FilterHeadersStatus.Continue;
-    this.ruleIndex = rule.index;
-    this.reported = d.reported;
-    this.remaining = d.remaining;
-    this.resetSeconds = d.resetSeconds;
-    if (d.allowed || !config.enforce) return FilterHeadersStatus.Continue;
-    this.deniedHere = true;
-    this.sendLocalResponse(config.status, LOCAL_RATE_LIMITED, LOCAL_RATE_LIMITED, runtime.headers.denialHeaders(d));
-    return FilterHeadersStatus.StopIteration;
+    if (!d.failOpen) {
+      this.ruleIndex = rule.index;
+      this.reported = d.reported;
+      this.remaining = d.remaining;
+      this.resetSeconds = d.resetSeconds;
+      if (!d.allowed && config.enforce) {
+        this.deniedHere = true;
+        this.sendLocalResponse(config.status, LOCAL_RATE_LIMITED, LOCAL_RATE_LIMITED, runtime.headers.denialHeaders(d));
+        return FilterHeadersStatus.StopIteration;
+      }
+    }
+    if (rule.global === null) return FilterHeadersStatus.Continue;
+    return this.askService(runtime, rule, request);
+  }
+
+  /** Sends the ShouldRateLimit call of `rule` and pauses the request; a call that cannot start is a failure at once. */
+  private askService(runtime: Runtime, rule: Rule, request: HostRequestHeaders): FilterHeadersStatus {
+    const global = rule.global!;
+    const g = runtime.global!;
+    const message = g.builder.build(rule, request, this.plugin.addressSource);
+    const call = this.grpcCall(global.cluster, RATE_LIMIT_SERVICE, SHOULD_RATE_LIMIT, null, message, global.timeoutMs);
+    if (!call.ok) {
+      if (isLogEnabled(LogLevel.Debug)) logDebug(FILTER_NAME + ": rule " + rule.name + ": ShouldRateLimit to cluster " + global.cluster + " not sent");
+      return this.noDecision(runtime, rule, GlobalError.NotSent, false) ? FilterHeadersStatus.StopIteration : FilterHeadersStatus.Continue;
+    }
+    this.callId = call.callId;
+    this.callRuntime = runtime;
+    this.callRule = rule;
+    this.callStart = monotonicNanos();
+    // Not StopIteration: Envoy would then pass a body on (this module takes no body callbacks).
+    return FilterHeadersStatus.StopAllIterationAndWatermark;
+  }
+
+  onGrpcReceive(callId: u32, messageSize: usize): void {
+    if (callId != this.callId || this.callId == 0) return;
+    const runtime = this.callRuntime!;
+    const rule = this.callRule!;
+    this.endCall();
+    const g = runtime.global!;
+    const response = g.response;
+    const bytes = grpcMessage.get();
+    const ok = bytes === null ? response.decodeAt(0, 0) : response.decode(bytes);
+    const code = response.overallCode;
+    if (!ok || (code != CODE_OK && code != CODE_OVER_LIMIT)) {
+      this.noDecision(runtime, rule, GlobalError.BadResponse, true);
+      return;
+    }
+    const config = runtime.config;
+    const quota = g.quota;
+    quota.read(response);
+    const overLimit = code == CODE_OVER_LIMIT;
+    g.metrics.answered(rule.index, overLimit, config.enforce);
+    if (overLimit && config.enforce) {
+      this.deniedHere = true;
+      this.sendLocalResponse(config.status, REQUEST_RATE_LIMITED, REQUEST_RATE_LIMITED, runtime.headers.serviceDenialHeaders(quota), GrpcStatus.ResourceExhausted);
+      return;
+    }
+    // The response reports the tighter of the local buckets and the service's answer.
+    if (config.responseHeaders && quota.present && (this.ruleIndex < 0 || quota.remaining < this.remaining)) {
+      this.ruleIndex = rule.index;
+      this.serviceLimit = quota.limit;
+      this.remaining = quota.remaining;
+      this.resetSeconds = quota.resetSeconds;
+    }
+    this.resumeRequest();
+  }
+
+  onGrpcClose(callId: u32, statusCode: u32): void {
+    if (callId != this.callId || this.callId == 0) return;
+    const runtime = this.callRuntime!;
+    const rule = this.callRule!;
+    const elapsed = monotonicNanos() - this.callStart;
+    this.endCall();
+    // Envoy ends a timed-out call with the router's local reply (UNAVAILABLE, "upstream
+    // request timeout"), so the time it took tells a timeout apart.
+    const timedOut = statusCode == <u32>GrpcStatus.DeadlineExceeded || elapsed >= <i64>rule.global!.timeoutMs * NANOS_PER_MILLISECOND;
+    this.noDecision(runtime, rule, timedOut ? GlobalError.Timeout : GlobalError.GrpcError, true);
+  }
+
+  /**
+   * A call without a decision: counted, then the request refused (`failure_mode_deny`, true
+   * returned) or let through (resumed when `paused`).
+   */
+  private noDecision(runtime: Runtime, rule: Rule, error: GlobalError, paused: bool): bool {
+    const global: GlobalLimit = rule.global!;
+    const deny = global.failureModeDeny;
+    runtime.global!.metrics.failed(rule.index, error, deny);
+    if (deny) {
+      this.deniedHere = true;
+      this.sendLocalResponse(STATUS_ON_ERROR, RATE_LIMITER_ERROR, RATE_LIMITER_ERROR);
+      return true;
+    }
+    if (paused) this.resumeRequest();
+    return false;
+  }
+
+  private endCall(): void {
+    this.callId = 0;
+    this.callRuntime = null;
+    this.callRule = null;
+  }
+
+  /** A stream that ends with its call in flight (the client went away) cancels it. */
+  onDone(): bool {
+    if (this.callId != 0) {
+      this.grpcCancel(this.callId);
+      this.endCall();
+    }
+    return true;
   }
 
   onResponseHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
@@ -176,7 +333,9 @@ export class RateLimitStream extends HttpContext {
     const names = runtime.headers;
     const headers = this.responseHeaders;
     // Replace, not add: an upstream's own x-ratelimit-* would make the values ambiguous.
-    headers.replaceBytes(names.limitName, unchecked(rule.limitHeaderValues[min(this.reported, rule.limitHeaderValues.length - 1)]));
+    const serviceLimit = this.serviceLimit;
+    if (serviceLimit !== null) headers.replaceByName(names.limitName, serviceLimit);
+    else headers.replaceBytes(names.limitName, unchecked(rule.limitHeaderValues[min(this.reported, rule.limitHeaderValues.length - 1)]));
     headers.replaceBytes(names.remainingName, names.digits.of(this.remaining));
     headers.replaceBytes(names.resetName, names.digits.of(this.resetSeconds));
     return FilterHeadersStatus.Continue;

@@ -3,7 +3,8 @@
  * (Envoy's `Http::Headers::EnvoyRateLimited`, as its rate limit filters send it) and
  * `retry-after` (RFC 9110 §10.2.3, delay-seconds), and with `response_headers` the
  * draft-03 `x-ratelimit-limit`, `x-ratelimit-remaining`, `x-ratelimit-reset` (names as
- * Envoy's source/extensions/filters/http/common/ratelimit_headers.h; values: decision.ts).
+ * Envoy's source/extensions/filters/http/common/ratelimit_headers.h; values: decision.ts
+ * for the local buckets, `ServiceQuota` for a rate limit service's answer).
  *
  * Names are UTF-8 once; numbers are written into one preallocated buffer per length,
  * so adding the headers to an upstream response allocates nothing.
@@ -12,6 +13,7 @@ import { formatInteger } from "../../assembly/proxy-wasm/format";
 import { HeaderPair, utf8 } from "../../assembly/proxy-wasm";
 import { RateLimitConfig } from "./config";
 import { Decision } from "./decision";
+import { CODE_OVER_LIMIT, RateLimitResponse, unitSeconds } from "./rls";
 
 export const X_RATELIMIT_LIMIT = "x-ratelimit-limit";
 export const X_RATELIMIT_REMAINING = "x-ratelimit-remaining";
@@ -53,6 +55,8 @@ export class ResponseHeaders {
   private readonly remaining: HeaderPair = new HeaderPair(X_RATELIMIT_REMAINING, "");
   private readonly reset: HeaderPair = new HeaderPair(X_RATELIMIT_RESET, "");
   private readonly denial: HeaderPair[] = [];
+  /** `x-envoy-ratelimited` and `retry-after` only. */
+  private readonly bareDenial: HeaderPair[] = [];
   private readonly limitValues: StaticArray<StaticArray<string>>;
 
   constructor(readonly config: RateLimitConfig) {
@@ -60,11 +64,24 @@ export class ResponseHeaders {
     const denial = this.denial;
     denial.push(new HeaderPair(X_ENVOY_RATELIMITED, "true"));
     denial.push(this.retryAfter);
+    this.bareDenial.push(unchecked(denial[0]));
+    this.bareDenial.push(this.retryAfter);
     if (config.responseHeaders) {
       denial.push(this.limit);
       denial.push(this.remaining);
       denial.push(this.reset);
     }
+  }
+
+  /** The headers of a denial by the rate limit service (the list is reused). */
+  serviceDenialHeaders(quota: ServiceQuota): HeaderPair[] {
+    this.retryAfter.value = formatInteger(quota.retryAfterSeconds);
+    // Without a limit in the answer there is nothing to report in the x-ratelimit-* headers.
+    if (!this.config.responseHeaders || !quota.present) return this.bareDenial;
+    this.limit.value = quota.limit;
+    this.remaining.value = formatInteger(quota.remaining);
+    this.reset.value = formatInteger(quota.resetSeconds);
+    return this.denial;
   }
 
   /** The headers of a denial's local reply for `d` (the list is reused). */
@@ -90,4 +107,60 @@ function limitValueStrings(config: RateLimitConfig): StaticArray<StaticArray<str
     unchecked((values[r] = strings));
   }
   return values;
+}
+
+/**
+ * What a rate limit service's answer says for the response headers, as Envoy's `ratelimit`
+ * filter writes them with `enable_x_ratelimit_headers: DRAFT_VERSION_03`
+ * (source/extensions/filters/http/ratelimit/ratelimit_headers.cc): of the statuses with a
+ * `current_limit`, the one with the least `limit_remaining` (the first on a tie) gives
+ * `x-ratelimit-limit: <its requests_per_unit>`, followed for every status whose unit is known
+ * by `, <requests_per_unit>;w=<unit in seconds>[;name="<name>"]`, `x-ratelimit-remaining`
+ * (its `limit_remaining`) and `x-ratelimit-reset` (the whole seconds of its
+ * `duration_until_reset`). `retry-after` on a denial: the longest `duration_until_reset` of
+ * the statuses over the limit, rounded up, at least 1 (Envoy sends none; the local denial does).
+ */
+export class ServiceQuota {
+  /** Some status had a `current_limit`: the x-ratelimit-* values are set. */
+  present: bool = false;
+  limit: string = "";
+  remaining: i64 = 0;
+  resetSeconds: i64 = 0;
+  retryAfterSeconds: i64 = 1;
+
+  /** Reads `response`. */
+  read(response: RateLimitResponse): void {
+    this.present = false;
+    this.retryAfterSeconds = 1;
+    let reported = -1;
+    let policies = "";
+    for (let i = 0; i < response.count; i++) {
+      const s = unchecked(response.statuses[i]);
+      if (s.code == CODE_OVER_LIMIT) {
+        const wait = s.resetSeconds + (s.resetNanos > 0 ? 1 : 0);
+        if (wait > this.retryAfterSeconds) this.retryAfterSeconds = wait;
+      }
+      if (!s.hasLimit) continue;
+      if (reported < 0 || s.remaining < unchecked(response.statuses[reported]).remaining) reported = i;
+      const window = unitSeconds(s.unit);
+      if (window == 0) continue;
+      policies += ", " + formatInteger(s.requestsPerUnit) + ";w=" + formatInteger(window);
+      if (s.name.length > 0 && isQuotable(s.name)) policies += ";name=\"" + s.name + "\"";
+    }
+    if (reported < 0) return;
+    const s = unchecked(response.statuses[reported]);
+    this.present = true;
+    this.limit = formatInteger(s.requestsPerUnit) + policies;
+    this.remaining = s.remaining;
+    this.resetSeconds = s.resetSeconds;
+  }
+}
+
+/** Whether `s` can stand in a header's quoted-string as it is (visible ASCII and space, no `"` or `\\`). */
+function isQuotable(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c == 0x22 || c == 0x5c) return false;
+  }
+  return true;
 }

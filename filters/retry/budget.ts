@@ -16,24 +16,25 @@
  * The window is `BUDGET_SLOTS` slots of `window / BUDGET_SLOTS` each; a slot holds the
  * requests admitted and the retries reserved (less those given back) during it. The
  * window sums the slot of now and the slots before it, so it covers between 9/10 and all
- * of `window`. It is one binary record in proxy-wasm shared data, common to every
- * worker's VM; budget-store.ts reads and writes it with CAS. This file is pure: the
- * record codec and the arithmetic.
+ * of `window`. It is one record in proxy-wasm shared data (`BUDGET_LAYOUT`, fields in
+ * assembly/shared/layouts.ts `BUDGET_*`), common to every worker's VM; budget-store.ts
+ * changes it with the shared CAS loop. This file is pure: the record codec and the
+ * arithmetic.
  *
- * Record (little endian, `BUDGET_RECORD_BYTES` bytes):
- *   u32 magic "RTB1" | u32 slot count | i64 slot width ns | i64 newest slot index
- *   | BUDGET_SLOTS × (u32 requests, u32 retries), slot i holding index ≡ i (mod slots).
- * A value that is not such a record of this configuration (garbage, another filter's
- * data, a changed `window`, another layout) reads as an empty window, which the next
- * write replaces. A change of layout takes a new magic.
+ * A key holding no record of this layout (garbage, another filter's data, another
+ * layout version) reads as an empty window (assembly/shared's rollout rule), and so does
+ * a record of another configuration (a changed `window`); the next write replaces it.
  */
+import { RecordLayout } from "../../assembly/shared";
+import {
+  BUDGET_MAGIC, BUDGET_NEWEST, BUDGET_SIZE, BUDGET_SLOTS as SLOTS_AT, BUDGET_SLOT_BYTES, BUDGET_SLOT_COUNT, BUDGET_SLOT_NANOS,
+  BUDGET_SLOT_REQUESTS, BUDGET_SLOT_RETRIES, BUDGET_VERSION,
+} from "../../assembly/shared/layouts";
 
 /** Slots per window. */
-export const BUDGET_SLOTS: i32 = 10;
-const HEADER_BYTES: i32 = 24;
-/** Size of the shared-data record. */
-export const BUDGET_RECORD_BYTES: i32 = HEADER_BYTES + BUDGET_SLOTS * 8;
-const MAGIC: u32 = 0x31425452; // "RTB1" read as little-endian u32
+export const BUDGET_SLOTS: i32 = BUDGET_SLOT_COUNT;
+/** The shared-data record of the budget. */
+export const BUDGET_LAYOUT = new RecordLayout(BUDGET_MAGIC, BUDGET_VERSION, BUDGET_SIZE);
 
 /** `budget` of the configuration (immutable). */
 export class BudgetConfig {
@@ -77,7 +78,7 @@ export class BudgetWindow {
   private readonly requests: StaticArray<u32> = new StaticArray<u32>(BUDGET_SLOTS);
   private readonly retries: StaticArray<u32> = new StaticArray<u32>(BUDGET_SLOTS);
   /** Reused for `encode()`: the request path allocates no record. */
-  private readonly record: ArrayBuffer = new ArrayBuffer(BUDGET_RECORD_BYTES);
+  private readonly record: ArrayBuffer = new ArrayBuffer(BUDGET_SIZE);
 
   constructor(readonly slotNanos: i64) {}
 
@@ -91,36 +92,34 @@ export class BudgetWindow {
   }
 
   /**
-   * Loads a shared-data value; false, leaving the window empty, when `value` is not a
-   * record of this slot width (see the file comment). Never traps on any bytes.
+   * Loads `record`, a record of BUDGET_LAYOUT (header checked); false, leaving the
+   * window empty, when it is null or of another slot width (see the file comment).
    */
-  load(value: ArrayBuffer | null): bool {
+  load(record: ArrayBuffer | null): bool {
     this.reset();
-    if (value === null || value.byteLength != BUDGET_RECORD_BYTES) return false;
-    const p = changetype<usize>(value);
-    if (load<u32>(p) != MAGIC || load<u32>(p + 4) != <u32>BUDGET_SLOTS || load<i64>(p + 8) != this.slotNanos) return false;
-    const newest = load<i64>(p + 16);
+    if (record === null) return false;
+    const p = changetype<usize>(record);
+    if (load<i64>(p, BUDGET_SLOT_NANOS) != this.slotNanos) return false;
+    const newest = load<i64>(p, BUDGET_NEWEST);
     if (newest < -1) return false;
     this.newest = newest;
     for (let i = 0; i < BUDGET_SLOTS; i++) {
-      const at = p + <usize>HEADER_BYTES + (<usize>i << 3);
-      unchecked((this.requests[i] = load<u32>(at)));
-      unchecked((this.retries[i] = load<u32>(at + 4)));
+      const at = p + <usize>(SLOTS_AT + i * BUDGET_SLOT_BYTES);
+      unchecked((this.requests[i] = load<u32>(at, BUDGET_SLOT_REQUESTS)));
+      unchecked((this.retries[i] = load<u32>(at, BUDGET_SLOT_RETRIES)));
     }
     return true;
   }
 
-  /** The record of the current state, in a buffer reused by the next call. */
+  /** The record's fields as they stand, in a buffer reused by the next call (the header is the CAS loop's). */
   encode(): ArrayBuffer {
     const p = changetype<usize>(this.record);
-    store<u32>(p, MAGIC);
-    store<u32>(p + 4, <u32>BUDGET_SLOTS);
-    store<i64>(p + 8, this.slotNanos);
-    store<i64>(p + 16, this.newest);
+    store<i64>(p, this.slotNanos, BUDGET_SLOT_NANOS);
+    store<i64>(p, this.newest, BUDGET_NEWEST);
     for (let i = 0; i < BUDGET_SLOTS; i++) {
-      const at = p + <usize>HEADER_BYTES + (<usize>i << 3);
-      store<u32>(at, unchecked(this.requests[i]));
-      store<u32>(at + 4, unchecked(this.retries[i]));
+      const at = p + <usize>(SLOTS_AT + i * BUDGET_SLOT_BYTES);
+      store<u32>(at, unchecked(this.requests[i]), BUDGET_SLOT_REQUESTS);
+      store<u32>(at, unchecked(this.retries[i]), BUDGET_SLOT_RETRIES);
     }
     return this.record;
   }

@@ -125,6 +125,8 @@ class RetryStream extends HttpContext {
   private reserved: u32 = 0;
   /** The budget slot of the reservation (`SharedRetryBudget.reservedSlot`). */
   private reservedSlot: i64 = -1;
+  /** When the reservation was made (ns): the give-back's time too (`onResponseHeaders` says why). */
+  private reservedAt: i64 = 0;
 
   constructor(contextId: u32, root: RetryRoot, readonly filter: RetryFilter) {
     super(contextId, root);
@@ -168,7 +170,9 @@ class RetryStream extends HttpContext {
     }
     const budget = this.filter.budget;
     if (budget !== null && retries > 0) {
-      const granted = budget.reserve(retries, <i64>getCurrentTimeNanoseconds());
+      const now = <i64>getCurrentTimeNanoseconds();
+      this.reservedAt = now;
+      const granted = budget.reserve(retries, now);
       if (granted < retries) stats.budgetExhausted.increment();
       retries = granted;
       this.reserved = <u32>granted;
@@ -235,7 +239,11 @@ class RetryStream extends HttpContext {
     if (reserved > 0 && budget !== null) {
       this.reserved = 0;
       const unused = reserved - (attempts - 1); // attempts − 1 ≤ retriesSet = reserved
-      if (unused > 0) budget.giveBack(this.reservedSlot, unused, <i64>getCurrentTimeNanoseconds());
+      // At the reservation's time, not now: no clock read. The window only moves forward
+      // (budget.ts `advance`), so this gives back to the reservation's slot unless the
+      // record has moved past it; if it has not but now has, that slot is cleared by the
+      // next admission's `advance` before any total is read: the same budget either way.
+      if (unused > 0) budget.giveBack(this.reservedSlot, unused, this.reservedAt);
     }
     return FilterHeadersStatus.Continue;
   }

@@ -2,7 +2,9 @@
  * Proxy-Wasm ABI constants as the host sees them: proxy-wasm/spec
  * `abi-versions/v0.2.1/README.md` ("Types"), plus the codes proxy-wasm-cpp-host
  * (`include/proxy-wasm/word.h`, `context_interface.h`) uses beyond the spec.
- * The HTTP filter statuses live in `harness/host/filter.ts` (same values).
+ * The HTTP filter statuses live in `harness/host/filter.ts`. The SDK declares the same
+ * enums in `assembly/proxy-wasm/abi/types.ts`; test/host/abi-enums.test.ts holds the
+ * two to the same names and values.
  */
 
 /** `proxy_status_t` (cpp-host `WasmResult`). */
@@ -48,7 +50,6 @@ export enum BufferType {
   VmConfiguration = 6,
   PluginConfiguration = 7,
   ForeignFunctionArguments = 8,
-  Max = 8,
 }
 
 /** `proxy_map_type_t`. */
@@ -61,7 +62,6 @@ export enum MapType {
   GrpcCallTrailingMetadata = 5,
   HttpCallResponseHeaders = 6,
   HttpCallResponseTrailers = 7,
-  Max = 7,
 }
 
 /** `proxy_stream_type_t`. */
@@ -70,8 +70,12 @@ export enum StreamType {
   HttpResponse = 1,
   Downstream = 2,
   Upstream = 3,
-  Max = 3,
 }
+
+/** The last value of each type a hostcall range-checks (cpp-host's `MAX` members). */
+export const MAX_BUFFER_TYPE = BufferType.ForeignFunctionArguments;
+export const MAX_MAP_TYPE = MapType.HttpCallResponseTrailers;
+export const MAX_STREAM_TYPE = StreamType.Upstream;
 
 /** `proxy_metric_type_t`. */
 export enum MetricType {
@@ -84,12 +88,24 @@ export enum MetricType {
 export enum WasiErrno {
   Success = 0,
   Badf = 8,
-  Noent = 44,
   Notdir = 20,
   Fault = 21,
   Inval = 28,
+  Noent = 44,
   Nosys = 52,
   Notsup = 58,
+}
+
+/** `wasi_fd_id_t`: the descriptors Envoy writes to its log. */
+export enum WasiFd {
+  Stdout = 1,
+  Stderr = 2,
+}
+
+/** `wasi_clock_id_t`: the clocks `clock_time_get` reads. */
+export enum WasiClockId {
+  Realtime = 0,
+  Monotonic = 1,
 }
 
 /** The ABI a module declares by exporting `proxy_abi_version_*` (cpp-host bytecode_util.cc). */
@@ -117,5 +133,28 @@ export enum FailState {
  */
 export type FailurePolicy = 'FAIL_CLOSED' | 'FAIL_OPEN' | 'FAIL_RELOAD';
 
-/** gRPC `UNAVAILABLE`, used by Envoy's fail-closed local reply (context.cc `failStream`). */
-export const GRPC_STATUS_UNAVAILABLE = 14;
+/**
+ * gRPC status codes (grpc/grpc doc/statuscodes.md): `proxy_on_grpc_close`, the
+ * `grpc_status` of `proxy_send_local_response`, Envoy's gRPC local replies.
+ */
+export enum GrpcStatus {
+  Ok = 0,
+  Cancelled = 1,
+  Unknown = 2,
+  InvalidArgument = 3,
+  DeadlineExceeded = 4,
+  NotFound = 5,
+  AlreadyExists = 6,
+  PermissionDenied = 7,
+  ResourceExhausted = 8,
+  FailedPrecondition = 9,
+  Aborted = 10,
+  OutOfRange = 11,
+  Unimplemented = 12,
+  Internal = 13,
+  Unavailable = 14,
+  DataLoss = 15,
+  Unauthenticated = 16,
+  /** No gRPC status: a plain HTTP local reply (what SDKs pass to `proxy_send_local_response`). */
+  None = -1,
+}

@@ -15,7 +15,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BodyBuffer } from './body-buffer.ts';
-import type { DecoderFilterCallbacks, EncoderFilterCallbacks, HttpFilter, StreamInfo } from './filter.ts';
+import { LogLevel } from './abi.ts';
+import { type DecoderFilterCallbacks, type EncoderFilterCallbacks, FilterHeadersStatus, type HttpFilter, type StreamInfo } from './filter.ts';
 import { HeaderMap } from './header-map.ts';
 import { round, timeMicros } from '../bench/report.ts';
 import { WasmEmulator } from './emulator.ts';
@@ -52,7 +53,7 @@ export async function hostcallRoundTrips(n = 2000): Promise<Record<string, numbe
     const make = (count: number) =>
       WasmEmulator.create({
         wasm: PROBE,
-        logLevel: 2,
+        logLevel: LogLevel.Info,
         pluginConfiguration: ['configure shared_set k value 0', 'configure metric_define 0 hits', `${phase} ${op.replace('N', String(count))}`].join('\n'),
       });
     const [empty, full] = await Promise.all([make(0), make(n)]);
@@ -149,11 +150,11 @@ export async function perStream(iterations = 5000): Promise<Record<string, numbe
     setEncoderFilterCallbacks() {},
     decodeHeaders(h) {
       h.add('x-example-request', '1');
-      return 0;
+      return FilterHeadersStatus.Continue;
     },
     encodeHeaders(h) {
       h.add('x-example-response', '1');
-      return 0;
+      return FilterHeadersStatus.Continue;
     },
   };
   let id = 0;

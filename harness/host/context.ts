@@ -36,9 +36,10 @@ import {
   type StreamInfo,
 } from './filter.ts';
 import { HeaderMap, type HeaderPair } from './header-map.ts';
-import { AbiVersion, BufferType, GRPC_STATUS_UNAVAILABLE, LogLevel, MapType, StreamType, WasmResult } from './abi.ts';
+import { AbiVersion, BufferType, GrpcStatus, LogLevel, MAX_STREAM_TYPE, MapType, StreamType, WasmResult } from './abi.ts';
+import { readProperty } from './properties.ts';
 import type { CallHandle, GrpcStreamHandle, HttpCallResponse, LogSource } from './services.ts';
-import type { Wasm } from './wasm.ts';
+import type { VmContext, Wasm } from './wasm.ts';
 
 /** What a context knows of its plugin (Envoy `Plugin` / cpp-host `PluginBase`). */
 export interface PluginInfo {
@@ -129,8 +130,8 @@ interface CallResponse {
   trailers: HeaderMap;
 }
 
-export class Context implements HttpFilter {
-  readonly wasm: Wasm;
+export class Context implements HttpFilter, VmContext {
+  readonly wasm: Wasm<Context>;
   readonly id: number;
   /** Root context id for stream contexts, 0 for root contexts and the VM context. */
   readonly rootContextId: number;
@@ -180,7 +181,7 @@ export class Context implements HttpFilter {
    * `rootContext` null makes a root context (or the VM context when `plugin` is null
    * too); otherwise a stream context of that root.
    */
-  constructor(wasm: Wasm, plugin: PluginInfo | null, rootContext: Context | null, streamInfo: StreamInfo | null = null) {
+  constructor(wasm: Wasm<Context>, plugin: PluginInfo | null, rootContext: Context | null, streamInfo: StreamInfo | null = null) {
     this.wasm = wasm;
     this.plugin = plugin;
     this.id = plugin === null && rootContext === null ? 0 : wasm.allocContextId();
@@ -539,7 +540,7 @@ export class Context implements HttpFilter {
     const callbacks = type === StreamType.HttpRequest ? this.decoder : type === StreamType.HttpResponse ? this.encoder : null;
     if (!callbacks || this.failureLocalReplySent) return;
     this.failureLocalReplySent = true;
-    callbacks.sendLocalReply({ status: 503, body: '', details: FAIL_STREAM_DETAILS, grpcStatus: GRPC_STATUS_UNAVAILABLE });
+    callbacks.sendLocalReply({ status: 503, body: '', details: FAIL_STREAM_DETAILS, grpcStatus: GrpcStatus.Unavailable });
   }
 
   // --- hostcall backends: logging, configuration -------------------------------
@@ -773,7 +774,7 @@ export class Context implements HttpFilter {
   /** Envoy `Context::closeStream`: reset the stream after the call, details `wasm_close_stream`. */
   closeStream(type: StreamType): WasmResult {
     const callbacks = type === StreamType.HttpRequest ? this.decoder : type === StreamType.HttpResponse ? this.encoder : null;
-    if (type > StreamType.Max) return WasmResult.BadArgument;
+    if (type > MAX_STREAM_TYPE) return WasmResult.BadArgument;
     if (callbacks) {
       callbacks.streamInfo.responseCodeDetails ??= CLOSE_STREAM_DETAILS;
       this.wasm.addAfterVmCallAction(() => callbacks.resetStream());
@@ -788,7 +789,7 @@ export class Context implements HttpFilter {
   sendLocalResponse(status: number, body: Uint8Array, headers: HeaderPair[], grpcStatus: number, details: string): void {
     const decoder = this.decoder;
     if (!decoder) return;
-    const grpc = grpcStatus >= 0 && grpcStatus <= 16 ? grpcStatus : undefined;
+    const grpc = grpcStatus >= GrpcStatus.Ok && grpcStatus <= GrpcStatus.Unauthenticated ? grpcStatus : undefined;
     const replyDetails = details.replace(/\s/g, '_');
     this.wasm.addAfterVmCallAction(() =>
       decoder.sendLocalReply({ status, body, headers, grpcStatus: grpc, details: replyDetails }),
@@ -796,6 +797,11 @@ export class Context implements HttpFilter {
   }
 
   // --- hostcall backends: properties ------------------------------------------
+
+  /** `proxy_get_property` (Envoy `Context::getProperty`): properties.ts. */
+  getProperty(path: string): Uint8Array | WasmResult {
+    return readProperty(this, path);
+  }
 
   /** Envoy `Context::setProperty`: stream filter state; `NOT_FOUND` without a stream. */
   setProperty(path: string, value: Uint8Array): WasmResult {

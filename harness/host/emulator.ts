@@ -49,10 +49,9 @@ import {
   type StreamInfo,
 } from './filter.ts';
 import { HeaderMap, type HeaderPair } from './header-map.ts';
-import { type FailurePolicy, LogLevel, MapType, MetricType, type WasmResult } from './abi.ts';
+import { type FailurePolicy, GrpcStatus, LogLevel, MapType, MetricType, type WasmResult } from './abi.ts';
 import { addHeaderCopy, Context } from './context.ts';
 import { WasmPlugin } from './plugin.ts';
-import type { Wasm } from './wasm.ts';
 import type { Clock, GrpcCallRequest, GrpcStreamCallbacks, GrpcStreamRequest, HostcallObserver, HttpCallResponse, LogSource, NodeInfo, TimerHandle, Timers } from './services.ts';
 import { type MetricSnapshot } from './shared/metrics.ts';
 import { renderPrometheus } from './shared/prometheus.ts';
@@ -278,23 +277,23 @@ function isGrpcRequest(headers: HeaderMap): boolean {
 }
 
 /** Envoy `Grpc::Utility::httpToGrpcStatus` (grpc's http-grpc-status-mapping). */
-function httpToGrpcStatus(status: number): number {
+function httpToGrpcStatus(status: number): GrpcStatus {
   switch (status) {
     case 400:
-      return 13; // INTERNAL
+      return GrpcStatus.Internal;
     case 401:
-      return 16; // UNAUTHENTICATED
+      return GrpcStatus.Unauthenticated;
     case 403:
-      return 7; // PERMISSION_DENIED
+      return GrpcStatus.PermissionDenied;
     case 404:
-      return 12; // UNIMPLEMENTED
+      return GrpcStatus.Unimplemented;
     case 429:
     case 502:
     case 503:
     case 504:
-      return 14; // UNAVAILABLE
+      return GrpcStatus.Unavailable;
     default:
-      return 2; // UNKNOWN
+      return GrpcStatus.Unknown;
   }
 }
 
@@ -889,14 +888,14 @@ export class WasmEmulator {
   }
 
   /** The hostcall observer of `createWorkers` emulators: runs the interleavings due. */
-  private beforeHostcall(name: string, args: ReadonlyArray<number | bigint>, wasm: Wasm): void {
+  private beforeHostcall(name: string, args: ReadonlyArray<number | bigint>, vm: Parameters<HostcallObserver>[2]): void {
     if (this.interleaving) {
       this.interleavingError ??= { error: new Error(`an interleaved run called into the VM it interrupted (${name}); drive other workers only`) };
       return;
     }
     const pending = this.interleavings!;
     if (pending.length === 0) return;
-    const due = pending.filter((i) => i.hostcall === name && (i.key === null || wasm.mem.bytes(Number(args[0]), Number(args[1]))?.equals(i.key) === true));
+    const due = pending.filter((i) => i.hostcall === name && (i.key === null || vm.mem.bytes(Number(args[0]), Number(args[1]))?.equals(i.key) === true));
     if (due.length === 0) return;
     this.interleavings = pending.filter((i) => !due.includes(i));
     this.interleaving = true;

@@ -12,25 +12,15 @@
  * `proxy_continue_response`, `proxy_clear_route_cache`, `proxy_get_configuration`) for
  * 0.1.0 only; a module importing a name its ABI lacks fails to load, as in Envoy.
  *
- * The WASI functions are in `wasi.ts`; both sets go through `HostFunctionTable`.
+ * The WASI functions are in `wasi.ts`; both sets go through `HostFunctionTable` and reach
+ * the host only through `HostVm` and `HostContext` (host-interface.ts).
  */
 import { deflateSync, inflateSync } from 'node:zlib';
-import { AbiVersion, BufferType, LogLevel, MapType, MetricType, StreamType, WasmResult } from './abi.ts';
+import { AbiVersion, LogLevel, MAX_BUFFER_TYPE, MAX_MAP_TYPE, MAX_STREAM_TYPE, MetricType, StreamType, WasmResult } from './abi.ts';
+import { checkAllowed, type HostFunction, type HostFunctionTable, type HostVm } from './host-interface.ts';
 import type { FuncType, ValType } from './module-info.ts';
 import { readPairs, pairsSize, writePairs } from './pairs.ts';
-import { getProperty } from './properties.ts';
 import { wasiFunctions } from './wasi.ts';
-import { RestrictedCallback, type Wasm } from './wasm.ts';
-
-/** One host function: where it links, its signature, the ABIs that have it, its factory. */
-export interface HostFunction {
-  type: FuncType;
-  abis: readonly AbiVersion[];
-  make(wasm: Wasm): (...args: never[]) => number | void;
-}
-
-/** `module.name` → host function. */
-export type HostFunctionTable = Map<string, HostFunction>;
 
 const ALL = [AbiVersion.V0_1_0, AbiVersion.V0_2_0, AbiVersion.V0_2_1] as const;
 const V02 = [AbiVersion.V0_2_0, AbiVersion.V0_2_1] as const;
@@ -38,11 +28,6 @@ const V02 = [AbiVersion.V0_2_0, AbiVersion.V0_2_1] as const;
 /** `i32 x n -> i32` */
 export function words(n: number): FuncType {
   return { params: Array<ValType>(n).fill('i32'), results: ['i32'] };
-}
-
-/** Throws into the VM when `name` may not be called now (cpp-host "restricted_callback"). */
-export function checkAllowed(w: Wasm, name: string): void {
-  if (w.restricted !== null && !w.allowed(name)) throw new RestrictedCallback();
 }
 
 /** Foreign functions (`proxy_call_foreign_function`), after Envoy common/wasm/foreign.cc. */
@@ -108,7 +93,7 @@ export function hostFunctionTable(): HostFunctionTable {
     const c = w.effectiveContext();
     const path = w.mem.latin1(pathPtr, pathSize);
     if (path === null) return WasmResult.InvalidMemoryAccess;
-    const value = getProperty(c, path);
+    const value = c.getProperty(path);
     if (typeof value === 'number') return value;
     return w.copyToPointerSize(value, ptrPtr, sizePtr) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
   });
@@ -124,8 +109,8 @@ export function hostFunctionTable(): HostFunctionTable {
 
   // --- stream control -----------------------------------------------------------
 
-  const continueStream = (w: Wasm, type: number): number => {
-    if (type >>> 0 > StreamType.Max) return WasmResult.BadArgument;
+  const continueStream = (w: HostVm, type: number): number => {
+    if (type >>> 0 > MAX_STREAM_TYPE) return WasmResult.BadArgument;
     return w.effectiveContext().continueStream(type);
   };
   env('proxy_continue_stream', words(1), V02, (w) => (type: number) => {
@@ -134,7 +119,7 @@ export function hostFunctionTable(): HostFunctionTable {
   });
   env('proxy_close_stream', words(1), V02, (w) => (type: number) => {
     checkAllowed(w, 'env.proxy_close_stream');
-    if (type >>> 0 > StreamType.Max) return WasmResult.BadArgument;
+    if (type >>> 0 > MAX_STREAM_TYPE) return WasmResult.BadArgument;
     return w.effectiveContext().closeStream(type);
   });
   env('proxy_continue_request', words(0), [AbiVersion.V0_1_0], (w) => () => {
@@ -186,7 +171,7 @@ export function hostFunctionTable(): HostFunctionTable {
 
   env('proxy_get_header_map_value', words(5), ALL, (w) => (type: number, keyPtr: number, keySize: number, ptrPtr: number, sizePtr: number) => {
     checkAllowed(w, 'env.proxy_get_header_map_value');
-    if (type >>> 0 > MapType.Max) return WasmResult.BadArgument;
+    if (type >>> 0 > MAX_MAP_TYPE) return WasmResult.BadArgument;
     const c = w.effectiveContext();
     const key = w.mem.latin1(keyPtr, keySize);
     if (key === null) return WasmResult.InvalidMemoryAccess;
@@ -195,9 +180,9 @@ export function hostFunctionTable(): HostFunctionTable {
     return w.copyLatin1ToPointerSize(value, ptrPtr, sizePtr) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
   });
 
-  const mutate = (name: string, op: 'add' | 'replace') => (w: Wasm) => (type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number) => {
+  const mutate = (name: string, op: 'add' | 'replace') => (w: HostVm) => (type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number) => {
     checkAllowed(w, name);
-    if (type >>> 0 > MapType.Max) return WasmResult.BadArgument;
+    if (type >>> 0 > MAX_MAP_TYPE) return WasmResult.BadArgument;
     const c = w.effectiveContext();
     const key = w.mem.latin1(keyPtr, keySize);
     const value = w.mem.latin1(valuePtr, valueSize);
@@ -209,7 +194,7 @@ export function hostFunctionTable(): HostFunctionTable {
 
   env('proxy_remove_header_map_value', words(3), ALL, (w) => (type: number, keyPtr: number, keySize: number) => {
     checkAllowed(w, 'env.proxy_remove_header_map_value');
-    if (type >>> 0 > MapType.Max) return WasmResult.BadArgument;
+    if (type >>> 0 > MAX_MAP_TYPE) return WasmResult.BadArgument;
     const c = w.effectiveContext();
     const key = w.mem.latin1(keyPtr, keySize);
     if (key === null) return WasmResult.InvalidMemoryAccess;
@@ -218,7 +203,7 @@ export function hostFunctionTable(): HostFunctionTable {
 
   env('proxy_get_header_map_pairs', words(3), ALL, (w) => (type: number, ptrPtr: number, sizePtr: number) => {
     checkAllowed(w, 'env.proxy_get_header_map_pairs');
-    if (type >>> 0 > MapType.Max) return WasmResult.BadArgument;
+    if (type >>> 0 > MAX_MAP_TYPE) return WasmResult.BadArgument;
     const c = w.effectiveContext();
     const map = c.getConstMap(type);
     const pairs = map === null ? EMPTY_PAIRS : map.entries();
@@ -234,7 +219,7 @@ export function hostFunctionTable(): HostFunctionTable {
 
   env('proxy_set_header_map_pairs', words(3), ALL, (w) => (type: number, ptr: number, size: number) => {
     checkAllowed(w, 'env.proxy_set_header_map_pairs');
-    if (type >>> 0 > MapType.Max) return WasmResult.BadArgument;
+    if (type >>> 0 > MAX_MAP_TYPE) return WasmResult.BadArgument;
     const c = w.effectiveContext();
     const data = w.mem.bytes(ptr, size);
     if (data === null) return WasmResult.InvalidMemoryAccess;
@@ -243,7 +228,7 @@ export function hostFunctionTable(): HostFunctionTable {
 
   env('proxy_get_header_map_size', words(2), ALL, (w) => (type: number, sizePtr: number) => {
     checkAllowed(w, 'env.proxy_get_header_map_size');
-    if (type >>> 0 > MapType.Max) return WasmResult.BadArgument;
+    if (type >>> 0 > MAX_MAP_TYPE) return WasmResult.BadArgument;
     const size = w.effectiveContext().getHeaderMapSize(type);
     if (size < 0) return WasmResult.BadArgument;
     return w.mem.setU32(sizePtr, size) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
@@ -253,7 +238,7 @@ export function hostFunctionTable(): HostFunctionTable {
 
   env('proxy_get_buffer_status', words(3), ALL, (w) => (type: number, lengthPtr: number, flagsPtr: number) => {
     checkAllowed(w, 'env.proxy_get_buffer_status');
-    if (type >>> 0 > BufferType.Max) return WasmResult.BadArgument;
+    if (type >>> 0 > MAX_BUFFER_TYPE) return WasmResult.BadArgument;
     const buffer = w.effectiveContext().getBuffer(type);
     if (buffer === null) return WasmResult.NotFound;
     if (!w.mem.setU32(lengthPtr, buffer.length)) return WasmResult.InvalidMemoryAccess;
@@ -262,7 +247,7 @@ export function hostFunctionTable(): HostFunctionTable {
 
   env('proxy_get_buffer_bytes', words(5), ALL, (w) => (type: number, start: number, length: number, ptrPtr: number, sizePtr: number) => {
     checkAllowed(w, 'env.proxy_get_buffer_bytes');
-    if (type >>> 0 > BufferType.Max) return WasmResult.BadArgument;
+    if (type >>> 0 > MAX_BUFFER_TYPE) return WasmResult.BadArgument;
     const buffer = w.effectiveContext().getBuffer(type);
     if (buffer === null) return WasmResult.NotFound;
     start >>>= 0;
@@ -283,7 +268,7 @@ export function hostFunctionTable(): HostFunctionTable {
 
   env('proxy_set_buffer_bytes', words(5), ALL, (w) => (type: number, start: number, length: number, ptr: number, size: number) => {
     checkAllowed(w, 'env.proxy_set_buffer_bytes');
-    if (type >>> 0 > BufferType.Max) return WasmResult.BadArgument;
+    if (type >>> 0 > MAX_BUFFER_TYPE) return WasmResult.BadArgument;
     const c = w.effectiveContext();
     const buffer = c.getBuffer(type);
     if (buffer === null) return WasmResult.NotFound;

@@ -76,7 +76,7 @@ const PASS_THROUGH: HttpFilter = {
 };
 
 interface VmEntry {
-  wasm: Wasm;
+  wasm: Wasm<Context>;
   users: number;
 }
 
@@ -109,7 +109,7 @@ export class WasmPlugin implements HttpFilterFactory {
   readonly name: string;
   readonly info: PluginInfo;
   readonly failurePolicy: FailurePolicy;
-  private wasmRef: Wasm;
+  private wasmRef: Wasm<Context>;
   private rootRef: Context;
   private lastLoadMs: number;
   private closed = false;
@@ -122,7 +122,7 @@ export class WasmPlugin implements HttpFilterFactory {
     policy: FailurePolicy,
     private readonly reloadBaseMs: number,
     private readonly vmSetup: VmSetup,
-    wasm: Wasm,
+    wasm: Wasm<Context>,
     root: Context,
   ) {
     this.name = info.name;
@@ -203,7 +203,7 @@ export class WasmPlugin implements HttpFilterFactory {
   }
 
   /** The VM serving new streams (after a reload, the new one). */
-  get wasm(): Wasm {
+  get wasm(): Wasm<Context> {
     return this.wasmRef;
   }
 
@@ -238,7 +238,7 @@ export class WasmPlugin implements HttpFilterFactory {
     this.releaseVm(wasm);
   }
 
-  private releaseVm(wasm: Wasm): void {
+  private releaseVm(wasm: Wasm<Context>): void {
     const localVms = vmRegistry(this.services.shared);
     const entry = localVms.get(wasm.vmKey);
     if (entry && entry.wasm === wasm) {
@@ -252,7 +252,7 @@ export class WasmPlugin implements HttpFilterFactory {
   }
 
   /** Envoy `maybeReloadHandleIfNeeded`: FAIL_RELOAD swaps in a new VM after a trap. */
-  private currentVm(): Wasm {
+  private currentVm(): Wasm<Context> {
     const wasm = this.wasmRef;
     if (!wasm.failed || wasm.failState !== FailState.RuntimeError || this.failurePolicy !== 'FAIL_RELOAD') return wasm;
     const metrics = this.services.shared.metrics;
@@ -280,13 +280,13 @@ export class WasmPlugin implements HttpFilterFactory {
     return fresh;
   }
 
-  private release(wasm: Wasm): void {
+  private release(wasm: Wasm<Context>): void {
     const localVms = vmRegistry(this.services.shared);
     const entry = localVms.get(wasm.vmKey);
     if (entry && entry.wasm === wasm && --entry.users === 0) localVms.delete(wasm.vmKey);
   }
 
-  private watch(wasm: Wasm): void {
+  private watch(wasm: Wasm<Context>): void {
     wasm.onFail((state) => {
       if (state !== FailState.RuntimeError) return;
       if (this.stats.runtimeError >= 0) this.services.shared.metrics.add(this.stats.runtimeError, 1n);
@@ -314,8 +314,8 @@ interface VmSetup {
   pluginName: string;
 }
 
-function newVm(setup: VmSetup): Wasm {
-  const wasm = new Wasm(setup);
+function newVm(setup: VmSetup): Wasm<Context> {
+  const wasm = new Wasm<Context>(setup);
   wasm.initialize(setup.compiled, (w) => new Context(w, null, null), defaultHostFunctions());
   return wasm;
 }
@@ -325,7 +325,7 @@ function newVm(setup: VmSetup): Wasm {
  * root context, or the message to report: the plugin's last error log line from
  * `proxy_on_configure`, else the VM failure, else Envoy's generic text.
  */
-function startPlugin(wasm: Wasm, info: PluginInfo): Context | string {
+function startPlugin(wasm: Wasm<Context>, info: PluginInfo): Context | string {
   const existing = wasm.rootContexts.get(info.key);
   if (existing) return existing;
   const root = new Context(wasm, info, null);

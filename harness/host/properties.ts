@@ -27,12 +27,27 @@
  * bootstrap `Node` message (only its id and cluster are serialized), and the
  * `date`/`server` headers the connection manager adds.
  */
-import type { HeaderMap } from './header-map.ts';
 import { WasmResult } from './abi.ts';
-import type { Context } from './context.ts';
+import type { StreamInfo } from './filter.ts';
+import type { HeaderMap } from './header-map.ts';
 import { encodePairs } from './pairs.ts';
+import type { ResolvedServices } from './services.ts';
 
 type Value = Uint8Array | WasmResult;
+
+/** What the attributes are read from: a context (context.ts) and its VM. */
+export interface PropertySource {
+  readonly wasm: { readonly vmId: string; readonly services: Pick<ResolvedServices, 'node' | 'clock'> };
+  readonly plugin: { readonly name: string; readonly rootId: string } | null;
+  readonly streamInfo: StreamInfo | null;
+  /** True while `proxy_on_log` runs: request attributes read the logged headers. */
+  readonly accessLogPhase: boolean;
+  /** `proxy_set_property` values of the stream. */
+  readonly filterState: ReadonlyMap<string, Uint8Array> | null;
+  requestHeadersForProperties(): HeaderMap | null;
+  responseHeadersForProperties(): HeaderMap | null;
+  responseTrailersForProperties(): HeaderMap | null;
+}
 
 const NOT_FOUND = WasmResult.NotFound;
 
@@ -70,7 +85,7 @@ function headerMapValue(map: HeaderMap | null, rest: string[]): Value {
 }
 
 /** The value at `path`, or a status. */
-export function getProperty(ctx: Context, path: string): Value {
+export function readProperty(ctx: PropertySource, path: string): Value {
   const parts = path.split('\0');
   if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
   const [head, ...rest] = parts;
@@ -86,7 +101,7 @@ export function getProperty(ctx: Context, path: string): Value {
 const GROUPS = new Set(['request', 'response', 'source', 'destination', 'connection', 'upstream', 'xds']);
 
 /** expr context.cc `XDSWrapper`. */
-function xdsValue(ctx: Context, name: string | undefined, rest: string[]): Value {
+function xdsValue(ctx: PropertySource, name: string | undefined, rest: string[]): Value {
   const info = ctx.streamInfo;
   switch (name) {
     case 'node':
@@ -135,7 +150,7 @@ function responseFlags(flags: string | undefined): bigint {
   return bits;
 }
 
-function lookup(ctx: Context, head: string, rest: string[]): Value | undefined {
+function lookup(ctx: PropertySource, head: string, rest: string[]): Value | undefined {
   const info = ctx.streamInfo;
   const plugin = ctx.plugin;
   if (rest.length === 0 && GROUPS.has(head)) return info ? WasmResult.SerializationFailure : NOT_FOUND;
@@ -208,7 +223,7 @@ function varint(n: number): number[] {
   return out;
 }
 
-function requestValue(ctx: Context, rest: string[]): Value {
+function requestValue(ctx: PropertySource, rest: string[]): Value {
   const info = ctx.streamInfo!;
   const headers = ctx.requestHeadersForProperties();
   switch (rest[0]) {
@@ -261,7 +276,7 @@ function requestValue(ctx: Context, rest: string[]): Value {
   }
 }
 
-function responseValue(ctx: Context, rest: string[]): Value {
+function responseValue(ctx: PropertySource, rest: string[]): Value {
   const info = ctx.streamInfo!;
   switch (rest[0]) {
     case 'code':

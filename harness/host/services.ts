@@ -7,8 +7,8 @@
  */
 import type { HeaderPair } from './header-map.ts';
 import { LOG_LEVEL_NAMES, LogLevel } from './abi.ts';
+import type { MemoryView } from './memory.ts';
 import { SharedState } from './shared/shared-state.ts';
-import type { Wasm } from './wasm.ts';
 
 /** Time as the plugin sees it (`proxy_get_current_time_nanoseconds`, WASI `clock_time_get`). */
 export interface Clock {
@@ -125,7 +125,7 @@ export interface HostServices {
   random?: (into: Uint8Array) => void;
   /**
    * Called before every hostcall a module makes, with the import's name
-   * (`env.proxy_get_header_map_value`), its arguments and the VM (tests counting
+   * (`env.proxy_get_header_map_value`), its arguments and the VM's memory (tests counting
    * hostcalls, harness/bench/hostcall-replay.ts recording them). Null (the default)
    * links the host functions as they are, at no cost per call.
    */
@@ -133,7 +133,7 @@ export interface HostServices {
 }
 
 /** See `HostServices.onHostcall`. */
-export type HostcallObserver = (name: string, args: ReadonlyArray<number | bigint>, wasm: Wasm) => void;
+export type HostcallObserver = (name: string, args: ReadonlyArray<number | bigint>, vm: { readonly mem: MemoryView }) => void;
 
 export type ResolvedServices = Required<HostServices>;
 

@@ -11,32 +11,33 @@
  * - the file-system and socket functions answer what cpp-host answers (`NOENT`,
  *   `BADF`, `NOSYS`, `NOTSUP`...), so toolchains whose start-up code imports them load.
  */
-import { LogLevel, WasiErrno } from './abi.ts';
-import { checkAllowed, type HostFunction } from './hostcalls.ts';
+import { AbiVersion, LogLevel, WasiClockId, WasiErrno, WasiFd } from './abi.ts';
+import { checkAllowed, type HostFunction, type HostVm } from './host-interface.ts';
 import type { ValType } from './module-info.ts';
-import type { Wasm } from './wasm.ts';
 
-const ANY = ['0.1.0', '0.2.0', '0.2.1'] as const;
+const ANY = [AbiVersion.V0_1_0, AbiVersion.V0_2_0, AbiVersion.V0_2_1] as const;
 const RANDOM_MAX = 64 * 1024;
 
 type Maker = HostFunction['make'];
 
 function fn(params: string, make: Maker, result = true): HostFunction {
   const types = params.split(' ').filter(Boolean) as ValType[];
-  return { type: { params: types, results: result ? ['i32'] : [] }, abis: ANY as never, make };
+  return { type: { params: types, results: result ? ['i32'] : [] }, abis: ANY, make };
 }
+
+const isStdio = (fd: number): boolean => fd === WasiFd.Stdout || fd === WasiFd.Stderr;
 
 /** Constant answer, after the given number of i32/i64 arguments. */
 const answer = (params: string, errno: number): HostFunction => fn(params, () => () => errno);
 
 /** Answer `errno` for any fd but stdout/stderr (cpp-host's "only stdout and stderr" stubs). */
 const stdio = (params: string, ok: number): HostFunction =>
-  fn(params, () => (fd: number) => (fd === 1 || fd === 2 ? ok : WasiErrno.Badf));
+  fn(params, () => (fd: number) => (isStdio(fd) ? ok : WasiErrno.Badf));
 
-function writev(w: Wasm, fd: number, iovs: number, iovsLen: number): number {
+function writev(w: HostVm, fd: number, iovs: number, iovsLen: number): number {
   let level: LogLevel;
-  if (fd === 1) level = LogLevel.Info;
-  else if (fd === 2) level = LogLevel.Error;
+  if (fd === WasiFd.Stdout) level = LogLevel.Info;
+  else if (fd === WasiFd.Stderr) level = LogLevel.Error;
   else return -WasiErrno.Badf;
   let s = '';
   for (let i = 0; i < iovsLen >>> 0; i++) {
@@ -70,7 +71,7 @@ export function wasiFunctions(): Array<[string, HostFunction]> {
       'fd_pwrite',
       fn('i32 i32 i32 i64 i32', (w) => (fd: number, iovs: number, iovsLen: number, _offset: bigint, writtenPtr: number) => {
         checkAllowed(w, 'wasi_snapshot_preview1.fd_pwrite');
-        if (fd !== 1 && fd !== 2) return WasiErrno.Badf;
+        if (!isStdio(fd)) return WasiErrno.Badf;
         const n = writev(w, fd, iovs, iovsLen);
         if (n < 0) return -n;
         return w.mem.setU32(writtenPtr, n) ? WasiErrno.Success : WasiErrno.Fault;
@@ -95,7 +96,7 @@ export function wasiFunctions(): Array<[string, HostFunction]> {
     [
       'fd_fdstat_get',
       fn('i32 i32', (w) => (fd: number, statPtr: number) => {
-        if (fd !== 1 && fd !== 2) return WasiErrno.Badf;
+        if (!isStdio(fd)) return WasiErrno.Badf;
         // A 24-byte fdstat, zero but for fs_rights_base = FD_WRITE (64).
         if (!w.mem.inBounds(statPtr, 24)) return WasiErrno.Success;
         w.mem.u8.fill(0, statPtr >>> 0, (statPtr >>> 0) + 24);
@@ -123,13 +124,13 @@ export function wasiFunctions(): Array<[string, HostFunction]> {
     [
       'fd_renumber',
       fn('i32 i32', () => (fd: number, to: number) =>
-        (fd === 1 || fd === 2) && (to === 1 || to === 2) ? WasiErrno.Notsup : WasiErrno.Badf,
+        isStdio(fd) && isStdio(to) ? WasiErrno.Notsup : WasiErrno.Badf,
       ),
     ],
     [
       'fd_tell',
       fn('i32 i32', (w) => (fd: number, ptr: number) => {
-        if (fd !== 1 && fd !== 2) return WasiErrno.Badf;
+        if (!isStdio(fd)) return WasiErrno.Badf;
         return w.mem.setU64Parts(ptr, 0, 0) ? WasiErrno.Success : WasiErrno.Fault;
       }),
     ],
@@ -205,8 +206,8 @@ export function wasiFunctions(): Array<[string, HostFunction]> {
         checkAllowed(w, 'wasi_snapshot_preview1.clock_time_get');
         const clock = w.services.clock;
         let ms: number;
-        if (clockId === 0) ms = clock.now();
-        else if (clockId === 1) ms = clock.monotonic();
+        if (clockId === WasiClockId.Realtime) ms = clock.now();
+        else if (clockId === WasiClockId.Monotonic) ms = clock.monotonic();
         else return WasiErrno.Notsup;
         return w.mem.setNanosFromMillis(ptr, ms) ? WasiErrno.Success : WasiErrno.Fault;
       }),
@@ -214,7 +215,7 @@ export function wasiFunctions(): Array<[string, HostFunction]> {
     [
       'clock_res_get',
       fn('i32 i32', (w) => (clockId: number, ptr: number) => {
-        if (clockId !== 0 && clockId !== 1) return WasiErrno.Notsup;
+        if (clockId !== WasiClockId.Realtime && clockId !== WasiClockId.Monotonic) return WasiErrno.Notsup;
         return w.mem.setU64Parts(ptr, 0, 1) ? WasiErrno.Success : WasiErrno.Fault;
       }),
     ],

@@ -21,8 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AbiVersion, FailState, LogLevel, MetricType } from './abi.ts';
-import type { Context } from './context.ts';
-import type { HostFunctionTable } from './hostcalls.ts';
+import { type HostContext, type HostFunctionTable, type HostVm, RestrictedCallback } from './host-interface.ts';
 import { MemoryView } from './memory.ts';
 import { type FuncType, type ModuleInfo, printTypes, readModuleInfo } from './module-info.ts';
 import type { ResolvedServices, TimerHandle } from './services.ts';
@@ -129,14 +128,6 @@ function moduleSignatures(abi: AbiVersion): Record<keyof ModuleFunctions, FuncTy
   };
 }
 
-/** Raised by a hostcall that the VM may not make in the current phase (cpp-host "restricted_callback"). */
-export class RestrictedCallback extends Error {
-  constructor() {
-    super('restricted_callback');
-    this.name = 'RestrictedCallback';
-  }
-}
-
 /** Hostcalls allowed while the VM starts (cpp-host `WasmBase::startVm`): logging, clocks, random, WASI. */
 export const START_ALLOWED = new Set([
   'env.proxy_log',
@@ -165,7 +156,13 @@ export interface WasmOptions {
   pluginName: string;
 }
 
-export class Wasm {
+/** What the VM asks of its contexts: what hostcalls ask, and the tick it drives. */
+export interface VmContext extends HostContext {
+  onTick(): void;
+}
+
+/** One VM; `C` is its contexts' type (context.ts `Context`). */
+export class Wasm<C extends VmContext = VmContext> implements HostVm {
   readonly vmId: string;
   readonly vmIdBytes: Buffer;
   readonly vmConfiguration: Uint8Array;
@@ -185,14 +182,14 @@ export class Wasm {
   private readonly failCallbacks: Array<(state: FailState) => void> = [];
 
   /** Every live context by id; 0 is the VM context (cpp-host `contexts_`). */
-  readonly contexts = new Map<number, Context>();
+  readonly contexts = new Map<number, C>();
   /** Root contexts by plugin key (cpp-host `root_contexts_`). */
-  readonly rootContexts = new Map<string, Context>();
+  readonly rootContexts = new Map<string, C>();
   private nextContextId = 1;
-  vmContext!: Context;
+  vmContext!: C;
 
   /** Context of the VM call in progress (cpp-host `current_context_`). */
-  current: Context | null = null;
+  current: C | null = null;
   /** Set by `proxy_set_effective_context`, reset on every VM call. */
   effectiveContextId = 0;
   /** cpp-host `stop_iteration_`: a local reply was sent, stop whatever the module returns. */
@@ -260,7 +257,7 @@ export class Wasm {
    * `WasmBase::load` + `initialize` + `startVm`). On failure `failed` is set and
    * `failMessage` says why. `makeVmContext` creates context 0.
    */
-  initialize(compiled: CompiledModule, makeVmContext: (wasm: Wasm) => Context, hostFunctions: HostFunctionTable): void {
+  initialize(compiled: CompiledModule, makeVmContext: (wasm: Wasm<C>) => C, hostFunctions: HostFunctionTable): void {
     if (!this.abiVersion) {
       this.fail(FailState.UnableToInitializeCode, 'Missing or unknown Proxy-Wasm ABI version');
       return;
@@ -403,7 +400,7 @@ export class Wasm {
   // One method per arity on purpose: every callback of every stream goes through these,
   // and a rest-parameter version allocates an argument array per call.
 
-  call0(ctx: Context, name: string, fn: WasmFn): number {
+  call0(ctx: C, name: string, fn: WasmFn): number {
     const savedContext = this.current;
     const savedEffective = this.effectiveContextId;
     this.current = ctx;
@@ -419,7 +416,7 @@ export class Wasm {
     }
   }
 
-  call1(ctx: Context, name: string, fn: WasmFn, a: number): number {
+  call1(ctx: C, name: string, fn: WasmFn, a: number): number {
     const savedContext = this.current;
     const savedEffective = this.effectiveContextId;
     this.current = ctx;
@@ -435,7 +432,7 @@ export class Wasm {
     }
   }
 
-  call2(ctx: Context, name: string, fn: WasmFn, a: number, b: number): number {
+  call2(ctx: C, name: string, fn: WasmFn, a: number, b: number): number {
     const savedContext = this.current;
     const savedEffective = this.effectiveContextId;
     this.current = ctx;
@@ -451,7 +448,7 @@ export class Wasm {
     }
   }
 
-  call3(ctx: Context, name: string, fn: WasmFn, a: number, b: number, c: number): number {
+  call3(ctx: C, name: string, fn: WasmFn, a: number, b: number, c: number): number {
     const savedContext = this.current;
     const savedEffective = this.effectiveContextId;
     this.current = ctx;
@@ -467,7 +464,7 @@ export class Wasm {
     }
   }
 
-  call5(ctx: Context, name: string, fn: WasmFn, a: number, b: number, c: number, d: number, e: number): number {
+  call5(ctx: C, name: string, fn: WasmFn, a: number, b: number, c: number, d: number, e: number): number {
     const savedContext = this.current;
     const savedEffective = this.effectiveContextId;
     this.current = ctx;
@@ -566,7 +563,7 @@ export class Wasm {
   }
 
   /** The context hostcalls act on (cpp-host `contextOrEffectiveContext`). */
-  effectiveContext(): Context {
+  effectiveContext(): C {
     const current = this.current ?? this.vmContext;
     if (this.effectiveContextId === 0) return current;
     return this.contexts.get(this.effectiveContextId) ?? current;

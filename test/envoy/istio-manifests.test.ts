@@ -32,8 +32,11 @@ const manifests: { file: string; doc: Msg }[] = readdirSync(path.join(root, 'env
   .sort()
   .flatMap((f) => parseAllDocuments(readFileSync(path.join(root, 'envoy/istio', f), 'utf8')).map((d) => ({ file: `envoy/istio/${f}`, doc: d.toJS() as Msg })));
 const plugins = manifests.filter((m) => m.doc.kind === 'WasmPlugin');
-const onGateway = plugins.filter((m) => m.doc.spec.selector?.matchLabels?.istio === 'ingressgateway');
-const onSidecars = plugins.filter((m) => !onGateway.includes(m));
+/** global-rate-limit*.yaml: the rate-limit plugins again, under their names, with limits across replicas (applied instead). */
+const isGlobalVariant = (m: { file: string }) => /\/global-rate-limit[^/]*\.yaml$/.test(m.file);
+const globalVariants = plugins.filter(isGlobalVariant);
+const onGateway = plugins.filter((m) => !isGlobalVariant(m) && m.doc.spec.selector?.matchLabels?.istio === 'ingressgateway');
+const onSidecars = plugins.filter((m) => !isGlobalVariant(m) && !onGateway.includes(m));
 const envoyFilter = (file: string, i: number) => manifests.filter((m) => m.file === file)[i].doc;
 
 /** Istio's chain: phases in this order, then higher priority first; UNSPECIFIED_PHASE last, before the router. */
@@ -86,6 +89,24 @@ describe('Istio manifests: pins, order, traffic', () => {
     const labels = (name: string) => onSidecars.find((m) => m.doc.metadata.name === name)?.doc.spec.selector.matchLabels;
     expect(envoyFilter('envoy/istio/retry-routes.yaml', 1).spec.workloadSelector.labels).toEqual(labels('retry'));
     expect(envoyFilter('envoy/istio/edge-hardening.yaml', 1).spec.workloadSelector.labels).toEqual(labels('jwt-auth'));
+  });
+
+  it('global-rate-limit.yaml replaces the gateway\'s rate-limit plugins by name with the same placement and local buckets, every rule asking the service', () => {
+    expect(globalVariants.map((m) => m.doc.metadata.name).sort()).toEqual(['rate-limit', 'rate-limit-edge']);
+    for (const { file, doc } of globalVariants) {
+      const local = onGateway.find((m) => m.doc.metadata.name === doc.metadata.name)!.doc;
+      const { pluginConfig, ...placement } = doc.spec;
+      const { pluginConfig: localConfig, ...localPlacement } = local.spec;
+      expect([doc.metadata, placement], file).toEqual([local.metadata, localPlacement]);
+      expect(pluginConfig.rules.map((r: Msg) => r.name), file).toEqual(localConfig.rules.map((r: Msg) => r.name));
+      for (const [i, rule] of (pluginConfig.rules as Msg[]).entries()) {
+        const localRule = localConfig.rules[i];
+        expect([rule.match, rule.limits], `${file} ${rule.name}`).toEqual([localRule.match, localRule.limits]);
+        expect(rule.global, `${file} ${rule.name}`).toEqual({ cluster: 'outbound|8081||ratelimit.ratelimit.svc.cluster.local', domain: 'mesh', timeout: '0.1s', failure_mode_deny: false });
+        // The tiers' keys gain the tier's name first, so that the service counts a user apart in each.
+        expect(rule.key, `${file} ${rule.name}`).toEqual(doc.metadata.name === 'rate-limit' ? [{ generic: rule.name }, ...localRule.key] : localRule.key);
+      }
+    }
   });
 
   it('apply the gateway\'s policy again on the sidecars: jwt-auth and retry configured alike, the gateway forwarding tokens', () => {

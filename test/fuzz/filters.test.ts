@@ -12,19 +12,18 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAll } from '../../harness/build.ts';
 import { filterTargets } from '../../harness/fuzz/index.ts';
 import { CRASHES_DIR, loadKnownFailures, replayReproducer, runFilterFuzz } from '../../harness/fuzz/runner.ts';
 import type { FilterTarget } from '../../harness/fuzz/session.ts';
 import { rateLimitTarget } from '../../harness/fuzz/rate-limit.ts';
-import { ensureNoCas } from '../filters/rate-limit/build.ts';
+import { testModule } from '../../harness/host/testing.ts';
 
 const INPUTS = 20_000;
 const FIXED_SEED = 20261123;
 const seed = Number(process.env.FUZZ_SEED ?? (Date.now() >>> 0) % 2 ** 31);
 
 beforeAll(async () => {
-  await buildAll({ only: filterTargets.flatMap((t) => t.buildTargets) });
+  for (const target of new Set(filterTargets.flatMap((t) => t.buildTargets))) await testModule(target);
 }, 600_000);
 
 describe.each(filterTargets.map((t) => [t.name, t] as const))('fuzz %s', (name, target) => {
@@ -68,7 +67,7 @@ describe('a failing session', () => {
   it('is found in a filter that loses a race: rate-limit without CAS lets through what the buckets deny', async () => {
     // The control module writes its page without CAS; another worker's request between its
     // read and its write (runner's interleaved steps) is then lost.
-    const report = await runFilterFuzz({ ...rateLimitTarget, wasm: await ensureNoCas() }, { inputs: 60_000, seed: 1, outDir: dir, maxFailures: 1 });
+    const report = await runFilterFuzz({ ...rateLimitTarget, wasm: await testModule('rate-limit', { entry: 'filters/rate-limit/__tests__/racy-entry.ts', outName: 'rate-limit-no-cas' }) }, { inputs: 60_000, seed: 1, outDir: dir, maxFailures: 1 });
     expect(report.failures).toHaveLength(1);
     expect(report.failures[0].problem).toMatch(/the model denies|x-ratelimit-remaining/);
   }, 300_000);

@@ -25,7 +25,8 @@ import { LOG_LEVEL_NAMES, LogLevel } from '../../harness/host/abi.ts';
 import type { HeaderPair } from '../../harness/host/header-map.ts';
 import { FilterHeadersStatus } from '../../harness/host/filter.ts';
 import { type EnvoyAvailability, startEnvoy } from '../../harness/envoy/runner.ts';
-import { ensureBuilt, PROBE_WASM } from './probe.ts';
+import { testModule } from '../../harness/host/testing.ts';
+import { PROBE_WASM } from './probe.ts';
 
 const ROOT_ID = 'probe';
 const NODE = { id: 'agreement-node', cluster: 'agreement-cluster' };
@@ -227,7 +228,7 @@ function outcome(level: string, message: string): Outcome {
  * for the stream's `on_delete` line (access log and destruction come after the response).
  */
 export async function runOnEnvoy(cases: AgreementCase[], upstream: string, availability: EnvoyAvailability): Promise<EnvoyRun> {
-  await ensureBuilt('test-host-probe');
+  await testModule('test-host-probe');
   const lines: WasmLine[] = [];
   const errors: string[] = [];
   const waiters: Array<() => void> = [];

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { WasmPlugin } from '../../harness/host/plugin.ts';
-import { ensureBuilt, GET, probe, result, results, status } from './probe.ts';
+import { testModule } from '../../harness/host/testing.ts';
+import { GET, probe, result, results, status } from './probe.ts';
 
 const BAD_ARGUMENT = 2;
 const PARSE_FAILURE = 4;
@@ -30,7 +31,7 @@ describe('proxy_http_call', () => {
   it('a call answered before the hostcall returns (a cluster without hosts) is INTERNAL_FAILURE, and never called back', async () => {
     const logs: string[] = [];
     const plugin = await WasmPlugin.create(
-      { name: 'inline', code: readFileSync(await ensureBuilt('test-host-probe')), configuration: 'tick http_call empty / 100\ntick http_call empty / 100' },
+      { name: 'inline', code: readFileSync(await testModule('test-host-probe')), configuration: 'tick http_call empty / 100\ntick http_call empty / 100' },
       {
         log: (_level, message) => logs.push(message),
         // Envoy's router answers 503 `no healthy upstream` inside AsyncClient::send.

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { HostcallRecorder, emptyModule, replayModule } from '../../harness/bench/hostcall-replay.ts';
 import { WasmEmulator } from '../../harness/host/emulator.ts';
-import { EXAMPLE_WASM, GET, ensureBuilt, probe } from './probe.ts';
+import { testModule } from '../../harness/host/testing.ts';
+import { EXAMPLE_WASM, GET, probe } from './probe.ts';
 
 describe('onHostcall', () => {
   it('sees each hostcall in order with its arguments, before the host answers it', async () => {
@@ -29,7 +30,7 @@ describe('onHostcall', () => {
 
 describe('hostcall replay', () => {
   it('a replay module makes the recorded hostcalls, with the same arguments and input bytes', async () => {
-    await ensureBuilt('test-example');
+    await testModule('test-example');
     const recorder = new HostcallRecorder();
     recorder.recording = true;
     const original = await WasmEmulator.create({ wasm: EXAMPLE_WASM, rootId: 'example', onHostcall: recorder.observer });

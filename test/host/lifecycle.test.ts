@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { WasmPluginError } from '../../harness/host/plugin.ts';
 import { KEPT_COMPLETED_STREAMS, WasmEmulator } from '../../harness/host/emulator.ts';
-import { EXAMPLE_WASM, GET, ensureBuilt, probe, result, status } from './probe.ts';
+import { testModule } from '../../harness/host/testing.ts';
+import { EXAMPLE_WASM, GET, probe, result, status } from './probe.ts';
 
 const lifecycle = (logs: string[]) =>
   logs.filter((l) => /^on_(context_create|request_headers|response_headers|log|done|delete)/.test(l)).map((l) => l.split(' ')[0]);
@@ -38,7 +39,7 @@ describe('stream contexts', () => {
   });
 
   it('a completed stream stays readable for the next KEPT_COMPLETED_STREAMS completions, then is let go', async () => {
-    await ensureBuilt('test-example');
+    await testModule('test-example');
     const emu = await WasmEmulator.create({ wasm: EXAMPLE_WASM, pluginConfiguration: 'request_header=x-hello\nrequest_value=world' });
     const ids: number[] = [];
     for (let i = 0; i <= KEPT_COMPLETED_STREAMS; i++) {
@@ -84,7 +85,7 @@ describe('root contexts', () => {
   });
 
   it('a configuration the plugin rejects fails the load with the plugin\'s own error line', async () => {
-    await ensureBuilt('test-example');
+    await testModule('test-example');
     const error = await WasmEmulator.create({ wasm: EXAMPLE_WASM, pluginConfiguration: 'request_header=x\nbogus' }).catch((e) => e);
     expect(error).toBeInstanceOf(WasmPluginError);
     expect(error.message).toBe('example: line 2: expected key=value');

@@ -3,29 +3,20 @@
  * runs a script of raw hostcalls in its callbacks and logs `<line> -> <status> [value]`,
  * driven through the emulator.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { buildTarget, listTargets, projectRoot } from '../../harness/build.ts';
+import { projectRoot } from '../../harness/build.ts';
 import { type EmulatorOptions, WasmEmulator } from '../../harness/host/emulator.ts';
 import type { WasmPlugin } from '../../harness/host/plugin.ts';
+import { testModule } from '../../harness/host/testing.ts';
 
 export const PROBE_WASM = path.join(projectRoot, 'build/test/host-probe.wasm');
 export const EXAMPLE_WASM = path.join(projectRoot, 'build/test/example.wasm');
-
-/** Builds an asconfig test target when its output is missing (`npm test` builds them first). */
-export async function ensureBuilt(target: string): Promise<string> {
-  const t = (await listTargets()).find((x) => x.name === target);
-  if (!t) throw new Error(`no asconfig target ${target}`);
-  const out = path.join(projectRoot, t.outFile);
-  if (!existsSync(out)) await buildTarget(t);
-  return out;
-}
 
 export interface Probe extends WasmEmulator {}
 
 /** A probe plugin whose configuration is `script` (lines `<phase> <op> <args>`). */
 export async function probe(script: string[] | string, options: Partial<EmulatorOptions> = {}): Promise<WasmEmulator> {
-  await ensureBuilt('test-host-probe');
+  await testModule('test-host-probe');
   return WasmEmulator.create({
     wasm: PROBE_WASM,
     pluginConfiguration: Array.isArray(script) ? script.join('\n') : script,

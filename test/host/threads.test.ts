@@ -7,12 +7,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WasmEmulator } from '../../harness/host/emulator.ts';
 import { SharedState } from '../../harness/host/shared/shared-state.ts';
-import { PROBE_WASM, ensureBuilt, probe, result, results, setScript, status } from './probe.ts';
+import { testModule } from '../../harness/host/testing.ts';
+import { PROBE_WASM, probe, result, results, setScript, status } from './probe.ts';
 
 const CAS_MISMATCH = 8;
 
 beforeAll(async () => {
-  await ensureBuilt('test-host-probe');
+  await testModule('test-host-probe');
 }, 120_000);
 
 /** `count` workers of the probe plugin (vm_id `shared`), worker i running `scripts[i]` (else no script). */

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { FilterHeadersStatus } from '../../harness/host/filter.ts';
 import { LogLevel } from '../../harness/host/abi.ts';
 import { WasmPlugin, WasmPluginError } from '../../harness/host/plugin.ts';
-import { GET, PROBE_WASM, ensureBuilt, probe, setScript } from './probe.ts';
+import { testModule } from '../../harness/host/testing.ts';
+import { GET, PROBE_WASM, probe, setScript } from './probe.ts';
 import { readFile } from 'node:fs/promises';
 
 const trapScript = (when: string) => [`req_headers ${when}`, 'req_headers log 2 serving'];
@@ -101,7 +102,7 @@ describe('a trap', () => {
   });
 
   it('fail_open and failure_policy together are refused (Envoy PluginConfig)', async () => {
-    await ensureBuilt('test-host-probe');
+    await testModule('test-host-probe');
     const code = await readFile(PROBE_WASM);
     const error = await WasmPlugin.create({ name: 'x', code, failOpen: true, failurePolicy: 'FAIL_CLOSED' }).catch((e) => e);
     expect(error).toBeInstanceOf(WasmPluginError);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../harness/build.ts';
 import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
 import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
-import { buildBreaker } from '../filters/circuit-breaker/harness.ts';
+import { testModule } from '../../harness/host/testing.ts';
 import { metric } from './envoy-stats.ts';
 
 const envoy = envoyAvailable();
@@ -21,7 +21,7 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/circuit-breaker.yaml on Envoy 
   };
 
   beforeAll(async () => {
-    await buildBreaker();
+    await testModule('circuit-breaker');
     demo = await startDemo({ cwd: projectRoot, bootstrap: 'envoy/circuit-breaker.yaml', build: false, portOverride: 0, concurrency: 2, logLevel: 'error' });
   }, 180_000);
 

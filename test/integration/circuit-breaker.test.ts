@@ -11,8 +11,9 @@ import http2 from 'node:http2';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
+import { testModule } from '../../harness/host/testing.ts';
 import { action, delay, echo, failTimes, startUpstream, status, type Upstream } from '../../harness/upstream/index.ts';
-import { buildBreaker } from '../filters/circuit-breaker/harness.ts';
+import { CREDIT_BUREAU } from '../filters/circuit-breaker/harness.ts';
 import { bootstrap, type RouteSpec } from './bootstrap.ts';
 import { metric, prometheus, workerConnections } from './envoy-stats.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
@@ -23,8 +24,7 @@ const FAILOVER_KEY = 'wasm.circuit_breaker.fallback';
 
 const CONFIG = {
   services: [
-    // the seeds' credit bureau, with a short open_duration
-    { name: 'credit-bureau', match: { prefix: '/api/credit-bureau' }, failure_threshold: 3, open_duration: '60s', half_open_requests: 3, timeout: '10s' },
+    CREDIT_BUREAU, // the seeds' (envoy/istio/circuit-breaker.yaml)
     { name: 'probe', match: { prefix: '/api/probe' }, failure_threshold: 1, open_duration: '1s', half_open_requests: 3, success_threshold: 3 },
     { name: 'documents', match: { prefix: '/api/documents' }, failure_threshold: 0, max_concurrent_requests: 3 },
     // chosen by the cluster the route picked, each with a fail-over route (FAILOVER_KEY)
@@ -173,7 +173,7 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle(`circuit-breaker on Envoy (--concurre
   let ups: Upstreams;
   let proxy: EnvoyProcess;
   beforeAll(async () => {
-    const wasm = await buildBreaker();
+    const wasm = await testModule('circuit-breaker');
     ups = await startUpstreams();
     proxy = await startEnvoy({ bootstrap: breakerBootstrap(wasm, ups), concurrency: CONCURRENCY, portOverride: 0, availability: envoy });
   }, 180_000);

@@ -2,9 +2,9 @@
  * What the suites read from Envoy's admin (`host:port`): the Prometheus page (process-wide
  * values, every worker's increments in one series) and how many connections each worker
  * thread accepted, which shows that a load really was spread over the workers; and the
- * filters' metric labels: the names the filters define (the SDK's `metricName`, what the
- * emulator's counter readers and Envoy's `/stats` show) and the `stats_config` that turns
- * them into Prometheus labels (every bootstrap under envoy/ carries it).
+ * filters' metric labels (`<label>=.=<value>;.;` in the names the SDK's `metricName` writes)
+ * with the `stats_config` that turns them into Prometheus labels (every bootstrap under
+ * envoy/ carries it).
  * Sources: Envoy docs, operations/admin (`/stats/prometheus`, `/stats?filter=`),
  * configuration/listeners/stats (`listener.<address>.worker_<id>.downstream_cx_total`) and
  * api-v3 config/metrics/v3/stats.proto (`TagSpecifier`).
@@ -13,7 +13,6 @@ import { request } from 'undici';
 
 /** The labels of the filters' metrics, in the order the filters write them and Prometheus shows them. */
 export const METRIC_LABELS = ['rule', 'provider', 'service', 'policy', 'reason', 'state', 'outcome'] as const;
-export type MetricLabel = (typeof METRIC_LABELS)[number];
 
 /**
  * The bootstrap's `stats_config` for them: one TagSpecifier per label whose first group
@@ -21,11 +20,6 @@ export type MetricLabel = (typeof METRIC_LABELS)[number];
  * writes for each of its `extraStatTags`.
  */
 export const STATS_CONFIG = { stats_tags: METRIC_LABELS.map((l) => ({ tag_name: l, regex: `(${l}=\\.=(.*?);\\.;)` })) };
-
-/** The name a filter defines a labelled metric under (the SDK's `metricName`): `rule=.=anonymous;.;outcome=.=denied;.;rate_limit_requests_total`. */
-export function statName(name: string, labels: Partial<Record<MetricLabel, string>> = {}): string {
-  return METRIC_LABELS.filter((l) => labels[l] !== undefined).map((l) => `${l}=.=${labels[l]};.;`).join('') + name;
-}
 
 /** The text of `/stats/prometheus`. */
 export async function prometheus(admin: string): Promise<string> {

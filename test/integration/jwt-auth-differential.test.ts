@@ -18,7 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
 import { decodeProtectedHeader, exportJWK, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
-import { type Alg, type SigningKey, buildJwtAuth, b64json, makeKey, sign, wasmFilter } from '../filters/jwt-auth/harness.ts';
+import { testModule } from '../../harness/host/testing.ts';
+import { type Alg, type SigningKey, b64json, makeKey, sign, wasmFilter } from '../filters/jwt-auth/harness.ts';
 import { bootstrap } from './bootstrap.ts';
 
 const CASES = Number(process.env.JWT_DIFF_CASES ?? 2400);
@@ -220,7 +221,7 @@ async function filterStatus(c: Case): Promise<number> {
 
 describe.skipIf(!envoy.ok)(envoySuiteTitle(`jwt-auth on Envoy against jose (seed ${SEED}, ${CASES} cases)`, envoy), () => {
   beforeAll(async () => {
-    const wasm = await buildJwtAuth();
+    const wasm = await testModule('jwt-auth');
     published = await Promise.all([
       entry('RS256', 'rsa-rs256', true),
       entry('PS256', 'rsa-any', false),

@@ -6,10 +6,10 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
+import { testModule } from '../../harness/host/testing.ts';
 import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
 import { callProject, projectClient } from '../../harness/demo/projects.ts';
 import { mintDemoToken } from '../../harness/demo/token.ts';
-import { buildJwtAuth } from '../filters/jwt-auth/harness.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -65,7 +65,7 @@ const envoy = envoyAvailable();
 describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/jwt-auth.yaml on Envoy with the demo services', envoy), () => {
   let demo: RunningDemo;
   beforeAll(async () => {
-    await buildJwtAuth();
+    await testModule('jwt-auth');
     demo = await startDemo({ cwd: root, build: false, portOverride: 0, concurrency: 2, logLevel: 'error', bootstrap: 'envoy/jwt-auth.yaml' });
   }, 300_000);
   afterAll(async () => {
@@ -77,7 +77,7 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/jwt-auth.yaml on Envoy with th
 describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/mesh.yaml (npm start) on Envoy', envoy), () => {
   let mesh: RunningDemo;
   beforeAll(async () => {
-    await buildJwtAuth();
+    await testModule('jwt-auth');
     mesh = await startDemo({ cwd: root, build: false, portOverride: 0, concurrency: 2, logLevel: 'error', bootstrap: 'envoy/mesh.yaml' });
   }, 300_000);
   afterAll(async () => {

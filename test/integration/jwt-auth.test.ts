@@ -8,17 +8,16 @@
 // envoy/jwt-auth.yaml, over HTTP/1.1 and HTTP/2, with what the upstream received. Reported
 // as skipped, with the reason, where there is no Envoy.
 import http2 from 'node:http2';
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { demoJwks } from '../../harness/demo/keys.ts';
 import { callProject, projectClient, startProjectService, type ProjectServer } from '../../harness/demo/projects.ts';
 import { mintDemoToken } from '../../harness/demo/token.ts';
-import { readConfigFile } from '../../harness/envoy/config-file.ts';
 import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
+import { pluginConfig, testModule } from '../../harness/host/testing.ts';
 import { delay, startUpstream, status, type Upstream } from '../../harness/upstream/index.ts';
-import { AUDIENCE, ISSUER, type SigningKey, buildJwtAuth, claims, jwksOf, makeKey, sign, wasmFilter } from '../filters/jwt-auth/harness.ts';
+import { AUDIENCE, ISSUER, type SigningKey, claims, jwksOf, makeKey, sign, wasmFilter } from '../filters/jwt-auth/harness.ts';
 import { bootstrap } from './bootstrap.ts';
 import { metric, prometheus, workerConnections } from './envoy-stats.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
@@ -49,7 +48,7 @@ const envoy = envoyAvailable();
 
 describe.skipIf(!envoy.ok)(envoySuiteTitle('jwt-auth on Envoy (--concurrency 4)', envoy), () => {
   beforeAll(async () => {
-    const wasm = await buildJwtAuth();
+    const wasm = await testModule('jwt-auth');
     [k1, k2] = await Promise.all([makeKey('ES256', 'k1'), makeKey('RS256', 'k2')]);
     served = [k1];
     jwks = await startUpstream({ name: 'jwks', fallback: status(404) });
@@ -189,17 +188,6 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('jwt-auth on Envoy (--concurrency 4)'
   });
 });
 
-/** The jwt-auth plugin configuration of bootstrap `file` (repository relative), as Envoy gets it. */
-function jwtAuthConfigOf(file: string): Record<string, any> {
-  const doc = readConfigFile(path.resolve(import.meta.dirname, '../..', file)) as Record<string, any>;
-  for (const listener of doc.static_resources.listeners) {
-    for (const f of listener.filter_chains[0].filters[0].typed_config.http_filters) {
-      if (f.typed_config?.config?.root_id === 'jwt-auth') return JSON.parse(f.typed_config.config.configuration.value);
-    }
-  }
-  throw new Error(`${file}: no jwt-auth filter`);
-}
-
 /** What a request got: the status, jwt-auth's reason, and (when it reached the echo upstream) what the upstream saw. */
 interface Seen {
   status: number;
@@ -272,11 +260,11 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('jwt-auth credential attacks on Envoy
   };
 
   beforeAll(async () => {
-    const wasm = await buildJwtAuth();
+    const wasm = await testModule('jwt-auth');
     const body = JSON.stringify(await demoJwks());
     jwksUp = await startUpstream({ name: 'jwks', fallback: status(200, body, { 'content-type': 'application/json' }) });
     echoUp = await startUpstream({ name: 'echo' });
-    const meshConfig = jwtAuthConfigOf('envoy/mesh.yaml');
+    const meshConfig = pluginConfig('envoy/mesh.yaml', 'jwt-auth') as { rules: unknown[] };
     // A front end calling on a user's behalf where both must be verified, and a route that tolerates failed tokens.
     meshConfig.rules.unshift(
       { match: { prefix: '/both' }, requires: { requires_all: [{ provider_name: 'users' }, { provider_name: 'services' }] } },
@@ -290,7 +278,7 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('jwt-auth credential attacks on Envoy
     // A second listener, the same but for envoy/jwt-auth.yaml's jwt-auth (in a VM of its own).
     const second = structuredClone(doc.static_resources.listeners[0]);
     second.name = 'example';
-    const filter = wasmHttpFilter('jwt-auth', wasm, jwtAuthConfigOf('envoy/jwt-auth.yaml')) as Record<string, any>;
+    const filter = wasmHttpFilter('jwt-auth', wasm, pluginConfig('envoy/jwt-auth.yaml', 'jwt-auth')) as Record<string, any>;
     filter.typed_config.config.vm_config.vm_id = 'jwt-auth-example';
     second.filter_chains[0].filters[0].typed_config.http_filters[0] = filter;
     doc.static_resources.listeners.push(second);

@@ -1,27 +1,23 @@
 // The SDK's example filter (build/test/example.wasm, test/wasm/example) on Envoy, twice in
 // one filter chain: without a plugin configuration (its defaults) and with one. Each adds
 // its request header upstream, its response header downstream, and counts requests on
-// /stats/prometheus. Reported as skipped, with the reason, where there is no Envoy or the
-// module is not built.
-import { existsSync } from 'node:fs';
-import path from 'node:path';
+// /stats/prometheus. Reported as skipped, with the reason, where there is no Envoy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { projectRoot } from '../../harness/build.ts';
 import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
+import { testModule } from '../../harness/host/testing.ts';
 import { startUpstream, type Upstream } from '../../harness/upstream/index.ts';
 import { bootstrap } from './bootstrap.ts';
 import { metric, prometheus } from './envoy-stats.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
 
-const EXAMPLE = path.join(projectRoot, 'build', 'test', 'example.wasm');
-const missing = existsSync(EXAMPLE) ? '' : `${EXAMPLE} not built (npm run build -- --tests)`;
 const envoy = envoyAvailable();
 
-describe.skipIf(missing !== '' || !envoy.ok)(`${envoySuiteTitle('the SDK example wasm filter on Envoy (--concurrency 1)', envoy)}${missing ? ` (skipped: ${missing})` : ''}`, () => {
+describe.skipIf(!envoy.ok)(envoySuiteTitle('the SDK example wasm filter on Envoy (--concurrency 1)', envoy), () => {
   let up: Upstream;
   let proxy: EnvoyProcess;
   beforeAll(async () => {
+    const example = await testModule('test-example');
     up = await startUpstream();
     proxy = await startEnvoy({
       portOverride: 0,
@@ -29,8 +25,8 @@ describe.skipIf(missing !== '' || !envoy.ok)(`${envoySuiteTitle('the SDK example
       availability: envoy,
       bootstrap: bootstrap({
         filters: [
-          wasmHttpFilter('example', EXAMPLE, ''),
-          wasmHttpFilter('configured', EXAMPLE, 'request_header=X-Configured\nrequest_value=on\nresponse_value=42\ncounter=configured_requests'),
+          wasmHttpFilter('example', example, ''),
+          wasmHttpFilter('configured', example, 'request_header=X-Configured\nrequest_value=on\nresponse_value=42\ncounter=configured_requests'),
         ],
         virtualHosts: [{ routes: [{ match: { prefix: '/' }, route: { cluster: 'b' } }] }],
         clusters: { b: { endpoints: [up.address] } },

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo, type RunningDemo } from '../../harness/demo/index.ts';
 import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
-import { ensureRateLimit } from '../filters/rate-limit/build.ts';
+import { testModule } from '../../harness/host/testing.ts';
 import { prometheusValue } from './rate-limit-support.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -14,7 +14,7 @@ const envoy = envoyAvailable();
 describe.skipIf(!envoy.ok)(envoySuiteTitle('envoy/rate-limit.yaml on Envoy with the demo services', envoy), () => {
   let demo: RunningDemo;
   beforeAll(async () => {
-    await ensureRateLimit();
+    await testModule('rate-limit');
     demo = await startDemo({ cwd: root, bootstrap: 'envoy/rate-limit.yaml', build: false, portOverride: 0, concurrency: 2, logLevel: 'error' });
   }, 300_000);
   afterAll(async () => {

@@ -8,10 +8,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
+import { testModule } from '../../harness/host/testing.ts';
 import { callEcho, echoClient, startGrpcUpstream, startUpstream, type GrpcUpstream, type Upstream } from '../../harness/upstream/index.ts';
-import { bootstrap } from './bootstrap.ts';
-import { ensureRateLimit } from '../filters/rate-limit/build.ts';
 import { TIERS } from '../filters/rate-limit/harness.ts';
+import { bootstrap } from './bootstrap.ts';
 import { workerConnections } from './envoy-stats.ts';
 import { burst, prometheusValue, rateLimitBootstrap, rateLimitFilter } from './rate-limit-support.ts';
 
@@ -29,7 +29,7 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('rate-limit on Envoy: the tiers (--co
   let proxy: EnvoyProcess;
 
   beforeAll(async () => {
-    const wasm = await ensureRateLimit();
+    const wasm = await testModule('rate-limit');
     upstream = await startUpstream();
     grpcUpstream = await startGrpcUpstream();
     proxy = await startEnvoy({
@@ -172,7 +172,7 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('rate-limit on Envoy: one bucket, 4 w
   let proxy: EnvoyProcess;
 
   beforeAll(async () => {
-    const wasm = await ensureRateLimit();
+    const wasm = await testModule('rate-limit');
     upstream = await startUpstream();
     proxy = await startEnvoy({ bootstrap: rateLimitBootstrap(rateLimitFilter(wasm, CONFIG), upstream.address), concurrency: WORKERS, portOverride: 0, availability: envoy });
   }, 300_000);

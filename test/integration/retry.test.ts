@@ -2,21 +2,22 @@
 // through real HTTP and gRPC (--concurrency 1), and the retry budget shared by
 // --concurrency 4 worker threads, in a storm and in bursts of concurrent failures.
 // Reported as skipped, with the reason, where there is no Envoy.
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pool, request } from 'undici';
 import * as grpc from '@grpc/grpc-js';
-import { projectRoot } from '../../harness/build.ts';
 import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
+import { pluginConfig, testModule } from '../../harness/host/testing.ts';
 import { action, callEcho, echoClient, failTimes, startGrpcUpstream, startUpstream, status, type GrpcUpstream, type Upstream, type UpstreamHandler } from '../../harness/upstream/index.ts';
 import { bootstrap, TRUST_LOOPBACK } from './bootstrap.ts';
-import { POLICIES } from '../filters/retry/policies.ts';
+import { ECHO_GRPC } from '../filters/retry/policies.ts';
 import { metric, prometheus, workerConnections } from './envoy-stats.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
 
-const WASM = process.env.RETRY_WASM ?? path.join(projectRoot, 'build', 'retry.wasm');
-const missing = existsSync(WASM) ? '' : `${WASM} not built (node bin/mesh-filters.js build retry)`;
+/** The seeds' policies (envoy/retry.yaml), and one for the gRPC upstream. */
+const POLICIES = [...(pluginConfig('envoy/retry.yaml', 'retry').policies as unknown[]), ECHO_GRPC];
+
+/** build/retry.wasm, or `RETRY_WASM` (another build of the filter). */
+let WASM = '';
 
 /** Envoy's fixed part of a route's retry policy: only the backoff (short here; envoy/mesh.yaml has the seeds' 2 s and 0.5 s). */
 const BACKOFF = { retry_policy: { retry_back_off: { base_interval: '0.01s', max_interval: '0.05s' } } };
@@ -56,7 +57,11 @@ async function call(proxy: EnvoyProcess, p: string, opts: { method?: string; hea
 /** A counter's value, NaN when absent (fails every bound). */
 const counter = (text: string, name: string, labels: Record<string, string> = {}): number => metric(text, name, labels) ?? NaN;
 
-describe.skipIf(missing !== '' || !envoy.ok)(`${envoySuiteTitle('retry filter on Envoy', envoy)}${missing ? ` (skipped: ${missing})` : ''}`, () => {
+describe.skipIf(!envoy.ok)(envoySuiteTitle('retry filter on Envoy', envoy), () => {
+  beforeAll(async () => {
+    WASM = process.env.RETRY_WASM ?? (await testModule('retry'));
+  }, 180_000);
+
   describe('policies against flaky upstreams (--concurrency 1)', () => {
     let up: Upstream;
     let g: GrpcUpstream;

@@ -8,23 +8,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '../../harness/envoy/runner.ts';
 import { startUpstream, type Upstream } from '../../harness/upstream/index.ts';
+import { testModule } from '../../harness/host/testing.ts';
 import { buildFixture, fixtureWasm } from '../../scripts/build-fixtures.ts';
-import { PROBE_WASM, ensureBuilt } from '../host/probe.ts';
 import { bootstrap } from './bootstrap.ts';
 import { metric, prometheus, workerConnections } from './envoy-stats.ts';
 import { wasmHttpFilter } from './wasm-filter.ts';
 
 const envoy = envoyAvailable();
+let probeWasm = '';
 
 /** The probe plugin (root_id `probe`) running `script` (lines `<phase> <op> <args>`). */
-const probe = (script: string[], plugin: Record<string, unknown> = {}) => wasmHttpFilter('probe', PROBE_WASM, script.join('\n'), undefined, plugin);
+const probe = (script: string[], plugin: Record<string, unknown> = {}) => wasmHttpFilter('probe', probeWasm, script.join('\n'), undefined, plugin);
 
 describe.skipIf(!envoy.ok)(envoySuiteTitle('modules on Envoy: other SDKs, failure policies, logs, metrics', envoy), () => {
   let up: Upstream;
   beforeAll(async () => {
     buildFixture('gcore-sdk');
     buildFixture('solo-sdk');
-    await ensureBuilt('test-host-probe');
+    probeWasm = await testModule('test-host-probe');
     up = await startUpstream();
   }, 300_000);
   afterAll(async () => {

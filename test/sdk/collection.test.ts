@@ -7,13 +7,10 @@
  * (every 64 callbacks, about 10 requests) made each of its requests cost hundreds of µs
  * (test/sdk/measure-runtime.ts: 262 µs against the example filter's 0.9 µs).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileTestModule } from '../filters/test-module.ts';
-import { ensureBuilt } from './build.ts';
-import { FakeHost, MapType, type Pairs } from './fake-host.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MapType } from '../../harness/host/abi.ts';
+import { testModule } from '../../harness/host/testing.ts';
+import { FakeHost, type Pairs } from './fake-host.ts';
 
 const ROOT = 1;
 const HEADERS: Pairs = [[':path', '/'], [':method', 'GET'], ['user-agent', 'curl/8'], ['accept', '*/*']];
@@ -37,18 +34,15 @@ function requests(host: FakeHost, n: number, firstId: number): number {
 }
 
 describe('collections paced by allocation (minimal runtime)', () => {
-  let dir = '';
   let heapFile = '';
   let exampleFile = '';
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'sdk-collection-'));
     // Built with the example's asconfig options; only the entry differs.
     [heapFile, exampleFile] = await Promise.all([
-      compileTestModule('test/wasm/example/heap.ts', 'test-example', path.join(dir, 'heap.wasm')),
-      ensureBuilt('test-example'),
+      testModule('test-example', { entry: 'test/wasm/example/heap.ts', outName: 'example-heap' }),
+      testModule('test-example'),
     ]);
   }, 240_000);
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('keeps a large live heap, collects its garbage, and keeps requests cheap', () => {
     const heap = new FakeHost(heapFile);

@@ -4,8 +4,9 @@
  * whose `x-probe` request header selects the SDK feature a request exercises.
  */
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BufferType, FakeHost, MapType, type Pairs } from './fake-host.ts';
-import { ensureBuilt } from './build.ts';
+import { BufferType, MapType } from '../../harness/host/abi.ts';
+import { testModule } from '../../harness/host/testing.ts';
+import { FakeHost, type Pairs } from './fake-host.ts';
 
 const ROOT = 1;
 let nextStream = 100;
@@ -31,7 +32,7 @@ function header(host: FakeHost, id: number, name: string, map: number = MapType.
 
 describe('example filter', () => {
   let file = '';
-  beforeAll(async () => { file = await ensureBuilt('test-example'); }, 180_000);
+  beforeAll(async () => { file = await testModule('test-example'); }, 180_000);
 
   it('adds the configured request and response headers and counts requests', () => {
     const host = new FakeHost(file);
@@ -68,7 +69,7 @@ describe('example filter', () => {
 describe('SDK through the probe module', () => {
   let file = '';
   let host: FakeHost;
-  beforeAll(async () => { file = await ensureBuilt('test-sdk-probe'); }, 180_000);
+  beforeAll(async () => { file = await testModule('test-sdk-probe'); }, 180_000);
   beforeEach(() => {
     host = new FakeHost(file);
     expect(host.startPlugin(ROOT, 'probe config')).toBe(true);

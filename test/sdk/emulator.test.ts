@@ -5,13 +5,13 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WasmEmulator } from '../../harness/host/emulator.ts';
-import { ensureBuilt } from './build.ts';
+import { testModule } from '../../harness/host/testing.ts';
 
 const value = (pairs: [string, string][], name: string) => pairs.find(([k]) => k === name)?.[1];
 
 describe('SDK probe on the project host (WasmEmulator)', () => {
   let wasm = '';
-  beforeAll(async () => { wasm = await ensureBuilt('test-sdk-probe'); }, 180_000);
+  beforeAll(async () => { wasm = await testModule('test-sdk-probe'); }, 180_000);
 
   it('configures, logs and counts', async () => {
     const emu = await WasmEmulator.create({ wasm, pluginConfiguration: 'on the host' });

@@ -6,34 +6,7 @@
  * (bad pointers from the host, failing hostcalls) that a faithful host never produces.
  */
 import { readFileSync } from 'node:fs';
-
-export const enum WasmResult {
-  Ok = 0,
-  NotFound = 1,
-  BadArgument = 2,
-  InvalidMemoryAccess = 6,
-  Empty = 7,
-  CasMismatch = 8,
-}
-
-export const MapType = {
-  HttpRequestHeaders: 0,
-  HttpRequestTrailers: 1,
-  HttpResponseHeaders: 2,
-  HttpResponseTrailers: 3,
-  HttpCallResponseHeaders: 6,
-  HttpCallResponseTrailers: 7,
-} as const;
-
-export const BufferType = {
-  HttpRequestBody: 0,
-  HttpResponseBody: 1,
-  DownstreamData: 2,
-  HttpCallResponseBody: 4,
-  GrpcCallMessage: 5,
-  VmConfiguration: 6,
-  PluginConfiguration: 7,
-} as const;
+import { BufferType, MapType, WasmResult } from '../../harness/host/abi.ts';
 
 export type Pairs = [string, string][];
 

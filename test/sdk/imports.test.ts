@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../harness/build.ts';
-import { ensureBuilt } from './build.ts';
+import { testModule } from '../../harness/host/testing.ts';
 
 // proxy-wasm/spec abi-versions/v0.2.1 "Functions exposed by the host", as Envoy links
 // them for a v0.2.1 module.
@@ -45,8 +45,8 @@ describe('imports of SDK-built modules', () => {
   let example = '';
   let probe = '';
   beforeAll(async () => {
-    example = await ensureBuilt('test-example');
-    probe = await ensureBuilt('test-sdk-probe');
+    example = await testModule('test-example');
+    probe = await testModule('test-sdk-probe');
   }, 180_000);
 
   it('example.wasm imports only proxy-wasm hostcalls and Envoy WASI functions', () => {

@@ -1,6 +1,8 @@
 // Enumerations of the proxy-wasm ABI v0.2.1 and of Envoy's filter API.
 //
-// Values are wire values: they cross the host/module boundary as i32.
+// Values are wire values: they cross the host/module boundary as i32. The host declares
+// the same enums (harness/host/abi.ts, filter.ts); test/host/abi-enums.test.ts holds the
+// two to the same names and values.
 // Source: proxy-wasm/spec abi-versions/v0.2.1/README.md ("Types"), and
 // proxy-wasm-cpp-sdk proxy_wasm_common.h / proxy_wasm_enums.h for the codes the spec
 // leaves out (BadExpression, ResultMismatch, BrokenConnection, filter statuses).
@@ -147,12 +149,15 @@ export enum GrpcStatus {
   None = -1,
 }
 
-/** `wasi_errno_t`: the codes the spec names for the WASI functions Envoy provides. */
+/** `wasi_errno_t`: the codes Envoy's WASI functions return (proxy-wasm-cpp-host src/exports.cc). */
 export enum WasiErrno {
   Success = 0,
   Badf = 8,
+  Notdir = 20,
   Fault = 21,
   Inval = 28,
+  Noent = 44,
+  Nosys = 52,
   Notsup = 58,
 }
 

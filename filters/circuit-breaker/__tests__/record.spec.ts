@@ -1,4 +1,6 @@
-import { CircuitRecord, CircuitState, RECORD_SIZE, WindowTotals, stateName } from "../record";
+import { CIRCUIT_BUCKET_COUNT, CIRCUIT_IN_FLIGHT, CIRCUIT_SIZE, CIRCUIT_STATE, CIRCUIT_VERSION, HEADER_VERSION } from "../../../assembly/shared/layouts";
+import { WINDOW_BUCKETS } from "../config";
+import { CIRCUIT_LAYOUT, CircuitRecord, CircuitState, WindowTotals, stateName } from "../record";
 
 function sample(): CircuitRecord {
   const rec = new CircuitRecord();
@@ -17,15 +19,21 @@ function sample(): CircuitRecord {
   return rec;
 }
 
+/** The record as the CAS loop writes it: fields, then the header stamped. */
 function encoded(rec: CircuitRecord): ArrayBuffer {
-  const buf = new ArrayBuffer(RECORD_SIZE);
-  rec.encode(changetype<usize>(buf));
+  const buf = rec.encode(new ArrayBuffer(CIRCUIT_SIZE));
+  CIRCUIT_LAYOUT.stamp(buf);
   return buf;
+}
+
+/** Decodes a shared-data value as the CAS loop hands it over (header checked). */
+function decodeValue(rec: CircuitRecord, value: ArrayBuffer, width: u32): bool {
+  return rec.decode(CIRCUIT_LAYOUT.recordOf(value), width);
 }
 
 function decode(buf: ArrayBuffer, width: u32): CircuitRecord {
   const rec = new CircuitRecord();
-  rec.decode(changetype<usize>(buf), buf.byteLength, width);
+  decodeValue(rec, buf, width);
   return rec;
 }
 
@@ -47,26 +55,38 @@ describe("CircuitRecord", () => {
     expect<u32>(totals.slow).toBe(1);
   });
 
-  it("reads garbage as a fresh CLOSED circuit", () => {
+  it("has the window layouts.ts gives the record", () => {
+    expect<i32>(CIRCUIT_BUCKET_COUNT).toBe(WINDOW_BUCKETS);
+    expect<i32>(encoded(sample()).byteLength).toBe(CIRCUIT_SIZE);
+  });
+
+  it("reads garbage, another layout version and impossible counts as a fresh CLOSED circuit", () => {
     const short = new ArrayBuffer(10);
     const rec = new CircuitRecord();
-    expect<bool>(rec.decode(changetype<usize>(short), short.byteLength, 1000)).toBe(false);
+    expect<bool>(decodeValue(rec, short, 1000)).toBe(false);
     expect<i32>(rec.state).toBe(CircuitState.Closed);
+    expect<bool>(rec.decode(null, 1000)).toBe(false);
 
     const badMagic = encoded(sample());
     store<u32>(changetype<usize>(badMagic), 0xdeadbeef);
     const r1 = new CircuitRecord();
-    expect<bool>(r1.decode(changetype<usize>(badMagic), RECORD_SIZE, 1000)).toBe(false);
+    expect<bool>(decodeValue(r1, badMagic, 1000)).toBe(false);
     expect<u32>(r1.generation).toBe(0);
 
+    const older = encoded(sample());
+    store<u32>(changetype<usize>(older), CIRCUIT_VERSION - 1, HEADER_VERSION);
+    const r3 = new CircuitRecord();
+    expect<bool>(decodeValue(r3, older, 1000)).toBe(false);
+    expect<i32>(r3.state).toBe(CircuitState.Closed);
+
     const badState = encoded(sample());
-    store<u32>(changetype<usize>(badState), 3, 4);
-    expect<bool>(new CircuitRecord().decode(changetype<usize>(badState), RECORD_SIZE, 1000)).toBe(false);
+    store<u32>(changetype<usize>(badState), 3, CIRCUIT_STATE);
+    expect<bool>(decodeValue(new CircuitRecord(), badState, 1000)).toBe(false);
 
     const hugeCount = encoded(sample());
-    store<u32>(changetype<usize>(hugeCount), 0xffffffff, 24);
+    store<u32>(changetype<usize>(hugeCount), 0xffffffff, CIRCUIT_IN_FLIGHT);
     const r2 = new CircuitRecord();
-    expect<bool>(r2.decode(changetype<usize>(hugeCount), RECORD_SIZE, 1000)).toBe(false);
+    expect<bool>(decodeValue(r2, hugeCount, 1000)).toBe(false);
     expect<u32>(r2.inFlight).toBe(0);
   });
 

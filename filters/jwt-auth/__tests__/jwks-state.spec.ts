@@ -1,6 +1,21 @@
+import { HEADER_VERSION, JWKS_KEYS_VERSION, JWKS_STATE_SIZE, JWKS_STATE_VERSION } from "../../../assembly/shared/layouts";
 import {
-  JwksState, KID_REFETCH_INTERVAL_MS, STATE_BYTES, encodeKeysRecord, keysRecordDocumentLength, keysRecordGeneration,
+  JWKS_KEYS, JWKS_STATE, JwksState, KID_REFETCH_INTERVAL_MS, encodeKeysRecord, keysRecordDocumentLength, keysRecordGeneration,
 } from "../jwks-state";
+
+/** The state record as the CAS loop writes it (header stamped). */
+function stateRecord(s: JwksState): ArrayBuffer {
+  const b = s.encode();
+  JWKS_STATE.stamp(b);
+  return b;
+}
+
+/** The keys record as `overwrite` writes it (header stamped). */
+function keysRecord(generation: u64, doc: ArrayBuffer): ArrayBuffer {
+  const b = encodeKeysRecord(generation, doc);
+  JWKS_KEYS.stamp(b);
+  return b;
+}
 
 describe("JwksState records in shared data", () => {
   it("round-trips every field", () => {
@@ -14,7 +29,9 @@ describe("JwksState records in shared data", () => {
     s.failures = 3;
     s.attempts = 9;
     s.leaseOwner = 0xdeadbeef;
-    const back = JwksState.decode(s.encode())!;
+    const record = stateRecord(s);
+    expect<i32>(record.byteLength).toBe(JWKS_STATE_SIZE);
+    const back = JwksState.decode(JWKS_STATE.recordOf(record));
     expect(back.generation).toBe(7);
     expect(back.fetchedAt).toBe(1_000);
     expect(back.refreshAt).toBe(541_000);
@@ -26,21 +43,34 @@ describe("JwksState records in shared data", () => {
     expect(back.leaseOwner).toBe(0xdeadbeef);
   });
 
-  it("reads garbage, truncated records and foreign magic numbers as no record", () => {
-    expect(JwksState.decode(null)).toBeNull();
-    expect(JwksState.decode(new ArrayBuffer(STATE_BYTES))).toBeNull();
-    expect(JwksState.decode(new ArrayBuffer(3))).toBeNull();
-    const good = new JwksState().encode();
-    expect(JwksState.decode(good.slice(0, STATE_BYTES - 1))).toBeNull();
+  it("reads garbage, truncated records, foreign magic numbers and other layout versions as no record", () => {
+    expect(JWKS_STATE.recordOf(null)).toBeNull();
+    expect(JWKS_STATE.recordOf(new ArrayBuffer(JWKS_STATE_SIZE))).toBeNull();
+    expect(JWKS_STATE.recordOf(new ArrayBuffer(3))).toBeNull();
+    const good = stateRecord(new JwksState());
+    expect(JWKS_STATE.recordOf(good)).not.toBeNull();
+    expect(JWKS_STATE.recordOf(good.slice(0, JWKS_STATE_SIZE - 1))).toBeNull();
+    const older = good.slice(0);
+    store<u32>(changetype<usize>(older), JWKS_STATE_VERSION - 1, HEADER_VERSION);
+    expect(JWKS_STATE.recordOf(older)).toBeNull();
+    expect(JWKS_KEYS.recordOf(good)).toBeNull(); // a state record is not a keys record
+    // No record: a fresh state, nothing fetched.
+    const fresh = JwksState.decode(null);
+    expect(fresh.generation).toBe(0);
+    expect(fresh.fetchingUntil).toBe(0);
     expect(keysRecordGeneration(String.UTF8.encode("{\"keys\":[]}"))).toBe(0);
     expect(keysRecordGeneration(null)).toBe(0);
   });
 
   it("frames the JWKS document with its generation", () => {
     const doc = String.UTF8.encode("{\"keys\":[]}");
-    const record = encodeKeysRecord(42, doc);
+    const record = keysRecord(42, doc);
     expect(keysRecordGeneration(record)).toBe(42);
     expect(keysRecordDocumentLength(record)).toBe(doc.byteLength);
+    expect(keysRecordGeneration(encodeKeysRecord(42, doc))).toBe(0); // no header yet: not a record
+    const older = record.slice(0);
+    store<u32>(changetype<usize>(older), JWKS_KEYS_VERSION - 1, HEADER_VERSION);
+    expect(keysRecordGeneration(older)).toBe(0);
   });
 });
 

@@ -1,7 +1,10 @@
 import { Limit, Rule, parseConfig } from "../config";
+import {
+  HEADER_VERSION, PAGE_BUCKET_BYTES, PAGE_IN_USE, PAGE_SLOT_BUCKETS, PAGE_SLOT_FULL_AT, PAGE_SLOT_KEY, PAGE_SLOT_KEY_BYTES, PAGE_SLOTS, PAGE_VERSION,
+} from "../../../assembly/shared/layouts";
 import { BucketPage, PAGE_HEADER, slotBytes } from "../bucket-page";
 import { Decision, decideOnSlot } from "../decision";
-import { DescriptorKey } from "../descriptor";
+import { DescriptorKey, KEY_BYTES } from "../descriptor";
 import {
   BUCKET_BYTES, bucketTokens, fillBucket, nanosUntilFull, nanosUntilToken, refillBucket, secondsCeil, takeToken,
 } from "../token-bucket";
@@ -24,6 +27,11 @@ const RULES = parseConfig(`{"rules":[
   {"name":"tier","limits":[{"max_tokens":3,"tokens_per_fill":3,"fill_interval":"60s"},{"max_tokens":5,"tokens_per_fill":5,"fill_interval":"3600s"}]},
   {"name":"edge","limits":[{"max_tokens":2000,"tokens_per_fill":1000,"fill_interval":"1s"}]},
   {"name":"one","limits":[{"max_tokens":1,"fill_interval":"10s"}]}]}`).config!.rules;
+
+/** Loads a shared-data value into `page` as the CAS loop hands it over (header checked). */
+function loadValue(page: BucketPage, value: ArrayBuffer | null): bool {
+  return page.load(page.layout.recordOf(value));
+}
 
 function keyOf(text: string, rule: Rule): DescriptorKey {
   const key = new DescriptorKey();
@@ -244,23 +252,42 @@ describe("bucket page: bounded slots, reclaimed only when full", () => {
     expect<i32>(page.claim(RULES, 0)).toBe(0);
   });
 
+  it("has the slot layout layouts.ts gives the page", () => {
+    expect<i32>(PAGE_HEADER).toBe(PAGE_SLOTS);
+    expect<i32>(PAGE_SLOT_KEY_BYTES).toBe(KEY_BYTES);
+    expect<i32>(PAGE_SLOT_FULL_AT).toBe(PAGE_SLOT_KEY + KEY_BYTES);
+    expect<i32>(PAGE_BUCKET_BYTES).toBe(BUCKET_BYTES);
+    expect<i32>(slotBytes(3)).toBe(PAGE_SLOT_BUCKETS + 3 * PAGE_BUCKET_BYTES);
+  });
+
   it("keeps a well-formed page read from shared data and reads anything else as empty", () => {
     const page = new BucketPage(4, 2);
     const a = keyOf("alice", RULES[0]);
     page.assign(page.claim(RULES, 0), RULES[0], a, 0);
+    // As the CAS loop writes it (header stamped) and hands it over (header checked).
     const copy = page.value.slice(0);
+    page.layout.stamp(copy);
     const other = new BucketPage(4, 2);
-    expect<bool>(other.load(copy)).toBe(true);
+    expect<bool>(loadValue(other, copy)).toBe(true);
     expect<i32>(other.find(RULES[0], a)).toBe(0);
     const garbage = new ArrayBuffer(PAGE_HEADER + slotBytes(2));
     memory.fill(changetype<usize>(garbage), 0xab, <usize>garbage.byteLength);
-    expect<bool>(other.load(garbage)).toBe(false);
+    expect<bool>(loadValue(other, garbage)).toBe(false);
     expect<i32>(other.inUse).toBe(0);
-    expect<bool>(other.load(new ArrayBuffer(3))).toBe(false);
-    expect<bool>(other.load(null)).toBe(false);
+    expect<bool>(loadValue(other, new ArrayBuffer(3))).toBe(false);
+    expect<bool>(loadValue(other, null)).toBe(false);
     const truncated = copy.slice(0, copy.byteLength - 1);
-    expect<bool>(other.load(truncated)).toBe(false);
-    // Another layout (2 ways) is not this page.
-    expect<bool>(new BucketPage(2, 2).load(copy)).toBe(false);
+    expect<bool>(loadValue(other, truncated)).toBe(false);
+    const older = copy.slice(0);
+    store<u32>(changetype<usize>(older), PAGE_VERSION - 1, HEADER_VERSION);
+    expect<bool>(loadValue(other, older)).toBe(false);
+    // A page of another geometry (2 ways) is not this page.
+    const narrow = new BucketPage(2, 2);
+    expect<bool>(loadValue(narrow, copy)).toBe(false);
+    // Counts that do not match the length: not a page either, though the header checks.
+    const lying = copy.slice(0);
+    page.layout.stamp(lying);
+    store<u8>(changetype<usize>(lying), 3, PAGE_IN_USE);
+    expect<bool>(loadValue(other, lying)).toBe(false);
   });
 });

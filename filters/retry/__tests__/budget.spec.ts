@@ -1,4 +1,17 @@
-import { BUDGET_RECORD_BYTES, BUDGET_SLOTS, BudgetConfig, BudgetWindow } from "../budget";
+import { BUDGET_NEWEST, BUDGET_SIZE, BUDGET_SLOT_COUNT, BUDGET_VERSION, HEADER_VERSION } from "../../../assembly/shared/layouts";
+import { BUDGET_LAYOUT, BUDGET_SLOTS, BudgetConfig, BudgetWindow } from "../budget";
+
+/** A copy of the window's record as the CAS loop writes it (header stamped). */
+function written(w: BudgetWindow): ArrayBuffer {
+  const record = w.encode().slice(0);
+  BUDGET_LAYOUT.stamp(record);
+  return record;
+}
+
+/** Loads a shared-data value as the CAS loop hands it over (header checked). */
+function loadValue(w: BudgetWindow, value: ArrayBuffer | null): bool {
+  return w.load(BUDGET_LAYOUT.recordOf(value));
+}
 
 const SECOND: i64 = 1000000000;
 // ratio 0.2, 10 retries/s, 10 s window: slots of 1 s, 100 retries with no traffic.
@@ -149,38 +162,45 @@ describe("BudgetWindow: the shared-data record", () => {
     a.add(7, 2);
     a.advance(T0 + 3 * SECOND);
     a.add(1, 1);
-    const record = a.encode();
-    expect<i32>(record.byteLength).toBe(BUDGET_RECORD_BYTES);
-    const copy = record.slice(0);
+    const copy = written(a);
+    expect<i32>(copy.byteLength).toBe(BUDGET_SIZE);
     const b = new BudgetWindow(CONFIG.slotNanos);
-    expect<bool>(b.load(copy)).toBe(true);
+    expect<bool>(loadValue(b, copy)).toBe(true);
     expect<i64>(b.newest).toBe(a.newest);
     expect<u64>(b.totalRequests()).toBe(8);
     expect<u64>(b.totalRetries()).toBe(3);
   });
 
-  it("reads garbage, another size or another window as empty, without trapping", () => {
+  it("reads garbage, another size, another layout version or another window as empty, without trapping", () => {
     const w = new BudgetWindow(CONFIG.slotNanos);
     w.advance(T0);
     w.add(5, 5);
-    expect<bool>(w.load(null)).toBe(false);
+    expect<bool>(loadValue(w, null)).toBe(false);
     expect<u64>(w.totalRequests()).toBe(0);
-    expect<bool>(w.load(new ArrayBuffer(0))).toBe(false);
-    expect<bool>(w.load(String.UTF8.encode("not a budget record"))).toBe(false);
-    const junk = new ArrayBuffer(BUDGET_RECORD_BYTES);
-    for (let i = 0; i < BUDGET_RECORD_BYTES; i++) store<u8>(changetype<usize>(junk) + i, <u8>(i * 37 + 11));
-    expect<bool>(w.load(junk)).toBe(false);
+    expect<bool>(loadValue(w, new ArrayBuffer(0))).toBe(false);
+    expect<bool>(loadValue(w, String.UTF8.encode("not a budget record"))).toBe(false);
+    const junk = new ArrayBuffer(BUDGET_SIZE);
+    for (let i = 0; i < BUDGET_SIZE; i++) store<u8>(changetype<usize>(junk) + i, <u8>(i * 37 + 11));
+    expect<bool>(loadValue(w, junk)).toBe(false);
     expect<i64>(w.newest).toBe(-1);
+
+    w.advance(T0);
+    w.add(5, 5);
+    const older = written(w);
+    store<u32>(changetype<usize>(older), BUDGET_VERSION - 1, HEADER_VERSION);
+    expect<bool>(loadValue(w, older)).toBe(false);
+    expect<u64>(w.totalRequests()).toBe(0);
 
     const other = new BudgetWindow(2 * SECOND);
     other.advance(T0);
     other.add(1, 1);
-    expect<bool>(w.load(other.encode().slice(0))).toBe(false);
+    expect<bool>(loadValue(w, written(other))).toBe(false);
 
-    // A well-formed header with a negative slot index is not ours either.
-    const bad = w.encode().slice(0);
-    store<i64>(changetype<usize>(bad) + 16, -5);
-    expect<bool>(w.load(bad)).toBe(false);
+    // A well-formed record with a negative slot index is not ours either.
+    const bad = written(w);
+    store<i64>(changetype<usize>(bad), -5, BUDGET_NEWEST);
+    expect<bool>(loadValue(w, bad)).toBe(false);
     expect<i32>(BUDGET_SLOTS).toBe(10);
+    expect<i32>(BUDGET_SLOT_COUNT).toBe(BUDGET_SLOTS);
   });
 });

@@ -9,11 +9,13 @@ import { LogLevel } from '../../../harness/host/abi.ts';
 import { createWasmPlugin, WasmPluginError } from '../../../harness/host/plugin.ts';
 import { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import { readFile } from 'node:fs/promises';
-import { CREDIT_BUREAU, ROOT_ID, breaker, buildBreaker, call, finish, sharedState, start, transitionsCounter } from './harness.ts';
+import { counter, exchange, filterEmulator, request, testModule } from '../../../harness/host/testing.ts';
+import { CIRCUIT, encodeRecord, mustDecode } from '../../../harness/shared-record.ts';
+import { CREDIT_BUREAU, sharedState } from './harness.ts';
 
 let wasm = '';
 beforeAll(async () => {
-  wasm = await buildBreaker();
+  wasm = await testModule('circuit-breaker');
 }, 180_000);
 
 const PATH = '/api/credit-bureau/x';
@@ -25,7 +27,7 @@ async function configure(configuration: string): Promise<{ errors: string[]; ref
   let refused: string | undefined;
   try {
     const plugin = await createWasmPlugin(
-      { name: 'cb', rootId: ROOT_ID, code: await readFile(wasm), configuration },
+      { name: 'cb', rootId: 'circuit-breaker', code: await readFile(wasm), configuration },
       { log: (level, message) => void (level >= LogLevel.Error && errors.push(message)), shared: SharedState.create() },
     );
     plugin.close();
@@ -63,61 +65,60 @@ describe('configuration rejected with one error line: circuit-breaker: <path>: <
 
 describe('hostile input never traps', () => {
   it('reads garbage in shared data as a fresh CLOSED circuit and replaces it', async () => {
-    const emu = await breaker(wasm, { services: [{ ...CREDIT_BUREAU, failure_threshold: 2 }] });
+    const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [{ ...CREDIT_BUREAU, failure_threshold: 2 }] });
     const record = Buffer.from(emu.getSharedData(KEY)!.value);
-    const badState = Buffer.from(record);
-    badState.writeUInt32LE(9, 4);
+    const badState = encodeRecord(CIRCUIT, { ...mustDecode(CIRCUIT, record), state: 9 }); // a well-formed header, a state no worker writes
     const garbage = [randomBytes(1), randomBytes(record.length), randomBytes(record.length + 1), Buffer.alloc(0), badState];
     for (const value of garbage) {
       expect(emu.setSharedData(KEY, value)).toBe(0);
-      expect(call(emu, PATH, 200).reply).toBeUndefined();
-      call(emu, PATH, 503);
-      call(emu, PATH, 503);
+      expect(exchange(emu, { path: PATH }, 200).reply).toBeUndefined();
+      exchange(emu, { path: PATH }, 503);
+      exchange(emu, { path: PATH }, 503);
       expect(sharedState(emu, 'credit-bureau')).toBe(1); // a well-formed record again, opened
-      expect(call(emu, PATH, 200).reply?.status).toBe(503);
+      expect(exchange(emu, { path: PATH }, 200).reply?.status).toBe(503);
     }
     expect(emu.vmFailed).toBe(false);
   });
 
   it('takes malformed, missing or odd :status values as not failures', async () => {
-    const emu = await breaker(wasm, { services: [{ ...CREDIT_BUREAU, failure_threshold: 1 }] });
+    const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [{ ...CREDIT_BUREAU, failure_threshold: 1 }] });
     for (const status of ['', 'abc', '5030', '50', '-503', '503 ', '\u00ff\u00ff\u00ff', '999']) {
-      const ex = start(emu, PATH);
+      const ex = request(emu, { path: PATH });
       emu.callOnResponseHeaders(ex.id, { ':status': status }, true);
-      emu.completeHttpContext(ex.id);
+      ex.complete();
     }
-    const noStatus = start(emu, PATH);
+    const noStatus = request(emu, { path: PATH });
     emu.callOnResponseHeaders(noStatus.id, { 'content-type': 'text/plain' }, true);
-    emu.completeHttpContext(noStatus.id);
+    noStatus.complete();
     expect(sharedState(emu, 'credit-bureau')).toBe(0);
     expect(emu.vmFailed).toBe(false);
   });
 
   it('handles huge and odd request headers, and callbacks in an unexpected order', async () => {
-    const emu = await breaker(wasm, {
+    const emu = await filterEmulator(wasm, 'circuit-breaker', {
       open_action: { fallback_filter_state: { key: 'wasm.circuit_breaker.fallback', value: '1' } },
       services: [{ ...CREDIT_BUREAU, match: { prefix: '/api/credit-bureau', headers: [{ name: 'x-tier', prefix: 'gold' }] } }],
     });
     const huge = 'v'.repeat(256 * 1024);
-    call(emu, `/api/credit-bureau/${huge}`, 503, { 'x-tier': `gold${huge}`, 'x-fallback': huge, 'x-envoy-upstream-rq-timeout-ms': huge });
-    call(emu, '/api/credit-bureau/\u00ff\u0000', 503, { 'x-tier': 'gold' });
+    exchange(emu, { path: `/api/credit-bureau/${huge}`, headers: { 'x-tier': `gold${huge}`, 'x-fallback': huge, 'x-envoy-upstream-rq-timeout-ms': huge } }, 503);
+    exchange(emu, { path: '/api/credit-bureau/\u00ff\u0000', headers: { 'x-tier': 'gold' } }, 503);
     // no :path, no :method at all
     const id = emu.initializeHttpContext();
     emu.callOnRequestHeaders(id, {}, true);
     emu.callOnResponseHeaders(id, { ':status': '503' }, true);
     emu.completeHttpContext(id);
     // response headers twice, log without request headers
-    const twice = start(emu, PATH, { 'x-tier': 'gold' });
+    const twice = request(emu, { path: PATH, headers: { 'x-tier': 'gold' } });
     emu.callOnResponseHeaders(twice.id, { ':status': '200' }, false);
     emu.callOnResponseHeaders(twice.id, { ':status': '503' }, true);
-    emu.completeHttpContext(twice.id);
+    twice.complete();
     emu.completeHttpContext(emu.initializeHttpContext());
     expect(emu.vmFailed).toBe(false);
     expect(sharedState(emu, 'credit-bureau')).toBe(0); // 2 failures, then a success (the first :status wins)
   });
 
   it('keeps memory flat over 100k requests through every state', async () => {
-    const emu = await breaker(wasm, {
+    const emu = await filterEmulator(wasm, 'circuit-breaker', {
       services: [
         { name: 'by-cluster', cluster: 'elsewhere', failure_threshold: 1 }, // every stream keeps what the response picks again from
         { ...CREDIT_BUREAU, failure_rate_threshold: 50, slow_call_rate_threshold: 90, max_concurrent_requests: 50, open_duration: '1s' },
@@ -127,9 +128,9 @@ describe('hostile input never traps', () => {
     let opened = 0;
     const run = (n: number) => {
       for (let i = 0; i < n; i++) {
-        const ex = start(emu, PATH);
+        const ex = request(emu, { path: PATH });
         if (ex.reply) opened++;
-        finish(emu, ex, i % 7 < 3 ? 503 : 200);
+        ex.respond(i % 7 < 3 ? 503 : 200);
         if (i % 50 === 0) emu.advanceClock(100);
       }
     };
@@ -138,7 +139,7 @@ describe('hostile input never traps', () => {
     run(100_000);
     expect(memory()).toBe(warm);
     expect(opened).toBeGreaterThan(1000); // the run did go through OPEN
-    expect(emu.getCounterValue(transitionsCounter('credit-bureau', 'closed'))).toBeGreaterThan(0n);
+    expect(counter(emu, 'circuit_breaker_transitions_total', { service: 'credit-bureau', state: 'closed' })).toBeGreaterThan(0);
     expect(emu.vmFailed).toBe(false);
   }, 60_000);
 });

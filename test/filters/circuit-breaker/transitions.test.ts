@@ -5,29 +5,30 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LogLevel } from '../../../harness/host/abi.ts';
 import { FilterHeadersStatus } from '../../../harness/host/filter.ts';
-import { CREDIT_BUREAU, breaker, buildBreaker, call, finish, header, hostcallLog, sharedState, start, gaugedState, requestsCounter, transitionsCounter } from './harness.ts';
+import { counter, exchange, filterEmulator, header, hostcallLog, request, testModule } from '../../../harness/host/testing.ts';
+import { CREDIT_BUREAU, gaugedState, sharedState } from './harness.ts';
 
 let wasm = '';
 beforeAll(async () => {
-  wasm = await buildBreaker();
+  wasm = await testModule('circuit-breaker');
 }, 180_000);
 
 const PATH = '/api/credit-bureau/report';
 
 describe('CLOSED → OPEN after failure_threshold consecutive failures (the seeds: credit bureau, 3)', () => {
   it('opens on the third failure in a row, answers with the open response, and nothing goes upstream', async () => {
-    const emu = await breaker(wasm, { services: [CREDIT_BUREAU] });
-    call(emu, PATH, 503);
-    call(emu, PATH, 500);
-    call(emu, PATH, 200); // a success resets the count
-    call(emu, PATH, 502);
-    call(emu, PATH, 504);
+    const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [CREDIT_BUREAU] });
+    exchange(emu, { path: PATH }, 503);
+    exchange(emu, { path: PATH }, 500);
+    exchange(emu, { path: PATH }, 200); // a success resets the count
+    exchange(emu, { path: PATH }, 502);
+    exchange(emu, { path: PATH }, 504);
     expect(gaugedState(emu, 'credit-bureau')).toBe('closed');
     expect(emu.getLogs(LogLevel.Warn)).toEqual([]);
-    call(emu, PATH, 503);
+    exchange(emu, { path: PATH }, 503);
     expect(sharedState(emu, 'credit-bureau')).toBe(1);
     expect(gaugedState(emu, 'credit-bureau')).toBe('open');
-    expect(emu.getCounterValue(transitionsCounter('credit-bureau', 'open'))).toBe(1n);
+    expect(counter(emu, 'circuit_breaker_transitions_total', { service: 'credit-bureau', state: 'open' })).toBe(1);
     expect(emu.getLogs(LogLevel.Warn)).toEqual(['circuit-breaker: credit-bureau: CLOSED -> OPEN: 3 consecutive failures; open for 60s']);
 
     const id = emu.initializeHttpContext();
@@ -43,43 +44,43 @@ describe('CLOSED → OPEN after failure_threshold consecutive failures (the seed
       ['retry-after', '60'],
     ]);
     emu.completeHttpContext(id);
-    expect(emu.getCounterValue(requestsCounter('credit-bureau', 'rejected_open'))).toBe(1n);
+    expect(counter(emu, 'circuit_breaker_requests_total', { service: 'credit-bureau', outcome: 'rejected_open' })).toBe(1);
     // its own local reply passed through onResponseHeaders: not counted as a failure
-    expect(emu.getCounterValue(transitionsCounter('credit-bureau', 'open'))).toBe(1n); // opened once, never again
+    expect(counter(emu, 'circuit_breaker_transitions_total', { service: 'credit-bureau', state: 'open' })).toBe(1); // opened once, never again
   });
 
   it('retry-after counts down in whole seconds, rounded up', async () => {
-    const emu = await breaker(wasm, { services: [CREDIT_BUREAU] });
-    for (let i = 0; i < 3; i++) call(emu, PATH, 503);
+    const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [CREDIT_BUREAU] });
+    for (let i = 0; i < 3; i++) exchange(emu, { path: PATH }, 503);
     emu.advanceClock(20_400);
-    expect(header(call(emu, PATH, 200).reply?.headers, 'retry-after')).toBe('40');
+    expect(header(exchange(emu, { path: PATH }, 200).reply?.headers, 'retry-after')).toBe('40');
     emu.advanceClock(39_000);
-    expect(header(call(emu, PATH, 200).reply?.headers, 'retry-after')).toBe('1');
+    expect(header(exchange(emu, { path: PATH }, 200).reply?.headers, 'retry-after')).toBe('1');
   });
 
   it("counts Envoy's own 503 and 504 local replies, not statuses outside failure_status", async () => {
-    const emu = await breaker(wasm, { services: [{ ...CREDIT_BUREAU, failure_status: [503, 504] }] });
-    for (let i = 0; i < 5; i++) call(emu, PATH, 500);
-    call(emu, PATH, 404);
+    const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [{ ...CREDIT_BUREAU, failure_status: [503, 504] }] });
+    for (let i = 0; i < 5; i++) exchange(emu, { path: PATH }, 500);
+    exchange(emu, { path: PATH }, 404);
     expect(sharedState(emu, 'credit-bureau')).toBe(0);
-    call(emu, PATH, 503);
-    call(emu, PATH, 504);
-    call(emu, PATH, 504);
+    exchange(emu, { path: PATH }, 503);
+    exchange(emu, { path: PATH }, 504);
+    exchange(emu, { path: PATH }, 504);
     expect(sharedState(emu, 'credit-bureau')).toBe(1);
   });
 
   it('judges gRPC responses by grpc-status mapped as Envoy maps it (UNAVAILABLE 503, DEADLINE_EXCEEDED 504, NOT_FOUND 404)', async () => {
-    const emu = await breaker(wasm, { services: [{ ...CREDIT_BUREAU, failure_status: [503, 504] }] });
+    const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [{ ...CREDIT_BUREAU, failure_status: [503, 504] }] });
     const grpc = { 'content-type': 'application/grpc' };
     const answer = (trailersOnly: boolean, code: number, contentType = 'application/grpc'): void => {
-      const ex = start(emu, PATH, grpc);
+      const ex = request(emu, { path: PATH, headers: grpc });
       if (trailersOnly) {
         emu.callOnResponseHeaders(ex.id, { ':status': '200', 'content-type': contentType, 'grpc-status': String(code) }, true);
       } else {
         emu.callOnResponseHeaders(ex.id, { ':status': '200', 'content-type': contentType }, false);
         emu.callOnResponseTrailers(ex.id, { 'grpc-status': String(code), 'grpc-message': 'x' });
       }
-      emu.completeHttpContext(ex.id);
+      ex.complete();
     };
     answer(true, 14); // UNAVAILABLE, trailers-only: 503, a failure
     answer(false, 4); // DEADLINE_EXCEEDED in trailers: 504, a failure
@@ -94,27 +95,27 @@ describe('CLOSED → OPEN after failure_threshold consecutive failures (the seed
   });
 
   it('does not count requests the client cancelled (no response at log time)', async () => {
-    const emu = await breaker(wasm, { services: [{ ...CREDIT_BUREAU, failure_threshold: 1 }] });
-    for (let i = 0; i < 10; i++) emu.completeHttpContext(start(emu, PATH).id);
+    const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [{ ...CREDIT_BUREAU, failure_threshold: 1 }] });
+    for (let i = 0; i < 10; i++) request(emu, { path: PATH }).complete();
     expect(sharedState(emu, 'credit-bureau')).toBe(0);
-    call(emu, PATH, 503);
+    exchange(emu, { path: PATH }, 503);
     expect(sharedState(emu, 'credit-bureau')).toBe(1);
   });
 
   it('leaves requests of no service alone', async () => {
-    const emu = await breaker(wasm, { services: [{ ...CREDIT_BUREAU, failure_threshold: 1 }] });
-    for (let i = 0; i < 5; i++) call(emu, '/api/banking/x', 503);
+    const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [{ ...CREDIT_BUREAU, failure_threshold: 1 }] });
+    for (let i = 0; i < 5; i++) exchange(emu, { path: '/api/banking/x' }, 503);
     expect(sharedState(emu, 'credit-bureau')).toBe(0);
-    const ex = call(emu, '/api/banking/x', 200);
+    const ex = exchange(emu, { path: '/api/banking/x' }, 200);
     expect(ex.reply).toBeUndefined();
-    expect(header(ex.upstreamHeaders, 'x-envoy-upstream-rq-timeout-ms')).toBeUndefined();
+    expect(ex.requestHeader('x-envoy-upstream-rq-timeout-ms')).toBeUndefined();
   });
 });
 
 describe('OPEN → HALF_OPEN → CLOSED | OPEN', () => {
   async function opened(extra: Record<string, unknown> = {}) {
-    const emu = await breaker(wasm, { services: [{ ...CREDIT_BUREAU, ...extra }] });
-    for (let i = 0; i < 3; i++) call(emu, PATH, 503);
+    const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [{ ...CREDIT_BUREAU, ...extra }] });
+    for (let i = 0; i < 3; i++) exchange(emu, { path: PATH }, 503);
     expect(sharedState(emu, 'credit-bureau')).toBe(1);
     emu.clearLogs();
     return emu;
@@ -123,74 +124,74 @@ describe('OPEN → HALF_OPEN → CLOSED | OPEN', () => {
   it('stays OPEN until open_duration has passed; then the next request finds HALF_OPEN', async () => {
     const emu = await opened();
     emu.advanceClock(59_999);
-    expect(call(emu, PATH, 200).reply?.status).toBe(503);
+    expect(exchange(emu, { path: PATH }, 200).reply?.status).toBe(503);
     emu.advanceClock(1);
-    const probe = start(emu, PATH);
+    const probe = request(emu, { path: PATH });
     expect(probe.reply).toBeUndefined();
     expect(sharedState(emu, 'credit-bureau')).toBe(2);
     expect(gaugedState(emu, 'credit-bureau')).toBe('half_open');
-    expect(emu.getCounterValue(transitionsCounter('credit-bureau', 'half_open'))).toBe(1n);
+    expect(counter(emu, 'circuit_breaker_transitions_total', { service: 'credit-bureau', state: 'half_open' })).toBe(1);
     expect(emu.getLogs(LogLevel.Info)).toContain('circuit-breaker: credit-bureau: OPEN -> HALF_OPEN: open_duration 60s elapsed; up to 3 probes');
-    finish(emu, probe, 200);
+    probe.respond(200);
   });
 
   it('admits half_open_requests probes at a time; others get the open response with retry-after 1', async () => {
     const emu = await opened();
     emu.advanceClock(60_000);
-    const probes = [start(emu, PATH), start(emu, PATH), start(emu, PATH)];
+    const probes = [request(emu, { path: PATH }), request(emu, { path: PATH }), request(emu, { path: PATH })];
     expect(probes.map((p) => p.reply)).toEqual([undefined, undefined, undefined]);
-    const fourth = start(emu, PATH);
+    const fourth = request(emu, { path: PATH });
     expect(fourth.reply?.status).toBe(503);
     expect(header(fourth.reply?.headers, 'x-circuit-breaker')).toBe('open');
     expect(header(fourth.reply?.headers, 'retry-after')).toBe('1');
     // a cancelled probe frees its slot without deciding anything
-    emu.completeHttpContext(probes[0].id);
+    probes[0].complete();
     expect(sharedState(emu, 'credit-bureau')).toBe(2);
-    expect(start(emu, PATH).reply).toBeUndefined();
+    expect(request(emu, { path: PATH }).reply).toBeUndefined();
   });
 
   it('closes after success_threshold successful probes, counters reset', async () => {
     const emu = await opened();
     emu.advanceClock(60_000);
-    const probes = [start(emu, PATH), start(emu, PATH), start(emu, PATH)];
-    finish(emu, probes[0], 200);
-    finish(emu, probes[1], 201);
+    const probes = [request(emu, { path: PATH }), request(emu, { path: PATH }), request(emu, { path: PATH })];
+    probes[0].respond(200);
+    probes[1].respond(201);
     expect(sharedState(emu, 'credit-bureau')).toBe(2);
-    finish(emu, probes[2], 204);
+    probes[2].respond(204);
     expect(sharedState(emu, 'credit-bureau')).toBe(0);
     expect(gaugedState(emu, 'credit-bureau')).toBe('closed');
-    expect(emu.getCounterValue(transitionsCounter('credit-bureau', 'closed'))).toBe(1n);
+    expect(counter(emu, 'circuit_breaker_transitions_total', { service: 'credit-bureau', state: 'closed' })).toBe(1);
     expect(emu.getLogs(LogLevel.Info)).toContain('circuit-breaker: credit-bureau: HALF_OPEN -> CLOSED: 3 probes succeeded');
     // a fresh count: two failures do not reopen it
-    call(emu, PATH, 503);
-    call(emu, PATH, 503);
+    exchange(emu, { path: PATH }, 503);
+    exchange(emu, { path: PATH }, 503);
     expect(sharedState(emu, 'credit-bureau')).toBe(0);
   });
 
   it('any failed probe opens it again for a full open_duration', async () => {
     const emu = await opened();
     emu.advanceClock(60_000);
-    call(emu, PATH, 200);
-    call(emu, PATH, 503);
+    exchange(emu, { path: PATH }, 200);
+    exchange(emu, { path: PATH }, 503);
     expect(sharedState(emu, 'credit-bureau')).toBe(1);
-    expect(emu.getCounterValue(transitionsCounter('credit-bureau', 'open'))).toBe(2n); // from CLOSED, then from HALF_OPEN
+    expect(counter(emu, 'circuit_breaker_transitions_total', { service: 'credit-bureau', state: 'open' })).toBe(2); // from CLOSED, then from HALF_OPEN
     expect(emu.getLogs(LogLevel.Warn)).toEqual(['circuit-breaker: credit-bureau: HALF_OPEN -> OPEN: a probe failed; open for 60s']);
-    expect(header(call(emu, PATH, 200).reply?.headers, 'retry-after')).toBe('60');
+    expect(header(exchange(emu, { path: PATH }, 200).reply?.headers, 'retry-after')).toBe('60');
   });
 
   it('starts HALF_OPEN over when its probes are lost (no probe starts or ends for open_duration)', async () => {
     const emu = await opened({ half_open_requests: 1, success_threshold: 1 });
     emu.advanceClock(60_000);
-    const lost = start(emu, PATH); // never completes (as if its worker died)
+    const lost = request(emu, { path: PATH }); // never completes (as if its worker died)
     emu.advanceClock(30_000);
-    expect(start(emu, PATH).reply?.status).toBe(503);
+    expect(request(emu, { path: PATH }).reply?.status).toBe(503);
     emu.advanceClock(30_000);
-    const probe = start(emu, PATH);
+    const probe = request(emu, { path: PATH });
     expect(probe.reply).toBeUndefined();
-    expect(emu.getCounterValue(transitionsCounter('credit-bureau', 'half_open'))).toBe(2n); // from OPEN, then started over
-    finish(emu, probe, 200);
+    expect(counter(emu, 'circuit_breaker_transitions_total', { service: 'credit-bureau', state: 'half_open' })).toBe(2); // from OPEN, then started over
+    probe.respond(200);
     expect(sharedState(emu, 'credit-bureau')).toBe(0);
-    finish(emu, lost, 503); // a late answer of the lost probe decides nothing
+    lost.respond(503); // a late answer of the lost probe decides nothing
     expect(sharedState(emu, 'credit-bureau')).toBe(0);
   });
 });
@@ -199,44 +200,44 @@ describe('failure rate and slow-call rate over the sliding window', () => {
   const RATE = { name: 'banking', match: { prefix: '/api/banking' }, failure_threshold: 0, failure_rate_threshold: 50, minimum_requests: 10, window: '10s' };
 
   it('needs minimum_requests calls in the window, then opens at the rate', async () => {
-    const emu = await breaker(wasm, { services: [RATE] });
-    for (let i = 0; i < 5; i++) call(emu, '/api/banking/a', 503);
-    for (let i = 0; i < 4; i++) call(emu, '/api/banking/a', 200);
+    const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [RATE] });
+    for (let i = 0; i < 5; i++) exchange(emu, { path: '/api/banking/a' }, 503);
+    for (let i = 0; i < 4; i++) exchange(emu, { path: '/api/banking/a' }, 200);
     expect(sharedState(emu, 'banking')).toBe(0);
-    call(emu, '/api/banking/a', 200);
+    exchange(emu, { path: '/api/banking/a' }, 200);
     expect(sharedState(emu, 'banking')).toBe(1);
     expect(emu.getLogs(LogLevel.Warn)).toEqual(['circuit-breaker: banking: CLOSED -> OPEN: failure rate 50% of 10 calls in 10s reached 50%; open for 60s']);
   });
 
   it('logs a fractional threshold and window as configured (formatNumber: up to 9 decimals)', async () => {
-    const emu = await breaker(wasm, { services: [{ ...RATE, failure_rate_threshold: 33.25, minimum_requests: 3, window: '1.5s' }] });
-    call(emu, '/api/banking/a', 200);
-    call(emu, '/api/banking/a', 200);
-    call(emu, '/api/banking/a', 503);
+    const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [{ ...RATE, failure_rate_threshold: 33.25, minimum_requests: 3, window: '1.5s' }] });
+    exchange(emu, { path: '/api/banking/a' }, 200);
+    exchange(emu, { path: '/api/banking/a' }, 200);
+    exchange(emu, { path: '/api/banking/a' }, 503);
     expect(sharedState(emu, 'banking')).toBe(1);
     expect(emu.getLogs(LogLevel.Warn)).toEqual(['circuit-breaker: banking: CLOSED -> OPEN: failure rate 33.3% of 3 calls in 1.5s reached 33.25%; open for 60s']);
   });
 
   it('forgets calls that slid out of the window', async () => {
-    const emu = await breaker(wasm, { services: [RATE] });
-    for (let i = 0; i < 9; i++) call(emu, '/api/banking/a', 503);
+    const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [RATE] });
+    for (let i = 0; i < 9; i++) exchange(emu, { path: '/api/banking/a' }, 503);
     emu.advanceClock(10_000);
-    call(emu, '/api/banking/a', 503);
-    for (let i = 0; i < 9; i++) call(emu, '/api/banking/a', 200);
+    exchange(emu, { path: '/api/banking/a' }, 503);
+    for (let i = 0; i < 9; i++) exchange(emu, { path: '/api/banking/a' }, 200);
     expect(sharedState(emu, 'banking')).toBe(0); // 1 of 10 now
     emu.advanceClock(5_000);
-    for (let i = 0; i < 9; i++) call(emu, '/api/banking/a', 503);
+    for (let i = 0; i < 9; i++) exchange(emu, { path: '/api/banking/a' }, 503);
     expect(sharedState(emu, 'banking')).toBe(1); // 10 of 19 within 10 s
   });
 
   it('opens on slow calls: response headers later than slow_call_duration', async () => {
-    const emu = await breaker(wasm, {
+    const emu = await filterEmulator(wasm, 'circuit-breaker', {
       services: [{ name: 'banking', match: { prefix: '/api/banking' }, failure_threshold: 0, slow_call_rate_threshold: 50, slow_call_duration: '2s', minimum_requests: 4 }],
     });
     const slowCall = (ms: number) => {
-      const ex = start(emu, '/api/banking/a');
+      const ex = request(emu, { path: '/api/banking/a' });
       emu.advanceClock(ms);
-      finish(emu, ex, 200);
+      ex.respond(200);
     };
     slowCall(2000); // not later than 2 s
     slowCall(2001);
@@ -250,71 +251,71 @@ describe('failure rate and slow-call rate over the sliding window', () => {
 
 describe('bulkhead', () => {
   it('rejects requests beyond max_concurrent_requests in flight with x-circuit-breaker: bulkhead', async () => {
-    const emu = await breaker(wasm, { services: [{ name: 'docs', match: { prefix: '/api/documents' }, max_concurrent_requests: 2 }] });
-    const a = start(emu, '/api/documents/1');
-    const b = start(emu, '/api/documents/2');
-    const c = start(emu, '/api/documents/3');
+    const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [{ name: 'docs', match: { prefix: '/api/documents' }, max_concurrent_requests: 2 }] });
+    const a = request(emu, { path: '/api/documents/1' });
+    const b = request(emu, { path: '/api/documents/2' });
+    const c = request(emu, { path: '/api/documents/3' });
     expect([a.reply, b.reply]).toEqual([undefined, undefined]);
     expect(c.reply?.status).toBe(503);
     expect(c.reply?.details).toBe('circuit_breaker_bulkhead');
     expect(c.reply?.headers).toEqual([['content-type', 'application/json'], ['x-circuit-breaker', 'bulkhead']]);
-    expect(emu.getCounterValue(requestsCounter('docs', 'rejected_bulkhead'))).toBe(1n);
-    finish(emu, a, 200);
-    expect(start(emu, '/api/documents/4').reply).toBeUndefined();
-    emu.completeHttpContext(b.id); // cancelled: the slot is freed too
-    expect(start(emu, '/api/documents/5').reply).toBeUndefined();
-    expect(start(emu, '/api/documents/6').reply?.status).toBe(503);
+    expect(counter(emu, 'circuit_breaker_requests_total', { service: 'docs', outcome: 'rejected_bulkhead' })).toBe(1);
+    a.respond(200);
+    expect(request(emu, { path: '/api/documents/4' }).reply).toBeUndefined();
+    b.complete(); // cancelled: the slot is freed too
+    expect(request(emu, { path: '/api/documents/5' }).reply).toBeUndefined();
+    expect(request(emu, { path: '/api/documents/6' }).reply?.status).toBe(503);
   });
 });
 
 describe('request headers', () => {
   it('sets x-envoy-upstream-rq-timeout-ms from timeout unless the request has one', async () => {
-    const emu = await breaker(wasm, { services: [CREDIT_BUREAU] });
-    expect(header(call(emu, PATH, 200).upstreamHeaders, 'x-envoy-upstream-rq-timeout-ms')).toBe('10000');
-    const own = call(emu, PATH, 200, { 'x-envoy-upstream-rq-timeout-ms': '2500' });
-    expect(own.upstreamHeaders.filter(([k]) => k === 'x-envoy-upstream-rq-timeout-ms')).toEqual([['x-envoy-upstream-rq-timeout-ms', '2500']]);
+    const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [CREDIT_BUREAU] });
+    expect(header(exchange(emu, { path: PATH }, 200).requestHeaders, 'x-envoy-upstream-rq-timeout-ms')).toBe('10000');
+    const own = exchange(emu, { path: PATH, headers: { 'x-envoy-upstream-rq-timeout-ms': '2500' } }, 200);
+    expect(own.requestHeaders.filter(([k]) => k === 'x-envoy-upstream-rq-timeout-ms')).toEqual([['x-envoy-upstream-rq-timeout-ms', '2500']]);
   });
 
   it('OPEN with a fail-over filter state: sets it, clears the route cache, replies nothing; the response says so', async () => {
     const log = hostcallLog();
-    const emu = await breaker(wasm, {
+    const emu = await filterEmulator(wasm, 'circuit-breaker', {
       services: [{ ...CREDIT_BUREAU, open_action: { fallback_filter_state: { key: 'wasm.circuit_breaker.fallback', value: 'credit-bureau' } } }],
     }, { onHostcall: log.onHostcall });
-    for (let i = 0; i < 3; i++) call(emu, PATH, 503);
+    for (let i = 0; i < 3; i++) exchange(emu, { path: PATH }, 503);
     log.clear();
-    const ex = start(emu, PATH, { 'x-circuit-breaker': 'forged' });
+    const ex = request(emu, { path: PATH, headers: { 'x-circuit-breaker': 'forged' } });
     expect(ex.reply).toBeUndefined();
     // Envoy stores proxy_set_property("circuit_breaker.fallback") as filter state wasm.circuit_breaker.fallback
     expect(log.calls.filter((c) => c.name === 'proxy_set_property')).toEqual([{ name: 'proxy_set_property', path: 'circuit_breaker.fallback', value: 'credit-bureau' }]);
     expect(emu.getRouteCacheClears(ex.id)).toBeGreaterThan(0);
-    expect(header(ex.upstreamHeaders, 'x-circuit-breaker')).toBeUndefined();
+    expect(ex.requestHeader('x-circuit-breaker')).toBeUndefined();
     emu.callOnResponseHeaders(ex.id, { ':status': '503' }, true);
     expect(header(emu.getCurrentResponseHeaders(ex.id), 'x-circuit-breaker')).toBe('fallback');
-    emu.completeHttpContext(ex.id);
-    expect(emu.getCounterValue(requestsCounter('credit-bureau', 'fallback'))).toBe(1n);
+    ex.complete();
+    expect(counter(emu, 'circuit_breaker_requests_total', { service: 'credit-bureau', outcome: 'fallback' })).toBe(1);
     // the fail-over's failures do not count against the primary
     emu.advanceClock(60_000);
     log.clear();
-    call(emu, PATH, 200);
+    exchange(emu, { path: PATH }, 200);
     expect(log.count('proxy_set_property')).toBe(0);
     expect(sharedState(emu, 'credit-bureau')).toBe(2);
   });
 
   it('changes no request header a client sent, so the route Envoy resolved stays the one admission saw', async () => {
-    const emu = await breaker(wasm, {
+    const emu = await filterEmulator(wasm, 'circuit-breaker', {
       open_action: { fallback_filter_state: { key: 'wasm.circuit_breaker.fallback', value: '1' } },
       services: [{ ...CREDIT_BUREAU, timeout: undefined }],
     });
     const forged = { 'x-fallback': '1', 'X-Circuit-Breaker': 'fallback' };
-    const ex = call(emu, PATH, 200, forged);
+    const ex = exchange(emu, { path: PATH, headers: forged }, 200);
     expect(emu.getRouteCacheClears(ex.id)).toBe(0);
-    expect(header(ex.upstreamHeaders, 'x-fallback')).toBe('1');
+    expect(ex.requestHeader('x-fallback')).toBe('1');
   });
 });
 
 describe('service selection', () => {
   it('by the cluster the route picked (xds.cluster_name); first service that holds wins', async () => {
-    const emu = await breaker(wasm, {
+    const emu = await filterEmulator(wasm, 'circuit-breaker', {
       services: [
         { name: 'banking-writes', cluster: 'banking', match: { methods: ['POST'] }, failure_threshold: 1 },
         { name: 'banking', cluster: 'banking', failure_threshold: 2 },
@@ -322,25 +323,25 @@ describe('service selection', () => {
       ],
     });
     const banking = { clusterName: 'banking', routeName: 'banking' };
-    call(emu, '/api/transactions', 503, { ':method': 'POST' }, banking);
+    exchange(emu, { path: '/api/transactions', headers: { ':method': 'POST' }, info: banking }, 503);
     expect(sharedState(emu, 'banking-writes')).toBe(1);
-    call(emu, '/api/banking/x', 503, {}, banking);
+    exchange(emu, { path: '/api/banking/x', info: banking }, 503);
     expect(sharedState(emu, 'banking')).toBe(0);
-    call(emu, '/api/banking/y', 503, {}, { clusterName: 'echo', routeName: 'default' });
+    exchange(emu, { path: '/api/banking/y', info: { clusterName: 'echo', routeName: 'default' } }, 503);
     expect(sharedState(emu, 'banking')).toBe(0);
-    call(emu, '/api/banking/z', 503, {}, banking);
+    exchange(emu, { path: '/api/banking/z', info: banking }, 503);
     expect(sharedState(emu, 'banking')).toBe(1);
-    expect(call(emu, '/api/banking/z', 200, {}, banking).reply?.status).toBe(503);
-    expect(call(emu, '/api/banking/z', 200, {}, { clusterName: 'echo', routeName: 'x' }).reply).toBeUndefined();
+    expect(exchange(emu, { path: '/api/banking/z', info: banking }, 200).reply?.status).toBe(503);
+    expect(exchange(emu, { path: '/api/banking/z', info: { clusterName: 'echo', routeName: 'x' } }, 200).reply).toBeUndefined();
   });
 
   it('keeps each service its own circuit', async () => {
-    const emu = await breaker(wasm, {
+    const emu = await filterEmulator(wasm, 'circuit-breaker', {
       services: [CREDIT_BUREAU, { name: 'banking', match: { prefix: '/api/banking' }, failure_threshold: 5, open_duration: '30s' }],
     });
-    for (let i = 0; i < 3; i++) call(emu, PATH, 503);
-    expect(call(emu, PATH, 200).reply?.status).toBe(503);
-    expect(call(emu, '/api/banking/a', 200).reply).toBeUndefined();
+    for (let i = 0; i < 3; i++) exchange(emu, { path: PATH }, 503);
+    expect(exchange(emu, { path: PATH }, 200).reply?.status).toBe(503);
+    expect(exchange(emu, { path: '/api/banking/a' }, 200).reply).toBeUndefined();
     expect(gaugedState(emu, 'banking')).toBe('closed');
     expect(gaugedState(emu, 'credit-bureau')).toBe('open');
   });

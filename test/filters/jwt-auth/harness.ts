@@ -1,20 +1,11 @@
 /**
- * Shared by the jwt-auth suites: key pairs of every JWS algorithm (made with `jose`, the
- * oracle of the differential suite), tokens signed with them, configurations, and the
- * emulator (fake clock) driving build/jwt-auth.wasm one request at a time.
+ * Shared by the jwt-auth suites (and the Envoy ones in test/integration): key pairs of every
+ * JWS algorithm (made with `jose`, the oracle of the differential suite), tokens signed with
+ * them, and the filter's entry in an Envoy bootstrap. Modules and requests: harness/host/testing.ts.
  */
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
-import { projectRoot } from '../../../harness/build.ts';
-import { WasmEmulator } from '../../../harness/host/emulator.ts';
-import type { HostcallObserver } from '../../../harness/host/services.ts';
-import type { SharedState } from '../../../harness/host/shared/shared-state.ts';
-import type { LocalReply } from '../../../harness/host/filter.ts';
 import { wasmHttpFilter } from '../../integration/wasm-filter.ts';
-import { ensureBuilt } from '../../sdk/build.ts';
-import { filterEmulator } from '../emulator.ts';
-import { compileTestModule, mtimeOf } from '../test-module.ts';
 
 export const ROOT_ID = 'jwt-auth';
 export const ISSUER = 'https://auth.mesh.test';
@@ -22,22 +13,6 @@ export const AUDIENCE = 'mesh-api';
 
 /** The `envoy.filters.http.wasm` entry of a bootstrap running `wasm` as jwt-auth with `config`. */
 export const wasmFilter = (wasm: string, config: unknown): Record<string, unknown> => wasmHttpFilter(ROOT_ID, wasm, config);
-
-/** Builds build/jwt-auth.wasm if stale; returns its path. */
-export const buildJwtAuth = (): Promise<string> => ensureBuilt('jwt-auth');
-
-/**
- * Builds the control module whose JWKS lease write skips CAS (filters/jwt-auth/__tests__/
- * racy-entry.ts) with the jwt-auth target's options (../test-module.ts), when older than
- * build/jwt-auth.wasm or its entry.
- */
-export async function buildNoCas(): Promise<string> {
-  const filter = await buildJwtAuth();
-  const out = path.join(projectRoot, 'build', 'test', 'jwt-auth-no-cas.wasm');
-  const entry = 'filters/jwt-auth/__tests__/racy-entry.ts';
-  if (mtimeOf(out) >= Math.max(mtimeOf(filter), mtimeOf(path.join(projectRoot, entry)))) return out;
-  return compileTestModule(entry, 'jwt-auth', out);
-}
 
 export const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'] as const;
 export const SYMMETRIC = ['HS256', 'HS384', 'HS512'] as const;
@@ -88,62 +63,3 @@ export function claims(nowSeconds: number, extra: JWTPayload = {}): JWTPayload {
 
 /** base64url of a JSON value (for hand-made tokens). */
 export const b64json = (v: unknown): string => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
-
-export interface Exchange {
-  id: number;
-  /** 0 Continue, 4 StopAllIterationAndWatermark. */
-  status: number;
-  reply?: LocalReply;
-  /** Request headers after the filter. */
-  headers: Record<string, string>;
-  /** Values of headers sent several times, joined with '|'. */
-  all: (name: string) => string;
-}
-
-/**
- * An emulator running build/jwt-auth.wasm with `config`. Emulators given the same `shared`
- * state share a VM (one worker of one data plane) unless their `vmConfiguration` differs;
- * `workers` makes the VMs of several workers over one store and clock.
- */
-export async function emulator(
-  wasm: string,
-  config: unknown,
-  opts: { shared?: SharedState; startTimeMs?: number; clusters?: string[]; vmConfiguration?: string; onHostcall?: HostcallObserver } = {},
-): Promise<WasmEmulator> {
-  return filterEmulator(ROOT_ID, wasm, config, opts);
-}
-
-/**
- * `count` workers' VMs of `wasm` as jwt-auth with `config` (`WasmEmulator.createWorkers`:
- * one shared-data store and fake clock), allowed to call `clusters`.
- */
-export function workers(count: number, wasm: string, config: unknown, opts: { startTimeMs?: number; clusters?: string[] } = {}): Promise<WasmEmulator[]> {
-  return WasmEmulator.createWorkers(count, { wasm, name: ROOT_ID, rootId: ROOT_ID, vmId: ROOT_ID, pluginConfiguration: JSON.stringify(config), ...opts });
-}
-
-/** Sends request headers for `path` with `headers`; returns what the filter did (the stream stays open). */
-export function send(emu: WasmEmulator, path: string, headers: Record<string, string> | [string, string][] = {}, method = 'GET'): Exchange {
-  const id = emu.initializeHttpContext();
-  const base: [string, string][] = [[':method', method], [':path', path], [':authority', 'api.mesh.test'], [':scheme', 'https']];
-  const extra = Array.isArray(headers) ? headers : Object.entries(headers);
-  const status = emu.callOnRequestHeaders(id, [...base, ...extra], true);
-  return observe(emu, id, status);
-}
-
-/** The state of stream `id` now (after a resume from the root, say). */
-export function observe(emu: WasmEmulator, id: number, status = -1): Exchange {
-  const pairs = emu.getCurrentRequestHeaders(id);
-  return {
-    id,
-    status,
-    reply: emu.getSentLocalResponse(id),
-    headers: Object.fromEntries(pairs),
-    all: (name) => pairs.filter(([k]) => k === name).map(([, v]) => v).join('|'),
-  };
-}
-
-/** The reply's body as JSON. */
-export const bodyOf = (reply: LocalReply | undefined): unknown => JSON.parse(Buffer.from(reply!.body as string).toString());
-
-/** A reply header. */
-export const replyHeader = (reply: LocalReply | undefined, name: string): string | undefined => reply?.headers?.find(([k]) => k === name)?.[1];

@@ -7,10 +7,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LogLevel } from '../../../harness/host/abi.ts';
 import type { WasmEmulator } from '../../../harness/host/emulator.ts';
 import { SharedState } from '../../../harness/host/shared/shared-state.ts';
-import {
-  AUDIENCE, ISSUER, type SigningKey, buildJwtAuth, claims, emulator, jwksOf, makeKey, observe, replyHeader, send, sign, workers,
-} from './harness.ts';
-import { statName } from '../../integration/envoy-stats.ts';
+import { type Exchange, counter, filterEmulator, filterWorkers, header, request, testModule } from '../../../harness/host/testing.ts';
+import { JWKS_KEYS, JWKS_STATE, encodeRecord, mustDecode } from '../../../harness/shared-record.ts';
+import { AUDIENCE, ISSUER, type SigningKey, claims, jwksOf, makeKey, sign } from './harness.ts';
 
 let wasm: string;
 let k1: SigningKey;
@@ -37,14 +36,14 @@ function config(extra: Record<string, unknown> = {}, remote: Record<string, unkn
 }
 
 const create = (extra: Record<string, unknown> = {}, remote: Record<string, unknown> = {}, shared?: SharedState, worker?: string): Promise<WasmEmulator> =>
-  emulator(wasm, config(extra, remote), { startTimeMs: START, shared, clusters: ['jwks'], vmConfiguration: worker });
+  filterEmulator(wasm, 'jwt-auth', config(extra, remote), { startTimeMs: START, shared, clusters: ['jwks'], vmConfiguration: worker });
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const jwks = (...keys: SigningKey[]) => JSON.stringify(jwksOf(keys));
-const reason = (emu: WasmEmulator, id: number) => replyHeader(observe(emu, id).reply, 'x-jwt-auth-reason');
+const reason = (ex: Exchange) => header(ex.reply?.headers, 'x-jwt-auth-reason');
 
 beforeAll(async () => {
-  wasm = await buildJwtAuth();
+  wasm = await testModule('jwt-auth');
   [k1, k2] = await Promise.all([makeKey('ES256', 'k1'), makeKey('RS256', 'k2')]);
 }, 300_000);
 
@@ -52,11 +51,11 @@ describe('first fetch', () => {
   it('pauses requests until the keys arrive, then resumes them from the root context', async () => {
     const emu = await create();
     const token = await sign(k1, claims(NOW));
-    const a = send(emu, '/a', bearer(token));
-    const b = send(emu, '/b', bearer(token));
-    const forged = send(emu, '/c', bearer(`${token.slice(0, -4)}AAAA`));
+    const a = request(emu, { path: '/a', headers: bearer(token) });
+    const b = request(emu, { path: '/b', headers: bearer(token) });
+    const forged = request(emu, { path: '/c', headers: bearer(`${token.slice(0, -4)}AAAA`) });
     for (const ex of [a, b, forged]) {
-      expect(ex.status).toBe(4); // StopAllIterationAndWatermark
+      expect(ex.filterStatus).toBe(4); // StopAllIterationAndWatermark
       expect(ex.reply).toBeUndefined();
     }
     const calls = emu.getPendingHttpCalls();
@@ -67,13 +66,13 @@ describe('first fetch', () => {
     emu.respondHttpCall({ status: 200, body: jwks(k1) });
     expect(emu.getContinueCalls(a.id).request).toBe(1);
     expect(emu.getContinueCalls(b.id).request).toBe(1);
-    expect(observe(emu, a.id).headers['x-user-id']).toBe('alice');
-    expect(reason(emu, forged.id)).toBe('jwt_verification_failed');
+    expect(a.requestHeader('x-user-id')).toBe('alice');
+    expect(reason(forged)).toBe('jwt_verification_failed');
     expect(emu.getContinueCalls(forged.id).request).toBe(0);
-    expect(emu.getMetric(statName('jwt_auth_provider_jwks_fetches_total', { provider: 'idp', outcome: 'ok' }))).toBe(1n);
+    expect(counter(emu, 'jwt_auth_provider_jwks_fetches_total', { provider: 'idp', outcome: 'ok' })).toBe(1);
     // later requests need no wait
-    const c = send(emu, '/d', bearer(token));
-    expect(c.status).toBe(0);
+    const c = request(emu, { path: '/d', headers: bearer(token) });
+    expect(c.filterStatus).toBe(0);
     expect(emu.getPendingHttpCalls()).toHaveLength(0);
   });
 
@@ -83,7 +82,7 @@ describe('first fetch', () => {
     emu.advanceClock(50);
     expect(emu.getPendingHttpCalls()).toHaveLength(1);
     emu.respondHttpCall({ status: 200, body: jwks(k1) });
-    expect(send(emu, '/a', bearer(await sign(k1, claims(NOW)))).status).toBe(0);
+    expect(request(emu, { path: '/a', headers: bearer(await sign(k1, claims(NOW))) }).filterStatus).toBe(0);
   });
 
   it('denies paused requests when the fetch fails: any non-200 status, a 504 timeout reply, zero headers, a body without keys', async () => {
@@ -96,12 +95,12 @@ describe('first fetch', () => {
       (emu: WasmEmulator) => emu.respondHttpCall({ status: 200, body: '<html>' }),
     ]) {
       const emu = await create();
-      const ex = send(emu, '/a', bearer(await sign(k1, claims(NOW))));
-      expect(ex.status).toBe(4);
+      const ex = request(emu, { path: '/a', headers: bearer(await sign(k1, claims(NOW))) });
+      expect(ex.filterStatus).toBe(4);
       fail(emu);
-      expect(reason(emu, ex.id)).toBe('jwks_unavailable');
-      expect(observe(emu, ex.id).reply?.status).toBe(401);
-      expect(emu.getMetric(statName('jwt_auth_provider_jwks_fetches_total', { provider: 'idp', outcome: 'failed' }))).toBe(1n);
+      expect(reason(ex)).toBe('jwks_unavailable');
+      expect(ex.reply?.status).toBe(401);
+      expect(counter(emu, 'jwt_auth_provider_jwks_fetches_total', { provider: 'idp', outcome: 'failed' })).toBe(1);
       expect(emu.getLogs(LogLevel.Warn).some((l) => l.startsWith('jwt-auth: provider idp: JWKS'))).toBe(true);
       expect(emu.vmFailed).toBe(false);
     }
@@ -110,36 +109,36 @@ describe('first fetch', () => {
   it('backs off after a failure: requests are refused at once (no pause) until the retry delay passes', async () => {
     const emu = await create();
     const token = await sign(k1, claims(NOW));
-    send(emu, '/a', bearer(token));
+    request(emu, { path: '/a', headers: bearer(token) });
     emu.failHttpCall();
-    const quick = send(emu, '/b', bearer(token));
-    expect(quick.status).toBe(4);
-    expect(replyHeader(quick.reply, 'x-jwt-auth-reason')).toBe('jwks_unavailable');
+    const quick = request(emu, { path: '/b', headers: bearer(token) });
+    expect(quick.filterStatus).toBe(4);
+    expect(header(quick.reply?.headers, 'x-jwt-auth-reason')).toBe('jwks_unavailable');
     expect(emu.getPendingHttpCalls()).toHaveLength(0);
     emu.advanceClock(1000); // 1 s after one failure: the tick retries
     expect(emu.getPendingHttpCalls()).toHaveLength(1);
     emu.respondHttpCall({ status: 200, body: jwks(k1) });
-    expect(send(emu, '/c', bearer(token)).status).toBe(0);
+    expect(request(emu, { path: '/c', headers: bearer(token) }).filterStatus).toBe(0);
   });
 
   it('lets requests through while keys are unavailable with on_jwks_unavailable: allow (logged once, counted)', async () => {
     const emu = await create({ on_jwks_unavailable: 'allow' });
     const token = await sign(k1, claims(NOW));
-    const ex = send(emu, '/a', bearer(token));
+    const ex = request(emu, { path: '/a', headers: bearer(token) });
     emu.respondHttpCall({ status: 500 });
     expect(emu.getContinueCalls(ex.id).request).toBe(1);
-    expect(observe(emu, ex.id).headers['x-user-id']).toBeUndefined(); // nothing verified, nothing written
-    expect(send(emu, '/b', bearer(token)).status).toBe(0);
-    expect(send(emu, '/c').reply?.status).toBe(401); // a missing token is still missing
-    expect(send(emu, '/d', bearer('x.y')).reply?.status).toBe(401); // and a malformed one still refused
-    expect(emu.getMetric(statName('jwt_auth_provider_jwks_unavailable_allowed_total', { provider: 'idp' }))).toBe(2n);
+    expect(ex.requestHeader('x-user-id')).toBeUndefined(); // nothing verified, nothing written
+    expect(request(emu, { path: '/b', headers: bearer(token) }).filterStatus).toBe(0);
+    expect(request(emu, { path: '/c' }).reply?.status).toBe(401); // a missing token is still missing
+    expect(request(emu, { path: '/d', headers: bearer('x.y') }).reply?.status).toBe(401); // and a malformed one still refused
+    expect(counter(emu, 'jwt_auth_provider_jwks_unavailable_allowed_total', { provider: 'idp' })).toBe(2);
     expect(emu.getLogs(LogLevel.Warn).filter((l) => l.includes('letting requests through'))).toHaveLength(1);
   });
 
   it('denies at once when the fetch cannot be sent (unknown cluster)', async () => {
-    const emu = await emulator(wasm, config({}, { http_uri: { uri: URI, cluster: 'nowhere' } }), { startTimeMs: START, clusters: ['jwks'] });
-    const ex = send(emu, '/a', bearer(await sign(k1, claims(NOW))));
-    expect(replyHeader(ex.reply, 'x-jwt-auth-reason')).toBe('jwks_unavailable');
+    const emu = await filterEmulator(wasm, 'jwt-auth', config({}, { http_uri: { uri: URI, cluster: 'nowhere' } }), { startTimeMs: START, clusters: ['jwks'] });
+    const ex = request(emu, { path: '/a', headers: bearer(await sign(k1, claims(NOW))) });
+    expect(header(ex.reply?.headers, 'x-jwt-auth-reason')).toBe('jwks_unavailable');
     expect(emu.getLogs(LogLevel.Warn).join('\n')).toContain('cannot fetch JWKS from cluster "nowhere"');
   });
 });
@@ -154,13 +153,13 @@ describe('keys over time', () => {
     expect(emu.getPendingHttpCalls()).toHaveLength(0);
     emu.advanceClock(1000); // 90 % of 10 s
     expect(emu.getPendingHttpCalls()).toHaveLength(1);
-    expect(send(emu, '/a', bearer(token)).status).toBe(0); // old keys serve meanwhile
+    expect(request(emu, { path: '/a', headers: bearer(token) }).filterStatus).toBe(0); // old keys serve meanwhile
     emu.respondHttpCall({ status: 200, body: jwks(k2) }); // rotated: k1 is gone
-    const gone = send(emu, '/b', bearer(token)); // an unknown kid now: one refetch, then refused
-    expect(gone.status).toBe(4);
+    const gone = request(emu, { path: '/b', headers: bearer(token) }); // an unknown kid now: one refetch, then refused
+    expect(gone.filterStatus).toBe(4);
     emu.respondHttpCall({ status: 200, body: jwks(k2) });
-    expect(reason(emu, gone.id)).toBe('jwks_kid_alg_mismatch');
-    expect(send(emu, '/c', bearer(await sign(k2, claims(NOW)))).status).toBe(0);
+    expect(reason(gone)).toBe('jwks_kid_alg_mismatch');
+    expect(request(emu, { path: '/c', headers: bearer(await sign(k2, claims(NOW))) }).filterStatus).toBe(0);
   });
 
   it('keeps the old keys when a refresh fails, and retries', async () => {
@@ -169,7 +168,7 @@ describe('keys over time', () => {
     emu.respondHttpCall({ status: 200, body: jwks(k1) });
     emu.advanceClock(9000);
     emu.respondHttpCall({ status: 503 });
-    expect(send(emu, '/a', bearer(await sign(k1, claims(NOW)))).status).toBe(0);
+    expect(request(emu, { path: '/a', headers: bearer(await sign(k1, claims(NOW))) }).filterStatus).toBe(0);
     emu.advanceClock(1000);
     expect(emu.getPendingHttpCalls()).toHaveLength(1);
   });
@@ -178,33 +177,33 @@ describe('keys over time', () => {
     const emu = await create();
     emu.advanceClock(50);
     emu.respondHttpCall({ status: 200, body: jwks(k1) });
-    const rotated = send(emu, '/a', bearer(await sign(k2, claims(NOW))));
-    expect(rotated.status).toBe(4);
+    const rotated = request(emu, { path: '/a', headers: bearer(await sign(k2, claims(NOW))) });
+    expect(rotated.filterStatus).toBe(4);
     expect(emu.getPendingHttpCalls()).toHaveLength(1);
     emu.respondHttpCall({ status: 200, body: jwks(k1, k2) });
     expect(emu.getContinueCalls(rotated.id).request).toBe(1);
     const stranger = await sign({ ...k1, kid: 'k3' }, claims(NOW));
-    const soon = send(emu, '/b', bearer(stranger));
-    expect(replyHeader(soon.reply, 'x-jwt-auth-reason')).toBe('jwks_kid_alg_mismatch'); // within 10 s of the last: no fetch
+    const soon = request(emu, { path: '/b', headers: bearer(stranger) });
+    expect(header(soon.reply?.headers, 'x-jwt-auth-reason')).toBe('jwks_kid_alg_mismatch'); // within 10 s of the last: no fetch
     expect(emu.getPendingHttpCalls()).toHaveLength(0);
     emu.advanceClock(10_000);
-    const later = send(emu, '/c', bearer(stranger));
-    expect(later.status).toBe(4);
+    const later = request(emu, { path: '/c', headers: bearer(stranger) });
+    expect(later.filterStatus).toBe(4);
     expect(emu.getPendingHttpCalls()).toHaveLength(1);
     emu.respondHttpCall({ status: 200, body: jwks(k1, k2) });
-    expect(reason(emu, later.id)).toBe('jwks_kid_alg_mismatch'); // still unknown after the refetch
+    expect(reason(later)).toBe('jwks_kid_alg_mismatch'); // still unknown after the refetch
   });
 });
 
 describe('shared by worker VMs', () => {
   it('fetches once for two VMs: the second waits on the lease and picks the keys up from shared data', async () => {
     // Two VMs (as two worker threads have) over one shared data store and clock.
-    const [a, b] = await workers(2, wasm, config(), { startTimeMs: START, clusters: ['jwks'] });
+    const [a, b] = await filterWorkers(2, wasm, 'jwt-auth', config(), { startTimeMs: START, clusters: ['jwks'] });
     const token = await sign(k1, claims(NOW));
-    const exA = send(a, '/a', bearer(token));
-    const exB = send(b, '/b', bearer(token));
-    expect(exA.status).toBe(4);
-    expect(exB.status).toBe(4);
+    const exA = request(a, { path: '/a', headers: bearer(token) });
+    const exB = request(b, { path: '/b', headers: bearer(token) });
+    expect(exA.filterStatus).toBe(4);
+    expect(exB.filterStatus).toBe(4);
     expect(a.getPendingHttpCalls()).toHaveLength(1);
     expect(b.getPendingHttpCalls()).toHaveLength(0); // b saw a's lease
     a.respondHttpCall({ status: 200, body: jwks(k1) });
@@ -212,9 +211,9 @@ describe('shared by worker VMs', () => {
     expect(b.getContinueCalls(exB.id).request).toBe(0);
     b.advanceClock(50); // b's tick notices the new generation
     expect(b.getContinueCalls(exB.id).request).toBe(1);
-    expect(send(b, '/c', bearer(token)).status).toBe(0);
+    expect(request(b, { path: '/c', headers: bearer(token) }).filterStatus).toBe(0);
     expect(b.getPendingHttpCalls()).toHaveLength(0);
-    expect(a.getMetric(statName('jwt_auth_provider_jwks_fetches_total', { provider: 'idp', outcome: 'ok' }))).toBe(1n); // metrics are process wide
+    expect(counter(a, 'jwt_auth_provider_jwks_fetches_total', { provider: 'idp', outcome: 'ok' })).toBe(1); // metrics are process wide
   });
 
   it("keeps a late fetch from releasing the lease of the worker that took over after it expired", async () => {
@@ -224,10 +223,10 @@ describe('shared by worker VMs', () => {
     const a = await create({}, {}, shared, 'worker-a');
     const b = await create({}, {}, shared, 'worker-b');
     const token = await sign(k1, claims(NOW));
-    send(a, '/a', bearer(token)); // a takes the lease until now + 2 s timeout + 1 s
+    request(a, { path: '/a', headers: bearer(token) }); // a takes the lease until now + 2 s timeout + 1 s
     const lease = () => {
-      const v = a.getSharedData(STATE_KEY)!.value;
-      return { fetchingUntil: Number(v.readBigInt64LE(32)), owner: v.readUInt32LE(64), attempts: v.readUInt32LE(60) };
+      const s = mustDecode(JWKS_STATE, a.getSharedData(STATE_KEY)?.value);
+      return { fetchingUntil: Number(s.fetchingUntil), owner: s.leaseOwner, attempts: s.attempts };
     };
     const first = lease();
     b.advanceClock(3500); // b's clock passes a's lease: b takes over and fetches too
@@ -246,12 +245,14 @@ describe('shared by worker VMs', () => {
   it('shrugs off garbage in its shared records', async () => {
     const emu = await create();
     emu.setSharedData(STATE_KEY, 'not a state record at all');
-    emu.setSharedData(`jwt-auth/idp/${URI}/keys`, Buffer.from([0x4a, 0x57, 0x4b, 0x44, 1, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0x7b]));
-    const ex = send(emu, '/a', bearer(await sign(k1, claims(NOW))));
-    expect(ex.status).toBe(4);
+    // A keys record whose size field lies (one byte more than its length): never parsed.
+    const keys = encodeRecord(JWKS_KEYS, { generation: 9n, document: Buffer.from('{') });
+    emu.setSharedData(`jwt-auth/idp/${URI}/keys`, encodeRecord(JWKS_KEYS, { generation: 9n, document: Buffer.from('{'), size: keys.length + 1 }));
+    const ex = request(emu, { path: '/a', headers: bearer(await sign(k1, claims(NOW))) });
+    expect(ex.filterStatus).toBe(4);
     emu.respondHttpCall({ status: 200, body: jwks(k1) });
     expect(emu.getContinueCalls(ex.id).request).toBe(1);
-    expect(emu.getSharedData(STATE_KEY)!.value.length).toBe(72); // replaced through CAS
+    expect(mustDecode(JWKS_STATE, emu.getSharedData(STATE_KEY)?.value).generation).toBe(1n); // replaced through CAS
     expect(emu.vmFailed).toBe(false);
   });
 });

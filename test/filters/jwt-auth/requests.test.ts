@@ -5,13 +5,14 @@ import { createHmac, createPublicKey } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LogLevel } from '../../../harness/host/abi.ts';
 import type { WasmEmulator } from '../../../harness/host/emulator.ts';
-import {
-  ALGORITHMS, AUDIENCE, ISSUER, type SigningKey, b64json, bodyOf, buildJwtAuth, claims, emulator, jwksOf, makeKey, makeKeys,
-  replyHeader, send, sign,
-} from './harness.ts';
-import { statName } from '../../integration/envoy-stats.ts';
+import type { LocalReply } from '../../../harness/host/filter.ts';
+import { type Exchange, counter, filterEmulator, header, request, testModule } from '../../../harness/host/testing.ts';
+import { ALGORITHMS, AUDIENCE, ISSUER, type SigningKey, b64json, claims, jwksOf, makeKey, makeKeys, sign } from './harness.ts';
 
 let wasm: string;
+
+/** A local reply's body as JSON. */
+const bodyOf = (reply: LocalReply | undefined): unknown => JSON.parse(Buffer.from(reply!.body).toString());
 let keys: Awaited<ReturnType<typeof makeKeys>>;
 let service: SigningKey;
 
@@ -61,13 +62,13 @@ function config(extra: Record<string, unknown> = {}, eva: Record<string, unknown
 }
 
 async function create(extra: Record<string, unknown> = {}, eva: Record<string, unknown> = {}): Promise<WasmEmulator> {
-  return emulator(wasm, config(extra, eva), { startTimeMs: START });
+  return filterEmulator(wasm, 'jwt-auth', config(extra, eva), { startTimeMs: START });
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 beforeAll(async () => {
-  wasm = await buildJwtAuth();
+  wasm = await testModule('jwt-auth');
   keys = await makeKeys();
   service = await makeKey('HS256', 'svc');
 }, 300_000);
@@ -77,13 +78,13 @@ describe('verification', () => {
     const emu = await create();
     for (const alg of ALGORITHMS) {
       const token = await sign(keys[alg], claims(NOW));
-      expect(send(emu, '/orders', bearer(token)).reply, alg).toBeUndefined();
+      expect(request(emu, { path: '/orders', headers: bearer(token) }).reply, alg).toBeUndefined();
       const [h, p, s] = token.split('.');
       const sig = Buffer.from(s, 'base64url');
       sig[sig.length >> 1] ^= 0x10;
-      const tampered = send(emu, '/orders', bearer(`${h}.${p}.${sig.toString('base64url')}`));
+      const tampered = request(emu, { path: '/orders', headers: bearer(`${h}.${p}.${sig.toString('base64url')}`) });
       expect(tampered.reply?.status, alg).toBe(401);
-      expect(replyHeader(tampered.reply, 'x-jwt-auth-reason'), alg).toBe('jwt_verification_failed');
+      expect(header(tampered.reply?.headers, 'x-jwt-auth-reason'), alg).toBe('jwt_verification_failed');
     }
     expect(emu.vmFailed).toBe(false);
   });
@@ -92,27 +93,27 @@ describe('verification', () => {
     const emu = await create();
     const payload = b64json(claims(NOW));
     const none = `${b64json({ alg: 'none', typ: 'JWT' })}.${payload}.`;
-    expect(replyHeader(send(emu, '/orders', bearer(none)).reply, 'x-jwt-auth-reason')).toBe('jwt_alg_not_supported');
+    expect(header(request(emu, { path: '/orders', headers: bearer(none) }).reply?.headers, 'x-jwt-auth-reason')).toBe('jwt_alg_not_supported');
     // The classic attack: HMAC with the RSA public key (PEM and JWK forms) under the RSA key's kid.
     const rsaPem = createPublicKey({ key: keys.RS256.jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
     for (const secret of [rsaPem, JSON.stringify(keys.RS256.jwk), Buffer.from(keys.RS256.jwk.n!, 'base64url')]) {
       const input = `${b64json({ alg: 'HS256', kid: keys.RS256.kid })}.${payload}`;
       const forged = `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
-      const ex = send(emu, '/orders', bearer(forged));
+      const ex = request(emu, { path: '/orders', headers: bearer(forged) });
       expect(ex.reply?.status).toBe(401);
-      expect(replyHeader(ex.reply, 'x-jwt-auth-reason')).toBe('jwks_kid_alg_mismatch');
+      expect(header(ex.reply?.headers, 'x-jwt-auth-reason')).toBe('jwks_kid_alg_mismatch');
     }
     const unknownKid = await sign(keys.ES256, claims(NOW), { kid: 'nobody' });
-    expect(bodyOf(send(emu, '/orders', bearer(unknownKid)).reply)).toEqual({ error: 'invalid_token', message: "Jwks doesn't have key to match kid or alg from Jwt" });
+    expect(bodyOf(request(emu, { path: '/orders', headers: bearer(unknownKid) }).reply)).toEqual({ error: 'invalid_token', message: "Jwks doesn't have key to match kid or alg from Jwt" });
     // A provider's `algorithms` narrows what it takes: service accepts HS256 only.
     const hs512 = await sign({ ...keys.HS512, kid: 'svc' }, { iss: 'https://services.mesh.test', serviceId: 'auth-service' });
-    expect(replyHeader(send(emu, '/internal/x', { 'x-service-token': hs512 }).reply, 'x-jwt-auth-reason')).toBe('jwks_kid_alg_mismatch');
+    expect(header(request(emu, { path: '/internal/x', headers: { 'x-service-token': hs512 } }).reply?.headers, 'x-jwt-auth-reason')).toBe('jwks_kid_alg_mismatch');
   });
 
   it('checks issuer, audience and times (clock skew 60 s by default) on the fake clock', async () => {
     const emu = await create();
     const reason = async (extra: Record<string, unknown>) =>
-      replyHeader(send(emu, '/orders', bearer(await sign(keys.ES256, claims(NOW, extra)))).reply, 'x-jwt-auth-reason') ?? 'allowed';
+      header(request(emu, { path: '/orders', headers: bearer(await sign(keys.ES256, claims(NOW, extra))) }).reply?.headers, 'x-jwt-auth-reason') ?? 'allowed';
     expect(await reason({})).toBe('allowed');
     expect(await reason({ iss: 'https://evil.test' })).toBe('jwt_unknown_issuer');
     expect(await reason({ aud: ['other', AUDIENCE] })).toBe('allowed');
@@ -123,83 +124,83 @@ describe('verification', () => {
     expect(await reason({ nbf: NOW + 61 })).toBe('jwt_not_yet_valid');
     expect(await reason({ exp: 'tomorrow' })).toBe('jwt_exp_not_number');
     const token = await sign(keys.EdDSA, claims(NOW, { exp: NOW + 120 }));
-    expect(send(emu, '/orders', bearer(token)).reply).toBeUndefined();
+    expect(request(emu, { path: '/orders', headers: bearer(token) }).reply).toBeUndefined();
     emu.advanceClock(181_000); // exp + 60 s skew has passed: the cached token is refused too
-    expect(replyHeader(send(emu, '/orders', bearer(token)).reply, 'x-jwt-auth-reason')).toBe('jwt_expired');
+    expect(header(request(emu, { path: '/orders', headers: bearer(token) }).reply?.headers, 'x-jwt-auth-reason')).toBe('jwt_expired');
   });
 
   it('applies require_expiration, max_lifetime_seconds, clock_skew_seconds and subjects', async () => {
     const emu = await create({}, { require_expiration: true, max_lifetime_seconds: 3600, clock_skew_seconds: 0, subjects: { prefix: 'user:' } });
     const reason = async (payload: Record<string, unknown>) =>
-      replyHeader(send(emu, '/orders', bearer(await sign(keys.ES384, payload))).reply, 'x-jwt-auth-reason') ?? 'allowed';
+      header(request(emu, { path: '/orders', headers: bearer(await sign(keys.ES384, payload)) }).reply?.headers, 'x-jwt-auth-reason') ?? 'allowed';
     const base = { iss: ISSUER, aud: AUDIENCE, sub: 'user:alice', iat: NOW };
     expect(await reason({ ...base, exp: NOW + 3600 })).toBe('allowed');
     expect(await reason({ ...base })).toBe('jwt_exp_required');
     expect(await reason({ ...base, exp: NOW + 3601 })).toBe('jwt_lifetime_too_long');
     expect(await reason({ ...base, iat: undefined, exp: NOW + 60 })).toBe('jwt_iat_required');
     expect(await reason({ ...base, exp: NOW })).toBe('jwt_expired'); // no skew
-    const denied = send(emu, '/orders', bearer(await sign(keys.ES384, { ...base, sub: 'svc:x', exp: NOW + 60 })));
+    const denied = request(emu, { path: '/orders', headers: bearer(await sign(keys.ES384, { ...base, sub: 'svc:x', exp: NOW + 60 })) });
     expect(denied.reply?.status).toBe(403);
-    expect(replyHeader(denied.reply, 'x-jwt-auth-reason')).toBe('jwt_subject_not_allowed');
+    expect(header(denied.reply?.headers, 'x-jwt-auth-reason')).toBe('jwt_subject_not_allowed');
   });
 });
 
 describe('responses', () => {
   it('answers 401 without error for a missing token, 401 invalid_token for a bad one, 403 insufficient_scope for claims', async () => {
     const emu = await create();
-    const missing = send(emu, '/orders?access_token=', {}).reply; // an empty parameter is a (bad) token, see below
+    const missing = request(emu, { path: '/orders?access_token=' }).reply; // an empty parameter is a (bad) token, see below
     expect(missing?.status).toBe(401);
-    const none = send(emu, '/orders?q=1').reply!;
+    const none = request(emu, { path: '/orders?q=1' }).reply!;
     expect(none.status).toBe(401);
-    expect(replyHeader(none, 'www-authenticate')).toBe('Bearer realm="https://api.mesh.test/orders"');
-    expect(replyHeader(none, 'x-jwt-auth-reason')).toBe('jwt_missing');
-    expect(replyHeader(none, 'content-type')).toBe('application/json');
+    expect(header(none.headers, 'www-authenticate')).toBe('Bearer realm="https://api.mesh.test/orders"');
+    expect(header(none.headers, 'x-jwt-auth-reason')).toBe('jwt_missing');
+    expect(header(none.headers, 'content-type')).toBe('application/json');
     expect(bodyOf(none)).toEqual({ error: 'missing_token', message: 'Jwt is missing' });
     expect(none.details).toBe('jwt_auth_access_denied{jwt_missing}');
 
-    const bad = send(emu, '/orders', bearer('abc.def')).reply!;
+    const bad = request(emu, { path: '/orders', headers: bearer('abc.def') }).reply!;
     expect(bad.status).toBe(401);
-    expect(replyHeader(bad, 'www-authenticate')).toBe('Bearer realm="https://api.mesh.test/orders", error="invalid_token"');
+    expect(header(bad.headers, 'www-authenticate')).toBe('Bearer realm="https://api.mesh.test/orders", error="invalid_token"');
     expect(bodyOf(bad)).toEqual({ error: 'invalid_token', message: 'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections' });
 
-    const weak = send(emu, '/api/credit/report', bearer(await sign(keys.RS256, claims(NOW, { permissions: ['documents:write'] })))).reply!;
+    const weak = request(emu, { path: '/api/credit/report', headers: bearer(await sign(keys.RS256, claims(NOW, { permissions: ['documents:write'] }))) }).reply!;
     expect(weak.status).toBe(403);
-    expect(replyHeader(weak, 'www-authenticate')).toBe('Bearer realm="https://api.mesh.test/api/credit/report", error="insufficient_scope"');
+    expect(header(weak.headers, 'www-authenticate')).toBe('Bearer realm="https://api.mesh.test/api/credit/report", error="insufficient_scope"');
     expect(bodyOf(weak)).toEqual({ error: 'insufficient_scope', message: 'Jwt claims do not satisfy the requirement' });
-    expect(emu.getMetric(statName('jwt_auth_denied_total', { reason: 'jwt_claims_not_satisfied' }))).toBe(1n);
-    expect(emu.getMetric(statName('jwt_auth_provider_denied_total', { provider: 'eva', reason: 'jwt_claims_not_satisfied' }))).toBe(1n);
+    expect(counter(emu, 'jwt_auth_denied_total', { reason: 'jwt_claims_not_satisfied' })).toBe(1);
+    expect(counter(emu, 'jwt_auth_provider_denied_total', { provider: 'eva', reason: 'jwt_claims_not_satisfied' })).toBe(1);
   });
 
   it('applies the first matching rule: health needs nothing, per-route and per-gRPC-method permissions, allow_missing', async () => {
     const emu = await create();
-    expect(send(emu, '/health').reply).toBeUndefined();
-    expect(send(emu, '/public/x').reply).toBeUndefined();
-    expect(send(emu, '/public/x', bearer('bad')).reply?.status).toBe(401);
+    expect(request(emu, { path: '/health' }).reply).toBeUndefined();
+    expect(request(emu, { path: '/public/x' }).reply).toBeUndefined();
+    expect(request(emu, { path: '/public/x', headers: bearer('bad') }).reply?.status).toBe(401);
     const reader = await sign(keys.PS256, claims(NOW, { permissions: ['credit:read'] }));
-    expect(send(emu, '/api/credit/report', bearer(reader)).reply).toBeUndefined();
+    expect(request(emu, { path: '/api/credit/report', headers: bearer(reader) }).reply).toBeUndefined();
     const grpc = { 'content-type': 'application/grpc' };
     const creator = await sign(keys.ES256, claims(NOW, { permissions: ['project:create'] }));
     const path = '/zoptal.project.v1.ProjectService/CreateProject';
-    expect(send(emu, path, { ...grpc, ...bearer(creator) }, 'POST').reply).toBeUndefined();
-    expect(send(emu, path, { ...grpc, ...bearer(reader) }, 'POST').reply?.status).toBe(403);
+    expect(request(emu, { method: 'POST', path, headers: { ...grpc, ...bearer(creator) } }).reply).toBeUndefined();
+    expect(request(emu, { method: 'POST', path, headers: { ...grpc, ...bearer(reader) } }).reply?.status).toBe(403);
     const svc = await sign(service, { iss: 'https://services.mesh.test', serviceId: 'auth-service', permissions: ['project:create'] });
-    expect(send(emu, path, { ...grpc, 'x-service-token': svc }, 'POST').reply).toBeUndefined();
+    expect(request(emu, { method: 'POST', path, headers: { ...grpc, 'x-service-token': svc } }).reply).toBeUndefined();
     // GetProject falls to the catch-all rule: any eva token
-    expect(send(emu, '/zoptal.project.v1.ProjectService/GetProject', { ...grpc, ...bearer(reader) }, 'POST').reply).toBeUndefined();
+    expect(request(emu, { method: 'POST', path: '/zoptal.project.v1.ProjectService/GetProject', headers: { ...grpc, ...bearer(reader) } }).reply).toBeUndefined();
     // allowed calling services (claim requirement on serviceId)
     const other = await sign(service, { iss: 'https://services.mesh.test', serviceId: 'billing' });
-    expect(send(emu, '/internal/x', { 'x-service-token': svc }).reply).toBeUndefined();
-    expect(send(emu, '/internal/x', { 'x-service-token': other }).reply?.status).toBe(403);
+    expect(request(emu, { path: '/internal/x', headers: { 'x-service-token': svc } }).reply).toBeUndefined();
+    expect(request(emu, { path: '/internal/x', headers: { 'x-service-token': other } }).reply?.status).toBe(403);
   });
 
   it('lets CORS preflights through unchecked when bypass_cors_preflight is set, and only those', async () => {
     const emu = await create();
     const preflight = { origin: 'https://app.test', 'access-control-request-method': 'POST' };
-    expect(send(emu, '/orders', preflight, 'OPTIONS').reply).toBeUndefined();
-    expect(send(emu, '/orders', { origin: 'https://app.test' }, 'OPTIONS').reply?.status).toBe(401);
-    expect(emu.getMetric('jwt_auth_cors_preflight_bypassed_total')).toBe(1n);
+    expect(request(emu, { method: 'OPTIONS', path: '/orders', headers: preflight }).reply).toBeUndefined();
+    expect(request(emu, { method: 'OPTIONS', path: '/orders', headers: { origin: 'https://app.test' } }).reply?.status).toBe(401);
+    expect(counter(emu, 'jwt_auth_cors_preflight_bypassed_total')).toBe(1);
     const strict = await create({ bypass_cors_preflight: false });
-    expect(send(strict, '/orders', preflight, 'OPTIONS').reply?.status).toBe(401);
+    expect(request(strict, { method: 'OPTIONS', path: '/orders', headers: preflight }).reply?.status).toBe(401);
   });
 });
 
@@ -207,48 +208,48 @@ describe('headers for upstream', () => {
   it('writes claims (dot paths, arrays comma-joined, objects as JSON, missing claims nothing) and the payload; removes the token', async () => {
     const emu = await create();
     const token = await sign(keys.RS384, claims(NOW, { permissions: ['credit:read', 'documents:write'], realm_access: { roles: ['admin', 'user'] } }));
-    const ex = send(emu, '/orders', bearer(token));
+    const ex = request(emu, { path: '/orders', headers: bearer(token) });
     expect(ex.reply).toBeUndefined();
-    expect(ex.headers['x-user-id']).toBe('alice');
-    expect(ex.headers['x-user-permissions']).toBe('credit:read,documents:write');
-    expect(ex.headers['x-user-roles']).toBe('admin,user');
-    expect(ex.headers['x-user-org']).toBeUndefined();
-    expect(ex.headers['x-jwt-payload']).toBe(token.split('.')[1]);
-    expect(ex.headers.authorization).toBeUndefined(); // forward: false
-    const org = send(emu, '/orders', bearer(await sign(keys.RS384, claims(NOW, { org: { id: 7, name: 'Zoptal' } }))));
-    expect(org.headers['x-user-org']).toBe('{"id":7,"name":"Zoptal"}');
+    expect(ex.requestHeader('x-user-id')).toBe('alice');
+    expect(ex.requestHeader('x-user-permissions')).toBe('credit:read,documents:write');
+    expect(ex.requestHeader('x-user-roles')).toBe('admin,user');
+    expect(ex.requestHeader('x-user-org')).toBeUndefined();
+    expect(ex.requestHeader('x-jwt-payload')).toBe(token.split('.')[1]);
+    expect(ex.requestHeader('authorization')).toBeUndefined(); // forward: false
+    const org = request(emu, { path: '/orders', headers: bearer(await sign(keys.RS384, claims(NOW, { org: { id: 7, name: 'Zoptal' } }))) });
+    expect(org.requestHeader('x-user-org')).toBe('{"id":7,"name":"Zoptal"}');
   });
 
   it('removes incoming copies of every header it writes, on every request, even unauthenticated ones', async () => {
     const emu = await create();
     const forged: [string, string][] = [['x-user-id', 'root'], ['x-user-id', 'root2'], ['x-service-id', 'billing'], ['x-jwt-payload', 'e30'], ['x-user-permissions', 'admin']];
-    const health = send(emu, '/health', forged);
+    const health = request(emu, { path: '/health', headers: forged });
     expect(health.reply).toBeUndefined();
-    for (const [name] of forged) expect(health.headers[name], name).toBeUndefined();
-    const ex = send(emu, '/orders', [...forged, ['authorization', `Bearer ${await sign(keys.HS384, claims(NOW))}`]]);
-    expect(ex.all('x-user-id')).toBe('alice');
-    expect(ex.all('x-service-id')).toBe('');
+    for (const [name] of forged) expect(health.requestHeader(name), name).toBeUndefined();
+    const ex = request(emu, { path: '/orders', headers: [...forged, ['authorization', `Bearer ${await sign(keys.HS384, claims(NOW))}`]] });
+    expect(ex.requestHeader('x-user-id')).toBe('alice');
+    expect(ex.requestHeader('x-service-id')).toBeUndefined();
   });
 
   it('removes a forged copy of a header whose claim the token lacks, and writes a present one over its copies', async () => {
     const emu = await create();
     const forged: [string, string][] = [['x-user-org', 'forged-org'], ['x-user-id', 'root'], ['x-user-id', 'root2'], ['x-jwt-payload', 'e30']];
     const token = await sign(keys.ES256, claims(NOW)); // no org claim
-    const ex = send(emu, '/orders', [...forged, ['authorization', `Bearer ${token}`]]);
+    const ex = request(emu, { path: '/orders', headers: [...forged, ['authorization', `Bearer ${token}`]] });
     expect(ex.reply).toBeUndefined();
-    expect(ex.all('x-user-org')).toBe('');
-    expect(ex.all('x-user-id')).toBe('alice');
-    expect(ex.all('x-jwt-payload')).toBe(token.split('.')[1]);
-    const denied = send(emu, '/orders', [...forged, ['authorization', 'Bearer not.a.token']]);
+    expect(ex.requestHeader('x-user-org')).toBeUndefined();
+    expect(ex.requestHeader('x-user-id')).toBe('alice');
+    expect(ex.requestHeader('x-jwt-payload')).toBe(token.split('.')[1]);
+    const denied = request(emu, { path: '/orders', headers: [...forged, ['authorization', 'Bearer not.a.token']] });
     expect(denied.reply?.status).toBe(401);
-    for (const [name] of forged) expect(denied.headers[name], name).toBeUndefined();
+    for (const [name] of forged) expect(denied.requestHeader(name), name).toBeUndefined();
   });
 
   it('a rule matching on a header jwt-auth writes never sees a forged copy of it', async () => {
     const emu = await create({ rules: [{ match: { headers: [{ name: 'x-user-id', present: true }] } }, { match: { prefix: '/' }, requires: { provider_name: 'eva' } }] });
-    const ex = send(emu, '/orders', [['x-user-id', 'root']]);
+    const ex = request(emu, { path: '/orders', headers: [['x-user-id', 'root']] });
     expect(ex.reply?.status).toBe(401); // the first rule would have let it through unchecked
-    expect(ex.headers['x-user-id']).toBeUndefined();
+    expect(ex.requestHeader('x-user-id')).toBeUndefined();
   });
 
   it('keeps the token with forward: true, and removes it from the query or cookie it came from otherwise', async () => {
@@ -258,58 +259,58 @@ describe('headers for upstream', () => {
     emu.callOnRequestHeaders(id, { ':method': 'GET', ':path': `/orders?a=1&access_token=${token}&b=2`, ':authority': 'h', ':scheme': 'http' }, true);
     expect(emu.getSentLocalResponse(id)).toBeUndefined();
     expect(Object.fromEntries(emu.getCurrentRequestHeaders(id))[':path']).toBe('/orders?a=1&b=2');
-    const cookie = send(emu, '/orders', { cookie: `theme=dark; session=${token}; lang=en` });
+    const cookie = request(emu, { path: '/orders', headers: { cookie: `theme=dark; session=${token}; lang=en` } });
     expect(cookie.reply).toBeUndefined();
-    expect(cookie.headers.cookie).toBe('theme=dark; lang=en');
+    expect(cookie.requestHeader('cookie')).toBe('theme=dark; lang=en');
     const svc = await sign(service, { iss: 'https://services.mesh.test', serviceId: 'auth-service' });
-    expect(send(emu, '/internal/x', { 'x-service-token': svc }).headers['x-service-token']).toBe(svc); // service: forward true
+    expect(request(emu, { path: '/internal/x', headers: { 'x-service-token': svc } }).requestHeader('x-service-token')).toBe(svc); // service: forward true
   });
 });
 
 describe('credentials', () => {
   const svc = (serviceId = 'auth-service') => sign(service, { iss: 'https://services.mesh.test', serviceId });
-  const reason = (ex: { reply?: Parameters<typeof replyHeader>[0] }) => replyHeader(ex.reply, 'x-jwt-auth-reason');
+  const reason = (ex: Exchange) => header(ex.reply?.headers, 'x-jwt-auth-reason');
 
   it('checks every field of a repeated header: a bad second one denies, the same token twice is one identity', async () => {
     const emu = await create();
     const good = await svc();
     const bad = `${good.slice(0, -10)}${good.at(-10) === 'A' ? 'B' : 'A'}${good.slice(-9)}`;
-    expect(reason(send(emu, '/internal/x', [['x-service-token', good], ['x-service-token', bad]]))).toBe('jwt_verification_failed');
-    expect(reason(send(emu, '/internal/x', [['x-service-token', bad], ['x-service-token', good]]))).toBe('jwt_verification_failed');
-    const twice = send(emu, '/internal/x', [['x-service-token', good], ['x-service-token', good]]);
+    expect(reason(request(emu, { path: '/internal/x', headers: [['x-service-token', good], ['x-service-token', bad]] }))).toBe('jwt_verification_failed');
+    expect(reason(request(emu, { path: '/internal/x', headers: [['x-service-token', bad], ['x-service-token', good]] }))).toBe('jwt_verification_failed');
+    const twice = request(emu, { path: '/internal/x', headers: [['x-service-token', good], ['x-service-token', good]] });
     expect(twice.reply).toBeUndefined();
-    expect(twice.all('x-service-id')).toBe('auth-service');
-    expect(twice.all('x-service-token')).toBe(`${good}|${good}`); // service: forward true
-    const two = send(emu, '/internal/x', [['x-service-token', good], ['x-service-token', await svc('eva-frontend')]]);
+    expect(twice.requestHeader('x-service-id')).toBe('auth-service');
+    expect(twice.requestHeader('x-service-token')).toBe(`${good},${good}`); // service: forward true
+    const two = request(emu, { path: '/internal/x', headers: [['x-service-token', good], ['x-service-token', await svc('eva-frontend')]] });
     expect([two.reply?.status, reason(two)]).toEqual([401, 'jwt_ambiguous']);
-    expect(emu.getMetric(statName('jwt_auth_denied_total', { reason: 'jwt_ambiguous' }))).toBe(1n);
-    expect(emu.getMetric(statName('jwt_auth_provider_denied_total', { provider: 'service', reason: 'jwt_ambiguous' }))).toBe(1n);
+    expect(counter(emu, 'jwt_auth_denied_total', { reason: 'jwt_ambiguous' })).toBe(1);
+    expect(counter(emu, 'jwt_auth_provider_denied_total', { provider: 'service', reason: 'jwt_ambiguous' })).toBe(1);
   });
 
   it('checks every parameter and cookie of a name, and takes a token out of every place it was in', async () => {
     const emu = await create({}, { from_params: ['access_token'], from_cookies: ['session'], from_headers: [{ name: 'authorization', value_prefix: 'Bearer ' }] });
     const alice = await sign(keys.ES256, claims(NOW));
     const bob = await sign(keys.ES256, claims(NOW, { sub: 'bob' }));
-    expect(reason(send(emu, `/orders?access_token=${alice}&access_token=x.y.z`))).toBe('jwt_header_bad_base64');
-    expect(reason(send(emu, `/orders?access_token=${alice}`, [['authorization', `Bearer ${bob}`]]))).toBe('jwt_ambiguous');
-    expect(reason(send(emu, '/orders', [['cookie', `session=${alice}`], ['cookie', `session=${bob}`]]))).toBe('jwt_ambiguous');
-    const everywhere = send(emu, `/orders?a=1&access_token=${alice}`, [['authorization', `Bearer ${alice}`], ['cookie', `theme=dark; session=${alice}`], ['cookie', 'lang=en']]);
+    expect(reason(request(emu, { path: `/orders?access_token=${alice}&access_token=x.y.z` }))).toBe('jwt_header_bad_base64');
+    expect(reason(request(emu, { path: `/orders?access_token=${alice}`, headers: [['authorization', `Bearer ${bob}`]] }))).toBe('jwt_ambiguous');
+    expect(reason(request(emu, { path: '/orders', headers: [['cookie', `session=${alice}`], ['cookie', `session=${bob}`]] }))).toBe('jwt_ambiguous');
+    const everywhere = request(emu, { path: `/orders?a=1&access_token=${alice}`, headers: [['authorization', `Bearer ${alice}`], ['cookie', `theme=dark; session=${alice}`], ['cookie', 'lang=en']] });
     expect(everywhere.reply).toBeUndefined();
-    expect(everywhere.all('x-user-id')).toBe('alice');
-    expect(everywhere.headers[':path']).toBe('/orders?a=1');
-    expect(everywhere.headers.authorization).toBeUndefined();
-    expect(everywhere.all('cookie')).toBe('theme=dark; lang=en');
+    expect(everywhere.requestHeader('x-user-id')).toBe('alice');
+    expect(everywhere.requestHeader(':path')).toBe('/orders?a=1');
+    expect(everywhere.requestHeader('authorization')).toBeUndefined();
+    expect(everywhere.requestHeader('cookie')).toBe('theme=dark; lang=en');
   });
 
   it('denies more credentials than it checks, and a header of another scheme where a token is optional', async () => {
     const emu = await create();
     const good = await svc();
-    const many = send(emu, '/internal/x', Array.from({ length: 5 }, (): [string, string] => ['x-service-token', good]));
+    const many = request(emu, { path: '/internal/x', headers: Array.from({ length: 5 }, (): [string, string] => ['x-service-token', good]) });
     expect([many.reply?.status, reason(many)]).toEqual([401, 'jwt_too_many']);
-    expect(emu.getMetric(statName('jwt_auth_denied_total', { reason: 'jwt_too_many' }))).toBe(1n);
-    expect(send(emu, '/public/x').reply).toBeUndefined();
+    expect(counter(emu, 'jwt_auth_denied_total', { reason: 'jwt_too_many' })).toBe(1);
+    expect(request(emu, { path: '/public/x' }).reply).toBeUndefined();
     for (const value of ['Basic dXNlcjpwYXNz', `Bearer\t${await sign(keys.ES256, claims(NOW))}`]) {
-      const ex = send(emu, '/public/x', { authorization: value });
+      const ex = request(emu, { path: '/public/x', headers: { authorization: value } });
       expect([ex.reply?.status, reason(ex)], value).toEqual([401, 'jwt_bad_format']);
     }
   });
@@ -317,12 +318,12 @@ describe('credentials', () => {
   it('under allow_missing_or_failed removes what failed before the request goes on, or keeps it with forward_unverified', async () => {
     const rules = [{ match: { prefix: '/' }, requires: { requires_any: [{ provider_name: 'eva' }, { allow_missing_or_failed: true }] } }];
     const bad = { authorization: 'Bearer not.a.token', 'x-user-id': 'forged' };
-    const removed = send(await create({ rules }), '/x', bad);
+    const removed = request(await create({ rules }), { path: '/x', headers: bad });
     expect(removed.reply).toBeUndefined();
-    expect([removed.headers.authorization, removed.headers['x-user-id']]).toEqual([undefined, undefined]);
-    const kept = send(await create({ rules, forward_unverified: true }), '/x', bad);
+    expect([removed.requestHeader('authorization'), removed.requestHeader('x-user-id')]).toEqual([undefined, undefined]);
+    const kept = request(await create({ rules, forward_unverified: true }), { path: '/x', headers: bad });
     expect(kept.reply).toBeUndefined();
-    expect([kept.headers.authorization, kept.headers['x-user-id']]).toEqual(['Bearer not.a.token', undefined]);
+    expect([kept.requestHeader('authorization'), kept.requestHeader('x-user-id')]).toEqual(['Bearer not.a.token', undefined]);
   });
 
   it('fills each claim header from one credential: the first provider, in requirement order, that satisfied the rule and maps it', async () => {
@@ -335,12 +336,12 @@ describe('credentials', () => {
     const base = config({ rules });
     const providers = base.providers as Record<string, Record<string, unknown>>;
     providers.service = { ...providers.service, ...both.service };
-    const emu = await emulator(wasm, base, { startTimeMs: START });
+    const emu = await filterEmulator(wasm, 'jwt-auth', base, { startTimeMs: START });
     const headers = { ...bearer(await sign(keys.ES256, claims(NOW, { sub: 'alice' }))), 'x-service-token': await sign(service, { iss: 'https://services.mesh.test', serviceId: 'auth-service', sub: 'svc-1' }) };
-    const userFirst = send(emu, '/x', headers);
-    expect([userFirst.all('x-user-id'), userFirst.all('x-service-id')]).toEqual(['alice', 'auth-service']);
-    const serviceFirst = send(emu, '/service-first', headers);
-    expect([serviceFirst.all('x-user-id'), serviceFirst.all('x-service-id')]).toEqual(['svc-1', 'auth-service']);
+    const userFirst = request(emu, { path: '/x', headers });
+    expect([userFirst.requestHeader('x-user-id'), userFirst.requestHeader('x-service-id')]).toEqual(['alice', 'auth-service']);
+    const serviceFirst = request(emu, { path: '/service-first', headers });
+    expect([serviceFirst.requestHeader('x-user-id'), serviceFirst.requestHeader('x-service-id')]).toEqual(['svc-1', 'auth-service']);
   });
 });
 
@@ -348,25 +349,25 @@ describe('verified-token cache', () => {
   it('verifies a repeated token once, counts hits and misses per provider, and still checks per-rule claims', async () => {
     const emu = await create();
     const token = await sign(keys.RS512, claims(NOW, { permissions: ['credit:read'] }));
-    for (let i = 0; i < 5; i++) expect(send(emu, '/orders', bearer(token)).reply).toBeUndefined();
-    expect(emu.getMetric(statName('jwt_auth_provider_cache_lookups_total', { provider: 'eva', outcome: 'miss' }))).toBe(1n);
-    expect(emu.getMetric(statName('jwt_auth_provider_cache_lookups_total', { provider: 'eva', outcome: 'hit' }))).toBe(4n);
-    expect(send(emu, '/api/credit/x', bearer(token)).reply).toBeUndefined();
+    for (let i = 0; i < 5; i++) expect(request(emu, { path: '/orders', headers: bearer(token) }).reply).toBeUndefined();
+    expect(counter(emu, 'jwt_auth_provider_cache_lookups_total', { provider: 'eva', outcome: 'miss' })).toBe(1);
+    expect(counter(emu, 'jwt_auth_provider_cache_lookups_total', { provider: 'eva', outcome: 'hit' })).toBe(4);
+    expect(request(emu, { path: '/api/credit/x', headers: bearer(token) }).reply).toBeUndefined();
     const weak = await sign(keys.RS512, claims(NOW));
-    expect(send(emu, '/orders', bearer(weak)).reply).toBeUndefined();
-    expect(send(emu, '/api/credit/x', bearer(weak)).reply?.status).toBe(403); // cached, yet the rule's claims are checked
-    expect(emu.getMetric(statName('jwt_auth_provider_allowed_total', { provider: 'eva' }))).toBe(7n);
-    expect(emu.getMetric('jwt_auth_allowed_total')).toBe(7n);
+    expect(request(emu, { path: '/orders', headers: bearer(weak) }).reply).toBeUndefined();
+    expect(request(emu, { path: '/api/credit/x', headers: bearer(weak) }).reply?.status).toBe(403); // cached, yet the rule's claims are checked
+    expect(counter(emu, 'jwt_auth_provider_allowed_total', { provider: 'eva' })).toBe(7);
+    expect(counter(emu, 'jwt_auth_allowed_total')).toBe(7);
   });
 
   it('costs a cached request one lookup per header it needs, one clock read, and no removal of absent headers', async () => {
     const calls: string[] = [];
     let recording = false;
-    const emu = await emulator(wasm, config(), { startTimeMs: START, onHostcall: (name, args) => void (recording && calls.push(`${name.slice(10)} ${args[0]}`)) });
+    const emu = await filterEmulator(wasm, 'jwt-auth', config(), { startTimeMs: START, onHostcall: (name, args) => void (recording && calls.push(`${name.slice(10)} ${args[0]}`)) });
     const token = await sign(keys.ES256, claims(NOW, { permissions: ['credit:read'] }));
-    send(emu, '/orders', bearer(token));
+    request(emu, { path: '/orders', headers: bearer(token) });
     recording = true;
-    const ex = send(emu, '/orders', bearer(token));
+    const ex = request(emu, { path: '/orders', headers: bearer(token) });
     recording = false;
     expect(ex.reply).toBeUndefined();
     expect(calls.filter((c) => c.startsWith('get_current_time'))).toHaveLength(1);
@@ -384,20 +385,20 @@ describe('verified-token cache', () => {
   it('with max_entries 0 verifies every time', async () => {
     const emu = await create({ cache: { max_entries: 0 } });
     const token = await sign(keys.HS256, claims(NOW));
-    for (let i = 0; i < 3; i++) expect(send(emu, '/orders', bearer(token)).reply).toBeUndefined();
-    expect(emu.getMetric(statName('jwt_auth_provider_cache_lookups_total', { provider: 'eva', outcome: 'miss' }))).toBe(3n);
-    expect(emu.getMetric(statName('jwt_auth_provider_cache_lookups_total', { provider: 'eva', outcome: 'hit' }))).toBe(0n);
+    for (let i = 0; i < 3; i++) expect(request(emu, { path: '/orders', headers: bearer(token) }).reply).toBeUndefined();
+    expect(counter(emu, 'jwt_auth_provider_cache_lookups_total', { provider: 'eva', outcome: 'miss' })).toBe(3);
+    expect(counter(emu, 'jwt_auth_provider_cache_lookups_total', { provider: 'eva', outcome: 'hit' })).toBe(0);
   });
 });
 
 describe('metrics', () => {
   it('are defined at configuration, labelled per provider and reason', async () => {
     const emu = await create();
-    expect(emu.getMetric(statName('jwt_auth_provider_denied_total', { provider: 'service', reason: 'jwt_expired' }))).toBe(0n);
-    expect(emu.getMetric(statName('jwt_auth_provider_jwks_fetches_total', { provider: 'service', outcome: 'ok' }))).toBe(0n);
-    send(emu, '/orders');
-    expect(emu.getMetric(statName('jwt_auth_denied_total', { reason: 'jwt_missing' }))).toBe(1n);
-    expect(emu.getMetric(statName('jwt_auth_provider_denied_total', { provider: 'eva', reason: 'jwt_missing' }))).toBe(1n);
+    expect(counter(emu, 'jwt_auth_provider_denied_total', { provider: 'service', reason: 'jwt_expired' })).toBe(0);
+    expect(counter(emu, 'jwt_auth_provider_jwks_fetches_total', { provider: 'service', outcome: 'ok' })).toBe(0);
+    request(emu, { path: '/orders' });
+    expect(counter(emu, 'jwt_auth_denied_total', { reason: 'jwt_missing' })).toBe(1);
+    expect(counter(emu, 'jwt_auth_provider_denied_total', { provider: 'eva', reason: 'jwt_missing' })).toBe(1);
   });
 });
 
@@ -405,10 +406,10 @@ describe('configuration', () => {
   it('refuses a bad configuration with one error line naming the JSON path', async () => {
     const bad = config();
     (bad.providers as Record<string, Record<string, unknown>>).eva.remote_jwks = { http_uri: { uri: 'http://x/', cluster: 'jwks' } };
-    await expect(emulator(wasm, bad)).rejects.toThrow();
+    await expect(filterEmulator(wasm, 'jwt-auth', bad)).rejects.toThrow();
     const seen: string[] = [];
     try {
-      await emulator(wasm, { providers: { eva: { local_jwks: { inline_string: '{"keys":[]}' } } }, rules: [{}] });
+      await filterEmulator(wasm, 'jwt-auth', { providers: { eva: { local_jwks: { inline_string: '{"keys":[]}' } } }, rules: [{}] });
     } catch (e) {
       seen.push(String((e as Error).message));
     }
@@ -437,13 +438,13 @@ describe('hostile input', () => {
       samples.push(s);
     }
     for (const token of samples) {
-      const ex = send(emu, '/orders', bearer(token));
+      const ex = request(emu, { path: '/orders', headers: bearer(token) });
       expect(ex.reply?.status, token.slice(0, 40)).toBe(401);
     }
     // Huge and many headers around a valid token
     const good = await sign(keys.ES256, claims(NOW));
     const noise: [string, string][] = Array.from({ length: 200 }, (_, i) => [`x-noise-${i}`, 'v'.repeat(500)]);
-    expect(send(emu, '/orders', [...noise, ['authorization', `Bearer ${good}`], ['cookie', ';;=;'.repeat(1000)]]).reply).toBeUndefined();
+    expect(request(emu, { path: '/orders', headers: [...noise, ['authorization', `Bearer ${good}`], ['cookie', ';;=;'.repeat(1000)]] }).reply).toBeUndefined();
     expect(emu.vmFailed).toBe(false);
     expect(emu.getLogs(LogLevel.Critical)).toEqual([]);
   });
@@ -451,11 +452,11 @@ describe('hostile input', () => {
   it('refuses tokens over max_token_bytes (default 8 KiB) before decoding', async () => {
     const emu = await create({ max_token_bytes: 1024 });
     const big = await sign(keys.ES256, claims(NOW, { pad: 'x'.repeat(1000) }));
-    expect(replyHeader(send(emu, '/orders', bearer(big)).reply, 'x-jwt-auth-reason')).toBe('jwt_too_large');
+    expect(header(request(emu, { path: '/orders', headers: bearer(big) }).reply?.headers, 'x-jwt-auth-reason')).toBe('jwt_too_large');
     const dup = `${b64json({ alg: 'HS256' })}.${b64json('{"sub":"a","sub":"b"}')}.AA`;
-    expect(replyHeader(send(emu, '/orders', bearer(dup)).reply, 'x-jwt-auth-reason')).toBe('jwt_payload_bad_json');
+    expect(header(request(emu, { path: '/orders', headers: bearer(dup) }).reply?.headers, 'x-jwt-auth-reason')).toBe('jwt_payload_bad_json');
     const padded = (await sign(keys.HS256, claims(NOW))) + '=';
-    expect(replyHeader(send(emu, '/orders', bearer(padded)).reply, 'x-jwt-auth-reason')).toBe('jwt_signature_bad_base64');
+    expect(header(request(emu, { path: '/orders', headers: bearer(padded) }).reply?.headers, 'x-jwt-auth-reason')).toBe('jwt_signature_bad_base64');
   });
 
   it('keeps its memory flat over 100 000 requests (cached tokens, misses and denials)', async () => {
@@ -475,6 +476,6 @@ describe('hostile input', () => {
     for (let i = 0; i < 100_000; i++) cycle(i);
     expect(memory.buffer.byteLength).toBe(warm);
     expect(emu.vmFailed).toBe(false);
-    expect(emu.getMetric(statName('jwt_auth_denied_total', { reason: 'jwt_missing' }))).toBe(10_500n);
+    expect(counter(emu, 'jwt_auth_denied_total', { reason: 'jwt_missing' })).toBe(10_500);
   }, 60_000);
 });

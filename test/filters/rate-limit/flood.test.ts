@@ -4,7 +4,8 @@
 // only buckets refilled to max_tokens are ever reclaimed.
 import { describe, expect, it } from 'vitest';
 import type { WasmEmulator } from '../../../harness/host/emulator.ts';
-import { allowedOf, counter, rateLimitEmulator, send, ruleCounter } from './harness.ts';
+import { counter, exchange, forwarded } from '../../../harness/host/testing.ts';
+import { rateLimitEmulator } from './harness.ts';
 
 const SLOT_BYTES = 56 + 16; // one limit per slot (filters/rate-limit/bucket-page.ts)
 const PAGE_BYTES = 8 + 8 * SLOT_BYTES;
@@ -28,11 +29,11 @@ describe('a flood of random keys', () => {
       response_headers: true,
     });
     const victim = { headers: { 'x-user-id': 'victim' } };
-    expect(allowedOf(emu, 4, victim)).toBe(4); // 6 tokens left
+    expect(forwarded(emu, 4, victim)).toBe(4); // 6 tokens left
 
     const flood = (n: number) => {
       for (let i = 0; i < n; i++) {
-        send(emu, { headers: { 'x-user-id': randomId() } });
+        exchange(emu, { headers: { 'x-user-id': randomId() } });
         emu.advanceClock(1);
       }
     };
@@ -42,8 +43,8 @@ describe('a flood of random keys', () => {
     flood(12_000);
 
     // 15 s of flood refilled 0.04 of a token: the victim still has exactly 6, not a fresh 10.
-    expect(allowedOf(emu, 20, victim)).toBe(6);
-    expect(counter(emu, ruleCounter('users', 'overflow'))).toBeGreaterThan(12_000);
+    expect(forwarded(emu, 20, victim)).toBe(6);
+    expect(counter(emu, 'rate_limit_overflow_requests_total', { rule: 'users' })).toBeGreaterThan(12_000);
     // Shared data: the same 32 pages and 1 overflow entry, each at most a full page.
     const after = sharedDataFootprint(emu);
     expect(after.entries).toBe(33);
@@ -59,16 +60,16 @@ describe('a flood of random keys', () => {
       max_keys: 8, // one page
       rules: [{ name: 'users', key: [{ header: 'x-user-id' }], limits: [{ max_tokens: 2, tokens_per_fill: 2, fill_interval: '10s' }] }],
     });
-    expect(allowedOf(emu, 1, { headers: { 'x-user-id': 'victim' } })).toBe(1);
+    expect(forwarded(emu, 1, { headers: { 'x-user-id': 'victim' } })).toBe(1);
     // Seven more keys fill the page; the flood then lives in the overflow bucket.
-    for (let i = 0; i < 500; i++) send(emu, { headers: { 'x-user-id': `f${i}` } });
-    expect(allowedOf(emu, 3, { headers: { 'x-user-id': 'victim' } })).toBe(1);
+    for (let i = 0; i < 500; i++) exchange(emu, { headers: { 'x-user-id': `f${i}` } });
+    expect(forwarded(emu, 3, { headers: { 'x-user-id': 'victim' } })).toBe(1);
     // 10 s later every bucket is full: new keys take the slots (no overflow), and the
     // victim, reclaimed or not, has a full bucket of 2 either way.
     emu.advanceClock(10_000);
-    const overflow = counter(emu, ruleCounter('users', 'overflow'));
-    for (let i = 500; i < 507; i++) send(emu, { headers: { 'x-user-id': `f${i}` } });
-    expect(counter(emu, ruleCounter('users', 'overflow'))).toBe(overflow);
-    expect(allowedOf(emu, 3, { headers: { 'x-user-id': 'victim' } })).toBe(2);
+    const overflow = counter(emu, 'rate_limit_overflow_requests_total', { rule: 'users' });
+    for (let i = 500; i < 507; i++) exchange(emu, { headers: { 'x-user-id': `f${i}` } });
+    expect(counter(emu, 'rate_limit_overflow_requests_total', { rule: 'users' })).toBe(overflow);
+    expect(forwarded(emu, 3, { headers: { 'x-user-id': 'victim' } })).toBe(2);
   });
 });

@@ -2,7 +2,8 @@
 // tiers (allowed and denied, three rules, thousands of keys), and the module's memory
 // is the same after them as after the first 10 000.
 import { describe, expect, it } from 'vitest';
-import { counter, rateLimitEmulator, send, TIERS, type RequestSpec, ruleCounter } from './harness.ts';
+import { counter, exchange, type RequestSpec } from '../../../harness/host/testing.ts';
+import { rateLimitEmulator, TIERS } from './harness.ts';
 
 describe('the request path', () => {
   it('leaves VM memory flat over 100 000 requests', async () => {
@@ -11,12 +12,12 @@ describe('the request path', () => {
       const u = i % 3000;
       if (u % 3 === 0) return { headers: { 'x-user-tier': 'premium', 'x-user-id': `p${u}` } };
       if (u % 3 === 1) return { headers: { 'x-user-id': `a${u}` } };
-      return { remote: `10.${(u >> 8) & 255}.${u & 255}.1:${i & 0xffff}` };
+      return { info: { downstreamRemoteAddress: `10.${(u >> 8) & 255}.${u & 255}.1:${i & 0xffff}` } };
     };
     let denied = 0;
     const run = (from: number, to: number) => {
       for (let i = from; i < to; i++) {
-        if (send(emu, request(i)).status === 429) denied++;
+        if (exchange(emu, request(i)).status === 429) denied++;
         if (i % 100 === 0) emu.advanceClock(250);
       }
     };
@@ -25,6 +26,6 @@ describe('the request path', () => {
     run(10_000, 100_000);
     expect(emu.plugin.wasm.mem.size).toBe(warm);
     expect(denied).toBeGreaterThan(1000); // both paths ran
-    expect(counter(emu, ruleCounter('premium', 'allowed')) + counter(emu, ruleCounter('authenticated', 'allowed')) + counter(emu, ruleCounter('anonymous', 'allowed')) + denied).toBe(100_000);
+    expect(counter(emu, 'rate_limit_requests_total', { rule: 'premium', outcome: 'allowed' }) + counter(emu, 'rate_limit_requests_total', { rule: 'authenticated', outcome: 'allowed' }) + counter(emu, 'rate_limit_requests_total', { rule: 'anonymous', outcome: 'allowed' }) + denied).toBe(100_000);
   }, 60_000);
 });

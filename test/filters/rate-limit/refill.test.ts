@@ -5,7 +5,8 @@
 // after request. Any rounding or drift in the filter's fixed-point arithmetic shows up
 // as a difference. The seed is printed on failure.
 import { describe, expect, it } from 'vitest';
-import { rateLimitEmulator, send } from './harness.ts';
+import { exchange } from '../../../harness/host/testing.ts';
+import { rateLimitEmulator } from './harness.ts';
 
 const LIMITS = [
   { max_tokens: 7, tokens_per_fill: 3, fill_interval: '1.7s' },
@@ -123,8 +124,8 @@ describe('refill arithmetic matches an exact model', () => {
       const now = nanosOf(mono);
       buckets ??= LIMITS.map((l) => new ModelBucket(l, now));
       const want = modelDecide(buckets, now);
-      const got = send(emu, {});
-      const seen = { status: got.status, remaining: got.headers['x-ratelimit-remaining'], reset: got.headers['x-ratelimit-reset'], ...(got.status === 200 ? {} : { retryAfter: got.headers['retry-after'] }) };
+      const got = exchange(emu);
+      const seen = { status: got.status, remaining: got.responseHeader('x-ratelimit-remaining'), reset: got.responseHeader('x-ratelimit-reset'), ...(got.status === 200 ? {} : { retryAfter: got.responseHeader('retry-after') }) };
       if (JSON.stringify(seen) !== JSON.stringify(want)) {
         throw new Error(`seed ${seed}, request ${i} at ${now} ns: filter ${JSON.stringify(seen)}, model ${JSON.stringify(want)}`);
       }
@@ -144,15 +145,15 @@ describe('refill arithmetic matches an exact model', () => {
     let mono = 1000;
     emu.advanceClock(mono);
     const first = nanosOf(mono);
-    let last = send(emu, {});
+    let last = exchange(emu);
     for (let i = 1; i < 20_000; i++) {
       emu.advanceClock(1.234567);
       mono += 1.234567;
-      last = send(emu, {});
+      last = exchange(emu);
     }
     const elapsed = nanosOf(mono) - first;
     expect(elapsed).toBeGreaterThan(24_000_000_000n);
     // Never full again, so every ns since the first request counts: refilled = elapsed × 7 / 3 s.
-    expect(BigInt(last.headers['x-ratelimit-remaining'])).toBe(1_000_000n - 20_000n + (elapsed * 7n) / 3_000_000_000n);
+    expect(BigInt(last.responseHeader('x-ratelimit-remaining')!)).toBe(1_000_000n - 20_000n + (elapsed * 7n) / 3_000_000_000n);
   }, 60_000);
 });

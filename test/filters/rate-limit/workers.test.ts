@@ -8,8 +8,7 @@
 // Envoy suite test/integration/rate-limit.test.ts.)
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WasmEmulator } from '../../../harness/host/emulator.ts';
-import { ensureNoCas, ensureRateLimit } from './build.ts';
-import { type Outcome, counter, rateLimitWorkers, send, ruleCounter } from './harness.ts';
+import { counter, type Exchange, exchange, filterWorkers, testModule } from '../../../harness/host/testing.ts';
 
 /** `tokens` for one key, never refilled during a test (one more per hour). */
 const config = (tokens: number) => ({
@@ -21,7 +20,8 @@ const REQUEST = { headers: { 'x-client': 'c1' } };
 let filter = '';
 let noCas = '';
 beforeAll(async () => {
-  [filter, noCas] = [await ensureRateLimit(), await ensureNoCas()];
+  // The control module: the filter with its page written without CAS.
+  [filter, noCas] = [await testModule('rate-limit'), await testModule('rate-limit', { entry: 'filters/rate-limit/__tests__/racy-entry.ts', outName: 'rate-limit-no-cas' })];
 }, 300_000);
 
 /**
@@ -31,12 +31,12 @@ beforeAll(async () => {
  * leaves the rest of the chain unrun: those workers' statuses are missing.
  */
 function round(workers: WasmEmulator[]): number[] {
-  const outcomes: Outcome[] = [];
+  const outcomes: Exchange[] = [];
   for (let i = 0; i + 1 < workers.length; i++) {
-    workers[i].beforeNextHostcall('proxy_set_shared_data', () => void (outcomes[i + 1] = send(workers[i + 1], REQUEST)));
+    workers[i].beforeNextHostcall('proxy_set_shared_data', () => void (outcomes[i + 1] = exchange(workers[i + 1], REQUEST)));
   }
-  outcomes[0] = send(workers[0], REQUEST);
-  return outcomes.map((o) => o.status);
+  outcomes[0] = exchange(workers[0], REQUEST);
+  return outcomes.map((o) => o.status!);
 }
 
 describe.each([
@@ -44,26 +44,26 @@ describe.each([
   { module: 'the control (page written with cas 0)', wasm: () => noCas, cas: false },
 ])('$module', ({ wasm, cas }) => {
   it('two workers race for the last token: one is admitted with CAS, both without', async () => {
-    const [a, b] = await rateLimitWorkers(2, config(1), { wasm: wasm() });
+    const [a, b] = await filterWorkers(2, wasm(), 'rate-limit', config(1));
     // a reads the page (1 token), b's whole request takes the token, a writes on its stale read.
     expect(round([a, b])).toEqual(cas ? [429, 200] : [200, 200]);
-    expect(send(b, REQUEST).status).toBe(429);
+    expect(exchange(b, REQUEST).status).toBe(429);
   });
 
   it('four workers, every page write made on a stale read: exactly max_tokens of 12 admitted with CAS', async () => {
-    const workers = await rateLimitWorkers(4, config(10), { wasm: wasm() });
+    const workers = await filterWorkers(4, wasm(), 'rate-limit', config(10));
     const statuses = [round(workers), round(workers), round(workers)];
     if (cas) {
       // Rounds 1 and 2: each worker loses its CAS, reads again and takes a token (8 of 10).
       // Round 3 (2 left): the last two writers get them, the first two find the bucket empty.
       expect(statuses).toEqual([[200, 200, 200, 200], [200, 200, 200, 200], [429, 429, 200, 200]]);
       // Process-wide counters: every worker's decisions in one value.
-      expect(counter(workers[3], ruleCounter('exact', 'allowed'))).toBe(10);
-      expect(counter(workers[0], ruleCounter('exact', 'denied'))).toBe(2);
+      expect(counter(workers[3], 'rate_limit_requests_total', { rule: 'exact', outcome: 'allowed' })).toBe(10);
+      expect(counter(workers[0], 'rate_limit_requests_total', { rule: 'exact', outcome: 'denied' })).toBe(2);
     } else {
       // Each stale write undoes the takes written after its read: one token gone per round.
       expect(statuses.flat().filter((s) => s === 200)).toHaveLength(12);
-      expect(counter(workers[0], ruleCounter('exact', 'allowed'))).toBe(12);
+      expect(counter(workers[0], 'rate_limit_requests_total', { rule: 'exact', outcome: 'allowed' })).toBe(12);
     }
   });
 });

@@ -1,0 +1,247 @@
+/**
+ * A rule's `global` part (config.ts `GlobalLimit`): the `ShouldRateLimit` request of a
+ * request, and the counters of what the rate limit service decided.
+ *
+ * The request has one descriptor whose entries are the rule's key parts, in order, keyed as
+ * Envoy's rate limit actions key them (config.ts), valued from the request:
+ *   header / claim   the header's value; "" when it is absent (a missing header is its own
+ *                    value, as for the local buckets: requests without it share one count)
+ *   remote_address   the client's IP as text (`198.51.100.7`, `2001:db8::7`: RFC 5952, as
+ *                    Envoy's `remote_address` action writes it), by the same rule as the local
+ *                    key (`xff_num_trusted_hops`, else `source.address`); an address that is
+ *                    not IP as it is; "" when there is none
+ *   path             `:path` without query and fragment
+ *   generic          the constant
+ * The IP is written from its parsed bytes, so every spelling of one address (`::1`,
+ * `0:0::1`) is one client across the fleet, as it is one bucket locally.
+ */
+import { Counter, metricName } from "../../assembly/proxy-wasm";
+import { ProtoWriter } from "../../assembly/protobuf";
+import { RequestHeaders, pathLength } from "../../assembly/match";
+import { KeyPartKind, RateLimitConfig, Rule } from "./config";
+import { IPV4_BYTES, TextRange, forwardedForEntry, parseIp, sourceAddressHost } from "./client-address";
+import { AddressSource } from "./descriptor";
+import { addEntry, beginRequest, endRequest } from "./rls";
+
+const X_FORWARDED_FOR = "x-forwarded-for";
+const HEX = "0123456789abcdef";
+
+/** Builds `ShouldRateLimit` requests; reused for every request (one callback at a time). */
+export class GlobalRequestBuilder {
+  private readonly writer: ProtoWriter = new ProtoWriter();
+  private readonly range: TextRange = new TextRange();
+  private readonly ip: ArrayBuffer = new ArrayBuffer(16);
+
+  /** `xff_num_trusted_hops`. */
+  constructor(readonly trustedHops: i32) {}
+
+  /** The serialized `RateLimitRequest` of `rule` (which has a `global` part) for `request`. */
+  build(rule: Rule, request: RequestHeaders, source: AddressSource): ArrayBuffer {
+    const global = rule.global!;
+    const w = this.writer;
+    const mark = beginRequest(w, global.domain);
+    const parts = rule.key;
+    for (let i = 0, n = parts.length; i < n; i++) {
+      const part = unchecked(parts[i]);
+      const key = unchecked(global.entryKeys[i]);
+      switch (part.kind) {
+        case KeyPartKind.Header:
+        case KeyPartKind.Claim: {
+          const value = request.header(part.text);
+          addEntry(w, key, value === null ? "" : value);
+          break;
+        }
+        case KeyPartKind.RemoteAddress:
+          addEntry(w, key, this.clientAddress(request, source));
+          break;
+        case KeyPartKind.Path: {
+          const path = request.path();
+          addEntry(w, key, path, pathLength(path));
+          break;
+        }
+        default:
+          addEntry(w, key, part.text);
+      }
+    }
+    endRequest(w, mark);
+    return w.toBuffer();
+  }
+
+  /** The client address as text, chosen as descriptor.ts chooses the local key's. */
+  private clientAddress(request: RequestHeaders, source: AddressSource): string {
+    const ip = changetype<usize>(this.ip);
+    const range = this.range;
+    if (this.trustedHops > 0) {
+      const xff = request.header(X_FORWARDED_FOR);
+      if (xff !== null && forwardedForEntry(xff, this.trustedHops, range)) {
+        const n = parseIp(xff, range.start, range.end, ip);
+        if (n > 0) return formatIp(ip, n);
+      }
+    }
+    const address = source.sourceAddress();
+    if (address === null) return "";
+    sourceAddressHost(address, range);
+    const n = parseIp(address, range.start, range.end, ip);
+    return n > 0 ? formatIp(ip, n) : address;
+  }
+}
+
+/**
+ * The text of the IP address of `n` bytes (4 or 16) at `ip`: dotted decimal, or IPv6 as
+ * RFC 5952 §4 writes it (lower-case hex without leading zeros, the longest run of two or
+ * more zero groups, the first on a tie, as `::`, an IPv4-mapped address as
+ * `::ffff:1.2.3.4`), which is what inet_ntop and so Envoy's `addressAsString` give.
+ */
+export function formatIp(ip: usize, n: i32): string {
+  if (n == IPV4_BYTES) return dotted(ip);
+  let mapped = true;
+  for (let i = 0; i < 10; i++) if (load<u8>(ip + <usize>i) != 0) mapped = false;
+  if (mapped && load<u8>(ip + 10) == 0xff && load<u8>(ip + 11) == 0xff) return "::ffff:" + dotted(ip + 12);
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let g = 0; g < 8; ) {
+    if (group(ip, g) != 0) {
+      g++;
+      continue;
+    }
+    let end = g;
+    while (end < 8 && group(ip, end) == 0) end++;
+    if (end - g > bestLength) {
+      bestStart = g;
+      bestLength = end - g;
+    }
+    g = end;
+  }
+  let out = "";
+  for (let g = 0; g < 8; g++) {
+    if (g == bestStart) {
+      out += "::";
+      g += bestLength - 1;
+      continue;
+    }
+    if (g > 0 && g != bestStart + bestLength) out += ":";
+    out += hex(group(ip, g));
+  }
+  return out;
+}
+
+// @ts-ignore: decorator
+@inline function group(ip: usize, g: i32): u32 {
+  return (<u32>load<u8>(ip + <usize>(2 * g)) << 8) | <u32>load<u8>(ip + <usize>(2 * g + 1));
+}
+
+function hex(x: u32): string {
+  let out = "";
+  let started = false;
+  for (let shift = 12; shift >= 0; shift -= 4) {
+    const d = (x >> shift) & 15;
+    if (d == 0 && !started && shift > 0) continue;
+    started = true;
+    out += HEX.charAt(d);
+  }
+  return out;
+}
+
+function dotted(ip: usize): string {
+  let out = "";
+  for (let i = 0; i < 4; i++) {
+    if (i > 0) out += ".";
+    const b = <u32>load<u8>(ip + <usize>i);
+    if (b >= 100) out += String.fromCharCode(0x30 + b / 100);
+    if (b >= 10) out += String.fromCharCode(0x30 + (b / 10) % 10);
+    out += String.fromCharCode(0x30 + b % 10);
+  }
+  return out;
+}
+
+/** Why a call gave no decision (`reason` of `<stat_prefix>_global_errors_total`). */
+export enum GlobalError {
+  /** The call ended at or after its `timeout`, or with DEADLINE_EXCEEDED. */
+  Timeout = 0,
+  /** The call ended with another gRPC status (UNAVAILABLE, UNIMPLEMENTED, ...). */
+  GrpcError = 1,
+  /** The answer was not a `RateLimitResponse`, or its `overall_code` was UNKNOWN. */
+  BadResponse = 2,
+  /** The call could not be started (`proxy_grpc_call` refused it: an unknown cluster). */
+  NotSent = 3,
+}
+
+class GlobalRuleCounters {
+  constructor(
+    readonly allowed: Counter,
+    readonly denied: Counter,
+    readonly shadowDenied: Counter,
+    readonly failureModeAllowed: Counter,
+    readonly failureModeDenied: Counter,
+    /** By `GlobalError`. */
+    readonly errors: StaticArray<Counter>,
+  ) {}
+}
+
+const ERROR_REASONS: string[] = ["timeout", "grpc_error", "bad_response", "not_sent"];
+
+/**
+ * The counters of the rules with a `global` part, defined at configure time (none when no
+ * rule has one), labelled as the local ones (metrics.ts):
+ *
+ *   <stat_prefix>_global_requests_total{rule,outcome}   requests the service was asked about:
+ *       allowed               OK
+ *       denied                OVER_LIMIT, refused with `status` (enforce: true)
+ *       shadow_denied         OVER_LIMIT, let through (enforce: false)
+ *       failure_mode_allowed  no decision (an error below), let through
+ *       failure_mode_denied   no decision, refused 500 (failure_mode_deny: true)
+ *   <stat_prefix>_global_errors_total{rule,reason}      calls that gave no decision:
+ *       timeout               no answer within `timeout` (or DEADLINE_EXCEEDED)
+ *       grpc_error            the call ended with another gRPC status
+ *       bad_response          the answer was not a RateLimitResponse, or said UNKNOWN
+ *       not_sent              the call could not be started (unknown cluster)
+ *
+ * Requests the local buckets refused never reach the service and are counted only in
+ * `<stat_prefix>_requests_total`. Envoy's `ratelimit` filter counts the same as
+ * `ratelimit.ok`, `over_limit`, `error` and `failure_mode_allowed`.
+ */
+export class GlobalMetrics {
+  private constructor(private readonly rules: StaticArray<GlobalRuleCounters | null>) {}
+
+  static define(config: RateLimitConfig): GlobalMetrics {
+    const requests = config.statPrefix + "_global_requests_total";
+    const errors = config.statPrefix + "_global_errors_total";
+    const rules = new StaticArray<GlobalRuleCounters | null>(config.rules.length);
+    for (let i = 0; i < rules.length; i++) {
+      const rule = unchecked(config.rules[i]);
+      if (rule.global === null) continue;
+      const name = rule.name;
+      const byReason = new StaticArray<Counter>(ERROR_REASONS.length);
+      for (let r = 0; r < ERROR_REASONS.length; r++) {
+        unchecked((byReason[r] = Counter.define(metricName(errors, ["rule", name, "reason", unchecked(ERROR_REASONS[r])]))));
+      }
+      unchecked((rules[i] = new GlobalRuleCounters(
+        Counter.define(metricName(requests, ["rule", name, "outcome", "allowed"])),
+        Counter.define(metricName(requests, ["rule", name, "outcome", "denied"])),
+        Counter.define(metricName(requests, ["rule", name, "outcome", "shadow_denied"])),
+        Counter.define(metricName(requests, ["rule", name, "outcome", "failure_mode_allowed"])),
+        Counter.define(metricName(requests, ["rule", name, "outcome", "failure_mode_denied"])),
+        byReason,
+      )));
+    }
+    return new GlobalMetrics(rules);
+  }
+
+  /** Counts an answer of the service for rule `ruleIndex`: within the limit, or over it. */
+  answered(ruleIndex: i32, overLimit: bool, enforce: bool): void {
+    const c = unchecked(this.rules[ruleIndex]);
+    if (c === null) return;
+    if (!overLimit) c.allowed.increment();
+    else if (enforce) c.denied.increment();
+    else c.shadowDenied.increment();
+  }
+
+  /** Counts a call without a decision, and whether the request was refused for it. */
+  failed(ruleIndex: i32, error: GlobalError, refused: bool): void {
+    const c = unchecked(this.rules[ruleIndex]);
+    if (c === null) return;
+    unchecked(c.errors[<i32>error]).increment();
+    if (refused) c.failureModeDenied.increment();
+    else c.failureModeAllowed.increment();
+  }
+}
