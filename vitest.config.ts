@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'filters/**/*.test.ts'],
     exclude: ['test/fixtures/**', 'node_modules/**'],
-    globalSetup: ['test/setup/envoy.ts'],
+    globalSetup: ['test/setup/envoy.ts', 'test/setup/ratelimit.ts'],
     reporters: ['default', './test/setup/skipped-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

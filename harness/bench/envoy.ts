@@ -40,6 +40,7 @@ import { ensureEnvoy, envoyBinary, envoyVersion, type EnvoyAvailability } from '
 import { startEnvoy, type EnvoyProcess } from '../envoy/runner.ts';
 import { PACED_RPS, POOL_SIZE, RUST_WASM, bootstrapOf, configurations, type BenchConfig, type ConfigContext, type MetricName, type Stats } from './envoy/configs.ts';
 import { CONNECTIONS, ENVOY_CPU, LOAD_CPU, cpuOf, ensureLoadTools, machine, pinSelf, runWrk, type WrkResult } from './envoy/load.ts';
+import { startBenchRateLimit, type BenchRateLimit } from './envoy/global.ts';
 import { buildRustSdkFilters } from './envoy/rust-sdk.ts';
 import { ALGS, makeKeys, tokenPool, type Alg } from './envoy/tokens.ts';
 import { median, round, type BenchSuite } from './report.ts';
@@ -126,10 +127,19 @@ export const suite: BenchSuite = {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'bench-envoy-'));
     const jwksFile = path.join(tmp, 'jwks.json');
     writeFileSync(jwksFile, JSON.stringify(await demoJwks()));
+    // The global group's rate limit service, for the whole run (stopped in the finally below).
+    let rateLimit: BenchRateLimit | undefined;
+    try {
+      rateLimit = all0.some((c) => c.group === 'global' && names.has(c.name)) ? await startBenchRateLimit(log) : undefined;
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
     const ctx: ConfigContext = {
       keys, tokens, pools,
       meshToken: await mintDemoToken({ permissions: ['banking:read'], expiresInSeconds: 12 * 3600 }),
       meshJwksUri: (up) => `http://${up}/.well-known/jwks.json`,
+      rateLimitService: rateLimit?.grpcAddress,
     };
     let configs = configurations(ctx).filter((c) => names.has(c.name));
 
@@ -174,6 +184,7 @@ export const suite: BenchSuite = {
       }
     } finally {
       upstream?.stop();
+      await rateLimit?.stop();
       rmSync(tmp, { recursive: true, force: true });
     }
 
@@ -385,7 +396,7 @@ async function measure(c: BenchConfig, envoy: EnvoyAvailability, upstream: strin
       sample.cpu_us_sched = ((cpu1.sched_s - cpu0.sched_s) * 1e6) / w.requests;
     }
     const cpu0 = cpuOf(proxy.pid);
-    const p = await runWrk(address, c.fresh?.paced ?? c.requests, t.paced_s, dir, PACED_RPS);
+    const p = await runWrk(address, c.fresh?.paced ?? c.requests, t.paced_s, dir, c.pacedRps ?? PACED_RPS);
     const cpu1 = cpuOf(proxy.pid);
     checkResponses(c, p, 'paced');
     sample.paced = {

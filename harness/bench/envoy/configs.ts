@@ -26,17 +26,28 @@
  *   retry policy) vs `jwt_authn` + `local_ratelimit` (+ the route's retry policy);
  * - mesh (upstream): envoy/mesh.yaml as it is (edge settings, routes, the four filters with
  *   their configurations) with the limits raised so no bucket empties, vs the same
- *   bootstrap with `jwt_authn` + `local_ratelimit` + the routes' retry policies.
+ *   bootstrap with `jwt_authn` + `local_ratelimit` + the routes' retry policies;
+ * - global (upstream): limits across replicas, per `x-client-id` (4 clients), never over:
+ *   rate-limit with a `global` part (local bucket, then envoyproxy/ratelimit asked over
+ *   gRPC) vs the same rule local-only vs Envoy's `ratelimit` filter asking the same service
+ *   (route `rate_limits`: Envoy's filter skips routes without a route entry, hence the
+ *   upstream). The service and its Redis run on the load generator's core
+ *   (harness/bench/envoy/global.ts); their CPU is not in Envoy's figures. Timeout 1 s on
+ *   both, and no call may fail: a failure-mode answer would measure no service at all.
+ *   Paced at `GLOBAL_PACED_RPS` against a baseline of its own (`global-none`): the
+ *   service (~250 µs of CPU a call) beside wrk and the upstream on one core does not hold
+ *   `PACED_RPS`, and latency would then measure that core's queue.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { projectRoot } from '../../build.ts';
+import { nativeRateLimitFilter, nativeRateLimitsFor, rateLimitServiceCluster } from '../../ratelimit/envoy.ts';
 import type { WrkRequest } from './load.ts';
 import { AUDIENCE, ISSUER, badSignature, type Alg, type BenchKeys } from './tokens.ts';
 
 export type Side = 'none' | 'ours' | 'rust' | 'native';
-export type Group = 'floor' | 'jwt' | 'rate-limit' | 'retry' | 'circuit-breaker' | 'chain' | 'mesh';
+export type Group = 'floor' | 'jwt' | 'rate-limit' | 'retry' | 'circuit-breaker' | 'chain' | 'mesh' | 'global';
 
 /** One of our (or the Rust SDK's) modules in the chain. */
 export interface WasmFilterSpec {
@@ -90,6 +101,8 @@ export interface BenchConfig {
   native?: string;
   /** Measured only at the fixed rate (half-denied buckets). */
   pacedOnly?: boolean;
+  /** The paced run's rate, when not `PACED_RPS` (the global group: the service shares the load generator's core). */
+  pacedRps?: number;
   wasm: WasmFilterSpec[];
   nativeFilters: Record<string, unknown>[];
   /** More fields on the main route's `route` action (`retry_policy`). */
@@ -126,6 +139,8 @@ export interface ConfigContext {
   meshToken: string;
   /** The demo's JWKS, served by the bench upstream for envoy/mesh.yaml's `remote_jwks`. */
   meshJwksUri: (upstream: string) => string;
+  /** `host:port` of the rate limit service's gRPC listener (the global group; global.ts starts it). */
+  rateLimitService?: string;
 }
 
 const BUILD = path.join(projectRoot, 'build');
@@ -148,6 +163,11 @@ export const POOL_SIZE = 2000;
 const CACHE_ENTRIES = 1000;
 /** Clients of the per-header rate-limit configurations (`x-client-id: client-<i>`). */
 const HEADER_CLIENTS = 4;
+/** The global group: the service's cluster, its domain (global.ts's configuration) and the call's timeout on both sides. */
+export const RATE_LIMIT_CLUSTER = 'ratelimit';
+export const GLOBAL_DOMAIN = 'bench';
+const GLOBAL_TIMEOUT = '1s';
+export const GLOBAL_PACED_RPS = 500;
 
 const get = (path: string, headers: Record<string, string> = {}): WrkRequest => ({ method: 'GET', path, headers });
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -241,6 +261,12 @@ function atLeast(s: Stats, name: MetricName, served: number, fraction = 0.99): s
 function atMost(s: Stats, name: MetricName, limit: number): string | null {
   const v = s.get(name);
   return v <= limit ? null : `${shown(name)} is ${v}, expected at most ${limit}`;
+}
+
+/** `name` did not rise, or does not exist (counters Envoy creates on their first increment). */
+function never(s: Stats, name: MetricName): string | null {
+  const v = s.get(name);
+  return Number.isNaN(v) || v === 0 ? null : `${shown(name)} is ${v}, expected 0`;
 }
 
 const all = (...checks: Array<string | null>): string | null => checks.find((c) => c !== null) ?? null;
@@ -439,6 +465,44 @@ export function configurations(ctx: ConfigContext): BenchConfig[] {
     name: 'native-chain', group: 'chain', what: 'jwt_authn (cached HS256) + local_ratelimit', side: 'native', baseline: 'none',
     nativeFilters: [jwtAuthn, nativeRateLimitAddr], requests: [get('/bench', bearer(ctx.tokens.HS256))],
     verify: (s, n) => all(atLeast(s, `${NATIVE_JWT}jwt_cache_hit`, n), atLeast(s, 'bench.http_local_rate_limit.ok', n)),
+  });
+
+  // global (upstream)
+  const globalRule = (global: boolean) => ({
+    name: 'bench', key: [{ header: 'x-client-id' }], limits: [{ max_tokens: 1_000_000, tokens_per_fill: 1_000_000, fill_interval: '1s' }],
+    ...(global ? { global: { cluster: RATE_LIMIT_CLUSTER, domain: GLOBAL_DOMAIN, timeout: GLOBAL_TIMEOUT, failure_mode_deny: false } } : {}),
+  });
+  const withService = (c: () => BenchConfig) => (up: string) => {
+    const doc = bootstrapOf({ ...c(), bootstrap: undefined }, up) as Doc;
+    doc.static_resources.clusters.push(rateLimitServiceCluster(RATE_LIMIT_CLUSTER, ctx.rateLimitService ?? '127.0.0.1:9'));
+    return doc;
+  };
+  const globalRequests = clients;
+  const globalPaced = { pacedRps: GLOBAL_PACED_RPS, baseline: 'global-none' };
+  add({ name: 'global-none', group: 'global', what: `no filters, routed to the upstream, paced at ${GLOBAL_PACED_RPS} req/s`, side: 'none', upstream: true, requests: globalRequests, pacedRps: GLOBAL_PACED_RPS });
+  const globalAllowed = (s: Stats, n: number) => all(
+    atLeast(s, labelled('rate_limit_global_requests_total', { rule: 'bench', outcome: 'allowed' }, 'rate_limit_global_requests_total'), n),
+    atMost(s, labelled('rate_limit_global_requests_total', { rule: 'bench', outcome: 'failure_mode_allowed' }, 'rate_limit_global_requests_total'), 0),
+  );
+  add({
+    name: 'global-ours', group: 'global', what: `rate-limit, local bucket + global (envoyproxy/ratelimit, Redis), per x-client-id (${HEADER_CLIENTS} clients), never over`,
+    side: 'ours', upstream: true, ...globalPaced, native: 'global-native', requests: globalRequests,
+    wasm: [{ rootId: 'rate-limit', wasm: WASM.rateLimit, config: { rules: [globalRule(true)] } }],
+    bootstrap: withService(() => out.find((c) => c.name === 'global-ours')!),
+    verify: globalAllowed,
+  });
+  add({
+    name: 'global-local', group: 'global', what: 'rate-limit, the same rule local-only (no service)', side: 'ours', upstream: true, ...globalPaced, native: 'global-native', requests: globalRequests,
+    wasm: [{ rootId: 'rate-limit', wasm: WASM.rateLimit, config: { rules: [globalRule(false)] } }],
+    verify: (s, n) => all(atLeast(s, rateLimited('bench', 'allowed'), n), atMost(s, rateLimited('bench', 'denied'), 0)),
+  });
+  add({
+    name: 'global-native', group: 'global', what: "Envoy's ratelimit filter, the same service and descriptor (route rate_limits)", side: 'native', upstream: true, ...globalPaced, requests: globalRequests,
+    nativeFilters: [nativeRateLimitFilter({ cluster: RATE_LIMIT_CLUSTER, domain: GLOBAL_DOMAIN, timeout: GLOBAL_TIMEOUT, failureModeDeny: false })],
+    routeAction: { rate_limits: [nativeRateLimitsFor([{ header: 'x-client-id' }])] },
+    bootstrap: withService(() => out.find((c) => c.name === 'global-native')!),
+    // Envoy creates these counters on their first increment: none yet is none.
+    verify: (s, n) => all(atLeast(s, 'cluster.upstream.ratelimit.ok', n), never(s, 'cluster.upstream.ratelimit.error'), never(s, 'cluster.upstream.ratelimit.failure_mode_allowed'), never(s, 'cluster.upstream.ratelimit.over_limit')),
   });
 
   // mesh
