@@ -16,6 +16,7 @@
  * and the response and HTTP call answers as Envoy gave them to the filter (read from the
  * witness lines every script starts its phases with, e.g. `resp_headers get_pairs 2`).
  */
+import { httpListener, loopbackAdmin, staticCluster } from '../../harness/envoy/bootstrap.ts';
 import http from 'node:http';
 import net from 'node:net';
 import { Client } from 'undici';
@@ -38,7 +39,6 @@ const UPSTREAM_CLUSTER = 'upstream';
 const EMPTY_CLUSTER = 'empty';
 /** The one virtual host of every listener's route configuration. */
 const VIRTUAL_HOST = 'probe';
-const ROUTER_FILTER = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
 
 /** One request of a case, as the client sends it (HTTP/1.1 through undici, or node:http for trailers). */
 export interface ProbeRequest {
@@ -123,81 +123,45 @@ export async function startAgreementUpstream(): Promise<Upstream> {
 
 /** The bootstrap: one listener per case, probe filter, `direct` and `to-upstream` routes. */
 export function agreementBootstrap(cases: AgreementCase[], upstream: string, wasm = PROBE_WASM): Record<string, unknown> {
-  const [host, port] = upstream.split(':');
-  const cluster = (name: string, endpoints: string[]) => ({
-    name,
-    connect_timeout: '1s',
-    type: 'STATIC',
-    load_assignment: {
-      cluster_name: name,
-      endpoints: [{ lb_endpoints: endpoints.map(() => ({ endpoint: { address: { socket_address: { address: host, port_value: Number(port) } } } })) }],
-    },
-    // h2c upstream, so that response trailers reach the filter.
-    typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    },
-  });
+  // h2c upstream, so that response trailers reach the filter.
+  const clusters = [staticCluster(UPSTREAM_CLUSTER, { endpoints: [upstream], http2: true }), staticCluster(EMPTY_CLUSTER, { endpoints: [], http2: true })];
   return {
     node: NODE,
     // Histograms show in /stats/prometheus after a flush (default every 5 s).
     stats_flush_interval: '0.2s',
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
+    admin: loopbackAdmin(),
     static_resources: {
-      listeners: cases.map((c) => ({
-        name: c.name,
-        address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-        filter_chains: [
-          {
-            filters: [
-              {
-                name: 'envoy.filters.network.http_connection_manager',
-                typed_config: {
-                  '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-                  stat_prefix: c.name,
-                  codec_type: 'AUTO',
-                  http_protocol_options: { enable_trailers: true },
-                  route_config: {
-                    name: 'local',
-                    virtual_hosts: [
-                      {
-                        name: VIRTUAL_HOST,
-                        domains: ['*'],
-                        routes: [
-                          { name: UPSTREAM_ROUTE, match: { prefix: '/up' }, route: { cluster: UPSTREAM_CLUSTER } },
-                          {
-                            name: DIRECT_ROUTE,
-                            match: { prefix: '/' },
-                            direct_response: { status: 200, body: { inline_string: 'direct' } },
-                          },
-                        ],
-                      },
-                    ],
-                  },
-                  http_filters: [
-                    {
-                      name: 'envoy.filters.http.wasm',
-                      typed_config: {
-                        '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
-                        config: {
-                          name: c.name,
-                          root_id: ROOT_ID,
-                          vm_config: { vm_id: vmId(c), runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasm } } },
-                          configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: fullScript(c).join('\n') },
-                        },
-                      },
-                    },
-                    ROUTER_FILTER,
-                  ],
+      listeners: cases.map((c) =>
+        httpListener({
+          name: c.name,
+          hcm: { http_protocol_options: { enable_trailers: true } },
+          virtualHosts: [
+            {
+              name: VIRTUAL_HOST,
+              domains: ['*'],
+              routes: [
+                { name: UPSTREAM_ROUTE, match: { prefix: '/up' }, route: { cluster: UPSTREAM_CLUSTER } },
+                { name: DIRECT_ROUTE, match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: 'direct' } } },
+              ],
+            },
+          ],
+          httpFilters: [
+            {
+              name: 'envoy.filters.http.wasm',
+              typed_config: {
+                '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+                config: {
+                  name: c.name,
+                  root_id: ROOT_ID,
+                  vm_config: { vm_id: vmId(c), runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasm } } },
+                  configuration: { '@type': 'type.googleapis.com/google.protobuf.StringValue', value: fullScript(c).join('\n') },
                 },
               },
-            ],
-          },
-        ],
-      })),
-      clusters: [cluster(UPSTREAM_CLUSTER, [upstream]), cluster(EMPTY_CLUSTER, [])],
+            },
+          ],
+        }),
+      ),
+      clusters,
     },
   };
 }

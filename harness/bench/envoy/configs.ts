@@ -42,6 +42,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { projectRoot } from '../../build.ts';
+import { httpListener, loopbackAdmin, staticCluster } from '../../envoy/bootstrap.ts';
 import { nativeRateLimitFilter, nativeRateLimitsFor, rateLimitServiceCluster } from '../../ratelimit/envoy.ts';
 import type { WrkRequest } from './load.ts';
 import { AUDIENCE, ISSUER, badSignature, type Alg, type BenchKeys } from './tokens.ts';
@@ -191,7 +192,6 @@ export function wasmFilter(spec: WasmFilterSpec): Record<string, unknown> {
   };
 }
 
-const ROUTER = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
 const ALL = { default_value: { numerator: 100, denominator: 'HUNDRED' } };
 
 /**
@@ -201,7 +201,6 @@ const ALL = { default_value: { numerator: 100, denominator: 'HUNDRED' } };
  */
 export function bootstrapOf(c: BenchConfig, upstream: string): Record<string, unknown> {
   if (c.bootstrap) return c.bootstrap(upstream);
-  const [host, port] = upstream.split(':');
   const routes = c.upstream
     ? [{ match: { prefix: '/' }, route: { cluster: 'upstream', timeout: '5s', ...c.routeAction } }]
     : [
@@ -211,39 +210,18 @@ export function bootstrapOf(c: BenchConfig, upstream: string): Record<string, un
   const filters = c.side === 'native' ? c.nativeFilters : c.wasm.map(wasmFilter);
   return {
     node: { id: 'bench', cluster: 'bench' },
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
+    admin: loopbackAdmin(),
     static_resources: {
       listeners: [
-        {
+        httpListener({
           name: 'ingress',
-          address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-          filter_chains: [
-            {
-              filters: [
-                {
-                  name: 'envoy.filters.network.http_connection_manager',
-                  typed_config: {
-                    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-                    stat_prefix: 'ingress_http',
-                    codec_type: 'AUTO',
-                    route_config: { name: 'bench', virtual_hosts: [{ name: 'bench', domains: ['*'], routes, ...c.virtualHost }] },
-                    http_filters: [...filters, ROUTER],
-                  },
-                },
-              ],
-            },
-          ],
-        },
+          statPrefix: 'ingress_http',
+          routeConfigName: 'bench',
+          virtualHosts: [{ name: 'bench', domains: ['*'], routes, ...c.virtualHost }],
+          httpFilters: filters,
+        }),
       ],
-      clusters: [
-        {
-          name: 'upstream',
-          type: 'STATIC',
-          connect_timeout: '1s',
-          load_assignment: { cluster_name: 'upstream', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: Number(port) } } } }] }] },
-          ...c.cluster,
-        },
-      ],
+      clusters: [staticCluster('upstream', { endpoints: [upstream], extra: c.cluster })],
     },
   };
 }
