@@ -43,6 +43,7 @@ import path from 'node:path';
 import { ensureEnvoy } from './binary.ts';
 import { ConfigError, joinPath, readConfigDocuments, type Issue } from './config-file.ts';
 import { checkIstioManifest, isIstioManifest } from './istio.ts';
+import { checkKubernetesManifest, isKubernetesManifest } from './kubernetes.ts';
 import { checkPluginConfiguration } from './plugins.ts';
 
 export { ConfigError, type Issue } from './config-file.ts';
@@ -57,7 +58,7 @@ export interface ValidateOptions {
 export interface ValidationReport {
   /** The file (or `<inline>`). */
   source: string;
-  kind: 'bootstrap' | 'istio';
+  kind: 'bootstrap' | 'istio' | 'kubernetes';
   errors: Issue[];
   warnings: Issue[];
   /** What was checked, e.g. `1 listener, 7 clusters, 0 wasm filters`. */
@@ -67,13 +68,14 @@ export interface ValidationReport {
 /** How long `envoy --mode validate` may take (it compiles every wasm module), in ms. */
 const ENVOY_TIMEOUT_MS = 120_000;
 
-/** Validates every document of `file` (a bootstrap, or Istio WasmPlugin manifests). Throws ConfigError when the file cannot be read or parsed. */
+/** Validates every document of `file` (a bootstrap, or Istio and Kubernetes manifests). Throws ConfigError when the file cannot be read or parsed. */
 export async function validateFile(file: string, opts: ValidateOptions = {}): Promise<ValidationReport[]> {
   const docs = readConfigDocuments(file);
   const reports: ValidationReport[] = [];
   for (const [i, doc] of docs.entries()) {
     const source = docs.length > 1 ? `${file}#${i + 1}` : file;
     if (isIstioManifest(doc)) reports.push(await checkIstioManifest(doc, source, opts));
+    else if (isKubernetesManifest(doc)) reports.push(await checkKubernetesManifest(doc, source));
     else if (docs.length > 1) throw new ConfigError(`${source}: an Envoy bootstrap must be the only document of its file`);
     else reports.push(await checkBootstrap(doc, path.resolve(file), source, opts));
   }

@@ -91,13 +91,33 @@ describe('validate: the Istio manifests under envoy/istio', () => {
       const reports = await validateFile(file, { cwd: root });
       expect(reports.length).toBeGreaterThan(0);
       for (const r of reports) {
-        expect(r.kind).toBe('istio');
+        // The rate limit service's Deployments, Services, ConfigMap: Kubernetes' own kinds.
+        expect(r.kind, r.source).toBe(path.basename(file) === 'ratelimit-service.yaml' ? 'kubernetes' : 'istio');
         expect(r.errors, r.source).toEqual([]);
         // A warning here would mean the filter's module is not built, so pluginConfig went unchecked.
         expect(r.warnings, r.source).toEqual([]);
       }
     });
   }
+});
+
+describe('validate: Kubernetes resources beside the WasmPlugins', () => {
+  it('reports a schema error at its path, and an unknown kind', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mesh-filters-k8s-'));
+    try {
+      const file = path.join(dir, 'service.yaml');
+      writeFileSync(file, [
+        YAML.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'ratelimit' }, spec: { ports: [{ port: 'grpc' }] } }),
+        YAML.stringify({ apiVersion: 'apps/v1', kind: 'Deplyment', metadata: { name: 'x' } }),
+      ].join('---\n'));
+      const [service, unknown] = await validateFile(file);
+      expect(service.kind).toBe('kubernetes');
+      expect(service.errors.map((e) => e.path)).toContain('spec.ports.0.port');
+      expect(unknown.errors).toEqual([{ path: 'kind', message: 'not a Kubernetes resource kind: "Deplyment" of "apps/v1"' }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe.skipIf(!envoy.ok)(envoySuiteTitle("validate: Envoy's verdict, in one line", envoy), () => {

@@ -1,0 +1,55 @@
+/**
+ * Kubernetes' own resources in the files users apply beside the WasmPlugins (the rate limit
+ * service's Deployments, Services, ConfigMap: envoy/istio/ratelimit-service.yaml), checked
+ * against Kubernetes' OpenAPI schemas through `kubernetes-models` (types, enums, required
+ * fields; like the Istio models, it does not reject unknown fields).
+ */
+import type { Issue } from './config-file.ts';
+import { describe } from './config-file.ts';
+import type { ValidationReport } from './validate.ts';
+
+type Msg = Record<string, unknown>;
+
+/** `v1` or `<group>/<version>` of a group Kubernetes serves (no dots: core and apps...; dotted: `*.k8s.io`). */
+const KUBERNETES_API = /^(?:([a-z0-9-]+(?:\.k8s\.io)?)\/)?(v[0-9]+(?:(?:alpha|beta)[0-9]+)?)$/;
+
+/** Whether a document is a Kubernetes resource of a built-in API group (not a CRD's). */
+export function isKubernetesManifest(doc: unknown): boolean {
+  const d = doc as Msg | null;
+  return !!d && typeof d === 'object' && typeof d.apiVersion === 'string' && typeof d.kind === 'string' && KUBERNETES_API.test(d.apiVersion);
+}
+
+/** One ajv error of a model's schema check. */
+interface SchemaError {
+  instancePath: string;
+  message?: string;
+}
+
+/** The document checked against its kind's schema: one issue per error, at the field's path. */
+export async function checkKubernetesManifest(doc: unknown, source: string): Promise<ValidationReport> {
+  const d = doc as Msg;
+  const api = KUBERNETES_API.exec(String(d.apiVersion));
+  const kind = typeof d.kind === 'string' && /^[A-Z][A-Za-z0-9]*$/.test(d.kind) ? d.kind : undefined;
+  let Model: (new (data: unknown) => { validate(): void }) | undefined;
+  if (api && kind) {
+    const module = api[1] ? `kubernetes-models/${api[1]}/${api[2]}/${kind}` : `kubernetes-models/${api[2]}/${kind}`;
+    try {
+      Model = ((await import(/* @vite-ignore */ module)) as Record<string, unknown>)[kind] as typeof Model;
+    } catch {
+      // not a kind of that API version
+    }
+  }
+  const name = String((d.metadata as Msg | undefined)?.name ?? '');
+  const errors: Issue[] = [];
+  if (!Model) errors.push({ path: 'kind', message: `not a Kubernetes resource kind: ${describe(d.kind)} of ${describe(d.apiVersion)}` });
+  else {
+    try {
+      new Model(d).validate();
+    } catch (e) {
+      const list = (e as { errors?: SchemaError[] }).errors;
+      if (!Array.isArray(list)) throw e;
+      for (const err of list) errors.push({ path: err.instancePath.split('/').slice(1).join('.'), message: err.message ?? 'invalid' });
+    }
+  }
+  return { source, kind: 'kubernetes', errors, warnings: [], summary: `${String(d.kind)} ${name}`.trim() };
+}
