@@ -6,7 +6,7 @@
  * 's'; no '+', no spaces, no exponent).
  */
 
-import { ascii, formatInteger } from "../proxy-wasm/format";
+import { ascii, formatInteger } from "../proxy-wasm";
 
 /** Largest |seconds| of google.protobuf.Duration: 10,000 years (duration.proto). */
 export const DURATION_MAX_SECONDS: i64 = 315576000000;

@@ -27,7 +27,7 @@
  */
 import { JsonError, JsonErrorKind, JsonOptions, JsonValue, emptyJsonObject, parseJsonAt } from "../json";
 import { Duration, parseDuration } from "./duration";
-import { ascii, formatHex, formatInteger, formatNumber } from "../proxy-wasm/format";
+import { ascii, formatHex, formatInteger, formatNumber } from "../proxy-wasm";
 
 /** Limits for configuration documents (parsed once, at configure time). */
 // @ts-ignore: decorator

@@ -1,4 +1,4 @@
-import { formatInteger } from "../proxy-wasm/format";
+import { formatInteger } from "../proxy-wasm";
 
 /** Why a document was rejected by `parseJson`. Values are stable (tests and logs use them). */
 export enum JsonErrorKind {

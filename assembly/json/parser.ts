@@ -23,7 +23,7 @@
 import { JsonDocument, JsonValue } from "./value";
 import { JsonError, JsonErrorKind } from "./error";
 import { POW10_F64, decimalTokenToF64 } from "./decimal";
-import { ascii, formatHex, formatInteger } from "../proxy-wasm/format";
+import { ascii, formatHex, formatInteger } from "../proxy-wasm";
 import {
   INDEXED_OBJECT_MEMBERS, MAX_CONTAINER_COUNT, MAX_STRING_BYTES, TAG_ARRAY, TAG_F64, TAG_FALSE, TAG_INT, TAG_NULL,
   TAG_OBJECT, TAG_TRUE, containerEntry, decodeString, entriesEqual, hashAscii, hashEntry, hex4, indexCapacity,

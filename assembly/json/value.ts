@@ -64,6 +64,11 @@ export class JsonValue {
     private readonly pos: i32,
   ) {}
 
+  /** The UTF-8 text of the whole document this value belongs to (the parser's copy of its input). */
+  get documentSource(): ArrayBuffer {
+    return this.doc.source;
+  }
+
   // @ts-ignore: decorator
   @inline private entry(pos: i32): u64 {
     return load<u64>(changetype<usize>(this.doc.tape) + (<usize>pos << 3));

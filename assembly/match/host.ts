@@ -14,7 +14,7 @@
  * changes request headers. Kept apart from match.ts so that pure code and specs do
  * not link the SDK.
  */
-import { HeaderMap } from "../proxy-wasm/headers";
+import { HeaderMap } from "../proxy-wasm";
 import { RequestHeaders, isSet } from "./request";
 
 export class HostRequestHeaders extends RequestHeaders {

@@ -17,7 +17,7 @@
  * path, then headers).
  */
 import { ConfigObject, indexPath } from "../config";
-import { asciiLowerCase } from "../proxy-wasm/format";
+import { asciiLowerCase } from "../proxy-wasm";
 import { RequestHeaders, isSet } from "./request";
 
 /** The fields of a `match` object. */

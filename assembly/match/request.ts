@@ -1,4 +1,4 @@
-import { asciiLowerCase } from "../proxy-wasm/format";
+import { asciiLowerCase } from "../proxy-wasm";
 
 /**
  * Whether a `content-type` value (bytes, null when absent) makes a request gRPC as

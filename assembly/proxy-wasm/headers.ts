@@ -86,11 +86,12 @@ export class HeaderMap {
   has(name: string): bool {
     argsBegin(utf8MaxSize(name));
     putString(name);
-    const mark = hostMemoryMark();
-    const r = proxy_get_header_map_value(this.mapType, argPtr, argSize, RET_PTR, RET_SIZE);
-    releaseHostMemory(mark);
-    setLastResult(r);
-    return r == WasmResult.Ok;
+    return this.hasValue(argPtr, argSize);
+  }
+
+  /** `has` with a UTF-8 name. */
+  hasBytes(name: ArrayBuffer): bool {
+    return this.hasValue(changetype<usize>(name), <usize>name.byteLength);
   }
 
   /** Adds `name: value`, keeping existing values of `name`. */
@@ -177,6 +178,14 @@ export class HeaderMap {
     return r == WasmResult.Ok ? load<usize>(RET_SIZE) : 0;
   }
 
+  private hasValue(namePtr: usize, nameSize: usize): bool {
+    const mark = hostMemoryMark();
+    const r = proxy_get_header_map_value(this.mapType, namePtr, nameSize, RET_PTR, RET_SIZE);
+    releaseHostMemory(mark);
+    setLastResult(r);
+    return r == WasmResult.Ok;
+  }
+
   private getValueString(namePtr: usize, nameSize: usize): string | null {
     const mark = hostMemoryMark();
     const value = takeString(mark, proxy_get_header_map_value(this.mapType, namePtr, nameSize, RET_PTR, RET_SIZE));
@@ -189,18 +198,32 @@ export class HeaderMap {
  * A header map read whole with one `proxy_get_header_map_pairs` into a buffer reused
  * from read to read, for a callback that looks up several headers of one map: one
  * hostcall and one host allocation where `getBytes` costs one of each per header, and
- * lookups that allocate nothing (`find` then `valueLength`/`valueByte`, or `decimal`).
- * Names are UTF-8 bytes (see `utf8`), compared exactly; lookups find the first value.
+ * lookups that allocate nothing (`find` then `valueLength`/`valueByte`, `bytes` and
+ * `valueStart`, or `decimal`). Names are UTF-8 bytes (see `utf8`), compared exactly;
+ * `find` takes the first value or, for a repeated header, value `nth` (every field
+ * counts: `HeaderMap.get` sees the first only, Envoy context.cc `getHeaderMapValue`).
  * The copy is what the map was when read: read it again after changing the map.
  */
 export class HeaderFields {
   private buffer: ArrayBuffer = new ArrayBuffer(512);
+  /** `buffer` as a Uint8Array, made when `bytes` is first asked for (and after it grows). */
+  private view: Uint8Array | null = null;
   /** Bytes of the serialized map in `buffer` (0: empty, or not read). */
   private size: usize = 0;
-  /** The value `find` found: offset in `buffer` and length. */
-  private valueAt: usize = 0;
+  /** Offset in `bytes` of the value `find` found. */
+  valueStart: i32 = 0;
   /** Length of the value `find` found (bytes). */
   valueLength: i32 = 0;
+
+  /**
+   * The buffer holding the map read: the value `find` found is
+   * `bytes[valueStart .. valueStart + valueLength)`, valid until the next `read`.
+   */
+  get bytes(): Uint8Array {
+    let view = this.view;
+    if (view === null) this.view = view = Uint8Array.wrap(this.buffer);
+    return view;
+  }
 
   /**
    * Reads `map` (current context) whole. False, leaving it empty, when the host has no
@@ -209,25 +232,26 @@ export class HeaderFields {
   read(map: HeaderMap): bool {
     this.size = 0;
     const mark = hostMemoryMark();
-    if (!returnedRange(mark, proxy_get_header_map_pairs(map.mapType, RET_PTR, RET_SIZE))) {
-      setLastResult(takeResult);
-      return false;
-    }
-    const ptr = load<usize>(RET_PTR);
-    const size = load<usize>(RET_SIZE);
-    const ok = validatePairs(ptr, size) >= 0;
-    if (ok && size > 0) {
-      if (<usize>this.buffer.byteLength < size) {
-        let capacity = <usize>this.buffer.byteLength << 1;
-        while (capacity < size) capacity <<= 1;
-        this.buffer = new ArrayBuffer(<i32>capacity);
-      }
-      memory.copy(changetype<usize>(this.buffer), ptr, size);
-      this.size = size;
-    }
-    releaseHostMemory(mark);
-    setLastResult(ok ? WasmResult.Ok : WasmResult.SerializationFailure);
-    return ok;
+    let r = WasmResult.Ok;
+    if (returnedRange(mark, proxy_get_header_map_pairs(map.mapType, RET_PTR, RET_SIZE))) {
+      const ptr = load<usize>(RET_PTR);
+      const size = load<usize>(RET_SIZE);
+      const n = validatePairs(ptr, size);
+      // A map without entries is kept as nothing read: lookups find nothing either way.
+      if (n > 0) {
+        if (<usize>this.buffer.byteLength < size) {
+          let capacity = <usize>this.buffer.byteLength << 1;
+          while (capacity < size) capacity <<= 1;
+          this.buffer = new ArrayBuffer(<i32>capacity);
+          this.view = null;
+        }
+        memory.copy(changetype<usize>(this.buffer), ptr, size);
+        this.size = size;
+      } else if (n < 0) r = WasmResult.SerializationFailure;
+      releaseHostMemory(mark);
+    } else r = takeResult;
+    setLastResult(r);
+    return r == WasmResult.Ok;
   }
 
   /** Forgets the map read (lookups find nothing until the next `read`). */
@@ -235,8 +259,11 @@ export class HeaderFields {
     this.size = 0;
   }
 
-  /** Whether `name` is in the map read; its (first) value is then the one `valueByte` reads. */
-  find(name: ArrayBuffer): bool {
+  /**
+   * Whether `name` has a value number `nth` (from 0, in field order) in the map read;
+   * that value is then the one `valueByte`, `valueStart`/`valueLength` and `valueBytes` read.
+   */
+  find(name: ArrayBuffer, nth: i32 = 0): bool {
     if (this.size < 4) return false;
     const base = changetype<usize>(this.buffer);
     const want = changetype<usize>(name);
@@ -247,10 +274,15 @@ export class HeaderFields {
     for (let i: u32 = 0; i < n; i++, sizes += 8) {
       const nameLength = load<u32>(sizes);
       const valueLength = load<u32>(sizes, 4);
-      if (nameLength == wantLength && memory.compare(data, want, <usize>wantLength) == 0) {
-        this.valueAt = data + <usize>nameLength + 1 - base;
-        this.valueLength = <i32>valueLength;
-        return true;
+      if (nameLength == wantLength) {
+        // Names are short: a byte loop, not memory.compare's inlined general case.
+        let j: u32 = 0;
+        while (j < wantLength && load<u8>(data + <usize>j) == load<u8>(want + <usize>j)) j++;
+        if (j == wantLength && nth-- == 0) {
+          this.valueStart = <i32>(data + <usize>nameLength + 1 - base);
+          this.valueLength = <i32>valueLength;
+          return true;
+        }
       }
       data += <usize>nameLength + <usize>valueLength + 2;
     }
@@ -260,13 +292,13 @@ export class HeaderFields {
   /** Byte `i` (0 ≤ i < valueLength) of the value `find` found. */
   valueByte(i: i32): u8 {
     if (<u32>i >= <u32>this.valueLength) return 0;
-    return load<u8>(changetype<usize>(this.buffer) + this.valueAt + <usize>i);
+    return load<u8>(changetype<usize>(this.buffer) + <usize>this.valueStart + <usize>i);
   }
 
   /** The value `find` found, copied. */
   valueBytes(): ArrayBuffer {
     const out = new ArrayBuffer(this.valueLength);
-    memory.copy(changetype<usize>(out), changetype<usize>(this.buffer) + this.valueAt, <usize>this.valueLength);
+    memory.copy(changetype<usize>(out), changetype<usize>(this.buffer) + <usize>this.valueStart, <usize>this.valueLength);
     return out;
   }
 
@@ -278,7 +310,7 @@ export class HeaderFields {
     if (!this.find(name)) return -1;
     const n = this.valueLength;
     if (n == 0 || n > maxDigits) return -1;
-    const p = changetype<usize>(this.buffer) + this.valueAt;
+    const p = changetype<usize>(this.buffer) + <usize>this.valueStart;
     let v: i64 = 0;
     for (let i = 0; i < n; i++) {
       const d = <u32>load<u8>(p + <usize>i) - 0x30;

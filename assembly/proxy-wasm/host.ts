@@ -3,6 +3,7 @@
 // a typed result; none traps on a host error.
 
 import {
+  clock_time_get,
   proxy_call_foreign_function,
   proxy_dequeue_shared_queue,
   proxy_enqueue_shared_queue,
@@ -55,6 +56,19 @@ export function getCurrentTimeNanoseconds(): u64 {
   const r = proxy_get_current_time_nanoseconds(RET_U64);
   setLastResult(r);
   return r == WasmResult.Ok ? load<u64>(RET_U64) : 0;
+}
+
+/**
+ * Monotonic time in ns from an arbitrary origin: WASI `clock_time_get(1)` (monotonic),
+ * which Envoy answers with its process-wide monotonic source (proxy-wasm-cpp-host
+ * src/exports.cc `wasi_unstable_clock_time_get` → `getMonotonicTimeNanoseconds`), the
+ * same clock for every worker VM and immune to wall-clock steps (NTP). A host without
+ * it (an error answer) gets `getCurrentTimeNanoseconds` instead. Not a hostcall of the
+ * proxy-wasm ABI, so `lastResult()` is left as it was unless the fallback runs.
+ */
+export function getMonotonicTimeNanoseconds(): u64 {
+  if (clock_time_get(1, 1, RET_U64) == 0) return load<u64>(RET_U64);
+  return getCurrentTimeNanoseconds();
 }
 
 /** `getCurrentTimeNanoseconds` in whole milliseconds. */

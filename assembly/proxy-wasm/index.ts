@@ -37,6 +37,10 @@ export {
   grpcTrailingMetadata,
   httpCallResponseHeaders,
   httpCallResponseTrailers,
+  requestHeadersMap,
+  requestTrailersMap,
+  responseHeadersMap,
+  responseTrailersMap,
   utf8,
 } from './headers';
 export {
@@ -56,6 +60,7 @@ export {
   enqueueSharedQueueString,
   getCurrentTimeMilliseconds,
   getCurrentTimeNanoseconds,
+  getMonotonicTimeNanoseconds,
   getProperty,
   getPropertyBool,
   getPropertyInt64,
@@ -72,7 +77,7 @@ export {
   setSharedDataBytes,
   setSharedDataString,
 } from './host';
-export { ascii, asciiLowerCase, formatHex, formatInteger, formatUnsigned } from './format';
+export { ascii, asciiLowerCase, formatHex, formatInteger, formatNumber, formatUnsigned } from './format';
 export { isLogEnabled, log, logCritical, logDebug, logError, logInfo, logTrace, logWarn } from './log';
 export { Counter, Gauge, Histogram, Metric, metricName } from './metrics';
 export { lastResult } from './state';

@@ -37,11 +37,11 @@
  *   Envoy picks after it changes a header (Envoy 1.40 re-resolves the route only in the
  *   router), so a header-matched fail-over route let forged headers past an open circuit.
  *
- * Errors are one line, `<json.path>: <reason>`; index.ts prefixes `circuit-breaker: `.
+ * Errors are one line, `<json.path>: <reason>`; plugin.ts prefixes `circuit-breaker: `.
  */
-import { ConfigObject, ConfigReader, Duration } from "../../assembly/config";
+import { ConfigObject, ConfigReader, ConfigResult, Duration } from "../../assembly/config";
 import { RequestMatch, isToken, readMatch } from "../../assembly/match";
-import { asciiLowerCase, formatInteger } from "../../assembly/proxy-wasm/format";
+import { asciiLowerCase, formatInteger } from "../../assembly/proxy-wasm";
 
 /** The filter's name: root_id, log prefix, default vm_id. */
 export const FILTER_NAME = "circuit-breaker";
@@ -168,22 +168,8 @@ export class CircuitBreakerConfig {
   ) {}
 }
 
-/** A parsed configuration, or the first error (`path: reason`). */
-export class ConfigResult {
-  constructor(readonly config: CircuitBreakerConfig | null, readonly error: string) {}
-}
-
-/** Parses the plugin configuration bytes (null: none given). */
-export function parseConfig(buffer: ArrayBuffer | null): ConfigResult {
-  return readConfig(ConfigReader.fromBuffer(buffer));
-}
-
-/** Parses configuration text (for specs and tools). */
-export function parseConfigString(text: string): ConfigResult {
-  return readConfig(ConfigReader.fromString(text));
-}
-
-function readConfig(reader: ConfigReader): ConfigResult {
+/** Reads circuit-breaker's configuration (file comment); the error is the first one (`path: reason`). */
+export function parseConfig(reader: ConfigReader): ConfigResult<CircuitBreakerConfig> {
   const root = reader.root(ROOT_FIELDS);
   const statPrefix = root.optionalString("stat_prefix", "circuit_breaker", true);
   if (reader.ok && !isStatPrefix(statPrefix)) root.fail("stat_prefix", "expected letters, digits and '_' (not starting with a digit)");
@@ -204,8 +190,7 @@ function readConfig(reader: ConfigReader): ConfigResult {
     if (service.cluster !== null) needsCluster = true;
     if (service.detectsSlowCalls) detectsSlowCalls = true;
   }
-  if (!reader.ok) return new ConfigResult(null, reader.error);
-  return new ConfigResult(new CircuitBreakerConfig(statPrefix, services, needsCluster, detectsSlowCalls), "");
+  return ConfigResult.of<CircuitBreakerConfig>(reader, new CircuitBreakerConfig(statPrefix, services, needsCluster, detectsSlowCalls));
 }
 
 function readService(obj: ConfigObject, defaultResponse: OpenResponse, defaultFallback: FallbackFilterState | null): ServiceConfig {

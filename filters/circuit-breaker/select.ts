@@ -1,11 +1,11 @@
 /**
  * Which service a request counts against, from the cluster of its route and the results
- * of each service's `match` (pure: index.ts reads `xds.cluster_name` and the request).
+ * of each service's `match` (pure: plugin.ts reads `xds.cluster_name` and the request).
  *
  * A service holds when its `cluster`, if it has one, is the route's cluster and its
  * `match` holds; the first that holds applies (config.ts). The request's own services
  * are picked twice: at admission, from the route Envoy resolved before the filters ran,
- * and on the response, from the route the router finally used (index.ts says why they
+ * and on the response, from the route the router finally used (plugin.ts says why they
  * can differ).
  */
 import { ServiceConfig } from "./config";

@@ -14,8 +14,16 @@
  * counted and logged once. The gauges are process wide: each worker sets them when the
  * state it reads differs from the one it last set, two hostcalls per change, none per request.
  */
-import { ascii, formatInteger, formatNumber } from "../../assembly/proxy-wasm/format";
-import { Counter, Gauge, logInfo, logWarn, metricName } from "../../assembly/proxy-wasm";
+import {
+  ascii,
+  Counter,
+  formatInteger,
+  formatNumber,
+  Gauge,
+  logInfo,
+  logWarn,
+  metricName,
+} from "../../assembly/proxy-wasm";
 import { FILTER_NAME, ServiceConfig } from "./config";
 import { Step, Transition, Trigger, transitionFrom, transitionTo } from "./machine";
 import { CircuitState, stateName } from "./record";

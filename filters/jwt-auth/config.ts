@@ -5,7 +5,7 @@
  *
  * Errors are one line, `<json.path>: <reason>`, e.g.
  * `providers.eva.remote_jwks.http_uri.uri: expected an absolute http:// or https:// URI`;
- * index.ts logs them prefixed with `jwt-auth: ` and refuses the configuration.
+ * plugin.ts logs them prefixed with `jwt-auth: ` and refuses the configuration.
  *
  * Fields beyond filters.md's example (documented in the README):
  * - `max_token_bytes` (default 8192): longer tokens are refused before decoding.
@@ -16,9 +16,9 @@
  *   left in place instead of being removed.
  * - Provider names name metrics, so they hold letters, digits and `_` only.
  */
-import { ConfigArray, ConfigObject, ConfigReader, Duration } from "../../assembly/config";
+import { ConfigArray, ConfigObject, ConfigReader, ConfigResult, Duration } from "../../assembly/config";
 import { RequestMatch, isToken, readMatch } from "../../assembly/match";
-import { asciiLowerCase } from "../../assembly/proxy-wasm/format";
+import { asciiLowerCase } from "../../assembly/proxy-wasm";
 import { ALL_ALGS, Alg, AlgSet, algFromName } from "./algorithms";
 import { ClaimPath, ClaimRequirement, SubjectMatcher } from "./claims";
 import { LocationKind, RuleSource, TokenLocation, TokenSource } from "./extractor";
@@ -124,11 +124,6 @@ export class JwtAuthConfig {
 /** Most sanitized headers tracked per request (bits of a u64); more means `sanitizeFirst`. */
 export const MAX_SANITIZED_WRITES = 64;
 
-/** The outcome of `parseConfig`: a configuration, or the first error. */
-export class ConfigResult {
-  constructor(readonly config: JwtAuthConfig | null, readonly error: string) {}
-}
-
 const ROOT_FIELDS = ["providers", "rules", "bypass_cors_preflight", "cache", "on_jwks_unavailable", "max_token_bytes", "forward_unverified"];
 const PROVIDER_FIELDS = [
   "issuer", "audiences", "local_jwks", "remote_jwks", "from_headers", "from_params", "from_cookies", "forward",
@@ -140,17 +135,8 @@ const REQUIREMENT_KINDS = ["provider_name", "requires_any", "requires_all", "all
 const MAX_REQUIREMENT_DEPTH = 8;
 const NANOS_PER_MS: i64 = 1_000_000;
 
-/** Parses the plugin configuration (`length` UTF-8 bytes at `ptr`). */
-export function parseConfig(ptr: usize, length: i32): ConfigResult {
-  return readConfig(ConfigReader.fromMemory(ptr, length));
-}
-
-/** As `parseConfig`, from a string (specs). */
-export function parseConfigString(text: string): ConfigResult {
-  return readConfig(ConfigReader.fromString(text));
-}
-
-function readConfig(reader: ConfigReader): ConfigResult {
+/** Reads jwt-auth's configuration (file comment); the error is the first one (`path: reason`). */
+export function parseConfig(reader: ConfigReader): ConfigResult<JwtAuthConfig> {
   const root = reader.root(ROOT_FIELDS);
   const config = new JwtAuthConfig();
   config.bypassCorsPreflight = root.optionalBool("bypass_cors_preflight", false);
@@ -178,9 +164,8 @@ function readConfig(reader: ConfigReader): ConfigResult {
     if (reader.ok && rule.requires !== null) rule.sources = ruleSources(rule.requires!, config);
     config.rules.push(rule);
   }
-  if (!reader.ok) return new ConfigResult(null, reader.error);
-  config.sanitizeFirst = mustSanitizeFirst(config);
-  return new ConfigResult(config, "");
+  if (reader.ok) config.sanitizeFirst = mustSanitizeFirst(config);
+  return ConfigResult.of<JwtAuthConfig>(reader, config);
 }
 
 function isProviderName(name: string): bool {

@@ -5,23 +5,18 @@
  * evaluated from the root exactly as from its own callback: every call makes that
  * stream's context the effective one first.
  *
- * The request is read as its whole header map (`proxy_get_header_map_pairs`, spec
- * v0.2.1 "HTTP fields"), copied into a buffer this view reuses from request to request:
- * `proxy_get_header_map_value` answers the first value of a repeated header only (Envoy
- * context.cc `getHeaderMapValue`), and a second `x-service-token` field must be checked
- * too. One read serves `:path` and `:method` (rule matching), every token location of an
- * evaluation and the presence tests of the headers jwt-auth removes (`hadHeader`); an
- * edit makes the next value read fetch the map again. Other headers a `match` reads
- * come from assembly/match `HostRequestHeaders`, once per stream; edits forget them.
- * These raw reads stand in for SDK `HeaderMap` methods the SDK does not have (its
- * `getAll` decodes every entry into new strings).
+ * The request is read as its whole header map (SDK `HeaderFields`: one
+ * `proxy_get_header_map_pairs`, spec v0.2.1 "HTTP fields", into a buffer reused from
+ * request to request): `proxy_get_header_map_value` answers the first value of a
+ * repeated header only (Envoy context.cc `getHeaderMapValue`), and a second
+ * `x-service-token` field must be checked too. One read serves `:path` and `:method`
+ * (rule matching), every token location of an evaluation and the presence tests of the
+ * headers jwt-auth removes (`hadHeader`); an edit makes the next value read fetch the
+ * map again. Other headers a `match` reads come from assembly/match
+ * `HostRequestHeaders`, once per stream; edits forget them.
  */
 import { HostRequestHeaders } from "../../assembly/match/host";
-import { HttpContext, MapType, WasmResult } from "../../assembly/proxy-wasm";
-import { proxy_get_header_map_pairs, proxy_get_header_map_value } from "../../assembly/proxy-wasm/abi/imports";
-import { RET_PTR, RET_SIZE, hostMemoryMark, releaseHostMemory, returnedRange } from "../../assembly/proxy-wasm/abi/memory";
-import { validatePairs } from "../../assembly/proxy-wasm/abi/pairs";
-import { sameBytes } from "./bytes";
+import { HeaderFields, HttpContext } from "../../assembly/proxy-wasm";
 import { AuthRequest, HeaderBytes, HeaderName } from "./request";
 
 const PATH = new HeaderName(":path");
@@ -33,9 +28,10 @@ export class HostAuthRequest extends AuthRequest {
   private pathValue: string | null = null;
   private methodValue: string | null = null;
   private readonly scratch: HeaderBytes = new HeaderBytes();
-  /** The serialized request header map (spec "Serialization"), `fieldsSize` bytes; -1: not read in this evaluation. */
-  private fields: Uint8Array = new Uint8Array(1024);
-  private fieldsSize: i32 = -1;
+  /** The request header map as last read. */
+  private readonly fields: HeaderFields = new HeaderFields();
+  /** Whether `fields` was read in this evaluation. */
+  private fieldsRead: bool = false;
   /** Whether `fields` is the map as it is now (no edit since it was read). */
   private fieldsCurrent: bool = false;
   /** Whether the match view may hold values read since it was last cleared. */
@@ -58,7 +54,7 @@ export class HostAuthRequest extends AuthRequest {
   /** Starts an evaluation: forgets every value read (their buffer is reused). */
   restart(): HostAuthRequest {
     this.edited();
-    this.fieldsSize = -1;
+    this.fieldsRead = false;
     return this;
   }
 
@@ -87,13 +83,8 @@ export class HostAuthRequest extends AuthRequest {
   }
 
   hadHeader(name: HeaderName): bool {
-    if (this.fieldsSize >= 0) return this.find(name, 0, null);
-    this.stream.activate();
-    const utf8 = name.utf8;
-    const mark = hostMemoryMark();
-    const r = proxy_get_header_map_value(MapType.HttpRequestHeaders, changetype<usize>(utf8), <usize>utf8.byteLength, RET_PTR, RET_SIZE);
-    releaseHostMemory(mark);
-    return r == WasmResult.Ok;
+    if (this.fieldsRead) return this.fields.find(name.utf8);
+    return this.stream.requestHeaders.hasBytes(name.utf8);
   }
 
   removeHeader(name: HeaderName): void {
@@ -137,51 +128,20 @@ export class HostAuthRequest extends AuthRequest {
     }
   }
 
-  /** Copies the request header map into `fields` (an empty map when the host has none, or sends a malformed one). */
+  /** Reads the request header map into `fields` (an empty map when the host has none, or sends a malformed one). */
   private readFields(): void {
-    this.stream.activate();
-    const mark = hostMemoryMark();
-    let size = 0;
-    if (returnedRange(mark, proxy_get_header_map_pairs(MapType.HttpRequestHeaders, RET_PTR, RET_SIZE))) {
-      const ptr = load<usize>(RET_PTR);
-      const got = load<usize>(RET_SIZE);
-      if (validatePairs(ptr, got) > 0) {
-        size = <i32>got;
-        if (this.fields.length < size) {
-          let capacity = this.fields.length << 1;
-          while (capacity < size) capacity <<= 1;
-          this.fields = new Uint8Array(capacity);
-        }
-        memory.copy(this.fields.dataStart, ptr, got);
-      }
-      releaseHostMemory(mark);
-    }
-    this.fieldsSize = size;
+    this.fields.read(this.stream.requestHeaders);
+    this.fieldsRead = true;
     this.fieldsCurrent = true;
   }
 
-  /** Finds value `nth` of `name` in `fields` (validated when read), into `out` when given. */
-  private find(name: HeaderName, nth: i32, out: HeaderBytes | null): bool {
-    if (this.fieldsSize == 0) return false;
-    const base = this.fields.dataStart;
-    const want = changetype<usize>(name.utf8);
-    const wantLen = <u32>name.utf8.byteLength;
-    const n = load<u32>(base);
-    let sizes = base + 4;
-    let data = sizes + (<usize>n << 3);
-    for (let i: u32 = 0; i < n; i++, sizes += 8) {
-      const nameLen = load<u32>(sizes);
-      const valueLen = load<u32>(sizes, 4);
-      if (nameLen == wantLen && sameBytes(data, want, <i32>wantLen) && nth-- == 0) {
-        if (out !== null) {
-          out.bytes = this.fields;
-          out.start = <i32>(data + <usize>nameLen + 1 - base);
-          out.end = out.start + <i32>valueLen;
-        }
-        return true;
-      }
-      data += <usize>nameLen + <usize>valueLen + 2;
-    }
-    return false;
+  /** Finds value `nth` of `name` in `fields`, into `out`. */
+  private find(name: HeaderName, nth: i32, out: HeaderBytes): bool {
+    const fields = this.fields;
+    if (!fields.find(name.utf8, nth)) return false;
+    out.bytes = fields.bytes;
+    out.start = fields.valueStart;
+    out.end = fields.valueStart + fields.valueLength;
+    return true;
   }
 }

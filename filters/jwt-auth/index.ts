@@ -2,14 +2,14 @@
  * jwt-auth: JWT authentication for Envoy as a proxy-wasm filter (filters.md "jwt-auth";
  * shaped after envoy.filters.http.jwt_authn). This file wires the module; the parts:
  *
- *   exports.ts         the ABI callbacks exported             plugin.ts    root and stream contexts
+ *   index.ts           the ABI callbacks exported, wiring     plugin.ts    root and stream contexts
  *   config.ts          configuration → immutable objects     reasons.ts   the reason table
  *   extractor.ts       where tokens are, and their removal    jwt.ts       token parsing
  *   jwks.ts            JWKS → key objects                     signature.ts key selection, verification
  *   claims.ts          time, audience, subject, claim checks  authenticator.ts  credentials, providers
  *   requirements.ts    the requirement tree                   token-cache.ts    verified tokens
  *   jwks-cache.ts      remote JWKS shared across workers      jwks-state.ts     its shared records
- *   response.ts        401/403 responses                      stats.ts, metrics.ts  counters
+ *   response.ts        401/403 responses                      stats.ts     counters
  *   request.ts, host-request.ts   the request as the logic sees it (and over the SDK)
  *   bytes.ts           token hashing and comparison
  *
@@ -30,7 +30,12 @@
  * three counters; it allocates the stream's context and the `:path` / `:method` strings
  * that matching reads, no more.
  */
-export * from "./exports";
+// The ABI callbacks jwt-auth uses (it reads request headers and HTTP-call responses only;
+// Envoy skips callbacks a module does not export, which saves a VM entry per body chunk).
+export {
+  proxy_abi_version_0_2_1, proxy_on_memory_allocate, proxy_on_context_create, proxy_on_vm_start, proxy_on_configure,
+  proxy_on_tick, proxy_on_done, proxy_on_delete, proxy_on_request_headers, proxy_on_http_call_response,
+} from "../../assembly/proxy-wasm/exports";
 
 import { RootContext, registerRootContext } from "../../assembly/proxy-wasm";
 import { JwtAuthRoot } from "./plugin";

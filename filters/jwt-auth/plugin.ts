@@ -7,6 +7,7 @@ import {
   FilterHeadersStatus, HeaderPair, HttpContext, LogLevel, RootContext, getCurrentTimeMilliseconds, isLogEnabled, logDebug,
   logError,
 } from "../../assembly/proxy-wasm";
+import { ConfigReader } from "../../assembly/config";
 import { Authenticator } from "./authenticator";
 import { JwtAuthConfig, Rule, parseConfig } from "./config";
 import { JwksCache } from "./jwks-cache";
@@ -15,8 +16,7 @@ import { HeaderName } from "./request";
 import { Reason, isDenial, reasonInfo } from "./reasons";
 import { Verdict, evaluateRule } from "./requirements";
 import { challenge, denialBody, denialDetails } from "./response";
-import { MetricStats } from "./metrics";
-import { Stats } from "./stats";
+import { MetricStats, Stats } from "./stats";
 import { TokenCache } from "./token-cache";
 
 /** Tick period while keys are missing or streams wait (ms): how soon other workers' fetches are noticed. */
@@ -46,8 +46,7 @@ export class JwtAuthRoot extends RootContext {
   private tickPeriod: u32 = 0;
 
   onConfigure(size: usize): bool {
-    const buffer = this.getPluginConfiguration();
-    const parsed = buffer === null ? parseConfig(0, 0) : parseConfig(changetype<usize>(buffer), buffer.byteLength);
+    const parsed = parseConfig(ConfigReader.fromBuffer(this.getPluginConfiguration()));
     const config = parsed.config;
     if (config === null) {
       logError("jwt-auth: " + parsed.error);

@@ -2,7 +2,7 @@
  * The one reason table of jwt-auth: every outcome of authenticating a request, with the
  * HTTP status, the RFC 6750 §3.1 error code, the message (jwt_verify_lib's
  * `getStatusString` texts, src/status.cc, where Envoy has one), and the snake_case name
- * used in `x-jwt-auth-reason`, as the `reason` label of metrics (metrics.ts) and in
+ * used in `x-jwt-auth-reason`, as the `reason` label of metrics (stats.ts) and in
  * response code details. Responses, logs and metrics all read this table.
  *
  * Choices where filters.md leaves room (see also README "jwt-auth"):

@@ -37,9 +37,9 @@
  * `max_keys` 1..1000000; `xff_num_trusted_hops` 0..64; `status` 400..599; `global.timeout`
  * 1 ms..60 s.
  */
-import { ConfigObject, ConfigReader, Duration } from "../../assembly/config";
+import { ConfigObject, ConfigReader, ConfigResult, Duration } from "../../assembly/config";
 import { RequestMatch, isToken, readMatch } from "../../assembly/match";
-import { asciiLowerCase, formatInteger } from "../../assembly/proxy-wasm/format";
+import { asciiLowerCase, formatInteger } from "../../assembly/proxy-wasm";
 
 export const FILTER_NAME = "rate-limit";
 
@@ -165,27 +165,13 @@ export class RateLimitConfig {
   ) {}
 }
 
-/** A parsed configuration, or the one-line error `proxy_on_configure` logs. */
-export class ConfigResult {
-  constructor(
-    readonly config: RateLimitConfig | null,
-    /** `rate-limit: <json.path>: <reason>`; empty when `config` is set. */
-    readonly error: string,
-  ) {}
-}
-
-/** Parses `length` bytes of JSON at `ptr` (the plugin configuration). */
-export function parseConfigAt(ptr: usize, length: i32): ConfigResult {
-  const reader = ConfigReader.fromMemory(ptr, length);
-  const config = readConfig(reader, fnv1a64(ptr, length));
-  if (!reader.ok) return new ConfigResult(null, FILTER_NAME + ": " + reader.error);
-  return new ConfigResult(config, "");
-}
-
-/** Parses the configuration text (tests, tools). */
-export function parseConfig(text: string): ConfigResult {
-  const bytes = String.UTF8.encode(text);
-  return parseConfigAt(changetype<usize>(bytes), bytes.byteLength);
+/**
+ * Reads rate-limit's configuration (file comment); the error is the first one
+ * (`<json.path>: <reason>`). The seed is FNV-1a 64 of the configuration text.
+ */
+export function parseConfig(reader: ConfigReader): ConfigResult<RateLimitConfig> {
+  const text = reader.document.documentSource;
+  return ConfigResult.of<RateLimitConfig>(reader, readConfig(reader, fnv1a64(changetype<usize>(text), text.byteLength)));
 }
 
 function readConfig(reader: ConfigReader, seed: u64): RateLimitConfig {

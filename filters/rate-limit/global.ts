@@ -1,6 +1,6 @@
 /**
  * A rule's `global` part (config.ts `GlobalLimit`): the `ShouldRateLimit` request of a
- * request, and the counters of what the rate limit service decided.
+ * request, and why a call gave no decision (its counters: stats.ts `GlobalMetrics`).
  *
  * The request has one descriptor whose entries are the rule's key parts, in order, keyed as
  * Envoy's rate limit actions key them (config.ts), valued from the request:
@@ -15,10 +15,9 @@
  * The IP is written from its parsed bytes, so every spelling of one address (`::1`,
  * `0:0::1`) is one client across the fleet, as it is one bucket locally.
  */
-import { Counter, metricName } from "../../assembly/proxy-wasm";
 import { ProtoWriter } from "../../assembly/protobuf";
 import { RequestHeaders, pathLength } from "../../assembly/match";
-import { KeyPartKind, RateLimitConfig, Rule } from "./config";
+import { KeyPartKind, Rule } from "./config";
 import { IPV4_BYTES, TextRange, forwardedForEntry, parseIp, sourceAddressHost } from "./client-address";
 import { AddressSource } from "./descriptor";
 import { addEntry, beginRequest, endRequest } from "./rls";
@@ -166,82 +165,3 @@ export enum GlobalError {
   NotSent = 3,
 }
 
-class GlobalRuleCounters {
-  constructor(
-    readonly allowed: Counter,
-    readonly denied: Counter,
-    readonly shadowDenied: Counter,
-    readonly failureModeAllowed: Counter,
-    readonly failureModeDenied: Counter,
-    /** By `GlobalError`. */
-    readonly errors: StaticArray<Counter>,
-  ) {}
-}
-
-const ERROR_REASONS: string[] = ["timeout", "grpc_error", "bad_response", "not_sent"];
-
-/**
- * The counters of the rules with a `global` part, defined at configure time (none when no
- * rule has one), labelled as the local ones (metrics.ts):
- *
- *   <stat_prefix>_global_requests_total{rule,outcome}   requests the service was asked about:
- *       allowed               OK
- *       denied                OVER_LIMIT, refused with `status` (enforce: true)
- *       shadow_denied         OVER_LIMIT, let through (enforce: false)
- *       failure_mode_allowed  no decision (an error below), let through
- *       failure_mode_denied   no decision, refused 500 (failure_mode_deny: true)
- *   <stat_prefix>_global_errors_total{rule,reason}      calls that gave no decision:
- *       timeout               no answer within `timeout` (or DEADLINE_EXCEEDED)
- *       grpc_error            the call ended with another gRPC status
- *       bad_response          the answer was not a RateLimitResponse, or said UNKNOWN
- *       not_sent              the call could not be started (unknown cluster)
- *
- * Requests the local buckets refused never reach the service and are counted only in
- * `<stat_prefix>_requests_total`. Envoy's `ratelimit` filter counts the same as
- * `ratelimit.ok`, `over_limit`, `error` and `failure_mode_allowed`.
- */
-export class GlobalMetrics {
-  private constructor(private readonly rules: StaticArray<GlobalRuleCounters | null>) {}
-
-  static define(config: RateLimitConfig): GlobalMetrics {
-    const requests = config.statPrefix + "_global_requests_total";
-    const errors = config.statPrefix + "_global_errors_total";
-    const rules = new StaticArray<GlobalRuleCounters | null>(config.rules.length);
-    for (let i = 0; i < rules.length; i++) {
-      const rule = unchecked(config.rules[i]);
-      if (rule.global === null) continue;
-      const name = rule.name;
-      const byReason = new StaticArray<Counter>(ERROR_REASONS.length);
-      for (let r = 0; r < ERROR_REASONS.length; r++) {
-        unchecked((byReason[r] = Counter.define(metricName(errors, ["rule", name, "reason", unchecked(ERROR_REASONS[r])]))));
-      }
-      unchecked((rules[i] = new GlobalRuleCounters(
-        Counter.define(metricName(requests, ["rule", name, "outcome", "allowed"])),
-        Counter.define(metricName(requests, ["rule", name, "outcome", "denied"])),
-        Counter.define(metricName(requests, ["rule", name, "outcome", "shadow_denied"])),
-        Counter.define(metricName(requests, ["rule", name, "outcome", "failure_mode_allowed"])),
-        Counter.define(metricName(requests, ["rule", name, "outcome", "failure_mode_denied"])),
-        byReason,
-      )));
-    }
-    return new GlobalMetrics(rules);
-  }
-
-  /** Counts an answer of the service for rule `ruleIndex`: within the limit, or over it. */
-  answered(ruleIndex: i32, overLimit: bool, enforce: bool): void {
-    const c = unchecked(this.rules[ruleIndex]);
-    if (c === null) return;
-    if (!overLimit) c.allowed.increment();
-    else if (enforce) c.denied.increment();
-    else c.shadowDenied.increment();
-  }
-
-  /** Counts a call without a decision, and whether the request was refused for it. */
-  failed(ruleIndex: i32, error: GlobalError, refused: bool): void {
-    const c = unchecked(this.rules[ruleIndex]);
-    if (c === null) return;
-    unchecked(c.errors[<i32>error]).increment();
-    if (refused) c.failureModeDenied.increment();
-    else c.failureModeAllowed.increment();
-  }
-}

@@ -22,10 +22,9 @@
  * through and counts it (`<stat_prefix>_requests_total{outcome="fail_open"}`), as Envoy's
  * rate limit filters fail open.
  */
-import { formatInteger, lastResult } from "../../assembly/proxy-wasm";
+import { formatInteger, getMonotonicTimeNanoseconds, lastResult } from "../../assembly/proxy-wasm";
 import { RecordUpdate, UpdateResult, update } from "../../assembly/shared";
 import { BucketPage, MAX_WAYS } from "./bucket-page";
-import { monotonicNanos } from "./clock";
 import { FNV_OFFSET, RateLimitConfig, Rule, fnv1a64 } from "./config";
 import { Decision, decideOnSlot } from "./decision";
 import { DescriptorKey, KEY_BYTES } from "./descriptor";
@@ -147,7 +146,7 @@ export class Limiter extends RecordUpdate {
       return page.value;
     }
     page.load(record);
-    const now = monotonicNanos();
+    const now = <i64>getMonotonicTimeNanoseconds();
     const d = this.decision;
     d.changed = false;
     let slot = page.find(rule, this.key);

@@ -26,30 +26,31 @@
  * A stream that ends while its call is in flight cancels the call. Rules without `global`
  * take none of this: their path is the one above, with no allocation or hostcall more.
  */
-import { formatInteger } from "../../assembly/proxy-wasm/format";
 import {
   FilterHeadersStatus,
+  formatInteger,
+  getMonotonicTimeNanoseconds,
+  getPropertyString,
+  grpcMessage,
   GrpcStatus,
   HttpContext,
-  LogLevel,
-  RootContext,
-  getPropertyString,
   isLogEnabled,
   logDebug,
   logError,
+  LogLevel,
   logWarn,
-  grpcMessage,
+  requestHeadersMap,
+  RootContext,
 } from "../../assembly/proxy-wasm";
-import { requestHeadersMap } from "../../assembly/proxy-wasm/headers";
+import { ConfigReader } from "../../assembly/config";
 import { HostRequestHeaders } from "../../assembly/match/host";
-import { monotonicNanos } from "./clock";
-import { FILTER_NAME, GlobalLimit, RateLimitConfig, Rule, parseConfigAt } from "./config";
+import { FILTER_NAME, GlobalLimit, RateLimitConfig, Rule, parseConfig } from "./config";
 import { Decision } from "./decision";
 import { AddressSource, DescriptorBuilder, DescriptorKey } from "./descriptor";
 import { Limiter } from "./limiter";
-import { RateLimitMetrics } from "./metrics";
+import { GlobalMetrics, RateLimitMetrics } from "./stats";
 import { ResponseHeaders, ServiceQuota } from "./response-headers";
-import { GlobalError, GlobalMetrics, GlobalRequestBuilder } from "./global";
+import { GlobalError, GlobalRequestBuilder } from "./global";
 import { CODE_OK, CODE_OVER_LIMIT, RATE_LIMIT_SERVICE, RateLimitResponse, SHOULD_RATE_LIMIT } from "./rls";
 
 /** Envoy's response code details (and body) of a local rate limit reply. */
@@ -114,11 +115,10 @@ export class RateLimitRoot extends RootContext {
   private failOpenLogged: bool = false;
 
   onConfigure(pluginConfigurationSize: usize): bool {
-    const buffer = this.getPluginConfiguration();
-    const parsed = buffer === null ? parseConfigAt(0, 0) : parseConfigAt(changetype<usize>(buffer), buffer.byteLength);
+    const parsed = parseConfig(ConfigReader.fromBuffer(this.getPluginConfiguration()));
     const config = parsed.config;
     if (config === null) {
-      logError(parsed.error);
+      logError(FILTER_NAME + ": " + parsed.error);
       return false;
     }
     const limiter = this.makeLimiter(config);
@@ -241,7 +241,7 @@ export class RateLimitStream extends HttpContext {
     this.callId = call.callId;
     this.callRuntime = runtime;
     this.callRule = rule;
-    this.callStart = monotonicNanos();
+    this.callStart = <i64>getMonotonicTimeNanoseconds();
     // Not StopIteration: Envoy would then pass a body on (this module takes no body callbacks).
     return FilterHeadersStatus.StopAllIterationAndWatermark;
   }
@@ -284,7 +284,7 @@ export class RateLimitStream extends HttpContext {
     if (callId != this.callId || this.callId == 0) return;
     const runtime = this.callRuntime!;
     const rule = this.callRule!;
-    const elapsed = monotonicNanos() - this.callStart;
+    const elapsed = <i64>getMonotonicTimeNanoseconds() - this.callStart;
     this.endCall();
     // Envoy ends a timed-out call with the router's local reply (UNAVAILABLE, "upstream
     // request timeout"), so the time it took tells a timeout apart.

@@ -9,8 +9,7 @@
  * Names are UTF-8 once; numbers are written into one preallocated buffer per length,
  * so adding the headers to an upstream response allocates nothing.
  */
-import { formatInteger } from "../../assembly/proxy-wasm/format";
-import { HeaderPair, utf8 } from "../../assembly/proxy-wasm";
+import { formatInteger, HeaderPair, utf8 } from "../../assembly/proxy-wasm";
 import { RateLimitConfig } from "./config";
 import { Decision } from "./decision";
 import { CODE_OVER_LIMIT, RateLimitResponse, unitSeconds } from "./rls";

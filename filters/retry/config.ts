@@ -25,9 +25,9 @@
  *
  * Errors: the reader's one line `<json.path>: <reason>` (assembly/config/reader.ts).
  */
-import { ConfigArray, ConfigObject, ConfigReader, Duration } from "../../assembly/config";
+import { ConfigArray, ConfigObject, ConfigReader, ConfigResult, Duration } from "../../assembly/config";
 import { isToken, readMatch } from "../../assembly/match";
-import { asciiLowerCase, formatInteger } from "../../assembly/proxy-wasm/format";
+import { asciiLowerCase, formatInteger } from "../../assembly/proxy-wasm";
 import { BudgetConfig } from "./budget";
 import { MAX_RETRIES_LIMIT, RetryPolicy, grpcRetryConditions, httpRetryConditions, listIncludes } from "./policy";
 
@@ -56,8 +56,8 @@ export class RetryConfig {
   ) {}
 }
 
-/** Reads the configuration; null when `reader` recorded an error (`reader.error` is the line). */
-export function readRetryConfig(reader: ConfigReader): RetryConfig | null {
+/** Reads retry's configuration (file comment); the error is the first one (`path: reason`). */
+export function parseConfig(reader: ConfigReader): ConfigResult<RetryConfig> {
   const root = reader.root(ROOT_FIELDS);
   const statPrefix = root.optionalString("stat_prefix", "retry");
   if (!isMetricPrefix(statPrefix)) root.fail("stat_prefix", "expected letters, digits and '_', not starting with a digit");
@@ -77,7 +77,7 @@ export function readRetryConfig(reader: ConfigReader): RetryConfig | null {
 
   const b = root.optionalObject("budget", BUDGET_FIELDS);
   const budget = b !== null ? readBudget(b) : null;
-  return reader.ok ? new RetryConfig(policies, budget, strip, statPrefix) : null;
+  return ConfigResult.of<RetryConfig>(reader, new RetryConfig(policies, budget, strip, statPrefix));
 }
 
 function readPolicy(p: ConfigObject): RetryPolicy {

@@ -16,7 +16,7 @@
  * chain set (circuit-breaker's `x-envoy-upstream-rq-timeout-ms`).
  */
 
-import { ascii } from "../../assembly/proxy-wasm/format";
+import { ascii } from "../../assembly/proxy-wasm";
 
 /** Bit of each entry of `CONTROL_HEADERS` in a "written" mask. */
 export const MAX_RETRIES_BIT: u32 = 1 << 0;

@@ -18,7 +18,7 @@
  * arithmetic is budget.ts).
  */
 import { RequestMatch } from "../../assembly/match";
-import { ascii, formatInteger } from "../../assembly/proxy-wasm/format";
+import { ascii, formatInteger } from "../../assembly/proxy-wasm";
 
 /**
  * `x-envoy-retry-on` values Envoy's router knows (retry_state_impl.cc `parseRetryOn`,

@@ -15,8 +15,7 @@
  * Retries are read from the response's `x-envoy-attempt-count` (the virtual host's
  * `include_attempt_count_in_response`).
  */
-import { Counter, metricName } from "../../assembly/proxy-wasm";
-import { ascii } from "../../assembly/proxy-wasm/format";
+import { ascii, Counter, metricName } from "../../assembly/proxy-wasm";
 import { RetryConfig } from "./config";
 
 export class PolicyStats {

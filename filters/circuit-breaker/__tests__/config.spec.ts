@@ -1,7 +1,13 @@
-import { ConfigResult, parseConfigString } from "../config";
+import { ConfigReader, ConfigResult } from "../../../assembly/config";
+import { CircuitBreakerConfig, parseConfig } from "../config";
+
+/** `parseConfig` of configuration text. */
+function parseText(text: string): ConfigResult<CircuitBreakerConfig> {
+  return parseConfig(ConfigReader.fromString(text));
+}
 
 function error(json: string): string {
-  return parseConfigString(json).error;
+  return parseText(json).error;
 }
 
 /** `{"services":[<service>]}` with a minimal valid service whose fields `extra` adds to. */
@@ -9,8 +15,8 @@ function service(extra: string): string {
   return "{\"services\":[{\"name\":\"svc\"" + (extra.length > 0 ? "," + extra : "") + "}]}";
 }
 
-function ok(json: string): ConfigResult {
-  const r = parseConfigString(json);
+function ok(json: string): ConfigResult<CircuitBreakerConfig> {
+  const r = parseText(json);
   expect<string>(r.error).toBe("");
   expect<bool>(r.config !== null).toBe(true);
   return r;
@@ -166,8 +172,8 @@ describe("circuit-breaker config: each rejection names the path and the reason",
   it("rejects a service that would do nothing", () => {
     expect<string>(error(service("\"failure_threshold\":0")))
       .toBe("services[0]: nothing to do: set failure_threshold, failure_rate_threshold, slow_call_rate_threshold or max_concurrent_requests above 0");
-    expect<string>(parseConfigString(service("\"failure_threshold\":0,\"max_concurrent_requests\":1")).error).toBe("");
-    expect<string>(parseConfigString(service("\"failure_threshold\":0,\"slow_call_rate_threshold\":1")).error).toBe("");
+    expect<string>(parseText(service("\"failure_threshold\":0,\"max_concurrent_requests\":1")).error).toBe("");
+    expect<string>(parseText(service("\"failure_threshold\":0,\"slow_call_rate_threshold\":1")).error).toBe("");
   });
 
   it("rejects bad open responses and fail-over filter states", () => {

@@ -1,11 +1,17 @@
-import { ServiceConfig, parseConfigString } from "../config";
+import { ConfigReader, ConfigResult } from "../../../assembly/config";
+import { CircuitBreakerConfig, ServiceConfig, parseConfig } from "../config";
 import { Admission, Outcome, Step, Ticket, Transition, Trigger, admit, complete } from "../machine";
 import { CircuitRecord, CircuitState } from "../record";
+
+/** `parseConfig` of configuration text. */
+function parseText(text: string): ConfigResult<CircuitBreakerConfig> {
+  return parseConfig(ConfigReader.fromString(text));
+}
 
 const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z in ms
 
 function svc(fields: string): ServiceConfig {
-  const r = parseConfigString("{\"services\":[{\"name\":\"s\"," + fields + "}]}");
+  const r = parseText("{\"services\":[{\"name\":\"s\"," + fields + "}]}");
   if (r.config === null) throw new Error(r.error);
   return r.config!.services[0];
 }

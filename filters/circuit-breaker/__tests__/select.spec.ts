@@ -1,8 +1,14 @@
-import { ServiceConfig, parseConfigString } from "../config";
+import { ConfigReader, ConfigResult } from "../../../assembly/config";
+import { CircuitBreakerConfig, ServiceConfig, parseConfig } from "../config";
 import { pickService, sameCluster } from "../select";
 
+/** `parseConfig` of configuration text. */
+function parseText(text: string): ConfigResult<CircuitBreakerConfig> {
+  return parseConfig(ConfigReader.fromString(text));
+}
+
 function services(list: string): StaticArray<ServiceConfig> {
-  const r = parseConfigString("{\"services\":[" + list + "]}");
+  const r = parseText("{\"services\":[" + list + "]}");
   if (r.config === null) throw new Error(r.error);
   return r.config!.services;
 }

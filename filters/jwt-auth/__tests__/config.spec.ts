@@ -1,7 +1,13 @@
 import { ALL_ALGS, Alg, algIn } from "../algorithms";
-import { JwtAuthConfig, RequirementKind, parseConfigString } from "../config";
+import { ConfigReader, ConfigResult } from "../../../assembly/config";
+import { JwtAuthConfig, RequirementKind, parseConfig } from "../config";
 import { LocationKind } from "../extractor";
 import { octJwks } from "./helpers";
+
+/** `parseConfig` of configuration text. */
+function parseText(text: string): ConfigResult<JwtAuthConfig> {
+  return parseConfig(ConfigReader.fromString(text));
+}
 
 const JWKS = octJwks().replaceAll("\"", "\\\"");
 const LOCAL = "\"local_jwks\":{\"inline_string\":\"" + JWKS + "\"}";
@@ -13,11 +19,11 @@ function config(provider: string, rest: string = RULE): string {
 }
 
 function error(text: string): string {
-  return parseConfigString(text).error;
+  return parseText(text).error;
 }
 
 function ok(text: string): JwtAuthConfig {
-  const result = parseConfigString(text);
+  const result = parseText(text);
   expect(result.error).toBe("");
   return result.config!;
 }

@@ -1,5 +1,5 @@
 /**
- * Test-only module (built by test/filters/jwt-auth/harness.ts `buildNoCas`, never
+ * Test-only module (built by harness/host/testing.ts `testModule` as a variant, never
  * shipped): jwt-auth with its shared-data writes made unconditional (cas 0,
  * assembly/shared `skipCasForTests`), the control of the lease race test
  * (test/filters/jwt-auth/workers.test.ts): where the real filter's CAS lets one of the

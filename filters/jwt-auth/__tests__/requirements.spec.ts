@@ -1,5 +1,6 @@
 import { Authenticator } from "../authenticator";
-import { JwtAuthConfig, Provider, Requirement, parseConfigString } from "../config";
+import { ConfigReader, ConfigResult } from "../../../assembly/config";
+import { JwtAuthConfig, Provider, Requirement, parseConfig } from "../config";
 import { JwkSet, parseJwksString } from "../jwks";
 import { KeySource, KeyWait, LocalKeys } from "../key-source";
 import { Reason } from "../reasons";
@@ -8,6 +9,11 @@ import { Stats } from "../stats";
 import { TokenCache } from "../token-cache";
 import { MAX_CREDENTIALS } from "../extractor";
 import { FakeRequest, SECRET, b64, octJwks, signHs } from "./helpers";
+
+/** `parseConfig` of configuration text. */
+function parseText(text: string): ConfigResult<JwtAuthConfig> {
+  return parseConfig(ConfigReader.fromString(text));
+}
 
 const OTHER = "another-secret-for-services-32bytes!!";
 const NOW_MS: i64 = 1_800_000_000_000;
@@ -24,7 +30,7 @@ const PROVIDERS =
   "\"from_headers\":[{\"name\":\"x-service-token\"}],\"forward\":true,\"claim_to_headers\":[{\"claim_name\":\"serviceId\",\"header_name\":\"x-service-id\"}]}";
 
 function configWith(requires: string, extra: string = ""): JwtAuthConfig {
-  const result = parseConfigString("{\"providers\":{" + PROVIDERS + "}" + extra + ",\"rules\":[{\"requires\":" + requires + "}]}");
+  const result = parseText("{\"providers\":{" + PROVIDERS + "}" + extra + ",\"rules\":[{\"requires\":" + requires + "}]}");
   expect(result.error).toBe("");
   return result.config!;
 }
@@ -113,7 +119,7 @@ describe("requires_any / requires_all / allow_missing", () => {
 
   it("any: a provider without a key for the token does not hide another provider's real refusal", () => {
     // both providers read Authorization and take any issuer: svc has no key "e1"
-    const shared = parseConfigString("{\"providers\":{\"eva\":{\"local_jwks\":{\"inline_string\":\"" + escaped(octJwks(SECRET, "e1")) + "\"}}," +
+    const shared = parseText("{\"providers\":{\"eva\":{\"local_jwks\":{\"inline_string\":\"" + escaped(octJwks(SECRET, "e1")) + "\"}}," +
       "\"svc\":{\"local_jwks\":{\"inline_string\":\"" + escaped(octJwks(OTHER, "s1")) + "\"}}}," +
       "\"rules\":[{\"requires\":{\"requires_any\":[{\"provider_name\":\"eva\",\"claims\":[{\"name\":\"permissions\",\"all_of\":[\"admin\"]}]},{\"provider_name\":\"svc\"}]}}]}").config!;
     const run = new Run(shared);
@@ -236,7 +242,7 @@ const REMOTE_PROVIDER = "\"idp\":{\"remote_jwks\":{\"http_uri\":{\"uri\":\"http:
   "\"from_headers\":[{\"name\":\"x-idp\"}]}";
 
 function remoteConfig(requires: string, extra: string = ""): JwtAuthConfig {
-  const result = parseConfigString("{\"providers\":{" + PROVIDERS + "," + REMOTE_PROVIDER + "}" + extra + ",\"rules\":[{\"requires\":" + requires + "}]}");
+  const result = parseText("{\"providers\":{" + PROVIDERS + "," + REMOTE_PROVIDER + "}" + extra + ",\"rules\":[{\"requires\":" + requires + "}]}");
   expect(result.error).toBe("");
   return result.config!;
 }
@@ -289,7 +295,7 @@ const MESH_PROVIDERS =
   "{\"claim_name\":\"tier\",\"header_name\":\"x-user-tier\"}]}";
 
 function meshConfig(requires: string, extra: string = ""): JwtAuthConfig {
-  const result = parseConfigString("{\"providers\":{" + MESH_PROVIDERS + "}" + extra + ",\"rules\":[{\"requires\":" + requires + "}]}");
+  const result = parseText("{\"providers\":{" + MESH_PROVIDERS + "}" + extra + ",\"rules\":[{\"requires\":" + requires + "}]}");
   expect(result.error).toBe("");
   return result.config!;
 }

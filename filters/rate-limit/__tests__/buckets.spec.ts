@@ -1,4 +1,5 @@
-import { Limit, Rule, parseConfig } from "../config";
+import { ConfigReader, ConfigResult } from "../../../assembly/config";
+import { Limit, RateLimitConfig, Rule, parseConfig } from "../config";
 import {
   HEADER_VERSION, PAGE_BUCKET_BYTES, PAGE_IN_USE, PAGE_SLOT_BUCKETS, PAGE_SLOT_FULL_AT, PAGE_SLOT_KEY, PAGE_SLOT_KEY_BYTES, PAGE_SLOTS, PAGE_VERSION,
 } from "../../../assembly/shared/layouts";
@@ -8,6 +9,11 @@ import { DescriptorKey, KEY_BYTES } from "../descriptor";
 import {
   BUCKET_BYTES, bucketTokens, fillBucket, nanosUntilFull, nanosUntilToken, refillBucket, secondsCeil, takeToken,
 } from "../token-bucket";
+
+/** `parseConfig` of configuration text. */
+function parseText(text: string): ConfigResult<RateLimitConfig> {
+  return parseConfig(ConfigReader.fromString(text));
+}
 
 const S: i64 = 1000000000;
 const MIN: i64 = 60 * S;
@@ -23,7 +29,7 @@ function bucket(): usize {
 }
 
 /** Rules: 0 `tier` (3/min and 5/hour), 1 `edge` (bursts of 2000 at 1000/s), 2 `one` (1 per 10 s). */
-const RULES = parseConfig(`{"rules":[
+const RULES = parseText(`{"rules":[
   {"name":"tier","limits":[{"max_tokens":3,"tokens_per_fill":3,"fill_interval":"60s"},{"max_tokens":5,"tokens_per_fill":5,"fill_interval":"3600s"}]},
   {"name":"edge","limits":[{"max_tokens":2000,"tokens_per_fill":1000,"fill_interval":"1s"}]},
   {"name":"one","limits":[{"max_tokens":1,"fill_interval":"10s"}]}]}`).config!.rules;
@@ -243,7 +249,7 @@ describe("bucket page: bounded slots, reclaimed only when full", () => {
 
   it("reclaims slots of rules that no longer exist in this form", () => {
     const page = new BucketPage(1, 2);
-    const other = parseConfig(`{"rules":[{"name":"tier","limits":[{"max_tokens":9,"fill_interval":"60s"}]}]}`).config!.rules;
+    const other = parseText(`{"rules":[{"name":"tier","limits":[{"max_tokens":9,"fill_interval":"60s"}]}]}`).config!.rules;
     const slot = page.claim(other, 0);
     page.assign(slot, other[0], keyOf("u", other[0]), 0);
     decideOnSlot(page, slot, other[0], 0, new Decision());

@@ -1,7 +1,13 @@
 import { HeaderList, RequestHeaders } from "../../../assembly/match";
-import { parseConfig } from "../config";
+import { ConfigReader, ConfigResult } from "../../../assembly/config";
+import { RateLimitConfig, parseConfig } from "../config";
 import { TextRange, forwardedForEntry, parseIp, sourceAddressHost } from "../client-address";
 import { DescriptorBuilder, DescriptorKey, FixedAddress, KEY_BYTES, KEY_HASHED } from "../descriptor";
+
+/** `parseConfig` of configuration text. */
+function parseText(text: string): ConfigResult<RateLimitConfig> {
+  return parseConfig(ConfigReader.fromString(text));
+}
 
 // The buffer stays referenced (a raw address alone would not keep it alive).
 const IP_BUFFER = new ArrayBuffer(16);
@@ -36,7 +42,7 @@ function hex(bytes: Uint8Array): string {
   return out;
 }
 
-const CONFIG = parseConfig(`{"rules":[
+const CONFIG = parseText(`{"rules":[
   {"name":"user","key":[{"header":"x-user-id"}],"limits":[{"max_tokens":1,"fill_interval":"1s"}]},
   {"name":"client","key":[{"remote_address":{}}],"limits":[{"max_tokens":1,"fill_interval":"1s"}]},
   {"name":"mixed","key":[{"path":{}},{"claim":"x-user-tier"},{"generic":"g"}],"limits":[{"max_tokens":1,"fill_interval":"1s"}]},

@@ -1,5 +1,5 @@
 /**
- * Test-only module (built by test/filters/rate-limit/build.ts `ensureNoCas`, never
+ * Test-only module (built by harness/host/testing.ts `testModule` as a variant, never
  * shipped): the rate-limit filter with its shared-data writes made unconditional (cas 0,
  * assembly/shared `skipCasForTests`), the control of the CAS race tests
  * (test/filters/rate-limit/workers.test.ts): the same interleaving of workers that the

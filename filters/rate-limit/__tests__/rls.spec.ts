@@ -1,10 +1,16 @@
 import { HeaderList } from "../../../assembly/match";
 import { ProtoReader, ProtoWriter, WIRE_LEN, WIRE_VARINT } from "../../../assembly/protobuf";
-import { parseConfig } from "../config";
+import { ConfigReader, ConfigResult } from "../../../assembly/config";
+import { RateLimitConfig, parseConfig } from "../config";
 import { FixedAddress } from "../descriptor";
 import { GlobalRequestBuilder, formatIp } from "../global";
 import { CODE_OK, CODE_OVER_LIMIT, RateLimitResponse, addEntry, beginRequest, endRequest } from "../rls";
 import { ServiceQuota } from "../response-headers";
+
+/** `parseConfig` of configuration text. */
+function parseText(text: string): ConfigResult<RateLimitConfig> {
+  return parseConfig(ConfigReader.fromString(text));
+}
 
 // Kept referenced: a raw address alone would not keep the buffer alive.
 const IP_BUFFER = new ArrayBuffer(16);
@@ -132,7 +138,7 @@ describe("RateLimitResponse", () => {
   });
 });
 
-const GLOBAL_CONFIG = parseConfig(`{"rules":[{"name":"r","key":[{"header":"x-user-id"},{"remote_address":{}},{"path":{}},{"generic":"g"}],
+const GLOBAL_CONFIG = parseText(`{"rules":[{"name":"r","key":[{"header":"x-user-id"},{"remote_address":{}},{"path":{}},{"generic":"g"}],
   "limits":[{"max_tokens":1,"fill_interval":"1s"}],"global":{"cluster":"rls","domain":"mesh"}}]}`).config!;
 
 describe("the global request", () => {

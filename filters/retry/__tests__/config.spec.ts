@@ -1,14 +1,13 @@
 import { ConfigReader } from "../../../assembly/config";
 import { HeaderList } from "../../../assembly/match";
-import { RetryConfig, readRetryConfig } from "../config";
+import { RetryConfig, parseConfig } from "../config";
 
 let lastError: string = "";
 
 function read(json: string): RetryConfig | null {
-  const reader = ConfigReader.fromString(json);
-  const config = readRetryConfig(reader);
-  lastError = reader.error;
-  return config;
+  const result = parseConfig(ConfigReader.fromString(json));
+  lastError = result.error;
+  return result.config;
 }
 
 /** The error of `{"policies":[<policy>]}`. */
