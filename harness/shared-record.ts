@@ -81,29 +81,47 @@ const CIRCUIT_BUCKET: Struct = {
   ],
 };
 
-/** circuit-breaker: one service's circuit (filters/circuit-breaker/record.ts). `state`: 0 CLOSED, 1 OPEN, 2 HALF_OPEN. */
+/** The fields both circuit layouts have, at the same offsets. */
+const CIRCUIT_FIELDS: Part[] = [
+  ...HEADER_PARTS,
+  { name: 'state', at: L.CIRCUIT_STATE, type: 'u32' },
+  { name: 'generation', at: L.CIRCUIT_GENERATION, type: 'u32' },
+  { name: 'consecutiveFailures', at: L.CIRCUIT_CONSECUTIVE_FAILURES, type: 'u32' },
+  { name: 'probesInFlight', at: L.CIRCUIT_PROBES_IN_FLIGHT, type: 'u32' },
+  { name: 'probeSuccesses', at: L.CIRCUIT_PROBE_SUCCESSES, type: 'u32' },
+  { name: 'inFlight', at: L.CIRCUIT_IN_FLIGHT, type: 'u32' },
+  { name: 'bucketWidthMs', at: L.CIRCUIT_BUCKET_WIDTH_MS, type: 'u32' },
+  { name: 'openUntilMs', at: L.CIRCUIT_OPEN_UNTIL_MS, type: 'i64' },
+  { name: 'stateSinceMs', at: L.CIRCUIT_STATE_SINCE_MS, type: 'i64' },
+  { name: 'probeActivityMs', at: L.CIRCUIT_PROBE_ACTIVITY_MS, type: 'i64' },
+];
+
+/**
+ * circuit-breaker: one service's circuit with its sliding window, for a service with a
+ * rate trigger (filters/circuit-breaker/record.ts). `state`: 0 CLOSED, 1 OPEN, 2 HALF_OPEN.
+ */
 export const CIRCUIT: RecordKind = {
   name: 'circuit',
   magic: L.CIRCUIT_MAGIC,
   version: L.CIRCUIT_VERSION,
   layout: {
     size: L.CIRCUIT_SIZE,
-    parts: [
-      ...HEADER_PARTS,
-      { name: 'state', at: L.CIRCUIT_STATE, type: 'u32' },
-      { name: 'generation', at: L.CIRCUIT_GENERATION, type: 'u32' },
-      { name: 'consecutiveFailures', at: L.CIRCUIT_CONSECUTIVE_FAILURES, type: 'u32' },
-      { name: 'probesInFlight', at: L.CIRCUIT_PROBES_IN_FLIGHT, type: 'u32' },
-      { name: 'probeSuccesses', at: L.CIRCUIT_PROBE_SUCCESSES, type: 'u32' },
-      { name: 'inFlight', at: L.CIRCUIT_IN_FLIGHT, type: 'u32' },
-      { name: 'bucketWidthMs', at: L.CIRCUIT_BUCKET_WIDTH_MS, type: 'u32' },
-      { name: 'openUntilMs', at: L.CIRCUIT_OPEN_UNTIL_MS, type: 'i64' },
-      { name: 'stateSinceMs', at: L.CIRCUIT_STATE_SINCE_MS, type: 'i64' },
-      { name: 'probeActivityMs', at: L.CIRCUIT_PROBE_ACTIVITY_MS, type: 'i64' },
-      { name: 'buckets', at: L.CIRCUIT_BUCKETS, count: L.CIRCUIT_BUCKET_COUNT, of: CIRCUIT_BUCKET },
-    ],
+    parts: [...CIRCUIT_FIELDS, { name: 'buckets', at: L.CIRCUIT_BUCKETS, count: L.CIRCUIT_BUCKET_COUNT, of: CIRCUIT_BUCKET }],
   },
 };
+
+/** circuit-breaker: one service's circuit without a window (a service with no rate trigger); `CIRCUIT`'s fields. */
+export const CIRCUIT_COMPACT: RecordKind = {
+  name: 'compact circuit',
+  magic: L.CIRCUIT_COMPACT_MAGIC,
+  version: L.CIRCUIT_COMPACT_VERSION,
+  layout: { size: L.CIRCUIT_COMPACT_SIZE, parts: CIRCUIT_FIELDS },
+};
+
+/** The fields of `value` when it is a circuit record of either layout, else null. */
+export function decodeCircuit(value: Uint8Array | undefined | null): Fields | null {
+  return decodeRecord(CIRCUIT, value) ?? decodeRecord(CIRCUIT_COMPACT, value);
+}
 
 /** The circuit states as the record holds them. */
 export const CIRCUIT_STATES = ['CLOSED', 'OPEN', 'HALF_OPEN'] as const;
@@ -215,7 +233,7 @@ export const JWKS_KEYS: RecordKind = {
 };
 
 /** Every record kind of layouts.ts. */
-export const RECORD_KINDS: readonly RecordKind[] = [CIRCUIT, BUDGET, PAGE, JWKS_STATE, JWKS_KEYS];
+export const RECORD_KINDS: readonly RecordKind[] = [CIRCUIT, CIRCUIT_COMPACT, BUDGET, PAGE, JWKS_STATE, JWKS_KEYS];
 
 /** The element struct of an array part, given the fields decoded before it. */
 export function elementOf(part: Extract<Part, { of: unknown }>, fields: Fields): Struct {

@@ -14,8 +14,11 @@
  * changes request headers. Kept apart from match.ts so that pure code and specs do
  * not link the SDK.
  */
-import { HeaderMap } from "../proxy-wasm";
+import { HeaderMap, HeaderName, ascii } from "../proxy-wasm";
 import { RequestHeaders, isSet } from "./request";
+
+const PATH = changetype<HeaderName>(ascii.bytes(":path"));
+const METHOD = changetype<HeaderName>(ascii.bytes(":method"));
 
 export class HostRequestHeaders extends RequestHeaders {
   private pathValue: string | null = null;
@@ -30,7 +33,7 @@ export class HostRequestHeaders extends RequestHeaders {
   path(): string {
     const cached = this.pathValue;
     if (isSet(cached)) return changetype<string>(cached);
-    const got = this.map.get(":path");
+    const got = this.map.get(PATH);
     const v = isSet(got) ? changetype<string>(got) : "";
     this.pathValue = v;
     return v;
@@ -39,7 +42,7 @@ export class HostRequestHeaders extends RequestHeaders {
   method(): string {
     const cached = this.methodValue;
     if (isSet(cached)) return changetype<string>(cached);
-    const got = this.map.get(":method");
+    const got = this.map.get(METHOD);
     const v = isSet(got) ? changetype<string>(got) : "";
     this.methodValue = v;
     return v;
@@ -51,7 +54,8 @@ export class HostRequestHeaders extends RequestHeaders {
     for (let i = 0, n = names.length; i < n; i++) {
       if (unchecked(names[i]) == name) return unchecked(this.values[i]);
     }
-    const value = this.map.get(name);
+    // Configured matcher names arrive as strings (RequestHeaders): the slow path, once per name.
+    const value = this.map.getNamed(name);
     names.push(name);
     this.values.push(value);
     return value;

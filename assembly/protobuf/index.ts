@@ -141,7 +141,19 @@ export class ProtoReader {
   valueStart: usize = 0;
   valueEnd: usize = 0;
 
-  constructor(private position: usize, private readonly end: usize) {}
+  constructor(private position: usize, private end: usize) {}
+
+  /** Points this reader at `[start, end)` afresh, so that a decoder reuses its readers rather than allocating one per message. */
+  reset(start: usize, end: usize): ProtoReader {
+    this.ok = true;
+    this.field = 0;
+    this.wireType = 0;
+    this.valueStart = 0;
+    this.valueEnd = 0;
+    this.position = start;
+    this.end = end;
+    return this;
+  }
 
   /** A reader of `bytes`. */
   static of(bytes: ArrayBuffer): ProtoReader {
@@ -152,6 +164,11 @@ export class ProtoReader {
   /** A reader of the last length-delimited value (a sub-message). */
   message(): ProtoReader {
     return new ProtoReader(this.valueStart, this.valueEnd);
+  }
+
+  /** `message()` without the allocation: `into`, reset to the last length-delimited value. */
+  messageInto(into: ProtoReader): ProtoReader {
+    return into.reset(this.valueStart, this.valueEnd);
   }
 
   /** Whether bytes are left (for walking a packed field's values with `packedVarint`). */

@@ -140,7 +140,8 @@ export namespace ascii {
   }
 
   /**
-   * The UTF-8 bytes of a constant (header names): read-only, never mutate them. The
+   * The UTF-8 bytes of a constant (header names, as `changetype<HeaderName>(ascii.bytes("…"))`,
+   * headers.ts): read-only, never mutate them. The
    * transform stores an ASCII literal here as a static ArrayBuffer (one byte a character,
    * no copy at start); without it this encodes `text`.
    */

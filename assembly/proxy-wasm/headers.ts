@@ -32,9 +32,61 @@ import {
 } from './abi/memory';
 import { HeaderPair, deserializePairs, serializePairsInto, serializedPairsMaxSize, validatePairs } from './abi/pairs';
 import { MapType, WasmResult } from './abi/types';
+import { asciiLowerCase } from './format';
 import { setLastResult } from './state';
 
-/** The UTF-8 bytes of `s`: compute header names once, pass them to the `*Bytes` methods. */
+/**
+ * A header name, UTF-8 encoded once: what every by-name method of `HeaderMap` and
+ * `HeaderFields` takes. Header names are lower case on the ABI (HTTP/2, RFC 9113
+ * §8.2.1; Envoy's maps), and `HeaderFields.find` compares bytes, so a `HeaderName` holds
+ * lower-case bytes. The instance IS its bytes (an ArrayBuffer's layout, the length in
+ * the object header): passing one costs a pointer, reading its length one load.
+ *
+ * - configured names, at configure time: `HeaderName.of(name)` (lowers A–Z, encodes);
+ * - constants: `const NAME = changetype<HeaderName>(ascii.bytes("x-lower-case"))`: the
+ *   build stores the literal as static data, one byte a character, and the global stays
+ *   a constant. (`HeaderName.wrap` there would be a call the compiler runs at start:
+ *   a mutable global and start code per name, ~15 bytes each.)
+ *
+ * Never mutate its bytes, and never `new HeaderName()`: its runtime id is the bytes'
+ * (ArrayBuffer or static array), so `instanceof HeaderName` does not hold.
+ */
+@final
+export class HeaderName {
+  /** `name` with A–Z lowered (RFC 9110 §5.1), as UTF-8. Allocates: configure time, not per request. */
+  static of(name: string): HeaderName {
+    return changetype<HeaderName>(String.UTF8.encode(asciiLowerCase(name)));
+  }
+
+  /**
+   * `bytes` (UTF-8, never mutated afterwards) as a name, without a copy or lowering:
+   * for bytes made at run time already in the case wanted (module constants: the
+   * `changetype` form above).
+   */
+  // @ts-ignore: decorator
+  @inline static wrap(bytes: ArrayBuffer): HeaderName {
+    return changetype<HeaderName>(bytes);
+  }
+
+  /** Length of the UTF-8 name in bytes. */
+  // @ts-ignore: decorator
+  @inline get byteLength(): i32 {
+    return changetype<ArrayBuffer>(this).byteLength;
+  }
+
+  /** The UTF-8 bytes themselves (the same object; read-only). */
+  // @ts-ignore: decorator
+  @inline get bytes(): ArrayBuffer {
+    return changetype<ArrayBuffer>(this);
+  }
+
+  /** The name as a string (decoded; for logs and messages). */
+  toString(): string {
+    return String.UTF8.decode(changetype<ArrayBuffer>(this));
+  }
+}
+
+/** The UTF-8 bytes of `s`, for values and bodies (header names are `HeaderName`s). */
 export function utf8(s: string): ArrayBuffer {
   return String.UTF8.encode(s);
 }
@@ -54,26 +106,20 @@ function putNameValue(name: string, value: string): void {
 /**
  * One header map of the current context. Obtain it from the context
  * (`this.requestHeaders`), which makes its context the effective one, and use it right
- * away. Names are lower case (HTTP/2 and Envoy's header maps). String methods encode
- * into a reused scratch block; `*Bytes` methods take precomputed UTF-8 (see `utf8`).
+ * away. Names are `HeaderName`s (UTF-8 once, lower case). The `*Named` methods take a
+ * string name and encode it on every call into a reused scratch block: the slow path,
+ * for names known only at run time and for tests, not for a filter's own headers.
  */
 export class HeaderMap {
   constructor(readonly mapType: MapType) {}
 
   /** The value of `name` (the first one if repeated), or null if absent or unavailable. */
-  get(name: string): string | null {
-    argsBegin(utf8MaxSize(name));
-    putString(name);
-    return this.getValueString(argPtr, argSize);
-  }
-
-  /** The value of the header whose UTF-8 name is `name`, or null. */
-  getByName(name: ArrayBuffer): string | null {
+  get(name: HeaderName): string | null {
     return this.getValueString(changetype<usize>(name), <usize>name.byteLength);
   }
 
-  /** The exact bytes of the value of UTF-8 `name`, or null if absent or unavailable. */
-  getBytes(name: ArrayBuffer): ArrayBuffer | null {
+  /** The exact bytes of the value of `name` (the first one), or null if absent or unavailable. */
+  getBytes(name: HeaderName): ArrayBuffer | null {
     const mark = hostMemoryMark();
     const value = takeBytes(mark, proxy_get_header_map_value(
       this.mapType, changetype<usize>(name), <usize>name.byteLength, RET_PTR, RET_SIZE,
@@ -83,25 +129,21 @@ export class HeaderMap {
   }
 
   /** Whether `name` is present (its value is not copied). */
-  has(name: string): bool {
-    argsBegin(utf8MaxSize(name));
-    putString(name);
-    return this.hasValue(argPtr, argSize);
-  }
-
-  /** `has` with a UTF-8 name. */
-  hasBytes(name: ArrayBuffer): bool {
+  has(name: HeaderName): bool {
     return this.hasValue(changetype<usize>(name), <usize>name.byteLength);
   }
 
   /** Adds `name: value`, keeping existing values of `name`. */
-  add(name: string, value: string): WasmResult {
-    putNameValue(name, value);
-    return setLastResult(proxy_add_header_map_value(this.mapType, namePtr, nameSize, argPtr, argSize));
+  add(name: HeaderName, value: string): WasmResult {
+    argsBegin(utf8MaxSize(value));
+    putString(value);
+    return setLastResult(proxy_add_header_map_value(
+      this.mapType, changetype<usize>(name), <usize>name.byteLength, argPtr, argSize,
+    ));
   }
 
-  /** `add` with UTF-8 name and value. */
-  addBytes(name: ArrayBuffer, value: ArrayBuffer): WasmResult {
+  /** `add` with a UTF-8 value. */
+  addBytes(name: HeaderName, value: ArrayBuffer): WasmResult {
     return setLastResult(proxy_add_header_map_value(
       this.mapType, changetype<usize>(name), <usize>name.byteLength,
       changetype<usize>(value), <usize>value.byteLength,
@@ -109,13 +151,7 @@ export class HeaderMap {
   }
 
   /** Sets `name` to `value`, replacing every existing value (adds it if absent). */
-  replace(name: string, value: string): WasmResult {
-    putNameValue(name, value);
-    return setLastResult(proxy_replace_header_map_value(this.mapType, namePtr, nameSize, argPtr, argSize));
-  }
-
-  /** `replace` with a UTF-8 name and a string value. */
-  replaceByName(name: ArrayBuffer, value: string): WasmResult {
+  replace(name: HeaderName, value: string): WasmResult {
     argsBegin(utf8MaxSize(value));
     putString(value);
     return setLastResult(proxy_replace_header_map_value(
@@ -123,8 +159,8 @@ export class HeaderMap {
     ));
   }
 
-  /** `replace` with UTF-8 name and value. */
-  replaceBytes(name: ArrayBuffer, value: ArrayBuffer): WasmResult {
+  /** `replace` with a UTF-8 value. */
+  replaceBytes(name: HeaderName, value: ArrayBuffer): WasmResult {
     return setLastResult(proxy_replace_header_map_value(
       this.mapType, changetype<usize>(name), <usize>name.byteLength,
       changetype<usize>(value), <usize>value.byteLength,
@@ -132,17 +168,43 @@ export class HeaderMap {
   }
 
   /** Removes every value of `name` (Ok when absent too). */
-  remove(name: string): WasmResult {
-    argsBegin(utf8MaxSize(name));
-    putString(name);
-    return setLastResult(proxy_remove_header_map_value(this.mapType, argPtr, argSize));
-  }
-
-  /** `remove` with a UTF-8 name. */
-  removeBytes(name: ArrayBuffer): WasmResult {
+  remove(name: HeaderName): WasmResult {
     return setLastResult(proxy_remove_header_map_value(
       this.mapType, changetype<usize>(name), <usize>name.byteLength,
     ));
+  }
+
+  /** Slow path of `get`: `name` (lower case) encoded on this call. */
+  getNamed(name: string): string | null {
+    argsBegin(utf8MaxSize(name));
+    putString(name);
+    return this.getValueString(argPtr, argSize);
+  }
+
+  /** Slow path of `has`: `name` (lower case) encoded on this call. */
+  hasNamed(name: string): bool {
+    argsBegin(utf8MaxSize(name));
+    putString(name);
+    return this.hasValue(argPtr, argSize);
+  }
+
+  /** Slow path of `add`: `name` (lower case) encoded on this call. */
+  addNamed(name: string, value: string): WasmResult {
+    putNameValue(name, value);
+    return setLastResult(proxy_add_header_map_value(this.mapType, namePtr, nameSize, argPtr, argSize));
+  }
+
+  /** Slow path of `replace`: `name` (lower case) encoded on this call. */
+  replaceNamed(name: string, value: string): WasmResult {
+    putNameValue(name, value);
+    return setLastResult(proxy_replace_header_map_value(this.mapType, namePtr, nameSize, argPtr, argSize));
+  }
+
+  /** Slow path of `remove`: `name` (lower case) encoded on this call. */
+  removeNamed(name: string): WasmResult {
+    argsBegin(utf8MaxSize(name));
+    putString(name);
+    return setLastResult(proxy_remove_header_map_value(this.mapType, argPtr, argSize));
   }
 
   /**
@@ -199,7 +261,7 @@ export class HeaderMap {
  * from read to read, for a callback that looks up several headers of one map: one
  * hostcall and one host allocation where `getBytes` costs one of each per header, and
  * lookups that allocate nothing (`find` then `valueLength`/`valueByte`, `bytes` and
- * `valueStart`, or `decimal`). Names are UTF-8 bytes (see `utf8`), compared exactly;
+ * `valueStart`, or `decimal`). Names are `HeaderName`s, compared byte for byte;
  * `find` takes the first value or, for a repeated header, value `nth` (every field
  * counts: `HeaderMap.get` sees the first only, Envoy context.cc `getHeaderMapValue`).
  * The copy is what the map was when read: read it again after changing the map.
@@ -263,7 +325,7 @@ export class HeaderFields {
    * Whether `name` has a value number `nth` (from 0, in field order) in the map read;
    * that value is then the one `valueByte`, `valueStart`/`valueLength` and `valueBytes` read.
    */
-  find(name: ArrayBuffer, nth: i32 = 0): bool {
+  find(name: HeaderName, nth: i32 = 0): bool {
     if (this.size < 4) return false;
     const base = changetype<usize>(this.buffer);
     const want = changetype<usize>(name);
@@ -306,7 +368,7 @@ export class HeaderFields {
    * The (first) value of `name` as an unsigned decimal of 1 to `maxDigits` digits and
    * nothing else (`:status`, `grpc-status`), or -1 when absent or anything else.
    */
-  decimal(name: ArrayBuffer, maxDigits: i32 = 9): i64 {
+  decimal(name: HeaderName, maxDigits: i32 = 9): i64 {
     if (!this.find(name)) return -1;
     const n = this.valueLength;
     if (n == 0 || n > maxDigits) return -1;

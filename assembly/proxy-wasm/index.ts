@@ -33,6 +33,7 @@ export { RootContextFactory, registerRootContext } from './dispatch';
 export {
   HeaderFields,
   HeaderMap,
+  HeaderName,
   grpcInitialMetadata,
   grpcTrailingMetadata,
   httpCallResponseHeaders,

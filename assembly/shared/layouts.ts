@@ -57,6 +57,16 @@ export const CIRCUIT_BUCKET_FAILURES = 12;
 export const CIRCUIT_BUCKET_SLOW = 16;
 export const CIRCUIT_SIZE = CIRCUIT_BUCKETS + CIRCUIT_BUCKET_COUNT * CIRCUIT_BUCKET_BYTES;
 
+// ---- circuit-breaker: a circuit without a window (filters/circuit-breaker/record.ts) -
+// A service with no rate trigger never reads the window, so its record stops where the
+// buckets would start: the CIRCUIT_* fields at the same offsets, 64 bytes instead of
+// 264 (each request copies it twice). Its own kind: a service that gains or loses a
+// rate trigger reads the other kind's record as reset.
+/** "CBRC". */
+export const CIRCUIT_COMPACT_MAGIC = 0x43524243;
+export const CIRCUIT_COMPACT_VERSION = 1;
+export const CIRCUIT_COMPACT_SIZE = CIRCUIT_BUCKETS;
+
 // ---- retry: the retry budget's sliding window (filters/retry/budget.ts) -------------
 /** "RTBG". */
 export const BUDGET_MAGIC = 0x47425452;

@@ -40,6 +40,7 @@ import {
   getProperty,
   getPropertyString,
   HeaderFields,
+  HeaderName,
   HeaderPair,
   HttpContext,
   logError,
@@ -56,11 +57,11 @@ import { pickService, sameCluster } from "./select";
 import { SharedCircuit } from "./shared";
 import { ServiceStats } from "./stats";
 
-const STATUS = ascii.bytes(":status");
-const CONTENT_TYPE = ascii.bytes("content-type");
-const GRPC_STATUS = ascii.bytes("grpc-status");
-const RQ_TIMEOUT = ascii.bytes("x-envoy-upstream-rq-timeout-ms");
-const X_CIRCUIT_BREAKER = ascii.bytes("x-circuit-breaker");
+const STATUS = changetype<HeaderName>(ascii.bytes(":status"));
+const CONTENT_TYPE = changetype<HeaderName>(ascii.bytes("content-type"));
+const GRPC_STATUS = changetype<HeaderName>(ascii.bytes("grpc-status"));
+const RQ_TIMEOUT = changetype<HeaderName>(ascii.bytes("x-envoy-upstream-rq-timeout-ms"));
+const X_CIRCUIT_BREAKER = changetype<HeaderName>(ascii.bytes("x-circuit-breaker"));
 const FALLBACK = ascii.bytes("fallback");
 // The routed cluster: `xds.cluster_name` (Envoy >= 1.29; 1.33 removed the older
 // top-level `cluster_name`). Which one a host has is decided once, at configure time, by
@@ -257,7 +258,7 @@ class CircuitBreakerStream extends HttpContext {
         if (fallback !== null && setProperty(fallback.path, fallback.valueBytes) == WasmResult.Ok) {
           // Envoy clears its route cache on a request header change (ABI v0.2.1 has no
           // clear_route_cache), so the router resolves the route again, now with the state.
-          headers.removeBytes(X_CIRCUIT_BREAKER);
+          headers.remove(X_CIRCUIT_BREAKER);
           service.stats.fallback.increment();
           this.fallback = true;
           return FilterHeadersStatus.Continue;

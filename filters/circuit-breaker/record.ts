@@ -1,15 +1,17 @@
 /**
  * `CircuitRecord`: the state of one service's circuit as every worker VM shares it, one
- * shared-data record per service (`CIRCUIT_LAYOUT`, fields in assembly/shared/layouts.ts
- * `CIRCUIT_*`), changed with the shared CAS loop (shared.ts).
+ * shared-data record per service, changed with the shared CAS loop (shared.ts). Two
+ * layouts (assembly/shared/layouts.ts): `CIRCUIT_LAYOUT` with the sliding window, for a
+ * service with a rate trigger, and `CIRCUIT_COMPACT_LAYOUT` (the same fields, no window:
+ * 64 bytes instead of 264) for the others; `circuitLayout` picks the service's.
  *
- * A key holding no record of this layout (missing, garbage, another layout version)
- * reads as a fresh CLOSED circuit (assembly/shared's rollout rule), and so does a record
+ * A key holding no record of the service's layout (missing, garbage, another layout
+ * version, the other of the two layouts) reads as a fresh CLOSED circuit (assembly/shared's rollout rule), and so does a record
  * whose counts no worker could have written: garbage never traps and never sticks.
  */
 import { RecordLayout } from "../../assembly/shared";
 import {
-  CIRCUIT_BUCKETS, CIRCUIT_BUCKET_BYTES, CIRCUIT_BUCKET_CALLS, CIRCUIT_BUCKET_FAILURES, CIRCUIT_BUCKET_NUMBER,
+  CIRCUIT_BUCKETS, CIRCUIT_BUCKET_BYTES, CIRCUIT_COMPACT_MAGIC, CIRCUIT_COMPACT_SIZE, CIRCUIT_COMPACT_VERSION, CIRCUIT_BUCKET_CALLS, CIRCUIT_BUCKET_FAILURES, CIRCUIT_BUCKET_NUMBER,
   CIRCUIT_BUCKET_SLOW, CIRCUIT_BUCKET_WIDTH_MS, CIRCUIT_CONSECUTIVE_FAILURES, CIRCUIT_GENERATION, CIRCUIT_IN_FLIGHT,
   CIRCUIT_MAGIC, CIRCUIT_OPEN_UNTIL_MS, CIRCUIT_PROBES_IN_FLIGHT, CIRCUIT_PROBE_ACTIVITY_MS, CIRCUIT_PROBE_SUCCESSES,
   CIRCUIT_SIZE, CIRCUIT_STATE, CIRCUIT_STATE_SINCE_MS, CIRCUIT_VERSION,
@@ -30,6 +32,13 @@ export function stateName(state: CircuitState): string {
 
 /** The shared-data record of a circuit (a window of WINDOW_BUCKETS buckets: layouts.ts has CIRCUIT_BUCKET_COUNT, the spec checks they agree). */
 export const CIRCUIT_LAYOUT = new RecordLayout(CIRCUIT_MAGIC, CIRCUIT_VERSION, CIRCUIT_SIZE);
+/** The shared-data record of a circuit without a window (a service with no rate trigger). */
+export const CIRCUIT_COMPACT_LAYOUT = new RecordLayout(CIRCUIT_COMPACT_MAGIC, CIRCUIT_COMPACT_VERSION, CIRCUIT_COMPACT_SIZE);
+
+/** The layout of a service's record: with the window when it has a rate trigger (`ServiceConfig.usesWindow`). */
+export function circuitLayout(usesWindow: bool): RecordLayout {
+  return usesWindow ? CIRCUIT_LAYOUT : CIRCUIT_COMPACT_LAYOUT;
+}
 /** Counts above this are not something a worker wrote: the record is garbage. */
 const SANE_COUNT: u32 = 1 << 24;
 
@@ -83,8 +92,9 @@ export class CircuitRecord {
   }
 
   /**
-   * Loads `record`, a record of CIRCUIT_LAYOUT (header checked), or a fresh circuit when
-   * it is null. Returns false, leaving a fresh record, when it is null or holds counts no
+   * Loads `record`, a record of `circuitLayout` (header checked; a compact one, shorter
+   * than CIRCUIT_SIZE, has no window: it reads as empty), or a fresh circuit when it is
+   * null. Returns false, leaving a fresh record, when it is null or holds counts no
    * worker could have written; a record whose bucket width differs from `bucketWidthMs`
    * (the window was reconfigured) keeps its state but not its window.
    */
@@ -118,6 +128,10 @@ export class CircuitRecord {
       return true;
     }
     this.bucketWidthMs = bucketWidthMs;
+    if (record.byteLength < CIRCUIT_SIZE) {
+      this.clearWindow();
+      return true;
+    }
     let p = ptr + <usize>CIRCUIT_BUCKETS;
     for (let i = 0; i < WINDOW_BUCKETS; i++) {
       unchecked((this.bucketNumbers[i] = load<i64>(p, CIRCUIT_BUCKET_NUMBER)));
@@ -129,7 +143,10 @@ export class CircuitRecord {
     return true;
   }
 
-  /** Writes the record's fields into `record` (CIRCUIT_SIZE bytes; the header is the CAS loop's). */
+  /**
+   * Writes the record's fields into `record` (the header is the CAS loop's): the window
+   * too when it has CIRCUIT_SIZE bytes, none when it has CIRCUIT_COMPACT_SIZE.
+   */
   encode(record: ArrayBuffer): ArrayBuffer {
     const ptr = changetype<usize>(record);
     store<u32>(ptr, <u32>this.state, CIRCUIT_STATE);
@@ -142,6 +159,7 @@ export class CircuitRecord {
     store<i64>(ptr, this.openUntilMs, CIRCUIT_OPEN_UNTIL_MS);
     store<i64>(ptr, this.stateSinceMs, CIRCUIT_STATE_SINCE_MS);
     store<i64>(ptr, this.probeActivityMs, CIRCUIT_PROBE_ACTIVITY_MS);
+    if (record.byteLength < CIRCUIT_SIZE) return record;
     let p = ptr + <usize>CIRCUIT_BUCKETS;
     for (let i = 0; i < WINDOW_BUCKETS; i++) {
       store<i64>(p, unchecked(this.bucketNumbers[i]), CIRCUIT_BUCKET_NUMBER);

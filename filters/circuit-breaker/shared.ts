@@ -5,18 +5,19 @@
  * CAS of that read; when another worker wrote first, the step runs again on what it
  * wrote. The record is created at configure time, before the worker serves requests.
  */
-import { RecordUpdate, UpdateResult, update } from "../../assembly/shared";
-import { CIRCUIT_SIZE } from "../../assembly/shared/layouts";
+import { RecordLayout, RecordUpdate, UpdateResult, update } from "../../assembly/shared";
 import { ServiceConfig } from "./config";
 import { Outcome, Step, Ticket, Transition, admit, complete } from "./machine";
-import { CIRCUIT_LAYOUT, CircuitRecord } from "./record";
+import { CircuitRecord, circuitLayout } from "./record";
 
 export class SharedCircuit extends RecordUpdate {
   /** Shared-data key: `circuit-breaker/<stat_prefix>/<service>`. */
   readonly key: ArrayBuffer;
   /** The record as the last step left it (its `state` feeds the gauge). */
   readonly record: CircuitRecord = new CircuitRecord();
-  private readonly scratch: ArrayBuffer = new ArrayBuffer(CIRCUIT_SIZE);
+  /** The service's record layout: without the window when it has no rate trigger. */
+  private readonly layout: RecordLayout;
+  private readonly scratch: ArrayBuffer;
   /** The ticket of `observe`: no slots, the generation of the record it reads. */
   private readonly observed: Ticket = new Ticket();
   private readonly bucketWidthMs: u32;
@@ -32,12 +33,15 @@ export class SharedCircuit extends RecordUpdate {
     super();
     this.key = String.UTF8.encode("circuit-breaker/" + statPrefix + "/" + svc.name);
     this.bucketWidthMs = <u32>svc.bucketWidthMs;
+    const layout = circuitLayout(svc.usesWindow);
+    this.layout = layout;
+    this.scratch = new ArrayBuffer(layout.minSize);
   }
 
   /** Writes a fresh record unless the key holds one already (configure time). */
   ensure(): UpdateResult {
     this.creating = true;
-    const r = update(this.key, CIRCUIT_LAYOUT, this);
+    const r = update(this.key, this.layout, this);
     this.creating = false;
     return r;
   }
@@ -80,7 +84,7 @@ export class SharedCircuit extends RecordUpdate {
     this.given = given;
     this.outcome = outcome;
     this.step = step;
-    const r = update(this.key, CIRCUIT_LAYOUT, this);
+    const r = update(this.key, this.layout, this);
     if (r == UpdateResult.GaveUp || r == UpdateResult.HostError) {
       (given !== null ? given : this.observed).admitted = false;
       step.transition = Transition.None;

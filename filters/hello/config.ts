@@ -15,15 +15,15 @@
  */
 import { ConfigReader, ConfigResult } from "../../assembly/config";
 import { isToken } from "../../assembly/match";
-import { asciiLowerCase, utf8 } from "../../assembly/proxy-wasm";
+import { HeaderName, asciiLowerCase } from "../../assembly/proxy-wasm";
 
 const ROOT_FIELDS: string[] = ["greeting", "header", "deny_path_prefix", "stat_prefix"];
 
 export class HelloConfig {
   constructor(
     readonly greeting: string,
-    /** `header`, UTF-8 once (header names are bytes on the ABI). */
-    readonly header: ArrayBuffer,
+    /** `header`, encoded once (header names are bytes on the ABI). */
+    readonly header: HeaderName,
     /** Empty: deny nothing. */
     readonly denyPathPrefix: string,
     readonly statPrefix: string,
@@ -39,5 +39,5 @@ export function parseConfig(reader: ConfigReader): ConfigResult<HelloConfig> {
   const deny = root.optionalString("deny_path_prefix", "");
   if (deny.length > 0 && !deny.startsWith("/")) root.fail("deny_path_prefix", "expected a path starting with \"/\"");
   const statPrefix = root.optionalString("stat_prefix", "hello", true);
-  return ConfigResult.of<HelloConfig>(reader, new HelloConfig(greeting, utf8(header), deny, statPrefix));
+  return ConfigResult.of<HelloConfig>(reader, new HelloConfig(greeting, HeaderName.of(header), deny, statPrefix));
 }

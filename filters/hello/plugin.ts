@@ -2,12 +2,13 @@
  * hello's contexts: the root context reads the configuration once (`proxy_on_configure`),
  * a stream context per HTTP request greets it or denies it.
  */
-import { FilterHeadersStatus, HttpContext, RootContext, logError, utf8 } from "../../assembly/proxy-wasm";
+import { FilterHeadersStatus, HeaderName, HttpContext, RootContext, ascii, logError } from "../../assembly/proxy-wasm";
 import { ConfigReader } from "../../assembly/config";
 import { HelloConfig, parseConfig } from "./config";
 import { HelloStats } from "./stats";
 
-const PATH = utf8(":path");
+// A constant name: static bytes (the build stores `ascii.bytes` literals as data).
+const PATH = changetype<HeaderName>(ascii.bytes(":path"));
 
 export class HelloRoot extends RootContext {
   config: HelloConfig | null = null;
@@ -47,14 +48,14 @@ class HelloStream extends HttpContext {
     const config = this.config;
     const headers = this.requestHeaders;
     if (config.denyPathPrefix.length > 0) {
-      const path = headers.getByName(PATH);
+      const path = headers.get(PATH);
       if (path !== null && path.startsWith(config.denyPathPrefix)) {
         this.stats.denied.increment();
         this.sendLocalResponse(403, "hello_denied", "denied by hello\n");
         return FilterHeadersStatus.StopAllIterationAndWatermark;
       }
     }
-    headers.replaceByName(config.header, config.greeting);
+    headers.replace(config.header, config.greeting);
     this.stats.greeted.increment();
     return FilterHeadersStatus.Continue;
   }

@@ -27,7 +27,7 @@ import { CredentialList, LocationKind, collectCredentials, removeCredentials, to
 import { KeySource, KeyWait } from "./key-source";
 import { Jwt, parseJwt } from "./jwt";
 import { KeyMatch, verifySignature } from "./signature";
-import { AuthRequest, HeaderBytes, HeaderName } from "./request";
+import { AuthRequest, HeaderBytes, FieldName } from "./request";
 import { Reason } from "./reasons";
 import { Stats } from "./stats";
 import { TokenCache, tokenHash } from "./token-cache";
@@ -60,7 +60,7 @@ export class Authenticator {
   private readonly satisfied: StaticArray<i32>;
   private satisfiedCount: i32 = 0;
   /**
-   * Per sanitized header (`HeaderName.sanitizedIndex`): the evaluation that gave it to a
+   * Per sanitized header (`FieldName.sanitizedIndex`): the evaluation that gave it to a
    * provider, and that provider's index * 2 + 1 once a value was written (`mayWrite`).
    */
   private readonly headerStamps: StaticArray<u32>;
@@ -309,7 +309,7 @@ export class Authenticator {
    * it: a header it maps is its own even when its token lacks the claim (then nothing is
    * written), so that no header mixes two credentials. Then counts every provider that
    * verified a credential, and takes out the credentials marked for removal.
-   * `written` has a bit per sanitized header (`HeaderName.sanitizedIndex`) already
+   * `written` has a bit per sanitized header (`FieldName.sanitizedIndex`) already
    * cleared of incoming copies: a write of such a header adds, others replace what the
    * request had. Returns `written` with the headers written here.
    */
@@ -344,7 +344,7 @@ export class Authenticator {
    * Whether provider `index` writes `name` now, a value in hand or not (`present`): the
    * first provider to ask owns the header for this evaluation, and writes it once.
    */
-  private mayWrite(name: HeaderName, index: i32, present: bool): bool {
+  private mayWrite(name: FieldName, index: i32, present: bool): bool {
     const h = name.sanitizedIndex;
     if (unchecked(this.headerStamps[h]) != this.stamp) {
       unchecked((this.headerStamps[h] = this.stamp));
@@ -401,7 +401,7 @@ function providerChecks(p: Provider, jwt: Jwt): Reason {
  * Writes `name: value` for upstream: replacing incoming copies the first time a
  * sanitized header is written (its bit not yet in `written`), adding otherwise.
  */
-function writeHeader(request: AuthRequest, name: HeaderName, value: ArrayBuffer, written: u64): u64 {
+function writeHeader(request: AuthRequest, name: FieldName, value: ArrayBuffer, written: u64): u64 {
   const index = name.sanitizedIndex;
   if (index < 0 || index >= MAX_SANITIZED_WRITES) {
     request.addHeaderBytes(name, value);

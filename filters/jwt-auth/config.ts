@@ -23,7 +23,7 @@ import { ALL_ALGS, Alg, AlgSet, algFromName } from "./algorithms";
 import { ClaimPath, ClaimRequirement, SubjectMatcher } from "./claims";
 import { LocationKind, RuleSource, TokenLocation, TokenSource } from "./extractor";
 import { JwkSet, parseJwksString } from "./jwks";
-import { HeaderName } from "./request";
+import { FieldName } from "./request";
 
 /** `remote_jwks`: where a provider's keys are fetched, and how long they are good for. */
 export class RemoteJwks {
@@ -41,7 +41,7 @@ export class RemoteJwks {
 
 /** A claim copied into a request header (`claim_to_headers`). */
 export class ClaimToHeader {
-  constructor(readonly claim: ClaimPath, readonly header: HeaderName) {}
+  constructor(readonly claim: ClaimPath, readonly header: FieldName) {}
 }
 
 /** One entry of `providers`. */
@@ -58,7 +58,7 @@ export class Provider {
   remote: RemoteJwks | null = null;
   locations: TokenLocation[] = [];
   forward: bool = false;
-  forwardPayloadHeader: HeaderName | null = null;
+  forwardPayloadHeader: FieldName | null = null;
   claimToHeaders: ClaimToHeader[] = [];
   clockSkewSeconds: f64 = 60;
   maxLifetimeSeconds: f64 = 0;
@@ -109,7 +109,7 @@ export class JwtAuthConfig {
   /** `forward_unverified`: leave credentials no provider verified in requests let through anyway. */
   forwardUnverified: bool = false;
   /** Every header jwt-auth writes for upstream use: removed from each incoming request. */
-  sanitizedHeaders: HeaderName[] = [];
+  sanitizedHeaders: FieldName[] = [];
   /**
    * Remove `sanitizedHeaders` before anything reads the request, rather than when the
    * request goes on (plugin.ts): needed when a rule's `match`, the CORS check or a
@@ -178,11 +178,11 @@ function isProviderName(name: string): bool {
 }
 
 /** An RFC 9110 §5.1 field name (a `token`) lower-cased, as header maps hold it; null when `name` is not one. */
-function headerName(name: string): HeaderName | null {
-  return isToken(name) ? new HeaderName(asciiLowerCase(name)) : null;
+function headerName(name: string): FieldName | null {
+  return isToken(name) ? new FieldName(asciiLowerCase(name)) : null;
 }
 
-function readHeaderName(obj: ConfigObject, field: string): HeaderName | null {
+function readHeaderName(obj: ConfigObject, field: string): FieldName | null {
   const text = obj.requiredString(field);
   if (!obj.reader.ok) return null;
   const name = headerName(text);
@@ -278,13 +278,13 @@ function readLocations(obj: ConfigObject, p: Provider): void {
     if (name !== null) p.locations.push(new TokenLocation(LocationKind.Header, name, prefix));
   }
   const params = obj.stringList("from_params");
-  for (let i = 0; i < params.length; i++) p.locations.push(new TokenLocation(LocationKind.Param, new HeaderName(unchecked(params[i]))));
+  for (let i = 0; i < params.length; i++) p.locations.push(new TokenLocation(LocationKind.Param, new FieldName(unchecked(params[i]))));
   const cookies = obj.stringList("from_cookies");
-  for (let i = 0; i < cookies.length; i++) p.locations.push(new TokenLocation(LocationKind.Cookie, new HeaderName(unchecked(cookies[i]))));
+  for (let i = 0; i < cookies.length; i++) p.locations.push(new TokenLocation(LocationKind.Cookie, new FieldName(unchecked(cookies[i]))));
   if (p.locations.length == 0) {
     // Envoy's defaults (extractor.cc): `Authorization: Bearer <token>` and `?access_token=`.
-    p.locations.push(new TokenLocation(LocationKind.Header, new HeaderName("authorization"), "Bearer "));
-    p.locations.push(new TokenLocation(LocationKind.Param, new HeaderName("access_token")));
+    p.locations.push(new TokenLocation(LocationKind.Header, new FieldName("authorization"), "Bearer "));
+    p.locations.push(new TokenLocation(LocationKind.Param, new FieldName("access_token")));
   }
   for (let i = 0; i < p.locations.length; i++) unchecked(p.locations[i]).provider = p.index;
 }
@@ -367,7 +367,7 @@ function checkHeaderUse(reader: ConfigReader, config: JwtAuthConfig): void {
   }
 }
 
-function addSanitized(reader: ConfigReader, config: JwtAuthConfig, name: HeaderName, path: string): void {
+function addSanitized(reader: ConfigReader, config: JwtAuthConfig, name: FieldName, path: string): void {
   const providers = config.providers;
   for (let i = 0; i < providers.length; i++) {
     const locations = unchecked(providers[i]).locations;

@@ -21,7 +21,7 @@
 import { hexValue } from "../../assembly/json/tape";
 import { sameBytes } from "./bytes";
 import { Reason } from "./reasons";
-import { AuthRequest, HeaderBytes, HeaderName } from "./request";
+import { AuthRequest, HeaderBytes, FieldName } from "./request";
 
 /** Kinds of token locations, in the order a rule's sources are read and removed (cookies last: see `removeCredentials`). */
 export enum LocationKind {
@@ -32,7 +32,7 @@ export enum LocationKind {
 
 /** A header, parameter or cookie name that some provider reads tokens from (one per kind and name). */
 export class TokenSource {
-  constructor(readonly kind: LocationKind, readonly name: HeaderName) {}
+  constructor(readonly kind: LocationKind, readonly name: FieldName) {}
 }
 
 /** One configured token location of a provider. */
@@ -47,7 +47,7 @@ export class TokenLocation {
   constructor(
     readonly kind: LocationKind,
     /** Header name, parameter name or cookie name. */
-    readonly name: HeaderName,
+    readonly name: FieldName,
     prefix: string = "",
   ) {
     this.prefix = Uint8Array.wrap(String.UTF8.encode(prefix));
@@ -159,8 +159,8 @@ export class CredentialList {
   }
 }
 
-const COOKIE = new HeaderName("cookie");
-const PATH = new HeaderName(":path");
+const COOKIE = new FieldName("cookie");
+const PATH = new FieldName(":path");
 
 /**
  * Appends the credentials at `sources` (a rule's, in their order) to `out`; stops, with
@@ -370,9 +370,9 @@ class CookiePairs {
     return true;
   }
 
-  named(name: HeaderName): bool {
-    const len = name.utf8.byteLength;
-    return this.nameEnd - this.from == len && sameBytes(this.bytes.dataStart + <usize>this.from, changetype<usize>(name.utf8), len);
+  named(name: FieldName): bool {
+    const len = name.header.byteLength;
+    return this.nameEnd - this.from == len && sameBytes(this.bytes.dataStart + <usize>this.from, changetype<usize>(name.header), len);
   }
 }
 
@@ -408,7 +408,7 @@ export function removeCredentials(request: AuthRequest, where: RuleSource, mask:
 }
 
 /** Every cookie of every `cookie` field joined with "; ", without the `name` cookies whose occurrence is in `mask`. */
-function removeCookies(request: AuthRequest, name: HeaderName, mask: u32): string {
+function removeCookies(request: AuthRequest, name: FieldName, mask: u32): string {
   const field = new HeaderBytes();
   let kept = "";
   let occurrence = 0;

@@ -17,10 +17,10 @@
  */
 import { HostRequestHeaders } from "../../assembly/match/host";
 import { HeaderFields, HttpContext } from "../../assembly/proxy-wasm";
-import { AuthRequest, HeaderBytes, HeaderName } from "./request";
+import { AuthRequest, HeaderBytes, FieldName } from "./request";
 
-const PATH = new HeaderName(":path");
-const METHOD = new HeaderName(":method");
+const PATH = new FieldName(":path");
+const METHOD = new FieldName(":method");
 
 export class HostAuthRequest extends AuthRequest {
   private readonly view: HostRequestHeaders;
@@ -77,33 +77,33 @@ export class HostAuthRequest extends AuthRequest {
   }
 
   /** Views into the copy of the header map: valid until the next read after an edit. */
-  headerValue(name: HeaderName, nth: i32, out: HeaderBytes): bool {
+  headerValue(name: FieldName, nth: i32, out: HeaderBytes): bool {
     if (!this.fieldsCurrent) this.readFields();
     return this.find(name, nth, out);
   }
 
-  hadHeader(name: HeaderName): bool {
-    if (this.fieldsRead) return this.fields.find(name.utf8);
-    return this.stream.requestHeaders.hasBytes(name.utf8);
+  hadHeader(name: FieldName): bool {
+    if (this.fieldsRead) return this.fields.find(name.header);
+    return this.stream.requestHeaders.has(name.header);
   }
 
-  removeHeader(name: HeaderName): void {
-    this.stream.requestHeaders.removeBytes(name.utf8);
+  removeHeader(name: FieldName): void {
+    this.stream.requestHeaders.remove(name.header);
     this.edited();
   }
 
-  addHeaderBytes(name: HeaderName, value: ArrayBuffer): void {
-    this.stream.requestHeaders.addBytes(name.utf8, value);
+  addHeaderBytes(name: FieldName, value: ArrayBuffer): void {
+    this.stream.requestHeaders.addBytes(name.header, value);
     this.edited();
   }
 
-  replaceHeaderBytes(name: HeaderName, value: ArrayBuffer): void {
-    this.stream.requestHeaders.replaceBytes(name.utf8, value);
+  replaceHeaderBytes(name: FieldName, value: ArrayBuffer): void {
+    this.stream.requestHeaders.replaceBytes(name.header, value);
     this.edited();
   }
 
-  replaceHeader(name: HeaderName, value: string): void {
-    this.stream.requestHeaders.replaceByName(name.utf8, value);
+  replaceHeader(name: FieldName, value: string): void {
+    this.stream.requestHeaders.replace(name.header, value);
     this.edited();
   }
 
@@ -111,7 +111,7 @@ export class HostAuthRequest extends AuthRequest {
    * The first value of `name` as a string ("" when absent), from the copy of the header
    * map (read now if an edit made it stale): no hostcall when the evaluation read it.
    */
-  text(name: HeaderName): string {
+  text(name: FieldName): string {
     const value = this.scratch;
     if (!this.headerValue(name, 0, value)) return "";
     return String.UTF8.decodeUnsafe(value.bytes.dataStart + <usize>value.start, <usize>(value.end - value.start));
@@ -136,9 +136,9 @@ export class HostAuthRequest extends AuthRequest {
   }
 
   /** Finds value `nth` of `name` in `fields`, into `out`. */
-  private find(name: HeaderName, nth: i32, out: HeaderBytes): bool {
+  private find(name: FieldName, nth: i32, out: HeaderBytes): bool {
     const fields = this.fields;
-    if (!fields.find(name.utf8, nth)) return false;
+    if (!fields.find(name.header, nth)) return false;
     out.bytes = fields.bytes;
     out.start = fields.valueStart;
     out.end = fields.valueStart + fields.valueLength;

@@ -306,7 +306,8 @@ export class JwksCache extends KeySource {
     if (numHeaders == 0) {
       logWarn("jwt-auth: provider " + name + ": JWKS fetch from " + r.remote.uri + " failed (no response)");
     } else {
-      const status = httpCallResponseHeaders.get(":status");
+      // Once per JWKS fetch, not per request: the string slow path is smaller here.
+      const status = httpCallResponseHeaders.getNamed(":status");
       if (status != "200") {
         logWarn("jwt-auth: provider " + name + ": JWKS fetch from " + r.remote.uri + " answered " + (status !== null ? status : "no status"));
       } else if (bodySize > <usize>MAX_JWKS_BYTES) {

@@ -12,7 +12,7 @@ import { Authenticator } from "./authenticator";
 import { JwtAuthConfig, Rule, parseConfig } from "./config";
 import { JwksCache } from "./jwks-cache";
 import { HostAuthRequest } from "./host-request";
-import { HeaderName } from "./request";
+import { FieldName } from "./request";
 import { Reason, isDenial, reasonInfo } from "./reasons";
 import { Verdict, evaluateRule } from "./requirements";
 import { challenge, denialBody, denialDetails } from "./response";
@@ -156,8 +156,8 @@ export class JwtAuthRoot extends RootContext {
 }
 
 const CONTENT_TYPE_JSON = new HeaderPair("content-type", "application/json");
-const SCHEME = new HeaderName(":scheme");
-const AUTHORITY = new HeaderName(":authority");
+const SCHEME = new FieldName(":scheme");
+const AUTHORITY = new FieldName(":authority");
 /** The denial's headers; `deny` sets the first two values. */
 const DENIAL_CHALLENGE = new HeaderPair("www-authenticate", "");
 const DENIAL_REASON = new HeaderPair("x-jwt-auth-reason", "");
@@ -212,7 +212,7 @@ export class JwtAuthStream extends HttpContext {
   /**
    * Removes the incoming copies of every header jwt-auth writes for upstream
    * (filters.md: a client can never forge them), except those in `written` (bits by
-   * `HeaderName.sanitizedIndex`: the request wrote them over their copies). Done once,
+   * `FieldName.sanitizedIndex`: the request wrote them over their copies). Done once,
    * before the request goes on (or first of all, `JwtAuthConfig.sanitizeFirst`). A
    * header is looked up before it is removed: most requests carry none, and a lookup
    * that misses is cheaper than a removal (Envoy context.cc `removeHeaderMapValue`

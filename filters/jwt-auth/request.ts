@@ -4,10 +4,19 @@
  * (host-request.ts) and in as-pect specs (a list of headers).
  */
 import { RequestHeaders } from "../../assembly/match";
+import { HeaderName } from "../../assembly/proxy-wasm";
 
-/** A header name in lower case, with its UTF-8 bytes computed once (configuration time). */
-export class HeaderName {
-  readonly utf8: ArrayBuffer;
+/**
+ * A name jwt-auth reads or writes: a header name (lower case, as config.ts gives it), or
+ * the name of a query parameter or cookie a token is read from; with the SDK's
+ * `HeaderName` of it, encoded once (configuration time), and jwt-auth's own bookkeeping.
+ */
+export class FieldName {
+  /**
+   * `name` as the SDK's header name. Encoded as given, not `HeaderName.of` (which lowers
+   * it): cookie names are case-sensitive (RFC 6265 §4.1.1) and compared byte for byte.
+   */
+  readonly header: HeaderName;
   /**
    * Index in `JwtAuthConfig.sanitizedHeaders` when jwt-auth writes this header for
    * upstream (config.ts `checkHeaderUse`), else -1.
@@ -15,7 +24,7 @@ export class HeaderName {
   sanitizedIndex: i32 = -1;
 
   constructor(readonly name: string) {
-    this.utf8 = String.UTF8.encode(name);
+    this.header = HeaderName.wrap(String.UTF8.encode(name));
   }
 }
 
@@ -34,24 +43,24 @@ export abstract class AuthRequest extends RequestHeaders {
    * into `out`; false when the header has fewer values. Every field of a repeated header
    * counts: Envoy's `proxy_get_header_map_value` gives only the first one.
    */
-  abstract headerValue(name: HeaderName, nth: i32, out: HeaderBytes): bool;
+  abstract headerValue(name: FieldName, nth: i32, out: HeaderBytes): bool;
 
   /**
    * Whether the request has header `name` (its value is not read), as of the last read
    * of the request in this evaluation: for the headers jwt-auth removes unless it wrote
    * them (`JwtAuthStream.sanitize`), which its own edits never touch.
    */
-  abstract hadHeader(name: HeaderName): bool;
+  abstract hadHeader(name: FieldName): bool;
 
   /** Removes every value of `name`. */
-  abstract removeHeader(name: HeaderName): void;
+  abstract removeHeader(name: FieldName): void;
 
   /** Adds a value of `name` (UTF-8), keeping the values already there. */
-  abstract addHeaderBytes(name: HeaderName, value: ArrayBuffer): void;
+  abstract addHeaderBytes(name: FieldName, value: ArrayBuffer): void;
 
   /** Sets `name` to `value` (UTF-8), replacing every value there was. */
-  abstract replaceHeaderBytes(name: HeaderName, value: ArrayBuffer): void;
+  abstract replaceHeaderBytes(name: FieldName, value: ArrayBuffer): void;
 
   /** Sets `name` to `value`, replacing what was there. */
-  abstract replaceHeader(name: HeaderName, value: string): void;
+  abstract replaceHeader(name: FieldName, value: string): void;
 }

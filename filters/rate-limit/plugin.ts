@@ -334,7 +334,7 @@ export class RateLimitStream extends HttpContext {
     const headers = this.responseHeaders;
     // Replace, not add: an upstream's own x-ratelimit-* would make the values ambiguous.
     const serviceLimit = this.serviceLimit;
-    if (serviceLimit !== null) headers.replaceByName(names.limitName, serviceLimit);
+    if (serviceLimit !== null) headers.replace(names.limitName, serviceLimit);
     else headers.replaceBytes(names.limitName, unchecked(rule.limitHeaderValues[min(this.reported, rule.limitHeaderValues.length - 1)]));
     headers.replaceBytes(names.remainingName, names.digits.of(this.remaining));
     headers.replaceBytes(names.resetName, names.digits.of(this.resetSeconds));

@@ -6,10 +6,10 @@
  * Envoy's source/extensions/filters/http/common/ratelimit_headers.h; values: decision.ts
  * for the local buckets, `ServiceQuota` for a rate limit service's answer).
  *
- * Names are UTF-8 once; numbers are written into one preallocated buffer per length,
+ * Names are `HeaderName`s, encoded once; numbers are written into one preallocated buffer per length,
  * so adding the headers to an upstream response allocates nothing.
  */
-import { formatInteger, HeaderPair, utf8 } from "../../assembly/proxy-wasm";
+import { formatInteger, HeaderName, HeaderPair } from "../../assembly/proxy-wasm";
 import { RateLimitConfig } from "./config";
 import { Decision } from "./decision";
 import { CODE_OVER_LIMIT, RateLimitResponse, unitSeconds } from "./rls";
@@ -43,11 +43,11 @@ export class DecimalBytes {
   }
 }
 
-/** Header names as UTF-8 and the local reply's header list, made once per plugin. */
+/** Header names (`HeaderName`) and the local reply's header list, made once per plugin. */
 export class ResponseHeaders {
-  readonly limitName: ArrayBuffer = utf8(X_RATELIMIT_LIMIT);
-  readonly remainingName: ArrayBuffer = utf8(X_RATELIMIT_REMAINING);
-  readonly resetName: ArrayBuffer = utf8(X_RATELIMIT_RESET);
+  readonly limitName: HeaderName = HeaderName.of(X_RATELIMIT_LIMIT);
+  readonly remainingName: HeaderName = HeaderName.of(X_RATELIMIT_REMAINING);
+  readonly resetName: HeaderName = HeaderName.of(X_RATELIMIT_RESET);
   readonly digits: DecimalBytes = new DecimalBytes();
   private readonly retryAfter: HeaderPair = new HeaderPair(RETRY_AFTER, "");
   private readonly limit: HeaderPair = new HeaderPair(X_RATELIMIT_LIMIT, "");

@@ -85,6 +85,11 @@ export class RateLimitResponse {
   readonly statuses: StaticArray<DescriptorStatus> = new StaticArray<DescriptorStatus>(MAX_STATUSES);
   /** Where statuses past MAX_STATUSES are decoded (checked, then dropped). */
   private readonly extra: DescriptorStatus = new DescriptorStatus();
+  // One reader per nesting level (response, status, limit or duration), reused for every
+  // response: no allocation per message.
+  private readonly reader: ProtoReader = new ProtoReader(0, 0);
+  private readonly statusReader: ProtoReader = new ProtoReader(0, 0);
+  private readonly innerReader: ProtoReader = new ProtoReader(0, 0);
 
   constructor() {
     for (let i = 0; i < MAX_STATUSES; i++) unchecked((this.statuses[i] = new DescriptorStatus()));
@@ -100,20 +105,21 @@ export class RateLimitResponse {
   decodeAt(ptr: usize, length: i32): bool {
     this.overallCode = CODE_UNKNOWN;
     this.count = 0;
-    const r = new ProtoReader(ptr, ptr + <usize>length);
+    const r = this.reader.reset(ptr, ptr + <usize>length);
     while (r.next()) {
       if (r.field == 1) this.overallCode = <u32>r.varintValue();
       else if (r.field == 2) {
         if (!r.bytes()) break;
         const status = this.count < MAX_STATUSES ? unchecked(this.statuses[this.count++]) : this.extra;
-        if (!decodeStatus(r.message(), status)) return false;
+        if (!decodeStatus(r.messageInto(this.statusReader), status, this.innerReader)) return false;
       } else r.skip();
     }
     return r.ok;
   }
 }
 
-function decodeStatus(r: ProtoReader, s: DescriptorStatus): bool {
+/** Decodes one status from `r`; its sub-messages are read with `inner` (reset for each). */
+function decodeStatus(r: ProtoReader, s: DescriptorStatus, inner: ProtoReader): bool {
   s.clear();
   while (r.next()) {
     switch (r.field) {
@@ -123,14 +129,14 @@ function decodeStatus(r: ProtoReader, s: DescriptorStatus): bool {
       case 2:
         if (r.bytes()) {
           s.hasLimit = true;
-          if (!decodeLimit(r.message(), s)) return false;
+          if (!decodeLimit(r.messageInto(inner), s)) return false;
         }
         break;
       case 3:
         s.remaining = <u32>r.varintValue();
         break;
       case 4:
-        if (r.bytes() && !decodeDuration(r.message(), s)) return false;
+        if (r.bytes() && !decodeDuration(r.messageInto(inner), s)) return false;
         break;
       default:
         r.skip();

@@ -1,6 +1,6 @@
 /**
- * The request and response headers the retry filter reads and writes, as UTF-8 computed
- * once, and the pure helpers that interpret them.
+ * The request and response headers the retry filter reads and writes (`HeaderName`
+ * constants, static data), and the pure helpers that interpret them.
  *
  * Stripped from the request (`strip_downstream_retry_headers`): every header through
  * which Envoy's router takes retry or timeout instructions — the `x-envoy-retry-*`,
@@ -16,7 +16,7 @@
  * chain set (circuit-breaker's `x-envoy-upstream-rq-timeout-ms`).
  */
 
-import { ascii } from "../../assembly/proxy-wasm";
+import { HeaderName, ascii } from "../../assembly/proxy-wasm";
 
 /** Bit of each entry of `CONTROL_HEADERS` in a "written" mask. */
 export const MAX_RETRIES_BIT: u32 = 1 << 0;
@@ -26,30 +26,30 @@ export const RETRIABLE_STATUS_CODES_BIT: u32 = 1 << 3;
 export const TIMEOUT_BIT: u32 = 1 << 4;
 export const PER_TRY_TIMEOUT_BIT: u32 = 1 << 5;
 
-/** The router's control headers (UTF-8), in the order of the bits above. */
-export const CONTROL_HEADERS: StaticArray<ArrayBuffer> = [
-  ascii.bytes("x-envoy-max-retries"),
-  ascii.bytes("x-envoy-retry-on"),
-  ascii.bytes("x-envoy-retry-grpc-on"),
-  ascii.bytes("x-envoy-retriable-status-codes"),
-  ascii.bytes("x-envoy-upstream-rq-timeout-ms"),
-  ascii.bytes("x-envoy-upstream-rq-per-try-timeout-ms"),
-  ascii.bytes("x-envoy-retriable-header-names"),
-  ascii.bytes("x-envoy-hedge-on-per-try-timeout"),
+/** The router's control headers, in the order of the bits above. */
+export const CONTROL_HEADERS: StaticArray<HeaderName> = [
+  changetype<HeaderName>(ascii.bytes("x-envoy-max-retries")),
+  changetype<HeaderName>(ascii.bytes("x-envoy-retry-on")),
+  changetype<HeaderName>(ascii.bytes("x-envoy-retry-grpc-on")),
+  changetype<HeaderName>(ascii.bytes("x-envoy-retriable-status-codes")),
+  changetype<HeaderName>(ascii.bytes("x-envoy-upstream-rq-timeout-ms")),
+  changetype<HeaderName>(ascii.bytes("x-envoy-upstream-rq-per-try-timeout-ms")),
+  changetype<HeaderName>(ascii.bytes("x-envoy-retriable-header-names")),
+  changetype<HeaderName>(ascii.bytes("x-envoy-hedge-on-per-try-timeout")),
 ];
 
-export const X_ENVOY_MAX_RETRIES: ArrayBuffer = unchecked(CONTROL_HEADERS[0]);
-export const X_ENVOY_RETRY_ON: ArrayBuffer = unchecked(CONTROL_HEADERS[1]);
-export const X_ENVOY_RETRY_GRPC_ON: ArrayBuffer = unchecked(CONTROL_HEADERS[2]);
-export const X_ENVOY_RETRIABLE_STATUS_CODES: ArrayBuffer = unchecked(CONTROL_HEADERS[3]);
-export const X_ENVOY_UPSTREAM_RQ_TIMEOUT_MS: ArrayBuffer = unchecked(CONTROL_HEADERS[4]);
-export const X_ENVOY_UPSTREAM_RQ_PER_TRY_TIMEOUT_MS: ArrayBuffer = unchecked(CONTROL_HEADERS[5]);
+export const X_ENVOY_MAX_RETRIES: HeaderName = unchecked(CONTROL_HEADERS[0]);
+export const X_ENVOY_RETRY_ON: HeaderName = unchecked(CONTROL_HEADERS[1]);
+export const X_ENVOY_RETRY_GRPC_ON: HeaderName = unchecked(CONTROL_HEADERS[2]);
+export const X_ENVOY_RETRIABLE_STATUS_CODES: HeaderName = unchecked(CONTROL_HEADERS[3]);
+export const X_ENVOY_UPSTREAM_RQ_TIMEOUT_MS: HeaderName = unchecked(CONTROL_HEADERS[4]);
+export const X_ENVOY_UPSTREAM_RQ_PER_TRY_TIMEOUT_MS: HeaderName = unchecked(CONTROL_HEADERS[5]);
 
 /** Set by Envoy's connection manager on internal requests only (and removed from all others). */
-export const X_ENVOY_INTERNAL: ArrayBuffer = ascii.bytes("x-envoy-internal");
+export const X_ENVOY_INTERNAL: HeaderName = changetype<HeaderName>(ascii.bytes("x-envoy-internal"));
 /** Response header with the number of attempts (router.cc, `include_attempt_count_in_response`). */
-export const X_ENVOY_ATTEMPT_COUNT: ArrayBuffer = ascii.bytes("x-envoy-attempt-count");
-export const CONTENT_TYPE: ArrayBuffer = ascii.bytes("content-type");
+export const X_ENVOY_ATTEMPT_COUNT: HeaderName = changetype<HeaderName>(ascii.bytes("x-envoy-attempt-count"));
+export const CONTENT_TYPE: HeaderName = changetype<HeaderName>(ascii.bytes("content-type"));
 
 // gRPC requests as the router sees them (shared with circuit-breaker).
 export { isGrpcContentType } from "../../assembly/match/request";

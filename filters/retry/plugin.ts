@@ -247,6 +247,6 @@ class RetryStream extends HttpContext {
 /** Removes the router's control headers not in `written` (those were just replaced). */
 function stripControlHeaders(headers: HeaderMap, written: u32): void {
   for (let i = 0, n = CONTROL_HEADERS.length; i < n; i++) {
-    if ((written & (<u32>1 << <u32>i)) == 0) headers.removeBytes(unchecked(CONTROL_HEADERS[i]));
+    if ((written & (<u32>1 << <u32>i)) == 0) headers.remove(unchecked(CONTROL_HEADERS[i]));
   }
 }

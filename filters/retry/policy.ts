@@ -18,7 +18,7 @@
  * arithmetic is budget.ts).
  */
 import { RequestMatch } from "../../assembly/match";
-import { ascii, formatInteger } from "../../assembly/proxy-wasm";
+import { HeaderName, ascii, formatInteger } from "../../assembly/proxy-wasm";
 
 /**
  * `x-envoy-retry-on` values Envoy's router knows (retry_state_impl.cc `parseRetryOn`,
@@ -72,7 +72,7 @@ export class RetryPolicy {
   readonly retriableStatusCodesValue: ArrayBuffer | null;
   readonly timeoutValue: ArrayBuffer | null;
   readonly perTryTimeoutValue: ArrayBuffer | null;
-  readonly idempotencyHeaderName: ArrayBuffer | null;
+  readonly idempotencyHeaderName: HeaderName | null;
 
   constructor(
     /** `name`: letters, digits, '-' and '_' (it is part of metric names). */
@@ -101,7 +101,7 @@ export class RetryPolicy {
     this.retriableStatusCodesValue = retriableStatusCodes.length > 0 ? String.UTF8.encode(retriableStatusCodes) : null;
     this.timeoutValue = timeoutMs >= 0 ? String.UTF8.encode(formatInteger(timeoutMs)) : null;
     this.perTryTimeoutValue = perTryTimeoutMs >= 0 ? String.UTF8.encode(formatInteger(perTryTimeoutMs)) : null;
-    this.idempotencyHeaderName = idempotencyHeader !== null ? String.UTF8.encode(idempotencyHeader) : null;
+    this.idempotencyHeaderName = idempotencyHeader !== null ? HeaderName.of(idempotencyHeader) : null;
   }
 }
 

@@ -167,7 +167,29 @@ async function load(spec: WasmFilterSpec, jwks: string): Promise<Chain> {
   return { spec, emu, counter };
 }
 
-/** One request through the chain: request headers in order until a local reply, response headers back. */
+/** Protobuf varint bytes of `n`. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n % 128) | 0x80);
+  out.push(n);
+  return out;
+}
+
+/**
+ * The `RateLimitResponse` the global group's service gives every call (harness/bench/envoy/global.ts:
+ * 1e9 a second, never over): overall OK, one status OK with its limit, remaining and reset.
+ */
+const RLS_OK = (() => {
+  const limit = [0x08, ...varint(1_000_000_000), 0x10, 0x01]; // requests_per_unit, unit SECOND
+  const reset = [0x10, ...varint(500_000_000)]; // duration_until_reset { nanos }
+  const status = [0x08, 0x01, 0x12, limit.length, ...limit, 0x18, ...varint(999_999_999), 0x22, reset.length, ...reset];
+  return Uint8Array.from([0x08, 0x01, 0x12, status.length, ...status]);
+})();
+
+/**
+ * One request through the chain: request headers in order until a local reply (a filter
+ * paused on a gRPC call, rate-limit's ShouldRateLimit, gets RLS_OK), response headers back.
+ */
 function request(c: BenchConfig, chain: Chain[], headers: Pairs, status: number): void {
   const info = {
     downstreamRemoteAddress: '127.0.0.1:40000',
@@ -180,6 +202,7 @@ function request(c: BenchConfig, chain: Chain[], headers: Pairs, status: number)
   let current = headers;
   for (let i = 0; i < chain.length; i++) {
     chain[i].emu.callOnRequestHeaders(ids[i], current, true);
+    if (chain[i].emu.getPendingGrpcCalls().length) chain[i].emu.respondGrpcCall(RLS_OK);
     const reply = chain[i].emu.getSentLocalResponse(ids[i]);
     if (reply) {
       reached = i;

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { WasmEmulator, type EmulatorOptions } from '../../harness/host/emulator.ts';
 import * as L from '../../assembly/shared/layouts.ts';
 import {
-  BUDGET, CIRCUIT, HEADER, JWKS_KEYS, JWKS_STATE, PAGE, RECORD_KINDS, SCALAR_BYTES, type Fields, type RecordKind, type Struct,
+  BUDGET, CIRCUIT, CIRCUIT_COMPACT, HEADER, JWKS_KEYS, JWKS_STATE, PAGE, RECORD_KINDS, SCALAR_BYTES, type Fields, type RecordKind, type Struct,
   countOf, decodeRecord, elementOf, encodeRecord, magicOf, magicText, mustDecode, pageSlot,
 } from '../../harness/shared-record.ts';
 import { testModule } from '../../harness/host/testing.ts';
@@ -59,6 +59,10 @@ describe('the codec against assembly/shared/layouts.ts', () => {
     }
     for (const limits of [1, 2, 3, 8]) expect(tilingProblems(pageSlot(limits))).toEqual([]);
     expect(CIRCUIT.layout.size).toBe(L.CIRCUIT_SIZE);
+    expect(CIRCUIT_COMPACT.layout.size).toBe(L.CIRCUIT_COMPACT_SIZE);
+    // The compact circuit is the windowed one's fields, at the same offsets, without the window.
+    expect(CIRCUIT.layout.parts.slice(0, -1)).toEqual(CIRCUIT_COMPACT.layout.parts);
+    expect(L.CIRCUIT_COMPACT_SIZE).toBe(L.CIRCUIT_BUCKETS);
     expect(BUDGET.layout.size).toBe(L.BUDGET_SIZE);
     expect(JWKS_STATE.layout.size).toBe(L.JWKS_STATE_SIZE);
   });
@@ -71,16 +75,17 @@ describe('the codec against assembly/shared/layouts.ts', () => {
   });
 
   it('names every kind with four distinct ASCII bytes, each with its own layout version', () => {
-    expect(RECORD_KINDS.map((k) => magicText(k.magic))).toEqual(['CBRK', 'RTBG', 'RLPG', 'JWKS', 'JWKD']);
+    expect(RECORD_KINDS.map((k) => magicText(k.magic))).toEqual(['CBRK', 'CBRC', 'RTBG', 'RLPG', 'JWKS', 'JWKD']);
     expect(new Set(RECORD_KINDS.map((k) => k.magic)).size).toBe(RECORD_KINDS.length);
     for (const k of RECORD_KINDS) expect(magicOf(magicText(k.magic))).toBe(k.magic);
     // Versions start at 1 (JWKS at 2: their records had a version field but no size before the common header).
-    expect(RECORD_KINDS.map((k) => k.version)).toEqual([1, 1, 1, 2, 2]);
+    expect(RECORD_KINDS.map((k) => k.version)).toEqual([1, 1, 1, 1, 2, 2]);
   });
 
   it('round-trips records, and reads another version, kind or size as no record', () => {
     const samples: Array<[RecordKind, Fields]> = [
       [CIRCUIT, { state: 2, generation: 7, inFlight: 3, openUntilMs: 123n, buckets: [{ number: 5n, calls: 4, failures: 1, slow: 2 }] }],
+      [CIRCUIT_COMPACT, { state: 1, generation: 7, consecutiveFailures: 2, openUntilMs: 123n }],
       [BUDGET, { slotNanos: 1_000_000_000n, newest: 42n, slots: [{ requests: 9, retries: 2 }] }],
       [PAGE, { ways: 4, inUse: 1, limits: 2, slots: [{ rule: 3, fingerprint: 0xbeef, keyForm: 5, key: Buffer.from('alice'), fullAt: 77n, buckets: [{ tokens: 5n, refilledAt: 6n }, { tokens: 7n, refilledAt: 8n }] }] }],
       [JWKS_STATE, { generation: 3n, leaseOwner: 0xdeadbeef, fetchingUntil: 99n }],
@@ -97,7 +102,7 @@ describe('the codec against assembly/shared/layouts.ts', () => {
       expect(decodeRecord(kind, Buffer.concat([record, Buffer.alloc(1)]))).toBeNull();
       expect(decodeRecord(kind, record.subarray(0, record.length - 1))).toBeNull();
     }
-    expect(mustDecode(PAGE, encodeRecord(PAGE, samples[2][1])).slots).toMatchObject([{ rule: 3, fingerprint: 0xbeef, fullAt: 77n }]);
+    expect(mustDecode(PAGE, encodeRecord(PAGE, samples.find(([k]) => k === PAGE)![1])).slots).toMatchObject([{ rule: 3, fingerprint: 0xbeef, fullAt: 77n }]);
   });
 });
 
@@ -134,39 +139,63 @@ const current = (kind: RecordKind, fields: Fields) => encodeRecord(kind, { ...fi
 
 describe('circuit-breaker records', () => {
   const KEY = 'circuit-breaker/circuit_breaker/bureau';
+  // No rate trigger: the compact record (no window).
   const CONFIG = { services: [{ name: 'bureau', match: { prefix: '/b' }, failure_threshold: 3, open_duration: '60s' }] };
+  // A rate trigger: the record with the window.
+  const WINDOWED = { services: [{ name: 'bureau', match: { prefix: '/b' }, failure_rate_threshold: 50, minimum_requests: 4, window: '10s', open_duration: '60s' }] };
 
-  it('the module writes what the codec reads', async () => {
+  it('the module writes what the codec reads: the compact record without a rate trigger', async () => {
     const emu = await emulator('circuit-breaker', CONFIG);
-    expect(mustDecode(CIRCUIT, emu.getSharedData(KEY)?.value)).toMatchObject({ state: 0, consecutiveFailures: 0, inFlight: 0 });
+    expect(emu.getSharedData(KEY)?.value.length).toBe(L.CIRCUIT_COMPACT_SIZE);
+    expect(mustDecode(CIRCUIT_COMPACT, emu.getSharedData(KEY)?.value)).toMatchObject({ state: 0, consecutiveFailures: 0, inFlight: 0 });
     send(emu, '/b', {}, 503);
     send(emu, '/b', {}, 503);
+    expect(mustDecode(CIRCUIT_COMPACT, emu.getSharedData(KEY)?.value)).toMatchObject({ state: 0, generation: 0, consecutiveFailures: 2, inFlight: 0 });
+    send(emu, '/b', {}, 503);
+    expect(mustDecode(CIRCUIT_COMPACT, emu.getSharedData(KEY)?.value)).toMatchObject({ state: 1, generation: 1 });
+  });
+
+  it('the module writes what the codec reads: the window with a rate trigger', async () => {
+    const emu = await emulator('circuit-breaker', WINDOWED);
+    expect(emu.getSharedData(KEY)?.value.length).toBe(L.CIRCUIT_SIZE);
+    send(emu, '/b', {}, 503);
+    send(emu, '/b', {}, 200);
     const r = mustDecode(CIRCUIT, emu.getSharedData(KEY)?.value);
-    expect(r).toMatchObject({ state: 0, generation: 0, consecutiveFailures: 2, inFlight: 0 });
-    expect(r.buckets).toHaveLength(L.CIRCUIT_BUCKET_COUNT);
+    expect(r).toMatchObject({ state: 0, generation: 0, bucketWidthMs: 1000 });
+    const buckets = r.buckets as Array<{ calls: number; failures: number }>;
+    expect(buckets).toHaveLength(L.CIRCUIT_BUCKET_COUNT);
+    expect(buckets.reduce((n, b) => n + b.calls, 0)).toBe(2);
+    expect(buckets.reduce((n, b) => n + b.failures, 0)).toBe(1);
     send(emu, '/b', {}, 503);
+    send(emu, '/b', {}, 503); // 3 of 4 failed: ≥ 50 %
     expect(mustDecode(CIRCUIT, emu.getSharedData(KEY)?.value)).toMatchObject({ state: 1, generation: 1 });
   });
 
-  it('an OPEN circuit of another layout version, another kind or the pre-header build is read as CLOSED and replaced', async () => {
-    const emu = await emulator('circuit-breaker', CONFIG);
-    const open = { ...mustDecode(CIRCUIT, emu.getSharedData(KEY)?.value), state: 1, generation: 5, openUntilMs: BigInt(START + 3_600_000), stateSinceMs: BigInt(START) };
-    // Control: the same fields under the current header hold the circuit open.
-    emu.setSharedData(KEY, current(CIRCUIT, open));
-    expect(send(emu, '/b').reply).toBe(503);
-    // The build before the common header: "CB01", state at 4, OPEN until at 32, 256 bytes.
-    const cb01 = Buffer.alloc(256);
-    cb01.write('CB01', 0, 'latin1');
-    cb01.writeUInt32LE(1, 4);
-    cb01.writeBigInt64LE(BigInt(START + 3_600_000), 32);
-    for (const value of [older(CIRCUIT, open), encodeRecord(CIRCUIT, { ...open, version: CIRCUIT.version + 1 }), encodeRecord(BUDGET, {}), cb01]) {
-      emu.setSharedData(KEY, value);
-      expect(send(emu, '/b').reply).toBeUndefined(); // admitted: CLOSED (a success in CLOSED writes nothing)
-      send(emu, '/b', {}, 503); // a failure is written over it: a fresh circuit's first
-      expect(mustDecode(CIRCUIT, emu.getSharedData(KEY)?.value)).toMatchObject({ state: 0, generation: 0, consecutiveFailures: 1 });
-    }
-    expect(emu.vmFailed).toBe(false);
-  });
+  for (const [name, config, kind, other] of [
+    ['compact', CONFIG, CIRCUIT_COMPACT, CIRCUIT],
+    ['windowed', WINDOWED, CIRCUIT, CIRCUIT_COMPACT],
+  ] as const) {
+    it(`an OPEN ${name} circuit of another layout version, the other circuit layout, another kind or the pre-header build is read as CLOSED and replaced`, async () => {
+      const emu = await emulator('circuit-breaker', config);
+      const open = { ...mustDecode(kind, emu.getSharedData(KEY)?.value), state: 1, generation: 5, openUntilMs: BigInt(START + 3_600_000), stateSinceMs: BigInt(START) };
+      // Control: the same fields under the current header hold the circuit open.
+      emu.setSharedData(KEY, current(kind, open));
+      expect(send(emu, '/b').reply).toBe(503);
+      // The build before the common header: "CB01", state at 4, OPEN until at 32, 256 bytes.
+      const cb01 = Buffer.alloc(256);
+      cb01.write('CB01', 0, 'latin1');
+      cb01.writeUInt32LE(1, 4);
+      cb01.writeBigInt64LE(BigInt(START + 3_600_000), 32);
+      const others = [older(kind, open), encodeRecord(kind, { ...open, version: kind.version + 1 }), encodeRecord(other, open), encodeRecord(BUDGET, {}), cb01];
+      for (const value of others) {
+        emu.setSharedData(KEY, value);
+        expect(send(emu, '/b').reply).toBeUndefined(); // admitted: CLOSED (a success in CLOSED writes no count)
+        send(emu, '/b', {}, 503); // a failure is written over it: a fresh circuit's first
+        expect(mustDecode(kind, emu.getSharedData(KEY)?.value)).toMatchObject({ state: 0, generation: 0, consecutiveFailures: 1 });
+      }
+      expect(emu.vmFailed).toBe(false);
+    });
+  }
 });
 
 describe('retry budget records', () => {

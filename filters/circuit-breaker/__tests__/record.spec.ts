@@ -1,6 +1,6 @@
-import { CIRCUIT_BUCKET_COUNT, CIRCUIT_IN_FLIGHT, CIRCUIT_SIZE, CIRCUIT_STATE, CIRCUIT_VERSION, HEADER_VERSION } from "../../../assembly/shared/layouts";
+import { CIRCUIT_BUCKETS, CIRCUIT_BUCKET_COUNT, CIRCUIT_COMPACT_SIZE, CIRCUIT_IN_FLIGHT, CIRCUIT_SIZE, CIRCUIT_STATE, CIRCUIT_VERSION, HEADER_VERSION } from "../../../assembly/shared/layouts";
 import { WINDOW_BUCKETS } from "../config";
-import { CIRCUIT_LAYOUT, CircuitRecord, CircuitState, WindowTotals, stateName } from "../record";
+import { CIRCUIT_COMPACT_LAYOUT, CIRCUIT_LAYOUT, CircuitRecord, CircuitState, WindowTotals, circuitLayout, stateName } from "../record";
 
 function sample(): CircuitRecord {
   const rec = new CircuitRecord();
@@ -88,6 +88,25 @@ describe("CircuitRecord", () => {
     const r2 = new CircuitRecord();
     expect<bool>(decodeValue(r2, hugeCount, 1000)).toBe(false);
     expect<u32>(r2.inFlight).toBe(0);
+  });
+
+  it("has a compact layout without the window for a service with no rate trigger", () => {
+    expect<bool>(circuitLayout(true) === CIRCUIT_LAYOUT).toBe(true);
+    expect<bool>(circuitLayout(false) === CIRCUIT_COMPACT_LAYOUT).toBe(true);
+    expect<i32>(CIRCUIT_COMPACT_SIZE).toBe(CIRCUIT_BUCKETS);
+    const compact = sample().encode(new ArrayBuffer(CIRCUIT_COMPACT_SIZE));
+    CIRCUIT_COMPACT_LAYOUT.stamp(compact);
+    expect<i32>(compact.byteLength).toBe(64);
+    const back = new CircuitRecord();
+    expect<bool>(back.decode(CIRCUIT_COMPACT_LAYOUT.recordOf(compact), 1000)).toBe(true);
+    expect<i32>(back.state).toBe(CircuitState.HalfOpen);
+    expect<u32>(back.consecutiveFailures).toBe(2);
+    expect<u32>(back.inFlight).toBe(4);
+    expect<i64>(back.probeActivityMs).toBe(1_767_225_600_500);
+    expect<u32>(back.windowTotals(1_767_225_601_000, new WindowTotals()).calls).toBe(0);
+    // Each layout reads the other as no record (reset).
+    expect<bool>(CIRCUIT_LAYOUT.recordOf(compact) === null).toBe(true);
+    expect<bool>(CIRCUIT_COMPACT_LAYOUT.recordOf(encoded(sample())) === null).toBe(true);
   });
 
   it("keeps the state but forgets the window when the bucket width changed", () => {

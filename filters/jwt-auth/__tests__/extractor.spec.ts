@@ -2,13 +2,13 @@ import {
   Credential, CredentialList, LocationKind, MAX_CREDENTIALS, RuleSource, TokenLocation, collectCredentials, percentDecode, removeCredentials,
   removeQueryParam, tokenAt,
 } from "../extractor";
-import { HeaderBytes, HeaderName } from "../request";
+import { HeaderBytes, FieldName } from "../request";
 import { FakeRequest } from "./helpers";
 
-const BEARER = new TokenLocation(LocationKind.Header, new HeaderName("authorization"), "Bearer ");
-const SERVICE = new TokenLocation(LocationKind.Header, new HeaderName("x-service-token"));
-const PARAM = new TokenLocation(LocationKind.Param, new HeaderName("access_token"));
-const COOKIE = new TokenLocation(LocationKind.Cookie, new HeaderName("session"));
+const BEARER = new TokenLocation(LocationKind.Header, new FieldName("authorization"), "Bearer ");
+const SERVICE = new TokenLocation(LocationKind.Header, new FieldName("x-service-token"));
+const PARAM = new TokenLocation(LocationKind.Param, new FieldName("access_token"));
+const COOKIE = new TokenLocation(LocationKind.Cookie, new FieldName("session"));
 
 function sources(locations: TokenLocation[]): RuleSource[] {
   const out = new Array<RuleSource>();

@@ -1,7 +1,7 @@
 // Shared by the jwt-auth specs: tokens signed with HS256 in AssemblyScript (assembly/crypto
 // HMAC, checked against RFC 4231 elsewhere), and a request made of a header list.
 import { HashAlg, base64urlEncode, hmac } from "../../../assembly/crypto";
-import { AuthRequest, HeaderBytes, HeaderName } from "../request";
+import { AuthRequest, HeaderBytes, FieldName } from "../request";
 
 export const SECRET = "a-shared-secret-of-at-least-32-bytes!";
 
@@ -66,7 +66,7 @@ export class FakeRequest extends AuthRequest {
     return out;
   }
 
-  headerValue(name: HeaderName, nth: i32, out: HeaderBytes): bool {
+  headerValue(name: FieldName, nth: i32, out: HeaderBytes): bool {
     for (let i = 0; i < this.names.length; i++) {
       if (this.names[i] != name.name || nth-- > 0) continue;
       out.bytes = utf8Bytes(this.values[i]);
@@ -77,11 +77,11 @@ export class FakeRequest extends AuthRequest {
     return false;
   }
 
-  hadHeader(name: HeaderName): bool {
+  hadHeader(name: FieldName): bool {
     return this.header(name.name) !== null;
   }
 
-  removeHeader(name: HeaderName): void {
+  removeHeader(name: FieldName): void {
     this.edits.push("-" + name.name);
     const names = new Array<string>();
     const values = new Array<string>();
@@ -95,16 +95,16 @@ export class FakeRequest extends AuthRequest {
     this.values = values;
   }
 
-  addHeaderBytes(name: HeaderName, value: ArrayBuffer): void {
+  addHeaderBytes(name: FieldName, value: ArrayBuffer): void {
     this.edits.push("+" + name.name);
     this.with(name.name, String.UTF8.decode(value));
   }
 
-  replaceHeaderBytes(name: HeaderName, value: ArrayBuffer): void {
+  replaceHeaderBytes(name: FieldName, value: ArrayBuffer): void {
     this.replaceHeader(name, String.UTF8.decode(value));
   }
 
-  replaceHeader(name: HeaderName, value: string): void {
+  replaceHeader(name: FieldName, value: string): void {
     this.edits.push("=" + name.name);
     if (name.name == ":path") {
       this.pathValue = value;

@@ -102,6 +102,27 @@ describe("ProtoReader", () => {
   });
 });
 
+describe("ProtoReader reuse", () => {
+  it("reads a sub-message into a reader it resets, whatever that reader read before", () => {
+    // field 1 LEN 2 { field 1 varint 7 }, field 2 varint 9
+    const m = bytes([0x0a, 0x02, 0x08, 0x07, 0x10, 0x09]);
+    const inner = ProtoReader.of(bytes([0x08])); // truncated: fails
+    expect<bool>(inner.next()).toBe(true);
+    expect<u64>(inner.varintValue()).toBe(0);
+    expect<bool>(inner.ok).toBe(false);
+    const r = ProtoReader.of(m);
+    expect<bool>(r.next() && r.bytes()).toBe(true);
+    expect<bool>(r.messageInto(inner) === inner).toBe(true);
+    expect<bool>(inner.ok).toBe(true);
+    expect<bool>(inner.next()).toBe(true);
+    expect<u32>(inner.field).toBe(1);
+    expect<u64>(inner.varintValue()).toBe(7);
+    expect<bool>(inner.next()).toBe(false);
+    expect<bool>(r.next()).toBe(true);
+    expect<u64>(r.varintValue()).toBe(9);
+  });
+});
+
 describe("RateLimitResponse", () => {
   it("reads codes, the limit, remaining and the nested duration; skips what it does not know", () => {
     // overall OVER_LIMIT; one status: OVER_LIMIT, limit {100, MINUTE, "u"}, remaining 0, reset {3s, 1ns}; raw_body "x"
@@ -135,6 +156,12 @@ describe("RateLimitResponse", () => {
     expect<bool>(r.decode(bytes([0x12, 0x02, 0x22, 0x00]))).toBe(true);
     expect<bool>(r.decode(bytes([0x12, 0x02, 0x20, 0x01]))).toBe(false);
     expect<bool>(r.decode(bytes([0x12, 0x03, 0x22, 0x01]))).toBe(false);
+    // Its readers are reused: after a malformed message the next one reads whole.
+    expect<bool>(r.decode(bytes([0x08, 0x01, 0x12, 0x04, 0x12, 0x02, 0x08, 0x05]))).toBe(true);
+    expect<u32>(r.overallCode).toBe(CODE_OK);
+    expect<i32>(r.count).toBe(1);
+    expect<bool>(r.statuses[0].hasLimit).toBe(true);
+    expect<u32>(r.statuses[0].requestsPerUnit).toBe(5);
   });
 });
 

@@ -10,7 +10,7 @@ import { createWasmPlugin, WasmPluginError } from '../../../harness/host/plugin.
 import { SharedState } from '../../../harness/host/shared/shared-state.ts';
 import { readFile } from 'node:fs/promises';
 import { counter, exchange, filterEmulator, request, testModule } from '../../../harness/host/testing.ts';
-import { CIRCUIT, encodeRecord, mustDecode } from '../../../harness/shared-record.ts';
+import { CIRCUIT_COMPACT, encodeRecord, mustDecode } from '../../../harness/shared-record.ts';
 import { CREDIT_BUREAU, sharedState } from './harness.ts';
 
 let wasm = '';
@@ -67,7 +67,7 @@ describe('hostile input never traps', () => {
   it('reads garbage in shared data as a fresh CLOSED circuit and replaces it', async () => {
     const emu = await filterEmulator(wasm, 'circuit-breaker', { services: [{ ...CREDIT_BUREAU, failure_threshold: 2 }] });
     const record = Buffer.from(emu.getSharedData(KEY)!.value);
-    const badState = encodeRecord(CIRCUIT, { ...mustDecode(CIRCUIT, record), state: 9 }); // a well-formed header, a state no worker writes
+    const badState = encodeRecord(CIRCUIT_COMPACT, { ...mustDecode(CIRCUIT_COMPACT, record), state: 9 }); // a well-formed header (no rate trigger: the compact record), a state no worker writes
     const garbage = [randomBytes(1), randomBytes(record.length), randomBytes(record.length + 1), Buffer.alloc(0), badState];
     for (const value of garbage) {
       expect(emu.setSharedData(KEY, value)).toBe(0);

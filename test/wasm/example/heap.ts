@@ -39,7 +39,7 @@ class HeapStream extends HttpContext {
     const all = this.requestHeaders.getAll();
     const key = 'client-' + (this.contextId % KEYS).toString();
     if (this.plugin.buckets.has(key)) this.plugin.buckets.get(key).tokens -= 1;
-    if (all) this.requestHeaders.replace('x-headers', all.length.toString());
+    if (all) this.requestHeaders.replaceNamed('x-headers', all.length.toString());
     return FilterHeadersStatus.Continue;
   }
 }

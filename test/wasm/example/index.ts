@@ -13,6 +13,7 @@ export * from '../../../assembly/proxy-wasm/exports';
 import {
   Counter,
   FilterHeadersStatus,
+  HeaderName,
   HttpContext,
   RootContext,
   logError,
@@ -21,9 +22,9 @@ import {
 } from '../../../assembly/proxy-wasm';
 
 class ExampleConfig {
-  requestHeader: ArrayBuffer = utf8('x-example-request');
+  requestHeader: HeaderName = HeaderName.of('x-example-request');
   requestValue: ArrayBuffer = utf8('1');
-  responseHeader: ArrayBuffer = utf8('x-example-response');
+  responseHeader: HeaderName = HeaderName.of('x-example-response');
   responseValue: ArrayBuffer = utf8('1');
   counterName: string = 'example_requests_total';
 }
@@ -42,9 +43,9 @@ function parseConfig(text: string): ExampleConfig | null {
     }
     const key = line.substring(0, eq).trim();
     const value = line.substring(eq + 1).trim();
-    if (key == 'request_header') config.requestHeader = utf8(value.toLowerCase());
+    if (key == 'request_header') config.requestHeader = HeaderName.of(value.toLowerCase());
     else if (key == 'request_value') config.requestValue = utf8(value);
-    else if (key == 'response_header') config.responseHeader = utf8(value.toLowerCase());
+    else if (key == 'response_header') config.responseHeader = HeaderName.of(value.toLowerCase());
     else if (key == 'response_value') config.responseValue = utf8(value);
     else if (key == 'counter') config.counterName = value;
     else {

@@ -36,11 +36,12 @@ import {
   registerSharedQueue,
   resolveSharedQueue,
   setSharedDataString,
+  HeaderName,
   utf8,
   wasmResultName,
 } from '../../../assembly/proxy-wasm';
 
-const X_PROBE = utf8('x-probe');
+const X_PROBE = HeaderName.of('x-probe');
 const SOURCE_ADDRESS: string[] = ['source', 'address'];
 const REQUEST_SIZE: string[] = ['request', 'size'];
 const CONNECTION_MTLS: string[] = ['connection', 'mtls'];
@@ -121,7 +122,7 @@ class ProbeRoot extends RootContext {
       if (keys === null) {
         stream.sendLocalResponse(503, 'keys_unavailable', 'no keys', [new HeaderPair('x-probe', 'failed')]);
       } else {
-        stream.requestHeaders.replace('x-keys', keys);
+        stream.requestHeaders.replaceNamed('x-keys', keys);
         stream.resumeRequest();
       }
     }
@@ -138,7 +139,7 @@ class ProbeStream extends HttpContext {
   onRequestHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
     const requests = this.plugin.requests;
     if (requests) requests.increment();
-    const action = this.requestHeaders.getByName(X_PROBE);
+    const action = this.requestHeaders.get(X_PROBE);
     this.action = action !== null ? action : '';
     const headers = this.requestHeaders;
     if (this.action == 'pause') {
@@ -161,29 +162,29 @@ class ProbeStream extends HttpContext {
         headers.setAll(reversed);
       }
     } else if (this.action == 'shared') {
-      headers.replace('x-hits', incrementShared('hits').toString());
+      headers.replaceNamed('x-hits', incrementShared('hits').toString());
     } else if (this.action == 'property') {
       const source = getPropertyString(SOURCE_ADDRESS);
-      headers.replace('x-source', source !== null ? source : 'none');
-      headers.replace('x-size', getPropertyInt64(REQUEST_SIZE, -1).toString());
-      headers.replace('x-mtls', getPropertyBool(CONNECTION_MTLS, false) ? 'yes' : 'no');
+      headers.replaceNamed('x-source', source !== null ? source : 'none');
+      headers.replaceNamed('x-size', getPropertyInt64(REQUEST_SIZE, -1).toString());
+      headers.replaceNamed('x-mtls', getPropertyBool(CONNECTION_MTLS, false) ? 'yes' : 'no');
       const missing = getPropertyString(['no', 'such']);
-      headers.replace('x-missing', missing === null ? wasmResultName(lastResult()) : missing);
+      headers.replaceNamed('x-missing', missing === null ? wasmResultName(lastResult()) : missing);
       const nul = getPropertyString(['bad\0segment']);
-      headers.replace('x-nul', nul === null ? wasmResultName(lastResult()) : nul);
+      headers.replaceNamed('x-nul', nul === null ? wasmResultName(lastResult()) : nul);
     } else if (this.action == 'time') {
-      headers.replace('x-time', getCurrentTimeNanoseconds().toString());
+      headers.replaceNamed('x-time', getCurrentTimeNanoseconds().toString());
     } else if (this.action == 'bogus') {
       // The host is told (by the test) to return a pointer we never allocated.
-      const value = headers.get('x-probe');
-      headers.replace('x-bogus', value === null ? wasmResultName(lastResult()) : 'accepted');
+      const value = headers.get(X_PROBE);
+      headers.replaceNamed('x-bogus', value === null ? wasmResultName(lastResult()) : 'accepted');
     } else if (this.action == 'missing') {
-      const value = headers.get('x-absent');
-      headers.replace('x-missing', value === null ? wasmResultName(lastResult()) : value);
-      headers.replace('x-has', headers.has('x-probe') ? 'yes' : 'no');
+      const value = headers.getNamed('x-absent');
+      headers.replaceNamed('x-missing', value === null ? wasmResultName(lastResult()) : value);
+      headers.replaceNamed('x-has', headers.has(X_PROBE) ? 'yes' : 'no');
     } else if (this.action == 'call') {
       const call = this.httpCall('unknown', [new HeaderPair(':method', 'GET')], null, null, 100);
-      headers.replace('x-call-unknown', wasmResultName(call.status));
+      headers.replaceNamed('x-call-unknown', wasmResultName(call.status));
       const ok = this.httpCall('upstream', [
         new HeaderPair(':method', 'POST'),
         new HeaderPair(':path', '/check'),
@@ -197,15 +198,15 @@ class ProbeStream extends HttpContext {
       if (gauge) gauge.add(-2);
       if (histogram) histogram.record(42);
       const requests = this.plugin.requests;
-      headers.replace('x-counter', requests ? requests.get().toString() : 'none');
-      headers.replace('x-gauge', gauge ? gauge.get().toString() : 'none');
+      headers.replaceNamed('x-counter', requests ? requests.get().toString() : 'none');
+      headers.replaceNamed('x-gauge', gauge ? gauge.get().toString() : 'none');
     } else if (this.action == 'enqueue') {
       const r = enqueueSharedQueueString(this.plugin.queueId, 'item-' + this.contextId.toString());
-      headers.replace('x-enqueue', wasmResultName(r));
-      headers.replace('x-resolve', wasmResultName(resolveSharedQueue('no-such-vm', 'no-such-queue').status));
+      headers.replaceNamed('x-enqueue', wasmResultName(r));
+      headers.replaceNamed('x-resolve', wasmResultName(resolveSharedQueue('no-such-vm', 'no-such-queue').status));
     } else if (this.action == 'grpc') {
       const call = this.grpcCall('grpc-backend', 'probe.Echo', 'Say', [new HeaderPair('x-md', '1')], utf8('hi'), 300);
-      headers.replace('x-grpc-call', wasmResultName(call.status));
+      headers.replaceNamed('x-grpc-call', wasmResultName(call.status));
       if (call.ok) return FilterHeadersStatus.StopAllIterationAndWatermark;
     } else if (this.action == 'abort') {
       assert(false, 'probe assertion');
@@ -227,24 +228,24 @@ class ProbeStream extends HttpContext {
       this.sendLocalResponse(504, 'call_failed', 'timeout');
       return;
     }
-    const status = httpCallResponseHeaders.get(':status');
+    const status = httpCallResponseHeaders.getNamed(':status');
     const body = httpCallResponseBody.getString();
     const call = this.getCallStatus();
-    this.requestHeaders.replace('x-call-status', status !== null ? status : 'none');
-    this.requestHeaders.replace('x-call-body', body !== null ? body : 'none');
-    this.requestHeaders.replace('x-call-get-status', call.code.toString() + ' ' + call.message);
+    this.requestHeaders.replaceNamed('x-call-status', status !== null ? status : 'none');
+    this.requestHeaders.replaceNamed('x-call-body', body !== null ? body : 'none');
+    this.requestHeaders.replaceNamed('x-call-get-status', call.code.toString() + ' ' + call.message);
     this.resumeRequest();
   }
 
   // A unary call ends with exactly one of these two.
   onGrpcReceive(callId: u32, messageSize: usize): void {
     const message = grpcMessage.getString();
-    this.requestHeaders.replace('x-grpc-message', message !== null ? message : 'none');
+    this.requestHeaders.replaceNamed('x-grpc-message', message !== null ? message : 'none');
     this.resumeRequest();
   }
 
   onGrpcClose(callId: u32, statusCode: u32): void {
-    this.requestHeaders.replace('x-grpc-status', statusCode.toString() + ' ' + this.getCallStatus().message);
+    this.requestHeaders.replaceNamed('x-grpc-status', statusCode.toString() + ' ' + this.getCallStatus().message);
     this.resumeRequest();
   }
 
