@@ -14,6 +14,7 @@
  * a connection address that does not parse (a pipe, an unusual host) is used as text.
  */
 import { hexValue } from "../../assembly/json/tape";
+import { RequestHeaders } from "../../assembly/match";
 
 /** Byte count of an IPv4 address. */
 export const IPV4_BYTES: i32 = 4;
@@ -164,4 +165,60 @@ export function sourceAddressHost(address: string, into: TextRange): void {
 // @ts-ignore: decorator
 @inline function isSpace(c: i32): bool {
   return c == 0x20 || c == 0x09;
+}
+
+const X_FORWARDED_FOR = "x-forwarded-for";
+
+/** Where the connection's client address comes from (the `source.address` property on the host). */
+export abstract class AddressSource {
+  /** `ip:port`, `[ipv6]:port`, or null when the host has none. */
+  abstract sourceAddress(): string | null;
+}
+
+/** A fixed address, for specs and tools. */
+export class FixedAddress extends AddressSource {
+  constructor(readonly address: string | null) {
+    super();
+  }
+
+  sourceAddress(): string | null {
+    return this.address;
+  }
+}
+
+/**
+ * The client's address, chosen as Envoy's `xff_num_trusted_hops` chooses it: the entry that
+ * many hops from the right of `x-forwarded-for` when it is an IP, else the connection's source
+ * address. Reused for every request (one callback at a time); the local key and the global
+ * descriptor both ask it, so one client is one client in both.
+ */
+export class ClientAddress {
+  /** The address's bytes after `resolve` answered 4 or 16. */
+  readonly ip: ArrayBuffer = new ArrayBuffer(IPV6_BYTES);
+  /** The source address as given, after `resolve` answered -1 (not an IP). */
+  text: string = "";
+  private readonly range: TextRange = new TextRange();
+
+  /** `xff_num_trusted_hops`. */
+  constructor(readonly trustedHops: i32) {}
+
+  /** 4 or 16: the IP's bytes are in `ip`; 0: no address; -1: an address that is not IP (`text`). */
+  resolve(request: RequestHeaders, source: AddressSource): i32 {
+    const ip = changetype<usize>(this.ip);
+    const range = this.range;
+    if (this.trustedHops > 0) {
+      const xff = request.header(X_FORWARDED_FOR);
+      if (xff !== null && forwardedForEntry(xff, this.trustedHops, range)) {
+        const n = parseIp(xff, range.start, range.end, ip);
+        if (n > 0) return n;
+      }
+    }
+    const address = source.sourceAddress();
+    if (address === null) return 0;
+    sourceAddressHost(address, range);
+    const n = parseIp(address, range.start, range.end, ip);
+    if (n > 0) return n;
+    this.text = address;
+    return -1;
+  }
 }

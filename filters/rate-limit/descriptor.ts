@@ -19,7 +19,7 @@
  */
 import { RequestHeaders, pathLength } from "../../assembly/match";
 import { KeyPart, KeyPartKind, Rule, fnv1a64 } from "./config";
-import { TextRange, forwardedForEntry, parseIp, sourceAddressHost } from "./client-address";
+import { AddressSource, ClientAddress } from "./client-address";
 import { sha256Compact } from "../../assembly/crypto/sha256-compact";
 
 /** Longest key stored as it is; longer keys are stored as their SHA-256. */
@@ -36,24 +36,7 @@ const TAG_ADDRESS_TEXT: u8 = 0x04;
 const TAG_PATH: u8 = 0x05;
 const TAG_GENERIC: u8 = 0x06;
 
-const X_FORWARDED_FOR = "x-forwarded-for";
-
-/** Where the connection's client address comes from (the `source.address` property on the host). */
-export abstract class AddressSource {
-  /** `ip:port`, `[ipv6]:port`, or null when the host has none. */
-  abstract sourceAddress(): string | null;
-}
-
-/** A fixed address, for specs and tools. */
-export class FixedAddress extends AddressSource {
-  constructor(readonly address: string | null) {
-    super();
-  }
-
-  sourceAddress(): string | null {
-    return this.address;
-  }
-}
+export { AddressSource, FixedAddress } from "./client-address";
 
 /** A request's key for one rule: reused for every request (one callback at a time). */
 export class DescriptorKey {
@@ -142,15 +125,16 @@ export class DescriptorKey {
 
 /** Builds the key of a rule's `key` parts from a request. */
 export class DescriptorBuilder {
-  private readonly range: TextRange = new TextRange();
-  private readonly ip: ArrayBuffer = new ArrayBuffer(16);
+  private readonly client: ClientAddress;
 
   constructor(
     /** `xff_num_trusted_hops`. */
     readonly trustedHops: i32,
     /** Configuration hash, the seed of the page hash. */
     readonly seed: u64,
-  ) {}
+  ) {
+    this.client = new ClientAddress(trustedHops);
+  }
 
   /** Writes the key of `rule` for `request` into `key`. */
   build(rule: Rule, request: RequestHeaders, source: AddressSource, key: DescriptorKey): void {
@@ -183,31 +167,15 @@ export class DescriptorBuilder {
   }
 
   private remoteAddress(request: RequestHeaders, source: AddressSource, key: DescriptorKey): void {
-    const ip = changetype<usize>(this.ip);
-    const range = this.range;
-    if (this.trustedHops > 0) {
-      const xff = request.header(X_FORWARDED_FOR);
-      if (xff !== null && forwardedForEntry(xff, this.trustedHops, range)) {
-        const n = parseIp(xff, range.start, range.end, ip);
-        if (n > 0) {
-          key.byte(n == 4 ? TAG_IPV4 : TAG_IPV6);
-          key.bytes(ip, n);
-          return;
-        }
-      }
-    }
-    const address = source.sourceAddress();
-    if (address === null) {
-      key.byte(TAG_ABSENT);
-      return;
-    }
-    sourceAddressHost(address, range);
-    const n = parseIp(address, range.start, range.end, ip);
+    const client = this.client;
+    const n = client.resolve(request, source);
     if (n > 0) {
       key.byte(n == 4 ? TAG_IPV4 : TAG_IPV6);
-      key.bytes(ip, n);
+      key.bytes(changetype<usize>(client.ip), n);
+    } else if (n == 0) {
+      key.byte(TAG_ABSENT);
     } else {
-      key.text(TAG_ADDRESS_TEXT, address, address.length);
+      key.text(TAG_ADDRESS_TEXT, client.text, client.text.length);
     }
   }
 }

@@ -18,21 +18,20 @@
 import { ProtoWriter } from "../../assembly/protobuf";
 import { RequestHeaders, pathLength } from "../../assembly/match";
 import { KeyPartKind, Rule } from "./config";
-import { IPV4_BYTES, TextRange, forwardedForEntry, parseIp, sourceAddressHost } from "./client-address";
-import { AddressSource } from "./descriptor";
+import { AddressSource, ClientAddress, IPV4_BYTES } from "./client-address";
 import { addEntry, beginRequest, endRequest } from "./rls";
 
-const X_FORWARDED_FOR = "x-forwarded-for";
 const HEX = "0123456789abcdef";
 
 /** Builds `ShouldRateLimit` requests; reused for every request (one callback at a time). */
 export class GlobalRequestBuilder {
   private readonly writer: ProtoWriter = new ProtoWriter();
-  private readonly range: TextRange = new TextRange();
-  private readonly ip: ArrayBuffer = new ArrayBuffer(16);
+  private readonly client: ClientAddress;
 
   /** `xff_num_trusted_hops`. */
-  constructor(readonly trustedHops: i32) {}
+  constructor(readonly trustedHops: i32) {
+    this.client = new ClientAddress(trustedHops);
+  }
 
   /** The serialized `RateLimitRequest` of `rule` (which has a `global` part) for `request`. */
   build(rule: Rule, request: RequestHeaders, source: AddressSource): ArrayBuffer {
@@ -66,22 +65,11 @@ export class GlobalRequestBuilder {
     return w.toBuffer();
   }
 
-  /** The client address as text, chosen as descriptor.ts chooses the local key's. */
+  /** The client address as text, chosen as the local key's (client-address.ts `ClientAddress`). */
   private clientAddress(request: RequestHeaders, source: AddressSource): string {
-    const ip = changetype<usize>(this.ip);
-    const range = this.range;
-    if (this.trustedHops > 0) {
-      const xff = request.header(X_FORWARDED_FOR);
-      if (xff !== null && forwardedForEntry(xff, this.trustedHops, range)) {
-        const n = parseIp(xff, range.start, range.end, ip);
-        if (n > 0) return formatIp(ip, n);
-      }
-    }
-    const address = source.sourceAddress();
-    if (address === null) return "";
-    sourceAddressHost(address, range);
-    const n = parseIp(address, range.start, range.end, ip);
-    return n > 0 ? formatIp(ip, n) : address;
+    const client = this.client;
+    const n = client.resolve(request, source);
+    return n > 0 ? formatIp(changetype<usize>(client.ip), n) : n == 0 ? "" : client.text;
   }
 }
 
