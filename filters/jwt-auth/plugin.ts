@@ -55,16 +55,11 @@ export class JwtAuthRoot extends RootContext {
     this.config = config;
     this.stats = MetricStats.define(config);
     this.cache = new TokenCache(config.cacheMaxEntries);
-    const jwks = this.makeJwksCache(config);
+    const jwks = new JwksCache(this, config, this.stats);
     this.jwks = jwks;
     this.auth = new Authenticator(config, jwks, this.cache, this.stats);
     this.adjustTick();
     return true;
-  }
-
-  /** The remote JWKS cache (a test module overrides it to widen the lease race). */
-  protected makeJwksCache(config: JwtAuthConfig): JwksCache {
-    return new JwksCache(this, config, this.stats);
   }
 
   createHttpContext(contextId: u32): HttpContext | null {

@@ -121,7 +121,7 @@ export class RateLimitRoot extends RootContext {
       logError(FILTER_NAME + ": " + parsed.error);
       return false;
     }
-    const limiter = this.makeLimiter(config);
+    const limiter = new Limiter(config);
     const error = limiter.createTable();
     if (error.length > 0) {
       logError(FILTER_NAME + ": " + error);
@@ -136,11 +136,6 @@ export class RateLimitRoot extends RootContext {
         " keys in " + formatInteger(limiter.layout.pages) + " shared-data pages of " + formatInteger(limiter.layout.ways) + " slots");
     }
     return true;
-  }
-
-  /** The limiter for `config`; tests substitute one that writes differently. */
-  protected makeLimiter(config: RateLimitConfig): Limiter {
-    return new Limiter(config);
   }
 
   createHttpContext(contextId: u32): HttpContext | null {
