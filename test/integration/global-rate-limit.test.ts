@@ -25,7 +25,7 @@ import { envoyAvailable, envoySuiteTitle, startEnvoy, type EnvoyProcess } from '
 import { rateLimitServiceCluster, nativeRateLimitFilter, nativeRateLimitsFor, type KeyPart } from '../../harness/ratelimit/envoy.ts';
 import { rateLimitSuiteTitle, rateLimitToolsAvailable, startRateLimitService, startRedis, stopAll, type RateLimitDomain, type RateLimitService, type RedisServer } from '../../harness/ratelimit/index.ts';
 import { startUpstream, type Upstream } from '../../harness/upstream/index.ts';
-import { ensureRateLimit } from '../filters/rate-limit/build.ts';
+import { testModule } from '../../harness/host/testing.ts';
 import { bootstrap, type RouteSpec } from './bootstrap.ts';
 import { workerConnections } from './envoy-stats.ts';
 import { burst, prometheusValue, rateLimitFilter } from './rate-limit-support.ts';
@@ -82,7 +82,7 @@ async function fleetBootstrap(side: Side, upstream: string, service: string): Pr
           nativeRateLimitFilter({ cluster: SERVICE_CLUSTER, domain: DOMAIN, timeout: TIMEOUT, failureModeDeny: true, stage: 1 }),
         ]
       : [
-          rateLimitFilter(await ensureRateLimit(), {
+          rateLimitFilter(await testModule('rate-limit'), {
             max_keys: 1000,
             rules: ROUTES.map((r) => ({
               name: r.rule,
@@ -359,7 +359,7 @@ describe.skipIf(!envoy.ok || !tools.ok)(title('envoy/global-rate-limit.yaml on t
   let sent = 0;
 
   beforeAll(async () => {
-    await ensureRateLimit();
+    await testModule('rate-limit');
     redis = await startRedis();
     // As README "Limits across replicas" runs it: the directory envoy/ratelimit as it is.
     service = await startRateLimitService({ config: { directory: path.join(root, 'envoy/ratelimit') }, redis });
