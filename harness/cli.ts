@@ -16,7 +16,7 @@
  * Envoy) ends with one line on stderr and exit code 1. Set
  * MESH_FILTERS_DEBUG=1 to see stack traces.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
@@ -111,7 +111,7 @@ program
     for (const i of images) console.log(`${i.filter.padEnd(16)} ${i.digest}  ${path.relative(process.cwd(), i.dir) || '.'}`);
     console.log(`push: skopeo copy oci:${path.join(opts.out, '<filter>')} docker://<registry>/<repository>/<filter>:${tag}`);
     if (opts.pin) {
-      const { readdirSync, writeFileSync } = await import('node:fs');
+      const { readdirSync } = await import('node:fs');
       const digests = Object.fromEntries(images.map((i) => [i.filter, i.digest.slice('sha256:'.length)]));
       const dir = path.join(projectRoot, 'envoy', 'istio');
       for (const file of readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml')).sort()) {
@@ -148,6 +148,23 @@ program
   });
 
 const PORT_OFFSET_HELP = 'move every port by <n> (9901 and 10000 are often taken)';
+const ONE_MODULE_HELP = 'run each chain of jwt-auth, rate-limit, circuit-breaker and retry entries as one plugin of build/mesh.wasm (what `mesh-filters combine` writes)';
+
+program
+  .command('combine')
+  .description("print a bootstrap with each chain of this project's filters (consecutive envoy.filters.http.wasm entries of jwt-auth, rate-limit, circuit-breaker, retry) as one plugin of build/mesh.wasm: the same behaviour, Envoy's per-filter cost paid once")
+  .argument('<file>', 'Envoy bootstrap (YAML or JSON)')
+  .option('-o, --out <file>', 'write it here (YAML) instead of standard output')
+  .action(async (file: string, opts: { out?: string }) => {
+    const { readConfigFile } = await import('./envoy/config-file.ts');
+    const { combineBootstrap } = await import('./envoy/combine.ts');
+    const { stringify } = await import('yaml');
+    const { bootstrap, combined } = combineBootstrap(readConfigFile(file) as Record<string, unknown>);
+    if (combined === 0) throw new CliError(`${file}: no two consecutive filters of this project's to combine`);
+    const text = `# ${file} with its chains of filters as one plugin of build/mesh.wasm (mesh-filters combine)\n${stringify(bootstrap)}`;
+    if (opts.out) writeFileSync(opts.out, text);
+    else process.stdout.write(text);
+  });
 
 program
   .command('run')
@@ -156,6 +173,7 @@ program
   .option('--concurrency <n>', 'worker threads, each with its own wasm VMs (Envoy --concurrency)', positiveInt, 2)
   .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
   .option('--port-offset <n>', `${PORT_OFFSET_HELP}: each listener's and the admin's`, portOffset, 0)
+  .option('--one-module', ONE_MODULE_HELP)
   .action(runOnEnvoy);
 
 program
@@ -165,7 +183,8 @@ program
   .option('--concurrency <n>', 'Envoy worker threads', positiveInt, 2)
   .option('--port-offset <n>', `${PORT_OFFSET_HELP}: the listeners', the admin's and the demo services'`, portOffset, 0)
   .option('--no-build', 'skip building the filters')
-  .action(async (opts: { config?: string; concurrency: number; portOffset: number; build: boolean }) => {
+  .option('--one-module', ONE_MODULE_HELP)
+  .action(async (opts: { config?: string; concurrency: number; portOffset: number; build: boolean; oneModule?: boolean }) => {
     const signals = stopSignals();
     const { startDemo } = await import('./demo/index.ts');
     const demo = await startDemo({
@@ -174,6 +193,7 @@ program
       concurrency: opts.concurrency,
       portOffset: opts.portOffset,
       build: opts.build,
+      oneModule: opts.oneModule,
       stdio: 'inherit',
       detached: true,
       log: (l) => console.log(l),
@@ -244,10 +264,11 @@ program
   });
 
 /** `run`: Envoy on the file, from the project root, its output on the terminal. */
-async function runOnEnvoy(opts: { config: string; concurrency: number; logLevel: string; portOffset: number }): Promise<void> {
+async function runOnEnvoy(opts: { config: string; concurrency: number; logLevel: string; portOffset: number; oneModule?: boolean }): Promise<void> {
   const signals = stopSignals();
   const { readConfigFile } = await import('./envoy/config-file.ts');
-  readConfigFile(opts.config); // one-line errors for a missing or broken file, before Envoy's own
+  const doc = readConfigFile(opts.config); // one-line errors for a missing or broken file, before Envoy's own
+  const { combineBootstrap } = await import('./envoy/combine.ts');
   const { ensureEnvoy, envoyVersion } = await import('./envoy/binary.ts');
   const { startEnvoy, startFailure } = await import('./envoy/runner.ts');
   const availability = await ensureEnvoy({ log: (l) => console.error(`mesh-filters: ${l}`) });
@@ -255,7 +276,7 @@ async function runOnEnvoy(opts: { config: string; concurrency: number; logLevel:
   let envoy: Awaited<ReturnType<typeof startEnvoy>>;
   try {
     envoy = await startEnvoy({
-      bootstrap: path.resolve(opts.config),
+      bootstrap: opts.oneModule ? combineBootstrap(doc as Record<string, unknown>).bootstrap : path.resolve(opts.config),
       cwd: projectRoot, // the bootstrap's code.local.filename paths are relative to it
       concurrency: opts.concurrency,
       logLevel: opts.logLevel,

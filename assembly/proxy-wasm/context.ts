@@ -221,7 +221,7 @@ export class Context {
     ));
     if (r != WasmResult.Ok) return new CallResult(r, 0);
     const callId = load<u32>(RET_ID);
-    rememberHttpCaller(this.rootContextId, callId, this.contextId);
+    rememberHttpCaller(this.rootContextId, callId, this);
     return new CallResult(r, callId);
   }
 
@@ -255,7 +255,7 @@ export class Context {
     ));
     if (r != WasmResult.Ok) return new CallResult(r, 0);
     const callId = load<u32>(RET_ID);
-    rememberGrpcCaller(this.rootContextId, callId, this.contextId, false);
+    rememberGrpcCaller(this.rootContextId, callId, this, false);
     return new CallResult(r, callId);
   }
 
@@ -274,7 +274,7 @@ export class Context {
     const r = setLastResult(proxy_grpc_stream(cp, cs, sp, ss, mp, ms, pairsPtr, pairsSize, RET_ID));
     if (r != WasmResult.Ok) return new CallResult(r, 0);
     const callId = load<u32>(RET_ID);
-    rememberGrpcCaller(this.rootContextId, callId, this.contextId, true);
+    rememberGrpcCaller(this.rootContextId, callId, this, true);
     return new CallResult(r, callId);
   }
 
@@ -317,8 +317,21 @@ export class Context {
  * queues, and the factory of per-stream contexts.
  */
 export class RootContext extends Context {
+  /**
+   * The chain this root is a member of (chain.ts `RootContextChain`), which hands it its
+   * part of the configuration and multiplexes its tick; null for a plugin's own root.
+   */
+  owner: RootContext | null = null;
+  /** A member's configuration, set by its chain around `onConfigure`. */
+  memberConfiguration: ArrayBuffer | null = null;
+
   constructor(contextId: u32) {
     super(contextId, ContextKind.Root, contextId);
+  }
+
+  /** A member asks for a tick period (chain.ts overrides); the plain root has no members. */
+  setMemberTickPeriod(member: RootContext, milliseconds: u32): WasmResult {
+    return setLastResult(WasmResult.BadArgument);
   }
 
   /** The VM started (`proxy_on_vm_start`); read it with `getVmConfiguration()`. False fails the VM. */
@@ -355,6 +368,8 @@ export class RootContext extends Context {
 
   /** Calls `onTick` every `milliseconds` ms; 0 stops (`proxy_set_tick_period_milliseconds`). */
   setTickPeriodMilliseconds(milliseconds: u32): WasmResult {
+    const owner = this.owner;
+    if (owner !== null) return owner.setMemberTickPeriod(this, milliseconds);
     const a = this.activate();
     if (a != WasmResult.Ok) return setLastResult(a);
     return setLastResult(proxy_set_tick_period_milliseconds(milliseconds));
@@ -368,12 +383,17 @@ export class RootContext extends Context {
 
   /** The plugin configuration bytes, in `onConfigure`; null outside it. */
   getPluginConfiguration(): ArrayBuffer | null {
+    if (this.owner !== null) return this.memberConfiguration;
     this.activate();
     return pluginConfiguration.get();
   }
 
   /** The plugin configuration as text (UTF-8), in `onConfigure`; null outside it. */
   getPluginConfigurationString(): string | null {
+    if (this.owner !== null) {
+      const configuration = this.memberConfiguration;
+      return configuration !== null ? String.UTF8.decode(configuration) : null;
+    }
     this.activate();
     return pluginConfiguration.getString();
   }
@@ -381,8 +401,19 @@ export class RootContext extends Context {
 
 /** The context of one HTTP request/response pair (Envoy: one per stream per filter). */
 export class HttpContext extends Context {
+  /**
+   * The chain this stream is a member of (chain.ts `HttpContextChain`): resuming then
+   * runs the members after this one first, as Envoy's filter manager runs the next filter.
+   */
+  owner: HttpContext | null = null;
+
   constructor(contextId: u32, readonly root: RootContext) {
     super(contextId, ContextKind.Http, root.contextId);
+  }
+
+  /** A member resumes `stream` (chain.ts overrides); a plain stream continues at once. */
+  resumeMember(member: HttpContext, stream: StreamType): WasmResult {
+    return this.continueStream(stream);
   }
 
   /** Request headers arrived (`proxy_on_request_headers`); `endOfStream` when no body follows. */
@@ -453,11 +484,15 @@ export class HttpContext extends Context {
 
   /** Resumes a request paused by a Stop status (`proxy_continue_stream(HTTP_REQUEST)`). */
   resumeRequest(): WasmResult {
+    const owner = this.owner;
+    if (owner !== null) return owner.resumeMember(this, StreamType.HttpRequest);
     return this.continueStream(StreamType.HttpRequest);
   }
 
   /** Resumes a paused response (`proxy_continue_stream(HTTP_RESPONSE)`). */
   resumeResponse(): WasmResult {
+    const owner = this.owner;
+    if (owner !== null) return owner.resumeMember(this, StreamType.HttpResponse);
     return this.continueStream(StreamType.HttpResponse);
   }
 

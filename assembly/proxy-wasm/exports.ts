@@ -220,11 +220,12 @@ export function proxy_on_response_trailers(contextId: u32, numTrailers: u32): u3
 // it); the SDK hands the event to the context that made the call, effective for its
 // hostcalls. A caller deleted in the meantime gets nothing.
 
-// Enters the callback of `contextId` and makes `callerId` effective; null if it is gone.
-function enterCaller(contextId: u32, callerId: u32): Context | null {
-  const caller = findContext(callerId);
-  if (!caller) return null;
-  if (callerId != contextId && activateContext(callerId) != WasmResult.Ok) return null;
+// Makes the caller effective (the context called back when the SDK did not see the
+// call); null if it is gone.
+function enterCaller(contextId: u32, caller: Context | null): Context | null {
+  if (caller === null) return findContext(contextId);
+  if (caller.deleted) return null;
+  if (caller.contextId != contextId && activateContext(caller.contextId) != WasmResult.Ok) return null;
   return caller;
 }
 

@@ -29,6 +29,7 @@ export {
   RootContext,
   StreamContext,
 } from './context';
+export { HttpContextChain, RootContextChain } from './chain';
 export { RootContextFactory, registerRootContext } from './dispatch';
 export {
   HeaderFields,

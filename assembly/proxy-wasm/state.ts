@@ -4,6 +4,7 @@
 import { proxy_get_log_level, proxy_set_effective_context } from './abi/imports';
 import { RET_ID } from './abi/memory';
 import { WasmResult } from './abi/types';
+import { Context } from './context';
 
 // The context the host applies stream hostcalls to. The host resets it to the
 // callback's own context on every callback and restores it afterwards
@@ -135,10 +136,15 @@ export function currentHostLogLevel(): i32 {
 // context started each call and hands the response to it, as proxy-wasm-rust-sdk and
 // -go-sdk do. Keys are (root context id, call id): ids are per root context.
 
+// Callers are kept as objects, not ids: the members of a chain (chain.ts) share their
+// chain's context id, and the call must come back to the member that made it.
 // @ts-ignore: decorator
-@lazy const httpCallers = new Map<u64, u32>();
+@lazy const httpCallers = new Map<u64, Context>();
 // @ts-ignore: decorator
-@lazy const grpcCallers = new Map<u64, u64>();
+@lazy const grpcCallers = new Map<u64, Context>();
+// Keys of grpcCallers that are streams, not unary calls.
+// @ts-ignore: decorator
+@lazy const grpcStreams = new Set<u64>();
 
 // @ts-ignore: decorator
 @inline
@@ -146,43 +152,45 @@ function callKey(rootContextId: u32, callId: u32): u64 {
   return (<u64>rootContextId << 32) | <u64>callId;
 }
 
-/** Records that `callerId` started HTTP call `callId` (ids of root `rootContextId`). */
-export function rememberHttpCaller(rootContextId: u32, callId: u32, callerId: u32): void {
-  httpCallers.set(callKey(rootContextId, callId), callerId);
+/** Records that `caller` started HTTP call `callId` (ids of root `rootContextId`). */
+export function rememberHttpCaller(rootContextId: u32, callId: u32, caller: Context): void {
+  httpCallers.set(callKey(rootContextId, callId), caller);
 }
 
 /**
  * The context that started HTTP call `callId`, forgotten now that its response came;
- * `contextId` (the context the host called back) when the SDK did not see the call.
+ * null when the SDK did not see the call (the dispatcher then uses the context called back).
  */
-export function takeHttpCaller(contextId: u32, callId: u32): u32 {
+export function takeHttpCaller(contextId: u32, callId: u32): Context | null {
   const key = callKey(contextId, callId);
-  if (!httpCallers.has(key)) return contextId;
+  if (!httpCallers.has(key)) return null;
   const caller = httpCallers.get(key);
   httpCallers.delete(key);
   return caller;
 }
 
-// gRPC: the caller's id, plus GRPC_STREAM for streams. Envoy ends a unary call with
-// either one proxy_on_grpc_receive (success) or one proxy_on_grpc_close (failure)
-// (source/extensions/common/wasm/context.cc onGrpcReceiveWrapper/onGrpcCloseWrapper);
-// a stream ends with proxy_on_grpc_close.
-const GRPC_STREAM: u64 = 1 << 32;
+// gRPC: Envoy ends a unary call with either one proxy_on_grpc_receive (success) or one
+// proxy_on_grpc_close (failure) (source/extensions/common/wasm/context.cc
+// onGrpcReceiveWrapper/onGrpcCloseWrapper); a stream ends with proxy_on_grpc_close.
 
-/** Records that `callerId` started gRPC call (or stream, `isStream`) `callId`. */
-export function rememberGrpcCaller(rootContextId: u32, callId: u32, callerId: u32, isStream: bool): void {
-  grpcCallers.set(callKey(rootContextId, callId), <u64>callerId | (isStream ? GRPC_STREAM : 0));
+/** Records that `caller` started gRPC call (or stream, `isStream`) `callId`. */
+export function rememberGrpcCaller(rootContextId: u32, callId: u32, caller: Context, isStream: bool): void {
+  const key = callKey(rootContextId, callId);
+  grpcCallers.set(key, caller);
+  if (isStream) grpcStreams.add(key);
 }
 
 /**
- * The context that started gRPC call or stream `callId` (`contextId` if unknown). The
- * entry goes when the event ends the call: `closing` (close, cancel), or a message of
- * a unary call.
+ * The context that started gRPC call or stream `callId` (null if unknown). The entry goes
+ * when the event ends the call: `closing` (close, cancel), or a message of a unary call.
  */
-export function grpcCaller(contextId: u32, callId: u32, closing: bool, isMessage: bool = false): u32 {
+export function grpcCaller(contextId: u32, callId: u32, closing: bool, isMessage: bool = false): Context | null {
   const key = callKey(contextId, callId);
-  if (!grpcCallers.has(key)) return contextId;
-  const entry = grpcCallers.get(key);
-  if (closing || (isMessage && (entry & GRPC_STREAM) == 0)) grpcCallers.delete(key);
-  return <u32>entry;
+  if (!grpcCallers.has(key)) return null;
+  const caller = grpcCallers.get(key);
+  if (closing || (isMessage && !grpcStreams.has(key))) {
+    grpcCallers.delete(key);
+    grpcStreams.delete(key);
+  }
+  return caller;
 }

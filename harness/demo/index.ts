@@ -8,6 +8,7 @@
 import path from 'node:path';
 import { ensureEnvoy, envoyVersion } from '../envoy/binary.ts';
 import { readConfigFile } from '../envoy/config-file.ts';
+import { combineBootstrap } from '../envoy/combine.ts';
 import { startEnvoy, startFailure, withPortOffset, type EnvoyProcess, type StartEnvoyOptions } from '../envoy/runner.ts';
 import type { BuildTarget } from '../build.ts';
 import { demoBanner } from './banner.ts';
@@ -34,6 +35,8 @@ export interface DemoOptions {
   log?: (line: string) => void;
   /** Where Envoy runs: the bootstrap's `code.local.filename` paths are relative to it. Default `process.cwd()`. */
   cwd?: string;
+  /** Serve the bootstrap with its chain of our filters as one plugin of the mesh module (harness/envoy/combine.ts). */
+  oneModule?: boolean;
 }
 
 export interface RunningDemo {
@@ -59,6 +62,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<RunningDemo> {
   const file = path.resolve(cwd, opts.bootstrap ?? 'envoy/mesh.yaml');
   const shown = path.relative(cwd, file).startsWith('..') ? file : path.relative(cwd, file);
   let bootstrap = readConfigFile(file) as Msg;
+  if (opts.oneModule) bootstrap = combineBootstrap(bootstrap).bootstrap;
 
   if (opts.build !== false) await buildStale(bootstrap, cwd, log);
   const envoy = await ensureEnvoy({ log });

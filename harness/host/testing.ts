@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { MetricType } from './abi.ts';
+import { MESH_MEMBERS } from '../envoy/combine.ts';
 import { type EmulatorOptions, WasmEmulator } from './emulator.ts';
 import type { FilterHeadersStatus, LocalReply, StreamInfo } from './filter.ts';
 import type { HeaderPair } from './header-map.ts';
@@ -94,7 +95,25 @@ export function filterWorkers(count: number, wasm: string, name: string, config:
   return WasmEmulator.createWorkers(count, { ...pluginOptions(wasm, name, config), ...options });
 }
 
-function pluginOptions(wasm: string, name: string, config: unknown): EmulatorOptions {
+/**
+ * `MESH_FILTERS_AS_MEMBER=1` (the vitest project `as-member`): a filter suite's plugin runs as
+ * the one member of the mesh module (build/mesh.wasm, `{ "filters": [{ "name", "config" }] }`),
+ * so every filter suite also proves the filter unchanged inside the chain (assembly/proxy-wasm/chain.ts).
+ */
+export const AS_MEMBER = process.env.MESH_FILTERS_AS_MEMBER === '1';
+
+/**
+ * Under `AS_MEMBER`, the mesh module and its configuration for plugin `name` running `wasm`
+ * (a filter's own module) with `config`; else the two unchanged.
+ */
+export function asMember(name: string, wasm: string, config: unknown): { wasm: string; config: unknown } {
+  if (!AS_MEMBER || !(MESH_MEMBERS as readonly string[]).includes(name) || path.basename(wasm) !== `${name}.wasm`) return { wasm, config };
+  const memberConfig = typeof config === 'string' ? JSON.parse(config) : config;
+  return { wasm: path.join(path.dirname(wasm), 'mesh.wasm'), config: { filters: [{ name, config: memberConfig }] } };
+}
+
+function pluginOptions(filterWasm: string, name: string, filterConfig: unknown): EmulatorOptions {
+  const { wasm, config } = asMember(name, filterWasm, filterConfig);
   return { wasm, name, rootId: name, vmId: name, pluginConfiguration: typeof config === 'string' ? config : JSON.stringify(config) };
 }
 

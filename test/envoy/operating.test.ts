@@ -101,7 +101,8 @@ describe('the filters\' metric labels in the shipped files', () => {
   });
 });
 
-describe.skipIf(!envoy.ok)(envoySuiteTitle('the filters\' metrics on Envoy: envoy/mesh.yaml, labelled, and the Grafana dashboard\'s queries', envoy), () => {
+for (const oneModule of [false, true]) {
+describe.skipIf(!envoy.ok)(envoySuiteTitle(`the filters' metrics on Envoy: envoy/mesh.yaml${oneModule ? ' in one module (--one-module)' : ''}, labelled, and the Grafana dashboard's queries`, envoy), () => {
   let demo: RunningDemo;
   let t0: Sample[];
   let t1: Sample[];
@@ -123,7 +124,7 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('the filters\' metrics on Envoy: envo
   const token = (sub: string, permissions: string[], more: Parameters<typeof mintDemoToken>[0] = {}) => mintDemoToken({ sub, permissions, ...more });
 
   beforeAll(async () => {
-    demo = await startDemo({ cwd: root, build: false, portOverride: 0, concurrency: 2, logLevel: 'error' });
+    demo = await startDemo({ cwd: root, build: false, portOverride: 0, concurrency: 2, logLevel: 'error', oneModule });
     before = await prometheus(demo.adminAddress);
     const started = performance.now();
 
@@ -243,6 +244,7 @@ describe.skipIf(!envoy.ok)(envoySuiteTitle('the filters\' metrics on Envoy: envo
     expect(Object.fromEntries(circuit.map((s) => [s.labels.service, s.value]))).toEqual({ 'credit-bureau': 2, banking: 0 });
   });
 });
+}
 
 describe.skipIf(!envoy.ok)(envoySuiteTitle('the filters\' metrics on Envoy with Istio\'s stats configuration (envoy/istio/stats.yaml)', envoy), () => {
   let proxy: EnvoyProcess;

@@ -2,6 +2,8 @@
  * The `envoy.filters.http.wasm` entry the integration suites put in a bootstrap
  * (envoy.extensions.filters.http.wasm.v3.Wasm), as users write it.
  */
+import { asMember } from '../../harness/host/testing.ts';
+
 const STRING_VALUE = 'type.googleapis.com/google.protobuf.StringValue';
 
 /**
@@ -10,7 +12,9 @@ const STRING_VALUE = 'type.googleapis.com/google.protobuf.StringValue';
  * example and other SDKs' modules), `vmConfiguration`, when given, as the VM
  * configuration, and `plugin`'s fields (`name`, `failure_policy`, ...) over the plugin's.
  */
-export function wasmHttpFilter(rootId: string, wasm: string, config: unknown, vmConfiguration?: string, plugin: Record<string, unknown> = {}): Record<string, unknown> {
+export function wasmHttpFilter(rootId: string, filterWasm: string, filterConfig: unknown, vmConfiguration?: string, plugin: Record<string, unknown> = {}): Record<string, unknown> {
+  // The vitest project `as-member`: the filter as the mesh module's one member.
+  const { wasm, config } = asMember(rootId, filterWasm, filterConfig);
   const vm: Record<string, unknown> = { vm_id: rootId, runtime: 'envoy.wasm.runtime.v8', code: { local: { filename: wasm } } };
   if (vmConfiguration !== undefined) vm.configuration = { '@type': STRING_VALUE, value: vmConfiguration };
   const value = typeof config === 'string' ? config : JSON.stringify(config);

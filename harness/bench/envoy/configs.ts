@@ -150,6 +150,7 @@ export const WASM = {
   rateLimit: path.join(BUILD, 'rate-limit.wasm'),
   circuitBreaker: path.join(BUILD, 'circuit-breaker.wasm'),
   retry: path.join(BUILD, 'retry.wasm'),
+  mesh: path.join(BUILD, 'mesh.wasm'),
   noop: path.join(BUILD, 'test', 'noop.wasm'),
   example: path.join(BUILD, 'test', 'example.wasm'),
 };
@@ -440,6 +441,10 @@ export function configurations(ctx: ConfigContext): BenchConfig[] {
     verify: (s, n) => all(atLeast(s, cacheLookups('hit'), n), atLeast(s, rateLimited('bench', 'allowed'), n), closedVerify(s)),
   });
   add({
+    ...out.find((c) => c.name === 'chain')!,
+    name: 'chain-one', what: 'the same four filters in one module (filters/mesh)', wasm: [oneModule([jwtAuth, rateLimitAddr, breaker({ match: { prefix: '/' } }), retryGet])],
+  });
+  add({
     name: 'native-chain', group: 'chain', what: 'jwt_authn (cached HS256) + local_ratelimit', side: 'native', baseline: 'none',
     nativeFilters: [jwtAuthn, nativeRateLimitAddr], requests: [get('/bench', bearer(ctx.tokens.HS256))],
     verify: (s, n) => all(atLeast(s, `${NATIVE_JWT}jwt_cache_hit`, n), atLeast(s, 'bench.http_local_rate_limit.ok', n)),
@@ -491,6 +496,11 @@ export function configurations(ctx: ConfigContext): BenchConfig[] {
     verify: (s, n) => all(atLeast(s, cacheLookups('hit', 'services'), n), atLeast(s, rateLimited('authenticated', 'allowed'), n), atMost(s, rejectedOpen('banking'), 0)),
   });
   add({
+    ...out.find((c) => c.name === 'mesh')!,
+    name: 'mesh-one', what: 'envoy/mesh.yaml with its filters in one module (filters/mesh)',
+    wasm: [oneModule(meshWasmFilters())], bootstrap: (up) => meshBootstrap(up, ctx.meshJwksUri(up), 'one'),
+  });
+  add({
     name: 'native-mesh', group: 'mesh', what: 'envoy/mesh.yaml with jwt_authn + local_ratelimit + route retry policies, on the upstream', side: 'native', upstream: true, baseline: 'none-up',
     bootstrap: (up) => meshBootstrap(up, ctx.meshJwksUri(up), 'native'), requests: meshRequest,
     verify: (s, n) => all(atLeast(s, 'http.ingress_http.jwt_authn.jwt_cache_hit', n), atLeast(s, 'mesh.http_local_rate_limit.ok', n)),
@@ -522,6 +532,11 @@ function meshSpec(entry: Doc, jwksUri?: string): WasmFilterSpec {
   return { rootId: c.root_id, name: c.name, wasm: path.resolve(projectRoot, c.vm_config.code.local.filename), config };
 }
 
+/** `specs` (our filters) as one plugin of the mesh module, in the same order. */
+export function oneModule(specs: WasmFilterSpec[]): WasmFilterSpec {
+  return { rootId: 'mesh', wasm: WASM.mesh, config: { filters: specs.map((s) => ({ name: s.rootId, config: s.config })) } };
+}
+
 /** The four filters of envoy/mesh.yaml (and rate-limit-edge), in order, limits raised. */
 export function meshWasmFilters(jwksUri = 'http://127.0.0.1:9105/.well-known/jwks.json'): WasmFilterSpec[] {
   return (meshHcm(meshDoc()).http_filters as Doc[]).filter((f) => f.name === 'envoy.filters.http.wasm').map((f) => meshSpec(f, jwksUri));
@@ -534,7 +549,7 @@ export function meshWasmFilters(jwksUri = 'http://127.0.0.1:9105/.well-known/jwk
  * bucket and one per user, as rate-limit's `authenticated` tier) + each route's retry policy as the retry filter's
  * policies would set it.
  */
-export function meshBootstrap(upstream: string, jwksUri: string, side: 'ours' | 'native'): Doc {
+export function meshBootstrap(upstream: string, jwksUri: string, side: 'ours' | 'one' | 'native'): Doc {
   const doc = meshDoc();
   const [host, port] = upstream.split(':');
   for (const cluster of doc.static_resources.clusters) {
@@ -545,6 +560,10 @@ export function meshBootstrap(upstream: string, jwksUri: string, side: 'ours' | 
   const router = (hcm.http_filters as Doc[]).find((f) => f.name === 'envoy.filters.http.router');
   if (side === 'ours') {
     hcm.http_filters = [...wasmEntries.map((f) => wasmFilter(meshSpec(f, jwksUri))), router];
+    return doc;
+  }
+  if (side === 'one') {
+    hcm.http_filters = [wasmFilter(oneModule(wasmEntries.map((f) => meshSpec(f, jwksUri)))), router];
     return doc;
   }
   const jwt = JSON.parse(wasmEntries.find((f) => f.typed_config.config.root_id === 'jwt-auth')!.typed_config.config.configuration.value);

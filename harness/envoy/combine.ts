@@ -1,0 +1,96 @@
+/**
+ * One plugin instead of several: rewrites a bootstrap's consecutive `envoy.filters.http.wasm`
+ * entries of this project's filters (jwt-auth, rate-limit, circuit-breaker, retry, each with
+ * its `build/<filter>.wasm`) into one entry of the mesh module (`build/mesh.wasm`,
+ * filters/mesh), configured with their configurations in the same order. Envoy then pays
+ * its per-plugin cost (a proxy-wasm context per stream, a VM entry per callback) once per
+ * request instead of once per filter; the filters behave as they did
+ * (assembly/proxy-wasm/chain.ts). `mesh-filters combine` and `run|demo --one-module` use it.
+ */
+import path from 'node:path';
+
+type Doc = Record<string, any>;
+
+/** The filters the mesh module holds (filters/mesh/config.ts `FILTER_NAMES`). */
+export const MESH_MEMBERS = ['jwt-auth', 'rate-limit', 'circuit-breaker', 'retry'] as const;
+
+const WASM_FILTER = 'envoy.filters.http.wasm';
+const STRING_VALUE = 'type.googleapis.com/google.protobuf.StringValue';
+
+/** The member a wasm entry is (its `root_id`), when it runs this project's module of that name; else null. */
+function memberOf(entry: Doc): { name: string; config: unknown; plugin: Doc } | null {
+  if (entry?.name !== WASM_FILTER) return null;
+  const plugin = entry.typed_config?.config;
+  const rootId = plugin?.root_id;
+  const file: unknown = plugin?.vm_config?.code?.local?.filename;
+  if (!(MESH_MEMBERS as readonly string[]).includes(rootId) || typeof file !== 'string' || path.basename(file) !== `${rootId}.wasm`) return null;
+  const value = plugin.configuration?.value;
+  return { name: rootId, config: typeof value === 'string' ? JSON.parse(value) : {}, plugin };
+}
+
+/**
+ * The mesh plugin's entry for `members` (first's plugin fields: failure policy, runtime;
+ * `build/mesh.wasm` beside the first's module).
+ */
+function meshEntry(members: { name: string; config: unknown; plugin: Doc }[]): Doc {
+  const first = members[0].plugin;
+  const file: string = first.vm_config.code.local.filename;
+  const configuration = { filters: members.map((m) => ({ name: m.name, config: m.config })) };
+  return {
+    name: WASM_FILTER,
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
+      config: {
+        ...first,
+        name: 'mesh',
+        root_id: 'mesh',
+        vm_config: { ...first.vm_config, vm_id: 'mesh', code: { local: { filename: path.join(path.dirname(file), 'mesh.wasm') } } },
+        configuration: { '@type': STRING_VALUE, value: JSON.stringify(configuration, null, 2) },
+      },
+    },
+  };
+}
+
+/** `filters` with each run of two or more consecutive members replaced by one mesh entry; `runs` counts them. */
+export function combineHttpFilters(filters: Doc[]): { filters: Doc[]; runs: number } {
+  const out: Doc[] = [];
+  let runs = 0;
+  for (let i = 0; i < filters.length; ) {
+    const run: { name: string; config: unknown; plugin: Doc }[] = [];
+    let j = i;
+    for (let m = memberOf(filters[j]); m !== null; m = memberOf(filters[j])) {
+      run.push(m);
+      j++;
+    }
+    if (run.length >= 2) {
+      out.push(meshEntry(run));
+      runs++;
+      i = j;
+    } else {
+      out.push(filters[i]);
+      i++;
+    }
+  }
+  return { filters: out, runs };
+}
+
+/**
+ * A copy of `bootstrap` whose every HTTP connection manager (static listeners) has its runs of
+ * member filters combined; `combined` counts the mesh entries made (0: nothing to combine).
+ */
+export function combineBootstrap(bootstrap: Doc): { bootstrap: Doc; combined: number } {
+  const doc = structuredClone(bootstrap);
+  let combined = 0;
+  for (const listener of doc.static_resources?.listeners ?? []) {
+    for (const chain of listener.filter_chains ?? []) {
+      for (const filter of chain.filters ?? []) {
+        const hcm = filter.typed_config;
+        if (filter.name !== 'envoy.filters.network.http_connection_manager' || !Array.isArray(hcm?.http_filters)) continue;
+        const { filters, runs } = combineHttpFilters(hcm.http_filters);
+        hcm.http_filters = filters;
+        combined += runs;
+      }
+    }
+  }
+  return { bootstrap: doc, combined };
+}
