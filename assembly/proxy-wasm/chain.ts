@@ -24,7 +24,7 @@
 import { proxy_set_tick_period_milliseconds } from './abi/imports';
 import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, StreamType, WasmResult } from './abi/types';
 import { HttpContext, RootContext } from './context';
-import { setLastResult } from './state';
+import { setLastResult, setReadWholeMaps } from './state';
 
 /** The stream context of a chain: one member per filter that made a context for the stream. */
 export class HttpContextChain extends HttpContext {
@@ -51,18 +51,24 @@ export class HttpContextChain extends HttpContext {
   }
 
   // Runs the members' onRequestHeaders from `first`; the status of the one that stopped.
+  // Members look headers up in one copy of the map (headers.ts MapSnapshot, read whole
+  // by the first lookup): a value returned by a hostcall costs Envoy a call into the VM.
   private decodeFrom(first: i32): FilterHeadersStatus {
     const members = this.members;
+    const was = setReadWholeMaps(true);
+    let status = FilterHeadersStatus.Continue;
+    let stoppedAt = -1;
     for (let i = first, n = members.length; i < n; i++) {
       this.decoded = i + 1;
-      const status = unchecked(members[i]).onRequestHeaders(this.requestHeaderCount, this.requestEnded);
+      status = unchecked(members[i]).onRequestHeaders(this.requestHeaderCount, this.requestEnded);
       if (status != FilterHeadersStatus.Continue) {
-        this.requestStoppedAt = i;
-        return status;
+        stoppedAt = i;
+        break;
       }
     }
-    this.requestStoppedAt = -1;
-    return FilterHeadersStatus.Continue;
+    setReadWholeMaps(was);
+    this.requestStoppedAt = stoppedAt;
+    return status;
   }
 
   onRequestBody(bodySize: usize, endOfStream: bool): FilterDataStatus {
@@ -92,15 +98,19 @@ export class HttpContextChain extends HttpContext {
   // Runs the members' onResponseHeaders from `last` down; the status of the one that stopped.
   private encodeFrom(last: i32): FilterHeadersStatus {
     const members = this.members;
+    const was = setReadWholeMaps(true);
+    let status = FilterHeadersStatus.Continue;
+    let stoppedAt = -1;
     for (let i = last; i >= 0; i--) {
-      const status = unchecked(members[i]).onResponseHeaders(this.responseHeaderCount, this.responseEnded);
+      status = unchecked(members[i]).onResponseHeaders(this.responseHeaderCount, this.responseEnded);
       if (status != FilterHeadersStatus.Continue) {
-        this.responseStoppedAt = i;
-        return status;
+        stoppedAt = i;
+        break;
       }
     }
-    this.responseStoppedAt = -1;
-    return FilterHeadersStatus.Continue;
+    setReadWholeMaps(was);
+    this.responseStoppedAt = stoppedAt;
+    return status;
   }
 
   onResponseBody(bodySize: usize, endOfStream: bool): FilterDataStatus {

@@ -120,7 +120,7 @@ export class Context {
    * `rootContextId` is the plugin's root context (a root context's own id). Subclass
    * constructors set it; filters extend `RootContext`, `HttpContext` or `StreamContext`.
    */
-  constructor(readonly contextId: u32, readonly kind: ContextKind, readonly rootContextId: u32) {}
+  constructor(readonly contextId: u32, readonly contextKind: ContextKind, readonly rootContextId: u32) {}
 
   /**
    * The host is done with this context (`proxy_on_done`). Return false to keep it until

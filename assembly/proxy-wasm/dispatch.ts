@@ -74,7 +74,7 @@ export function createContext(contextId: u32, parentContextId: u32): void {
     if (factory) contexts.set(contextId, factory(contextId));
   } else {
     const parent = findContext(parentContextId);
-    if (parent && parent.kind == ContextKind.Root) {
+    if (parent && parent.contextKind == ContextKind.Root) {
       const root = changetype<RootContext>(parent);
       const http = root.createHttpContext(contextId);
       if (http) {

@@ -81,7 +81,7 @@ export function proxy_on_delete(contextId: u32): void {
 // The root context `contextId`, or null (logged: the host and module disagree).
 function rootContext(contextId: u32, callback: string): RootContext | null {
   const context = findContext(contextId);
-  if (context && context.kind == ContextKind.Root) return changetype<RootContext>(context);
+  if (context && context.contextKind == ContextKind.Root) return changetype<RootContext>(context);
   logCritical(callback + ': no root context ' + formatUnsigned(contextId) + ' (registerRootContext not called?)');
   return null;
 }
@@ -111,7 +111,7 @@ export function proxy_on_configure(rootContextId: u32, pluginConfigurationSize: 
 /** The tick timer fired. */
 export function proxy_on_tick(rootContextId: u32): void {
   const context = findContext(rootContextId);
-  if (!context || context.kind != ContextKind.Root) return;
+  if (!context || context.contextKind != ContextKind.Root) return;
   const saved = enterContext(rootContextId);
   changetype<RootContext>(context).onTick();
   leaveContext(saved);
@@ -121,7 +121,7 @@ export function proxy_on_tick(rootContextId: u32): void {
 /** An item is ready on a shared queue. */
 export function proxy_on_queue_ready(rootContextId: u32, queueId: u32): void {
   const context = findContext(rootContextId);
-  if (!context || context.kind != ContextKind.Root) return;
+  if (!context || context.contextKind != ContextKind.Root) return;
   const saved = enterContext(rootContextId);
   changetype<RootContext>(context).onQueueReady(queueId);
   leaveContext(saved);
@@ -131,7 +131,7 @@ export function proxy_on_queue_ready(rootContextId: u32, queueId: u32): void {
 /** The host calls a foreign function of the module. */
 export function proxy_on_foreign_function(rootContextId: u32, functionId: u32, argumentsSize: usize): void {
   const context = findContext(rootContextId);
-  if (!context || context.kind != ContextKind.Root) return;
+  if (!context || context.contextKind != ContextKind.Root) return;
   const saved = enterContext(rootContextId);
   changetype<RootContext>(context).onForeignFunction(functionId, argumentsSize);
   leaveContext(saved);
@@ -146,7 +146,7 @@ export function proxy_on_foreign_function(rootContextId: u32, functionId: u32, a
 @inline
 function httpContext(contextId: u32): HttpContext | null {
   const context = findContext(contextId);
-  return context && context.kind == ContextKind.Http ? changetype<HttpContext>(context) : null;
+  return context && context.contextKind == ContextKind.Http ? changetype<HttpContext>(context) : null;
 }
 
 /** Request headers arrived. */
@@ -283,7 +283,7 @@ export function proxy_on_grpc_close(contextId: u32, callId: u32, statusCode: u32
 @inline
 function streamContext(contextId: u32): StreamContext | null {
   const context = findContext(contextId);
-  return context && context.kind == ContextKind.Stream ? changetype<StreamContext>(context) : null;
+  return context && context.contextKind == ContextKind.Stream ? changetype<StreamContext>(context) : null;
 }
 
 /** A TCP connection was accepted. */

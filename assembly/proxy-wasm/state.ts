@@ -19,10 +19,40 @@ export function currentContextId(): u32 {
 // Callbacks in progress: the host can call back into the module from a hostcall.
 let depth: i32 = 0;
 
+// Counts callbacks: what was read from the host in one callback (headers.ts MapSnapshot)
+// may have changed by the next (Envoy's other filters run between them). Never 0.
+let epoch: u32 = 1;
+
+/** The current callback's number (changes at every callback the host makes). */
+// @ts-ignore: decorator
+@inline
+export function callbackEpoch(): u32 {
+  return epoch;
+}
+
+// While a chain (chain.ts) runs its members: a header lookup with no copy of the map yet
+// reads the map whole (headers.ts), so that the members after it find their headers there.
+let wholeMapReads: bool = false;
+
+/** Whether header lookups read a map whole (set by chains). */
+// @ts-ignore: decorator
+@inline
+export function readWholeMaps(): bool {
+  return wholeMapReads;
+}
+
+/** Sets `readWholeMaps()`; returns what it was. */
+export function setReadWholeMaps(on: bool): bool {
+  const was = wholeMapReads;
+  wholeMapReads = on;
+  return was;
+}
+
 /** Called by the dispatcher on callback entry; returns the context id it replaced. */
 export function enterContext(contextId: u32): u32 {
   const previous = effectiveContextId;
   effectiveContextId = contextId;
+  if (++epoch == 0) epoch = 1;
   hostLogLevel = -1;
   depth++;
   return previous;

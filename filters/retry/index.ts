@@ -12,7 +12,8 @@
  *   stats.ts         metrics
  */
 export * from "../../assembly/proxy-wasm/exports-core";
-export { proxy_on_log, proxy_on_request_headers, proxy_on_response_headers } from "../../assembly/proxy-wasm/exports";
+// No proxy_on_log: retry keeps nothing to do after the response (a VM entry per request saved).
+export { proxy_on_request_headers, proxy_on_response_headers } from "../../assembly/proxy-wasm/exports";
 
 import { RootContext, registerRootContext } from "../../assembly/proxy-wasm";
 import { RetryRoot } from "./plugin";

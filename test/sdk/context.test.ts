@@ -152,6 +152,23 @@ describe('SDK through the probe module', () => {
     ]);
   });
 
+  it("answers header lookups from the map's copy with this callback's edits, without a hostcall; the next callback asks the host again", () => {
+    const lookups: string[] = [];
+    const original = (host as any).proxy_get_header_map_value.bind(host);
+    (host as any).proxy_get_header_map_value = (...args: number[]) => {
+      lookups.push('get');
+      return original(...args);
+    };
+    const { id } = request(host, [[':method', 'GET'], ['x-probe', 'snapshot'], ['x-a', 'old'], ['x-b', 'gone'], ['x-d', 'first'], ['x-e', 'e']]);
+    // replace wins, remove clears, add shows only where there was no value, remove then add shows the add.
+    expect(header(host, id, 'x-seen')).toBe('replaced,-,added,first,back,GET,-');
+    expect(lookups).toEqual(['get']); // the probe's x-probe, read before the copy
+    host.setMap(id, MapType.HttpResponseHeaders, [[':status', '200']]);
+    host.call('proxy_on_response_headers', id, 1, 1); // a later callback: the copy is stale, the host asked
+    expect(lookups).toEqual(['get', 'get']);
+    expect(header(host, id, 'x-later', MapType.HttpResponseHeaders)).toBe('replaced');
+  });
+
   it('tells a missing header (NOT_FOUND) from a present one', () => {
     const { id } = request(host, [['x-probe', 'missing']]);
     expect(header(host, id, 'x-missing')).toBe('NOT_FOUND');

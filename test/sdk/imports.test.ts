@@ -78,7 +78,7 @@ describe('imports of SDK-built modules', () => {
   });
 
   // The filters are built by others; whichever exist must pass the same check.
-  const filters = ['jwt-auth', 'rate-limit', 'circuit-breaker', 'retry']
+  const filters = ['jwt-auth', 'rate-limit', 'circuit-breaker', 'retry', 'mesh']
     .map((f) => path.join(projectRoot, 'build', `${f}.wasm`));
   for (const file of filters) {
     it.skipIf(!existsSync(file))(`${path.basename(file)} imports nothing Envoy lacks`, () => {

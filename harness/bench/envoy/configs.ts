@@ -48,7 +48,7 @@ import type { WrkRequest } from './load.ts';
 import { AUDIENCE, ISSUER, badSignature, type Alg, type BenchKeys } from './tokens.ts';
 
 export type Side = 'none' | 'ours' | 'rust' | 'native';
-export type Group = 'floor' | 'jwt' | 'rate-limit' | 'retry' | 'circuit-breaker' | 'chain' | 'mesh' | 'global';
+export type Group = 'floor' | 'hostcall' | 'jwt' | 'rate-limit' | 'retry' | 'circuit-breaker' | 'chain' | 'mesh' | 'global';
 
 /** One of our (or the Rust SDK's) modules in the chain. */
 export interface WasmFilterSpec {
@@ -152,11 +152,27 @@ export const WASM = {
   retry: path.join(BUILD, 'retry.wasm'),
   mesh: path.join(BUILD, 'mesh.wasm'),
   noop: path.join(BUILD, 'test', 'noop.wasm'),
+  cost: path.join(BUILD, 'test', 'cost.wasm'),
   example: path.join(BUILD, 'test', 'example.wasm'),
 };
 /** Where the Rust SDK modules are built (harness/bench/envoy/rust-sdk.ts). */
 export const RUST_OUT = path.join(projectRoot, '.cache', 'bench', 'rust-sdk', 'wasm32-wasip1', 'release');
 export const RUST_WASM = { noop: path.join(RUST_OUT, 'bench_noop.wasm'), small: path.join(RUST_OUT, 'bench_small.wasm') };
+
+/** Calls a request of each `hostcall` configuration. */
+export const COST_CALLS = 20;
+/** test/wasm/cost's kinds of call, as the `hostcall` configurations name them. */
+const COST_KINDS: Record<string, string> = {
+  header: 'proxy_get_header_map_value (`:path`, found: the value is copied into memory the module allocates)',
+  'header-missing': 'proxy_get_header_map_value of an absent header (nothing allocated)',
+  pairs: 'proxy_get_header_map_pairs (the request headers)',
+  replace: 'proxy_replace_header_map_value',
+  'shared-get': 'proxy_get_shared_data (64 bytes)',
+  'shared-set': 'proxy_set_shared_data (64 bytes, no cas)',
+  metric: 'proxy_increment_metric',
+  time: 'proxy_get_current_time_nanoseconds',
+  property: 'proxy_get_property source.address',
+};
 
 /** The fixed rate of the paced runs (latency, half-denied buckets), requests per second. */
 export const PACED_RPS = 2000;
@@ -303,6 +319,11 @@ export function configurations(ctx: ConfigContext): BenchConfig[] {
   add({ name: 'none', group: 'floor', what: 'no filters (direct_response)', side: 'none' });
   add({ name: 'noop-as', group: 'floor', what: 'no-op filter, this SDK', side: 'ours', baseline: 'none', wasm: [{ rootId: 'noop', wasm: WASM.noop, config: '' }] });
   add({ name: 'noop-rust', group: 'floor', what: 'no-op filter, proxy-wasm-rust-sdk 0.2.5', side: 'rust', baseline: 'none', wasm: [{ rootId: 'noop', wasm: RUST_WASM.noop, config: '' }] });
+  // hostcall: what one call costs (test/wasm/cost), COST_CALLS calls a request against the same module making none
+  add({ name: 'cost-none', group: 'hostcall', what: 'test/wasm/cost making no call', side: 'ours', baseline: 'none', wasm: [{ rootId: 'cost', wasm: WASM.cost, config: 'none 0' }] });
+  for (const [kind, what] of Object.entries(COST_KINDS)) {
+    add({ name: `cost-${kind}`, group: 'hostcall', what: `${COST_CALLS} × ${what}`, side: 'ours', baseline: 'cost-none', wasm: [{ rootId: 'cost', wasm: WASM.cost, config: `${kind} ${COST_CALLS}` }] });
+  }
   const smallVerify = (s: Stats, served: number) => atLeast(s, 'example_requests_total', served);
   add({
     name: 'small-as', group: 'floor', what: 'small filter (request + response header, a counter), this SDK', side: 'ours', baseline: 'none',

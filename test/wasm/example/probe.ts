@@ -6,6 +6,7 @@ export * from '../../../assembly/proxy-wasm/exports';
 
 import {
   Counter,
+  HeaderFields,
   FilterDataStatus,
   FilterHeadersStatus,
   Gauge,
@@ -136,6 +137,15 @@ class ProbeStream extends HttpContext {
     super(contextId, plugin);
   }
 
+  onResponseHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
+    // A later callback: the request's copy from onRequestHeaders no longer answers.
+    if (this.action == 'snapshot') {
+      const a = this.requestHeaders.getNamed('x-a');
+      this.responseHeaders.replaceNamed('x-later', a === null ? '-' : a);
+    }
+    return FilterHeadersStatus.Continue;
+  }
+
   onRequestHeaders(numHeaders: u32, endOfStream: bool): FilterHeadersStatus {
     const requests = this.plugin.requests;
     if (requests) requests.increment();
@@ -178,6 +188,21 @@ class ProbeStream extends HttpContext {
       // The host is told (by the test) to return a pointer we never allocated.
       const value = headers.get(X_PROBE);
       headers.replaceNamed('x-bogus', value === null ? wasmResultName(lastResult()) : 'accepted');
+    } else if (this.action == 'snapshot') {
+      // One copy of the map, then edits, then lookups: the lookups see the edits and make
+      // no hostcall (x-hostcalls-before/after are the host's counts, set by the test).
+      new HeaderFields().read(headers);
+      headers.replaceNamed('x-a', 'replaced');
+      headers.removeNamed('x-b');
+      headers.addNamed('x-c', 'added');
+      headers.addNamed('x-d', 'second');
+      headers.removeNamed('x-e');
+      headers.addNamed('x-e', 'back');
+      const seen = [headers.getNamed('x-a'), headers.getNamed('x-b'), headers.getNamed('x-c'), headers.getNamed('x-d'),
+        headers.getNamed('x-e'), headers.getNamed(':method'), headers.getNamed('x-never')];
+      let out = '';
+      for (let i = 0; i < seen.length; i++) out += (i > 0 ? ',' : '') + (seen[i] === null ? '-' : seen[i]!);
+      headers.replaceNamed('x-seen', out);
     } else if (this.action == 'missing') {
       const value = headers.getNamed('x-absent');
       headers.replaceNamed('x-missing', value === null ? wasmResultName(lastResult()) : value);
