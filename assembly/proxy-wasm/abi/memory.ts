@@ -6,9 +6,9 @@
 //   encoded into as UTF-8 before a hostcall; it grows to the largest argument list seen
 //   and is never freed, so steady-state hostcalls do not allocate for their arguments.
 // - Host allocations: data the host returns is placed in memory it asks for with
-//   `proxy_on_memory_allocate` (spec "Memory management"). That memory comes from the
-//   raw heap (`heap.alloc`, outside the GC), is copied or decoded into a managed
-//   ArrayBuffer or string by the hostcall wrapper, then freed at once. Every block the
+//   `proxy_on_memory_allocate` (spec "Memory management"). That memory comes from a raw
+//   arena (outside the GC, a bump pointer), is copied or decoded into a managed
+//   ArrayBuffer or string by the hostcall wrapper, then released at once. Every block the
 //   host asked for during a hostcall is recorded, so that a block is freed even when the
 //   host fails after allocating it and never hands its pointer back.
 
@@ -31,19 +31,49 @@ export const RET_ID: usize = memory.data(8, 8);
 const MAX_PENDING: i32 = 16;
 const pendingPtrs: usize = memory.data(MAX_PENDING * 4, 4);
 const pendingSizes: usize = memory.data(MAX_PENDING * 4, 4);
+// The arena's top before each pending block was taken (its release puts it back).
+const pendingTops: usize = memory.data(MAX_PENDING * 4, 4);
 let pendingCount: i32 = 0;
 
 // Above this the block, or the string decoded from it (2 bytes per byte), could not be
 // allocated without trapping; the spec lets `proxy_on_memory_allocate` answer 0 instead.
 const MAX_HOST_ALLOCATION: usize = 1 << 28;
 
+// Host blocks live from the hostcall that asks for one to the wrapper's release a few
+// instructions later, last in first out: a bump pointer in one raw arena serves them, where
+// the general allocator's insert and remove cost more than the copy (a request makes several:
+// header maps, shared data, properties). The arena grows, while no block is out, to the
+// largest block asked for; a block that does not fit meanwhile comes from the heap.
+const ARENA_MIN: usize = 4 << 10;
+let arena: usize = 0;
+let arenaEnd: usize = 0;
+let arenaTop: usize = 0;
+
 /** Body of `proxy_on_memory_allocate`: a raw block of `size` bytes, or 0 when too large. */
 export function allocateForHost(size: usize): usize {
   if (size > MAX_HOST_ALLOCATION) return 0;
-  const ptr = heap.alloc(size);
+  const aligned = (size + 7) & ~(<usize>7);
+  if (pendingCount == 0 && arena + aligned > arenaEnd) {
+    if (arena != 0) heap.free(arena);
+    let capacity = ARENA_MIN;
+    while (capacity < aligned) capacity <<= 1;
+    arena = heap.alloc(capacity);
+    arenaEnd = arena + capacity;
+    arenaTop = arena;
+  }
+  const top = arenaTop;
+  let ptr: usize;
+  if (pendingCount < MAX_PENDING && top + aligned <= arenaEnd) {
+    ptr = top;
+    arenaTop = top + aligned;
+  } else {
+    ptr = heap.alloc(size);
+  }
   if (pendingCount < MAX_PENDING) {
-    store<usize>(pendingPtrs + (<usize>pendingCount << 2), ptr);
-    store<usize>(pendingSizes + (<usize>pendingCount << 2), size);
+    const slot = <usize>pendingCount << 2;
+    store<usize>(pendingPtrs + slot, ptr);
+    store<usize>(pendingSizes + slot, size);
+    store<usize>(pendingTops + slot, top);
     pendingCount++;
   }
   return ptr;
@@ -58,10 +88,13 @@ export function hostMemoryMark(): i32 {
 
 /** Frees every block the host allocated since `mark`. */
 export function releaseHostMemory(mark: i32): void {
+  if (mark >= pendingCount) return;
   for (let i = pendingCount - 1; i >= mark; i--) {
-    heap.free(load<usize>(pendingPtrs + (<usize>i << 2)));
+    const ptr = load<usize>(pendingPtrs + (<usize>i << 2));
+    if (ptr < arena || ptr >= arenaEnd) heap.free(ptr);
   }
-  if (mark < pendingCount) pendingCount = mark;
+  arenaTop = load<usize>(pendingTops + (<usize>mark << 2));
+  pendingCount = mark;
 }
 
 /** Number of host blocks not yet freed (0 between callbacks; for tests). */
