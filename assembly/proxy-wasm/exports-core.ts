@@ -1,8 +1,10 @@
 /**
  * The callbacks every filter built with this SDK exports: the ABI version marker and the
- * allocator Envoy requires, context creation and teardown (`proxy_on_context_create`,
- * `proxy_on_done`, `proxy_on_delete`), and the root's `proxy_on_vm_start` and
- * `proxy_on_configure`. A filter's entry file writes
+ * allocator Envoy requires, context creation and deletion (`proxy_on_context_create`,
+ * `proxy_on_delete`), and the root's `proxy_on_vm_start` and `proxy_on_configure`. Not
+ * `proxy_on_done`: Envoy takes a module without it as done at once (proxy-wasm-cpp-host
+ * `ContextBase::onDone`), which saves a VM entry per stream; a filter whose `onDone` may
+ * return false or has work to do there exports it too. A filter's entry file writes
  *
  *   export * from "../../assembly/proxy-wasm/exports-core";
  *   export { proxy_on_request_headers, proxy_on_response_headers } from "../../assembly/proxy-wasm/exports";
@@ -17,6 +19,5 @@ export {
   proxy_on_context_create,
   proxy_on_vm_start,
   proxy_on_configure,
-  proxy_on_done,
   proxy_on_delete,
 } from "./exports";
