@@ -6,8 +6,12 @@
 export * from '../../../assembly/proxy-wasm/exports-core';
 export { proxy_on_request_headers } from '../../../assembly/proxy-wasm/exports';
 
+// The raw ABI for `pairs`: the SDK's HeaderFields answers a second read in one callback
+// from its copy (headers.ts MapSnapshot), which would measure nothing.
+import { proxy_get_header_map_pairs } from '../../../assembly/proxy-wasm/abi/imports';
+import { RET_PTR, RET_SIZE, hostMemoryMark, releaseHostMemory } from '../../../assembly/proxy-wasm/abi/memory';
 import {
-  Counter, FilterHeadersStatus, HeaderFields, HeaderName, HttpContext, RootContext, ascii, getCurrentTimeNanoseconds, getProperty,
+  Counter, FilterHeadersStatus, HeaderName, MapType, HttpContext, RootContext, ascii, getCurrentTimeNanoseconds, getProperty,
   getSharedDataBytes, logError, registerRootContext, setSharedDataBytes,
 } from '../../../assembly/proxy-wasm';
 
@@ -23,7 +27,6 @@ class CostRoot extends RootContext {
   count: i32 = 0;
   readonly key: ArrayBuffer = String.UTF8.encode('cost/record');
   readonly value: ArrayBuffer = new ArrayBuffer(64);
-  readonly fields: HeaderFields = new HeaderFields();
   counter: Counter | null = null;
 
   onConfigure(size: usize): bool {
@@ -57,7 +60,12 @@ class CostStream extends HttpContext {
       switch (p.call) {
         case 1: headers.getBytes(PATH); break;
         case 2: headers.getBytes(ABSENT); break;
-        case 3: p.fields.read(headers); break;
+        case 3: {
+          const mark = hostMemoryMark();
+          proxy_get_header_map_pairs(MapType.HttpRequestHeaders, RET_PTR, RET_SIZE);
+          releaseHostMemory(mark);
+          break;
+        }
         case 4: headers.replace(WRITTEN, 'v'); break;
         case 5: getSharedDataBytes(p.key); break;
         case 6: setSharedDataBytes(p.key, p.value, 0); break;
