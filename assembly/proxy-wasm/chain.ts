@@ -23,7 +23,7 @@
 
 import { proxy_set_tick_period_milliseconds } from './abi/imports';
 import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus, StreamType, WasmResult } from './abi/types';
-import { HttpContext, RootContext } from './context';
+import { Context, HttpContext, RootContext } from './context';
 import { setLastResult, setReadWholeMaps } from './state';
 
 /** The stream context of a chain: one member per filter that made a context for the stream. */
@@ -152,10 +152,7 @@ export class HttpContextChain extends HttpContext {
 
   /** Every member's; the stream is done when all are (a member that returns false calls `done()` itself). */
   onDone(): bool {
-    const members = this.members;
-    let done = true;
-    for (let i = 0, n = members.length; i < n; i++) if (!unchecked(members[i]).onDone()) done = false;
-    return done;
+    return allDone(this.members);
   }
 
   onLog(): void {
@@ -164,15 +161,29 @@ export class HttpContextChain extends HttpContext {
   }
 
   onDelete(): void {
-    const members = this.members;
-    for (let i = 0, n = members.length; i < n; i++) unchecked(members[i]).onDelete();
+    deleteAll(this.members);
   }
 
   markDeleted(): void {
     super.markDeleted();
-    const members = this.members;
-    for (let i = 0, n = members.length; i < n; i++) unchecked(members[i]).markDeleted();
+    markAllDeleted(this.members);
   }
+}
+
+// The lifecycle callbacks every member gets, root or stream.
+
+function allDone<T extends Context>(members: T[]): bool {
+  let done = true;
+  for (let i = 0, n = members.length; i < n; i++) if (!unchecked(members[i]).onDone()) done = false;
+  return done;
+}
+
+function deleteAll<T extends Context>(members: T[]): void {
+  for (let i = 0, n = members.length; i < n; i++) unchecked(members[i]).onDelete();
+}
+
+function markAllDeleted<T extends Context>(members: T[]): void {
+  for (let i = 0, n = members.length; i < n; i++) unchecked(members[i]).markDeleted();
 }
 
 /**
@@ -268,20 +279,15 @@ export class RootContextChain extends RootContext {
   }
 
   onDone(): bool {
-    const members = this.members;
-    let done = true;
-    for (let i = 0, n = members.length; i < n; i++) if (!unchecked(members[i]).onDone()) done = false;
-    return done;
+    return allDone(this.members);
   }
 
   onDelete(): void {
-    const members = this.members;
-    for (let i = 0, n = members.length; i < n; i++) unchecked(members[i]).onDelete();
+    deleteAll(this.members);
   }
 
   markDeleted(): void {
     super.markDeleted();
-    const members = this.members;
-    for (let i = 0, n = members.length; i < n; i++) unchecked(members[i]).markDeleted();
+    markAllDeleted(this.members);
   }
 }
