@@ -28,20 +28,34 @@ function memberOf(entry: Doc): { name: string; config: unknown; plugin: Doc } | 
   return { name: rootId, config: typeof value === 'string' ? JSON.parse(value) : {}, plugin };
 }
 
+// Envoy's PluginConfig failure policies, least strict first; unset is FAIL_CLOSED
+// (envoy.extensions.wasm.v3.PluginConfig: `fail_open` is the older spelling of FAIL_OPEN).
+const FAILURE_POLICIES = ['FAIL_OPEN', 'FAIL_RELOAD', 'FAIL_CLOSED'] as const;
+
+function failurePolicy(plugin: Doc): (typeof FAILURE_POLICIES)[number] {
+  if (plugin.fail_open === true) return 'FAIL_OPEN';
+  const policy = plugin.failure_policy;
+  return policy === 'FAIL_OPEN' || policy === 'FAIL_RELOAD' ? policy : 'FAIL_CLOSED';
+}
+
 /**
- * The mesh plugin's entry for `members` (first's plugin fields: failure policy, runtime;
- * `build/mesh.wasm` beside the first's module).
+ * The mesh plugin's entry for `members`: the first's plugin fields (runtime, VM settings),
+ * `build/mesh.wasm` beside the first's module, and the strictest of the members' failure
+ * policies (one module fails as a whole: a fail-closed jwt-auth must not be let open by a
+ * fail-open rate-limit beside it).
  */
 function meshEntry(members: { name: string; config: unknown; plugin: Doc }[]): Doc {
-  const first = members[0].plugin;
+  const { fail_open: _open, failure_policy: _policy, ...first } = members[0].plugin;
   const file: string = first.vm_config.code.local.filename;
   const configuration = { filters: members.map((m) => ({ name: m.name, config: m.config })) };
+  const strictest = Math.max(...members.map((m) => FAILURE_POLICIES.indexOf(failurePolicy(m.plugin))));
   return {
     name: WASM_FILTER,
     typed_config: {
       '@type': 'type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm',
       config: {
         ...first,
+        failure_policy: FAILURE_POLICIES[strictest],
         name: 'mesh',
         root_id: 'mesh',
         vm_config: { ...first.vm_config, vm_id: 'mesh', code: { local: { filename: path.join(path.dirname(file), 'mesh.wasm') } } },
