@@ -103,11 +103,11 @@ program
   .option('--pin', "set spec.sha256 of the filters' WasmPlugins under envoy/istio/ to these digests")
   .action(async (opts: { out: string; tag?: string; pin?: boolean }) => {
     const { buildAll } = await import('./build.ts');
-    const { FILTER_NAMES, pinWasmPlugins } = await import('./envoy/istio.ts');
+    const { MODULE_NAMES, pinWasmPlugins } = await import('./envoy/istio.ts');
     const { packageFilters } = await import('./package/oci.ts');
-    await buildAll({ only: [...FILTER_NAMES] });
+    await buildAll({ only: [...MODULE_NAMES] });
     const tag = opts.tag ?? JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')).version;
-    const images = await packageFilters(FILTER_NAMES, { root: projectRoot, out: path.resolve(opts.out), tag });
+    const images = await packageFilters(MODULE_NAMES, { root: projectRoot, out: path.resolve(opts.out), tag });
     for (const i of images) console.log(`${i.filter.padEnd(16)} ${i.digest}  ${path.relative(process.cwd(), i.dir) || '.'}`);
     console.log(`push: skopeo copy oci:${path.join(opts.out, '<filter>')} docker://<registry>/<repository>/<filter>:${tag}`);
     if (opts.pin) {
@@ -152,16 +152,30 @@ const ONE_MODULE_HELP = 'run each chain of jwt-auth, rate-limit, circuit-breaker
 
 program
   .command('combine')
-  .description("print a bootstrap with each chain of this project's filters (consecutive envoy.filters.http.wasm entries of jwt-auth, rate-limit, circuit-breaker, retry) as one plugin of build/mesh.wasm: the same behaviour, Envoy's per-filter cost paid once")
-  .argument('<file>', 'Envoy bootstrap (YAML or JSON)')
+  .description("print a bootstrap with each chain of this project's filters (consecutive envoy.filters.http.wasm entries of jwt-auth, rate-limit, circuit-breaker, retry) as one plugin of build/mesh.wasm, or Istio manifests with the filters' WasmPlugins for the same traffic as one WasmPlugin of the mesh image: the same behaviour, Envoy's per-filter cost paid once")
+  .argument('<files...>', 'an Envoy bootstrap, or Istio manifests (YAML or JSON)')
   .option('-o, --out <file>', 'write it here (YAML) instead of standard output')
-  .action(async (file: string, opts: { out?: string }) => {
+  .action(async (files: string[], opts: { out?: string }) => {
     const { readConfigFile } = await import('./envoy/config-file.ts');
-    const { combineBootstrap } = await import('./envoy/combine.ts');
-    const { stringify } = await import('yaml');
-    const { bootstrap, combined } = combineBootstrap(readConfigFile(file) as Record<string, unknown>);
-    if (combined === 0) throw new CliError(`${file}: no two consecutive filters of this project's to combine`);
-    const text = `# ${file} with its chains of filters as one plugin of build/mesh.wasm (mesh-filters combine)\n${stringify(bootstrap)}`;
+    const { combineBootstrap, combineWasmPlugins } = await import('./envoy/combine.ts');
+    const { isIstioManifest } = await import('./envoy/istio.ts');
+    const { parseAllDocuments, stringify } = await import('yaml');
+    const docs = files.flatMap((f) => parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJS() as Record<string, unknown>).filter(Boolean));
+    let text: string;
+    if (docs.length > 0 && docs.every(isIstioManifest)) {
+      const { buildAll } = await import('./build.ts');
+      const { wasmImage } = await import('./package/oci.ts');
+      await buildAll({ only: ['mesh'] });
+      const image = await wasmImage(readFileSync(path.join(projectRoot, 'build', 'mesh.wasm')), 'mesh');
+      const { docs: out, combined } = combineWasmPlugins(docs, image.manifest.digest.slice('sha256:'.length));
+      if (combined === 0) throw new CliError(`${files.join(' ')}: no two WasmPlugins of this project's filters for the same traffic to combine`);
+      text = `# ${files.join(' ')} with the filters' WasmPlugins as one of the mesh image (mesh-filters combine; push it with mesh-filters package)\n${out.map((d) => stringify(d)).join('---\n')}`;
+    } else {
+      if (files.length !== 1) throw new CliError('combine: one Envoy bootstrap at a time (or Istio manifests)');
+      const { bootstrap, combined } = combineBootstrap(readConfigFile(files[0]) as Record<string, unknown>);
+      if (combined === 0) throw new CliError(`${files[0]}: no two consecutive filters of this project's to combine`);
+      text = `# ${files[0]} with its chains of filters as one plugin of build/mesh.wasm (mesh-filters combine)\n${stringify(bootstrap)}`;
+    }
     if (opts.out) writeFileSync(opts.out, text);
     else process.stdout.write(text);
   });

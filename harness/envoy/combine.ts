@@ -6,6 +6,8 @@
  * its per-plugin cost (a proxy-wasm context per stream, a VM entry per callback) once per
  * request instead of once per filter; the filters behave as they did
  * (assembly/proxy-wasm/chain.ts). `mesh-filters combine` and `run|demo --one-module` use it.
+ * `combineWasmPlugins` does the same for Istio: the `WasmPlugin`s of our filters that select
+ * the same workloads and traffic become one `WasmPlugin` of the mesh image.
  */
 import path from 'node:path';
 
@@ -107,4 +109,67 @@ export function combineBootstrap(bootstrap: Doc): { bootstrap: Doc; combined: nu
     }
   }
   return { bootstrap: doc, combined };
+}
+
+// --- Istio ------------------------------------------------------------------------
+
+// Istio's chain order: by phase (UNSPECIFIED_PHASE goes last, before the router), then by
+// priority, higher first (extensions.istio.io/v1alpha1 WasmPlugin `phase`, `priority`).
+const PHASES = ['AUTHN', 'AUTHZ', 'STATS', 'UNSPECIFIED_PHASE'];
+const phaseRank = (spec: Doc) => Math.max(0, PHASES.indexOf(spec.phase ?? 'UNSPECIFIED_PHASE'));
+
+/** Whether `doc` is a WasmPlugin of one of our filters, by its `pluginName` and its image's name. */
+function isMemberPlugin(doc: Doc): boolean {
+  if (doc?.kind !== 'WasmPlugin') return false;
+  const spec = doc.spec ?? {};
+  const image = typeof spec.url === 'string' ? spec.url.split('/').pop()!.split(/[:@]/)[0] : '';
+  return (MESH_MEMBERS as readonly string[]).includes(spec.pluginName) && image === spec.pluginName;
+}
+
+/**
+ * `docs` with the WasmPlugins of our filters that apply to the same traffic (namespace,
+ * `selector`/`targetRefs`, `match`, `type`) replaced, where there are two or more, by one
+ * WasmPlugin of the mesh image (`url` with the image name `mesh`, `sha256` `meshDigest`):
+ * the members in Istio's order, placed at the first one's phase and priority (so the
+ * members after it move up to it, ahead of other filters between), failing closed if any
+ * member does (Istio's default `failStrategy` is FAIL_CLOSE). Other documents stay as they are.
+ */
+export function combineWasmPlugins(docs: Doc[], meshDigest?: string): { docs: Doc[]; combined: number } {
+  const groups = new Map<string, Doc[]>();
+  for (const doc of docs.filter(isMemberPlugin)) {
+    const s = doc.spec;
+    const key = JSON.stringify([doc.metadata?.namespace, s.selector, s.targetRefs ?? s.targetRef, s.match, s.type]);
+    groups.set(key, [...(groups.get(key) ?? []), doc]);
+  }
+  const replaced = new Map<Doc, Doc | null>();
+  const several = [...groups.values()].filter((g) => g.length >= 2).length > 1;
+  for (const group of groups.values()) {
+    if (group.length < 2) continue;
+    const ordered = [...group].sort((a, b) => phaseRank(a.spec) - phaseRank(b.spec) || (b.spec.priority ?? 0) - (a.spec.priority ?? 0));
+    const first = ordered[0];
+    const { pluginConfig: _config, failStrategy: _fail, sha256: _sha, ...spec } = first.spec;
+    const closed = ordered.some((d) => (d.spec.failStrategy ?? 'FAIL_CLOSE') === 'FAIL_CLOSE');
+    const mesh: Doc = {
+      apiVersion: first.apiVersion,
+      kind: 'WasmPlugin',
+      // One per group, named after its first member where there are several (sidecars: inbound, outbound).
+      metadata: { name: several ? `mesh-${first.metadata?.name}` : 'mesh', ...(first.metadata?.namespace ? { namespace: first.metadata.namespace } : {}) },
+      spec: {
+        ...spec,
+        url: spec.url.replace(/\/[^/]+$/, (last: string) => last.replace(/^\/[^:@]+/, '/mesh')),
+        ...(meshDigest ? { sha256: meshDigest } : {}),
+        pluginName: 'mesh',
+        failStrategy: closed ? 'FAIL_CLOSE' : 'FAIL_OPEN',
+        pluginConfig: { filters: ordered.map((d) => ({ name: d.spec.pluginName, config: d.spec.pluginConfig ?? {} })) },
+      },
+    };
+    replaced.set(group[0], mesh);
+    for (const d of group.slice(1)) replaced.set(d, null);
+  }
+  const out: Doc[] = [];
+  for (const doc of docs) {
+    if (!replaced.has(doc)) out.push(doc);
+    else if (replaced.get(doc)) out.push(replaced.get(doc)!);
+  }
+  return { docs: out, combined: [...replaced.values()].filter(Boolean).length };
 }

@@ -19,6 +19,9 @@ type Msg = Record<string, unknown>;
 /** The project's filters: `root_id` / `pluginName` = asconfig target = `build/<name>.wasm`. */
 export const FILTER_NAMES = ['jwt-auth', 'rate-limit', 'circuit-breaker', 'retry'] as const;
 
+/** The modules `package` writes as images and `validate` configures: the filters and the mesh module (filters/mesh). */
+export const MODULE_NAMES = [...FILTER_NAMES, 'mesh'] as const;
+
 const ISTIO_API = /^([a-z0-9-]+(?:\.[a-z0-9-]+)*\.istio\.io)\/(v[0-9a-z]+)$/;
 
 /** Whether a document is an Istio resource (its `apiVersion` is an `*.istio.io` group, or its kind a WasmPlugin). */
@@ -87,7 +90,7 @@ export async function checkIstioManifest(doc: unknown, source: string, opts: Val
     warnings.push({ path: 'spec.sha256', message: 'an oci:// url by tag without sha256: Istio runs whatever the tag names when it pulls (mesh-filters package prints the digest)' });
   }
   const pluginName = typeof spec.pluginName === 'string' ? spec.pluginName : '';
-  if (!errors.length && (FILTER_NAMES as readonly string[]).includes(pluginName) && opts.plugins !== false) {
+  if (!errors.length && (MODULE_NAMES as readonly string[]).includes(pluginName) && opts.plugins !== false) {
     const wasm = path.resolve(opts.cwd ?? process.cwd(), 'build', `${pluginName}.wasm`);
     if (!existsSync(wasm)) {
       warnings.push({ path: 'spec.pluginConfig', message: `not checked: build/${pluginName}.wasm is not built (mesh-filters build ${pluginName})` });

@@ -313,3 +313,33 @@ describe('mesh-filters token', () => {
     }
   });
 });
+
+describe('mesh-filters combine', () => {
+  it('writes envoy/mesh.yaml with its five wasm entries as one of the mesh module, which validate accepts', async () => {
+    const out = path.join(tmp, 'one.yaml');
+    const r = await cli(['combine', 'envoy/mesh.yaml', '-o', out]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const doc = YAML.parse(readFileSync(out, 'utf8'));
+    const names = doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters.map((f: { name: string; typed_config: { config?: { name: string } } }) => f.typed_config.config?.name ?? f.name);
+    expect(names).toEqual(['mesh', 'envoy.filters.http.router']);
+    const v = await cli(['validate', '--no-plugins', '-c', out]);
+    expect(v.code, v.stderr).toBe(0);
+  });
+
+  it("prints the gateway's WasmPlugins as one of the mesh image, pinned to the digest `package` gives it", async () => {
+    const r = await cli(['combine', ...['rate-limit-edge', 'jwt-auth', 'rate-limit', 'circuit-breaker', 'retry'].map((f) => `envoy/istio/${f}.yaml`)]);
+    expect(r.code, r.stderr).toBe(0);
+    const [plugin, ...rest] = YAML.parseAllDocuments(r.stdout).map((d) => d.toJS());
+    expect(rest).toEqual([]);
+    expect(plugin.spec.pluginName).toBe('mesh');
+    const { wasmImage } = await import('../../harness/package/oci.ts');
+    const image = await wasmImage(readFileSync(path.join(root, 'build/mesh.wasm')), 'mesh');
+    expect(`sha256:${plugin.spec.sha256}`).toBe(image.manifest.digest);
+  });
+
+  it('says so when there is nothing to combine', async () => {
+    const r = await cli(['combine', 'envoy/istio/jwt-auth.yaml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe("mesh-filters: envoy/istio/jwt-auth.yaml: no two WasmPlugins of this project's filters for the same traffic to combine");
+  });
+});

@@ -3,7 +3,9 @@
 // runs on Envoy in test/envoy/real-envoy.test.ts and operating.test.ts.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { combineBootstrap, combineHttpFilters } from '../../harness/envoy/combine.ts';
+import { combineBootstrap, combineHttpFilters, combineWasmPlugins } from '../../harness/envoy/combine.ts';
+import { parseAllDocuments } from 'yaml';
+import { readFileSync } from 'node:fs';
 import { readConfigFile } from '../../harness/envoy/config-file.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -71,5 +73,38 @@ describe('combine: a chain of our filters as one mesh module entry', () => {
     expect(members.map((m) => m.name)).toEqual(['rate-limit', 'jwt-auth', 'rate-limit', 'circuit-breaker', 'retry']);
     expect(chainOf(after[0])).toEqual(members);
     expect(doc.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters).toHaveLength(6); // the input is untouched
+  });
+});
+
+describe('combine: Istio WasmPlugins of our filters as one WasmPlugin of the mesh image', () => {
+  const manifests = (...files: string[]) => files.flatMap((f) => parseAllDocuments(readFileSync(path.join(root, 'envoy/istio', f), 'utf8')).map((d) => d.toJS() as Doc).filter((d) => d?.kind === 'WasmPlugin'));
+
+  it("the gateway's five, in Istio's order (phase, then priority), failing closed because jwt-auth does", () => {
+    const gateway = manifests('retry.yaml', 'circuit-breaker.yaml', 'jwt-auth.yaml', 'rate-limit.yaml', 'rate-limit-edge.yaml');
+    const { docs, combined } = combineWasmPlugins(gateway, 'ab'.repeat(32));
+    expect(combined).toBe(1);
+    expect(docs).toHaveLength(1);
+    const { metadata, spec } = docs[0];
+    expect(metadata).toEqual({ name: 'mesh', namespace: 'istio-system' });
+    expect(spec).toMatchObject({ pluginName: 'mesh', url: 'oci://ghcr.io/your-org/mesh-filters/mesh:0.1.0', sha256: 'ab'.repeat(32), phase: 'AUTHN', priority: 1000, failStrategy: 'FAIL_CLOSE', selector: gateway[0].spec.selector });
+    const byName = (name: string) => gateway.find((d) => d.metadata.name === name)!.spec.pluginConfig;
+    expect(spec.pluginConfig.filters).toEqual(['rate-limit-edge', 'jwt-auth', 'rate-limit', 'circuit-breaker', 'retry'].map((n) => ({ name: n === 'rate-limit-edge' ? 'rate-limit' : n, config: byName(n) })));
+  });
+
+  it("the sidecars': one per traffic direction (inbound authentication and limits, outbound breaker and retries), each named after its first", () => {
+    const sidecars = manifests('sidecar/jwt-auth.yaml', 'sidecar/rate-limit.yaml', 'sidecar/circuit-breaker.yaml', 'sidecar/retry.yaml');
+    const { docs, combined } = combineWasmPlugins(sidecars);
+    expect(combined).toBe(2);
+    expect(docs.map((d) => [d.metadata.name, d.spec.pluginConfig.filters.map((f: Doc) => f.name)])).toEqual([
+      ['mesh-jwt-auth', ['jwt-auth', 'rate-limit']],
+      ['mesh-circuit-breaker', ['circuit-breaker', 'retry']],
+    ]);
+    expect(docs.every((d) => d.spec.sha256 === undefined)).toBe(true); // no digest given: none pinned
+  });
+
+  it('fails open only when every member does, and leaves a lone plugin alone', () => {
+    const [a, b] = manifests('circuit-breaker.yaml', 'retry.yaml');
+    expect(combineWasmPlugins([a, b]).docs[0].spec.failStrategy).toBe('FAIL_OPEN');
+    expect(combineWasmPlugins([a])).toEqual({ docs: [a], combined: 0 });
   });
 });
