@@ -1,6 +1,7 @@
 /**
- * `npm run soak [-- --requests N] [--warmup N] [--connections N] [--no-build]`: envoy/mesh.yaml
- * on Envoy (2 workers) with the demo services, 10^6 requests from wrk (harness/soak);
+ * `npm run soak [-- --requests N] [--warmup N] [--connections N] [--no-build] [--one-module]`: envoy/mesh.yaml
+ * on Envoy (2 workers) with the demo services (`--one-module`: its filters as one entry of the
+ * mesh module), 10^6 requests from wrk (harness/soak);
  * prints the report, writes bench/soak.json, and exits 1 when memory grew past the bounds
  * after the warm-up or Envoy logged a Wasm error.
  */
@@ -15,6 +16,7 @@ const { values } = parseArgs({
     warmup: { type: 'string' },
     connections: { type: 'string' },
     'no-build': { type: 'boolean' },
+    'one-module': { type: 'boolean' },
   },
 });
 const count = (v: string | undefined): number | undefined => {
@@ -30,6 +32,7 @@ const report = await runSoak({
   requests: count(values.requests),
   warmupRequests: count(values.warmup),
   connections: count(values.connections),
+  oneModule: values['one-module'],
   log: (line) => console.log(line),
 });
 for (const line of formatSoakReport(report)) console.log(line);

@@ -22,6 +22,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { request } from 'undici';
 import { startDemoServices } from '../demo/index.ts';
+import { combineBootstrap } from '../envoy/combine.ts';
 import { callProject, projectClient } from '../demo/projects.ts';
 import { mintDemoToken } from '../demo/token.ts';
 import { envoyAvailable, envoyVersion } from '../envoy/binary.ts';
@@ -66,6 +67,8 @@ export interface SoakOptions {
   edgeLimit?: number;
   /** The repository (envoy/mesh.yaml, build/*.wasm), default `process.cwd()`. */
   cwd?: string;
+  /** Its filters as one entry of the mesh module (harness/envoy/combine.ts). */
+  oneModule?: boolean;
   /** wrk's path, default `ensureWrk()`. */
   wrk?: string;
   log?: (line: string) => void;
@@ -87,7 +90,7 @@ export interface SoakReport {
   envoy: string;
   /** The machine's 1-minute load average before and after. */
   load_average: { start: number; end: number };
-  options: Required<Omit<SoakOptions, 'cwd' | 'wrk' | 'log' | 'bounds'>>;
+  options: Required<Omit<SoakOptions, 'cwd' | 'wrk' | 'log' | 'bounds' | 'oneModule'>>;
   traffic: Array<{ name: string; weight_per_mille: number; expect: string }>;
   duration_s: number;
   /** Requests Envoy counted, wrk's answers, and wrk's answers a second. */
@@ -227,7 +230,8 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakReport> {
   const wrk = found.path;
   const classes = await soakTraffic();
 
-  const bootstrap = soakBootstrap(cwd, options.edgeLimit);
+  const separate = soakBootstrap(cwd, options.edgeLimit);
+  const bootstrap = opts.oneModule ? combineBootstrap(separate).bootstrap : separate;
   const { stop: stopServices } = await startDemoServices(bootstrap, { portOverride: 0 });
   const wasmErrors: string[] = [];
   const wasmWarnings: string[] = [];

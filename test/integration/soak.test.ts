@@ -3,7 +3,8 @@
 // with the soak's mix, and a trickle of gRPC calls. After the first 40,000 requests (by
 // then jwt-auth's token caches are full) Envoy's RSS and each VM's linear memory must stay
 // flat, within the soak's bounds (SOAK_BOUNDS: a light filter's 2-page heap may double
-// once), and Envoy must log no Wasm error. wrk is Debian's package: installed when missing and this process is root (CI),
+// once), and Envoy must log no Wasm error; then the same with its filters as one entry of
+// the mesh module (`--one-module`). wrk is Debian's package: installed when missing and this process is root (CI),
 // else the suite is reported skipped with the reason.
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,12 +15,13 @@ import { ensureWrk } from '../../harness/soak/wrk.ts';
 const root = path.resolve(import.meta.dirname, '../..');
 const envoy = envoyAvailable();
 const wrk: { path?: string; reason?: string } = envoy.ok ? ensureWrk((line) => console.log(`mesh-filters: ${line}`)) : {};
-const title = envoySuiteTitle('a short soak of envoy/mesh.yaml (2 workers, wrk)', envoy);
+for (const oneModule of [false, true]) {
+const title = envoySuiteTitle(`a short soak of envoy/mesh.yaml${oneModule ? ' in one module' : ''} (2 workers, wrk)`, envoy);
 
 describe.skipIf(!envoy.ok || !wrk.path)(wrk.path || !envoy.ok ? title : `${title} (skipped: ${wrk.reason})`, () => {
   let report: SoakReport;
   beforeAll(async () => {
-    report = await runSoak({ cwd: root, requests: 100_000, warmupRequests: 40_000, maxSeconds: 60, sampleSeconds: 1, wrk: wrk.path });
+    report = await runSoak({ cwd: root, requests: 100_000, warmupRequests: 40_000, maxSeconds: 60, sampleSeconds: 1, wrk: wrk.path, oneModule });
   }, 180_000);
 
   it('takes every filter down its hot and denial paths', () => {
@@ -48,8 +50,9 @@ describe.skipIf(!envoy.ok || !wrk.path)(wrk.path || !envoy.ok ? title : `${title
 
   it(`keeps Envoy's RSS within ${SOAK_BOUNDS.rssMiB} MiB and each VM's memory within ${SOAK_BOUNDS.vmPages} pages of their values after the warm-up`, () => {
     const m = report.memory;
-    // 5 plugins, each with a VM per worker and 2 on the main thread.
-    expect([m.vms.length, report.wasm.active_vms.start]).toEqual([20, 20]);
+    // Each plugin (5, or the one module) has a VM per worker and 2 on the main thread.
+    const vms = oneModule ? 4 : 20;
+    expect([m.vms.length, report.wasm.active_vms.start]).toEqual([vms, vms]);
     expect(m.samples.filter((s) => s.requests > m.warmup.requests).length, 'samples after the warm-up').toBeGreaterThanOrEqual(3);
     expect(m.rss_growth_mib, `RSS ${m.warmup.rss_mib} MiB after the warm-up, ${m.end.rss_mib} MiB at the end`).toBeLessThanOrEqual(SOAK_BOUNDS.rssMiB);
     expect(m.vm_growth_pages, `VM pages ${m.warmup.vm_pages.join(' ')} after the warm-up, ${m.end.vm_pages.join(' ')} at the end`).toBeLessThanOrEqual(SOAK_BOUNDS.vmPages);
@@ -61,3 +64,4 @@ describe.skipIf(!envoy.ok || !wrk.path)(wrk.path || !envoy.ok ? title : `${title
     expect(report.failures).toEqual([]);
   });
 });
+}
