@@ -217,7 +217,7 @@ export class HeaderMap {
   getNamed(name: string): string | null {
     argsBegin(utf8MaxSize(name));
     putString(name);
-    if (this.copied()) return this.snapshot.lookupString(argPtr, argSize);
+    if (this.copied()) return this.snapshot.lookupString(lowerInPlace(argPtr, argSize), argSize);
     return this.getValueString(argPtr, argSize);
   }
 
@@ -225,7 +225,7 @@ export class HeaderMap {
   hasNamed(name: string): bool {
     argsBegin(utf8MaxSize(name));
     putString(name);
-    if (this.copied()) return this.snapshot.lookupBytes(argPtr, argSize) !== null;
+    if (this.copied()) return this.snapshot.lookupBytes(lowerInPlace(argPtr, argSize), argSize) !== null;
     return this.hasValue(argPtr, argSize);
   }
 
@@ -299,6 +299,16 @@ export class HeaderMap {
     setLastResult(takeResult);
     return value;
   }
+}
+
+// Lowers A-Z of the `size` bytes at `ptr` (a name in the argument scratch), as Envoy does
+// with the key of a lookup (Http::LowerCaseString), so the copy finds what the host would.
+function lowerInPlace(ptr: usize, size: usize): usize {
+  for (let i: usize = 0; i < size; i++) {
+    const c = load<u8>(ptr + i);
+    if (c >= 0x41 && c <= 0x5a) store<u8>(ptr + i, c | 0x20);
+  }
+  return ptr;
 }
 
 // Edits a module makes to a map after its snapshot (MapSnapshot.edit).

@@ -199,7 +199,7 @@ class ProbeStream extends HttpContext {
       headers.removeNamed('x-e');
       headers.addNamed('x-e', 'back');
       const seen = [headers.getNamed('x-a'), headers.getNamed('x-b'), headers.getNamed('x-c'), headers.getNamed('x-d'),
-        headers.getNamed('x-e'), headers.getNamed(':method'), headers.getNamed('x-never')];
+        headers.getNamed('x-e'), headers.getNamed(':method'), headers.getNamed('x-never'), headers.getNamed('X-A')];
       let out = '';
       for (let i = 0; i < seen.length; i++) out += (i > 0 ? ',' : '') + (seen[i] === null ? '-' : seen[i]!);
       headers.replaceNamed('x-seen', out);
