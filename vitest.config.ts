@@ -15,11 +15,12 @@ export default defineConfig({
       {
         // The filter suites again, each filter as the one member of the mesh module
         // (harness/host/testing.ts `asMember`): on the host, and on Envoy where a suite puts
-        // a filter in a bootstrap (test/integration/wasm-filter.ts).
+        // a filter in a bootstrap (test/integration/wasm-filter.ts); the fuzz targets too
+        // (harness/fuzz/session.ts).
         extends: true,
         test: {
           name: 'as-member',
-          include: ['test/filters/**/*.test.ts', 'test/integration/{circuit-breaker,jwt-auth,retry,rate-limit,global-rate-limit}.test.ts'],
+          include: ['test/filters/**/*.test.ts', 'test/fuzz/filters.test.ts', 'test/integration/{circuit-breaker,jwt-auth,retry,rate-limit,global-rate-limit}.test.ts'],
           exclude: EXCLUDE,
           env: { MESH_FILTERS_AS_MEMBER: '1' },
         },
