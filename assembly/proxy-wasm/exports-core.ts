@@ -4,7 +4,8 @@
  * `proxy_on_delete`), and the root's `proxy_on_vm_start` and `proxy_on_configure`. Not
  * `proxy_on_done`: Envoy takes a module without it as done at once (proxy-wasm-cpp-host
  * `ContextBase::onDone`), which saves a VM entry per stream; a filter whose `onDone` may
- * return false or has work to do there exports it too. A filter's entry file writes
+ * return false exports it too (work at a stream's end goes in `onDelete`, which Envoy calls
+ * right after the access log). A filter's entry file writes
  *
  *   export * from "../../assembly/proxy-wasm/exports-core";
  *   export { proxy_on_request_headers, proxy_on_response_headers } from "../../assembly/proxy-wasm/exports";

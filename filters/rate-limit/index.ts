@@ -21,7 +21,7 @@
 // answer) or one `proxy_on_grpc_close` (a failure); metadata callbacks are not needed.
 export * from "../../assembly/proxy-wasm/exports-core";
 export {
-  proxy_on_request_headers, proxy_on_response_headers, proxy_on_grpc_receive, proxy_on_grpc_close, proxy_on_done,
+  proxy_on_request_headers, proxy_on_response_headers, proxy_on_grpc_receive, proxy_on_grpc_close,
 } from "../../assembly/proxy-wasm/exports";
 
 import { RootContext, registerRootContext } from "../../assembly/proxy-wasm";
