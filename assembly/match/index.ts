@@ -3,4 +3,4 @@
  * reader; `RequestMatch.matches` evaluates it against a `RequestHeaders` view.
  */
 export { HeaderMatch, HeaderMatchKind, MATCH_FIELDS, RequestMatch, isToken, pathLength, readMatch, readMatchObject } from "./match";
-export { HeaderList, RequestHeaders, isGrpcContentType } from "./request";
+export { HeaderList, RequestHeaders, isGrpcContentType, isGrpcContentTypeAt } from "./request";

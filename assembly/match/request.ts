@@ -7,12 +7,14 @@ import { asciiLowerCase } from "../proxy-wasm";
  * Bytes, so the request path decodes no string.
  */
 export function isGrpcContentType(value: ArrayBuffer | null): bool {
-  if (value === null) return false;
+  return value !== null && isGrpcContentTypeAt(changetype<usize>(value), value.byteLength);
+}
+
+/** `isGrpcContentType` of the `n` bytes at `p` (a value inside a `HeaderFields` copy). */
+export function isGrpcContentTypeAt(p: usize, n: i32): bool {
   const base = "application/grpc";
-  const n = value.byteLength;
   const m = base.length;
   if (n < m) return false;
-  const p = changetype<usize>(value);
   for (let i = 0; i < m; i++) if (<i32>load<u8>(p + <usize>i) != base.charCodeAt(i)) return false;
   return n == m || load<u8>(p + <usize>m) == 0x2b; // '+'
 }

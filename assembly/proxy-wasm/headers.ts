@@ -141,7 +141,7 @@ export class HeaderMap {
 
   /** Whether `name` is present (its value is not copied). */
   has(name: HeaderName): bool {
-    if (this.copied()) return this.snapshot.lookupBytes(changetype<usize>(name), <usize>name.byteLength) !== null;
+    if (this.copied()) return this.snapshot.contains(changetype<usize>(name), <usize>name.byteLength);
     return this.hasValue(changetype<usize>(name), <usize>name.byteLength);
   }
 
@@ -225,27 +225,27 @@ export class HeaderMap {
   hasNamed(name: string): bool {
     argsBegin(utf8MaxSize(name));
     putString(name);
-    if (this.copied()) return this.snapshot.lookupBytes(lowerInPlace(argPtr, argSize), argSize) !== null;
+    if (this.copied()) return this.snapshot.contains(lowerInPlace(argPtr, argSize), argSize);
     return this.hasValue(argPtr, argSize);
   }
 
   /** Slow path of `add`: `name` (lower case) encoded on this call. */
   addNamed(name: string, value: string): WasmResult {
-    this.snapshot.edit(EDIT_ADD, HeaderName.of(name), value, null);
+    if (this.snapshot.valid()) this.snapshot.edit(EDIT_ADD, HeaderName.of(name), value, null);
     putNameValue(name, value);
     return setLastResult(proxy_add_header_map_value(this.mapType, namePtr, nameSize, argPtr, argSize));
   }
 
   /** Slow path of `replace`: `name` (lower case) encoded on this call. */
   replaceNamed(name: string, value: string): WasmResult {
-    this.snapshot.edit(EDIT_REPLACE, HeaderName.of(name), value, null);
+    if (this.snapshot.valid()) this.snapshot.edit(EDIT_REPLACE, HeaderName.of(name), value, null);
     putNameValue(name, value);
     return setLastResult(proxy_replace_header_map_value(this.mapType, namePtr, nameSize, argPtr, argSize));
   }
 
   /** Slow path of `remove`: `name` (lower case) encoded on this call. */
   removeNamed(name: string): WasmResult {
-    this.snapshot.edit(EDIT_REMOVE, HeaderName.of(name), null, null);
+    if (this.snapshot.valid()) this.snapshot.edit(EDIT_REMOVE, HeaderName.of(name), null, null);
     argsBegin(utf8MaxSize(name));
     putString(name);
     return setLastResult(proxy_remove_header_map_value(this.mapType, argPtr, argSize));
@@ -331,7 +331,9 @@ class MapSnapshot {
   private contextId: u32 = 0;
   private readonly editKinds: u8[] = [];
   private readonly editNames: HeaderName[] = [];
-  private readonly editValues: Array<ArrayBuffer | null> = [];
+  // Each edit's value as it was given, text or bytes (converted only when looked up).
+  private readonly editTexts: Array<string | null> = [];
+  private readonly editBytes: Array<ArrayBuffer | null> = [];
 
   valid(): bool {
     return this.epoch != 0 && this.epoch == callbackEpoch() && this.contextId == currentContextId();
@@ -348,7 +350,8 @@ class MapSnapshot {
     this.contextId = currentContextId();
     this.editKinds.length = 0;
     this.editNames.length = 0;
-    this.editValues.length = 0;
+    this.editTexts.length = 0;
+    this.editBytes.length = 0;
   }
 
   drop(): void {
@@ -360,12 +363,20 @@ class MapSnapshot {
     if (!this.valid()) return;
     this.editKinds.push(kind);
     this.editNames.push(name);
-    this.editValues.push(text !== null ? String.UTF8.encode(text) : bytes);
+    this.editTexts.push(text);
+    this.editBytes.push(bytes);
   }
 
   // The value of the name at `ptr` (`length` bytes) after the edits: 1 with `found*` set
   // (from the copy when `foundEdit` < 0, else that edit's value), 0 when absent.
   private foundEdit: i32 = -1;
+
+  /** Whether the name at `ptr` (`length` bytes) has a value (`lastResult` Ok or NotFound); nothing copied. */
+  contains(ptr: usize, length: usize): bool {
+    const found = this.resolve(ptr, length);
+    setLastResult(found ? WasmResult.Ok : WasmResult.NotFound);
+    return found;
+  }
 
   private resolve(ptr: usize, length: usize): bool {
     let present = this.copy.findRaw(ptr, <u32>length);
@@ -392,8 +403,8 @@ class MapSnapshot {
       return null;
     }
     if (this.foundEdit < 0) return this.copy.valueBytes();
-    const value = unchecked(this.editValues[this.foundEdit])!;
-    return value.slice(0);
+    const text = unchecked(this.editTexts[this.foundEdit]);
+    return text !== null ? String.UTF8.encode(text) : unchecked(this.editBytes[this.foundEdit])!.slice(0);
   }
 
   lookupString(ptr: usize, length: usize): string | null {
@@ -406,7 +417,8 @@ class MapSnapshot {
       const fields = this.copy;
       return String.UTF8.decodeUnsafe(changetype<usize>(fields.rawBuffer) + <usize>fields.valueStart, <usize>fields.valueLength);
     }
-    return String.UTF8.decode(unchecked(this.editValues[this.foundEdit])!);
+    const text = unchecked(this.editTexts[this.foundEdit]);
+    return text !== null ? text : String.UTF8.decode(unchecked(this.editBytes[this.foundEdit])!);
   }
 }
 

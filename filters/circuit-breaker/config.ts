@@ -42,12 +42,13 @@
 import { ConfigObject, ConfigReader, ConfigResult, Duration } from "../../assembly/config";
 import { RequestMatch, isToken, readMatch } from "../../assembly/match";
 import { asciiLowerCase, formatInteger } from "../../assembly/proxy-wasm";
+import { CIRCUIT_BUCKET_COUNT } from "../../assembly/shared/layouts";
 
 /** The filter's name: root_id, log prefix, default vm_id. */
 export const FILTER_NAME = "circuit-breaker";
 
-/** Buckets of the sliding window (Hystrix's metrics.rollingStats.numBuckets default). */
-export const WINDOW_BUCKETS: i32 = 10;
+/** Buckets of the sliding window (Hystrix's metrics.rollingStats.numBuckets default): the record's. */
+export const WINDOW_BUCKETS: i32 = CIRCUIT_BUCKET_COUNT;
 
 const NANOS_PER_MS: i64 = 1_000_000;
 const MAX_COUNT: i64 = 1_000_000;

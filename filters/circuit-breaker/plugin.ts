@@ -51,6 +51,7 @@ import {
 } from "../../assembly/proxy-wasm";
 import { ConfigReader } from "../../assembly/config";
 import { HostRequestHeaders } from "../../assembly/match/host";
+import { isGrpcContentTypeAt } from "../../assembly/match";
 import { CircuitBreakerConfig, FILTER_NAME, OpenResponse, ServiceConfig, parseConfig } from "./config";
 import { Admission, NOW_UNREAD, Outcome, Step, Ticket } from "./machine";
 import { pickService, sameCluster } from "./select";
@@ -249,7 +250,7 @@ class CircuitBreakerStream extends HttpContext {
         this.service = service;
         service.stats.admitted.increment();
         const timeout = svc.timeoutMs;
-        if (timeout !== null && headers.getBytes(RQ_TIMEOUT) === null) headers.replaceBytes(RQ_TIMEOUT, timeout);
+        if (timeout !== null && !headers.has(RQ_TIMEOUT)) headers.replaceBytes(RQ_TIMEOUT, timeout);
         return FilterHeadersStatus.Continue;
       }
       case Admission.RejectOpen: {
@@ -299,7 +300,7 @@ class CircuitBreakerStream extends HttpContext {
     const fields = root.responseFields;
     fields.read(headers);
     const status = fields.find(STATUS) ? parseStatus(fields) : 0;
-    if (status == 200 && fields.find(CONTENT_TYPE) && isGrpcContentType(fields)) {
+    if (status == 200 && fields.find(CONTENT_TYPE) && isGrpcContentTypeAt(fields.bytes.dataStart + <usize>fields.valueStart, fields.valueLength)) {
       if (fields.find(GRPC_STATUS)) this.failed = svc.isFailureStatus(grpcToHttpStatus(parseGrpcStatus(fields)));
       else this.awaitingGrpcStatus = !endOfStream;
     } else {
@@ -386,20 +387,6 @@ function parseGrpcStatus(fields: HeaderFields): u32 {
     code = code * 10 + d;
   }
   return code;
-}
-
-const GRPC_CONTENT_TYPE = "application/grpc";
-
-/**
- * Whether the `content-type` found is gRPC's: `application/grpc`, or it followed by `+`
- * (assembly/match `isGrpcContentType`, on the copy of the map).
- */
-function isGrpcContentType(fields: HeaderFields): bool {
-  const n = fields.valueLength;
-  const m = GRPC_CONTENT_TYPE.length;
-  if (n < m) return false;
-  for (let i = 0; i < m; i++) if (<i32>fields.valueByte(i) != GRPC_CONTENT_TYPE.charCodeAt(i)) return false;
-  return n == m || fields.valueByte(m) == 0x2b; // '+'
 }
 
 /** Envoy's `Grpc::Utility::grpcToHttpStatus` (source/common/grpc/status.cc). */

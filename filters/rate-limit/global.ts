@@ -16,12 +16,12 @@
  * `0:0::1`) is one client across the fleet, as it is one bucket locally.
  */
 import { ProtoWriter } from "../../assembly/protobuf";
+import { formatHex, formatUnsigned } from "../../assembly/proxy-wasm";
 import { RequestHeaders, pathLength } from "../../assembly/match";
 import { KeyPartKind, Rule } from "./config";
 import { AddressSource, ClientAddress, IPV4_BYTES } from "./client-address";
 import { addEntry, beginRequest, endRequest } from "./rls";
 
-const HEX = "0123456789abcdef";
 
 /** Builds `ShouldRateLimit` requests; reused for every request (one callback at a time). */
 export class GlobalRequestBuilder {
@@ -107,7 +107,7 @@ export function formatIp(ip: usize, n: i32): string {
       continue;
     }
     if (g > 0 && g != bestStart + bestLength) out += ":";
-    out += hex(group(ip, g));
+    out += formatHex(group(ip, g));
   }
   return out;
 }
@@ -117,26 +117,11 @@ export function formatIp(ip: usize, n: i32): string {
   return (<u32>load<u8>(ip + <usize>(2 * g)) << 8) | <u32>load<u8>(ip + <usize>(2 * g + 1));
 }
 
-function hex(x: u32): string {
-  let out = "";
-  let started = false;
-  for (let shift = 12; shift >= 0; shift -= 4) {
-    const d = (x >> shift) & 15;
-    if (d == 0 && !started && shift > 0) continue;
-    started = true;
-    out += HEX.charAt(d);
-  }
-  return out;
-}
-
 function dotted(ip: usize): string {
   let out = "";
   for (let i = 0; i < 4; i++) {
     if (i > 0) out += ".";
-    const b = <u32>load<u8>(ip + <usize>i);
-    if (b >= 100) out += String.fromCharCode(0x30 + b / 100);
-    if (b >= 10) out += String.fromCharCode(0x30 + (b / 10) % 10);
-    out += String.fromCharCode(0x30 + b % 10);
+    out += formatUnsigned(<u64>load<u8>(ip + <usize>i));
   }
   return out;
 }

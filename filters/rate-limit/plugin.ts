@@ -90,14 +90,16 @@ class Runtime {
   readonly key: DescriptorKey = new DescriptorKey();
   readonly decision: Decision = new Decision();
   readonly headers: ResponseHeaders;
-  metrics: RateLimitMetrics | null = null;
+  readonly metrics: RateLimitMetrics;
   /** Null when no rule has `global`. */
-  global: GlobalRuntime | null = null;
+  readonly global: GlobalRuntime | null;
 
   constructor(readonly config: RateLimitConfig, limiter: Limiter) {
     this.limiter = limiter;
     this.builder = new DescriptorBuilder(config.xffNumTrustedHops, config.seed);
     this.headers = new ResponseHeaders(config);
+    this.metrics = RateLimitMetrics.define(config);
+    this.global = hasGlobal(config) ? new GlobalRuntime(config) : null;
   }
 }
 
@@ -128,8 +130,6 @@ export class RateLimitRoot extends RootContext {
       return false;
     }
     const runtime = new Runtime(config, limiter);
-    runtime.metrics = RateLimitMetrics.define(config);
-    if (hasGlobal(config)) runtime.global = new GlobalRuntime(config);
     this.runtime = runtime;
     if (isLogEnabled(LogLevel.Debug)) {
       logDebug(FILTER_NAME + ": " + formatInteger(config.rules.length) + " rules; at most " + formatInteger(limiter.layout.capacity) +
@@ -154,7 +154,7 @@ export class RateLimitRoot extends RootContext {
     runtime.builder.build(rule, request, this.source, runtime.key);
     const d = runtime.decision;
     runtime.limiter.decide(rule, runtime.key, d);
-    runtime.metrics!.record(d, runtime.config.enforce);
+    runtime.metrics.record(d, runtime.config.enforce);
     if (d.failOpen) {
       if (!this.failOpenLogged) {
         this.failOpenLogged = true;

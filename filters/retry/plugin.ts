@@ -145,7 +145,7 @@ class RetryStream extends HttpContext {
 
     const written: u32 = index >= 0 ? this.applyPolicy(headers, request, unchecked(policies[index]), index) : 0;
     // Envoy already removed them from external requests (headers.ts).
-    if (filter.config.stripDownstreamRetryHeaders && headers.getBytes(X_ENVOY_INTERNAL) !== null) stripControlHeaders(headers, written);
+    if (filter.config.stripDownstreamRetryHeaders && headers.has(X_ENVOY_INTERNAL)) stripControlHeaders(headers, written);
     return FilterHeadersStatus.Continue;
   }
 
