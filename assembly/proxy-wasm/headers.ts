@@ -364,7 +364,8 @@ class MapSnapshot {
     this.editKinds.push(kind);
     this.editNames.push(name);
     this.editTexts.push(text);
-    this.editBytes.push(bytes);
+    // A copy: the caller may reuse its buffer once the call returns (rate-limit's digits do).
+    this.editBytes.push(bytes !== null ? bytes.slice(0) : null);
   }
 
   // The value of the name at `ptr` (`length` bytes) after the edits: 1 with `found*` set

@@ -163,6 +163,7 @@ describe('SDK through the probe module', () => {
     // replace wins, remove clears, add shows only where there was no value, remove then add shows
     // the add; a name is looked up lower-cased, as Envoy does.
     expect(header(host, id, 'x-seen')).toBe('replaced,-,added,first,back,GET,-,replaced');
+    expect(header(host, id, 'x-reused')).toBe('one');
     expect(lookups).toEqual(['get']); // the probe's x-probe, read before the copy
     host.setMap(id, MapType.HttpResponseHeaders, [[':status', '200']]);
     host.call('proxy_on_response_headers', id, 1, 1); // a later callback: the copy is stale, the host asked

@@ -203,6 +203,12 @@ class ProbeStream extends HttpContext {
       let out = '';
       for (let i = 0; i < seen.length; i++) out += (i > 0 ? ',' : '') + (seen[i] === null ? '-' : seen[i]!);
       headers.replaceNamed('x-seen', out);
+      // A value passed as bytes is the caller's buffer to reuse once the call returns.
+      const reused = utf8('one');
+      headers.replaceBytes(HeaderName.of('x-f'), reused);
+      store<u8>(changetype<usize>(reused), 0x4f);
+      const f = headers.getNamed('x-f');
+      headers.replaceNamed('x-reused', f === null ? '-' : f);
     } else if (this.action == 'missing') {
       const value = headers.getNamed('x-absent');
       headers.replaceNamed('x-missing', value === null ? wasmResultName(lastResult()) : value);
