@@ -392,7 +392,12 @@ const BREAKERS: Breaker[] = [
   (rng, c: JwtAuthConfig) => {
     // a header written for upstream that is also where tokens are read
     const [name, p] = rng.pick(Object.entries(c.providers));
-    const header = p.from_headers?.[0]?.name ?? 'authorization';
+    let header = tokenHeader(p);
+    if (header === null) {
+      // Tokens only in params or cookies: give the provider a header to read them from too.
+      header = 'x-token';
+      p.from_headers = [...(p.from_headers ?? []), { name: header }];
+    }
     p.claim_to_headers = [{ claim_name: 'sub', header_name: header }];
     return `${memberPath('providers', name)}.claim_to_headers[0].header_name`;
   },
@@ -673,3 +678,12 @@ export const jwtAuthTarget: FilterTarget<JwtStep> = {
   emulatorOptions: () => ({ clusters: ['jwks'] }),
 };
 
+
+/**
+ * The first header `p` reads tokens from, as the filter sees it (config.ts `readLocations`):
+ * its `from_headers`, else `authorization` when it names no location at all, else null.
+ */
+function tokenHeader(p: { from_headers?: Array<{ name: string }>; from_params?: string[]; from_cookies?: string[] }): string | null {
+  if (p.from_headers?.length) return p.from_headers[0].name;
+  return p.from_params?.length || p.from_cookies?.length ? null : 'authorization';
+}
