@@ -156,11 +156,11 @@ program
   .argument('<files...>', 'an Envoy bootstrap, or Istio manifests (YAML or JSON)')
   .option('-o, --out <file>', 'write it here (YAML) instead of standard output')
   .action(async (files: string[], opts: { out?: string }) => {
-    const { readConfigFile } = await import('./envoy/config-file.ts');
+    const { readConfigDocuments } = await import('./envoy/config-file.ts');
     const { combineBootstrap, combineWasmPlugins } = await import('./envoy/combine.ts');
     const { isIstioManifest } = await import('./envoy/istio.ts');
-    const { parseAllDocuments, stringify } = await import('yaml');
-    const docs = files.flatMap((f) => parseAllDocuments(readFileSync(f, 'utf8')).map((d) => d.toJS() as Record<string, unknown>).filter(Boolean));
+    const { stringify } = await import('yaml');
+    const docs = files.flatMap((f) => readConfigDocuments(f) as Record<string, unknown>[]);
     let text: string;
     if (docs.length > 0 && docs.every(isIstioManifest)) {
       const { buildAll } = await import('./build.ts');
@@ -171,8 +171,8 @@ program
       if (combined === 0) throw new CliError(`${files.join(' ')}: no two WasmPlugins of this project's filters for the same traffic to combine`);
       text = `# ${files.join(' ')} with the filters' WasmPlugins as one of the mesh image (mesh-filters combine; push it with mesh-filters package)\n${out.map((d) => stringify(d)).join('---\n')}`;
     } else {
-      if (files.length !== 1) throw new CliError('combine: one Envoy bootstrap at a time (or Istio manifests)');
-      const { bootstrap, combined } = combineBootstrap(readConfigFile(files[0]) as Record<string, unknown>);
+      if (docs.length !== 1) throw new CliError('combine: one Envoy bootstrap at a time (or Istio manifests)');
+      const { bootstrap, combined } = combineBootstrap(docs[0]);
       if (combined === 0) throw new CliError(`${files[0]}: no two consecutive filters of this project's to combine`);
       text = `# ${files[0]} with its chains of filters as one plugin of build/mesh.wasm (mesh-filters combine)\n${stringify(bootstrap)}`;
     }

@@ -123,8 +123,6 @@ export function decodeCircuit(value: Uint8Array | undefined | null): Fields | nu
   return decodeRecord(CIRCUIT, value) ?? decodeRecord(CIRCUIT_COMPACT, value);
 }
 
-/** The circuit states as the record holds them. */
-export const CIRCUIT_STATES = ['CLOSED', 'OPEN', 'HALF_OPEN'] as const;
 
 /** retry: the retry budget's window (filters/retry/budget.ts). */
 export const BUDGET: RecordKind = {

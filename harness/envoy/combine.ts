@@ -13,8 +13,18 @@ import path from 'node:path';
 
 type Doc = Record<string, any>;
 
-/** The filters the mesh module holds (filters/mesh/config.ts `FILTER_NAMES`). */
+/** The project's filters, which the mesh module holds (filters/mesh/config.ts `FILTER_NAMES`). */
 export const MESH_MEMBERS = ['jwt-auth', 'rate-limit', 'circuit-breaker', 'retry'] as const;
+
+/** Whether `file` is the module of our filter `name` (`<dir>/<name>.wasm`), which the mesh module can stand in for. */
+export function isMemberModule(name: string, file: string): boolean {
+  return (MESH_MEMBERS as readonly string[]).includes(name) && path.basename(file) === `${name}.wasm`;
+}
+
+/** The mesh module's configuration: `members` (each a filter's name and its configuration) in order. */
+export function meshConfiguration(members: readonly { name: string; config: unknown }[]): { filters: { name: string; config: unknown }[] } {
+  return { filters: members.map((m) => ({ name: m.name, config: m.config })) };
+}
 
 const WASM_FILTER = 'envoy.filters.http.wasm';
 const STRING_VALUE = 'type.googleapis.com/google.protobuf.StringValue';
@@ -25,7 +35,7 @@ function memberOf(entry: Doc): { name: string; config: unknown; plugin: Doc } | 
   const plugin = entry.typed_config?.config;
   const rootId = plugin?.root_id;
   const file: unknown = plugin?.vm_config?.code?.local?.filename;
-  if (!(MESH_MEMBERS as readonly string[]).includes(rootId) || typeof file !== 'string' || path.basename(file) !== `${rootId}.wasm`) return null;
+  if (typeof rootId !== 'string' || typeof file !== 'string' || !isMemberModule(rootId, file)) return null;
   const value = plugin.configuration?.value;
   return { name: rootId, config: typeof value === 'string' ? JSON.parse(value) : {}, plugin };
 }
@@ -49,7 +59,7 @@ function failurePolicy(plugin: Doc): (typeof FAILURE_POLICIES)[number] {
 function meshEntry(members: { name: string; config: unknown; plugin: Doc }[]): Doc {
   const { fail_open: _open, failure_policy: _policy, ...first } = members[0].plugin;
   const file: string = first.vm_config.code.local.filename;
-  const configuration = { filters: members.map((m) => ({ name: m.name, config: m.config })) };
+  const configuration = meshConfiguration(members);
   const strictest = Math.max(...members.map((m) => FAILURE_POLICIES.indexOf(failurePolicy(m.plugin))));
   return {
     name: WASM_FILTER,
@@ -160,7 +170,7 @@ export function combineWasmPlugins(docs: Doc[], meshDigest?: string): { docs: Do
         ...(meshDigest ? { sha256: meshDigest } : {}),
         pluginName: 'mesh',
         failStrategy: closed ? 'FAIL_CLOSE' : 'FAIL_OPEN',
-        pluginConfig: { filters: ordered.map((d) => ({ name: d.spec.pluginName, config: d.spec.pluginConfig ?? {} })) },
+        pluginConfig: meshConfiguration(ordered.map((d) => ({ name: d.spec.pluginName, config: d.spec.pluginConfig ?? {} }))),
       },
     };
     replaced.set(group[0], mesh);

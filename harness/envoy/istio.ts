@@ -7,6 +7,7 @@
  * configure step. Istio hands `pluginConfig` to the plugin as JSON text in a StringValue,
  * which is what this project's filters read.
  */
+import { MESH_MEMBERS } from './combine.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -17,7 +18,7 @@ import type { ValidateOptions, ValidationReport } from './validate.ts';
 type Msg = Record<string, unknown>;
 
 /** The project's filters: `root_id` / `pluginName` = asconfig target = `build/<name>.wasm`. */
-export const FILTER_NAMES = ['jwt-auth', 'rate-limit', 'circuit-breaker', 'retry'] as const;
+export const FILTER_NAMES = MESH_MEMBERS;
 
 /** The modules `package` writes as images and `validate` configures: the filters and the mesh module (filters/mesh). */
 export const MODULE_NAMES = [...FILTER_NAMES, 'mesh'] as const;

@@ -29,6 +29,8 @@ import { WasmEmulator } from '../host/emulator.ts';
 import type { LocalReply } from '../host/filter.ts';
 import { WasmPlugin, WasmPluginError } from '../host/plugin.ts';
 import { SharedState } from '../host/shared/shared-state.ts';
+import { AS_MEMBER } from '../host/testing.ts';
+import { isMemberModule } from '../envoy/combine.ts';
 import type { Rng } from './json-gen.ts';
 
 /** The repository root (harness/build.ts has it too, but loads the compiler with it). */
@@ -154,13 +156,12 @@ export function configBytes(c: FuzzCase): Uint8Array {
 // The vitest project `as-member` (MESH_FILTERS_AS_MEMBER=1): a filter's cases run with the
 // filter as the one member of the mesh module (filters/mesh), its configuration text embedded
 // as it is in the mesh's. Only a target running the filter's own module is moved.
-const AS_MEMBER = process.env.MESH_FILTERS_AS_MEMBER === '1';
 let meshModule: Uint8Array | undefined;
 
 /** What runs a case: the module, its plugin configuration, and whether it is the mesh module. */
 function casePlugin(target: FilterTarget, c: FuzzCase, wasmBytes: Uint8Array): { wasm: Uint8Array; config: Uint8Array; mesh: boolean } {
   const config = configBytes(c);
-  if (!AS_MEMBER || path.basename(target.wasm) !== `${target.rootId}.wasm`) return { wasm: wasmBytes, config, mesh: false };
+  if (!AS_MEMBER || !isMemberModule(target.rootId, target.wasm)) return { wasm: wasmBytes, config, mesh: false };
   meshModule ??= readFileSync(path.join(PROJECT_ROOT, 'build', 'mesh.wasm'));
   const text = Buffer.from(config).toString('utf8');
   let object = false;

@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { MetricType } from './abi.ts';
-import { MESH_MEMBERS } from '../envoy/combine.ts';
+import { isMemberModule, meshConfiguration } from '../envoy/combine.ts';
 import { type EmulatorOptions, WasmEmulator } from './emulator.ts';
 import type { FilterHeadersStatus, LocalReply, StreamInfo } from './filter.ts';
 import type { HeaderPair } from './header-map.ts';
@@ -42,6 +42,8 @@ export async function testModule(target: string, variant?: { entry: string; outN
   const entry = variant?.entry ?? t.entry;
   const outFile = variant ? path.join('build', 'test', `${variant.outName}.wasm`) : t.outFile;
   if (isStale({ ...t, entry, outFile })) await buildTarget({ ...t, entry }, { outFile });
+  // As a member (`AS_MEMBER`), suites load the mesh module in the filter's place: build it too.
+  if (AS_MEMBER && !variant && isMemberModule(target, outFile)) await testModule('mesh');
   return path.join(PROJECT_ROOT, outFile);
 }
 
@@ -107,9 +109,9 @@ export const AS_MEMBER = process.env.MESH_FILTERS_AS_MEMBER === '1';
  * (a filter's own module) with `config`; else the two unchanged.
  */
 export function asMember(name: string, wasm: string, config: unknown): { wasm: string; config: unknown } {
-  if (!AS_MEMBER || !(MESH_MEMBERS as readonly string[]).includes(name) || path.basename(wasm) !== `${name}.wasm`) return { wasm, config };
+  if (!AS_MEMBER || !isMemberModule(name, wasm)) return { wasm, config };
   const memberConfig = typeof config === 'string' ? JSON.parse(config) : config;
-  return { wasm: path.join(path.dirname(wasm), 'mesh.wasm'), config: { filters: [{ name, config: memberConfig }] } };
+  return { wasm: path.join(path.dirname(wasm), 'mesh.wasm'), config: meshConfiguration([{ name, config: memberConfig }]) };
 }
 
 function pluginOptions(filterWasm: string, name: string, filterConfig: unknown): EmulatorOptions {

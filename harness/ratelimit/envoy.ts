@@ -7,22 +7,11 @@
  * route_components.proto (`RateLimit.Action`: `request_headers`, `remote_address`,
  * `generic_key`).
  */
+import { staticCluster } from '../envoy/bootstrap.ts';
 
 /** A STATIC cluster `name` on the service's gRPC listener (`host:port`), HTTP/2. */
 export function rateLimitServiceCluster(name: string, grpcAddress: string): Record<string, unknown> {
-  const [host, port] = grpcAddress.split(':');
-  return {
-    name,
-    type: 'STATIC',
-    connect_timeout: '1s',
-    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: Number(port) } } } }] }] },
-    typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    },
-  };
+  return staticCluster(name, { endpoints: [grpcAddress], http2: true });
 }
 
 export interface NativeRateLimitOptions {
@@ -69,8 +58,3 @@ export function nativeRateLimitsFor(key: KeyPart[], stage = 0): Record<string, u
   return { stage, actions };
 }
 
-/**
- * The stats of Envoy's `ratelimit` filter for requests routed to `cluster`
- * (`cluster.<cluster>.ratelimit.<name>`, Envoy docs: ratelimit filter statistics).
- */
-export const NATIVE_RATELIMIT_STATS = ['ok', 'over_limit', 'error', 'failure_mode_allowed'] as const;

@@ -38,6 +38,7 @@
  *   service (~250 µs of CPU a call) beside wrk and the upstream on one core does not hold
  *   `PACED_RPS`, and latency would then measure that core's queue.
  */
+import { meshConfiguration } from '../../envoy/combine.ts';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -555,7 +556,7 @@ function meshSpec(entry: Doc, jwksUri?: string): WasmFilterSpec {
 
 /** `specs` (our filters) as one plugin of the mesh module, in the same order. */
 export function oneModule(specs: WasmFilterSpec[]): WasmFilterSpec {
-  return { rootId: 'mesh', wasm: WASM.mesh, config: { filters: specs.map((s) => ({ name: s.rootId, config: s.config })) } };
+  return { rootId: 'mesh', wasm: WASM.mesh, config: meshConfiguration(specs.map((s) => ({ name: s.rootId, config: s.config }))) };
 }
 
 /** The four filters of envoy/mesh.yaml (and rate-limit-edge), in order, limits raised. */

@@ -12,8 +12,6 @@ import { LOAD_CPU } from './load.ts';
 export interface BenchRateLimit {
   /** `host:port` of the service's gRPC listener. */
   grpcAddress: string;
-  /** Process ids of the service and Redis (their CPU, apart from Envoy's). */
-  pids(): number[];
   stop(): Promise<void>;
 }
 
@@ -29,7 +27,6 @@ export async function startBenchRateLimit(log: (line: string) => void): Promise<
     });
     return {
       grpcAddress: service.grpcAddress,
-      pids: () => [service.pid, redis.pid].filter((p): p is number => p !== undefined),
       stop: () => stopAll(service, redis),
     };
   } catch (e) {
