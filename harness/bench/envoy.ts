@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- envoy [--only <group|name>,...] [--quick] [--rounds N] [--profile]`:
+ * `npm run bench -- envoy [--only <group|name>,...] [--quick] [--rounds N] [--profile] [--before <dir>]`:
  * what our filters cost on Envoy itself, against no filters and against Envoy's own
  * filters for the same policy (the configurations: harness/bench/envoy/configs.ts).
  *
@@ -29,7 +29,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -50,6 +50,8 @@ export interface EnvoyBenchOptions {
   quick: boolean;
   rounds: number;
   profile: boolean;
+  /** A directory of earlier builds of our modules: each of our configurations runs with them too (`<name>@before`). */
+  before?: string;
 }
 
 /** The options after `envoy` on the command line. */
@@ -63,7 +65,7 @@ export function parseOptions(argv: readonly string[]): EnvoyBenchOptions {
   const only = (value('--only') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const rounds = Number(value('--rounds') ?? (quick ? 1 : 3));
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a whole number ≥ 1, got ${value('--rounds')}`);
-  return { only, quick, rounds, profile: argv.includes('--profile') };
+  return { only, quick, rounds, profile: argv.includes('--profile'), before: value('--before') };
 }
 
 /**
@@ -77,6 +79,24 @@ export function select(all: BenchConfig[], only: string[]): BenchConfig[] {
   for (const c of all) if (picked.has(c.name)) for (const n of [c.baseline, c.native]) if (n) picked.add(n);
   for (const c of all) if (picked.has(c.name) && c.baseline) picked.add(c.baseline);
   return all.filter((c) => picked.has(c.name));
+}
+
+/**
+ * `configs` with, after each of ours that loads only modules (no bootstrap of its own), a twin
+ * `<name>@before` loading the same-named modules from `dir`: a change measured before and
+ * after in one run, rounds alternated like every configuration.
+ */
+export function withBefore(configs: BenchConfig[], dir: string, log: (line: string) => void): BenchConfig[] {
+  const out: BenchConfig[] = [];
+  for (const c of configs) {
+    out.push(c);
+    if (c.side !== 'ours' || c.bootstrap || c.wasm.length === 0) continue;
+    const wasm = c.wasm.map((w) => ({ ...w, wasm: path.join(dir, path.basename(w.wasm)) }));
+    const missing = wasm.find((w) => !existsSync(w.wasm));
+    if (missing) log(`bench: no ${missing.wasm}: ${c.name} runs without a before twin`);
+    else out.push({ ...c, name: `${c.name}@before`, what: `${c.what} (modules of ${dir})`, wasm });
+  }
+  return out;
 }
 
 interface Timing {
@@ -142,6 +162,7 @@ export const suite: BenchSuite = {
       rateLimitService: rateLimit?.grpcAddress,
     };
     let configs = configurations(ctx).filter((c) => names.has(c.name));
+    if (opts.before) configs = withBefore(configs, path.resolve(opts.before), log);
 
     const skipped: Record<string, string> = {};
     if (configs.some((c) => c.side === 'rust')) {
