@@ -324,6 +324,9 @@ const EDIT_REMOVE: u8 = 2;
  * drops it. Edits are replayed in order on the copy's first value: replace sets it,
  * remove clears it, add sets it only when there was none (a lookup sees the first value).
  */
+/** Strings `MapSnapshot.lookupString` keeps per callback. */
+const MAX_DECODED = 4;
+
 class MapSnapshot {
   readonly copy: HeaderFields = new HeaderFields();
   /** `callbackEpoch()` when taken; 0: none. */
@@ -331,9 +334,18 @@ class MapSnapshot {
   private contextId: u32 = 0;
   private readonly editKinds: u8[] = [];
   private readonly editNames: HeaderName[] = [];
-  // Each edit's value as it was given, text or bytes (converted only when looked up).
+  // Each edit's value as it was given (converted only when looked up): text, or bytes
+  // copied into `editArena` at `editOffsets` (-1: text or none). A copy, because the
+  // caller may reuse its buffer once the call returns (rate-limit's digits do); in one
+  // buffer reused from callback to callback, so that an edit allocates nothing.
   private readonly editTexts: Array<string | null> = [];
-  private readonly editBytes: Array<ArrayBuffer | null> = [];
+  private readonly editOffsets: i32[] = [];
+  private readonly editLengths: i32[] = [];
+  private editArena: ArrayBuffer = new ArrayBuffer(0);
+  private editArenaUsed: i32 = 0;
+  // Values of the copy decoded by `lookupString` in this callback, by offset in the copy.
+  private readonly decodedStarts: i32[] = [];
+  private readonly decoded: string[] = [];
 
   valid(): bool {
     return this.epoch != 0 && this.epoch == callbackEpoch() && this.contextId == currentContextId();
@@ -351,7 +363,11 @@ class MapSnapshot {
     this.editKinds.length = 0;
     this.editNames.length = 0;
     this.editTexts.length = 0;
-    this.editBytes.length = 0;
+    this.editOffsets.length = 0;
+    this.editLengths.length = 0;
+    this.editArenaUsed = 0;
+    this.decodedStarts.length = 0;
+    this.decoded.length = 0;
   }
 
   drop(): void {
@@ -364,8 +380,25 @@ class MapSnapshot {
     this.editKinds.push(kind);
     this.editNames.push(name);
     this.editTexts.push(text);
-    // A copy: the caller may reuse its buffer once the call returns (rate-limit's digits do).
-    this.editBytes.push(bytes !== null ? bytes.slice(0) : null);
+    if (bytes === null) {
+      this.editOffsets.push(-1);
+      this.editLengths.push(0);
+      return;
+    }
+    const length = bytes.byteLength;
+    const at = this.editArenaUsed;
+    let arena = this.editArena;
+    if (at + length > arena.byteLength) {
+      let capacity = arena.byteLength * 2;
+      if (capacity < at + length) capacity = at + length + 64;
+      const grown = new ArrayBuffer(capacity);
+      memory.copy(changetype<usize>(grown), changetype<usize>(arena), <usize>at);
+      this.editArena = arena = grown;
+    }
+    memory.copy(changetype<usize>(arena) + <usize>at, changetype<usize>(bytes), <usize>length);
+    this.editArenaUsed = at + length;
+    this.editOffsets.push(at);
+    this.editLengths.push(length);
   }
 
   // The value of the name at `ptr` (`length` bytes) after the edits: 1 with `found*` set
@@ -405,7 +438,7 @@ class MapSnapshot {
     }
     if (this.foundEdit < 0) return this.copy.valueBytes();
     const text = unchecked(this.editTexts[this.foundEdit]);
-    return text !== null ? String.UTF8.encode(text) : unchecked(this.editBytes[this.foundEdit])!.slice(0);
+    return text !== null ? String.UTF8.encode(text) : this.editArena.slice(this.editStart(), this.editStart() + this.editLength());
   }
 
   lookupString(ptr: usize, length: usize): string | null {
@@ -416,10 +449,30 @@ class MapSnapshot {
     }
     if (this.foundEdit < 0) {
       const fields = this.copy;
-      return String.UTF8.decodeUnsafe(changetype<usize>(fields.rawBuffer) + <usize>fields.valueStart, <usize>fields.valueLength);
+      const start = fields.valueStart;
+      // Several filters of a chain (or rules of one) ask for the same :path and :method.
+      const starts = this.decodedStarts;
+      for (let i = 0, n = starts.length; i < n; i++) {
+        if (unchecked(starts[i]) == start) return unchecked(this.decoded[i]);
+      }
+      const text = String.UTF8.decodeUnsafe(changetype<usize>(fields.rawBuffer) + <usize>start, <usize>fields.valueLength);
+      if (starts.length < MAX_DECODED) {
+        starts.push(start);
+        this.decoded.push(text);
+      }
+      return text;
     }
     const text = unchecked(this.editTexts[this.foundEdit]);
-    return text !== null ? text : String.UTF8.decode(unchecked(this.editBytes[this.foundEdit])!);
+    return text !== null ? text : String.UTF8.decodeUnsafe(changetype<usize>(this.editArena) + <usize>this.editStart(), <usize>this.editLength());
+  }
+
+  // The bytes value of edit `foundEdit` in `editArena`.
+  private editStart(): i32 {
+    return unchecked(this.editOffsets[this.foundEdit]);
+  }
+
+  private editLength(): i32 {
+    return unchecked(this.editLengths[this.foundEdit]);
   }
 }
 

@@ -228,6 +228,65 @@ export function getSharedDataBytes(key: ArrayBuffer): SharedData {
 }
 
 /**
+ * `proxy_get_shared_data` for the request path: the value is copied into a buffer this
+ * reader keeps for values of its size, so reading a record of a size read before
+ * allocates nothing (`getSharedData` allocates the value and its `SharedData`). A read
+ * overwrites the buffer the previous read of the same size returned: callers that keep
+ * `value` keep it only until their next `read`.
+ */
+export class SharedDataReader {
+  /** Ok when found, NotFound, or the host's error (`value` null, `cas` 0 unless Ok). */
+  status: WasmResult = WasmResult.NotFound;
+  /** The entry's CAS, for `setSharedData*`. */
+  cas: u32 = 0;
+  /** The value, in a buffer reused by reads of its size; null unless `status` is Ok. */
+  value: ArrayBuffer | null = null;
+  private readonly buffers: Array<ArrayBuffer> = [];
+
+  /** `maxSizes`: how many value sizes get a buffer kept; a value of another size is allocated. */
+  constructor(private readonly maxSizes: i32 = 16) {}
+
+  /** Whether the key exists. */
+  get found(): bool {
+    return this.status == WasmResult.Ok;
+  }
+
+  /** Reads `key`; returns `found`. */
+  read(key: ArrayBuffer): bool {
+    const mark = hostMemoryMark();
+    const status = proxy_get_shared_data(changetype<usize>(key), <usize>key.byteLength, RET_PTR, RET_SIZE, RET_CAS);
+    if (!returnedRange(mark, status)) {
+      setLastResult(takeResult);
+      this.status = takeResult;
+      this.cas = 0;
+      this.value = null;
+      return false;
+    }
+    const size = <i32>load<usize>(RET_SIZE);
+    const out = this.bufferOf(size);
+    memory.copy(changetype<usize>(out), load<usize>(RET_PTR), <usize>size);
+    releaseHostMemory(mark);
+    setLastResult(WasmResult.Ok);
+    this.status = WasmResult.Ok;
+    this.cas = load<u32>(RET_CAS);
+    this.value = out;
+    return true;
+  }
+
+  private bufferOf(size: i32): ArrayBuffer {
+    const buffers = this.buffers;
+    const n = buffers.length;
+    for (let i = 0; i < n; i++) {
+      const b = unchecked(buffers[i]);
+      if (b.byteLength == size) return b;
+    }
+    const b = new ArrayBuffer(size);
+    if (n < this.maxSizes) buffers.push(b);
+    return b;
+  }
+}
+
+/**
  * Writes shared data `key` (`proxy_set_shared_data`). With `cas` 0 the write is
  * unconditional; otherwise it succeeds only if the entry's CAS still equals `cas`, else
  * CasMismatch: read again and retry.

@@ -55,6 +55,7 @@ export {
 } from './buffer';
 export {
   SharedData,
+  SharedDataReader,
   SharedQueue,
   callForeignFunction,
   dequeueSharedQueue,

@@ -27,7 +27,7 @@
  * CREATE_CAS, which two creators cannot both win. MAX_ATTEMPTS bounds one update;
  * giving up is a result (`GaveUp`) that each filter handles by its own policy.
  */
-import { WasmResult, getSharedDataBytes, setSharedDataBytes } from "../proxy-wasm";
+import { SharedDataReader, WasmResult, setSharedDataBytes } from "../proxy-wasm";
 import { HEADER_BYTES, HEADER_MAGIC, HEADER_SIZE, HEADER_VERSION } from "./layouts";
 
 /**
@@ -51,6 +51,9 @@ export const CREATE_CAS: u32 = 0xffff_ffff;
 
 /** What a record's header must say: its kind, layout version and size bounds (bytes). */
 export class RecordLayout {
+  /** Reads this layout's records for `update` (buffers reused per size: the request path allocates no value). */
+  readonly reader: SharedDataReader = new SharedDataReader();
+
   constructor(
     /** Four ASCII bytes as a little-endian u32 (layouts.ts `*_MAGIC`). */
     readonly magic: u32,
@@ -103,7 +106,8 @@ export abstract class RecordUpdate {
    * place or not), or null when the key holds no record of the layout (start from a
    * fresh one). Returns the bytes to write (the header is stamped here, the buffer's
    * length is the size), or null to write nothing. Called again after a lost race, so
-   * it starts from `record` each time.
+   * it starts from `record` each time. `record` is the layout's read buffer
+   * (`RecordLayout.reader`): the next read of that size overwrites it.
    */
   abstract apply(record: ArrayBuffer | null): ArrayBuffer | null;
 }
@@ -135,8 +139,8 @@ export function overwrite(key: ArrayBuffer, layout: RecordLayout, record: ArrayB
  */
 export function update(key: ArrayBuffer, layout: RecordLayout, change: RecordUpdate, maxAttempts: i32 = MAX_ATTEMPTS): UpdateResult {
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
-    const read = getSharedDataBytes(key);
-    if (!read.found && read.status != WasmResult.NotFound) return UpdateResult.HostError;
+    const read = layout.reader;
+    if (!read.read(key) && read.status != WasmResult.NotFound) return UpdateResult.HostError;
     const next = change.apply(layout.recordOf(read.value));
     if (next === null) return UpdateResult.Unchanged;
     layout.stamp(next);

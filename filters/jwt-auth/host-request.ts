@@ -60,13 +60,13 @@ export class HostAuthRequest extends AuthRequest {
 
   path(): string {
     let path = this.pathValue;
-    if (path === null) this.pathValue = path = this.text(PATH);
+    if (path === null) this.pathValue = path = this.pseudoHeader(PATH);
     return path;
   }
 
   method(): string {
     let method = this.methodValue;
-    if (method === null) this.methodValue = method = this.text(METHOD);
+    if (method === null) this.methodValue = method = this.pseudoHeader(METHOD);
     return method;
   }
 
@@ -115,6 +115,16 @@ export class HostAuthRequest extends AuthRequest {
     const value = this.scratch;
     if (!this.headerValue(name, 0, value)) return "";
     return String.UTF8.decodeUnsafe(value.bytes.dataStart + <usize>value.start, <usize>(value.end - value.start));
+  }
+
+  /**
+   * `:path` or `:method` ("" when absent) as the SDK's copy of the map decodes it (the
+   * copy `readFields` gave it): the filters after this one in a chain get the same string.
+   */
+  private pseudoHeader(name: FieldName): string {
+    if (!this.fieldsCurrent) this.readFields();
+    const value = this.stream.requestHeaders.get(name.header);
+    return value !== null ? value : "";
   }
 
   /** After an edit: what was read may be stale. */

@@ -16,7 +16,7 @@
  * Shared data keys: `jwt-auth/<provider>/<uri>/state` and `.../keys` (per vm_id).
  */
 import {
-  HeaderPair, RootContext, getSharedDataBytes, httpCallResponseBody, httpCallResponseHeaders, logInfo, logWarn,
+  HeaderPair, RootContext, SharedDataReader, httpCallResponseBody, httpCallResponseHeaders, logInfo, logWarn,
 } from "../../assembly/proxy-wasm";
 import { RecordUpdate, UpdateResult, overwrite, update } from "../../assembly/shared";
 import { JwtAuthConfig, Provider, RemoteJwks } from "./config";
@@ -62,6 +62,12 @@ class RemoteKeys {
 }
 
 let leases: u32 = 0;
+
+// `sync`'s reads, apart from JWKS_STATE.reader: TakeLease's `apply` calls `sync` while the
+// record it was given lives in that reader's buffer. Key sets vary in size and are read
+// once per generation, so their buffers are not kept.
+const stateReader = new SharedDataReader();
+const keysReader = new SharedDataReader(0);
 
 /** A lease number unlikely to be another worker's: a random draw (WASI random_get) plus a count. */
 function nextLease(): u32 {
@@ -239,12 +245,14 @@ export class JwksCache extends KeySource {
    * write).
    */
   sync(r: RemoteKeys): JwksState {
-    const shared = JWKS_STATE.recordOf(getSharedDataBytes(r.stateKey).value);
+    stateReader.read(r.stateKey);
+    const shared = JWKS_STATE.recordOf(stateReader.value);
     if (shared === null) return new JwksState();
     const state = JwksState.decode(shared);
     r.attempts = state.attempts;
     if (state.generation == 0 || state.generation == r.generation) return state;
-    const record = getSharedDataBytes(r.keysKey).value;
+    keysReader.read(r.keysKey);
+    const record = keysReader.value;
     const generation = keysRecordGeneration(record);
     if (generation == 0 || generation == r.generation) return state;
     const parsed = parseJwks(keysRecordDocument(record!), keysRecordDocumentLength(record!));

@@ -63,10 +63,26 @@ const RATE_LIMITER_ERROR = "rate_limiter_error";
 const STATUS_ON_ERROR: u32 = 500;
 const NANOS_PER_MILLISECOND: i64 = 1000000;
 
-/** `source.address` of the current stream (Envoy's downstream remote address). */
+/**
+ * `source.address` of the current stream (Envoy's downstream remote address), read once per
+ * request: the local key and a `global` rule's descriptor both ask for it.
+ */
 class StreamSourceAddress extends AddressSource {
+  private value: string | null = null;
+  private read: bool = false;
+
   sourceAddress(): string | null {
-    return getPropertyString(SOURCE_ADDRESS);
+    if (!this.read) {
+      this.value = getPropertyString(SOURCE_ADDRESS);
+      this.read = true;
+    }
+    return this.value;
+  }
+
+  /** Before another request. */
+  forget(): void {
+    this.read = false;
+    this.value = null;
   }
 }
 
@@ -146,6 +162,7 @@ export class RateLimitRoot extends RootContext {
   requestView(): HostRequestHeaders {
     const request = this.request;
     request.forget();
+    this.source.forget();
     return request;
   }
 

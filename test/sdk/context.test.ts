@@ -164,6 +164,7 @@ describe('SDK through the probe module', () => {
     // the add; a name is looked up lower-cased, as Envoy does.
     expect(header(host, id, 'x-seen')).toBe('replaced,-,added,first,back,GET,-,replaced');
     expect(header(host, id, 'x-reused')).toBe('one');
+    expect(header(host, id, 'x-grown')).toBe('one,a value long enough to make the copy of the edits grow past its first size,h');
     expect(lookups).toEqual(['get']); // the probe's x-probe, read before the copy
     host.setMap(id, MapType.HttpResponseHeaders, [[':status', '200']]);
     host.call('proxy_on_response_headers', id, 1, 1); // a later callback: the copy is stale, the host asked
@@ -207,6 +208,34 @@ describe('SDK through the probe module', () => {
     };
     expect(header(host, request(host, [['x-probe', 'shared']]).id, 'x-hits')).toBe('11');
     expect(new TextDecoder().decode(host.sharedData.get('hits')!.value)).toBe('11');
+  });
+
+  it('reads shared data into buffers kept per size (SharedDataReader)', () => {
+    host.sharedData.set('reader-a', { value: new TextEncoder().encode('first'), cas: 7 });
+    host.sharedData.set('reader-b', { value: new TextEncoder().encode('longer value'), cas: 8 });
+    const id = request(host, [['x-probe', 'shared-reader']]).id;
+    expect(header(host, id, 'x-a')).toBe('first');
+    expect(header(host, id, 'x-a-cas')).toBe('7');
+    expect(header(host, id, 'x-b')).toBe('longer value');
+    expect(header(host, id, 'x-b-own-buffer')).toBe('yes');
+    // The same size again: the first read's buffer, now holding the new value.
+    expect(header(host, id, 'x-a-again')).toBe('again');
+    expect(header(host, id, 'x-a-same-buffer')).toBe('yes');
+    expect(header(host, id, 'x-a-first-now')).toBe('again');
+    expect(header(host, id, 'x-missing')).toBe('NOT_FOUND null 0');
+  });
+
+  it('a shared-data read the host answers with memory the module never allocated is an error, not a trap', () => {
+    host.sharedData.set('reader-a', { value: new TextEncoder().encode('first'), cas: 7 });
+    const original = host.proxy_get_shared_data.bind(host);
+    let calls = 0;
+    host.proxy_get_shared_data = (...args: [number, number, number, number, number]) => {
+      if (++calls === 1) host.returnBogusPointer = true;
+      return original(...args);
+    };
+    const { id } = request(host, [['x-probe', 'shared-reader']]);
+    expect(header(host, id, 'x-a')).toBe('null');
+    expect(header(host, id, 'x-a-cas')).toBe('0');
   });
 
   it('reads properties by NUL-joined path and decodes Envoy encodings', () => {

@@ -37,6 +37,7 @@ import {
   registerSharedQueue,
   resolveSharedQueue,
   setSharedDataString,
+  SharedDataReader,
   HeaderName,
   utf8,
   wasmResultName,
@@ -173,6 +174,25 @@ class ProbeStream extends HttpContext {
       }
     } else if (this.action == 'shared') {
       headers.replaceNamed('x-hits', incrementShared('hits').toString());
+    } else if (this.action == 'shared-reader') {
+      // Reads into buffers kept per size: a second read of a size reuses the first's buffer.
+      const reader = sharedReader;
+      reader.read(READER_A);
+      const first = reader.value;
+      headers.replaceNamed('x-a', first !== null ? String.UTF8.decode(first) : 'null');
+      headers.replaceNamed('x-a-cas', reader.cas.toString());
+      reader.read(READER_B);
+      const b = reader.value;
+      headers.replaceNamed('x-b', b !== null ? String.UTF8.decode(b) : 'null');
+      headers.replaceNamed('x-b-own-buffer', b !== first ? 'yes' : 'no');
+      setSharedDataString('reader-a', 'again');
+      reader.read(READER_A);
+      const again = reader.value;
+      headers.replaceNamed('x-a-again', again !== null ? String.UTF8.decode(again) : 'null');
+      headers.replaceNamed('x-a-same-buffer', again === first ? 'yes' : 'no');
+      headers.replaceNamed('x-a-first-now', first !== null ? String.UTF8.decode(first) : 'null');
+      const found = reader.read(READER_MISSING);
+      headers.replaceNamed('x-missing', (found ? 'found ' : '') + wasmResultName(reader.status) + ' ' + (reader.value === null ? 'null' : 'value') + ' ' + reader.cas.toString());
     } else if (this.action == 'property') {
       const source = getPropertyString(SOURCE_ADDRESS);
       headers.replaceNamed('x-source', source !== null ? source : 'none');
@@ -209,6 +229,13 @@ class ProbeStream extends HttpContext {
       store<u8>(changetype<usize>(reused), 0x4f);
       const f = headers.getNamed('x-f');
       headers.replaceNamed('x-reused', f === null ? '-' : f);
+      // More values as bytes than the first edits' room: earlier ones are kept as they were.
+      headers.replaceBytes(HeaderName.of('x-g'), utf8('a value long enough to make the copy of the edits grow past its first size'));
+      headers.addBytes(HeaderName.of('x-h'), utf8('h'));
+      const f2 = headers.getNamed('x-f');
+      const g = headers.getBytes(HeaderName.of('x-g'));
+      const h = headers.getNamed('x-h');
+      headers.replaceNamed('x-grown', (f2 === null ? '-' : f2) + ',' + (g === null ? '-' : String.UTF8.decode(g)) + ',' + (h === null ? '-' : h));
     } else if (this.action == 'missing') {
       const value = headers.getNamed('x-absent');
       headers.replaceNamed('x-missing', value === null ? wasmResultName(lastResult()) : value);
@@ -302,6 +329,11 @@ class ProbeConnection extends StreamContext {
     logInfo('tcp closed by ' + (peerType == PeerType.Remote ? 'remote' : 'local'));
   }
 }
+
+const sharedReader = new SharedDataReader();
+const READER_A = String.UTF8.encode('reader-a');
+const READER_B = String.UTF8.encode('reader-b');
+const READER_MISSING = String.UTF8.encode('reader-missing');
 
 // Read-modify-write of a shared decimal counter with CAS, retried on conflict.
 function incrementShared(key: string): u32 {
