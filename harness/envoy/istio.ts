@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, type Issue } from './config-file.ts';
+import { checkModelSchema } from './model-schema.ts';
 import { checkPluginConfiguration } from './plugins.ts';
 import type { ValidateOptions, ValidationReport } from './validate.ts';
 
@@ -31,13 +32,6 @@ export function isIstioManifest(doc: unknown): boolean {
   return !!d && typeof d === 'object' && ((typeof d.apiVersion === 'string' && ISTIO_API.test(d.apiVersion)) || d.kind === 'WasmPlugin');
 }
 
-/** One ajv error of a model's schema check. */
-interface SchemaError {
-  instancePath: string;
-  message?: string;
-  params?: { allowedValues?: unknown[] };
-}
-
 /**
  * The document checked against its kind's CRD schema: one issue per schema error, at the
  * field's path (`spec.failStrategy`); an unknown apiVersion/kind is one issue at `kind`.
@@ -45,28 +39,8 @@ interface SchemaError {
 export async function checkIstioSchema(doc: Msg): Promise<Issue[]> {
   const api = typeof doc.apiVersion === 'string' ? ISTIO_API.exec(doc.apiVersion) : null;
   const kind = typeof doc.kind === 'string' && /^[A-Z][A-Za-z0-9]*$/.test(doc.kind) ? doc.kind : undefined;
-  let Model: (new (data: unknown) => { validate(): void }) | undefined;
-  if (api && kind) {
-    try {
-      const model = `@kubernetes-models/istio/${api[1]}/${api[2]}/${kind}`;
-      const mod = (await import(/* @vite-ignore */ model)) as Record<string, unknown>;
-      Model = mod[kind] as typeof Model;
-    } catch {
-      // not a kind of that API version
-    }
-  }
-  if (!Model) return [{ path: 'kind', message: `not an Istio resource kind: ${describe(doc.kind)} of ${describe(doc.apiVersion)}` }];
-  try {
-    new Model(doc).validate();
-    return [];
-  } catch (e) {
-    const errors = (e as { errors?: SchemaError[] }).errors;
-    if (!Array.isArray(errors)) throw e;
-    return errors.map((err) => ({
-      path: err.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).reduce((at: string, p) => (/^\d+$/.test(p) ? `${at}[${p}]` : at ? `${at}.${p}` : p), ''),
-      message: `${err.message ?? 'invalid'}${err.params?.allowedValues ? ` (${err.params.allowedValues.join(', ')})` : ''}`,
-    }));
-  }
+  const issues = api && kind ? await checkModelSchema(doc, `@kubernetes-models/istio/${api[1]}/${api[2]}/${kind}`, kind) : null;
+  return issues ?? [{ path: 'kind', message: `not an Istio resource kind: ${describe(doc.kind)} of ${describe(doc.apiVersion)}` }];
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import type { Issue } from './config-file.ts';
 import { describe } from './config-file.ts';
+import { checkModelSchema } from './model-schema.ts';
 import type { ValidationReport } from './validate.ts';
 
 type Msg = Record<string, unknown>;
@@ -19,37 +20,14 @@ export function isKubernetesManifest(doc: unknown): boolean {
   return !!d && typeof d === 'object' && typeof d.apiVersion === 'string' && typeof d.kind === 'string' && KUBERNETES_API.test(d.apiVersion);
 }
 
-/** One ajv error of a model's schema check. */
-interface SchemaError {
-  instancePath: string;
-  message?: string;
-}
-
-/** The document checked against its kind's schema: one issue per error, at the field's path. */
+/** The document checked against its kind's schema: one issue per error, at the field's path; an unknown apiVersion/kind is one issue at `kind`. */
 export async function checkKubernetesManifest(doc: unknown, source: string): Promise<ValidationReport> {
   const d = doc as Msg;
   const api = KUBERNETES_API.exec(String(d.apiVersion));
   const kind = typeof d.kind === 'string' && /^[A-Z][A-Za-z0-9]*$/.test(d.kind) ? d.kind : undefined;
-  let Model: (new (data: unknown) => { validate(): void }) | undefined;
-  if (api && kind) {
-    const module = api[1] ? `kubernetes-models/${api[1]}/${api[2]}/${kind}` : `kubernetes-models/${api[2]}/${kind}`;
-    try {
-      Model = ((await import(/* @vite-ignore */ module)) as Record<string, unknown>)[kind] as typeof Model;
-    } catch {
-      // not a kind of that API version
-    }
-  }
+  const module = api && kind ? (api[1] ? `kubernetes-models/${api[1]}/${api[2]}/${kind}` : `kubernetes-models/${api[2]}/${kind}`) : undefined;
+  const issues = module && kind ? await checkModelSchema(d, module, kind) : null;
+  const errors: Issue[] = issues ?? [{ path: 'kind', message: `not a Kubernetes resource kind: ${describe(d.kind)} of ${describe(d.apiVersion)}` }];
   const name = String((d.metadata as Msg | undefined)?.name ?? '');
-  const errors: Issue[] = [];
-  if (!Model) errors.push({ path: 'kind', message: `not a Kubernetes resource kind: ${describe(d.kind)} of ${describe(d.apiVersion)}` });
-  else {
-    try {
-      new Model(d).validate();
-    } catch (e) {
-      const list = (e as { errors?: SchemaError[] }).errors;
-      if (!Array.isArray(list)) throw e;
-      for (const err of list) errors.push({ path: err.instancePath.split('/').slice(1).join('.'), message: err.message ?? 'invalid' });
-    }
-  }
   return { source, kind: 'kubernetes', errors, warnings: [], summary: `${String(d.kind)} ${name}`.trim() };
 }

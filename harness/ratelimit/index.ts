@@ -38,11 +38,12 @@
  * src/provider/file_provider.go); `USE_STATSD=false` (no statsd sink).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { aptInstall, canAptInstall, notExecutable, onPath } from '../process.ts';
 
 /** The Go package of the service's command and the pinned version (a pseudo-version of envoyproxy/ratelimit's main, 2026-01-22). */
 export const RATELIMIT_MODULE = 'github.com/envoyproxy/ratelimit/src/service_cmd';
@@ -61,23 +62,8 @@ export type RateLimitTools =
       reason: string;
     };
 
-/** The first executable `name` on PATH. */
-function onPath(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const file = path.join(dir, name);
-    if (isExecutable(file)) return file;
-  }
-  return undefined;
-}
-
 function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
+  return !notExecutable(file);
 }
 
 function findRedis(env: NodeJS.ProcessEnv): string | { reason: string } {
@@ -146,16 +132,10 @@ export const REDIS_APT_VERSION = '5:7.0.*';
 
 /** Installs Debian's redis-server; '' or why it could not. */
 function installRedis(env: NodeJS.ProcessEnv, log: (line: string) => void): string {
-  if (process.getuid?.() !== 0 || !onPath('apt-get', env)) return 'redis-server is not on PATH, and this is not root with apt-get to install it (Debian: apt-get install redis-server)';
+  if (!canAptInstall(env)) return 'redis-server is not on PATH, and this is not root with apt-get to install it (Debian: apt-get install redis-server)';
   const pkg = `redis-server=${REDIS_APT_VERSION}`;
   log(`redis-server is not on PATH: installing it with apt-get install -y --no-install-recommends '${pkg}'`);
-  const aptEnv = { ...process.env, ...env, DEBIAN_FRONTEND: 'noninteractive' };
-  // Fresh machines have no package lists: a failed install is retried once after apt-get update.
-  const install = () => spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', pkg], { stdio: 'ignore', env: aptEnv, timeout: 600_000 }).status === 0;
-  if (!install()) {
-    spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore', env: aptEnv, timeout: 600_000 });
-    if (!install()) return `redis-server is not on PATH and apt-get install -y '${pkg}' failed`;
-  }
+  if (!aptInstall(pkg, { env, noRecommends: true })) return `redis-server is not on PATH and apt-get install -y '${pkg}' failed`;
   return typeof findRedis(env) === 'string' ? '' : 'apt-get installed redis-server, but it is not on PATH';
 }
 
@@ -205,15 +185,29 @@ function installRateLimit(env: NodeJS.ProcessEnv, cache: string, log: (line: str
 }
 
 /** A TCP port free on 127.0.0.1 now (the kernel's pick, released at once). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0];
+}
+
+/**
+ * `n` distinct TCP ports free on 127.0.0.1 now: all are held until the last is picked, so
+ * the kernel cannot hand one out twice (as `freePort()` called in a row could).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const server = net.createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
+  }
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:`port`. */
@@ -389,7 +383,7 @@ export async function startRateLimitService(opts: {
   const tools = opts.tools ?? rateLimitToolsAvailable();
   if (!tools.ok) throw new Error(tools.reason);
   const runtime = path.join(os.tmpdir(), `mesh-filters-ratelimit-${process.pid}-${++services}`);
-  const [grpcPort, httpPort, debugPort] = [await freePort(), await freePort(), await freePort()];
+  const [grpcPort, httpPort, debugPort] = await freePorts(3);
   // Without RUNTIME_WATCH_ROOT the service loads every file of RUNTIME_ROOT/RUNTIME_SUBDIRECTORY/RUNTIME_APPDIRECTORY.
   const given = typeof opts.config === 'object' && 'directory' in opts.config ? path.resolve(opts.config.directory) : undefined;
   const files = given

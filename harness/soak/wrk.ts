@@ -3,9 +3,8 @@
  * event-driven HTTP/1.1 client in C with LuaJIT scripting, so that the load costs little
  * CPU beside the Envoy it measures.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { aptInstall, canAptInstall, onPath } from '../process.ts';
 import { RESULT_MARK } from './traffic.ts';
 
 /** What wrk's `done()` reports (traffic.ts `wrkScript`). */
@@ -19,20 +18,6 @@ export interface WrkResult {
   statuses: Record<string, number>;
 }
 
-/** The first executable `name` on PATH. */
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const file = path.join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 /**
  * wrk's path: on PATH; else, when this process is root, installed with
@@ -42,13 +27,9 @@ function onPath(name: string): string | undefined {
 export function ensureWrk(log: (line: string) => void = () => {}): { path?: string; reason?: string } {
   const found = onPath('wrk');
   if (found) return { path: found };
-  if (process.getuid?.() !== 0 || !onPath('apt-get')) return { reason: 'wrk is not on PATH (Debian: apt-get install wrk)' };
+  if (!canAptInstall()) return { reason: 'wrk is not on PATH (Debian: apt-get install wrk)' };
   log('wrk is not on PATH: installing it with apt-get install -y wrk');
-  const install = () => spawnSync('apt-get', ['install', '-y', '-q', 'wrk'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
-  if (!install()) {
-    spawnSync('apt-get', ['update', '-q'], { stdio: 'ignore' });
-    install();
-  }
+  aptInstall('wrk');
   const installed = onPath('wrk');
   return installed ? { path: installed } : { reason: 'wrk is not on PATH and apt-get install -y wrk failed' };
 }

@@ -112,7 +112,7 @@ describe('validate: Kubernetes resources beside the WasmPlugins', () => {
       ].join('---\n'));
       const [service, unknown] = await validateFile(file);
       expect(service.kind).toBe('kubernetes');
-      expect(service.errors.map((e) => e.path)).toContain('spec.ports.0.port');
+      expect(service.errors.map((e) => e.path)).toContain('spec.ports[0].port');
       expect(unknown.errors).toEqual([{ path: 'kind', message: 'not a Kubernetes resource kind: "Deplyment" of "apps/v1"' }]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -98,6 +98,18 @@ describe('the ShouldRateLimit call', () => {
     expect(outcome(emu, s).state).toBe('paused');
   });
 
+  it('reads the connection\'s address once for the local key and the descriptor', async () => {
+    const properties: string[] = [];
+    const emu = await rateLimitEmulator(config(), {
+      onHostcall: (name, args, wasm) => {
+        if (name === 'env.proxy_get_property') properties.push(Buffer.from(wasm.mem.bytes(Number(args[0]), Number(args[1])) ?? []).toString());
+      },
+    });
+    start(emu);
+    expect(requestOf(emu.getPendingGrpcCalls()[0].request.message).descriptors[0].entries[1]).toEqual({ key: 'remote_address', value: '198.51.100.7' });
+    expect(properties).toEqual(['source\0address']);
+  });
+
   it('the default timeout is Envoy\'s 20 ms; a missing header is sent as ""', async () => {
     const emu = await rateLimitEmulator({ rules: [{ name: 't', key: [{ header: 'x-tenant' }, { claim: 'x-user-id' }], limits: [{ max_tokens: 5, fill_interval: '1s' }], global: { cluster: 'rls', domain: 'd' } }] });
     start(emu);
