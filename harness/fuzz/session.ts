@@ -159,9 +159,9 @@ export function configBytes(c: FuzzCase): Uint8Array {
 let meshModule: Uint8Array | undefined;
 
 /** What runs a case: the module, its plugin configuration, and whether it is the mesh module. */
-function casePlugin(target: FilterTarget, c: FuzzCase, wasmBytes: Uint8Array): { wasm: Uint8Array; config: Uint8Array; mesh: boolean } {
+function casePlugin(target: FilterTarget, c: FuzzCase, wasmBytes: Uint8Array): { wasm: Uint8Array; config: Uint8Array; mesh: boolean; wrapped: boolean } {
   const config = configBytes(c);
-  if (!AS_MEMBER || !isMemberModule(target.rootId, target.wasm)) return { wasm: wasmBytes, config, mesh: false };
+  if (!AS_MEMBER || !isMemberModule(target.rootId, target.wasm)) return { wasm: wasmBytes, config, mesh: false, wrapped: false };
   meshModule ??= readFileSync(path.join(PROJECT_ROOT, 'build', 'mesh.wasm'));
   const text = Buffer.from(config).toString('utf8');
   let object = false;
@@ -172,7 +172,7 @@ function casePlugin(target: FilterTarget, c: FuzzCase, wasmBytes: Uint8Array): {
     // not JSON: handed to the mesh as it is, which refuses it
   }
   const wrapped = object ? Buffer.from(`{"filters":[{"name":${JSON.stringify(target.rootId)},"config":${text}}]}`) : config;
-  return { wasm: meshModule, config: wrapped, mesh: true };
+  return { wasm: meshModule, config: wrapped, mesh: true, wrapped: object };
 }
 
 /**
@@ -244,9 +244,14 @@ async function checkConfigure(target: FilterTarget, c: FuzzCase, wasmBytes: Uint
   }
   if (errors.length !== 1) throw new FuzzFailure(`refused with ${errors.length} error lines, expected 1: ${JSON.stringify(errors)}`, 0);
   const line = errors[0];
-  // As a member, a configuration the mesh cannot read as a chain (not a JSON object, a
-  // duplicate key anywhere) is refused by the mesh's own line, without the member's path.
-  if (form.mesh && line.startsWith('mesh: ') && !line.includes('\n')) return result;
+  // As a member, a configuration the mesh cannot read as a chain (not a JSON object, or
+  // JSON this project's parser refuses where JSON.parse does not: a duplicate name, a lone
+  // surrogate, a number out of range) is refused by the mesh's own line, without the
+  // member's path; any other configuration is the member's to refuse, with its own line.
+  if (form.mesh && line.startsWith('mesh: ') && !line.includes('\n')) {
+    if (!form.wrapped || / at byte \d+$/.test(line)) return result;
+    throw new FuzzFailure(`a member's configuration refused by the mesh, not the member: ${JSON.stringify(line)}`, 0);
+  }
   const prefix = `${target.rootId}: `;
   if (!line.startsWith(prefix) || line.includes('\n')) throw new FuzzFailure(`error line not "${prefix}<path>: <reason>": ${JSON.stringify(line)}`, 0);
   if (c.expect === 'reject' && c.rejectPath) {
