@@ -5,10 +5,10 @@
  * code, with Envoy's per-filter cost (a proxy-wasm context and the VM entries of every
  * callback, docs/PERFORMANCE.md) paid once per request instead of once per filter.
  */
-// The union of the callbacks the four filters export.
+// The union of the callbacks the four filters export (none exports proxy_on_log).
 export * from "../../assembly/proxy-wasm/exports-core";
 export {
-  proxy_on_log, proxy_on_tick, proxy_on_request_headers, proxy_on_response_headers, proxy_on_response_trailers,
+  proxy_on_tick, proxy_on_request_headers, proxy_on_response_headers, proxy_on_response_trailers,
   proxy_on_http_call_response, proxy_on_grpc_receive, proxy_on_grpc_close,
 } from "../../assembly/proxy-wasm/exports";
 
