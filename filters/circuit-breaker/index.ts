@@ -11,8 +11,8 @@
  *   stats.ts     metrics and logs
  */
 export * from "../../assembly/proxy-wasm/exports-core";
-// No proxy_on_log: the outcome is counted in onDelete, which Envoy runs right after the access
-// log (a VM entry per request saved).
+// No proxy_on_log: the outcome is counted in onDelete, which Envoy runs for every stream when the
+// filter is destroyed, after the access log (a VM entry per request saved).
 export { proxy_on_request_headers, proxy_on_response_headers, proxy_on_response_trailers } from "../../assembly/proxy-wasm/exports";
 
 import { RootContext, registerRootContext } from "../../assembly/proxy-wasm";

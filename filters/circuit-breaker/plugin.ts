@@ -27,8 +27,9 @@
  *   HTTP status Envoy maps it to (`Grpc::Utility::grpcToHttpStatus`: UNAVAILABLE 503,
  *   DEADLINE_EXCEEDED 504, INTERNAL and UNKNOWN 500...), so `failure_status` covers gRPC
  *   services too.
- * - `onDelete` (Envoy runs it for every stream right after `proxy_on_log`, at the end of
- *   the access log: source/extensions/common/wasm/context.cc `Context::log`; the module exports no
+ * - `onDelete` (Envoy runs it for every stream whose context was created, when the filter
+ *   is destroyed after the access log: source/extensions/common/wasm/context.cc
+ *   `Context::onDestroy`; the module exports no
  *   `proxy_on_log`, which would cost a VM entry per request): the outcome goes to the
  *   circuit and the request's probe and bulkhead slots are released. A request with no
  *   response headers (client cancel, reset) is not counted.

@@ -329,9 +329,9 @@ export class RateLimitStream extends HttpContext {
 
   /**
    * A stream that ends with its call in flight (the client went away) cancels it. Here, not
-   * in `onDone`: Envoy deletes the context right after its access log, in the same teardown
-   * (source/extensions/common/wasm/context.cc `Context::log`), and a module that exports no
-   * `proxy_on_done` saves a VM entry on every request.
+   * in `onDone`: Envoy calls both when the filter is destroyed, after the access log
+   * (source/extensions/common/wasm/context.cc `Context::onDestroy`), and a module that
+   * exports no `proxy_on_done` saves a VM entry on every request.
    */
   onDelete(): void {
     if (this.callId != 0) {
