@@ -34,6 +34,8 @@ export class HostAuthRequest extends AuthRequest {
   private fieldsRead: bool = false;
   /** Whether `fields` is the map as it is now (no edit since it was read). */
   private fieldsCurrent: bool = false;
+  /** Whether the last read of `fields` succeeded (else the map is read as empty). */
+  private fieldsValid: bool = false;
   /** Whether the match view may hold values read since it was last cleared. */
   private viewUsed: bool = false;
 
@@ -123,6 +125,8 @@ export class HostAuthRequest extends AuthRequest {
    */
   private pseudoHeader(name: FieldName): string {
     if (!this.fieldsCurrent) this.readFields();
+    // A map the host would not give (or gave malformed) is empty here, as for every other header.
+    if (!this.fieldsValid) return "";
     const value = this.stream.requestHeaders.get(name.header);
     return value !== null ? value : "";
   }
@@ -140,7 +144,7 @@ export class HostAuthRequest extends AuthRequest {
 
   /** Reads the request header map into `fields` (an empty map when the host has none, or sends a malformed one). */
   private readFields(): void {
-    this.fields.read(this.stream.requestHeaders);
+    this.fieldsValid = this.fields.read(this.stream.requestHeaders);
     this.fieldsRead = true;
     this.fieldsCurrent = true;
   }

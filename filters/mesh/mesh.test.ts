@@ -4,6 +4,7 @@
 // envoy/mesh.yaml suites on Envoy run it with `--one-module` (test/envoy/real-envoy.test.ts,
 // operating.test.ts).
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WasmPluginError } from '../../harness/host/index.ts';
 import type { WasmEmulator } from '../../harness/host/emulator.ts';
@@ -151,6 +152,17 @@ describe('mesh: the filters as one chain', () => {
     // the response, retry's lookup reads the map whole and circuit-breaker's read copies that.
     expect(reads(separate.calls)).toBe(5);
     expect(reads(one.calls)).toBe(0);
+  });
+});
+
+describe('mesh: the callbacks it exports', () => {
+  const callbacks = async (file: string): Promise<Set<string>> =>
+    new Set(WebAssembly.Module.exports(await WebAssembly.compile(readFileSync(file))).filter((e) => e.kind === 'function' && e.name.startsWith('proxy_on_')).map((e) => e.name));
+
+  it("are the union of the members' own modules': a member callback it lacked would never run, one none needs costs a VM entry", async () => {
+    const union = new Set<string>();
+    for (const file of Object.values(own)) for (const name of await callbacks(file)) union.add(name);
+    expect([...(await callbacks(wasm))].sort()).toEqual([...union].sort());
   });
 });
 
