@@ -5,16 +5,16 @@
 // Variable time on purpose: verification only ever sees public values.
 import { VerifyResult } from "../result";
 import { ScalarField } from "./scalar";
-import { wordsAdd, wordsCompare, wordsEqual, wordsFromBytes, wordsFromHex, wordsIsZero, wordsSub, wordsToBytes } from "./words";
+import { wordsAdd, wordsCompare, wordsEqual, wordsFromBytes, wordsIsZero, wordsSub, wordsToBytes } from "./words";
 
-/** Domain parameters as big-endian hex (FIPS 186-4 App. D.1.2 / SEC 2 v2 §2.4.2, §2.5.1). */
+/** Domain parameters: addresses of big-endian bytes, 4·words each (FIPS 186-4 App. D.1.2 / SEC 2 v2 §2.4.2, §2.5.1). */
 export class CurveParams {
   constructor(
-    public p: string,
-    public n: string,
-    public b: string,
-    public gx: string,
-    public gy: string,
+    public p: usize,
+    public n: usize,
+    public b: usize,
+    public gx: usize,
+    public gy: usize,
     /** Signed window width w of a public key's digits (its table rows hold 2^(w-1) points). */
     public window: i32,
     /** Window width of G's digits: G's one global table can afford wider rows. */
@@ -139,16 +139,16 @@ export class CurveCore {
     this.point = at; at += 2 * el;
     this.base = at; at += 3 * el;
 
-    wordsFromHex(this.p, words, params.p);
+    wordsFromBytes(this.p, words, params.p, bytes);
     store<u32>(this.plainOne, 1);
     wordsSub(this.pMinus2, this.p, this.plainOne, words);
     wordsSub(this.pMinus2, this.pMinus2, this.plainOne, words);
     // R mod p = R - p (p > R/2): 1 in Montgomery form.
     wordsSub(this.one, this.zero, this.p, words);
     // Plain values; Curve<F> turns b and G into Montgomery form.
-    wordsFromHex(this.b, words, params.b);
-    wordsFromHex(this.g, words, params.gx);
-    wordsFromHex(this.g + el, words, params.gy);
+    wordsFromBytes(this.b, words, params.b, bytes);
+    wordsFromBytes(this.g, words, params.gx, bytes);
+    wordsFromBytes(this.g + el, words, params.gy, bytes);
   }
 
   /** Reads a big-endian field element of `bytes` bytes; false if it is ≥ p. Plain form. */

@@ -1,7 +1,7 @@
 // Arithmetic modulo the group order n, for the few scalar operations of ECDSA
 // verification (FIPS 186-4 §6.4.2 steps 4-5: w = s^-1, u1 = e·w, u2 = r·w) and the
 // signed-window recoding of u1 and u2. Variable time: every input here is public.
-import { wordsAdd, wordsCompare, wordsFromBytes, wordsFromHex, wordsIsZero, wordsSub } from "./words";
+import { wordsAdd, wordsCompare, wordsFromBytes, wordsIsZero, wordsSub } from "./words";
 
 /** Z/nZ for an n whose top bit is set (both NIST orders), on `words` 32-bit words. */
 export class ScalarField {
@@ -21,8 +21,8 @@ export class ScalarField {
   private readonly pow: usize;
   private readonly mem: StaticArray<u32>;
 
-  /** `order`: n as big-endian hex, 8·words digits, top bit set. */
-  constructor(words: i32, order: string) {
+  /** `order`: the address of n as big-endian bytes, 4·words of them, top bit set. */
+  constructor(words: i32, order: usize) {
     this.words = words;
     const stride = <usize>(words + 2) << 2;
     this.mem = new StaticArray<u32>((words + 2) * 8);
@@ -35,7 +35,7 @@ export class ScalarField {
     this.r = base + 5 * stride;
     this.s = base + 6 * stride;
     this.pow = base + 7 * stride;
-    wordsFromHex(this.n, words, order);
+    wordsFromBytes(this.n, words, order, words << 2);
     // R mod n = R - n, since n > R/2.
     wordsSub(this.rModN, this.t, this.n, words); // t is zero here
     // n^-1 mod 2^32 by Newton's iteration (each step doubles the correct low bits).

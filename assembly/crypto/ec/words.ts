@@ -63,16 +63,3 @@ export function wordsSub(out: usize, a: usize, b: usize, words: i32): u32 {
   return <u32>(-acc);
 }
 
-/** Reads a big-endian hex constant (lower case, 8·words digits) into `words` words at `dst`. */
-export function wordsFromHex(dst: usize, words: i32, hex: string): void {
-  const digits = hex.length;
-  assert(digits == words << 3, "constant of the wrong size");
-  for (let i = 0; i < words; i++) {
-    let w: u32 = 0;
-    for (let j = 0; j < 8; j++) {
-      const c = <u32>hex.charCodeAt(digits - 8 * (i + 1) + j);
-      w = (w << 4) | (c <= 0x39 ? c - 0x30 : c - 0x57);
-    }
-    store<u32>(dst + (<usize>i << 2), w);
-  }
-}
