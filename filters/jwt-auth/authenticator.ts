@@ -243,6 +243,14 @@ export class Authenticator {
     let jwt = this.cache.lookup(hash, ptr, len, p.index, this.keys.generation(p), this.nowSeconds);
     this.stats.countCache(p.index, jwt !== null);
     if (jwt === null) {
+      // A token another provider verified (envoy/mesh.yaml: user and service tokens, both
+      // in `authorization`) is parsed already: where its issuer or algorithm is not this
+      // provider's, `verify` would parse it again only to refuse it for that.
+      const known = this.parsedByOther(p, ptr, len);
+      if (known !== null) {
+        const refused = refusedByBytes(p, known);
+        if (refused != Reason.Ok) return refused;
+      }
       const fresh = new Jwt();
       const reason = this.verify(p, token, fresh);
       if (reason != Reason.Ok) return reason;
@@ -255,12 +263,25 @@ export class Authenticator {
     return reason;
   }
 
+  /**
+   * Token `ptr[0..len)` as another provider's cache holds it, or null. The same bytes
+   * parse the same for `p` (the parse limits are the filter's), whatever keys verified it.
+   */
+  private parsedByOther(p: Provider, ptr: usize, len: i32): Jwt | null {
+    for (let q = 0, n = this.config.providers.length; q < n; q++) {
+      if (q == p.index) continue;
+      const cached = this.cache.peek(tokenHash(ptr, len, <u64>q), ptr, len, q);
+      if (cached !== null) return cached;
+    }
+    return null;
+  }
+
   /** Parse, issuer, algorithm, keys, signature. */
   private verify(p: Provider, token: HeaderBytes, jwt: Jwt): Reason {
     const parsed = parseJwt(token.bytes, token.start, token.end, this.config.maxTokenBytes, jwt);
     if (parsed != Reason.Ok) return parsed;
-    if (p.issuer.length > 0 && (jwt.iss === null || !jwt.iss!.equalsString(p.issuer))) return Reason.JwtUnknownIssuer;
-    if (!algIn(p.algorithms, jwt.alg)) return Reason.JwksKidAlgMismatch;
+    const refused = refusedByBytes(p, jwt);
+    if (refused != Reason.Ok) return refused;
     let set = this.keys.keys(p);
     if (set === null) {
       const waits = this.waits;
@@ -382,6 +403,13 @@ export class Authenticator {
       i = j;
     }
   }
+}
+
+/** Why `p` refuses parsed token `jwt` for what its bytes say (issuer, algorithm); Ok when its keys decide. */
+function refusedByBytes(p: Provider, jwt: Jwt): Reason {
+  if (p.issuer.length > 0 && (jwt.iss === null || !jwt.iss!.equalsString(p.issuer))) return Reason.JwtUnknownIssuer;
+  if (!algIn(p.algorithms, jwt.alg)) return Reason.JwksKidAlgMismatch;
+  return Reason.Ok;
 }
 
 /** Whether `a` and `b` are the same token (one cached parse, or equal bytes). */

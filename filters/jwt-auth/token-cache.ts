@@ -69,6 +69,18 @@ export class TokenCache {
     return e.jwt;
   }
 
+  /**
+   * The cached parse of token `ptr[0..len)` for `provider` whatever its keys or age, or
+   * null; removes nothing. For what the token's bytes alone decide (its issuer).
+   */
+  peek(hash: u64, ptr: usize, len: i32, provider: i32): Jwt | null {
+    if (this.count == 0) return null;
+    const i = this.find(hash);
+    if (i < 0) return null;
+    const e = unchecked(this.slots[i])!;
+    return e.provider == provider && e.token.length == len && sameBytes(e.token.dataStart, ptr, len) ? e.jwt : null;
+  }
+
   /** Keeps `jwt`, verified with keys of `keysGeneration`, until `dropAt` (seconds). */
   insert(hash: u64, jwt: Jwt, provider: i32, keysGeneration: u64, dropAt: f64, now: f64): void {
     if (this.maxEntries <= 0) return;
