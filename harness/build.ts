@@ -37,13 +37,14 @@ export async function listTargets(root = projectRoot): Promise<BuildTarget[]> {
 }
 
 /**
- * Compiles one target into `options.outFile` (relative to `root`, default `target.outFile`);
+ * Compiles one target into `options.outFile` (relative to `root`, default `target.outFile`),
+ * with function names kept when `options.debug`;
  * throws an Error carrying asc's diagnostics when it fails. Every source file asc read is
  * listed in `<outFile>.deps` (JSON, paths relative to `root`), the way a compiler's depfile
  * lets `make` decide what is stale. Both are written to a temporary file and renamed, so a
  * suite or build running beside this one never loads a half-written module.
  */
-export async function buildTarget(target: BuildTarget, options: { root?: string; outFile?: string } = {}): Promise<BuildResult> {
+export async function buildTarget(target: BuildTarget, options: { root?: string; outFile?: string; debug?: boolean } = {}): Promise<BuildResult> {
   const root = options.root ?? projectRoot;
   const out = path.resolve(root, options.outFile ?? target.outFile);
   const started = performance.now();
@@ -52,7 +53,10 @@ export async function buildTarget(target: BuildTarget, options: { root?: string;
   const read = new Set<string>();
   await mkdir(path.dirname(out), { recursive: true });
   const tmp = temporary(out);
-  const { error } = await asc.main([target.entry, '--config', 'asconfig.json', '--target', target.name, '--outFile', tmp, '--baseDir', root], {
+  const args = [target.entry, '--config', 'asconfig.json', '--target', target.name, '--outFile', tmp, '--baseDir', root];
+  // asc `--debug` keeps the function names (same optimization): for tools that look inside the module.
+  if (options.debug) args.push('--debug');
+  const { error } = await asc.main(args, {
     stdout: sink,
     stderr: sink,
     readFile: async (name: string, baseDir: string) => {

@@ -124,10 +124,10 @@ class HostcallCounter {
   }
 }
 
-type Pairs = Array<[string, string]>;
+export type Pairs = Array<[string, string]>;
 
 /** The request headers Envoy hands the first filter for `r` (wrk's HTTP/1.1 request; Host becomes :authority). */
-function envoyRequest(r: WrkRequest, i: number): Pairs {
+export function envoyRequest(r: WrkRequest, i: number): Pairs {
   return [
     [':authority', '127.0.0.1:10000'],
     [':path', r.path],
@@ -147,23 +147,36 @@ function routeResponse(c: BenchConfig, status: number): Pairs {
   return headers;
 }
 
-interface Chain {
+/** One filter of a configuration's chain, on its own emulator (its own VM, as Envoy gives each `vm_id`). */
+export interface ChainFilter {
   spec: WasmFilterSpec;
   emu: WasmEmulator;
+}
+
+interface Chain extends ChainFilter {
   counter: HostcallCounter;
+}
+
+/**
+ * Starts `spec`'s filter (from `wasm`, default `spec.wasm`), its configuration in place and
+ * envoy/mesh.yaml's remote JWKS (`jwks`) fetched; throws when the VM does not start.
+ */
+export async function loadFilter(spec: WasmFilterSpec, jwks: string, opts: { wasm?: string; onHostcall?: HostcallObserver } = {}): Promise<WasmEmulator> {
+  const emu = await WasmEmulator.create({
+    wasm: opts.wasm ?? spec.wasm, rootId: spec.rootId, name: spec.name ?? spec.rootId, vmId: spec.name ?? spec.rootId,
+    pluginConfiguration: typeof spec.config === 'string' ? spec.config : JSON.stringify(spec.config),
+    startTimeMs: Date.now(), logLevel: LogLevel.Warn, onHostcall: opts.onHostcall,
+  });
+  // envoy/mesh.yaml's jwt-auth fetches its users' JWKS at start.
+  for (let i = 0; i < 4 && emu.getPendingHttpCalls().length; i++) emu.respondHttpCall({ status: 200, headers: { 'content-type': 'application/json' }, body: jwks });
+  if (emu.vmFailed) throw new Error(`${spec.name ?? spec.rootId} did not start: ${emu.getLogs(LogLevel.Error).join(' | ')}`);
+  return emu;
 }
 
 async function load(spec: WasmFilterSpec, jwks: string): Promise<Chain> {
   const counter = new HostcallCounter();
-  const emu = await WasmEmulator.create({
-    wasm: spec.wasm, rootId: spec.rootId, name: spec.name ?? spec.rootId, vmId: spec.name ?? spec.rootId,
-    pluginConfiguration: typeof spec.config === 'string' ? spec.config : JSON.stringify(spec.config),
-    startTimeMs: Date.now(), logLevel: LogLevel.Warn, onHostcall: counter.observer,
-  });
+  const emu = await loadFilter(spec, jwks, { onHostcall: counter.observer });
   counter.attach(emu.plugin.wasm);
-  // envoy/mesh.yaml's jwt-auth fetches its users' JWKS at start.
-  for (let i = 0; i < 4 && emu.getPendingHttpCalls().length; i++) emu.respondHttpCall({ status: 200, headers: { 'content-type': 'application/json' }, body: jwks });
-  if (emu.vmFailed) throw new Error(`hostcalls: ${spec.name ?? spec.rootId} did not start: ${emu.getLogs(LogLevel.Error).join(' | ')}`);
   return { spec, emu, counter };
 }
 
@@ -190,7 +203,7 @@ const RLS_OK = (() => {
  * One request through the chain: request headers in order until a local reply (a filter
  * paused on a gRPC call, rate-limit's ShouldRateLimit, gets RLS_OK), response headers back.
  */
-function request(c: BenchConfig, chain: Chain[], headers: Pairs, status: number): void {
+export function chainRequest(c: BenchConfig, chain: ChainFilter[], headers: Pairs, status: number): void {
   const info = {
     downstreamRemoteAddress: '127.0.0.1:40000',
     downstreamLocalAddress: '127.0.0.1:10000',
@@ -223,10 +236,10 @@ export async function countConfiguration(c: BenchConfig, jwks: string): Promise<
   const chain = await Promise.all(c.wasm.map((spec) => load(spec, jwks)));
   try {
     let n = 0;
-    for (const p of c.prepare) request(c, chain, envoyRequest({ method: 'GET', path: p.path, headers: c.requests[0].headers }, n++), p.status);
+    for (const p of c.prepare) chainRequest(c, chain, envoyRequest({ method: 'GET', path: p.path, headers: c.requests[0].headers }, n++), p.status);
     for (let i = 0; i < 3; i++) {
       for (const f of chain) f.counter.recording = i === 2;
-      request(c, chain, envoyRequest(c.requests[i % c.requests.length], n++), 200);
+      chainRequest(c, chain, envoyRequest(c.requests[i % c.requests.length], n++), 200);
     }
     for (const f of chain) f.counter.recording = false;
     if (chain.some((f) => f.emu.vmFailed)) throw new Error(`hostcalls: a VM of ${c.name} failed`);
