@@ -239,12 +239,19 @@ export class SharedDataReader {
   status: WasmResult = WasmResult.NotFound;
   /** The entry's CAS, for `setSharedData*`. */
   cas: u32 = 0;
-  /** The value, in a buffer reused by reads of its size; null unless `status` is Ok. */
+  /**
+   * The value, in a buffer reused by reads of its size; null unless `status` is Ok, and
+   * null for a value longer than `maxBytes` (found: `status` Ok, its `cas` set).
+   */
   value: ArrayBuffer | null = null;
   private readonly buffers: Array<ArrayBuffer> = [];
 
-  /** `maxSizes`: how many value sizes get a buffer kept; a value of another size is allocated. */
-  constructor(private readonly maxSizes: i32 = 16) {}
+  /**
+   * `maxSizes`: how many value sizes get a buffer kept (a value of another size is
+   * allocated); `maxBytes`: the longest value copied (a reader of fixed-size records need
+   * not copy, nor keep a buffer for, whatever else a key holds).
+   */
+  constructor(private readonly maxSizes: i32 = 16, private readonly maxBytes: i32 = i32.MAX_VALUE) {}
 
   /** Whether the key exists. */
   get found(): bool {
@@ -262,9 +269,12 @@ export class SharedDataReader {
       this.value = null;
       return false;
     }
-    const size = <i32>load<usize>(RET_SIZE);
-    const out = this.bufferOf(size);
-    memory.copy(changetype<usize>(out), load<usize>(RET_PTR), <usize>size);
+    const size = load<usize>(RET_SIZE);
+    let out: ArrayBuffer | null = null;
+    if (size <= <usize>this.maxBytes) {
+      out = this.bufferOf(<i32>size);
+      memory.copy(changetype<usize>(out), load<usize>(RET_PTR), size);
+    }
     releaseHostMemory(mark);
     setLastResult(WasmResult.Ok);
     this.status = WasmResult.Ok;

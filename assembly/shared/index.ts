@@ -51,8 +51,11 @@ export const CREATE_CAS: u32 = 0xffff_ffff;
 
 /** What a record's header must say: its kind, layout version and size bounds (bytes). */
 export class RecordLayout {
-  /** Reads this layout's records for `update` (buffers reused per size: the request path allocates no value). */
-  readonly reader: SharedDataReader = new SharedDataReader();
+  /**
+   * Reads this layout's records for `update`: buffers reused per size (the request path
+   * allocates no value), and a value longer than a record of this layout is not copied.
+   */
+  readonly reader: SharedDataReader;
 
   constructor(
     /** Four ASCII bytes as a little-endian u32 (layouts.ts `*_MAGIC`). */
@@ -60,7 +63,9 @@ export class RecordLayout {
     readonly version: u32,
     readonly minSize: i32,
     readonly maxSize: i32 = minSize,
-  ) {}
+  ) {
+    this.reader = new SharedDataReader(16, maxSize);
+  }
 
   /**
    * `value` when it is a record of this layout (the file comment's test), else null: a

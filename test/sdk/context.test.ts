@@ -223,6 +223,7 @@ describe('SDK through the probe module', () => {
     expect(header(host, id, 'x-a-same-buffer')).toBe('yes');
     expect(header(host, id, 'x-a-first-now')).toBe('again');
     expect(header(host, id, 'x-missing')).toBe('NOT_FOUND null 0');
+    expect(header(host, id, 'x-bounded')).toBe('found null 8');
   });
 
   it('a shared-data read the host answers with memory the module never allocated is an error, not a trap', () => {

@@ -191,6 +191,9 @@ class ProbeStream extends HttpContext {
       headers.replaceNamed('x-a-again', again !== null ? String.UTF8.decode(again) : 'null');
       headers.replaceNamed('x-a-same-buffer', again === first ? 'yes' : 'no');
       headers.replaceNamed('x-a-first-now', first !== null ? String.UTF8.decode(first) : 'null');
+      // A reader of values up to 8 bytes finds the 12-byte one but copies nothing.
+      const bounded = boundedReader.read(READER_B);
+      headers.replaceNamed('x-bounded', (bounded ? 'found ' : '') + (boundedReader.value === null ? 'null' : 'value') + ' ' + boundedReader.cas.toString());
       const found = reader.read(READER_MISSING);
       headers.replaceNamed('x-missing', (found ? 'found ' : '') + wasmResultName(reader.status) + ' ' + (reader.value === null ? 'null' : 'value') + ' ' + reader.cas.toString());
     } else if (this.action == 'property') {
@@ -331,6 +334,7 @@ class ProbeConnection extends StreamContext {
 }
 
 const sharedReader = new SharedDataReader();
+const boundedReader = new SharedDataReader(16, 8);
 const READER_A = String.UTF8.encode('reader-a');
 const READER_B = String.UTF8.encode('reader-b');
 const READER_MISSING = String.UTF8.encode('reader-missing');
