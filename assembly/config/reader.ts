@@ -253,6 +253,11 @@ export class ConfigObject {
     return v === null || v.isNull() ? null : v;
   }
 
+  /** Member `name`'s value as the configuration wrote it (its bytes), or null when absent; declared fields only, as `raw`. */
+  rawSource(name: string): ArrayBuffer | null {
+    return this.raw(name) !== null ? this.value.memberSource(name) : null;
+  }
+
   /** Whether member `name` is present (and not null). */
   has(name: string): bool {
     return this.raw(name) !== null;

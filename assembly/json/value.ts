@@ -8,7 +8,7 @@
  */
 import {
   INDEXED_OBJECT_MEMBERS, TAG_ARRAY, TAG_F64, TAG_INT, TAG_NULL, TAG_OBJECT, TAG_STRING, TAG_TRUE,
-  containerCount, decodeString, entryEquals, indexFind, skipValue, tagOf,
+  containerCount, decodeString, entryEquals, indexFind, skipValue, stringLength, stringOffset, tagOf,
 } from "./tape";
 
 /** The six JSON value kinds of RFC 8259 §3. */
@@ -225,6 +225,25 @@ export class JsonValue {
     return p >= 0 ? new JsonValue(this.doc, p + 1) : null;
   }
 
+  /**
+   * The bytes of member `key`'s value exactly as the input wrote them (a copy), or null
+   * when absent or when this is not an object: a sub-document handed on unchanged.
+   */
+  memberSource(key: string): ArrayBuffer | null {
+    const p = this.findMember(key);
+    if (p < 0) return null;
+    const source = this.doc.source;
+    const base = changetype<usize>(source);
+    const size = source.byteLength;
+    const name = this.entry(p);
+    // After the name's closing quote: spaces, ':', spaces, then the value (the parse checked the form).
+    let i = <i32>stringOffset(name) + stringLength(name) + 1;
+    while (i < size && load<u8>(base + <usize>i) != 0x3a) i++;
+    i++;
+    while (i < size && isJsonSpace(load<u8>(base + <usize>i))) i++;
+    return source.slice(i, valueEnd(base, i, size));
+  }
+
   /** Whether an object has member `key`. */
   has(key: string): bool {
     return this.findMember(key) >= 0;
@@ -235,4 +254,35 @@ export class JsonValue {
     const v = this.get(key);
     return v !== null ? v.asString(fallback) : fallback;
   }
+}
+
+// @ts-ignore: decorator
+@inline function isJsonSpace(c: u8): bool {
+  return c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09;
+}
+
+/**
+ * Offset just past the well-formed JSON value that starts at `start` of the `size` bytes
+ * at `base`: a container to its matching bracket (brackets inside strings skipped), a
+ * string to its closing quote, a literal or number to the next delimiter.
+ */
+function valueEnd(base: usize, start: i32, size: i32): i32 {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < size; i++) {
+    const c = load<u8>(base + <usize>i);
+    if (inString) {
+      if (c == 0x5c) i++; // the escaped byte
+      else if (c == 0x22) {
+        inString = false;
+        if (depth == 0) return i + 1;
+      }
+    } else if (c == 0x22) inString = true;
+    else if (c == 0x7b || c == 0x5b) depth++;
+    else if (c == 0x7d || c == 0x5d) {
+      if (depth == 0) return i; // a scalar ends at its container's close
+      if (--depth == 0) return i + 1;
+    } else if (depth == 0 && (c == 0x2c || isJsonSpace(c))) return i;
+  }
+  return size;
 }

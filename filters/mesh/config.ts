@@ -20,7 +20,6 @@
  * error is reported by the member with `filters[i].config` in front.
  */
 import { ConfigReader, ConfigResult } from "../../assembly/config";
-import { stringifyToBytes } from "../../assembly/json";
 
 /** The filters a chain can hold, as their plugins' `root_id`s name them. */
 export const FILTER_NAMES: string[] = ["jwt-auth", "rate-limit", "circuit-breaker", "retry"];
@@ -56,7 +55,9 @@ export function parseConfig(reader: ConfigReader): ConfigResult<MeshConfig> {
     const value = item.raw("config");
     if (value === null) item.fail("config", "missing required field");
     else if (!value.isObject()) item.fail("config", "expected a JSON object");
-    else members.push(new MemberConfig(kind, stringifyToBytes(value).buffer));
+    // The member's configuration as written, so it behaves as the filter given that text
+    // alone (rate-limit seeds its key hash with its configuration's bytes).
+    else members.push(new MemberConfig(kind, changetype<ArrayBuffer>(item.rawSource("config"))));
   }
   return ConfigResult.of<MeshConfig>(reader, new MeshConfig(members));
 }

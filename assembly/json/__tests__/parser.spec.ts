@@ -383,3 +383,25 @@ describe("parseJson: limits", () => {
     expectKind("  \n", JsonErrorKind.UnexpectedEnd);
   });
 });
+
+describe("memberSource", () => {
+  const text = '{ "a" :\n { "x": "}{\\"", "y": [1, {"z": null}] } , "b":"s\\"t" ,"c": -1.5e3,"d":true , "e" : [ ], "f": null }';
+  const source = (key: string): string | null => {
+    const bytes = accept(text).memberSource(key);
+    return bytes === null ? null : String.UTF8.decode(bytes);
+  };
+
+  it("gives a member's value exactly as written: containers, strings, numbers, literals", () => {
+    expect<string | null>(source("a")).toBe('{ "x": "}{\\"", "y": [1, {"z": null}] }');
+    expect<string | null>(source("b")).toBe('"s\\"t"');
+    expect<string | null>(source("c")).toBe("-1.5e3");
+    expect<string | null>(source("d")).toBe("true");
+    expect<string | null>(source("e")).toBe("[ ]");
+    expect<string | null>(source("f")).toBe("null");
+  });
+
+  it("is null for a missing member and for a value that is not an object", () => {
+    expect<string | null>(source("g")).toBeNull();
+    expect<ArrayBuffer | null>(accept("[1]").memberSource("a")).toBeNull();
+  });
+});
