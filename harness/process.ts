@@ -1,10 +1,12 @@
 /**
  * Finding and installing the programs the harness runs (Envoy's wheel aside): one lookup
  * on PATH, and one way to install a Debian package when this process may (root, with
- * apt-get), for wrk (soak, bench) and redis-server (the rate limit service's store).
+ * apt-get), for wrk (soak, bench) and redis-server (the rate limit service's store); and
+ * free loopback ports for the servers tests start.
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 
 /** '' when `file` is an executable file, else what is wrong with it. */
@@ -22,6 +24,11 @@ export function notExecutable(file: string): string {
     return 'is not executable';
   }
   return '';
+}
+
+/** Whether `file` is an executable file. */
+export function isExecutable(file: string): boolean {
+  return !notExecutable(file);
 }
 
 /** The first executable `name` on `env.PATH` (on Windows also `name.exe`, `name.cmd`). */
@@ -54,4 +61,30 @@ export function aptInstall(spec: string, opts: { env?: NodeJS.ProcessEnv; noReco
   if (install()) return true;
   run(['update', '-q']);
   return install();
+}
+
+/** A TCP port free on 127.0.0.1 now (the kernel's pick, released at once). */
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0];
+}
+
+/**
+ * `n` distinct TCP ports free on 127.0.0.1 now: all are held until the last is picked, so
+ * the kernel cannot hand one out twice (as `freePort()` called in a row could).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const server = net.createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
+  }
 }

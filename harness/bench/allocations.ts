@@ -19,13 +19,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import binaryen from 'binaryen';
-import { buildTarget, listTargets, projectRoot } from '../build.ts';
-import { demoJwks } from '../demo/keys.ts';
-import { mintDemoToken } from '../demo/token.ts';
+import { buildTarget, isStale, listTargets, newest, projectRoot } from '../build.ts';
 import type { WasmEmulator } from '../host/emulator.ts';
-import { configurations, type BenchConfig } from './envoy/configs.ts';
-import { ALGS, makeKeys, tokenPool, type Alg } from './envoy/tokens.ts';
-import { chainRequest, envoyRequest, loadFilter, type ChainFilter } from './hostcalls.ts';
+import type { BenchConfig } from './envoy/configs.ts';
+import { hostConfigurations, loadFilter, requestSender, type ChainFilter } from './hostcalls.ts';
 import type { BenchSuite } from './report.ts';
 
 /** Requests before counting. */
@@ -39,7 +36,7 @@ const OUT = path.join(projectRoot, '.cache', 'bench', 'allocations');
 const NEW = '~lib/rt/tcms/__new';
 
 /** Rewrites `file` so that `NEW` counts into the exported globals `alloc_count`/`alloc_bytes`. */
-export function countAllocations(file: string, out: string): void {
+function countAllocations(file: string, out: string): void {
   const m = binaryen.readBinary(readFileSync(file));
   try {
     // What asc emits (its defaults and asconfig's `simd`); `All` would write GC-era type forms.
@@ -71,10 +68,13 @@ async function countingModules(): Promise<Record<string, string>> {
   const targets = (await listTargets()).filter((t) => TARGETS.includes(t.name));
   const out: Record<string, string> = {};
   for (const t of targets) {
-    const named = path.join(OUT, `${t.name}.named.wasm`);
-    await buildTarget(t, { outFile: path.relative(projectRoot, named), debug: true });
-    out[t.name] = path.join(OUT, `${t.name}.wasm`);
-    countAllocations(named, out[t.name]);
+    // Built again only when its sources changed (buildTarget's depfile), as `npm run build` does.
+    const named = { ...t, outFile: path.relative(projectRoot, path.join(OUT, `${t.name}.named.wasm`)) };
+    if (isStale(named)) await buildTarget(t, { outFile: named.outFile, debug: true });
+    const counting = path.join(OUT, `${t.name}.wasm`);
+    const source = path.join(projectRoot, named.outFile);
+    if (newest(counting) < newest(source)) countAllocations(source, counting);
+    out[t.name] = counting;
   }
   return out;
 }
@@ -94,12 +94,10 @@ async function countConfiguration(c: BenchConfig, modules: Record<string, string
   const chain: ChainFilter[] = [];
   try {
     for (const spec of c.wasm) {
-      const wasm = modules[path.basename(spec.wasm, '.wasm')];
+      const wasm = modules[targetOf(spec.wasm)];
       chain.push({ spec, emu: await loadFilter(spec, jwks, { wasm }) });
     }
-    let n = 0;
-    for (const p of c.prepare) chainRequest(c, chain, envoyRequest({ method: 'GET', path: p.path, headers: c.requests[0].headers }, n++), p.status);
-    const next = () => chainRequest(c, chain, envoyRequest(c.requests[n % c.requests.length], n++), 200);
+    const next = requestSender(c, chain);
     for (let i = 0; i < WARMUP; i++) next();
     const before = chain.map((f) => globals(f.emu));
     for (let i = 0; i < COUNTED; i++) next();
@@ -114,27 +112,26 @@ async function countConfiguration(c: BenchConfig, modules: Record<string, string
 }
 
 const fixed = (x: number) => Math.round(x * 100) / 100;
+/** The build target of a module path (`build/jwt-auth.wasm` → `jwt-auth`). */
+const targetOf = (wasm: string) => path.basename(wasm, '.wasm');
 
 export const suite: BenchSuite = {
   name: 'allocations',
   description: 'objects and bytes the modules allocate per request of each Envoy bench configuration with our filters, counted on the host',
   async run() {
     const modules = await countingModules();
-    const keys = await makeKeys();
-    const tokens = Object.fromEntries(await Promise.all(ALGS.map(async (a) => [a, await keys.mint(a, 'cached-user')]))) as Record<Alg, string>;
     // Uncached configurations: a token of its own for every request sent.
-    const pools = Object.fromEntries(await Promise.all(ALGS.map(async (a) => [a, await tokenPool(keys, a, WARMUP + COUNTED + 10)]))) as Record<Alg, string[]>;
-    const meshToken = await mintDemoToken({ permissions: ['banking:read'] });
-    const jwks = JSON.stringify(await demoJwks());
-    const configs = configurations({ keys, tokens, pools, meshToken, meshJwksUri: () => 'http://127.0.0.1:9105/.well-known/jwks.json' })
-      .filter((c) => c.side === 'ours' && c.wasm.length > 0 && c.wasm.every((w) => path.basename(w.wasm, '.wasm') in modules));
+    const all = await hostConfigurations(WARMUP + COUNTED + 10);
+    const jwks = all.jwks;
+    const configs = all.configs.filter((c) => c.side === 'ours' && c.wasm.length > 0 && c.wasm.every((w) => targetOf(w.wasm) in modules));
     const out: Record<string, unknown> = {};
     const lines = ['| configuration | filter | allocations / request | bytes / request |', '|---|---|---|---|'];
     for (const c of configs) {
-      const counted = await countConfiguration(c, modules, jwks);
-      const total = { allocations: fixed(counted.reduce((a, f) => a + f.allocations, 0)), bytes: fixed(counted.reduce((a, f) => a + f.bytes, 0)) };
-      out[c.name] = { what: c.what, total, ...(counted.length > 1 ? { filters: counted.map((f) => ({ ...f, allocations: fixed(f.allocations), bytes: fixed(f.bytes) })) } : {}) };
-      if (counted.length > 1) for (const f of counted) lines.push(`| ${c.name} | ${f.filter} | ${fixed(f.allocations)} | ${fixed(f.bytes)} |`);
+      const exact = await countConfiguration(c, modules, jwks);
+      const total = { allocations: fixed(exact.reduce((a, f) => a + f.allocations, 0)), bytes: fixed(exact.reduce((a, f) => a + f.bytes, 0)) };
+      const counted = exact.map((f) => ({ ...f, allocations: fixed(f.allocations), bytes: fixed(f.bytes) }));
+      out[c.name] = { what: c.what, total, ...(counted.length > 1 ? { filters: counted } : {}) };
+      if (counted.length > 1) for (const f of counted) lines.push(`| ${c.name} | ${f.filter} | ${f.allocations} | ${f.bytes} |`);
       lines.push(`| ${c.name} | ${counted.length > 1 ? '**total**' : counted[0].filter} | ${total.allocations} | ${total.bytes} |`);
     }
     console.log(lines.join('\n'));

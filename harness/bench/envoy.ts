@@ -86,7 +86,7 @@ export function select(all: BenchConfig[], only: string[]): BenchConfig[] {
  * `<name>@before` loading the same-named modules from `dir`: a change measured before and
  * after in one run, rounds alternated like every configuration.
  */
-export function withBefore(configs: BenchConfig[], dir: string, log: (line: string) => void): BenchConfig[] {
+function withBefore(configs: BenchConfig[], dir: string, log: (line: string) => void): BenchConfig[] {
   const out: BenchConfig[] = [];
   for (const c of configs) {
     out.push(c);

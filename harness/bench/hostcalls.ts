@@ -231,15 +231,39 @@ export function chainRequest(c: BenchConfig, chain: ChainFilter[], headers: Pair
   for (let i = 0; i < chain.length; i++) chain[i].emu.completeHttpContext(ids[i]);
 }
 
+/**
+ * Sends `c`'s `prepare` requests through `chain`, then returns what sends its requests in
+ * turn, each answered 200 (numbered on from the prepare requests, as Envoy numbers streams).
+ */
+export function requestSender(c: BenchConfig, chain: ChainFilter[]): () => void {
+  let n = 0;
+  for (const p of c.prepare) chainRequest(c, chain, envoyRequest({ method: 'GET', path: p.path, headers: c.requests[0].headers }, n++), p.status);
+  let i = 0;
+  return () => chainRequest(c, chain, envoyRequest(c.requests[i++ % c.requests.length], n++), 200);
+}
+
+/**
+ * The Envoy bench's configurations as the host suites run them: tokens and keys made for
+ * this run, `poolSize` distinct tokens per algorithm for the uncached ones, and the JWKS
+ * envoy/mesh.yaml's jwt-auth fetches (answered from `jwks`).
+ */
+export async function hostConfigurations(poolSize: number): Promise<{ configs: BenchConfig[]; jwks: string }> {
+  const keys = await makeKeys();
+  const tokens = Object.fromEntries(await Promise.all(ALGS.map(async (a) => [a, await keys.mint(a, 'cached-user')]))) as Record<Alg, string>;
+  const pools = Object.fromEntries(await Promise.all(ALGS.map(async (a) => [a, await tokenPool(keys, a, poolSize)]))) as Record<Alg, string[]>;
+  const meshToken = await mintDemoToken({ permissions: ['banking:read'] });
+  const jwks = JSON.stringify(await demoJwks());
+  return { configs: configurations({ keys, tokens, pools, meshToken, meshJwksUri: () => 'http://127.0.0.1:9105/.well-known/jwks.json' }), jwks };
+}
+
 /** The counts of the third request of `c` (after its `prepare` requests and two warm-up ones), per filter. */
 export async function countConfiguration(c: BenchConfig, jwks: string): Promise<Array<{ filter: string } & RequestCount>> {
   const chain = await Promise.all(c.wasm.map((spec) => load(spec, jwks)));
   try {
-    let n = 0;
-    for (const p of c.prepare) chainRequest(c, chain, envoyRequest({ method: 'GET', path: p.path, headers: c.requests[0].headers }, n++), p.status);
+    const next = requestSender(c, chain);
     for (let i = 0; i < 3; i++) {
       for (const f of chain) f.counter.recording = i === 2;
-      chainRequest(c, chain, envoyRequest(c.requests[i % c.requests.length], n++), 200);
+      next();
     }
     for (const f of chain) f.counter.recording = false;
     if (chain.some((f) => f.emu.vmFailed)) throw new Error(`hostcalls: a VM of ${c.name} failed`);
@@ -265,13 +289,10 @@ export const suite: BenchSuite = {
   name: 'hostcalls',
   description: 'hostcalls by kind, bytes across the boundary and shared-data operations per request of each Envoy bench configuration, counted on the host',
   async run() {
-    const keys = await makeKeys();
-    const tokens = Object.fromEntries(await Promise.all(ALGS.map(async (a) => [a, await keys.mint(a, 'cached-user')]))) as Record<Alg, string>;
     // Three distinct tokens are enough for three uncached requests.
-    const pools = Object.fromEntries(await Promise.all(ALGS.map(async (a) => [a, await tokenPool(keys, a, 3)]))) as Record<Alg, string[]>;
-    const meshToken = await mintDemoToken({ permissions: ['banking:read'] });
-    const jwks = JSON.stringify(await demoJwks());
-    let configs = configurations({ keys, tokens, pools, meshToken, meshJwksUri: () => 'http://127.0.0.1:9105/.well-known/jwks.json' }).filter((c) => c.side === 'ours' || c.side === 'rust');
+    const all = await hostConfigurations(3);
+    const jwks = all.jwks;
+    let configs = all.configs.filter((c) => c.side === 'ours' || c.side === 'rust');
     const skipped: Record<string, string> = {};
     if (!existsSync(RUST_WASM.noop) || !existsSync(RUST_WASM.small)) {
       const problem = buildRustSdkFilters((l) => console.log(l));

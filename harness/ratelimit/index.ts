@@ -43,7 +43,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { aptInstall, canAptInstall, notExecutable, onPath } from '../process.ts';
+import { aptInstall, canAptInstall, freePort, freePorts, isExecutable, onPath } from '../process.ts';
 
 /** The Go package of the service's command and the pinned version (a pseudo-version of envoyproxy/ratelimit's main, 2026-01-22). */
 export const RATELIMIT_MODULE = 'github.com/envoyproxy/ratelimit/src/service_cmd';
@@ -62,9 +62,6 @@ export type RateLimitTools =
       reason: string;
     };
 
-function isExecutable(file: string): boolean {
-  return !notExecutable(file);
-}
 
 function findRedis(env: NodeJS.ProcessEnv): string | { reason: string } {
   if (env.REDIS_SERVER_BIN) return isExecutable(env.REDIS_SERVER_BIN) ? path.resolve(env.REDIS_SERVER_BIN) : { reason: `REDIS_SERVER_BIN=${env.REDIS_SERVER_BIN} is not an executable file` };
@@ -181,32 +178,6 @@ function installRateLimit(env: NodeJS.ProcessEnv, cache: string, log: (line: str
     return isExecutable(path.join(dir, BINARY)) ? '' : `go install ran, but ${path.join(dir, BINARY)} is not there`;
   } finally {
     rmSync(staging, { recursive: true, force: true });
-  }
-}
-
-/** A TCP port free on 127.0.0.1 now (the kernel's pick, released at once). */
-export async function freePort(): Promise<number> {
-  return (await freePorts(1))[0];
-}
-
-/**
- * `n` distinct TCP ports free on 127.0.0.1 now: all are held until the last is picked, so
- * the kernel cannot hand one out twice (as `freePort()` called in a row could).
- */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const server = net.createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
-      });
-    }
-    return servers.map((s) => (s.address() as net.AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))));
   }
 }
 

@@ -13,6 +13,8 @@ import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { buildAll } from '../../harness/build.ts';
+import { wasmImage } from '../../harness/package/oci.ts';
+import { freePorts } from '../../harness/process.ts';
 import { DEMO_AUDIENCE, DEMO_HS256_SECRET, DEMO_ISSUER, demoJwks } from '../../harness/demo/keys.ts';
 import { envoyAvailable, envoySuiteTitle } from '../../harness/envoy/runner.ts';
 
@@ -115,19 +117,6 @@ function badFilter(d: any): void {
       },
     },
   });
-}
-
-/** Ports free on 127.0.0.1 a moment ago (bound together, then closed). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve) => {
-      const s = net.createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 function canBind(port: number): Promise<boolean> {
@@ -315,7 +304,7 @@ describe('mesh-filters token', () => {
 });
 
 describe('mesh-filters combine', () => {
-  it('writes envoy/mesh.yaml with its five wasm entries as one of the mesh module, which validate accepts', async () => {
+  it('writes envoy/mesh.yaml as one entry of the mesh module before the router, which validate accepts', async () => {
     const out = path.join(tmp, 'one.yaml');
     const r = await cli(['combine', 'envoy/mesh.yaml', '-o', out]);
     expect(r).toMatchObject({ code: 0, stderr: '' });
@@ -332,7 +321,6 @@ describe('mesh-filters combine', () => {
     const [plugin, ...rest] = YAML.parseAllDocuments(r.stdout).map((d) => d.toJS());
     expect(rest).toEqual([]);
     expect(plugin.spec.pluginName).toBe('mesh');
-    const { wasmImage } = await import('../../harness/package/oci.ts');
     const image = await wasmImage(readFileSync(path.join(root, 'build/mesh.wasm')), 'mesh');
     expect(`sha256:${plugin.spec.sha256}`).toBe(image.manifest.digest);
   });

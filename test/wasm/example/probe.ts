@@ -213,7 +213,7 @@ class ProbeStream extends HttpContext {
       headers.replaceNamed('x-bogus', value === null ? wasmResultName(lastResult()) : 'accepted');
     } else if (this.action == 'snapshot') {
       // One copy of the map, then edits, then lookups: the lookups see the edits and make
-      // no hostcall (x-hostcalls-before/after are the host's counts, set by the test).
+      // no hostcall (the test counts the host's lookups).
       new HeaderFields().read(headers);
       headers.replaceNamed('x-a', 'replaced');
       headers.removeNamed('x-b');
