@@ -27,7 +27,7 @@ import { ascii, formatHex, formatInteger } from "../proxy-wasm";
 import {
   INDEXED_OBJECT_MEMBERS, MAX_CONTAINER_COUNT, MAX_STRING_BYTES, TAG_ARRAY, TAG_F64, TAG_FALSE, TAG_INT, TAG_NULL,
   TAG_OBJECT, TAG_TRUE, containerEntry, decodeString, entriesEqual, hashAscii, hashEntry, hex4, indexCapacity,
-  indexInsert, stringEntry,
+  indexInsert, isJsonSpace, stringEntry,
 } from "./tape";
 
 /** Limits for one parse. */
@@ -142,10 +142,6 @@ let stringStart: usize = 0;
 let stringEnd: usize = 0;
 let stringEscapedFlag: bool = false;
 
-const CH_TAB: u8 = 0x09;
-const CH_LF: u8 = 0x0a;
-const CH_CR: u8 = 0x0d;
-const CH_SPACE: u8 = 0x20;
 const CH_QUOTE: u8 = 0x22;
 const CH_PLUS: u8 = 0x2b;
 const CH_COMMA: u8 = 0x2c;
@@ -211,8 +207,7 @@ function finishDocument(length: i32): JsonValue {
 // @ts-ignore: decorator
 @inline function skipWhitespace(p: usize): usize {
   while (p < end) {
-    const c = load<u8>(p);
-    if (c != CH_SPACE && c != CH_LF && c != CH_CR && c != CH_TAB) break;
+    if (!isJsonSpace(load<u8>(p))) break;
     p++;
   }
   return p;

@@ -33,6 +33,12 @@ export const MAX_CONTAINER_COUNT: i32 = (1 << 28) - 1;
 /** Objects with more members than this get a hash index (built while checking for duplicates). */
 export const INDEXED_OBJECT_MEMBERS: i32 = 32;
 
+/** JSON whitespace (RFC 8259 §2): space, line feed, carriage return, tab. */
+// @ts-ignore: decorator
+@inline export function isJsonSpace(c: u8): bool {
+  return c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09;
+}
+
 // @ts-ignore: decorator
 @inline export function tagOf(entry: u64): u32 {
   return <u32>(entry >> 60);

@@ -8,7 +8,7 @@
  */
 import {
   INDEXED_OBJECT_MEMBERS, TAG_ARRAY, TAG_F64, TAG_INT, TAG_NULL, TAG_OBJECT, TAG_STRING, TAG_TRUE,
-  containerCount, decodeString, entryEquals, indexFind, skipValue, stringLength, stringOffset, tagOf,
+  containerCount, decodeString, entryEquals, indexFind, isJsonSpace, skipValue, stringLength, stringOffset, tagOf,
 } from "./tape";
 
 /** The six JSON value kinds of RFC 8259 §3. */
@@ -254,11 +254,6 @@ export class JsonValue {
     const v = this.get(key);
     return v !== null ? v.asString(fallback) : fallback;
   }
-}
-
-// @ts-ignore: decorator
-@inline function isJsonSpace(c: u8): bool {
-  return c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09;
 }
 
 /**

@@ -7,8 +7,9 @@
 //
 // or, to keep the host from calling into the VM for events it ignores (Envoy skips a
 // callback the module does not export, e.g. every body chunk), only those it needs,
-// with `proxy_abi_version_0_2_1`, `proxy_on_memory_allocate`, `proxy_on_context_create`,
-// `proxy_on_done` and `proxy_on_delete` always among them.
+// with `proxy_abi_version_0_2_1`, `proxy_on_memory_allocate`, `proxy_on_context_create`
+// and `proxy_on_delete` always among them: `exports-core` (without `proxy_on_done`, whose
+// absence Envoy takes as done).
 //
 // A callback for an unknown context (or one of another kind) does nothing and answers
 // Continue / true, so a host event the filter did not expect never traps.

@@ -16,7 +16,7 @@
  * Shared data keys: `jwt-auth/<provider>/<uri>/state` and `.../keys` (per vm_id).
  */
 import {
-  HeaderPair, RootContext, SharedDataReader, httpCallResponseBody, httpCallResponseHeaders, logInfo, logWarn,
+  HeaderPair, RootContext, SharedDataReader, getSharedDataBytes, httpCallResponseBody, httpCallResponseHeaders, logInfo, logWarn,
 } from "../../assembly/proxy-wasm";
 import { RecordUpdate, UpdateResult, overwrite, update } from "../../assembly/shared";
 import { JwtAuthConfig, Provider, RemoteJwks } from "./config";
@@ -63,11 +63,9 @@ class RemoteKeys {
 
 let leases: u32 = 0;
 
-// `sync`'s reads, apart from JWKS_STATE.reader: TakeLease's `apply` calls `sync` while the
-// record it was given lives in that reader's buffer. Key sets vary in size and are read
-// once per generation, so their buffers are not kept.
+// `sync`'s read of the state, apart from JWKS_STATE.reader: TakeLease's `apply` calls `sync`
+// while the record it was given lives in that reader's buffer.
 const stateReader = new SharedDataReader();
-const keysReader = new SharedDataReader(0);
 
 /** A lease number unlikely to be another worker's: a random draw (WASI random_get) plus a count. */
 function nextLease(): u32 {
@@ -251,8 +249,8 @@ export class JwksCache extends KeySource {
     const state = JwksState.decode(shared);
     r.attempts = state.attempts;
     if (state.generation == 0 || state.generation == r.generation) return state;
-    keysReader.read(r.keysKey);
-    const record = keysReader.value;
+    // Once per key generation, of any size: a buffer of its own.
+    const record = getSharedDataBytes(r.keysKey).value;
     const generation = keysRecordGeneration(record);
     if (generation == 0 || generation == r.generation) return state;
     const parsed = parseJwks(keysRecordDocument(record!), keysRecordDocumentLength(record!));
