@@ -12,7 +12,10 @@
  *   log text, local replies) and into the module (each value the host returns, copied into
  *   memory the module allocated through `proxy_on_memory_allocate`);
  * - shared-data reads (`proxy_get_shared_data`) and writes, CAS (a `cas` other than 0) or
- *   plain.
+ *   plain;
+ * - calls that returned a value, by kind (`values_by_kind`): those in which the host
+ *   allocated in the module for what it hands back, which on Envoy is a call back into the
+ *   VM (proxy-wasm-cpp-host `copyToPointerSize`), the price of a call (harness/bench/model.ts).
  *
  * Each configuration's filters run in chain order, each on its own emulator (its own VM, as
  * Envoy gives each `vm_id`), with the request headers as Envoy hands them to the first
@@ -62,12 +65,17 @@ export interface RequestCount {
   vm_entries: number;
   hostcalls: number;
   by_kind: Record<string, number>;
+  /** Calls of each kind that returned a value (the host allocated in the module for it). */
+  values_by_kind: Record<string, number>;
   bytes_to_host: number;
   bytes_to_module: number;
   shared_reads: number;
   shared_cas_writes: number;
   shared_plain_writes: number;
 }
+
+/** Counts by kind, most first. */
+const sortedKinds = (counts: Record<string, number>) => Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
 
 type WasmFn = (...args: Array<number | bigint>) => number | bigint | void;
 
@@ -76,15 +84,18 @@ class HostcallCounter {
   recording = false;
   private count = HostcallCounter.empty();
   private readonly wrapped = new WeakSet<Wasm>();
+  /** The hostcall running (the observer sees each before it runs), whose value `malloc` is for. */
+  private current = '';
 
   static empty(): RequestCount {
-    return { vm_entries: 0, hostcalls: 0, by_kind: {}, bytes_to_host: 0, bytes_to_module: 0, shared_reads: 0, shared_cas_writes: 0, shared_plain_writes: 0 };
+    return { vm_entries: 0, hostcalls: 0, by_kind: {}, values_by_kind: {}, bytes_to_host: 0, bytes_to_module: 0, shared_reads: 0, shared_cas_writes: 0, shared_plain_writes: 0 };
   }
 
   readonly observer: HostcallObserver = (name, args) => {
     if (!this.recording) return;
     const kind = name.startsWith('env.') ? name.slice(4) : name;
     const c = this.count;
+    this.current = kind;
     c.hostcalls++;
     c.by_kind[kind] = (c.by_kind[kind] ?? 0) + 1;
     for (const i of INPUTS[kind] ?? []) c.bytes_to_host += Number(args[i + 1]) >>> 0;
@@ -104,7 +115,12 @@ class HostcallCounter {
       if (!fn) continue;
       if (name === 'malloc') {
         fns.malloc = (size) => {
-          if (this.recording) this.count.bytes_to_module += Number(size) >>> 0;
+          const bytes = Number(size) >>> 0;
+          if (this.recording && bytes > 0) {
+            const c = this.count;
+            c.bytes_to_module += bytes;
+            c.values_by_kind[this.current] = (c.values_by_kind[this.current] ?? 0) + 1;
+          }
           return fn(size);
         };
       } else if (name.startsWith('proxy_on_')) {
@@ -119,7 +135,8 @@ class HostcallCounter {
   take(): RequestCount {
     const c = this.count;
     this.count = HostcallCounter.empty();
-    c.by_kind = Object.fromEntries(Object.entries(c.by_kind).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
+    c.by_kind = sortedKinds(c.by_kind);
+    c.values_by_kind = sortedKinds(c.values_by_kind);
     return c;
   }
 }
@@ -278,12 +295,15 @@ function sum(counts: RequestCount[]): RequestCount {
   for (const c of counts) {
     for (const k of ['vm_entries', 'hostcalls', 'bytes_to_host', 'bytes_to_module', 'shared_reads', 'shared_cas_writes', 'shared_plain_writes'] as const) total[k] += c[k];
     for (const [k, v] of Object.entries(c.by_kind)) total.by_kind[k] = (total.by_kind[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(c.values_by_kind)) total.values_by_kind[k] = (total.values_by_kind[k] ?? 0) + v;
   }
-  total.by_kind = Object.fromEntries(Object.entries(total.by_kind).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
+  total.by_kind = sortedKinds(total.by_kind);
+  total.values_by_kind = sortedKinds(total.values_by_kind);
   return total;
 }
 
-const kinds = (c: RequestCount) => Object.entries(c.by_kind).map(([k, v]) => `${k.replace(/^proxy_/, '')} ${v}`).join(', ');
+const kinds = (counts: Record<string, number>) => Object.entries(counts).map(([k, v]) => `${k.replace(/^proxy_/, '')} ${v}`).join(', ');
+const countOf = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 export const suite: BenchSuite = {
   name: 'hostcalls',
@@ -303,15 +323,15 @@ export const suite: BenchSuite = {
     }
     const out: Record<string, unknown> = {};
     const lines = [
-      '| configuration | filter | VM entries | hostcalls | by kind | bytes to host / to module | shared data: reads / CAS writes |',
-      '|---|---|---|---|---|---|---|',
+      '| configuration | filter | VM entries | hostcalls | by kind | values returned | bytes to host / to module | shared data: reads / CAS writes |',
+      '|---|---|---|---|---|---|---|---|',
     ];
     for (const c of configs) {
       const perFilter = await countConfiguration(c, jwks);
       const total = sum(perFilter);
       out[c.name] = { what: c.what, total, ...(perFilter.length > 1 ? { filters: perFilter } : {}) };
       const row = (label: string, filter: string, x: RequestCount) =>
-        `| ${label} | ${filter} | ${x.vm_entries} | ${x.hostcalls} | ${kinds(x)} | ${x.bytes_to_host} / ${x.bytes_to_module} | ${x.shared_reads} / ${x.shared_cas_writes}${x.shared_plain_writes ? ` (+${x.shared_plain_writes} plain)` : ''} |`;
+        `| ${label} | ${filter} | ${x.vm_entries} | ${x.hostcalls} | ${kinds(x.by_kind)} | ${countOf(x.values_by_kind)} | ${x.bytes_to_host} / ${x.bytes_to_module} | ${x.shared_reads} / ${x.shared_cas_writes}${x.shared_plain_writes ? ` (+${x.shared_plain_writes} plain)` : ''} |`;
       if (perFilter.length === 1) lines.push(row(c.name, perFilter[0].filter, total));
       else {
         for (const f of perFilter) lines.push(row(c.name, f.filter, f));

@@ -161,7 +161,7 @@ export const RUST_OUT = path.join(projectRoot, '.cache', 'bench', 'rust-sdk', 'w
 export const RUST_WASM = { noop: path.join(RUST_OUT, 'bench_noop.wasm'), small: path.join(RUST_OUT, 'bench_small.wasm') };
 
 /** Calls a request of each `hostcall` configuration. */
-const COST_CALLS = 20;
+export const COST_CALLS = 20;
 /** test/wasm/cost's kinds of call, as the `hostcall` configurations name them. */
 const COST_KINDS: Record<string, string> = {
   header: 'proxy_get_header_map_value (`:path`, found: the value is copied into memory the module allocates)',
