@@ -16,9 +16,14 @@ type Doc = Record<string, any>;
 /** The project's filters, which the mesh module holds (filters/mesh/config.ts `FILTER_NAMES`). */
 export const MESH_MEMBERS = ['jwt-auth', 'rate-limit', 'circuit-breaker', 'retry'] as const;
 
+/** Whether `name` is one of our filters (`MESH_MEMBERS`). */
+function isMember(name: unknown): boolean {
+  return (MESH_MEMBERS as readonly unknown[]).includes(name);
+}
+
 /** Whether `file` is the module of our filter `name` (`<dir>/<name>.wasm`), which the mesh module can stand in for. */
 export function isMemberModule(name: string, file: string): boolean {
-  return (MESH_MEMBERS as readonly string[]).includes(name) && path.basename(file) === `${name}.wasm`;
+  return isMember(name) && path.basename(file) === `${name}.wasm`;
 }
 
 /** The mesh module's configuration: `members` (each a filter's name and its configuration) in order. */
@@ -133,7 +138,7 @@ function isMemberPlugin(doc: Doc): boolean {
   if (doc?.kind !== 'WasmPlugin') return false;
   const spec = doc.spec ?? {};
   const image = typeof spec.url === 'string' ? spec.url.split('/').pop()!.split(/[:@]/)[0] : '';
-  return (MESH_MEMBERS as readonly string[]).includes(spec.pluginName) && image === spec.pluginName;
+  return isMember(spec.pluginName) && image === spec.pluginName;
 }
 
 /**

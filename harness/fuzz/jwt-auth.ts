@@ -295,7 +295,6 @@ function genConfig(rng: Rng, p: Pool): Plan {
   const count = 1 + rng.int(3);
   let server: FuzzKey[] | null = null;
   let badLocal: string | null = null;
-  const tokenHeaders = new Set<string>();
   for (let i = 0; i < count; i++) {
     const name = PROVIDER_NAMES[i];
     const c: ProviderConfig = {};
@@ -319,8 +318,7 @@ function genConfig(rng: Rng, p: Pool): Plan {
       c.from_headers = headers.filter(() => rng.chance(0.4));
       if (rng.chance(0.5)) c.from_params = ['access_token', 'token'].filter(() => rng.chance(0.6));
       if (rng.chance(0.4)) c.from_cookies = ['jwt', 'session'].filter(() => rng.chance(0.6));
-      for (const h of c.from_headers) tokenHeaders.add(h.name.toLowerCase());
-    } else tokenHeaders.add('authorization');
+    }
     if (rng.chance(0.2)) c.forward = true;
     if (rng.chance(0.15)) c.forward_payload_header = 'x-jwt-payload';
     if (rng.chance(0.6)) c.claim_to_headers = CLAIM_HEADERS.filter(() => rng.chance(0.35));
@@ -349,6 +347,7 @@ function genConfig(rng: Rng, p: Pool): Plan {
   if (rng.chance(0.15)) config.max_token_bytes = rng.pick([256, 1024, 4096]);
   if (rng.chance(0.15)) config.forward_unverified = true;
   // A header that is written for upstream may not be where tokens are read.
+  const tokenHeaders = new Set(placesOf(config).flatMap((p) => (p.kind === 'header' ? [p.name.toLowerCase()] : [])));
   for (const prov of Object.values(providers)) {
     prov.claim_to_headers = prov.claim_to_headers?.filter((c) => !tokenHeaders.has(c.header_name.toLowerCase()));
     if (prov.claim_to_headers?.length === 0) delete prov.claim_to_headers;
@@ -421,15 +420,16 @@ interface Place {
 }
 
 function placesOf(config: JwtAuthConfig): Place[] {
+  return Object.values(config.providers).flatMap(providerPlaces);
+}
+
+/** Where provider `p` reads tokens, in order, as the filter does (config.ts `readLocations`): Envoy's defaults when it names none. */
+function providerPlaces(p: ProviderConfig): Place[] {
   const out: Place[] = [];
-  for (const p of Object.values(config.providers)) {
-    for (const h of p.from_headers ?? []) out.push({ kind: 'header', name: h.name, prefix: h.value_prefix ?? '' });
-    for (const q of p.from_params ?? []) out.push({ kind: 'param', name: q, prefix: '' });
-    for (const c of p.from_cookies ?? []) out.push({ kind: 'cookie', name: c, prefix: '' });
-    if (!p.from_headers?.length && !p.from_params?.length && !p.from_cookies?.length) {
-      out.push({ kind: 'header', name: 'authorization', prefix: 'Bearer ' }, { kind: 'param', name: 'access_token', prefix: '' });
-    }
-  }
+  for (const h of p.from_headers ?? []) out.push({ kind: 'header', name: h.name, prefix: h.value_prefix ?? '' });
+  for (const q of p.from_params ?? []) out.push({ kind: 'param', name: q, prefix: '' });
+  for (const c of p.from_cookies ?? []) out.push({ kind: 'cookie', name: c, prefix: '' });
+  if (out.length === 0) out.push({ kind: 'header', name: 'authorization', prefix: 'Bearer ' }, { kind: 'param', name: 'access_token', prefix: '' });
   return out;
 }
 
@@ -679,11 +679,7 @@ export const jwtAuthTarget: FilterTarget<JwtStep> = {
 };
 
 
-/**
- * The first header `p` reads tokens from, as the filter sees it (config.ts `readLocations`):
- * its `from_headers`, else `authorization` when it names no location at all, else null.
- */
-function tokenHeader(p: { from_headers?: Array<{ name: string }>; from_params?: string[]; from_cookies?: string[] }): string | null {
-  if (p.from_headers?.length) return p.from_headers[0].name;
-  return p.from_params?.length || p.from_cookies?.length ? null : 'authorization';
+/** The first header `p` reads tokens from (`providerPlaces`), null when it reads none. */
+function tokenHeader(p: ProviderConfig): string | null {
+  return providerPlaces(p).find((place) => place.kind === 'header')?.name ?? null;
 }

@@ -29,8 +29,7 @@ import { WasmEmulator } from '../host/emulator.ts';
 import type { LocalReply } from '../host/filter.ts';
 import { WasmPlugin, WasmPluginError } from '../host/plugin.ts';
 import { SharedState } from '../host/shared/shared-state.ts';
-import { AS_MEMBER } from '../host/testing.ts';
-import { isMemberModule } from '../envoy/combine.ts';
+import { asMember } from '../host/testing.ts';
 import type { Rng } from './json-gen.ts';
 
 /** The repository root (harness/build.ts has it too, but loads the compiler with it). */
@@ -158,21 +157,14 @@ export function configBytes(c: FuzzCase): Uint8Array {
 // as it is in the mesh's. Only a target running the filter's own module is moved.
 let meshModule: Uint8Array | undefined;
 
-/** What runs a case: the module, its plugin configuration, and whether it is the mesh module. */
+/** What runs a case: the module, its plugin configuration, and whether it is the mesh module (testing.ts `asMember`). */
 function casePlugin(target: FilterTarget, c: FuzzCase, wasmBytes: Uint8Array): { wasm: Uint8Array; config: Uint8Array; mesh: boolean; wrapped: boolean } {
   const config = configBytes(c);
-  if (!AS_MEMBER || !isMemberModule(target.rootId, target.wasm)) return { wasm: wasmBytes, config, mesh: false, wrapped: false };
-  meshModule ??= readFileSync(path.join(PROJECT_ROOT, 'build', 'mesh.wasm'));
-  const text = Buffer.from(config).toString('utf8');
-  let object = false;
-  try {
-    const parsed: unknown = JSON.parse(text);
-    object = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed);
-  } catch {
-    // not JSON: handed to the mesh as it is, which refuses it
-  }
-  const wrapped = object ? Buffer.from(`{"filters":[{"name":${JSON.stringify(target.rootId)},"config":${text}}]}`) : config;
-  return { wasm: meshModule, config: wrapped, mesh: true, wrapped: object };
+  const member = asMember(target.rootId, target.wasm, Buffer.from(config).toString('utf8'));
+  if (!member.mesh) return { wasm: wasmBytes, config, mesh: false, wrapped: false };
+  meshModule ??= readFileSync(member.wasm);
+  // Not a JSON object: the case's own bytes, which the mesh refuses.
+  return { wasm: meshModule, config: member.wrapped ? Buffer.from(member.config as string) : config, mesh: true, wrapped: member.wrapped };
 }
 
 /**

@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { MetricType } from './abi.ts';
-import { isMemberModule, meshConfiguration } from '../envoy/combine.ts';
+import { isMemberModule } from '../envoy/combine.ts';
 import { type EmulatorOptions, WasmEmulator } from './emulator.ts';
 import type { FilterHeadersStatus, LocalReply, StreamInfo } from './filter.ts';
 import type { HeaderPair } from './header-map.ts';
@@ -105,13 +105,25 @@ export function filterWorkers(count: number, wasm: string, name: string, config:
 export const AS_MEMBER = process.env.MESH_FILTERS_AS_MEMBER === '1';
 
 /**
- * Under `AS_MEMBER`, the mesh module and its configuration for plugin `name` running `wasm`
- * (a filter's own module) with `config`; else the two unchanged.
+ * Under `AS_MEMBER`, the mesh module (`mesh.wasm` beside `wasm`) and its configuration for
+ * plugin `name` running `wasm` (a filter's own module) with `config`; else the two unchanged
+ * (`mesh` false). The member's configuration is embedded as its text (`config` itself when a
+ * string, else its JSON), so the member reads the very bytes it would read alone (a duplicate
+ * name, a number JSON.parse would round, stay as they are). Text that is not a JSON object is
+ * handed to the mesh as it is, which refuses it with its own line (`wrapped` false).
  */
-export function asMember(name: string, wasm: string, config: unknown): { wasm: string; config: unknown } {
-  if (!AS_MEMBER || !isMemberModule(name, wasm)) return { wasm, config };
-  const memberConfig = typeof config === 'string' ? JSON.parse(config) : config;
-  return { wasm: path.join(path.dirname(wasm), 'mesh.wasm'), config: meshConfiguration([{ name, config: memberConfig }]) };
+export function asMember(name: string, wasm: string, config: unknown): { wasm: string; config: unknown; mesh: boolean; wrapped: boolean } {
+  if (!AS_MEMBER || !isMemberModule(name, wasm)) return { wasm, config, mesh: false, wrapped: false };
+  const text = typeof config === 'string' ? config : (JSON.stringify(config) ?? '');
+  let wrapped = false;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    wrapped = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed);
+  } catch {
+    // not JSON: the mesh refuses it
+  }
+  const meshConfig = wrapped ? `{"filters":[{"name":${JSON.stringify(name)},"config":${text}}]}` : text;
+  return { wasm: path.join(path.dirname(wasm), 'mesh.wasm'), config: meshConfig, mesh: true, wrapped };
 }
 
 function pluginOptions(filterWasm: string, name: string, filterConfig: unknown): EmulatorOptions {

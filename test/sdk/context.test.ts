@@ -30,6 +30,16 @@ function header(host: FakeHost, id: number, name: string, map: number = MapType.
   return host.getMap(id, map).find(([k]) => k === name)?.[1];
 }
 
+// The `nth` call of hostcall `name` answers with a pointer the module never allocated (FakeHost `returnBogusPointer`).
+function bogusPointerAt(host: FakeHost, name: 'proxy_get_header_map_value' | 'proxy_get_shared_data', nth: number) {
+  const original = host[name].bind(host);
+  let calls = 0;
+  host[name] = (...args: [number, number, number, number, number]) => {
+    if (++calls === nth) host.returnBogusPointer = true;
+    return original(...args);
+  };
+}
+
 describe('example filter', () => {
   let file = '';
   beforeAll(async () => { file = await testModule('test-example'); }, 180_000);
@@ -183,12 +193,7 @@ describe('SDK through the probe module', () => {
     host.call('proxy_on_context_create', id, ROOT);
     host.setMap(id, MapType.HttpRequestHeaders, [['x-probe', 'bogus']]);
     // The first lookup (x-probe) is honest; the probe's second get receives the bogus pointer.
-    const original = host.proxy_get_header_map_value.bind(host);
-    let calls = 0;
-    host.proxy_get_header_map_value = (...args: [number, number, number, number, number]) => {
-      if (++calls === 2) host.returnBogusPointer = true;
-      return original(...args);
-    };
+    bogusPointerAt(host, 'proxy_get_header_map_value', 2);
     expect(host.call('proxy_on_request_headers', id, 1, true)).toBe(0);
     expect(header(host, id, 'x-bogus')).toBe('INVALID_MEMORY_ACCESS');
   });
@@ -228,12 +233,7 @@ describe('SDK through the probe module', () => {
 
   it('a shared-data read the host answers with memory the module never allocated is an error, not a trap', () => {
     host.sharedData.set('reader-a', { value: new TextEncoder().encode('first'), cas: 7 });
-    const original = host.proxy_get_shared_data.bind(host);
-    let calls = 0;
-    host.proxy_get_shared_data = (...args: [number, number, number, number, number]) => {
-      if (++calls === 1) host.returnBogusPointer = true;
-      return original(...args);
-    };
+    bogusPointerAt(host, 'proxy_get_shared_data', 1);
     const { id } = request(host, [['x-probe', 'shared-reader']]);
     expect(header(host, id, 'x-a')).toBe('null');
     expect(header(host, id, 'x-a-cas')).toBe('0');
