@@ -33,26 +33,69 @@ export function denialBody(reason: Reason): string {
   return body;
 }
 
-/** Escapes `"` and `\` for an RFC 9110 §5.6.4 quoted-string. */
-function quoted(s: string): string {
-  if (s.indexOf("\"") < 0 && s.indexOf("\\") < 0) return s;
-  let out = "";
-  for (let i = 0, n = s.length; i < n; i++) {
+const REALM_START = "Bearer realm=\"";
+const DEFAULT_SCHEME = "http";
+const SCHEME_END = "://";
+/** Closes the realm and opens the error, for the reasons that have one. */
+const ERROR_START = "\", error=\"";
+const QUOTE = "\"";
+
+/** Length of `s[0, end)` in an RFC 9110 §5.6.4 quoted-string: `"` and `\` take a `\` more. */
+function quotedLength(s: string, end: i32): i32 {
+  let n = end;
+  for (let i = 0; i < end; i++) {
     const c = s.charCodeAt(i);
-    if (c == 0x22 || c == 0x5c) out += "\\";
-    out += String.fromCharCode(c);
+    if (c == 0x22 || c == 0x5c) n++;
+  }
+  return n;
+}
+
+/** Writes `s[0, end)` at `out` (UTF-16) escaped as `quotedLength` counts it; returns the end. */
+function writeQuoted(out: usize, s: string, end: i32): usize {
+  for (let i = 0; i < end; i++) {
+    const c = <u16>s.charCodeAt(i);
+    if (c == 0x22 || c == 0x5c) {
+      store<u16>(out, 0x5c);
+      out += 2;
+    }
+    store<u16>(out, c);
+    out += 2;
   }
   return out;
 }
 
-/** The `www-authenticate` value for `reason` on a request to `scheme://authority` + `path`. */
+/** Writes `s` at `out` (UTF-16); returns the end. */
+function writeText(out: usize, s: string): usize {
+  const size = <usize>s.length << 1;
+  memory.copy(out, changetype<usize>(s), size);
+  return out + size;
+}
+
+/**
+ * The `www-authenticate` value for `reason` on a request to `scheme://authority` + `path`,
+ * written into one new string (a denial allocates nothing else for it).
+ */
 export function challenge(reason: Reason, scheme: string, authority: string, path: string): string {
-  let length = pathLength(path);
-  if (length > MAX_REALM_PATH) length = MAX_REALM_PATH;
-  const realm = quoted((scheme.length > 0 ? scheme : "http") + "://" + authority + path.substring(0, length));
+  let pathEnd = pathLength(path);
+  if (pathEnd > MAX_REALM_PATH) pathEnd = MAX_REALM_PATH;
+  if (scheme.length == 0) scheme = DEFAULT_SCHEME;
   const info = reasonInfo(reason);
-  const value = "Bearer realm=\"" + realm + "\"";
-  return info.challengeHasError ? value + ", error=\"" + info.error + "\"" : value;
+  const hasError = info.challengeHasError;
+  let length = REALM_START.length + quotedLength(scheme, scheme.length) + SCHEME_END.length +
+    quotedLength(authority, authority.length) + quotedLength(path, pathEnd) + QUOTE.length;
+  if (hasError) length += ERROR_START.length + info.error.length;
+  const value = __new(<usize>length << 1, idof<string>());
+  let out = writeText(value, REALM_START);
+  out = writeQuoted(out, scheme, scheme.length);
+  out = writeText(out, SCHEME_END);
+  out = writeQuoted(out, authority, authority.length);
+  out = writeQuoted(out, path, pathEnd);
+  if (hasError) {
+    out = writeText(out, ERROR_START);
+    out = writeText(out, info.error);
+  }
+  writeText(out, QUOTE);
+  return changetype<string>(value);
 }
 
 const details = new StaticArray<string | null>(REASON_COUNT);

@@ -173,13 +173,22 @@ describe('mesh: configuration', () => {
       [{ filters: [] }, 'mesh: filters: expected a non-empty array'],
       [{ filters: [{ name: 'ext-authz', config: {} }] }, 'mesh: filters[0].name: expected one of "jwt-auth", "rate-limit", "circuit-breaker", "retry"'],
       [{ filters: [{ name: 'retry' }] }, 'mesh: filters[0].config: missing required field'],
+      [{ filters: [{ name: 'retry', config: null }] }, 'mesh: filters[0].config: missing required field'],
       [{ filters: [{ name: 'retry', config: [] }] }, 'mesh: filters[0].config: expected a JSON object'],
+      [{ filters: [{ name: 'retry', config: '{}' }] }, 'mesh: filters[0].config: expected a JSON object'],
+      [{ filters: [{ name: 'retry', config: 7 }] }, 'mesh: filters[0].config: expected a JSON object'],
       [{ filters: [{ name: 'retry', config: {} }], extra: 1 }, 'mesh: extra: unknown field'],
     ] as const) {
       const error = await filterEmulator(wasm, 'mesh', config).catch((e) => e);
       expect(error, JSON.stringify(config)).toBeInstanceOf(WasmPluginError);
       expect(error.message).toBe(line);
     }
+  });
+
+  it('takes a member configuration with blanks before it (the object is its text from the brace on)', async () => {
+    const text = `{ "filters" : [ { "name" : "retry", "config" :\n\t ${JSON.stringify(retry.config)} } ] }`;
+    const emu = await filterEmulator(wasm, 'mesh', text);
+    emu.close();
   });
 
   it("reports a member's own error line, as the filter alone does", async () => {

@@ -189,8 +189,10 @@ export class FixedAddress extends AddressSource {
 /**
  * The client's address, chosen as Envoy's `xff_num_trusted_hops` chooses it: the entry that
  * many hops from the right of `x-forwarded-for` when it is an IP, else the connection's source
- * address. Reused for every request (one callback at a time); the local key and the global
- * descriptor both ask it, so one client is one client in both.
+ * address. One per configuration, reused for every request (one callback at a time): the
+ * local key and a `global` rule's descriptor both ask it, and it answers them from one
+ * resolution per request (`forget` starts the next), so one client is one client in both
+ * and XFF is parsed once.
  */
 export class ClientAddress {
   /** The address's bytes after `resolve` answered 4 or 16. */
@@ -198,12 +200,31 @@ export class ClientAddress {
   /** The source address as given, after `resolve` answered -1 (not an IP). */
   text: string = "";
   private readonly range: TextRange = new TextRange();
+  /** `resolve`'s answer for the current request, once `resolved`. */
+  private answer: i32 = 0;
+  private resolved: bool = false;
 
   /** `xff_num_trusted_hops`. */
   constructor(readonly trustedHops: i32) {}
 
-  /** 4 or 16: the IP's bytes are in `ip`; 0: no address; -1: an address that is not IP (`text`). */
+  /** Before another request: the next `resolve` reads its headers and source again. */
+  forget(): void {
+    this.resolved = false;
+  }
+
+  /**
+   * 4 or 16: the IP's bytes are in `ip`; 0: no address; -1: an address that is not IP
+   * (`text`). The first call after `forget` resolves; later ones repeat its answer.
+   */
   resolve(request: RequestHeaders, source: AddressSource): i32 {
+    if (!this.resolved) {
+      this.answer = this.find(request, source);
+      this.resolved = true;
+    }
+    return this.answer;
+  }
+
+  private find(request: RequestHeaders, source: AddressSource): i32 {
     const ip = changetype<usize>(this.ip);
     const range = this.range;
     if (this.trustedHops > 0) {

@@ -36,7 +36,7 @@ const TAG_ADDRESS_TEXT: u8 = 0x04;
 const TAG_PATH: u8 = 0x05;
 const TAG_GENERIC: u8 = 0x06;
 
-export { AddressSource, FixedAddress } from "./client-address";
+export { AddressSource, ClientAddress, FixedAddress } from "./client-address";
 
 /** A request's key for one rule: reused for every request (one callback at a time). */
 export class DescriptorKey {
@@ -125,16 +125,12 @@ export class DescriptorKey {
 
 /** Builds the key of a rule's `key` parts from a request. */
 export class DescriptorBuilder {
-  private readonly client: ClientAddress;
-
   constructor(
-    /** `xff_num_trusted_hops`. */
-    readonly trustedHops: i32,
+    /** The client address of remote_address parts (shared with the global request: one answer per request). */
+    private readonly client: ClientAddress,
     /** Configuration hash, the seed of the page hash. */
     readonly seed: u64,
-  ) {
-    this.client = new ClientAddress(trustedHops);
-  }
+  ) {}
 
   /** Writes the key of `rule` for `request` into `key`. */
   build(rule: Rule, request: RequestHeaders, source: AddressSource, key: DescriptorKey): void {

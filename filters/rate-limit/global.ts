@@ -26,12 +26,9 @@ import { addEntry, beginRequest, endRequest } from "./rls";
 /** Builds `ShouldRateLimit` requests; reused for every request (one callback at a time). */
 export class GlobalRequestBuilder {
   private readonly writer: ProtoWriter = new ProtoWriter();
-  private readonly client: ClientAddress;
 
-  /** `xff_num_trusted_hops`. */
-  constructor(readonly trustedHops: i32) {
-    this.client = new ClientAddress(trustedHops);
-  }
+  /** `client`: the local key's (descriptor.ts `DescriptorBuilder`), so a request's address is resolved once for both. */
+  constructor(private readonly client: ClientAddress) {}
 
   /** The serialized `RateLimitRequest` of `rule` (which has a `global` part) for `request`. */
   build(rule: Rule, request: RequestHeaders, source: AddressSource): ArrayBuffer {

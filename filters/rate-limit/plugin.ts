@@ -46,7 +46,7 @@ import { ConfigReader } from "../../assembly/config";
 import { HostRequestHeaders } from "../../assembly/match/host";
 import { FILTER_NAME, GlobalLimit, RateLimitConfig, Rule, parseConfig } from "./config";
 import { Decision } from "./decision";
-import { AddressSource, DescriptorBuilder, DescriptorKey } from "./descriptor";
+import { AddressSource, ClientAddress, DescriptorBuilder, DescriptorKey } from "./descriptor";
 import { Limiter } from "./limiter";
 import { GlobalMetrics, RateLimitMetrics } from "./stats";
 import { ResponseHeaders, ServiceQuota } from "./response-headers";
@@ -64,25 +64,12 @@ const STATUS_ON_ERROR: u32 = 500;
 const NANOS_PER_MILLISECOND: i64 = 1000000;
 
 /**
- * `source.address` of the current stream (Envoy's downstream remote address), read once per
- * request: the local key and a `global` rule's descriptor both ask for it.
+ * `source.address` of the current stream (Envoy's downstream remote address). Read at most
+ * once per request: only `ClientAddress` asks, and it keeps its answer for the request.
  */
 class StreamSourceAddress extends AddressSource {
-  private value: string | null = null;
-  private read: bool = false;
-
   sourceAddress(): string | null {
-    if (!this.read) {
-      this.value = getPropertyString(SOURCE_ADDRESS);
-      this.read = true;
-    }
-    return this.value;
-  }
-
-  /** Before another request. */
-  forget(): void {
-    this.read = false;
-    this.value = null;
+    return getPropertyString(SOURCE_ADDRESS);
   }
 }
 
@@ -93,8 +80,8 @@ class GlobalRuntime {
   readonly quota: ServiceQuota = new ServiceQuota();
   readonly metrics: GlobalMetrics;
 
-  constructor(config: RateLimitConfig) {
-    this.builder = new GlobalRequestBuilder(config.xffNumTrustedHops);
+  constructor(config: RateLimitConfig, client: ClientAddress) {
+    this.builder = new GlobalRequestBuilder(client);
     this.metrics = GlobalMetrics.define(config);
   }
 }
@@ -102,6 +89,8 @@ class GlobalRuntime {
 /** What the request path uses, built from one configuration. */
 class Runtime {
   readonly limiter: Limiter;
+  /** The request's client address, resolved once for the local key and the global request both. */
+  readonly client: ClientAddress;
   readonly builder: DescriptorBuilder;
   readonly key: DescriptorKey = new DescriptorKey();
   readonly decision: Decision = new Decision();
@@ -112,10 +101,12 @@ class Runtime {
 
   constructor(readonly config: RateLimitConfig, limiter: Limiter) {
     this.limiter = limiter;
-    this.builder = new DescriptorBuilder(config.xffNumTrustedHops, config.seed);
+    const client = new ClientAddress(config.xffNumTrustedHops);
+    this.client = client;
+    this.builder = new DescriptorBuilder(client, config.seed);
     this.headers = new ResponseHeaders(config);
     this.metrics = RateLimitMetrics.define(config);
-    this.global = hasGlobal(config) ? new GlobalRuntime(config) : null;
+    this.global = hasGlobal(config) ? new GlobalRuntime(config, client) : null;
   }
 }
 
@@ -158,11 +149,11 @@ export class RateLimitRoot extends RootContext {
     return new RateLimitStream(contextId, this);
   }
 
-  /** The request view for the current stream, emptied of the previous request's values. */
-  requestView(): HostRequestHeaders {
+  /** The request view for the current stream, emptied of the previous request's values (the client address of `runtime` too). */
+  requestView(runtime: Runtime): HostRequestHeaders {
     const request = this.request;
     request.forget();
-    this.source.forget();
+    runtime.client.forget();
     return request;
   }
 
@@ -213,7 +204,7 @@ export class RateLimitStream extends HttpContext {
     const runtime = this.plugin.runtime;
     if (runtime === null) return FilterHeadersStatus.Continue;
     const config = runtime.config;
-    const request = this.plugin.requestView();
+    const request = this.plugin.requestView(runtime);
     const rules = config.rules;
     let rule: Rule | null = null;
     for (let i = 0, n = rules.length; i < n; i++) {

@@ -27,6 +27,29 @@ describe("the reason table", () => {
   });
 });
 
+/** `challenge` as string concatenation writes it (its earlier form): the reference for the one-pass writer. */
+function concatenated(reason: Reason, scheme: string, authority: string, path: string): string {
+  let length = path.length;
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c == 0x3f || c == 0x23) {
+      length = i;
+      break;
+    }
+  }
+  if (length > 256) length = 256;
+  const realm = (scheme.length > 0 ? scheme : "http") + "://" + authority + path.substring(0, length);
+  let quoted = "";
+  for (let i = 0; i < realm.length; i++) {
+    const c = realm.charCodeAt(i);
+    if (c == 0x22 || c == 0x5c) quoted += "\\";
+    quoted += String.fromCharCode(c);
+  }
+  const info = reasonInfo(reason);
+  const value = "Bearer realm=\"" + quoted + "\"";
+  return info.challengeHasError ? value + ", error=\"" + info.error + "\"" : value;
+}
+
 describe("denial responses (RFC 6750 §3)", () => {
   it("challenges without error for a missing token, with invalid_token or insufficient_scope otherwise", () => {
     expect(challenge(Reason.JwtMissing, "https", "api.example.com", "/x?access_token=secret")).toBe("Bearer realm=\"https://api.example.com/x\"");
@@ -34,6 +57,23 @@ describe("denial responses (RFC 6750 §3)", () => {
     expect(challenge(Reason.JwtClaimsNotSatisfied, "http", "h", "/a")).toBe("Bearer realm=\"http://h/a\", error=\"insufficient_scope\"");
     expect(challenge(Reason.JwtMissing, "http", "h\"x", "/\\")).toBe("Bearer realm=\"http://h\\\"x/\\\\\"");
     expect(challenge(Reason.JwtMissing, "http", "h", "/" + "a".repeat(300)).length).toBe("Bearer realm=\"http://h\"".length + 256);
+  });
+
+  it("writes the value the realm's concatenation writes, escapes and cut included", () => {
+    const paths = ["", "/", "/a?b", "/a#b", "/\"q\"/\\", "/\u00e9\ud83d\ude00", "/" + "\\".repeat(300), "/" + "a".repeat(254) + "\"\"\"", "/" + "a".repeat(256)];
+    const authorities = ["", "api.example.com:8443", "h\"x\\y", "\u00fcber.example"];
+    const schemes = ["", "https", "ht\"tp"];
+    const reasons: Reason[] = [Reason.JwtMissing, Reason.JwtExpired, Reason.JwtClaimsNotSatisfied];
+    for (let r = 0; r < reasons.length; r++) {
+      for (let s = 0; s < schemes.length; s++) {
+        for (let a = 0; a < authorities.length; a++) {
+          for (let p = 0; p < paths.length; p++) {
+            const want = concatenated(reasons[r], schemes[s], authorities[a], paths[p]);
+            expect(challenge(reasons[r], schemes[s], authorities[a], paths[p])).toBe(want);
+          }
+        }
+      }
+    }
   });
 
   it("answers a JSON body and Envoy-style details from the same row", () => {

@@ -2,7 +2,7 @@ import { HeaderList, RequestHeaders } from "../../../assembly/match";
 import { ConfigReader, ConfigResult } from "../../../assembly/config";
 import { RateLimitConfig, parseConfig } from "../config";
 import { TextRange, forwardedForEntry, parseIp, sourceAddressHost } from "../client-address";
-import { DescriptorBuilder, DescriptorKey, FixedAddress, KEY_BYTES, KEY_HASHED } from "../descriptor";
+import { ClientAddress, DescriptorBuilder, DescriptorKey, FixedAddress, KEY_BYTES, KEY_HASHED } from "../descriptor";
 
 /** `parseConfig` of configuration text. */
 function parseText(text: string): ConfigResult<RateLimitConfig> {
@@ -51,7 +51,7 @@ const CONFIG = parseText(`{"rules":[
 
 function build(ruleIndex: i32, request: RequestHeaders, address: string | null = "10.0.0.1:5000", hops: i32 = 1): DescriptorKey {
   const key = new DescriptorKey();
-  new DescriptorBuilder(hops, CONFIG.seed).build(CONFIG.rules[ruleIndex], request, new FixedAddress(address), key);
+  new DescriptorBuilder(new ClientAddress(hops), CONFIG.seed).build(CONFIG.rules[ruleIndex], request, new FixedAddress(address), key);
   return key;
 }
 

@@ -2,7 +2,7 @@ import { HeaderList } from "../../../assembly/match";
 import { ProtoReader, ProtoWriter, WIRE_LEN, WIRE_VARINT } from "../../../assembly/protobuf";
 import { ConfigReader, ConfigResult } from "../../../assembly/config";
 import { RateLimitConfig, parseConfig } from "../config";
-import { FixedAddress } from "../descriptor";
+import { ClientAddress, DescriptorBuilder, DescriptorKey, FixedAddress } from "../descriptor";
 import { GlobalRequestBuilder, formatIp } from "../global";
 import { CODE_OK, CODE_OVER_LIMIT, RateLimitResponse, addEntry, beginRequest, endRequest } from "../rls";
 import { ServiceQuota } from "../response-headers";
@@ -165,13 +165,42 @@ describe("RateLimitResponse", () => {
   });
 });
 
+/** A request that counts its reads of x-forwarded-for. */
+class CountingHeaders extends HeaderList {
+  forwardedForReads: i32 = 0;
+
+  header(name: string): string | null {
+    if (name == "x-forwarded-for") this.forwardedForReads++;
+    return super.header(name);
+  }
+}
+
+/** A connection address that counts its reads. */
+class CountingAddress extends FixedAddress {
+  reads: i32 = 0;
+
+  sourceAddress(): string | null {
+    this.reads++;
+    return super.sourceAddress();
+  }
+}
+
+/** The ShouldRateLimit request of domain `mesh` with one entry, `remote_address` = `address`. */
+function remoteAddressRequest(address: string): ArrayBuffer {
+  const w = new ProtoWriter();
+  const mark = beginRequest(w, "mesh");
+  addEntry(w, "remote_address", address);
+  endRequest(w, mark);
+  return w.toBuffer();
+}
+
 const GLOBAL_CONFIG = parseText(`{"rules":[{"name":"r","key":[{"header":"x-user-id"},{"remote_address":{}},{"path":{}},{"generic":"g"}],
   "limits":[{"max_tokens":1,"fill_interval":"1s"}],"global":{"cluster":"rls","domain":"mesh"}}]}`).config!;
 
 describe("the global request", () => {
 
   it("has the rule's key parts as entries, keyed as Envoy's actions", () => {
-    const builder = new GlobalRequestBuilder(0);
+    const builder = new GlobalRequestBuilder(new ClientAddress(0));
     const request = new HeaderList("/a/b?c=d#e").add("x-user-id", "alice");
     const message = builder.build(GLOBAL_CONFIG.rules[0], request, new FixedAddress("[::ffff:10.1.2.3]:80"));
     const w = new ProtoWriter();
@@ -182,6 +211,37 @@ describe("the global request", () => {
     addEntry(w, "generic_key", "g");
     endRequest(w, mark);
     expect<string>(hex(message)).toBe(hex(w.toBuffer()));
+  });
+
+  it("shares the local key's client address: x-forwarded-for and source.address read once per request", () => {
+    const config = parseText(`{"rules":[{"name":"r","key":[{"remote_address":{}}],"limits":[{"max_tokens":1,"fill_interval":"1s"}],
+      "global":{"cluster":"rls","domain":"mesh"}}],"xff_num_trusted_hops":1}`).config!;
+    const rule = config.rules[0];
+    const client = new ClientAddress(1);
+    const local = new DescriptorBuilder(client, config.seed);
+    const global = new GlobalRequestBuilder(client);
+    const key = new DescriptorKey();
+    const source = new CountingAddress("10.0.0.1:5000");
+
+    const forwarded = new CountingHeaders();
+    forwarded.add("x-forwarded-for", "203.0.113.9, 198.51.100.7");
+    client.forget();
+    local.build(rule, forwarded, source, key);
+    const first = global.build(rule, forwarded, source);
+    expect<i32>(forwarded.forwardedForReads).toBe(1);
+    expect<i32>(source.reads).toBe(0);
+    expect<string>(hex(key.encoded().buffer)).toBe("02c6336407");
+    expect<string>(hex(first)).toBe(hex(remoteAddressRequest("198.51.100.7")));
+
+    // The next request (forget) resolves again: no x-forwarded-for, so the connection's address.
+    const direct = new CountingHeaders();
+    client.forget();
+    local.build(rule, direct, source, key);
+    const second = global.build(rule, direct, source);
+    expect<i32>(direct.forwardedForReads).toBe(1);
+    expect<i32>(source.reads).toBe(1);
+    expect<string>(hex(key.encoded().buffer)).toBe("020a000001");
+    expect<string>(hex(second)).toBe(hex(remoteAddressRequest("10.0.0.1")));
   });
 
   it("writes IP addresses as inet_ntop does (RFC 5952)", () => {
