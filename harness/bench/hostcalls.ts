@@ -28,7 +28,7 @@ import path from 'node:path';
 import { projectRoot } from '../build.ts';
 import { demoJwks } from '../demo/keys.ts';
 import { mintDemoToken } from '../demo/token.ts';
-import { LogLevel } from '../host/abi.ts';
+import { LogLevel, MapType } from '../host/abi.ts';
 import { WasmEmulator } from '../host/emulator.ts';
 import type { HostcallObserver } from '../host/services.ts';
 import type { Wasm } from '../host/wasm.ts';
@@ -60,6 +60,9 @@ const INPUTS: Record<string, readonly number[]> = {
   proxy_call_foreign_function: [0, 2],
 };
 
+/** Hostcalls that change a header map (the map type is their first argument). */
+const HEADER_WRITES = new Set(['proxy_add_header_map_value', 'proxy_replace_header_map_value', 'proxy_remove_header_map_value', 'proxy_set_header_map_pairs']);
+
 /** What one filter's request asked of the host. */
 export interface RequestCount {
   vm_entries: number;
@@ -72,6 +75,8 @@ export interface RequestCount {
   shared_reads: number;
   shared_cas_writes: number;
   shared_plain_writes: number;
+  /** Writes to the request's headers (add, replace, remove, set pairs): Envoy clears the route cache for each. */
+  request_header_writes: number;
 }
 
 /** Counts by kind, most first. */
@@ -88,7 +93,7 @@ class HostcallCounter {
   private current = '';
 
   static empty(): RequestCount {
-    return { vm_entries: 0, hostcalls: 0, by_kind: {}, values_by_kind: {}, bytes_to_host: 0, bytes_to_module: 0, shared_reads: 0, shared_cas_writes: 0, shared_plain_writes: 0 };
+    return { vm_entries: 0, hostcalls: 0, by_kind: {}, values_by_kind: {}, bytes_to_host: 0, bytes_to_module: 0, shared_reads: 0, shared_cas_writes: 0, shared_plain_writes: 0, request_header_writes: 0 };
   }
 
   readonly observer: HostcallObserver = (name, args) => {
@@ -101,6 +106,7 @@ class HostcallCounter {
     for (const i of INPUTS[kind] ?? []) c.bytes_to_host += Number(args[i + 1]) >>> 0;
     if (kind === 'proxy_get_shared_data') c.shared_reads++;
     if (kind === 'proxy_set_shared_data') Number(args[4]) ? c.shared_cas_writes++ : c.shared_plain_writes++;
+    if (HEADER_WRITES.has(kind) && Number(args[0]) === MapType.HttpRequestHeaders) c.request_header_writes++;
   };
 
   /**
@@ -293,7 +299,7 @@ export async function countConfiguration(c: BenchConfig, jwks: string): Promise<
 function sum(counts: RequestCount[]): RequestCount {
   const total = HostcallCounter.empty();
   for (const c of counts) {
-    for (const k of ['vm_entries', 'hostcalls', 'bytes_to_host', 'bytes_to_module', 'shared_reads', 'shared_cas_writes', 'shared_plain_writes'] as const) total[k] += c[k];
+    for (const k of ['vm_entries', 'hostcalls', 'bytes_to_host', 'bytes_to_module', 'shared_reads', 'shared_cas_writes', 'shared_plain_writes', 'request_header_writes'] as const) total[k] += c[k];
     for (const [k, v] of Object.entries(c.by_kind)) total.by_kind[k] = (total.by_kind[k] ?? 0) + v;
     for (const [k, v] of Object.entries(c.values_by_kind)) total.values_by_kind[k] = (total.values_by_kind[k] ?? 0) + v;
   }

@@ -11,9 +11,13 @@
  *   a call returning a value is priced as the measured kind that returns one (a found header,
  *   the header map, shared data, a property), any other as its write or lookup twin;
  * - a VM entry: (`noop-as` − `cost-none`) / their difference in VM entries (6 − 3);
- * - a Wasm filter on the chain, before any entry: `cost-none` − its entries × one entry.
+ * - a Wasm filter on the chain, before any entry: `cost-none` − its entries × one entry;
+ * - the route matched again after a filter wrote a request header (Envoy clears the route
+ *   cache on such a write for ABI <= 0.2.1): `cost-request-write` (one write) less one write,
+ *   once for each Wasm filter that writes one (0 when the run lacks it).
  *
- * modeled = filters × per filter + VM entries × per entry + Σ calls × their cost, and
+ * modeled = filters × per filter + VM entries × per entry + Σ calls × their cost + route
+ * matches, and
  * residual = measured − modeled: the module's own code (V8's `[JIT]`) and whatever the model
  * misses. For a configuration with a native twin it also gives the added CPU at which it would
  * reach 0.8× the native throughput (one saturated core: throughput ∝ 1 / CPU per request).
@@ -56,13 +60,13 @@ interface EnvoyRow {
 
 interface Counted {
   total: RequestCount;
-  filters?: unknown[];
+  filters?: RequestCount[];
 }
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
 /** Unit costs (µs) from an Envoy run's rows; throws naming what the run lacks. */
-export function unitCosts(rows: Record<string, EnvoyRow>, entries: { noop: number; costNone: number }): { perFilter: number; perEntry: number; calls: Record<string, number> } {
+export function unitCosts(rows: Record<string, EnvoyRow>, entries: { noop: number; costNone: number }): { perFilter: number; perEntry: number; routeMatch: number; calls: Record<string, number> } {
   const added = (name: string) => {
     const x = rows[name]?.added_cpu_us;
     if (x === undefined) throw new Error(`bench/envoy.json has no ${name} (run npm run bench -- envoy with the floor and hostcall groups)`);
@@ -71,11 +75,12 @@ export function unitCosts(rows: Record<string, EnvoyRow>, entries: { noop: numbe
   const perEntry = (added('noop-as') - added('cost-none')) / (entries.noop - entries.costNone);
   const calls: Record<string, number> = {};
   for (const kind of new Set(Object.values(PRICED_AS).flat())) calls[kind] = added(`cost-${kind}`) / COST_CALLS;
-  return { perFilter: added('cost-none') - entries.costNone * perEntry, perEntry, calls };
+  const oneWrite = rows['cost-request-write']?.added_cpu_us;
+  return { perFilter: added('cost-none') - entries.costNone * perEntry, perEntry, routeMatch: oneWrite !== undefined ? oneWrite - calls.replace : 0, calls };
 }
 
-/** The modeled added CPU of one request that made `count`, with `filters` Wasm filters. */
-export function modeled(count: RequestCount, filters: number, units: ReturnType<typeof unitCosts>): { us: number; calls_us: number; unpriced: string[] } {
+/** The modeled added CPU of one request that made `count` in all, `perFilter` in each Wasm filter. */
+export function modeled(count: RequestCount, perFilter: RequestCount[], units: ReturnType<typeof unitCosts>): { us: number; calls_us: number; unpriced: string[] } {
   let calls = 0;
   const unpriced: string[] = [];
   for (const [kind, n] of Object.entries(count.by_kind)) {
@@ -87,7 +92,8 @@ export function modeled(count: RequestCount, filters: number, units: ReturnType<
     const valued = count.values_by_kind?.[kind] ?? 0;
     calls += valued * units.calls[as[0]] + (n - valued) * units.calls[as[1]];
   }
-  return { us: filters * units.perFilter + count.vm_entries * units.perEntry + calls, calls_us: calls, unpriced };
+  const rematches = perFilter.filter((f) => f.request_header_writes > 0).length;
+  return { us: perFilter.length * units.perFilter + count.vm_entries * units.perEntry + calls + rematches * units.routeMatch, calls_us: calls, unpriced };
 }
 
 function readJson<T>(name: string): T | string {
@@ -122,7 +128,8 @@ export const suite: BenchSuite = {
       return { skipped: why };
     }
     const lines = [
-      `Unit costs (µs, Envoy run of ${envoy.date}): a Wasm filter ${r2(units.perFilter)} + ${r2(units.perEntry)} a VM entry; calls: ` +
+      `Unit costs (µs, Envoy run of ${envoy.date}): a Wasm filter ${r2(units.perFilter)} + ${r2(units.perEntry)} a VM entry; ` +
+        `the route matched again after a request-header write ${units.routeMatch ? r2(units.routeMatch) : '(not measured in this run)'}; calls: ` +
         Object.entries(units.calls).map(([k, v]) => `${k} ${r2(v)}`).join(', '),
       '',
       `| configuration | Wasm filters | VM entries | values returned | modeled µs (of it calls) | measured µs | residual | ${GOAL_VS_NATIVE}× native needs ≤ | not priced |`,
@@ -132,8 +139,9 @@ export const suite: BenchSuite = {
     for (const [name, c] of Object.entries(counts.configurations)) {
       const row = rows[name];
       if (!row || row.added_cpu_us === undefined || name.startsWith('cost-')) continue;
-      const filters = c.filters?.length ?? 1;
-      const m = modeled(c.total, filters, units);
+      const perFilter = c.filters ?? [c.total];
+      const filters = perFilter.length;
+      const m = modeled(c.total, perFilter, units);
       const residual = row.added_cpu_us - m.us;
       // cpu_ours ≤ cpu_native / goal, less the baseline's CPU.
       const native = row.native ? rows[row.native] : undefined;
@@ -144,6 +152,6 @@ export const suite: BenchSuite = {
       lines.push(`| ${name} | ${filters} | ${c.total.vm_entries} | ${values} | ${r2(m.us)} (${r2(m.calls_us)}) | ${row.added_cpu_us} | ${r2(residual)} | ${goal !== undefined ? r2(goal) : ''} | ${m.unpriced.join(', ')} |`);
     }
     console.log(lines.join('\n'));
-    return { note: 'modeled = Wasm filters × per filter + VM entries × per entry + calls × their cost, all measured in the Envoy run named; residual = measured − modeled', envoy_run: envoy.date, envoy: envoy.envoy, machine: envoy.machine, units: { per_filter_us: r2(units.perFilter), per_entry_us: r2(units.perEntry), calls_us: Object.fromEntries(Object.entries(units.calls).map(([k, v]) => [k, r2(v)])) }, configurations: out };
+    return { note: 'modeled = Wasm filters × per filter + VM entries × per entry + calls × their cost, all measured in the Envoy run named; residual = measured − modeled', envoy_run: envoy.date, envoy: envoy.envoy, machine: envoy.machine, units: { per_filter_us: r2(units.perFilter), per_entry_us: r2(units.perEntry), route_match_us: r2(units.routeMatch), calls_us: Object.fromEntries(Object.entries(units.calls).map(([k, v]) => [k, r2(v)])) }, configurations: out };
   },
 };

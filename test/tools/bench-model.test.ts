@@ -10,6 +10,7 @@ describe('hostcalls: values returned', () => {
   it('counts a call as returning a value only when the host hands one back', async () => {
     await testModule('test-cost');
     await testModule('rate-limit');
+    await testModule('jwt-auth');
     const { configs, jwks } = await hostConfigurations(3);
     const byName = (n: string) => configs.find((c) => c.name === n)!;
     const [found] = await countConfiguration(byName('cost-header'), jwks);
@@ -21,6 +22,10 @@ describe('hostcalls: values returned', () => {
     // rate-limit per address: the client address and its bucket page, nothing else.
     const [limiter] = await countConfiguration(byName('rl-addr-open'), jwks);
     expect(limiter.values_by_kind).toEqual({ proxy_get_property: 1, proxy_get_shared_data: 1 });
+    expect(limiter.request_header_writes).toBe(0);
+    // jwt-auth with a cached token: removes the token, writes the user's header.
+    const [jwt] = await countConfiguration(byName('jwt-cached-hs256'), jwks);
+    expect(jwt.request_header_writes).toBe(2);
   }, 120_000);
 });
 
@@ -44,15 +49,28 @@ describe('model', () => {
   it('prices a call by whether it returned a value, and lists the calls it cannot price', () => {
     const u = unitCosts(rows, { noop: 6, costNone: 3 });
     const count: RequestCount = {
-      vm_entries: 4, hostcalls: 5, bytes_to_host: 0, bytes_to_module: 0, shared_reads: 1, shared_cas_writes: 0, shared_plain_writes: 0,
+      vm_entries: 4, hostcalls: 5, bytes_to_host: 0, bytes_to_module: 0, shared_reads: 1, shared_cas_writes: 0, shared_plain_writes: 0, request_header_writes: 0,
       by_kind: { proxy_get_header_map_value: 2, proxy_get_shared_data: 1, proxy_send_local_response: 1, proxy_increment_metric: 1 },
       values_by_kind: { proxy_get_header_map_value: 1, proxy_get_shared_data: 1 },
     };
-    const m = modeled(count, 2, u);
+    const m = modeled(count, [count, { ...count, vm_entries: 0 }], u);
     // header found 0.1 + absent 0.2 + shared-get 0.5 + metric 0.7
     expect(m.calls_us).toBeCloseTo(1.5);
     expect(m.us).toBeCloseTo(2 * 0.9 + 4 * 0.2 + 1.5);
     expect(m.unpriced).toEqual(['send_local_response 1']);
+  });
+
+  it('adds a route match for each filter that wrote a request header, when the run measured one', () => {
+    const oneWrite = { ...rows, 'cost-request-write': { side: 'ours', added_cpu_us: 1.0 } };
+    const u = unitCosts(oneWrite, { noop: 6, costNone: 3 });
+    expect(u.routeMatch).toBeCloseTo(1.0 - 0.4); // the write itself is replace's 0.4
+    const count: RequestCount = {
+      vm_entries: 0, hostcalls: 1, bytes_to_host: 0, bytes_to_module: 0, shared_reads: 0, shared_cas_writes: 0, shared_plain_writes: 0,
+      request_header_writes: 1, by_kind: { proxy_replace_header_map_value: 1 }, values_by_kind: {},
+    };
+    const quiet = { ...count, request_header_writes: 0 };
+    expect(modeled(count, [count, quiet, count], u).us - modeled(count, [quiet, quiet, quiet], u).us).toBeCloseTo(2 * 0.6);
+    expect(unitCosts(rows, { noop: 6, costNone: 3 }).routeMatch).toBe(0);
   });
 
   it('names the configuration a partial Envoy run lacks', () => {

@@ -325,6 +325,10 @@ export function configurations(ctx: ConfigContext): BenchConfig[] {
   for (const [kind, what] of Object.entries(COST_KINDS)) {
     add({ name: `cost-${kind}`, group: 'hostcall', what: `${COST_CALLS} × ${what}`, side: 'ours', baseline: 'cost-none', wasm: [{ rootId: 'cost', wasm: WASM.cost, config: `${kind} ${COST_CALLS}` }] });
   }
+  // A request-header write makes Envoy clear the route cache (ABI <= 0.2.1: envoy context.cc
+  // onHeadersModified), so the route is matched again once per request however many writes:
+  // one write a request against COST_CALLS tells that once-a-request cost from the write's.
+  add({ name: 'cost-request-write', group: 'hostcall', what: `one ${COST_KINDS.replace} of a request header (and the route matched again after it)`, side: 'ours', baseline: 'cost-none', wasm: [{ rootId: 'cost', wasm: WASM.cost, config: 'replace 1' }] });
   const smallVerify = (s: Stats, served: number) => atLeast(s, 'example_requests_total', served);
   add({
     name: 'small-as', group: 'floor', what: 'small filter (request + response header, a counter), this SDK', side: 'ours', baseline: 'none',
