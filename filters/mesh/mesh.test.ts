@@ -188,6 +188,8 @@ describe('mesh: configuration', () => {
   it('takes a member configuration with blanks before it (the object is its text from the brace on)', async () => {
     const text = `{ "filters" : [ { "name" : "retry", "config" :\n\t ${JSON.stringify(retry.config)} } ] }`;
     const emu = await filterEmulator(wasm, 'mesh', text);
+    // The member got its policy: a GET gets its retries.
+    expect(request(emu, {}).requestHeader('x-envoy-max-retries')).toBe('2');
     emu.close();
   });
 

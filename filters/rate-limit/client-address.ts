@@ -214,7 +214,8 @@ export class ClientAddress {
 
   /**
    * 4 or 16: the IP's bytes are in `ip`; 0: no address; -1: an address that is not IP
-   * (`text`). The first call after `forget` resolves; later ones repeat its answer.
+   * (`text`). The first call after `forget` resolves; later ones repeat its answer, whatever
+   * `request` and `source` they are given (the caller forgets before each request).
    */
   resolve(request: RequestHeaders, source: AddressSource): i32 {
     if (!this.resolved) {

@@ -13,8 +13,9 @@
  * - a VM entry: (`noop-as` − `cost-none`) / their difference in VM entries (6 − 3);
  * - a Wasm filter on the chain, before any entry: `cost-none` − its entries × one entry;
  * - the route matched again after a filter wrote a request header (Envoy clears the route
- *   cache on such a write for ABI <= 0.2.1): `cost-request-write` (one write) less one write,
- *   once for each Wasm filter that writes one (0 when the run lacks it).
+ *   cache on such a write for ABI <= 0.2.1), once for each Wasm filter that writes one: from
+ *   `cost-request-write` (one insert and the match) and `cost-insert` (COST_CALLS inserts and
+ *   the match); 0 when the run lacks the first.
  *
  * modeled = filters × per filter + VM entries × per entry + Σ calls × their cost + route
  * matches, and
@@ -36,9 +37,10 @@ const PRICED_AS: Record<string, [string, string]> = {
   proxy_get_header_map_pairs: ['pairs', 'header-missing'],
   proxy_get_shared_data: ['shared-get', 'header-missing'],
   proxy_get_property: ['property', 'header-missing'],
-  proxy_replace_header_map_value: ['replace', 'replace'],
-  proxy_add_header_map_value: ['replace', 'replace'],
-  proxy_remove_header_map_value: ['replace', 'replace'],
+  // A filter's writes mostly add headers (claims, the router's retry headers): priced as an insert.
+  proxy_replace_header_map_value: ['insert', 'insert'],
+  proxy_add_header_map_value: ['insert', 'insert'],
+  proxy_remove_header_map_value: ['insert', 'insert'],
   proxy_set_shared_data: ['shared-set', 'shared-set'],
   proxy_increment_metric: ['metric', 'metric'],
   proxy_record_metric: ['metric', 'metric'],
@@ -75,8 +77,15 @@ export function unitCosts(rows: Record<string, EnvoyRow>, entries: { noop: numbe
   const perEntry = (added('noop-as') - added('cost-none')) / (entries.noop - entries.costNone);
   const calls: Record<string, number> = {};
   for (const kind of new Set(Object.values(PRICED_AS).flat())) calls[kind] = added(`cost-${kind}`) / COST_CALLS;
+  // COST_CALLS inserts cost COST_CALLS × an insert + one route match, one insert costs one of
+  // each: two equations for the two (without the one-write run, the match stays in the inserts).
+  let routeMatch = 0;
   const oneWrite = rows['cost-request-write']?.added_cpu_us;
-  return { perFilter: added('cost-none') - entries.costNone * perEntry, perEntry, routeMatch: oneWrite !== undefined ? oneWrite - calls.replace : 0, calls };
+  if (oneWrite !== undefined) {
+    calls.insert = (added('cost-insert') - oneWrite) / (COST_CALLS - 1);
+    routeMatch = oneWrite - calls.insert;
+  }
+  return { perFilter: added('cost-none') - entries.costNone * perEntry, perEntry, routeMatch, calls };
 }
 
 /** The modeled added CPU of one request that made `count` in all, `perFilter` in each Wasm filter. */

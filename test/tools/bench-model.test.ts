@@ -31,7 +31,7 @@ describe('hostcalls: values returned', () => {
 
 describe('model', () => {
   // One call of each measured kind costs its index / 10 µs; a no-op filter makes 6 entries, the cost module 3.
-  const kinds = ['header', 'header-missing', 'pairs', 'replace', 'shared-get', 'shared-set', 'metric', 'time', 'property'];
+  const kinds = ['header', 'header-missing', 'pairs', 'replace', 'shared-get', 'shared-set', 'metric', 'time', 'property', 'insert'];
   const rows: Record<string, { side: string; added_cpu_us: number }> = {
     'noop-as': { side: 'ours', added_cpu_us: 2.1 },
     'cost-none': { side: 'ours', added_cpu_us: 1.5 },
@@ -57,19 +57,23 @@ describe('model', () => {
     // header found 0.1 + absent 0.2 + shared-get 0.5 + metric 0.7
     expect(m.calls_us).toBeCloseTo(1.5);
     expect(m.us).toBeCloseTo(2 * 0.9 + 4 * 0.2 + 1.5);
+    // A write is priced as an insert (index 9: 1.0).
+    expect(modeled({ ...count, by_kind: { proxy_replace_header_map_value: 2 }, values_by_kind: {} }, [count], u).calls_us).toBeCloseTo(2);
     expect(m.unpriced).toEqual(['send_local_response 1']);
   });
 
   it('adds a route match for each filter that wrote a request header, when the run measured one', () => {
-    const oneWrite = { ...rows, 'cost-request-write': { side: 'ours', added_cpu_us: 1.0 } };
+    // An insert 0.3 and a match 0.5: 20 inserts 6.5, one 0.8.
+    const oneWrite = { ...rows, 'cost-insert': { side: 'ours', added_cpu_us: 20 * 0.3 + 0.5 }, 'cost-request-write': { side: 'ours', added_cpu_us: 0.8 } };
     const u = unitCosts(oneWrite, { noop: 6, costNone: 3 });
-    expect(u.routeMatch).toBeCloseTo(1.0 - 0.4); // the write itself is replace's 0.4
+    expect(u.calls.insert).toBeCloseTo(0.3);
+    expect(u.routeMatch).toBeCloseTo(0.5);
     const count: RequestCount = {
       vm_entries: 0, hostcalls: 1, bytes_to_host: 0, bytes_to_module: 0, shared_reads: 0, shared_cas_writes: 0, shared_plain_writes: 0,
       request_header_writes: 1, by_kind: { proxy_replace_header_map_value: 1 }, values_by_kind: {},
     };
     const quiet = { ...count, request_header_writes: 0 };
-    expect(modeled(count, [count, quiet, count], u).us - modeled(count, [quiet, quiet, quiet], u).us).toBeCloseTo(2 * 0.6);
+    expect(modeled(count, [count, quiet, count], u).us - modeled(count, [quiet, quiet, quiet], u).us).toBeCloseTo(2 * 0.5);
     expect(unitCosts(rows, { noop: 6, costNone: 3 }).routeMatch).toBe(0);
   });
 

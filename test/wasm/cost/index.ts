@@ -15,7 +15,7 @@ import {
   getSharedDataBytes, logError, registerRootContext, setSharedDataBytes,
 } from '../../../assembly/proxy-wasm';
 
-const KINDS: string[] = ['none', 'header', 'header-missing', 'pairs', 'replace', 'shared-get', 'shared-set', 'metric', 'time', 'property'];
+const KINDS: string[] = ['none', 'header', 'header-missing', 'pairs', 'replace', 'shared-get', 'shared-set', 'metric', 'time', 'property', 'insert'];
 const PATH = changetype<HeaderName>(ascii.bytes(':path'));
 const ABSENT = changetype<HeaderName>(ascii.bytes('x-absent'));
 const WRITTEN = changetype<HeaderName>(ascii.bytes('x-cost'));
@@ -28,6 +28,8 @@ class CostRoot extends RootContext {
   readonly key: ArrayBuffer = String.UTF8.encode('cost/record');
   readonly value: ArrayBuffer = new ArrayBuffer(64);
   counter: Counter | null = null;
+  /** `insert`: a header name per call (`x-cost-<i>`), so that every write adds an entry. */
+  inserted: HeaderName[] = [];
 
   onConfigure(size: usize): bool {
     const text = this.getPluginConfigurationString();
@@ -38,6 +40,7 @@ class CostRoot extends RootContext {
       return false;
     }
     this.count = I32.parseInt(parts[1]);
+    for (let i = 0; i < this.count; i++) this.inserted.push(changetype<HeaderName>(ascii.bytes('x-cost-' + i.toString())));
     this.counter = Counter.define('cost_calls_total');
     setSharedDataBytes(this.key, this.value, 0);
     return true;
@@ -72,6 +75,7 @@ class CostStream extends HttpContext {
         case 7: p.counter!.increment(); break;
         case 8: getCurrentTimeNanoseconds(); break;
         case 9: getProperty(SOURCE_ADDRESS); break;
+        case 10: headers.replace(unchecked(p.inserted[i]), 'v'); break;
       }
     }
     return FilterHeadersStatus.Continue;
