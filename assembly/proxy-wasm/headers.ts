@@ -315,6 +315,8 @@ function lowerInPlace(ptr: usize, size: usize): usize {
 const EDIT_ADD: u8 = 0;
 const EDIT_REPLACE: u8 = 1;
 const EDIT_REMOVE: u8 = 2;
+/** Strings `MapSnapshot.lookupString` keeps per callback. */
+const MAX_DECODED = 4;
 
 /**
  * A map's copy taken by `HeaderFields.read` in the current callback, and this module's
@@ -324,9 +326,6 @@ const EDIT_REMOVE: u8 = 2;
  * drops it. Edits are replayed in order on the copy's first value: replace sets it,
  * remove clears it, add sets it only when there was none (a lookup sees the first value).
  */
-/** Strings `MapSnapshot.lookupString` keeps per callback. */
-const MAX_DECODED = 4;
-
 class MapSnapshot {
   readonly copy: HeaderFields = new HeaderFields();
   /** `callbackEpoch()` when taken; 0: none. */
@@ -438,7 +437,9 @@ class MapSnapshot {
     }
     if (this.foundEdit < 0) return this.copy.valueBytes();
     const text = unchecked(this.editTexts[this.foundEdit]);
-    return text !== null ? String.UTF8.encode(text) : this.editArena.slice(this.editStart(), this.editStart() + this.editLength());
+    if (text !== null) return String.UTF8.encode(text);
+    const start = this.editStart();
+    return this.editArena.slice(start, start + this.editLength());
   }
 
   lookupString(ptr: usize, length: usize): string | null {

@@ -27,7 +27,6 @@ export class HostAuthRequest extends AuthRequest {
   /** `:path` and `:method` decoded from `fields`, until an edit. */
   private pathValue: string | null = null;
   private methodValue: string | null = null;
-  private readonly scratch: HeaderBytes = new HeaderBytes();
   /** The request header map as last read. */
   private readonly fields: HeaderFields = new HeaderFields();
   /** Whether `fields` was read in this evaluation. */
@@ -62,13 +61,13 @@ export class HostAuthRequest extends AuthRequest {
 
   path(): string {
     let path = this.pathValue;
-    if (path === null) this.pathValue = path = this.pseudoHeader(PATH);
+    if (path === null) this.pathValue = path = this.text(PATH);
     return path;
   }
 
   method(): string {
     let method = this.methodValue;
-    if (method === null) this.methodValue = method = this.pseudoHeader(METHOD);
+    if (method === null) this.methodValue = method = this.text(METHOD);
     return method;
   }
 
@@ -110,20 +109,12 @@ export class HostAuthRequest extends AuthRequest {
   }
 
   /**
-   * The first value of `name` as a string ("" when absent), from the copy of the header
-   * map (read now if an edit made it stale): no hostcall when the evaluation read it.
+   * The first value of `name` as a string ("" when absent) as the SDK's copy of the map
+   * decodes it (the copy `readFields` gave it, read again if an edit made it stale): no
+   * hostcall when the evaluation read it, and the filters after this one in a chain get
+   * the same string for `:path` and `:method`.
    */
   text(name: FieldName): string {
-    const value = this.scratch;
-    if (!this.headerValue(name, 0, value)) return "";
-    return String.UTF8.decodeUnsafe(value.bytes.dataStart + <usize>value.start, <usize>(value.end - value.start));
-  }
-
-  /**
-   * `:path` or `:method` ("" when absent) as the SDK's copy of the map decodes it (the
-   * copy `readFields` gave it): the filters after this one in a chain get the same string.
-   */
-  private pseudoHeader(name: FieldName): string {
     if (!this.fieldsCurrent) this.readFields();
     // A map the host would not give (or gave malformed) is empty here, as for every other header.
     if (!this.fieldsValid) return "";

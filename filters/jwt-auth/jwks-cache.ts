@@ -65,7 +65,7 @@ let leases: u32 = 0;
 
 // `sync`'s read of the state, apart from JWKS_STATE.reader: TakeLease's `apply` calls `sync`
 // while the record it was given lives in that reader's buffer.
-const stateReader = new SharedDataReader();
+const stateReader = new SharedDataReader(1, JWKS_STATE.maxSize);
 
 /** A lease number unlikely to be another worker's: a random draw (WASI random_get) plus a count. */
 function nextLease(): u32 {

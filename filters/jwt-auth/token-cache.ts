@@ -57,11 +57,9 @@ export class TokenCache {
    * token under the same hash, other keys since, or past `dropAt` at `now` (seconds).
    */
   lookup(hash: u64, ptr: usize, len: i32, provider: i32, keysGeneration: u64, now: f64): Jwt | null {
-    if (this.count == 0) return null;
-    const i = this.find(hash);
+    const i = this.slotOf(hash, ptr, len, provider);
     if (i < 0) return null;
     const e = unchecked(this.slots[i])!;
-    if (e.provider != provider || e.token.length != len || !sameBytes(e.token.dataStart, ptr, len)) return null;
     if (e.keysGeneration != keysGeneration || now >= e.dropAt) {
       this.removeAt(i);
       return null;
@@ -74,11 +72,17 @@ export class TokenCache {
    * null; removes nothing. For what the token's bytes alone decide (its issuer).
    */
   peek(hash: u64, ptr: usize, len: i32, provider: i32): Jwt | null {
-    if (this.count == 0) return null;
+    const i = this.slotOf(hash, ptr, len, provider);
+    return i >= 0 ? unchecked(this.slots[i])!.jwt : null;
+  }
+
+  /** The slot of token `ptr[0..len)` cached for `provider` under `hash`, or -1. */
+  private slotOf(hash: u64, ptr: usize, len: i32, provider: i32): i32 {
+    if (this.count == 0) return -1;
     const i = this.find(hash);
-    if (i < 0) return null;
+    if (i < 0) return -1;
     const e = unchecked(this.slots[i])!;
-    return e.provider == provider && e.token.length == len && sameBytes(e.token.dataStart, ptr, len) ? e.jwt : null;
+    return e.provider == provider && e.token.length == len && sameBytes(e.token.dataStart, ptr, len) ? i : -1;
   }
 
   /** Keeps `jwt`, verified with keys of `keysGeneration`, until `dropAt` (seconds). */

@@ -51,13 +51,13 @@ export function parseConfig(reader: ConfigReader): ConfigResult<MeshConfig> {
   for (let i = 0, n = filters.length; i < n; i++) {
     const item = filters.objectAt(i, MEMBER_FIELDS);
     const kind = item.enumString("name", FILTER_NAMES);
-    // Not read as a ConfigObject: its fields are the member filter's to check. Its bytes as
-    // written, so it behaves as the filter given that text alone (rate-limit seeds its key
-    // hash with its configuration's bytes); a JSON object is the value whose text starts with `{`.
-    const source = item.rawSource("config");
-    if (source === null) item.fail("config", "missing required field");
-    else if (source.byteLength == 0 || load<u8>(changetype<usize>(source)) != 0x7b) item.fail("config", "expected a JSON object");
-    else members.push(new MemberConfig(kind, source));
+    // Not read as a ConfigObject: its fields are the member filter's to check.
+    const value = item.raw("config");
+    if (value === null) item.fail("config", "missing required field");
+    else if (!value.isObject()) item.fail("config", "expected a JSON object");
+    // The member's configuration as written, so it behaves as the filter given that text
+    // alone (rate-limit seeds its key hash with its configuration's bytes).
+    else members.push(new MemberConfig(kind, changetype<ArrayBuffer>(item.rawSource("config"))));
   }
   return ConfigResult.of<MeshConfig>(reader, new MeshConfig(members));
 }

@@ -149,16 +149,17 @@ export class RateLimitRoot extends RootContext {
     return new RateLimitStream(contextId, this);
   }
 
-  /** The request view for the current stream, emptied of the previous request's values (the client address of `runtime` too). */
-  requestView(runtime: Runtime): HostRequestHeaders {
+  /** The request view for the current stream, emptied of the previous request's values. */
+  requestView(): HostRequestHeaders {
     const request = this.request;
     request.forget();
-    runtime.client.forget();
     return request;
   }
 
   /** Decides a request of `rule` whose headers `request` reads; the result is in `runtime.decision`. */
   decide(runtime: Runtime, rule: Rule, request: HostRequestHeaders): Decision {
+    // A new request: its client address is resolved again (then shared with askService).
+    runtime.client.forget();
     runtime.builder.build(rule, request, this.source, runtime.key);
     const d = runtime.decision;
     runtime.limiter.decide(rule, runtime.key, d);
@@ -204,7 +205,7 @@ export class RateLimitStream extends HttpContext {
     const runtime = this.plugin.runtime;
     if (runtime === null) return FilterHeadersStatus.Continue;
     const config = runtime.config;
-    const request = this.plugin.requestView(runtime);
+    const request = this.plugin.requestView();
     const rules = config.rules;
     let rule: Rule | null = null;
     for (let i = 0, n = rules.length; i < n; i++) {

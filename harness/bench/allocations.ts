@@ -23,7 +23,7 @@ import { buildTarget, isStale, listTargets, newest, projectRoot } from '../build
 import type { WasmEmulator } from '../host/emulator.ts';
 import type { BenchConfig } from './envoy/configs.ts';
 import { hostConfigurations, loadFilter, requestSender, type ChainFilter } from './hostcalls.ts';
-import type { BenchSuite } from './report.ts';
+import { round, type BenchSuite } from './report.ts';
 
 /** Requests before counting. */
 const WARMUP = 50;
@@ -90,7 +90,7 @@ const globals = (emu: WasmEmulator) => {
   return { count: Number(exports.alloc_count.value) >>> 0, bytes: Number(exports.alloc_bytes.value) >>> 0 };
 };
 
-async function countConfiguration(c: BenchConfig, modules: Record<string, string>, jwks: string): Promise<Counted[]> {
+async function countAllocationsOf(c: BenchConfig, modules: Record<string, string>, jwks: string): Promise<Counted[]> {
   const chain: ChainFilter[] = [];
   try {
     for (const spec of c.wasm) {
@@ -101,6 +101,7 @@ async function countConfiguration(c: BenchConfig, modules: Record<string, string
     for (let i = 0; i < WARMUP; i++) next();
     const before = chain.map((f) => globals(f.emu));
     for (let i = 0; i < COUNTED; i++) next();
+    if (chain.some((f) => f.emu.vmFailed)) throw new Error(`allocations: a VM of ${c.name} failed`);
     return chain.map((f, i) => {
       const after = globals(f.emu);
       // Unsigned 32-bit counters: the difference wraps correctly.
@@ -111,7 +112,7 @@ async function countConfiguration(c: BenchConfig, modules: Record<string, string
   }
 }
 
-const fixed = (x: number) => Math.round(x * 100) / 100;
+const fixed = (x: number) => round(x, 2);
 /** The build target of a module path (`build/jwt-auth.wasm` → `jwt-auth`). */
 const targetOf = (wasm: string) => path.basename(wasm, '.wasm');
 
@@ -127,7 +128,7 @@ export const suite: BenchSuite = {
     const out: Record<string, unknown> = {};
     const lines = ['| configuration | filter | allocations / request | bytes / request |', '|---|---|---|---|'];
     for (const c of configs) {
-      const exact = await countConfiguration(c, modules, jwks);
+      const exact = await countAllocationsOf(c, modules, jwks);
       const total = { allocations: fixed(exact.reduce((a, f) => a + f.allocations, 0)), bytes: fixed(exact.reduce((a, f) => a + f.bytes, 0)) };
       const counted = exact.map((f) => ({ ...f, allocations: fixed(f.allocations), bytes: fixed(f.bytes) }));
       out[c.name] = { what: c.what, total, ...(counted.length > 1 ? { filters: counted } : {}) };

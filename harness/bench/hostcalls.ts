@@ -147,10 +147,10 @@ class HostcallCounter {
   }
 }
 
-export type Pairs = Array<[string, string]>;
+type Pairs = Array<[string, string]>;
 
 /** The request headers Envoy hands the first filter for `r` (wrk's HTTP/1.1 request; Host becomes :authority). */
-export function envoyRequest(r: WrkRequest, i: number): Pairs {
+function envoyRequest(r: WrkRequest, i: number): Pairs {
   return [
     [':authority', '127.0.0.1:10000'],
     [':path', r.path],
@@ -226,7 +226,7 @@ const RLS_OK = (() => {
  * One request through the chain: request headers in order until a local reply (a filter
  * paused on a gRPC call, rate-limit's ShouldRateLimit, gets RLS_OK), response headers back.
  */
-export function chainRequest(c: BenchConfig, chain: ChainFilter[], headers: Pairs, status: number): void {
+function chainRequest(c: BenchConfig, chain: ChainFilter[], headers: Pairs, status: number): void {
   const info = {
     downstreamRemoteAddress: '127.0.0.1:40000',
     downstreamLocalAddress: '127.0.0.1:10000',
@@ -309,7 +309,8 @@ function sum(counts: RequestCount[]): RequestCount {
 }
 
 const kinds = (counts: Record<string, number>) => Object.entries(counts).map(([k, v]) => `${k.replace(/^proxy_/, '')} ${v}`).join(', ');
-const countOf = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+/** The calls of all kinds in `counts`. */
+export const countOf = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 export const suite: BenchSuite = {
   name: 'hostcalls',

@@ -28,8 +28,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../build.ts';
 import { COST_CALLS } from './envoy/configs.ts';
-import type { RequestCount } from './hostcalls.ts';
-import type { BenchSuite } from './report.ts';
+import { countOf, type RequestCount } from './hostcalls.ts';
+import { round, type BenchSuite } from './report.ts';
 
 /** The cost configuration pricing a call of each kind: [when it returns a value, when not]. */
 const PRICED_AS: Record<string, [string, string]> = {
@@ -65,7 +65,7 @@ interface Counted {
   filters?: RequestCount[];
 }
 
-const r2 = (x: number) => Math.round(x * 100) / 100;
+const r2 = (x: number) => round(x, 2);
 
 /** Unit costs (µs) from an Envoy run's rows; throws naming what the run lacks. */
 export function unitCosts(rows: Record<string, EnvoyRow>, entries: { noop: number; costNone: number }): { perFilter: number; perEntry: number; routeMatch: number; calls: Record<string, number> } {
@@ -156,7 +156,7 @@ export const suite: BenchSuite = {
       const native = row.native ? rows[row.native] : undefined;
       const base = row.baseline ? rows[row.baseline] : undefined;
       const goal = native?.cpu_us !== undefined && base?.cpu_us !== undefined ? native.cpu_us / GOAL_VS_NATIVE - base.cpu_us : undefined;
-      const values = Object.values(c.total.values_by_kind ?? {}).reduce((a, b) => a + b, 0);
+      const values = countOf(c.total.values_by_kind ?? {});
       out[name] = { filters, vm_entries: c.total.vm_entries, values_returned: values, modeled_us: r2(m.us), calls_us: r2(m.calls_us), measured_us: row.added_cpu_us, residual_us: r2(residual), ...(goal !== undefined ? { goal_us: r2(goal) } : {}), ...(m.unpriced.length ? { not_priced: m.unpriced } : {}) };
       lines.push(`| ${name} | ${filters} | ${c.total.vm_entries} | ${values} | ${r2(m.us)} (${r2(m.calls_us)}) | ${row.added_cpu_us} | ${r2(residual)} | ${goal !== undefined ? r2(goal) : ''} | ${m.unpriced.join(', ')} |`);
     }

@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, type Issue } from './config-file.ts';
-import { checkModelSchema } from './model-schema.ts';
+import { checkModelSchema, modelKind } from './model-schema.ts';
 import { checkPluginConfiguration } from './plugins.ts';
 import type { ValidateOptions, ValidationReport } from './validate.ts';
 
@@ -38,7 +38,7 @@ export function isIstioManifest(doc: unknown): boolean {
  */
 export async function checkIstioSchema(doc: Msg): Promise<Issue[]> {
   const api = typeof doc.apiVersion === 'string' ? ISTIO_API.exec(doc.apiVersion) : null;
-  const kind = typeof doc.kind === 'string' && /^[A-Z][A-Za-z0-9]*$/.test(doc.kind) ? doc.kind : undefined;
+  const kind = modelKind(doc);
   const issues = api && kind ? await checkModelSchema(doc, `@kubernetes-models/istio/${api[1]}/${api[2]}/${kind}`, kind) : null;
   return issues ?? [{ path: 'kind', message: `not an Istio resource kind: ${describe(doc.kind)} of ${describe(doc.apiVersion)}` }];
 }

@@ -6,7 +6,7 @@
  */
 import type { Issue } from './config-file.ts';
 import { describe } from './config-file.ts';
-import { checkModelSchema } from './model-schema.ts';
+import { checkModelSchema, modelKind } from './model-schema.ts';
 import type { ValidationReport } from './validate.ts';
 
 type Msg = Record<string, unknown>;
@@ -24,9 +24,8 @@ export function isKubernetesManifest(doc: unknown): boolean {
 export async function checkKubernetesManifest(doc: unknown, source: string): Promise<ValidationReport> {
   const d = doc as Msg;
   const api = KUBERNETES_API.exec(String(d.apiVersion));
-  const kind = typeof d.kind === 'string' && /^[A-Z][A-Za-z0-9]*$/.test(d.kind) ? d.kind : undefined;
-  const module = api && kind ? (api[1] ? `kubernetes-models/${api[1]}/${api[2]}/${kind}` : `kubernetes-models/${api[2]}/${kind}`) : undefined;
-  const issues = module && kind ? await checkModelSchema(d, module, kind) : null;
+  const kind = modelKind(d);
+  const issues = api && kind ? await checkModelSchema(d, `kubernetes-models/${api[1] ? `${api[1]}/` : ''}${api[2]}/${kind}`, kind) : null;
   const errors: Issue[] = issues ?? [{ path: 'kind', message: `not a Kubernetes resource kind: ${describe(d.kind)} of ${describe(d.apiVersion)}` }];
   const name = String((d.metadata as Msg | undefined)?.name ?? '');
   return { source, kind: 'kubernetes', errors, warnings: [], summary: `${String(d.kind)} ${name}`.trim() };

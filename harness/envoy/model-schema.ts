@@ -13,6 +13,11 @@ interface SchemaError {
   params?: { allowedValues?: unknown[] };
 }
 
+/** `doc`'s `kind` when it can name a model (an identifier such as `Deployment`), else undefined. */
+export function modelKind(doc: { kind?: unknown }): string | undefined {
+  return typeof doc.kind === 'string' && /^[A-Z][A-Za-z0-9]*$/.test(doc.kind) ? doc.kind : undefined;
+}
+
 /**
  * `doc` checked against the model `kind` exported by `module` (`kubernetes-models/apps/v1/Deployment`):
  * one issue per schema error, at the field's path as this project writes paths

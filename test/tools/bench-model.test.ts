@@ -64,7 +64,7 @@ describe('model', () => {
 
   it('adds a route match for each filter that wrote a request header, when the run measured one', () => {
     // An insert 0.3 and a match 0.5: 20 inserts 6.5, one 0.8.
-    const oneWrite = { ...rows, 'cost-insert': { side: 'ours', added_cpu_us: 20 * 0.3 + 0.5 }, 'cost-request-write': { side: 'ours', added_cpu_us: 0.8 } };
+    const oneWrite = { ...rows, 'cost-insert': { side: 'ours', added_cpu_us: COST_CALLS * 0.3 + 0.5 }, 'cost-request-write': { side: 'ours', added_cpu_us: 0.8 } };
     const u = unitCosts(oneWrite, { noop: 6, costNone: 3 });
     expect(u.calls.insert).toBeCloseTo(0.3);
     expect(u.routeMatch).toBeCloseTo(0.5);
